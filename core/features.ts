@@ -1,0 +1,64 @@
+import type { ManifestFeature } from './manifest';
+
+/**
+ * Turns feature values (from a JSON request or a data file) into the ONNX model's inputs, the
+ * same way for training and for inference. Pure: the caller wraps the arrays in tensors.
+ */
+
+export type FeatureValue = number | string | null | undefined;
+
+export interface InputTensor {
+  readonly dtype: 'float32' | 'string';
+  readonly data: Float32Array | string[];
+  readonly dims: number[];
+}
+
+export const TOKEN_PATTERN = '[\\p{L}\\p{N}_]+';
+const TOKEN_REGEX = new RegExp(TOKEN_PATTERN, 'gu');
+
+/** Lower-cased maximal runs of letters, digits and underscores (like scikit-learn's `\b\w+\b`). */
+export function tokenize(text: string): string[] {
+  return text.toLowerCase().match(TOKEN_REGEX) ?? [];
+}
+
+function numericValue(value: FeatureValue): number {
+  if (value === null || value === undefined) return Number.NaN;
+  if (typeof value === 'number') return value;
+  const trimmed = value.trim();
+  return trimmed === '' ? Number.NaN : Number(trimmed);
+}
+
+function categoricalValue(feature: ManifestFeature, value: FeatureValue): string {
+  if (value === null || value === undefined) return String(feature.missing.value);
+  const text = String(value).trim();
+  return text === '' ? String(feature.missing.value) : text;
+}
+
+/**
+ * One tensor per feature: numeric -> float32 [N,1] (missing -> NaN, imputed in the graph);
+ * categorical -> string [N,1] (missing -> the most frequent category); text -> string [N,T]
+ * of tokens padded with "" (T at least 1).
+ */
+export function toModelInputs(
+  features: readonly ManifestFeature[],
+  rows: readonly Readonly<Record<string, FeatureValue>>[],
+): Record<string, InputTensor> {
+  const n = rows.length;
+  const inputs: Record<string, InputTensor> = {};
+  for (const feature of features) {
+    if (feature.type === 'numeric') {
+      const data = new Float32Array(n);
+      for (let i = 0; i < n; i++) data[i] = numericValue(rows[i][feature.name]);
+      inputs[feature.input] = { dtype: 'float32', data, dims: [n, 1] };
+    } else if (feature.type === 'categorical') {
+      inputs[feature.input] = { dtype: 'string', data: rows.map((r) => categoricalValue(feature, r[feature.name])), dims: [n, 1] };
+    } else {
+      const tokens = rows.map((r) => tokenize(r[feature.name] == null ? '' : String(r[feature.name])));
+      const width = Math.max(1, ...tokens.map((t) => t.length));
+      const data: string[] = [];
+      for (const row of tokens) for (let j = 0; j < width; j++) data.push(row[j] ?? '');
+      inputs[feature.input] = { dtype: 'string', data, dims: [n, width] };
+    }
+  }
+  return inputs;
+}

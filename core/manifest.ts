@@ -1,0 +1,93 @@
+/**
+ * The model manifest: everything needed to turn a JSON request into the ONNX model's inputs and
+ * its outputs back into an answer, plus where the model came from and how good it was.
+ * It is written next to every model.onnx and read by the registry and the inference handler.
+ */
+
+export type FeatureType = 'numeric' | 'categorical' | 'text';
+
+export interface MissingValuePolicy {
+  /** mean: numeric mean of the training rows (applied inside the ONNX graph by an Imputer);
+   * most_frequent: the commonest category (applied before the graph); empty: text becomes "". */
+  readonly policy: 'mean' | 'most_frequent' | 'empty';
+  readonly value: number | string;
+}
+
+export interface TokenizerSpec {
+  /** Lower-cases, then takes maximal runs of letters, digits and underscores as tokens. */
+  readonly lowercase: true;
+  readonly pattern: string;
+  /** The n-gram sizes the graph's TfIdfVectorizer counts. */
+  readonly ngrams: readonly [number, number];
+}
+
+export interface ManifestFeature {
+  /** The request field (and training data column) name. */
+  readonly name: string;
+  readonly type: FeatureType;
+  /** The ONNX graph input fed from this field. */
+  readonly input: string;
+  readonly missing: MissingValuePolicy;
+  /** Categorical: the categories seen in training; any other value encodes as all zeros. */
+  readonly categories?: readonly string[];
+  /** Text: how the string becomes the tokens the graph takes. */
+  readonly tokenizer?: TokenizerSpec;
+  /** Numeric: the training range, for information and input checks. */
+  readonly range?: { readonly min: number; readonly max: number };
+}
+
+/** How one ONNX input is fed: dtype and shape (-1 = any size). */
+export interface ManifestInput {
+  readonly name: string;
+  readonly feature: string;
+  readonly dtype: 'float32' | 'string';
+  readonly shape: readonly number[];
+}
+
+export interface ClassificationMetrics {
+  readonly accuracy: number;
+  readonly macroF1: number;
+  readonly logLoss: number;
+  readonly rocAuc?: number;
+  readonly confusionMatrix: number[][];
+  readonly perClass: { readonly class: string; readonly precision: number; readonly recall: number; readonly f1: number; readonly support: number }[];
+}
+
+export interface CandidateSummary {
+  readonly algorithm: string;
+  readonly params: Record<string, number | string | boolean>;
+  readonly validation: { readonly accuracy: number; readonly macroF1: number };
+  readonly holdout: { readonly accuracy: number; readonly macroF1: number; readonly logLoss: number; readonly rocAuc?: number };
+  readonly fitSeconds: number;
+  readonly searchSeconds: number;
+}
+
+export interface TrainingDataRef {
+  readonly uri: string;
+  readonly sha256: string;
+  readonly rows: number;
+}
+
+export interface ModelManifest {
+  readonly manifestVersion: 1;
+  readonly name: string;
+  readonly algorithm: string;
+  readonly label: string;
+  readonly classes: readonly string[];
+  readonly features: readonly ManifestFeature[];
+  readonly inputs: readonly ManifestInput[];
+  readonly outputs: { readonly label: string; readonly probabilities: string };
+  readonly params: Record<string, number | string | boolean>;
+  readonly metrics: { readonly holdout: ClassificationMetrics; readonly validation: { readonly accuracy: number; readonly macroF1: number } };
+  readonly selectionMetric: 'accuracy' | 'macroF1';
+  readonly candidates: readonly CandidateSummary[];
+  readonly split: { readonly seed: number; readonly train: number; readonly validation: number; readonly holdout: number };
+  readonly trainingData: readonly TrainingDataRef[];
+  /** sha256 (hex) of model.onnx; checked before a session is created from it. */
+  readonly sha256: string;
+  readonly createdAt: string;
+  /** Set by the registry and pipeline. */
+  readonly version?: number;
+  readonly parentVersion?: number;
+  readonly pipelineExecution?: string;
+}

@@ -1,0 +1,189 @@
+import { type FeatureValue, type InputTensor, toModelInputs, tokenize, TOKEN_PATTERN } from '../../core/features';
+import type { ManifestFeature, ManifestInput } from '../../core/manifest';
+import type { EncodedColumn } from '../algorithms/types';
+import type { RawTable } from '../data/load';
+import { isMissing, type Schema } from '../data/schema';
+import type { CsrMatrix } from '../matrix';
+import { FLOAT, type GraphBuilder, ML_DOMAIN, STRING } from '../onnx/graph-builder';
+import { TextVectorizer } from './text-vectorizer';
+
+interface NumericState {
+  readonly mean: number;
+  readonly scale: number;
+}
+
+/**
+ * The fitted preprocessing: request/file values -> one encoded float32 row. Numeric features are
+ * mean-imputed and standardised, categorical ones one-hot encoded (unseen -> all zeros), text
+ * TF-IDF encoded. `transform` and `toOnnx` are two renderings of the same arithmetic.
+ */
+export class FittedEncoder {
+  readonly columns: readonly EncodedColumn[];
+
+  private constructor(
+    readonly features: readonly ManifestFeature[],
+    private readonly numeric: ReadonlyMap<string, NumericState>,
+    private readonly text: ReadonlyMap<string, TextVectorizer>,
+  ) {
+    const columns: EncodedColumn[] = [];
+    for (const f of this.numericFeatures()) columns.push({ kind: 'numeric', feature: f.name });
+    for (const f of this.categoricalFeatures()) for (let k = 0; k < (f.categories as string[]).length; k++) columns.push({ kind: 'onehot', feature: f.name });
+    for (const f of this.textFeatures()) for (let k = 0; k < (this.text.get(f.name) as TextVectorizer).size; k++) columns.push({ kind: 'text', feature: f.name });
+    this.columns = columns;
+  }
+
+  /** Learns imputation values, scaling, categories and vocabularies from the given rows only. */
+  static fit(table: RawTable, schema: Schema, rows: ArrayLike<number>): FittedEncoder {
+    const used = new Set<string>();
+    const inputName = (name: string) => {
+      const base = name.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '') || 'feature';
+      let candidate = base;
+      for (let i = 2; used.has(candidate); i++) candidate = `${base}_${i}`;
+      used.add(candidate);
+      return candidate;
+    };
+    const numeric = new Map<string, NumericState>();
+    const text = new Map<string, TextVectorizer>();
+    const features: ManifestFeature[] = schema.features.map((f) => {
+      const c = table.columns.indexOf(f.name);
+      const values = Array.from({ length: rows.length }, (_, i) => table.rows[rows[i]][c]);
+      const input = inputName(f.name);
+      if (f.type === 'numeric') {
+        const xs = values.filter((v) => !isMissing(v)).map((v) => Math.fround(Number(v)));
+        const mean = Math.fround(xs.length ? xs.reduce((s, v) => s + v, 0) / xs.length : 0);
+        const variance = xs.length ? xs.reduce((s, v) => s + (v - mean) ** 2, 0) / xs.length : 0;
+        const std = Math.sqrt(variance);
+        numeric.set(f.name, { mean, scale: Math.fround(std > 1e-12 ? 1 / std : 1) });
+        const range = xs.length ? { min: Math.min(...xs), max: Math.max(...xs) } : { min: 0, max: 0 };
+        return { name: f.name, type: 'numeric', input, missing: { policy: 'mean', value: mean }, range };
+      }
+      if (f.type === 'categorical') {
+        const counts = new Map<string, number>();
+        for (const v of values) if (!isMissing(v)) counts.set(v.trim(), (counts.get(v.trim()) ?? 0) + 1);
+        const mode = [...counts.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))[0]?.[0] ?? '';
+        if (counts.size === 0) counts.set(mode, 1);
+        const categories = [...counts.keys()].sort();
+        return { name: f.name, type: 'categorical', input, missing: { policy: 'most_frequent', value: mode }, categories };
+      }
+      text.set(f.name, TextVectorizer.fit(values.map((v) => (isMissing(v) ? [] : tokenize(v)))));
+      return {
+        name: f.name,
+        type: 'text',
+        input,
+        missing: { policy: 'empty', value: '' },
+        tokenizer: { lowercase: true, pattern: TOKEN_PATTERN, ngrams: [1, 2] },
+      };
+    });
+    return new FittedEncoder(features, numeric, text);
+  }
+
+  /** The ONNX inputs, as the manifest records them. */
+  inputs(): ManifestInput[] {
+    return this.features.map((f) => ({
+      name: f.input,
+      feature: f.name,
+      dtype: f.type === 'numeric' ? 'float32' : 'string',
+      shape: f.type === 'text' ? [-1, -1] : [-1, 1],
+    }));
+  }
+
+  /** Rows of a data file as model inputs (missing tokens become missing values). */
+  tableInputs(table: RawTable, rows: ArrayLike<number>): Record<string, InputTensor> {
+    const records = Array.from({ length: rows.length }, (_, i) => {
+      const record: Record<string, FeatureValue> = {};
+      for (const f of this.features) {
+        const v = table.rows[rows[i]][table.columns.indexOf(f.name)];
+        record[f.name] = f.type === 'text' ? v : isMissing(v) ? null : v;
+      }
+      return record;
+    });
+    return toModelInputs(this.features, records);
+  }
+
+  /** The encoded rows, computed in the same float32 steps as the exported graph. */
+  transform(inputs: Record<string, InputTensor>): CsrMatrix {
+    const n = inputs[this.features[0].input].dims[0];
+    const rowPtr = new Int32Array(n + 1);
+    const colIdx: number[] = [];
+    const values: number[] = [];
+    const numeric = this.numericFeatures();
+    const categorical = this.categoricalFeatures();
+    const texts = this.textFeatures();
+    const categoryIndex = categorical.map((f) => new Map((f.categories as string[]).map((c, k) => [c, k])));
+    for (let r = 0; r < n; r++) {
+      let offset = 0;
+      numeric.forEach((f, j) => {
+        const { mean, scale } = this.numeric.get(f.name) as NumericState;
+        const raw = (inputs[f.input].data as Float32Array)[r];
+        const x = Number.isNaN(raw) ? mean : raw;
+        const v = Math.fround(Math.fround(x - mean) * scale);
+        if (v !== 0) {
+          colIdx.push(offset + j);
+          values.push(v);
+        }
+      });
+      offset += numeric.length;
+      categorical.forEach((f, j) => {
+        const k = categoryIndex[j].get((inputs[f.input].data as string[])[r]);
+        if (k !== undefined) {
+          colIdx.push(offset + k);
+          values.push(1);
+        }
+        offset += (f.categories as string[]).length;
+      });
+      for (const f of texts) {
+        const vectorizer = this.text.get(f.name) as TextVectorizer;
+        const width = inputs[f.input].dims[1];
+        const row = vectorizer.encodeRow(inputs[f.input].data, r * width, width);
+        for (let k = 0; k < row.cols.length; k++) {
+          colIdx.push(offset + row.cols[k]);
+          values.push(row.values[k]);
+        }
+        offset += vectorizer.size;
+      }
+      rowPtr[r + 1] = colIdx.length;
+    }
+    return { rows: n, cols: this.columns.length, rowPtr, colIdx: Int32Array.from(colIdx), values: Float64Array.from(values) };
+  }
+
+  /** Declares the graph inputs and the preprocessing nodes; returns the [N, D] float tensor. */
+  toOnnx(graph: GraphBuilder): string {
+    const blocks: string[] = [];
+    const numeric = this.numericFeatures();
+    if (numeric.length > 0) {
+      const columns = numeric.map((f) => graph.input(f.input, FLOAT, ['N', 1]));
+      const stats = numeric.map((f) => this.numeric.get(f.name) as NumericState);
+      const joined = columns.length === 1 ? columns[0] : graph.op('Concat', columns, { axis: 1 });
+      const imputed = graph.op(
+        'Imputer',
+        [joined],
+        { imputed_value_floats: { floats: stats.map((s) => s.mean) }, replaced_value_float: Number.NaN },
+        ML_DOMAIN,
+      );
+      const centred = graph.op('Sub', [imputed, graph.floats('mean', stats.map((s) => s.mean), [numeric.length])]);
+      blocks.push(graph.op('Mul', [centred, graph.floats('scale', stats.map((s) => s.scale), [numeric.length])]));
+    }
+    for (const f of this.categoricalFeatures()) {
+      const input = graph.input(f.input, STRING, ['N', 1]);
+      const onehot = graph.op('OneHotEncoder', [input], { cats_strings: [...(f.categories as string[])], zeros: 1 }, ML_DOMAIN);
+      blocks.push(graph.op('Flatten', [onehot], { axis: 1 }));
+    }
+    for (const f of this.textFeatures()) {
+      const input = graph.input(f.input, STRING, ['N', 'T_' + f.input]);
+      blocks.push((this.text.get(f.name) as TextVectorizer).toOnnx(graph, input));
+    }
+    return blocks.length === 1 ? blocks[0] : graph.op('Concat', blocks, { axis: 1 });
+  }
+
+  private numericFeatures() {
+    return this.features.filter((f) => f.type === 'numeric');
+  }
+
+  private categoricalFeatures() {
+    return this.features.filter((f) => f.type === 'categorical');
+  }
+
+  private textFeatures() {
+    return this.features.filter((f) => f.type === 'text');
+  }
+}
