@@ -1,0 +1,20 @@
+import { Stack, type StackProps } from 'aws-cdk-lib';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { SecureBucket } from '../constructs/secure-bucket';
+
+/**
+ * The stateful part of the platform, kept in its own stack so the others can be replaced
+ * freely: the data bucket (incoming/, processed/, quarantine/, batch/) and the model registry.
+ */
+export class StorageStack extends Stack {
+  readonly dataBucket: s3.IBucket;
+  readonly modelBucket: s3.IBucket;
+
+  constructor(scope: Construct, id: string, props: StackProps = {}) {
+    super(scope, id, props);
+    // EventBridge on the data bucket: uploads under incoming/ start retraining.
+    this.dataBucket = new SecureBucket(this, 'DataBucket', { eventBridgeEnabled: true }).bucket;
+    this.modelBucket = new SecureBucket(this, 'ModelBucket').bucket;
+  }
+}
