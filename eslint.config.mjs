@@ -19,7 +19,8 @@ export default tseslint.config(
       ...jestPlugin.configs['flat/recommended'].rules,
       'jest/no-focused-tests': 'error',
       'jest/no-disabled-tests': 'error',
-      'jest/expect-expect': ['error', { assertFunctionNames: ['expect', 'expect*'] }],
+      // CDK's Template assertions throw on failure, like expect.
+      'jest/expect-expect': ['error', { assertFunctionNames: ['expect', 'expect*', '*.hasResourceProperties', '*.allResourcesProperties', '*.hasResource', '*.hasOutput'] }],
     },
   },
 );

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { LoadOptions } from '../data/load';
+import { loadTable, type LoadOptions, type RawTable } from '../data/load';
 import type { FeatureType } from '../data/schema';
 
 /** How to read one bundled dataset: files, column names when there is no header, label, exclusions. */
@@ -64,4 +64,13 @@ export const DATASETS: Readonly<Record<string, DatasetSpec>> = {
 
 export function datasetPaths(spec: DatasetSpec): string[] {
   return spec.files.map((f) => join(DATASETS_DIR, f));
+}
+
+export function loadDataset(spec: DatasetSpec): RawTable {
+  return loadTable(datasetPaths(spec), spec.load);
+}
+
+/** Schema overrides and label for trainCandidates, as the catalog entry says. */
+export function trainOptionsFor(spec: DatasetSpec): { label: string; exclude?: readonly string[]; types?: Readonly<Record<string, FeatureType>> } {
+  return { label: spec.label, exclude: spec.exclude, types: spec.types };
 }

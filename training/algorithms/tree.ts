@@ -1,0 +1,152 @@
+import { type GraphBuilder, ML_DOMAIN } from '../onnx/graph-builder';
+
+/**
+ * A fitted binary tree in flat arrays. Node 0 is the root; a leaf has left = right = -1.
+ * Leaves hold `width` values (one raw score for a boosted tree, a class distribution for a forest
+ * tree), stored as float32 because that is what the exported graph adds up.
+ */
+export interface Tree {
+  readonly feature: Int32Array;
+  readonly threshold: Float32Array;
+  readonly left: Int32Array;
+  readonly right: Int32Array;
+  /** value[node * width + j]; only leaves' entries are meaningful. */
+  readonly value: Float32Array;
+  readonly width: number;
+}
+
+/** Grows a Tree one split at a time, in whatever order the learner visits nodes. */
+export class TreeBuilder {
+  private readonly feature: number[] = [-1];
+  private readonly threshold: number[] = [0];
+  private readonly left: number[] = [-1];
+  private readonly right: number[] = [-1];
+  private readonly value: number[];
+
+  constructor(private readonly width: number) {
+    this.value = new Array<number>(width).fill(0);
+  }
+
+  /** Turns leaf `node` into a split (go left when x[feature] <= threshold); returns the left child's id, the right one is id + 1. */
+  split(node: number, feature: number, threshold: number): number {
+    const child = this.left.length;
+    this.feature[node] = feature;
+    this.threshold[node] = threshold;
+    this.left[node] = child;
+    this.right[node] = child + 1;
+    for (let i = 0; i < 2; i++) {
+      this.feature.push(-1);
+      this.threshold.push(0);
+      this.left.push(-1);
+      this.right.push(-1);
+      for (let j = 0; j < this.width; j++) this.value.push(0);
+    }
+    return child;
+  }
+
+  /** Sets a leaf value; returns it rounded to float32, the number predictions will use. */
+  setLeaf(node: number, j: number, value: number): number {
+    const rounded = Math.fround(value);
+    this.value[node * this.width + j] = rounded;
+    return rounded;
+  }
+
+  build(): Tree {
+    return {
+      feature: Int32Array.from(this.feature),
+      threshold: Float32Array.from(this.threshold),
+      left: Int32Array.from(this.left),
+      right: Int32Array.from(this.right),
+      value: Float32Array.from(this.value),
+      width: this.width,
+    };
+  }
+}
+
+/**
+ * The leaf reached by the row at x[offset ...] (dense float32, as toFloat32 gives). Comparing
+ * float32 inputs with float32 thresholds is the ONNX runtime's decision, bit for bit.
+ */
+export function leafOf(tree: Tree, x: Float32Array, offset: number): number {
+  const { feature, threshold, left, right } = tree;
+  let node = 0;
+  while (left[node] >= 0) node = x[offset + feature[node]] <= threshold[node] ? left[node] : right[node];
+  return node;
+}
+
+/**
+ * Appends an ai.onnx.ml TreeEnsembleRegressor (SUM, no post transform) computing
+ * base + the sum of every tree's leaf values, as [N, nTargets]. Tree t's leaf value j goes to
+ * target targetOffsets[t] + j. Returns the scores' tensor name.
+ */
+export function emitTreeEnsemble(
+  graph: GraphBuilder,
+  features: string,
+  trees: readonly Tree[],
+  targetOffsets: ArrayLike<number>,
+  baseValues: readonly number[],
+): string {
+  const treeIds: number[] = [];
+  const nodeIds: number[] = [];
+  const featureIds: number[] = [];
+  const modes: string[] = [];
+  const values: number[] = [];
+  const trueIds: number[] = [];
+  const falseIds: number[] = [];
+  const tTree: number[] = [];
+  const tNode: number[] = [];
+  const tId: number[] = [];
+  const tWeight: number[] = [];
+  trees.forEach((tree, t) => {
+    for (let node = 0; node < tree.left.length; node++) {
+      const leaf = tree.left[node] < 0;
+      treeIds.push(t);
+      nodeIds.push(node);
+      featureIds.push(leaf ? 0 : tree.feature[node]);
+      modes.push(leaf ? 'LEAF' : 'BRANCH_LEQ');
+      values.push(leaf ? 0 : tree.threshold[node]);
+      trueIds.push(leaf ? 0 : tree.left[node]);
+      falseIds.push(leaf ? 0 : tree.right[node]);
+      if (!leaf) continue;
+      for (let j = 0; j < tree.width; j++) {
+        const w = tree.value[node * tree.width + j];
+        // Zero weights add nothing under SUM; leaving them out shrinks forests a lot.
+        if (w === 0) continue;
+        tTree.push(t);
+        tNode.push(node);
+        tId.push(targetOffsets[t] + j);
+        tWeight.push(w);
+      }
+    }
+  });
+  if (tWeight.length === 0) {
+    // All-zero leaves: keep one explicit zero so the target lists are never empty.
+    const leaf = trees[0].left.findIndex((l) => l < 0);
+    tTree.push(0);
+    tNode.push(leaf);
+    tId.push(targetOffsets[0]);
+    tWeight.push(0);
+  }
+  return graph.op(
+    'TreeEnsembleRegressor',
+    [features],
+    {
+      aggregate_function: 'SUM',
+      post_transform: 'NONE',
+      n_targets: baseValues.length,
+      base_values: { floats: [...baseValues] },
+      nodes_treeids: { ints: treeIds },
+      nodes_nodeids: { ints: nodeIds },
+      nodes_featureids: { ints: featureIds },
+      nodes_modes: modes,
+      nodes_values: { floats: values },
+      nodes_truenodeids: { ints: trueIds },
+      nodes_falsenodeids: { ints: falseIds },
+      target_treeids: { ints: tTree },
+      target_nodeids: { ints: tNode },
+      target_ids: { ints: tId },
+      target_weights: { floats: tWeight },
+    },
+    ML_DOMAIN,
+  );
+}
