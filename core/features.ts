@@ -35,9 +35,10 @@ function categoricalValue(feature: ManifestFeature, value: FeatureValue): string
 }
 
 /**
- * One tensor per feature: numeric -> float32 [N,1] (missing -> NaN, imputed in the graph);
- * categorical -> string [N,1] (missing -> the most frequent category); text -> string [N,T]
- * of tokens padded with "" (T at least 1).
+ * One tensor per ONNX input: numeric -> float32 [N,1] (missing -> NaN, imputed in the graph);
+ * numeric features that share an input (models exported elsewhere, e.g. skl2onnx's single
+ * `float_input`) -> float32 [N,k] with columns in manifest order; categorical -> string [N,1]
+ * (missing -> the most frequent category); text -> string [N,T] of tokens padded with "" (T >= 1).
  */
 export function toModelInputs(
   features: readonly ManifestFeature[],
@@ -45,11 +46,10 @@ export function toModelInputs(
 ): Record<string, InputTensor> {
   const n = rows.length;
   const inputs: Record<string, InputTensor> = {};
+  const numericGroups = new Map<string, ManifestFeature[]>();
   for (const feature of features) {
     if (feature.type === 'numeric') {
-      const data = new Float32Array(n);
-      for (let i = 0; i < n; i++) data[i] = numericValue(rows[i][feature.name]);
-      inputs[feature.input] = { dtype: 'float32', data, dims: [n, 1] };
+      numericGroups.set(feature.input, [...(numericGroups.get(feature.input) ?? []), feature]);
     } else if (feature.type === 'categorical') {
       inputs[feature.input] = { dtype: 'string', data: rows.map((r) => categoricalValue(feature, r[feature.name])), dims: [n, 1] };
     } else {
@@ -59,6 +59,12 @@ export function toModelInputs(
       for (const row of tokens) for (let j = 0; j < width; j++) data.push(row[j] ?? '');
       inputs[feature.input] = { dtype: 'string', data, dims: [n, width] };
     }
+  }
+  for (const [input, group] of numericGroups) {
+    const k = group.length;
+    const data = new Float32Array(n * k);
+    for (let i = 0; i < n; i++) for (let j = 0; j < k; j++) data[i * k + j] = numericValue(rows[i][group[j].name]);
+    inputs[input] = { dtype: 'float32', data, dims: [n, k] };
   }
   return inputs;
 }

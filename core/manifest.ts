@@ -25,7 +25,8 @@ export interface ManifestFeature {
   /** The request field (and training data column) name. */
   readonly name: string;
   readonly type: FeatureType;
-  /** The ONNX graph input fed from this field. */
+  /** The ONNX graph input fed from this field. Numeric features may share one input (then it
+   * is [N, k], columns in the order the features are listed), as skl2onnx models expect. */
   readonly input: string;
   readonly missing: MissingValuePolicy;
   /** Categorical: the categories seen in training; any other value encodes as all zeros. */
@@ -39,7 +40,8 @@ export interface ManifestFeature {
 /** How one ONNX input is fed: dtype and shape (-1 = any size). */
 export interface ManifestInput {
   readonly name: string;
-  readonly feature: string;
+  /** The feature (or, for a shared numeric input, the features in column order) feeding it. */
+  readonly feature: string | readonly string[];
   readonly dtype: 'float32' | 'string';
   readonly shape: readonly number[];
 }

@@ -45,6 +45,8 @@ class ForestGrower {
   private readonly features: Int32Array;
   /** Per-bin class counts of one feature in one node: counts[bin * nClasses + class]. */
   private readonly counts: Int32Array;
+  /** Rows per bin in the same histogram, so the scan skips empty bins cheaply. */
+  private readonly binSizes: Int32Array;
   private readonly nodeCounts: Float64Array;
   private readonly leftCounts: Float64Array;
   private readonly mtry: number;
@@ -59,6 +61,7 @@ class ForestGrower {
     this.scratch = new Int32Array(binned.rows);
     this.features = new Int32Array(binned.cols);
     this.counts = new Int32Array(MAX_BINS * nClasses);
+    this.binSizes = new Int32Array(MAX_BINS);
     this.nodeCounts = new Float64Array(nClasses);
     this.leftCounts = new Float64Array(nClasses);
     this.mtry = featuresPerSplit(o.maxFeatures, binned.cols);
@@ -100,7 +103,7 @@ class ForestGrower {
    * sklearn counts them); any valid split is taken, even one that does not lower the impurity.
    */
   private bestSplit(rng: Rng, start: number, end: number): { feature: number; bin: number } | null {
-    const { order, y, counts, features, leftCounts, nodeCounts, nClasses: C } = this;
+    const { order, y, counts, binSizes, features, leftCounts, nodeCounts, nClasses: C } = this;
     const { rows, bins } = this.binned;
     const msl = this.o.minSamplesLeaf;
     const size = end - start;
@@ -119,6 +122,7 @@ class ForestGrower {
         const r = order[i];
         const b = bins[base + r];
         counts[b * C + y[r]]++;
+        binSizes[b]++;
         if (b < lo) lo = b;
         if (b > hi) hi = b;
       }
@@ -127,10 +131,9 @@ class ForestGrower {
         leftCounts.fill(0);
         let nl = 0;
         for (let b = lo; b < hi; b++) {
-          for (let c = 0; c < C; c++) {
-            leftCounts[c] += counts[b * C + c];
-            nl += counts[b * C + c];
-          }
+          if (binSizes[b] === 0) continue;
+          for (let c = 0; c < C; c++) leftCounts[c] += counts[b * C + c];
+          nl += binSizes[b];
           if (nl < msl) continue;
           const nr = size - nl;
           if (nr < msl) break;
@@ -150,6 +153,7 @@ class ForestGrower {
         }
       }
       counts.fill(0, lo * C, (hi + 1) * C);
+      binSizes.fill(0, lo, hi + 1);
     }
     return best;
   }
