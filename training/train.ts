@@ -77,12 +77,6 @@ export function trainCandidates(table: RawTable, options: TrainOptions): Trainin
   if (split.train.length < classes.length * 2 || split.validation.length === 0 || split.holdout.length === 0) {
     throw new DataError(`too few rows (${y.length}) to split into train, validation and holdout for ${classes.length} classes`);
   }
-  for (let k = 0; k < classes.length; k++) {
-    if (!split.train.some((r) => y[r] === k)) {
-      throw new DataError(`class "${classes[k]}" has too few rows to appear in the training split`, { column: schema.label });
-    }
-  }
-
   const hasText = schema.features.some((f) => f.type === 'text');
   const requested = options.algorithms ?? ALGORITHMS;
   const skipped = requested

@@ -1,0 +1,64 @@
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { ModelManifest } from '../../core/manifest';
+import { tempFiles } from '../helpers/temp-files';
+
+const run = promisify(execFile);
+const ROOT = join(__dirname, '..', '..');
+const files = tempFiles();
+afterAll(files.cleanup);
+
+async function train(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(join(ROOT, 'node_modules/.bin/tsx'), [join(ROOT, 'training/cli.ts'), ...args], { cwd: ROOT });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('npm run train (the CLI)', () => {
+  test('trains the candidates, prints the table with the best marked, writes model.onnx and manifest.json', async () => {
+    const out = files.write('unused', '') + '-model';
+    const r = await train([
+      '--data', 'training/datasets/iris.csv',
+      '--columns', 'sepal_length,sepal_width,petal_length,petal_width,class',
+      '--label', 'class', '--algorithms', 'lr,nb', '--out', out, '--name', 'iris',
+    ]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^\*?\s+lr\s/m);
+    expect(r.stdout.split('\n').filter((l) => l.startsWith('*'))).toHaveLength(1);
+    expect(r.stderr).toMatch(/split \(seed 42\): 90 train, 30 validation, 30 holdout rows/);
+    expect(existsSync(join(out, 'model.onnx'))).toBe(true);
+    const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as ModelManifest;
+    expect(manifest).toMatchObject({
+      name: 'iris',
+      label: 'class',
+      classes: ['Iris-setosa', 'Iris-versicolor', 'Iris-virginica'],
+      outputs: { label: 'label', probabilities: 'probabilities' },
+      trainingData: [{ sha256: '6f608b71a7317216319b4d27b4d9bc84e6abd734eda7872b71a458569e2656c0', rows: 150 }],
+    });
+    expect(manifest.features.map((f) => f.name)).toEqual(['sepal_length', 'sepal_width', 'petal_length', 'petal_width']);
+    expect(manifest.features[0].missing.policy).toBe('mean');
+    expect(manifest.candidates.map((c) => c.algorithm)).toEqual(['lr', 'nb']);
+    expect(manifest.metrics.holdout.confusionMatrix).toHaveLength(3);
+    expect(manifest.sha256).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  test('exits 2 with a data error naming the problem, and writes nothing', async () => {
+    const out = files.write('unused2', '') + '-model';
+    const r = await train(['--data', files.write('ragged.csv', 'a,b,label\n1,2,x\n3,y\n'), '--label', 'label', '--out', out]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/data error: .*ragged\.csv: line 3 has 2 fields, expected 3/);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  test('exits 2 with usage when a required option is missing', async () => {
+    const r = await train(['--data', 'training/datasets/iris.csv']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--label is required[\s\S]*Usage: npm run train/);
+  });
+});
