@@ -1,8 +1,9 @@
 /**
  * One naive Bayes model over mixed columns: Gaussian likelihoods for numeric columns (as
- * scikit-learn's GaussianNB), a categorical likelihood per one-hot block (as CategoricalNB) and
- * a multinomial likelihood per text feature's TF-IDF block (as MultinomialNB). Every discrete
- * part is linear in the encoded row, so the joint log likelihood is
+ * scikit-learn's GaussianNB), a categorical likelihood per one-hot block (as CategoricalNB,
+ * except that an all-zero block, an unseen category, contributes nothing) and a multinomial
+ * likelihood per text feature's TF-IDF block (as MultinomialNB). Every discrete part is
+ * linear in the encoded row, so the joint log likelihood is
  *   c + x @ B + sum over numeric j of h[j] * (x_j - mu[j])^2
  * and the ONNX head is a MatMul, a small broadcast for the numeric columns, and a Softmax.
  */
