@@ -1,0 +1,99 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { parseArgs } from 'node:util';
+import { App, Stack } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { InferenceApi } from '../lib/constructs/inference-api';
+
+/**
+ * Synthesises a stack with the InferenceApi with full bundling (esbuild + the npm install of
+ * onnxruntime-node) and reports the inference function's asset size against Lambda's limits.
+ *
+ *   npx tsx bench/bundle-size.ts [--arch x86_64|arm64] [--models <dir>] [--entry <file>] [--keep]
+ *
+ * Exits 1 when the asset is over Lambda's 250 MB unzipped limit.
+ */
+
+const LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024;
+/** Above this a zip cannot be uploaded directly (CDK goes through S3, which is fine). */
+const LAMBDA_DIRECT_UPLOAD_LIMIT = 50 * 1024 * 1024;
+
+interface FileSize {
+  readonly path: string;
+  readonly bytes: number;
+}
+
+function filesUnder(dir: string): FileSize[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => {
+      const path = join(entry.parentPath, entry.name);
+      return { path: relative(dir, path), bytes: statSync(path).size };
+    });
+}
+
+/** The zipped size, with the `zip` CLI at its default level (close to what CDK uploads). */
+function zippedBytes(dir: string, scratch: string): number {
+  const zipFile = join(scratch, 'asset.zip');
+  execFileSync('zip', ['-q', '-r', '-X', zipFile, '.'], { cwd: dir });
+  return statSync(zipFile).size;
+}
+
+const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+
+function main(): number {
+  const { values } = parseArgs({
+    options: {
+      arch: { type: 'string', default: 'x86_64' },
+      models: { type: 'string' },
+      entry: { type: 'string' },
+      keep: { type: 'boolean', default: false },
+    },
+  });
+  const architecture = values.arch === 'arm64' ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64;
+  if (values.arch !== 'arm64' && values.arch !== 'x86_64') throw new Error(`--arch must be x86_64 or arm64, got ${values.arch}`);
+
+  const outdir = mkdtempSync(join(tmpdir(), 'bundle-size-'));
+  try {
+    const started = performance.now();
+    // Asset metadata tells us which asset folder belongs to the function (the CLI sets it too).
+    const app = new App({ outdir, context: { 'aws:cdk:enable-asset-metadata': true } });
+    const stack = new Stack(app, 'BundleSize');
+    const modelBucket = new s3.Bucket(stack, 'ModelBucket');
+    const inference = new InferenceApi(stack, 'Inference', { modelBucket, architecture, bundledModelsDir: values.models, entry: values.entry });
+    const assembly = app.synth();
+    const synthSeconds = (performance.now() - started) / 1000;
+
+    const template = assembly.getStackByName(stack.stackName).template as { Resources: Record<string, { Metadata?: Record<string, string> }> };
+    const logicalId = stack.getLogicalId(inference.fn.node.defaultChild as lambda.CfnFunction);
+    const assetPath = template.Resources[logicalId]?.Metadata?.['aws:asset:path'];
+    if (!assetPath || !existsSync(join(outdir, assetPath))) throw new Error(`no asset folder found for ${logicalId} in ${outdir}`);
+    const assetDir = join(outdir, assetPath);
+
+    const files = filesUnder(assetDir);
+    const unzipped = files.reduce((sum, f) => sum + f.bytes, 0);
+    const zipped = zippedBytes(assetDir, outdir);
+    const biggest = [...files].sort((a, b) => b.bytes - a.bytes).slice(0, 5);
+
+    console.log(`architecture: ${architecture.name}`);
+    console.log(`synth (with bundling): ${synthSeconds.toFixed(1)} s`);
+    console.log(`asset: ${assetDir}`);
+    console.log(`unzipped: ${mb(unzipped)} (${unzipped} bytes, ${files.length} files; Lambda limit ${mb(LAMBDA_UNZIPPED_LIMIT)})`);
+    console.log(`zipped:   ${mb(zipped)} (${zipped} bytes; direct-upload limit ${mb(LAMBDA_DIRECT_UPLOAD_LIMIT)})`);
+    console.log('largest files:');
+    for (const f of biggest) console.log(`  ${mb(f.bytes).padStart(9)}  ${f.path}`);
+    if (unzipped > LAMBDA_UNZIPPED_LIMIT) {
+      console.log(`TARGET MISSED: the function is ${mb(unzipped)} unzipped, over Lambda's ${mb(LAMBDA_UNZIPPED_LIMIT)}`);
+      return 1;
+    }
+    return 0;
+  } finally {
+    if (values.keep) console.log(`kept ${outdir}`);
+    else rmSync(outdir, { recursive: true, force: true });
+  }
+}
+
+process.exit(main());

@@ -1,0 +1,207 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { S3Client } from '@aws-sdk/client-s3';
+import { S3ObjectStore } from '../s3-object-store';
+import { AliasError } from './aliases';
+import { OnnxModelValidator } from './onnx-validator';
+import { CorruptRecordError, decodeManifest } from './records';
+import { ModelRegistry } from './registry';
+import { type AliasMove, type AliasRecord, DEFAULT_ALIAS, RegistrationError, UnknownModelError, type VersionSummary } from './types';
+
+export const USAGE = `usage: npm run registry -- <command> [options]
+
+commands:
+  list                                   models, their version count and champion
+  versions <model>                       versions of a model, with metrics and aliases
+  register <model> <dir> [--reason r] [--parent n]
+                                         validate and register <dir>/model.onnx + <dir>/manifest.json
+  promote <model> <version> [--alias a] [--reason r]
+                                         point the alias (default champion) at the version
+  rollback <model> [--alias a] [--reason r]
+                                         move the alias back to the version that served before
+  history <model> [--alias a] [--at <iso time>]
+                                         every alias move; with --at, the version serving then
+
+options: --json prints machine-readable JSON
+environment: MODEL_BUCKET (required), AWS_ENDPOINT_URL (S3-compatible endpoint, e.g. the local
+platform's), AWS_REGION (default us-east-1), USER (recorded as the actor, default "cli")`;
+
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export interface CliIo {
+  readonly out: (text: string) => void;
+  readonly err: (text: string) => void;
+}
+
+/** The S3 client the environment asks for; AWS_ENDPOINT_URL points it at an emulator. */
+export function s3ClientFromEnv(env: NodeJS.ProcessEnv): S3Client {
+  const region = env.AWS_REGION || 'us-east-1';
+  // Keys in the given environment are used as given; otherwise the SDK's default chain applies.
+  const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_SESSION_TOKEN: sessionToken } = env;
+  const credentials = accessKeyId && secretAccessKey ? { credentials: { accessKeyId, secretAccessKey, sessionToken } } : {};
+  const endpoint = env.AWS_ENDPOINT_URL;
+  if (!endpoint) return new S3Client({ region, ...credentials });
+  // Emulators serve buckets by path and may predate the SDK's default request checksums.
+  return new S3Client({ region, endpoint, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED', ...credentials });
+}
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+const metric = (v: number) => v.toFixed(4);
+const from = (r: AliasRecord) => (r.previousVersion === undefined ? '-' : `v${r.previousVersion}`);
+
+function versionsTable(versions: readonly VersionSummary[]): string {
+  return table(
+    ['version', 'algorithm', 'accuracy', 'macro F1', 'created', 'aliases', 'sha256'],
+    versions.map((v) => [`v${v.version}`, v.algorithm, metric(v.metrics.accuracy), metric(v.metrics.macroF1), v.createdAt, v.aliases.join(','), v.sha256.slice(0, 12)]),
+  );
+}
+
+function historyTable(moves: readonly AliasMove[]): string {
+  if (moves.length === 0) return '(no alias moves yet)';
+  return table(
+    ['time', 'alias', 'kind', 'from', 'to', 'actor', 'reason'],
+    moves.map((m) => [m.movedAt, m.alias, m.kind, from(m), `v${m.version}`, m.actor, m.reason]),
+  );
+}
+
+function positiveInt(text: string | undefined, what: string): number {
+  const value = Number(text);
+  if (!text || !Number.isInteger(value) || value < 1) throw new UsageError(`${what} must be a positive whole number, got "${text ?? ''}"`);
+  return value;
+}
+
+function parse(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        alias: { type: 'string' },
+        reason: { type: 'string' },
+        parent: { type: 'string' },
+        at: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+/** Runs one registry command; returns the exit code (2: the request cannot be met as asked). */
+export async function runRegistryCli(argv: string[], env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
+  try {
+    const { values, positionals } = parse(argv);
+    if (values.help || positionals.length === 0) {
+      io.out(USAGE);
+      return values.help ? 0 : 2;
+    }
+    const bucket = env.MODEL_BUCKET;
+    if (!bucket) throw new UsageError('MODEL_BUCKET is not set: export MODEL_BUCKET=<the model bucket name>');
+    const client = s3ClientFromEnv(env);
+    try {
+      const registry = new ModelRegistry(new S3ObjectStore(client, bucket), new OnnxModelValidator());
+      const actor = env.USER || 'cli';
+      const [command, ...args] = positionals;
+      const arg = (i: number, what: string) => {
+        const value = args[i];
+        if (value === undefined) throw new UsageError(`${command} needs <${what}>`);
+        return value;
+      };
+      const print = (json: unknown, text: string) => io.out(values.json ? JSON.stringify(json, null, 2) : text);
+      switch (command) {
+        case 'list': {
+          const models = await registry.listModels();
+          const rows = await Promise.all(
+            models.map(async (model) => {
+              const versions = await registry.listVersions(model).catch((e: unknown) => (e instanceof UnknownModelError ? [] : Promise.reject(e)));
+              const champion = versions.find((v) => v.aliases.includes(DEFAULT_ALIAS));
+              return { model, versions: versions.length, latest: versions.at(-1)?.version, champion: champion?.version };
+            }),
+          );
+          const text = rows.length === 0 ? '(no models registered)' : table(['model', 'versions', 'latest', 'champion'], rows.map((r) => [r.model, String(r.versions), r.latest === undefined ? '-' : `v${r.latest}`, r.champion === undefined ? '-' : `v${r.champion}`]));
+          print(rows, text);
+          return 0;
+        }
+        case 'versions': {
+          const versions = await registry.listVersions(arg(0, 'model'));
+          print(versions, versionsTable(versions));
+          return 0;
+        }
+        case 'register': {
+          const [model, dir] = [arg(0, 'model'), arg(1, 'dir')];
+          const manifestPath = join(dir, 'manifest.json');
+          const [onnx, manifestText] = await Promise.all([readFile(join(dir, 'model.onnx')), readFile(manifestPath, 'utf8')]).catch((e: unknown) => {
+            throw new UsageError(`cannot read ${dir}/model.onnx and manifest.json: ${(e as Error).message}`);
+          });
+          const parent = values.parent === undefined ? undefined : positiveInt(values.parent, '--parent');
+          const registered = await registry.register(model, onnx, decodeManifest(manifestText, manifestPath), { actor, reason: values.reason, parentVersion: parent });
+          print(registered, `registered ${model} v${registered.version} (${registered.manifest.algorithm}, sha256 ${registered.manifest.sha256.slice(0, 12)})`);
+          return 0;
+        }
+        case 'promote': {
+          const [model, version] = [arg(0, 'model'), positiveInt(arg(1, 'version'), '<version>')];
+          const alias = values.alias ?? DEFAULT_ALIAS;
+          const before = await registry.resolveAlias(model, alias);
+          const record = await registry.promote(model, version, { alias, actor, reason: values.reason ?? 'promoted with the registry CLI' });
+          const already = typeof before === 'object' && before.record.version === version;
+          print(record, already ? `${alias} of ${model} is already v${version}` : `${alias} of ${model}: ${from(record)} -> v${record.version}`);
+          return 0;
+        }
+        case 'rollback': {
+          const model = arg(0, 'model');
+          const record = await registry.rollback(model, { alias: values.alias, actor, reason: values.reason ?? 'rolled back with the registry CLI' });
+          print(record, `${record.alias} of ${model}: ${from(record)} -> v${record.version} (rolled back)`);
+          return 0;
+        }
+        case 'history': {
+          const model = arg(0, 'model');
+          if (values.at !== undefined) {
+            const at = new Date(values.at);
+            if (Number.isNaN(at.getTime())) throw new UsageError(`--at must be an ISO time (e.g. 2025-01-31T12:00:00Z), got "${values.at}"`);
+            const alias = values.alias ?? DEFAULT_ALIAS;
+            const version = await registry.versionAt(model, at, alias);
+            print({ model, alias, at: at.toISOString(), version: version ?? null }, `${alias} of ${model} at ${at.toISOString()}: ${version === undefined ? 'not set' : `v${version}`}`);
+            return 0;
+          }
+          const moves = await registry.history(model, values.alias);
+          print(moves, historyTable(moves));
+          return 0;
+        }
+        default:
+          throw new UsageError(`unknown command "${command}"`);
+      }
+    } finally {
+      client.destroy();
+    }
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.err(`${error.message}\n\n${USAGE}`);
+      return 2;
+    }
+    if (error instanceof UnknownModelError || error instanceof RegistrationError || error instanceof AliasError || error instanceof CorruptRecordError) {
+      io.err(`${error.name}: ${error.message}`);
+      return 2;
+    }
+    throw error;
+  }
+}
+
+if (require.main === module) {
+  runRegistryCli(process.argv.slice(2), process.env, { out: (t) => console.log(t), err: (t) => console.error(t) }).then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      console.error(error);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,213 @@
+import { randomUUID } from 'node:crypto';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { ModelManifest } from '../../core/manifest';
+import { type ModelSource, UnknownModelError } from '../../core/registry/types';
+import { BackendError, toPredictions } from './backends/types';
+import { type AppLog, elapsedMs, INFERENCE_METRICS, type MetricsRecorder } from './metrics';
+import { type LoadedModel, type ModelCache, type ModelCatalog, ModelUnavailableError } from './model-cache';
+import { PAGE_HEADERS, PAGE_HTML } from './page';
+import { decodeBody, instanceValidator, type InstanceValidator, parseEnvelope, type PredictRequest, requestFeatureNames, type RequestLimits } from './request';
+import { type ApiError, errorResponse, htmlResponse, internalError, jsonResponse, listOf, methodNotAllowed, truncate } from './responses';
+
+/**
+ * The inference API as a function of API Gateway HTTP API (payload v2) events. Routes:
+ *   POST /models/{name}/predict   predict with the model's champion
+ *   POST /predict                 the model whose features the request names (exactly one), else DEFAULT_MODEL
+ *   GET  /models                  every model with its champion's schema
+ *   GET  /models/{name}           versions, aliases, metrics, the version this instance serves
+ *   GET  /health                  liveness and the loaded models (no registry calls)
+ *   GET  /                        a page to try the models
+ * `handle` never throws: an unexpected error becomes a 500 with a reference to the logged error.
+ */
+
+export interface InferenceAppDeps {
+  readonly source: ModelSource;
+  readonly models: ModelCache;
+  readonly catalog: ModelCatalog;
+  readonly limits: RequestLimits;
+  readonly defaultModel?: string;
+  readonly recorder: MetricsRecorder;
+  readonly log: AppLog;
+}
+
+export interface InferenceApp {
+  handle(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2>;
+}
+
+type Result = APIGatewayProxyStructuredResultV2;
+type RouteHandler = (event: APIGatewayProxyEventV2) => Promise<Result> | Result;
+
+/** A failure to answer with (thrown inside a route, turned into its response by `handle`). */
+class ApiFailure extends Error {
+  constructor(readonly error: ApiError) {
+    super(error.message);
+  }
+}
+
+const sameNames = (manifest: ModelManifest, names: ReadonlySet<string>) => manifest.features.length === names.size && manifest.features.every((f) => names.has(f.name));
+
+function describeSchema(manifest: ModelManifest) {
+  return {
+    algorithm: manifest.algorithm,
+    label: manifest.label,
+    classes: manifest.classes,
+    features: manifest.features.map((f) => ({ name: f.name, type: f.type, ...(f.categories ? { categories: f.categories } : {}), ...(f.range ? { range: f.range } : {}) })),
+  };
+}
+
+function modelError(error: unknown): ApiError | undefined {
+  if (error instanceof UnknownModelError) {
+    return { status: 404, code: 'unknown_model', message: `unknown model ${JSON.stringify(truncate(error.model))}`, expected: 'a model with a champion version; see GET /models' };
+  }
+  if (error instanceof ModelUnavailableError) return { status: 503, code: 'model_unavailable', message: `model ${JSON.stringify(error.model)} cannot be served right now; try again shortly` };
+  if (error instanceof BackendError) return { status: 502, code: 'backend_error', message: 'the model backend failed to answer; try again shortly' };
+  return undefined;
+}
+
+export function createInferenceApp(deps: InferenceAppDeps): InferenceApp {
+  const { limits, log, recorder } = deps;
+  const validators = new WeakMap<ModelManifest, InstanceValidator>();
+  let coldStart = true;
+
+  const registryUnavailable = (error: unknown): never => {
+    log.error('model registry unreachable', { error: error instanceof Error ? error.message : String(error) });
+    throw new ApiFailure({ status: 503, code: 'registry_unavailable', message: 'the model registry cannot be read right now; try again shortly' });
+  };
+
+  async function loadModel(name: string): Promise<LoadedModel> {
+    try {
+      return await deps.models.get(name);
+    } catch (error) {
+      const mapped = modelError(error);
+      if (mapped) throw new ApiFailure(mapped);
+      throw error;
+    }
+  }
+
+  /** POST /predict: the one model whose feature set is exactly the request's, else the default. */
+  async function chooseModel(request: PredictRequest): Promise<string> {
+    const names = requestFeatureNames(request);
+    const fallback = deps.defaultModel;
+    const undetermined = (message: string): never => {
+      throw new ApiFailure({ status: 400, code: 'model_not_determined', message, expected: 'feature names that match exactly one model, or POST /models/{name}/predict' });
+    };
+    if (names === undefined) return fallback ?? undetermined('values in schema order need a model: use POST /models/{name}/predict');
+    const wanted = new Set(names);
+    if (fallback !== undefined) {
+      const model = await deps.models.get(fallback).catch(() => undefined);
+      if (model && sameNames(model.manifest, wanted)) return fallback;
+    }
+    const catalog = await deps.catalog.models().catch((error: unknown) => (fallback === undefined ? registryUnavailable(error) : []));
+    const matches = catalog.filter((m) => m.champion && sameNames(m.champion.manifest, wanted)).map((m) => m.name);
+    if (matches.length === 1) return matches[0];
+    if (fallback !== undefined) return fallback;
+    return matches.length === 0
+      ? undetermined(`no model takes exactly the features ${listOf(names, 10)}`)
+      : undetermined(`several models take these features (${listOf(matches, 10)}); name one`);
+  }
+
+  async function predict(event: APIGatewayProxyEventV2, modelName: string | undefined): Promise<Result> {
+    const body = decodeBody(event.body, event.isBase64Encoded === true, limits.maxBodyBytes);
+    if (!body.ok) return errorResponse(body.error);
+    const request = parseEnvelope(body.value, limits.maxBatch);
+    if (!request.ok) return errorResponse(request.error);
+    const model = await loadModel(modelName ?? (await chooseModel(request.value)));
+    let validate = validators.get(model.manifest);
+    if (!validate) {
+      validate = instanceValidator(model.manifest.features, limits);
+      validators.set(model.manifest, validate);
+    }
+    const rows = validate(request.value);
+    if (!rows.ok) return errorResponse(rows.error);
+
+    const start = performance.now();
+    const probabilities = await model.predictor.predict(rows.value);
+    const dimensions = { model: model.name };
+    recorder.record({ name: INFERENCE_METRICS.inferenceLatency, unit: 'Milliseconds', value: elapsedMs(start), dimensions });
+    recorder.record({ name: INFERENCE_METRICS.modelVersionInService, unit: 'None', value: model.version, dimensions });
+    const predictions = toPredictions(model.manifest.classes, probabilities);
+    const perClass = new Map<string, number>();
+    for (const p of predictions) perClass.set(p.label, (perClass.get(p.label) ?? 0) + 1);
+    for (const [label, count] of perClass) {
+      recorder.record({ name: INFERENCE_METRICS.predictions, unit: 'Count', value: count, dimensions: { model: model.name, version: String(model.version), class: label || '(empty)' } });
+    }
+    return jsonResponse(200, { model: model.name, version: model.version, predictions });
+  }
+
+  async function listModels(): Promise<Result> {
+    const catalog = await deps.catalog.models().catch(registryUnavailable);
+    const models = catalog.map((m) => (m.champion ? { name: m.name, version: m.champion.version, ...describeSchema(m.champion.manifest), metrics: m.champion.manifest.metrics.holdout } : { name: m.name, version: null }));
+    return jsonResponse(200, { defaultModel: deps.defaultModel ?? null, models });
+  }
+
+  async function describeModel(name: string): Promise<Result> {
+    const versions = await deps.source.listVersions(name).catch((error: unknown) => {
+      if (error instanceof UnknownModelError) throw new ApiFailure(modelError(error) as ApiError);
+      return registryUnavailable(error);
+    });
+    const aliases: Record<string, number> = {};
+    for (const v of versions) for (const alias of v.aliases) aliases[alias] = v.version;
+    const championVersion = aliases.champion;
+    const champion = championVersion === undefined ? undefined : await deps.source.getManifest(name, championVersion).catch(registryUnavailable);
+    const serving = deps.models.loaded().find((m) => m.name === name);
+    return jsonResponse(200, {
+      name,
+      aliases,
+      champion: champion ? { version: championVersion, ...describeSchema(champion), metrics: champion.metrics } : null,
+      serving: serving ? { version: serving.version, origin: serving.origin, backend: serving.backend, loadedAt: serving.loadedAt } : null,
+      versions: versions.map(({ version, algorithm, createdAt, sha256, metrics, aliases: on }) => ({ version, algorithm, createdAt, sha256, metrics, aliases: on })),
+    });
+  }
+
+  function health(): Result {
+    const models = deps.models.loaded().map((m) => ({ name: m.name, version: m.version, origin: m.origin, backend: m.backend, loadedAt: m.loadedAt }));
+    return jsonResponse(200, { status: 'ok', defaultModel: deps.defaultModel ?? null, models });
+  }
+
+  /** The route for a path: its handlers by method, or undefined (404). */
+  function route(segments: readonly string[]): Readonly<Record<string, RouteHandler>> | undefined {
+    const [first, name, third] = segments;
+    if (segments.length === 0) return { GET: () => htmlResponse(PAGE_HTML, PAGE_HEADERS) };
+    if (segments.length === 1 && first === 'health') return { GET: health };
+    if (segments.length === 1 && first === 'predict') return { POST: (e) => predict(e, undefined) };
+    if (segments.length === 1 && first === 'models') return { GET: listModels };
+    if (segments.length === 2 && first === 'models') return { GET: () => describeModel(name) };
+    if (segments.length === 3 && first === 'models' && third === 'predict') return { POST: (e) => predict(e, name) };
+    return undefined;
+  }
+
+  async function dispatch(event: APIGatewayProxyEventV2): Promise<Result> {
+    const method = (event.requestContext?.http?.method ?? 'GET').toUpperCase();
+    const path = event.rawPath ?? event.requestContext?.http?.path ?? '/';
+    let segments: string[];
+    try {
+      segments = path.split('/').filter((s) => s !== '').map((s) => decodeURIComponent(s));
+    } catch {
+      segments = ['\0'];
+    }
+    const handlers = route(segments);
+    if (!handlers) return errorResponse({ status: 404, code: 'not_found', message: `no route for ${truncate(path)}`, expected: 'one of GET /, GET /health, GET /models, GET /models/{name}, POST /models/{name}/predict, POST /predict' });
+    const handler = handlers[method];
+    if (!handler) return methodNotAllowed(method, Object.keys(handlers));
+    return handler(event);
+  }
+
+  return {
+    async handle(event) {
+      if (coldStart) {
+        coldStart = false;
+        recorder.record({ name: INFERENCE_METRICS.coldStarts, unit: 'Count', value: 1, dimensions: {} });
+      }
+      try {
+        return await dispatch(event);
+      } catch (error) {
+        if (error instanceof ApiFailure) return errorResponse(error.error);
+        const mapped = modelError(error);
+        if (mapped) return errorResponse(mapped);
+        const errorId = randomUUID();
+        log.error('unhandled error', { errorId, error: error instanceof Error ? { name: error.name, message: error.message, stack: error.stack } : String(error) });
+        return internalError(errorId);
+      }
+    },
+  };
+}

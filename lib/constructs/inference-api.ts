@@ -1,0 +1,200 @@
+import { Duration, Stack } from 'aws-cdk-lib';
+import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { InferenceFunction } from './inference-function';
+import { nameProblem } from '../../core/registry/keys';
+
+/** The CloudWatch namespace every platform metric is published in. */
+export const METRICS_NAMESPACE = 'ServerlessMlops';
+
+export interface InferenceThrottling {
+  /** Steady-state requests per second for the whole API. */
+  readonly rateLimit: number;
+  /** Requests allowed in a burst above the steady rate. */
+  readonly burstLimit: number;
+}
+
+export interface InferenceApiProps {
+  /** The model registry bucket; the function reads registry/* and nothing else. */
+  readonly modelBucket: s3.IBucket;
+  /**
+   * The model `POST /predict` serves when a request does not name one.
+   * @default - none: requests must name their model
+   */
+  readonly defaultModel?: string;
+  /**
+   * How long a resolved `champion` is trusted before a cheap conditional re-check: the
+   * longest a newly promoted version waits to be served. Whole seconds, at most 1 hour.
+   * @default Duration.seconds(60)
+   */
+  readonly modelTtl?: Duration;
+  /**
+   * Most instances accepted in one request (1..10000).
+   * @default 1000
+   */
+  readonly maxBatch?: number;
+  /**
+   * Function memory in MB (128..10240).
+   * @default 1024
+   */
+  readonly memorySize?: number;
+  /**
+   * @default lambda.Architecture.X86_64 (see InferenceFunctionProps.architecture)
+   */
+  readonly architecture?: lambda.Architecture;
+  /**
+   * Throttling of the default stage, so a runaway client cannot run up the bill.
+   * @default - { rateLimit: 100, burstLimit: 200 }
+   */
+  readonly throttling?: InferenceThrottling;
+  /**
+   * Models served by a SageMaker endpoint instead of in Lambda: model name -> endpoint name.
+   * The function may invoke exactly these endpoints.
+   * @default - none: every model runs in Lambda
+   */
+  readonly sagemakerEndpoints?: Record<string, string>;
+  /**
+   * A local folder of <model>/{model.onnx,manifest.json} bundled with the function: the
+   * last-resort fallback when the registry cannot be read at cold start.
+   * @default - no bundled models
+   */
+  readonly bundledModelsDir?: string;
+  /**
+   * The handler source file; for tests and alternative handlers.
+   * @default - lambdas/inference/handler.ts
+   */
+  readonly entry?: string;
+}
+
+/** The props with defaults applied, after validation. */
+export interface InferenceSettings {
+  readonly modelTtlSeconds: number;
+  readonly maxBatch: number;
+  readonly memorySize: number;
+  readonly throttling: InferenceThrottling;
+  readonly sagemakerEndpoints: Readonly<Record<string, string>>;
+}
+
+export const INFERENCE_DEFAULTS = {
+  modelTtlSeconds: 60,
+  maxBatch: 1000,
+  memorySize: 1024,
+  throttling: { rateLimit: 100, burstLimit: 200 },
+} as const;
+
+/** SageMaker's rule for endpoint names. */
+const ENDPOINT_NAME = /^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$/;
+
+function wholeNumberIn(name: string, value: number, min: number, max: number, unit = ''): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`${name} must be a whole number${unit} from ${min} to ${max}, got ${value}`);
+  }
+  return value;
+}
+
+/** The registry's own rule, so a name that synthesises is a name the function accepts. */
+function modelName(what: string, name: string): string {
+  const problem = nameProblem('model', name);
+  if (problem) throw new Error(`${what}: ${problem}`);
+  return name;
+}
+
+/** Validates the props before anything is built; errors say what was received and what fits. */
+export function inferenceSettings(props: InferenceApiProps): InferenceSettings {
+  if (props.defaultModel !== undefined) modelName('defaultModel', props.defaultModel);
+  const ttl = props.modelTtl?.toMilliseconds() ?? INFERENCE_DEFAULTS.modelTtlSeconds * 1000;
+  if (!Number.isInteger(ttl / 1000) || ttl < 0 || ttl > 3_600_000) {
+    throw new Error(`modelTtl must be whole seconds from 0 to 3600, got ${ttl / 1000} s`);
+  }
+  const throttling = props.throttling ?? INFERENCE_DEFAULTS.throttling;
+  if (!(throttling.rateLimit > 0) || !Number.isFinite(throttling.rateLimit)) {
+    throw new Error(`throttling.rateLimit must be a number of requests per second > 0, got ${throttling.rateLimit}`);
+  }
+  wholeNumberIn('throttling.burstLimit', throttling.burstLimit, 1, 5000, ' of requests');
+  const sagemakerEndpoints = props.sagemakerEndpoints ?? {};
+  for (const [model, endpoint] of Object.entries(sagemakerEndpoints)) {
+    modelName('a sagemakerEndpoints key', model);
+    if (!ENDPOINT_NAME.test(endpoint)) {
+      throw new Error(`sagemakerEndpoints["${model}"] must be a SageMaker endpoint name (letters, digits, hyphens; at most 63), got "${endpoint}"`);
+    }
+  }
+  return {
+    modelTtlSeconds: ttl / 1000,
+    maxBatch: wholeNumberIn('maxBatch', props.maxBatch ?? INFERENCE_DEFAULTS.maxBatch, 1, 10_000),
+    memorySize: wholeNumberIn('memorySize', props.memorySize ?? INFERENCE_DEFAULTS.memorySize, 128, 10_240, ' of MB'),
+    throttling,
+    sagemakerEndpoints,
+  };
+}
+
+/**
+ * The public inference API: an HTTP API whose every route goes to one inference Lambda, which
+ * serves each model's `champion` from the registry bucket (read-only) and optionally forwards
+ * some models to SageMaker endpoints.
+ */
+export class InferenceApi extends Construct {
+  readonly api: apigw.HttpApi;
+  /** The `$default` stage, throttled and access-logged. */
+  readonly stage: apigw.HttpStage;
+  readonly fn: InferenceFunction;
+  /** The API's base URL (ends with `/`). */
+  readonly url: string;
+
+  constructor(scope: Construct, id: string, props: InferenceApiProps) {
+    super(scope, id);
+    const settings = inferenceSettings(props);
+
+    this.fn = new InferenceFunction(this, 'Function', {
+      entry: props.entry,
+      architecture: props.architecture,
+      memorySize: settings.memorySize,
+      bundledModelsDir: props.bundledModelsDir,
+      environment: {
+        MODEL_BUCKET: props.modelBucket.bucketName,
+        ...(props.defaultModel ? { DEFAULT_MODEL: props.defaultModel } : {}),
+        MODEL_TTL_SECONDS: String(settings.modelTtlSeconds),
+        MAX_BATCH: String(settings.maxBatch),
+        SAGEMAKER_ENDPOINTS: JSON.stringify(settings.sagemakerEndpoints),
+        POWERTOOLS_SERVICE_NAME: 'inference',
+        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+      },
+    });
+    // Read-only on purpose: only the pipeline and the registry API write models and aliases.
+    props.modelBucket.grantRead(this.fn, 'registry/*');
+    this.grantSageMakerEndpoints(Object.values(settings.sagemakerEndpoints));
+
+    // The stage is created here rather than by HttpApi so it can carry throttling and logs.
+    this.api = new apigw.HttpApi(this, 'Api', { createDefaultStage: false, description: 'Model inference (champion of each model)' });
+    this.stage = new apigw.HttpStage(this, 'DefaultStage', {
+      httpApi: this.api,
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: settings.throttling,
+      accessLogSettings: {
+        destination: new apigw.LogGroupLogDestination(new logs.LogGroup(this, 'AccessLogs', { retention: logs.RetentionDays.ONE_MONTH })),
+      },
+    });
+    // The handler does its own routing (/predict, /models, ...), so every path reaches it.
+    const integration = new HttpLambdaIntegration('Inference', this.fn);
+    this.api.addRoutes({ path: '/{proxy+}', methods: [apigw.HttpMethod.ANY], integration });
+    this.api.addRoutes({ path: '/', methods: [apigw.HttpMethod.GET], integration });
+    this.url = this.stage.url;
+  }
+
+  private grantSageMakerEndpoints(endpoints: readonly string[]): void {
+    if (endpoints.length === 0) return;
+    const stack = Stack.of(this);
+    this.fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['sagemaker:InvokeEndpoint'],
+        // SageMaker endpoint ARNs carry the name in lower case.
+        resources: [...new Set(endpoints)].map((name) => stack.formatArn({ service: 'sagemaker', resource: 'endpoint', resourceName: name.toLowerCase() })),
+      }),
+    );
+  }
+}

@@ -1,0 +1,155 @@
+import { existsSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Duration } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { type BundlingOptions, NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+
+/** The repository root, resolved from this file so synth works from any working directory. */
+const PROJECT_ROOT = resolve(__dirname, '..', '..');
+
+/** The inference handler's source file. */
+export const INFERENCE_ENTRY = join(PROJECT_ROOT, 'lambdas', 'inference', 'handler.ts');
+
+/** Where `bundledModelsDir` lands inside the function (the zip is unpacked in /var/task). */
+export const BUNDLED_MODELS_PATH = '/var/task/bundled-models';
+
+/** onnxruntime-node ships one native binary per platform under this folder, ~300 MB in all. */
+const ORT_BINARIES = join('node_modules', 'onnxruntime-node', 'bin', 'napi-v6');
+
+export interface InferenceFunctionProps {
+  /**
+   * The handler source file (it must export `handler`).
+   * @default - lambdas/inference/handler.ts
+   */
+  readonly entry?: string;
+  /**
+   * The instruction set. onnxruntime's arm64 Lambda support has had start-up crashes, so
+   * x86_64 stays the default until arm64 is verified for a deployment.
+   * @default lambda.Architecture.X86_64
+   */
+  readonly architecture?: lambda.Architecture;
+  /**
+   * Memory in MB; Lambda scales CPU with it, and onnxruntime plus a model need headroom.
+   * @default 1024
+   */
+  readonly memorySize?: number;
+  /**
+   * @default Duration.seconds(10) - a cold start (model download + session) fits; API Gateway
+   * gives up at 30 s anyway.
+   */
+  readonly timeout?: Duration;
+  /**
+   * Extra environment variables (the function adds NODE_OPTIONS and, with
+   * `bundledModelsDir`, BUNDLED_MODELS_DIR).
+   * @default - none
+   */
+  readonly environment?: Record<string, string>;
+  /**
+   * A local folder of models copied into the function (to BUNDLED_MODELS_DIR): the
+   * last-resort fallback when the registry cannot be read.
+   * @default - no bundled models
+   */
+  readonly bundledModelsDir?: string;
+  /**
+   * How long the function's logs are kept.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/** Quotes a value for bash (the hooks run with `bash -c` during local bundling). */
+function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The onnxruntime-node binary folder Lambda loads for an architecture (`<os>/<arch>`). */
+export function lambdaBinaryFolder(architecture: lambda.Architecture): string {
+  if (architecture.name === lambda.Architecture.X86_64.name) return 'linux/x64';
+  if (architecture.name === lambda.Architecture.ARM_64.name) return 'linux/arm64';
+  throw new Error(`architecture must be x86_64 or arm64, got ${architecture.name}`);
+}
+
+/**
+ * A bash command that deletes every onnxruntime-node binary folder except the Lambda
+ * platform's, so the asset ships ~45 MB of native code instead of ~300 MB (Lambda's unzipped
+ * limit is 250 MB). It fails the synth if the wanted binary is missing, rather than deploying
+ * a function that cannot load onnxruntime.
+ */
+export function keepOnlyLambdaBinaryCommand(outputDir: string, architecture: lambda.Architecture): string {
+  const root = shellQuote(join(outputDir, ORT_BINARIES));
+  const keep = lambdaBinaryFolder(architecture);
+  return [
+    `test -f ${root}/${keep}/onnxruntime_binding.node || { echo "onnxruntime-node has no ${keep} binary in ${root}" >&2; exit 1; }`,
+    `for folder in ${root}/*/*; do [ "$folder" = ${root}/${keep} ] || rm -rf "$folder"; done`,
+    `find ${root} -mindepth 1 -maxdepth 1 -type d -empty -delete`,
+  ].join(' && ');
+}
+
+/** Fails early when a bundled models folder is named but is not there. */
+function checkModelsDir(dir: string): string {
+  const absolute = resolve(dir);
+  if (!existsSync(absolute) || !statSync(absolute).isDirectory()) {
+    throw new Error(`bundledModelsDir must be an existing folder of models, got ${dir} (resolved to ${absolute})`);
+  }
+  return absolute;
+}
+
+/**
+ * esbuild bundles the handler (no Docker); onnxruntime-node is native, so it is installed with
+ * npm next to the bundle instead, with its CUDA download skipped (its host is unreachable and
+ * Lambda has no GPU). @aws-sdk/* stays external: the Lambda runtime provides it.
+ */
+export function inferenceBundling(architecture: lambda.Architecture, modelsDir?: string): BundlingOptions {
+  return {
+    forceDockerBundling: false,
+    sourceMap: true,
+    externalModules: ['@aws-sdk/*'],
+    nodeModules: ['onnxruntime-node'],
+    environment: { ONNXRUNTIME_NODE_INSTALL: 'skip' },
+    commandHooks: {
+      beforeBundling: () => [],
+      beforeInstall: () => [],
+      afterBundling: (_inputDir, outputDir) => [
+        keepOnlyLambdaBinaryCommand(outputDir, architecture),
+        // The copy of the whole project's lock file that npm ci needed; nothing reads it at run time.
+        `rm -f ${shellQuote(join(outputDir, 'package-lock.json'))}`,
+        ...(modelsDir ? [`cp -R ${shellQuote(modelsDir)} ${shellQuote(join(outputDir, 'bundled-models'))}`] : []),
+      ],
+    },
+  };
+}
+
+/**
+ * The inference Lambda: Node.js 22 with onnxruntime-node bundled for one platform, X-Ray
+ * tracing, source-mapped stack traces and logs kept for a month.
+ */
+export class InferenceFunction extends NodejsFunction {
+  constructor(scope: Construct, id: string, props: InferenceFunctionProps = {}) {
+    const architecture = props.architecture ?? lambda.Architecture.X86_64;
+    // Refuse an unsupported architecture at synth, not when the hook runs inside bundling.
+    lambdaBinaryFolder(architecture);
+    const modelsDir = props.bundledModelsDir === undefined ? undefined : checkModelsDir(props.bundledModelsDir);
+    super(scope, id, {
+      entry: props.entry ?? INFERENCE_ENTRY,
+      handler: 'handler',
+      projectRoot: PROJECT_ROOT,
+      depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture,
+      memorySize: props.memorySize ?? 1024,
+      timeout: props.timeout ?? Duration.seconds(10),
+      tracing: lambda.Tracing.ACTIVE,
+      // An explicit group, because the one Lambda creates on its own keeps logs forever.
+      logGroup: new logs.LogGroup(scope, `${id}Logs`, { retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH }),
+      environment: {
+        ...props.environment,
+        // esbuild writes the source map; Node only uses it when asked.
+        NODE_OPTIONS: '--enable-source-maps',
+        ...(modelsDir ? { BUNDLED_MODELS_DIR: BUNDLED_MODELS_PATH } : {}),
+      },
+      bundling: inferenceBundling(architecture, modelsDir),
+    });
+  }
+}

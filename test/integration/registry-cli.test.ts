@@ -1,0 +1,74 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { runRegistryCli } from '../../core/registry/cli';
+import { LOCAL_S3_CREDENTIALS } from '../../local/s3-server';
+import { DATASETS, loadDataset } from '../../training/datasets/catalog';
+import { exportModel } from '../../training/export';
+import { trainCandidates } from '../../training/train';
+import { startTestS3, type TestS3 } from '../helpers/local-s3';
+import { tempFiles } from '../helpers/temp-files';
+
+describe('registry CLI against a local S3 server', () => {
+  let s3: TestS3;
+  const files = tempFiles();
+  let modelDir: string;
+  let emptyDir: string;
+  let env: NodeJS.ProcessEnv;
+
+  const cli = async (...argv: string[]) => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await runRegistryCli(argv, env, { out: (t) => out.push(t), err: (t) => err.push(t) });
+    return { code, out: out.join('\n'), err: err.join('\n') };
+  };
+
+  beforeAll(async () => {
+    s3 = await startTestS3(['cli-models']);
+    env = { MODEL_BUCKET: 'cli-models', AWS_ENDPOINT_URL: s3.server.endpoint, AWS_ACCESS_KEY_ID: LOCAL_S3_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: LOCAL_S3_CREDENTIALS.secretAccessKey, USER: 'carol' };
+    const table = loadDataset(DATASETS.iris);
+    const run = trainCandidates(table, { label: 'class', algorithms: ['lr'] });
+    const { onnx, manifest } = exportModel(run, run.best, 'iris', table.sources);
+    modelDir = dirname(files.write('model.onnx', Buffer.from(onnx)));
+    files.write('manifest.json', JSON.stringify(manifest));
+    emptyDir = join(modelDir, 'empty');
+    mkdirSync(emptyDir);
+  });
+  afterAll(async () => {
+    await s3.close();
+    files.cleanup();
+  });
+
+  it('registers, promotes and reports a model with the user as actor', async () => {
+    expect(await cli('register', 'iris', modelDir, '--reason', 'first')).toMatchObject({ code: 0, out: expect.stringMatching(/^registered iris v1 /) });
+    expect(await cli('register', 'iris', modelDir)).toMatchObject({ code: 0, out: expect.stringMatching(/^registered iris v2 /) });
+    expect(await cli('promote', 'iris', '1', '--reason', 'launch')).toMatchObject({ code: 0, out: 'champion of iris: - -> v1' });
+    expect(await cli('promote', 'iris', '2')).toMatchObject({ code: 0, out: 'champion of iris: v1 -> v2' });
+    expect(await cli('promote', 'iris', '2')).toMatchObject({ code: 0, out: 'champion of iris is already v2' });
+
+    const list = await cli('list');
+    expect(list.out).toMatch(/^iris\s+2\s+v2\s+v2$/m);
+    const versions = JSON.parse((await cli('versions', 'iris', '--json')).out);
+    expect(versions.map((v: { version: number; aliases: string[] }) => [v.version, v.aliases])).toEqual([[1, []], [2, ['champion']]]);
+
+    expect(await cli('rollback', 'iris', '--reason', 'bad canary')).toMatchObject({ code: 0, out: 'champion of iris: v2 -> v1 (rolled back)' });
+    const history = JSON.parse((await cli('history', 'iris', '--json')).out);
+    expect(history.map((m: { kind: string; version: number; actor: string }) => `${m.kind} v${m.version} ${m.actor}`)).toEqual(['promote v1 carol', 'promote v2 carol', 'rollback v1 carol']);
+    const at = JSON.parse((await cli('history', 'iris', '--at', history[1].movedAt, '--json')).out);
+    expect(at).toMatchObject({ alias: 'champion', version: 2 });
+    expect((await cli('history', 'iris')).out).toMatch(/rollback\s+v2\s+v1\s+carol\s+bad canary/);
+  });
+
+  it('exits 2 with a clear message for an unknown model or version', async () => {
+    expect(await cli('versions', 'tulips')).toMatchObject({ code: 2, err: 'UnknownModelError: unknown model "tulips"' });
+    expect(await cli('promote', 'iris', '9')).toMatchObject({ code: 2, err: 'UnknownModelError: model "iris" has no version 9' });
+    expect(await cli('promote', 'iris', 'latest')).toMatchObject({ code: 2, err: expect.stringMatching(/^<version> must be a positive whole number/) });
+  });
+
+  it('exits 2 when asked for something it cannot do', async () => {
+    expect(await cli('register', 'iris', emptyDir)).toMatchObject({ code: 2, err: expect.stringMatching(/cannot read .*model\.onnx/) });
+    expect(await cli('frobnicate')).toMatchObject({ code: 2, err: expect.stringMatching(/unknown command "frobnicate"/) });
+    expect(await cli('list', '--colour')).toMatchObject({ code: 2 });
+    env = { ...env, MODEL_BUCKET: undefined };
+    expect(await cli('list')).toMatchObject({ code: 2, err: expect.stringMatching(/^MODEL_BUCKET is not set/) });
+  });
+});
