@@ -1,0 +1,25 @@
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { InferenceStack } from '../../lib/stacks/inference-stack';
+import { StorageStack } from '../../lib/stacks/storage-stack';
+
+describe('the app wiring', () => {
+  // Bundling is skipped here (it runs in `npm run synth`); the wiring is what is under test.
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const storage = new StorageStack(app, 'Storage');
+  const inference = new InferenceStack(app, 'Inference', { modelBucket: storage.modelBucket, api: { defaultModel: 'iris' } });
+  const template = Template.fromStack(inference);
+
+  test('the inference function reads the storage stack\'s model bucket and serves the default model', () => {
+    const fn = Object.values(template.findResources('AWS::Lambda::Function')).find((r) => r.Properties.Environment?.Variables?.MODEL_BUCKET);
+    expect(fn?.Properties.Environment.Variables).toMatchObject({ DEFAULT_MODEL: 'iris', MODEL_BUCKET: { 'Fn::ImportValue': expect.stringContaining('ModelBucket') } });
+  });
+
+  test('the API URL is an output, so deploy prints where to send requests', () => {
+    template.hasOutput('ApiUrl', { Description: 'Base URL of the inference API' });
+  });
+
+  test('the stateful buckets stay in the storage stack, not in the replaceable inference stack', () => {
+    expect(Object.keys(template.findResources('AWS::S3::Bucket'))).toEqual([]);
+  });
+});
