@@ -92,4 +92,6 @@ export interface ModelManifest {
   readonly version?: number;
   readonly parentVersion?: number;
   readonly pipelineExecution?: string;
+  /** Set by the registry: who registered this version, why and when. */
+  readonly registration?: { readonly actor: string; readonly reason?: string; readonly registeredAt: string };
 }
