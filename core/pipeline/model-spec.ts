@@ -1,0 +1,183 @@
+/**
+ * A model spec: everything the retraining pipeline needs to know about one model (how to read its
+ * data, the data contract an upload must meet, what to train, and when to promote). Specs live in
+ * versioned config (config/models/*.json) read by the CDK app and by the pipeline at run time, so
+ * validation is strict and every error names the file, the field, what was expected and what came.
+ */
+import { z } from 'zod';
+import { nameProblem } from '../registry/keys';
+
+export const ALGORITHMS = ['lr', 'gbdt', 'rf', 'nb', 'svm'] as const;
+export const METRICS = ['macroF1', 'accuracy'] as const;
+export type Algorithm = (typeof ALGORITHMS)[number];
+export type GateMetric = (typeof METRICS)[number];
+
+/** Per-column share of missing values an upload may have unless the spec says otherwise. */
+export const DEFAULT_MAX_MISSING_FRACTION = 0.5;
+/** Share of rows that may be dropped as bad before the whole file is treated as suspect. */
+export const DEFAULT_MAX_DROPPED_FRACTION = 0.05;
+
+const fraction = (what = 'a number between 0 and 1') => z.number({ error: `must be ${what}` }).min(0, `must be ${what}`).max(1, `must be ${what}`);
+const columnName = z.string({ error: 'must be a column name (a string)' }).trim().min(1, 'must be a non-empty column name');
+const columnList = z.array(columnName, { error: 'must be a list of column names' });
+
+/**
+ * EventBridge schedule expressions. EventBridge itself only says "invalid expression" at deploy
+ * time, so the common mistakes (plural with 1, 5 cron fields) are caught here with the fix.
+ */
+export function scheduleProblem(expression: string): string | undefined {
+  const rate = /^rate\((\d+) (hour|hours|day|days)\)$/.exec(expression);
+  if (rate) {
+    const n = Number(rate[1]);
+    if (n < 1) return `must have a rate of at least 1, got "${expression}"`;
+    const plural = rate[2].endsWith('s');
+    if (n === 1 && plural) return `must use the singular unit for 1 ("rate(1 ${rate[2].slice(0, -1)})"), got "${expression}"`;
+    if (n > 1 && !plural) return `must use the plural unit for ${n} ("rate(${n} ${rate[2]}s)"), got "${expression}"`;
+    return undefined;
+  }
+  const cron = /^cron\((.*)\)$/.exec(expression);
+  if (cron) {
+    const fields = cron[1].trim().split(/\s+/);
+    if (fields.length !== 6) {
+      return `must have 6 cron fields (minutes hours day-of-month month day-of-week year), got ${fields.length} in "${expression}"`;
+    }
+    if (fields[2] !== '?' && fields[4] !== '?') return `must use "?" for day-of-month or day-of-week (EventBridge requires one), got "${expression}"`;
+    return undefined;
+  }
+  return `must be "rate(N hours|days)" or "cron(m h dom mon dow year)", got "${expression}"`;
+}
+
+const dataSchema = z.strictObject({
+  /** Column names for headerless files; without it the file must have a header row. */
+  columns: columnList.min(2, 'must name at least two columns (a feature and the label)').optional(),
+  delimiter: z.string({ error: 'must be a one-character string' }).length(1, 'must be exactly one character (e.g. "," or "\\t")').optional(),
+  quoting: z.boolean({ error: 'must be true or false' }).optional(),
+  label: columnName,
+  exclude: columnList.optional(),
+  types: z.record(columnName, z.enum(['numeric', 'categorical', 'text'], { error: 'must be "numeric", "categorical" or "text"' })).optional(),
+});
+
+const contractSchema = z.strictObject({
+  /** @default - every named feature plus the label */
+  requiredColumns: columnList.optional(),
+  labelValues: z.array(z.string({ error: 'must be a string' }).min(1), { error: 'must be a list of class names' }).min(2, 'must list at least two classes').optional(),
+  minRows: z.number({ error: 'must be a whole number >= 1' }).int('must be a whole number >= 1').min(1, 'must be a whole number >= 1'),
+  maxMissingFraction: fraction().default(DEFAULT_MAX_MISSING_FRACTION),
+  onBadRow: z.enum(['drop', 'quarantine'], { error: 'must be "drop" or "quarantine"' }),
+  maxDroppedFraction: fraction().default(DEFAULT_MAX_DROPPED_FRACTION),
+});
+
+const trainingSchema = z.strictObject({
+  algorithms: z.array(z.enum(ALGORITHMS, { error: `must be one of ${ALGORITHMS.join(', ')}` })).min(1, 'must list at least one algorithm').optional(),
+  seed: z.number({ error: 'must be a whole number' }).int('must be a whole number').optional(),
+  selectionMetric: z.enum(METRICS, { error: `must be one of ${METRICS.join(', ')}` }),
+});
+
+const gateSchema = z.strictObject({
+  metric: z.enum(METRICS, { error: `must be one of ${METRICS.join(', ')}` }),
+  margin: fraction(),
+  floor: fraction(),
+});
+
+const specSchema = z
+  .strictObject({
+    name: z.string({ error: 'must be a string' }).superRefine((name, ctx) => {
+      const problem = nameProblem('model', name);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem.replace(/^model name "[^"]*" is not valid: /, 'must be valid: ') + `, got "${name}"` });
+    }),
+    data: dataSchema,
+    contract: contractSchema,
+    training: trainingSchema,
+    gate: gateSchema,
+    schedule: z
+      .string({ error: 'must be a string' })
+      .superRefine((expression, ctx) => {
+        const problem = scheduleProblem(expression);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .optional(),
+  })
+  .superRefine((spec, ctx) => {
+    const problem = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+    const { label, columns, exclude = [], types = {} } = spec.data;
+    if (exclude.includes(label)) problem(['data', 'exclude'], `must not contain the label "${label}"`);
+    if (label in types) problem(['data', 'types', label], 'must not be given: the label is not a feature');
+    if (columns) {
+      const duplicate = columns.find((c, i) => columns.indexOf(c) !== i);
+      if (duplicate) problem(['data', 'columns'], `must not repeat a name, got "${duplicate}" twice`);
+      const unknown = (names: readonly string[], path: (string | number)[]) => {
+        for (const name of names) if (!columns.includes(name)) problem(path, `names "${name}", which is not in data.columns (${columns.join(', ')})`);
+      };
+      unknown([label], ['data', 'label']);
+      unknown(exclude, ['data', 'exclude']);
+      unknown(Object.keys(types), ['data', 'types']);
+      unknown(spec.contract.requiredColumns ?? [], ['contract', 'requiredColumns']);
+    }
+    for (const name of spec.contract.requiredColumns ?? []) {
+      if (exclude.includes(name)) problem(['contract', 'requiredColumns'], `names "${name}", which data.exclude leaves out`);
+    }
+    const classes = spec.contract.labelValues ?? [];
+    const repeated = classes.find((c, i) => classes.indexOf(c) !== i);
+    if (repeated) problem(['contract', 'labelValues'], `must not repeat a class, got "${repeated}" twice`);
+  });
+
+type ParsedSpec = z.output<typeof specSchema>;
+
+/** A validated spec; `contract.requiredColumns` is always filled in. */
+export type ModelSpec = Readonly<Omit<ParsedSpec, 'contract'>> & {
+  readonly contract: Readonly<ParsedSpec['contract']> & { readonly requiredColumns: readonly string[] };
+};
+
+/** A spec that cannot be used; `problems` holds one line per field, each naming the source. */
+export class ModelSpecError extends Error {
+  override readonly name = 'ModelSpecError';
+
+  constructor(readonly problems: readonly string[]) {
+    super(problems.join('\n'));
+  }
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  const text = JSON.stringify(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+function formatIssue(source: string, issue: z.core.$ZodIssue): string {
+  const path = issue.path.map(String).join('.');
+  const where = path === '' ? `${source}:` : `${source}: ${path}`;
+  if (issue.code === 'unrecognized_keys') {
+    return `${where} has unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(', ')} (check the spelling)`;
+  }
+  if (issue.code === 'custom') return `${where} ${issue.message}`;
+  const input = (issue as { input?: unknown }).input;
+  if (input === undefined) return `${where} is required (it ${issue.message})`;
+  return `${where} ${issue.message}, got ${describe(input)}`;
+}
+
+/** Without data.columns the only columns known up front are the label and the typed ones. */
+function defaultRequiredColumns(data: ParsedSpec['data']): string[] {
+  const exclude = new Set(data.exclude ?? []);
+  const named = data.columns ?? [data.label, ...Object.keys(data.types ?? {})];
+  return named.filter((c) => !exclude.has(c));
+}
+
+/** Validates a spec's JSON text; throws ModelSpecError listing every problem, prefixed by `source`. */
+export function parseModelSpec(json: string, source: string): ModelSpec {
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch (error) {
+    throw new ModelSpecError([`${source}: is not valid JSON (${(error as Error).message})`]);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ModelSpecError([`${source}: must be a JSON object, got ${describe(value)}`]);
+  }
+  const result = specSchema.safeParse(value, { reportInput: true });
+  if (!result.success) throw new ModelSpecError(result.error.issues.map((issue) => formatIssue(source, issue)));
+  const spec = result.data;
+  return {
+    ...spec,
+    contract: { ...spec.contract, requiredColumns: spec.contract.requiredColumns ?? defaultRequiredColumns(spec.data) },
+  };
+}
