@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { S3ObjectStore } from '../../core/s3-object-store';
-import { type LocalS3Server, localS3Client, startS3Server } from '../../local/s3-server';
+import { LOCAL_S3_CREDENTIALS, type LocalS3Server, localS3Client, startS3Server } from '../../local/s3-server';
 
 export interface TestS3 {
   readonly server: LocalS3Server;
@@ -29,4 +29,19 @@ export async function startTestS3(buckets: readonly string[], options: { listPag
       rmSync(directory, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The environment the inference handler reads at import, as a Lambda would have it, pointed at
+ * the local S3 server's credentials and with Powertools' metrics and logs silenced.
+ */
+export function setQuietHandlerEnv(modelBucket: string): void {
+  Object.assign(process.env, {
+    POWERTOOLS_METRICS_DISABLED: 'true',
+    POWERTOOLS_LOG_LEVEL: 'SILENT',
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: LOCAL_S3_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_S3_CREDENTIALS.secretAccessKey,
+    MODEL_BUCKET: modelBucket,
+  });
 }

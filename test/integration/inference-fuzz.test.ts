@@ -8,7 +8,7 @@ import { apiGatewayEvent } from '../../local/api-gateway-event';
 import { DATASETS, loadDataset, trainOptionsFor } from '../../training/datasets/catalog';
 import { exportModel } from '../../training/export';
 import { trainCandidates } from '../../training/train';
-import { startTestS3, type TestS3 } from '../helpers/local-s3';
+import { setQuietHandlerEnv, startTestS3, type TestS3 } from '../helpers/local-s3';
 
 /**
  * Random request bodies against the real handler app, a real iris model in onnxruntime and the
@@ -16,14 +16,7 @@ import { startTestS3, type TestS3 } from '../helpers/local-s3';
  * error.code and error.message, and every 200 has one valid prediction per instance.
  */
 
-Object.assign(process.env, {
-  POWERTOOLS_METRICS_DISABLED: 'true',
-  POWERTOOLS_LOG_LEVEL: 'SILENT',
-  AWS_REGION: 'us-east-1',
-  AWS_ACCESS_KEY_ID: 'S3RVER',
-  AWS_SECRET_ACCESS_KEY: 'S3RVER',
-  MODEL_BUCKET: 'models',
-});
+setQuietHandlerEnv('models');
 
 const FEATURES = ['sepal_length', 'sepal_width', 'petal_length', 'petal_width'];
 const CLASSES = ['Iris-setosa', 'Iris-versicolor', 'Iris-virginica'];

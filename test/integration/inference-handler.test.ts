@@ -15,18 +15,11 @@ import { exportModel, type ExportedModel, sha256Hex } from '../../training/expor
 import { FLOAT, GraphBuilder, STRING } from '../../training/onnx/graph-builder';
 import { trainCandidates } from '../../training/train';
 import type { AlgorithmName } from '../../training/algorithms/types';
-import { startTestS3, type TestS3 } from '../helpers/local-s3';
+import { setQuietHandlerEnv, startTestS3, type TestS3 } from '../helpers/local-s3';
 
 // The handler module builds its own app from the environment at import (as in Lambda): quiet
 // Powertools, point the SDK at the local S3 server, then import it (see beforeAll).
-Object.assign(process.env, {
-  POWERTOOLS_METRICS_DISABLED: 'true',
-  POWERTOOLS_LOG_LEVEL: 'SILENT',
-  AWS_REGION: 'us-east-1',
-  AWS_ACCESS_KEY_ID: 'S3RVER',
-  AWS_SECRET_ACCESS_KEY: 'S3RVER',
-  MODEL_BUCKET: 'models',
-});
+setQuietHandlerEnv('models');
 
 type HandlerModule = typeof import('../../lambdas/inference/handler');
 
