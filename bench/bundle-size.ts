@@ -17,11 +17,11 @@ import { InferenceApi } from '../lib/constructs/inference-api';
  * Exits 1 when the asset is over Lambda's 250 MB unzipped limit.
  */
 
-const LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024;
+export const LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024;
 /** Above this a zip cannot be uploaded directly (CDK goes through S3, which is fine). */
-const LAMBDA_DIRECT_UPLOAD_LIMIT = 50 * 1024 * 1024;
+export const LAMBDA_DIRECT_UPLOAD_LIMIT = 50 * 1024 * 1024;
 
-interface FileSize {
+export interface FileSize {
   readonly path: string;
   readonly bytes: number;
 }
@@ -44,18 +44,33 @@ function zippedBytes(dir: string, scratch: string): number {
 
 const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 
-function main(): number {
-  const { values } = parseArgs({
-    options: {
-      arch: { type: 'string', default: 'x86_64' },
-      models: { type: 'string' },
-      entry: { type: 'string' },
-      keep: { type: 'boolean', default: false },
-    },
-  });
-  const architecture = values.arch === 'arm64' ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64;
-  if (values.arch !== 'arm64' && values.arch !== 'x86_64') throw new Error(`--arch must be x86_64 or arm64, got ${values.arch}`);
+export interface BundleSizeOptions {
+  /** @default lambda.Architecture.X86_64 */
+  readonly architecture?: lambda.Architecture;
+  /** A models folder bundled with the function (bundledModelsDir). */
+  readonly models?: string;
+  /** Another handler entry. */
+  readonly entry?: string;
+  /** Keep the cloud assembly (its folder is in the result) instead of deleting it. */
+  readonly keep?: boolean;
+}
 
+export interface BundleSize {
+  readonly architecture: string;
+  readonly synthSeconds: number;
+  /** The asset folder, gone unless `keep`. */
+  readonly assetDir: string;
+  readonly outdir: string;
+  readonly unzippedBytes: number;
+  readonly zippedBytes: number;
+  readonly files: number;
+  /** The five largest files. */
+  readonly largest: readonly FileSize[];
+}
+
+/** Synthesises with full bundling and measures the inference function's asset. */
+export function measureBundleSize(options: BundleSizeOptions = {}): BundleSize {
+  const architecture = options.architecture ?? lambda.Architecture.X86_64;
   const outdir = mkdtempSync(join(tmpdir(), 'bundle-size-'));
   try {
     const started = performance.now();
@@ -63,7 +78,7 @@ function main(): number {
     const app = new App({ outdir, context: { 'aws:cdk:enable-asset-metadata': true } });
     const stack = new Stack(app, 'BundleSize');
     const modelBucket = new s3.Bucket(stack, 'ModelBucket');
-    const inference = new InferenceApi(stack, 'Inference', { modelBucket, architecture, bundledModelsDir: values.models, entry: values.entry });
+    const inference = new InferenceApi(stack, 'Inference', { modelBucket, architecture, bundledModelsDir: options.models, entry: options.entry });
     const assembly = app.synth();
     const synthSeconds = (performance.now() - started) / 1000;
 
@@ -76,24 +91,40 @@ function main(): number {
     const files = filesUnder(assetDir);
     const unzipped = files.reduce((sum, f) => sum + f.bytes, 0);
     const zipped = zippedBytes(assetDir, outdir);
-    const biggest = [...files].sort((a, b) => b.bytes - a.bytes).slice(0, 5);
-
-    console.log(`architecture: ${architecture.name}`);
-    console.log(`synth (with bundling): ${synthSeconds.toFixed(1)} s`);
-    console.log(`asset: ${assetDir}`);
-    console.log(`unzipped: ${mb(unzipped)} (${unzipped} bytes, ${files.length} files; Lambda limit ${mb(LAMBDA_UNZIPPED_LIMIT)})`);
-    console.log(`zipped:   ${mb(zipped)} (${zipped} bytes; direct-upload limit ${mb(LAMBDA_DIRECT_UPLOAD_LIMIT)})`);
-    console.log('largest files:');
-    for (const f of biggest) console.log(`  ${mb(f.bytes).padStart(9)}  ${f.path}`);
-    if (unzipped > LAMBDA_UNZIPPED_LIMIT) {
-      console.log(`TARGET MISSED: the function is ${mb(unzipped)} unzipped, over Lambda's ${mb(LAMBDA_UNZIPPED_LIMIT)}`);
-      return 1;
-    }
-    return 0;
+    const largest = [...files].sort((a, b) => b.bytes - a.bytes).slice(0, 5);
+    return { architecture: architecture.name, synthSeconds, assetDir, outdir, unzippedBytes: unzipped, zippedBytes: zipped, files: files.length, largest };
   } finally {
-    if (values.keep) console.log(`kept ${outdir}`);
-    else rmSync(outdir, { recursive: true, force: true });
+    if (!options.keep) rmSync(outdir, { recursive: true, force: true });
   }
 }
 
-process.exit(main());
+function main(): number {
+  const { values } = parseArgs({
+    options: {
+      arch: { type: 'string', default: 'x86_64' },
+      models: { type: 'string' },
+      entry: { type: 'string' },
+      keep: { type: 'boolean', default: false },
+    },
+  });
+  const architecture = values.arch === 'arm64' ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64;
+  if (values.arch !== 'arm64' && values.arch !== 'x86_64') throw new Error(`--arch must be x86_64 or arm64, got ${values.arch}`);
+
+  const size = measureBundleSize({ architecture, models: values.models, entry: values.entry, keep: values.keep });
+  console.log(`architecture: ${size.architecture}`);
+  console.log(`synth (with bundling): ${size.synthSeconds.toFixed(1)} s`);
+  console.log(`asset: ${size.assetDir}`);
+  console.log(`unzipped: ${mb(size.unzippedBytes)} (${size.unzippedBytes} bytes, ${size.files} files; Lambda limit ${mb(LAMBDA_UNZIPPED_LIMIT)})`);
+  console.log(`zipped:   ${mb(size.zippedBytes)} (${size.zippedBytes} bytes; direct-upload limit ${mb(LAMBDA_DIRECT_UPLOAD_LIMIT)})`);
+  console.log('largest files:');
+  for (const f of size.largest) console.log(`  ${mb(f.bytes).padStart(9)}  ${f.path}`);
+  if (values.keep) console.log(`kept ${size.outdir}`);
+  if (size.unzippedBytes > LAMBDA_UNZIPPED_LIMIT) {
+    console.log(`TARGET MISSED: the function is ${mb(size.unzippedBytes)} unzipped, over Lambda's ${mb(LAMBDA_UNZIPPED_LIMIT)}`);
+    return 1;
+  }
+  return 0;
+}
+
+// The CLI runs only when this file is the entry point; bench/inference.ts imports measureBundleSize.
+if (require.main === module) process.exit(main());

@@ -1,0 +1,241 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import type { ModelManifest } from '../core/manifest';
+import { OnnxModelValidator } from '../core/registry/onnx-validator';
+import { ModelRegistry } from '../core/registry/registry';
+import { S3ObjectStore } from '../core/s3-object-store';
+import type { InferenceApp } from '../lambdas/inference/app';
+import { loadConfig } from '../lambdas/inference/config';
+import { INFERENCE_METRICS } from '../lambdas/inference/metrics';
+import { apiGatewayEvent } from '../local/api-gateway-event';
+import { LOCAL_S3_CREDENTIALS, localS3Client, startS3Server } from '../local/s3-server';
+import { TRAINERS } from '../training/algorithms';
+import type { AlgorithmName } from '../training/algorithms/types';
+import { readLabels } from '../training/data/labels';
+import { looksNumeric, type RawTable } from '../training/data/load';
+import { isMissing } from '../training/data/schema';
+import { DATASETS, loadDataset, trainOptionsFor } from '../training/datasets/catalog';
+import { exportModel } from '../training/export';
+import { classificationMetrics } from '../training/metrics';
+import { type Candidate, trainCandidates, type TrainingRun } from '../training/train';
+import { LAMBDA_DIRECT_UPLOAD_LIMIT, LAMBDA_UNZIPPED_LIMIT, measureBundleSize } from './bundle-size';
+import { benchColdStart, quantile } from './cold-start';
+import { table } from './markdown';
+
+const BUCKET = 'models';
+const SINGLE = { warmup: 300, iterations: 2000 };
+const BATCH = { size: 100, warmup: 30, iterations: 300 };
+const COLD_START_RUNS = 5;
+
+type Row = Record<string, string | number | null>;
+
+interface BenchModel {
+  readonly name: string;
+  readonly algorithm: AlgorithmName;
+  /** What was trained, for the table. */
+  readonly note: string;
+  readonly onnxBytes: number;
+  readonly holdoutAccuracy: number;
+  /** Holdout rows as request features. */
+  readonly rows: readonly Row[];
+}
+
+interface Latency {
+  /** Microseconds, ascending. */
+  readonly sorted: readonly number[];
+  readonly mean: number;
+  /** Median InferenceLatency metric (the backend call alone), ms. */
+  readonly backendMs: number;
+}
+
+const params = (c: Candidate) => Object.entries(c.params).map(([k, v]) => `${k}=${v}`).join(' ');
+
+/** The request features of holdout rows, typed as the API wants them (numbers, category strings, text). */
+function requestRows(data: RawTable, manifest: ModelManifest, rows: ArrayLike<number>): Row[] {
+  return Array.from(rows, (r) =>
+    Object.fromEntries(
+      manifest.features.map((f) => {
+        const raw = data.rows[r][data.columns.indexOf(f.name)];
+        if (f.type === 'numeric') return [f.name, looksNumeric(raw) ? Number(raw) : null];
+        return [f.name, f.type === 'categorical' && isMissing(raw.trim()) ? null : raw];
+      }),
+    ),
+  );
+}
+
+/** The grid's first point (the trainer's defaults) refitted on train + validation, scored on the holdout. */
+function withDefaultParams(run: TrainingRun, data: RawTable, algorithm: AlgorithmName): Candidate {
+  const trainer = TRAINERS[algorithm];
+  const chosen = trainer.grid()[0];
+  const { y } = readLabels(data, run.schema.label);
+  const rows = Int32Array.from([...run.split.train, ...run.split.validation]).sort();
+  const start = performance.now();
+  const model = trainer.fit({ x: run.encoder.transform(run.encoder.tableInputs(data, rows)), y: Int32Array.from(rows, (r) => y[r]), nClasses: run.classes.length }, chosen, { seed: run.seed, columns: run.encoder.columns });
+  const fitSeconds = (performance.now() - start) / 1000;
+  const holdoutProbabilities = model.predictProba(run.encoder.transform(run.encoder.tableInputs(data, run.split.holdout)));
+  const holdout = classificationMetrics(Int32Array.from(run.split.holdout, (r) => y[r]), holdoutProbabilities, run.classes);
+  const base = run.candidates.find((c) => c.algorithm === algorithm) ?? run.best;
+  return { ...base, params: chosen, model, holdout, holdoutProbabilities, fitSeconds };
+}
+
+/** Trains the benchmarked models, registers and promotes each; returns what the tables need. */
+async function registerModels(registry: ModelRegistry, log: (line: string) => void): Promise<BenchModel[]> {
+  const models: BenchModel[] = [];
+  const add = async (name: string, dataset: string, run: TrainingRun, candidate: Candidate, data: RawTable, note: string) => {
+    const exported = exportModel(run, candidate, name, data.sources);
+    const { version } = await registry.register(name, exported.onnx, exported.manifest, { actor: 'bench' });
+    await registry.promote(name, version, { actor: 'bench', reason: 'inference benchmark' });
+    models.push({ name, algorithm: candidate.algorithm, note: `${dataset}, ${candidate.algorithm} ${params(candidate)} (${note})`, onnxBytes: exported.onnx.length, holdoutAccuracy: candidate.holdout.accuracy, rows: requestRows(data, exported.manifest, run.split.holdout) });
+    log(`registered ${name}: ${candidate.algorithm} ${params(candidate)}, model.onnx ${(exported.onnx.length / 1024).toFixed(1)} KB`);
+  };
+  const train = (dataset: string, algorithm: AlgorithmName) => {
+    const spec = DATASETS[dataset];
+    const data = loadDataset(spec);
+    return { data, run: trainCandidates(data, { ...trainOptionsFor(spec), algorithms: [algorithm] }) };
+  };
+  const iris = train('iris', 'lr');
+  await add('iris', 'iris', iris.run, iris.run.best, iris.data, 'grid pick');
+  const ai4i = train('ai4i2020', 'gbdt');
+  await add('ai4i2020', 'ai4i2020', ai4i.run, withDefaultParams(ai4i.run, ai4i.data, 'gbdt'), ai4i.data, 'default params');
+  await add('ai4i2020-grid', 'ai4i2020', ai4i.run, ai4i.run.best, ai4i.data, 'grid pick, what `npm run train` registers');
+  const sentiment = train('sentiment', 'lr');
+  await add('sentiment', 'sentiment', sentiment.run, sentiment.run.best, sentiment.data, 'grid pick; TF-IDF in the graph');
+  return models;
+}
+
+const predictEvent = (model: string, body: unknown): APIGatewayProxyEventV2 =>
+  apiGatewayEvent({ method: 'POST', path: `/models/${model}/predict`, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+/** Times `iterations` requests after `warmup` unrecorded ones; every answer must be a 200 with `expect` predictions. */
+async function measure(app: InferenceApp, backend: number[], event: (i: number) => APIGatewayProxyEventV2, expect: number, warmup: number, iterations: number): Promise<Latency> {
+  const micros: number[] = [];
+  for (let i = 0; i < warmup + iterations; i++) {
+    const request = event(i);
+    if (i === warmup) backend.length = 0;
+    const start = process.hrtime.bigint();
+    const res = await app.handle(request);
+    const elapsed = process.hrtime.bigint() - start;
+    if (res.statusCode !== 200) throw new Error(`${request.rawPath}: status ${res.statusCode}: ${res.body ?? ''}`);
+    if (i === 0 && (JSON.parse(res.body ?? '{}') as { predictions?: unknown[] }).predictions?.length !== expect) throw new Error(`${request.rawPath}: expected ${expect} predictions: ${res.body ?? ''}`);
+    if (i >= warmup) micros.push(Number(elapsed) / 1000);
+  }
+  const sorted = micros.sort((a, b) => a - b);
+  return { sorted, mean: sorted.reduce((s, v) => s + v, 0) / sorted.length, backendMs: quantile([...backend].sort((a, b) => a - b), 0.5) };
+}
+
+export interface InferenceBench {
+  readonly markdown: string;
+  readonly failures: string[];
+}
+
+/** In-process latency, cold starts in new processes, and the bundled function's size. */
+export async function benchInference(workDir: string, log: (line: string) => void): Promise<InferenceBench> {
+  const loadBefore = loadavg()[0];
+  const directory = mkdtempSync(join(tmpdir(), 'bench-s3-'));
+  const server = await startS3Server({ directory, buckets: [BUCKET] });
+  const client = localS3Client(server.endpoint);
+  const failures: string[] = [];
+  const latencyRows: string[][] = [];
+  let coldStart: Awaited<ReturnType<typeof benchColdStart>>;
+  try {
+    const models = await registerModels(new ModelRegistry(new S3ObjectStore(client, BUCKET), new OnnxModelValidator()), log);
+    // The function's environment; handler.ts reads it at import, like Lambda's init.
+    const env = {
+      MODEL_BUCKET: BUCKET,
+      AWS_ENDPOINT_URL: server.endpoint,
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: LOCAL_S3_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_S3_CREDENTIALS.secretAccessKey,
+      POWERTOOLS_METRICS_DISABLED: 'true',
+      POWERTOOLS_LOG_LEVEL: 'SILENT',
+    };
+    Object.assign(process.env, env);
+    const { buildInferenceApp } = await import('../lambdas/inference/handler');
+    const backend: number[] = [];
+    const app = buildInferenceApp(loadConfig(process.env), { metricListener: (m) => m.name === INFERENCE_METRICS.inferenceLatency && backend.push(m.value) });
+
+    for (const model of models) {
+      const { rows } = model;
+      const single = await measure(app, backend, (i) => predictEvent(model.name, { features: rows[i % rows.length] }), 1, SINGLE.warmup, SINGLE.iterations);
+      const batchRows = (i: number) => Array.from({ length: BATCH.size }, (_, k) => rows[(i * 7 + k) % rows.length]);
+      const batch = await measure(app, backend, (i) => predictEvent(model.name, { instances: batchRows(i) }), BATCH.size, BATCH.warmup, BATCH.iterations);
+      const rowsPerSecond = BATCH.size / (batch.mean / 1e6);
+      const us = (v: number) => v.toFixed(0);
+      const msOf = (v: number) => (v / 1000).toFixed(2);
+      latencyRows.push([
+        `\`${model.name}\``,
+        `${model.note}; holdout accuracy ${(model.holdoutAccuracy * 100).toFixed(1)} %`,
+        (model.onnxBytes / 1024).toFixed(1),
+        `**${us(quantile(single.sorted, 0.5))}**`,
+        us(quantile(single.sorted, 0.99)),
+        us(single.mean),
+        us(single.backendMs * 1000),
+        `**${msOf(quantile(batch.sorted, 0.5))}**`,
+        msOf(quantile(batch.sorted, 0.99)),
+        msOf(batch.mean),
+        batch.backendMs.toFixed(2),
+        rowsPerSecond.toFixed(0),
+      ]);
+      log(`latency ${model.name}: single p50 ${us(quantile(single.sorted, 0.5))} µs, p99 ${us(quantile(single.sorted, 0.99))} µs; batch of ${BATCH.size} p50 ${msOf(quantile(batch.sorted, 0.5))} ms, p99 ${msOf(quantile(batch.sorted, 0.99))} ms, ${rowsPerSecond.toFixed(0)} rows/s`);
+    }
+
+    const first = (name: string) => {
+      const model = models.find((m) => m.name === name);
+      if (!model) throw new Error(`no bench model ${name}`);
+      return { label: name, event: predictEvent(name, { features: model.rows[0] }) };
+    };
+    coldStart = await benchColdStart({ outDir: join(workDir, 'cold-start'), env, targets: ['iris', 'ai4i2020', 'sentiment'].map(first), runs: COLD_START_RUNS, log });
+  } finally {
+    client.destroy();
+    // The app's own S3 client may hold keep-alive sockets; do not wait on them.
+    await Promise.race([server.close(), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
+    rmSync(directory, { recursive: true, force: true });
+  }
+
+  const loadAfter = loadavg()[0];
+  log('bundle size: cdk synth with full bundling (x86_64)');
+  const size = measureBundleSize();
+  const mb = (bytes: number) => (bytes < 100 * 1024 ? `${(bytes / 1024).toFixed(0)} KB` : `${(bytes / 1024 / 1024).toFixed(1)} MB`);
+  const percent = (bytes: number, limit: number) => `${((bytes / limit) * 100).toFixed(0)} %`;
+  if (size.unzippedBytes > LAMBDA_UNZIPPED_LIMIT) failures.push(`inference function asset ${mb(size.unzippedBytes)} unzipped, over Lambda's ${mb(LAMBDA_UNZIPPED_LIMIT)}`);
+  log(`bundle size: ${mb(size.unzippedBytes)} unzipped (limit ${mb(LAMBDA_UNZIPPED_LIMIT)}), ${mb(size.zippedBytes)} zipped (direct upload limit ${mb(LAMBDA_DIRECT_UPLOAD_LIMIT)})`);
+
+  const markdown = `## Inference: latency, cold start and function size
+
+1-minute load average ${loadBefore.toFixed(1)} before the latency runs, ${loadAfter.toFixed(1)} after the cold starts, on ${cpus().length} cores:
+above the core count means other processes (or this one's training section just before) competed for the CPU, and the tails (p99, max) are inflated.
+
+### In-process latency
+
+Real API Gateway HTTP API (payload 2.0) events from \`local/api-gateway-event.ts\` through the app
+\`lambdas/inference/handler.ts\` builds (\`buildInferenceApp(loadConfig(env))\`: request parsing and
+validation, the model cache, onnxruntime-node, the JSON answer), over a registry in the local
+S3 server (s3rver) where each model was registered and promoted to \`champion\`. Powertools
+metrics are disabled and logs silenced (\`POWERTOOLS_METRICS_DISABLED\`, \`POWERTOOLS_LOG_LEVEL=SILENT\`);
+the recorder still runs. Each request is \`POST /models/{name}/predict\` with holdout rows of the
+model's dataset: \`{"features": {...}}\` for single rows, \`{"instances": [${BATCH.size} rows]}\` for
+batches. Timed with \`process.hrtime.bigint()\` around \`app.handle(event)\` (event built outside
+the timer), after ${SINGLE.warmup} single / ${BATCH.warmup} batch warm-up requests; ${SINGLE.iterations} single-row and
+${BATCH.iterations} batch requests per model, one at a time. *backend* is the median of the function's own
+InferenceLatency metric (the onnxruntime call alone, 0.01 ms resolution). The model's champion is
+loaded by the warm-up and its 60 s TTL does not expire during a model's run, so no S3 call is
+timed. Lambda at the default 1024 MB gets about 0.6 vCPU, so expect higher numbers there.
+
+${table(['model', 'trained', 'model.onnx KB', 'single p50 µs', 'p99 µs', 'mean µs', 'backend µs', `batch ${BATCH.size} p50 ms`, 'p99 ms', 'mean ms', 'backend ms', 'rows/s'], latencyRows)}
+
+${coldStart.markdown}
+
+### Function asset
+
+\`bench/bundle-size.ts\`: a \`cdk synth\` of the InferenceApi with the real bundling (esbuild, then
+npm install of onnxruntime-node with every binary but linux/x64 removed), measured on disk and
+zipped with \`zip\` at its default level (close to CDK's asset zip). Synth took ${size.synthSeconds.toFixed(0)} s.
+
+${table(['architecture', 'unzipped', 'share of 250 MB limit', 'zipped', 'share of 50 MB direct upload', 'files'], [[size.architecture, `**${mb(size.unzippedBytes)}**`, percent(size.unzippedBytes, LAMBDA_UNZIPPED_LIMIT), `**${mb(size.zippedBytes)}**`, percent(size.zippedBytes, LAMBDA_DIRECT_UPLOAD_LIMIT), String(size.files)]])}
+
+Largest files: ${size.largest.map((f) => `\`${f.path}\` ${mb(f.bytes)}`).join(', ')}.
+`;
+  return { markdown, failures };
+}
