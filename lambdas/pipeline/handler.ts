@@ -1,0 +1,60 @@
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { S3Client } from '@aws-sdk/client-s3';
+import { loadModelSpecs } from '../../core/pipeline/model-specs';
+import { OnnxModelValidator } from '../../core/registry/onnx-validator';
+import { ModelRegistry } from '../../core/registry/registry';
+import { S3ObjectStore } from '../../core/s3-object-store';
+import type { StepRequest } from './contract';
+import type { StepDeps } from './deps';
+import { createStepRunner } from './runner';
+
+export { createStepRunner, StepRequestError, type StepRunner } from './runner';
+
+/**
+ * The retraining pipeline's Lambda: one function runs every step ({ step, input }, see
+ * contract.ts). Wiring only: configuration, the S3 client, the registry and the specs are built
+ * once per execution environment; a misconfigured function fails at init naming the variable.
+ */
+
+export interface PipelineEnv {
+  readonly DATA_BUCKET?: string;
+  readonly MODEL_BUCKET?: string;
+  readonly MODEL_SPECS_DIR?: string;
+  readonly AWS_ENDPOINT_URL?: string;
+  readonly TMPDIR?: string;
+}
+
+/**
+ * The specs bundled with the function: config/models copied next to the bundle (esbuild puts the
+ * code in one file at the asset root), else the repository's own folder (tsx, tests, local platform).
+ */
+export function defaultModelSpecsDir(): string {
+  const candidates = [join(__dirname, 'config', 'models'), join(__dirname, '..', '..', 'config', 'models')];
+  return candidates.find((dir) => existsSync(dir)) ?? candidates[candidates.length - 1];
+}
+
+export function buildStepDeps(env: PipelineEnv): StepDeps {
+  const missing = (['DATA_BUCKET', 'MODEL_BUCKET'] as const).filter((name) => !env[name]);
+  if (missing.length > 0) throw new Error(`pipeline function is misconfigured: ${missing.join(', ')} must be set`);
+  const dataBucket = env.DATA_BUCKET as string;
+  const s3 = new S3Client(env.AWS_ENDPOINT_URL ? { endpoint: env.AWS_ENDPOINT_URL, forcePathStyle: true } : {});
+  const modelStore = new S3ObjectStore(s3, env.MODEL_BUCKET as string);
+  const specs = loadModelSpecs(env.MODEL_SPECS_DIR || defaultModelSpecsDir());
+  return {
+    dataStore: new S3ObjectStore(s3, dataBucket),
+    modelStore,
+    registry: new ModelRegistry(modelStore, new OnnxModelValidator()),
+    specs: new Map(specs.map((spec) => [spec.name, spec])),
+    clock: () => new Date(),
+    tmpDir: env.TMPDIR || tmpdir(),
+    dataBucket,
+  };
+}
+
+const run = createStepRunner(buildStepDeps(process.env));
+
+export async function handler(request: StepRequest): Promise<unknown> {
+  return run(request);
+}

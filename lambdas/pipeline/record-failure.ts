@@ -1,0 +1,35 @@
+import type { FailureInput } from './contract';
+import type { StepDeps } from './deps';
+import { failureKey, runIdFor, safeSegment } from './keys';
+
+/** Step Functions puts the error's JSON (message, stack) in Cause as a string; keep it readable. */
+function parseCause(cause: string | undefined): unknown {
+  if (cause === undefined) return undefined;
+  try {
+    return JSON.parse(cause);
+  } catch {
+    return cause;
+  }
+}
+
+function runIdOf(state: FailureInput['state']): string {
+  const prepare = state.prepare as { runId?: unknown } | undefined;
+  if (typeof prepare?.runId === 'string' && prepare.runId !== '') return prepare.runId;
+  return runIdFor(state.execution || 'unknown-execution');
+}
+
+/** Keeps what failed, with the whole execution state, at runs/<model>/<runId or execution>/failure.json. */
+export async function recordFailure(input: FailureInput, deps: StepDeps): Promise<{ failureKey: string }> {
+  const { state, error } = input;
+  const model = safeSegment(state.model || 'unknown-model');
+  const key = failureKey(model, runIdOf(state));
+  const record = {
+    model: state.model,
+    execution: state.execution,
+    failedAt: deps.clock().toISOString(),
+    error: { error: error.Error ?? 'Error', cause: parseCause(error.Cause) },
+    state,
+  };
+  await deps.modelStore.put(key, JSON.stringify(record, null, 2), { contentType: 'application/json' });
+  return { failureKey: key };
+}

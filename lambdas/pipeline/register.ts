@@ -1,0 +1,89 @@
+import type { ModelManifest } from '../../core/manifest';
+import { UnknownModelError } from '../../core/registry/types';
+import type { CandidateResult, EvaluationResult, ExecutionInput, PrepareResult, RegistrationResult } from './contract';
+import type { StepDeps } from './deps';
+import { summaryKey } from './keys';
+
+export type RegisterInput = ExecutionInput & {
+  readonly prepare: PrepareResult;
+  readonly candidates: readonly CandidateResult[];
+  readonly evaluation: EvaluationResult;
+};
+
+/** What runs/<model>/<runId>/summary.json holds: the run's experiment record. */
+export interface RunSummary {
+  readonly model: string;
+  readonly execution: string;
+  readonly runId: string;
+  readonly trigger: string;
+  readonly finishedAt: string;
+  readonly data: { readonly keys: readonly string[]; readonly sha256: string; readonly seed: number };
+  readonly candidates: readonly CandidateResult[];
+  readonly best: string;
+  readonly champion?: EvaluationResult['champion'];
+  readonly decision: EvaluationResult['decision'];
+  readonly registration: RegistrationResult;
+}
+
+/** A version this execution registered before (a retry after register wrote it), newest first. */
+async function registeredBy(deps: StepDeps, model: string, execution: string): Promise<number | undefined> {
+  let versions: number[];
+  try {
+    versions = (await deps.registry.listVersions(model)).map((v) => v.version);
+  } catch (error) {
+    if (error instanceof UnknownModelError) return undefined;
+    throw error;
+  }
+  for (const version of versions.reverse()) {
+    if ((await deps.registry.getManifest(model, version)).pipelineExecution === execution) return version;
+  }
+  return undefined;
+}
+
+async function readCandidate(deps: StepDeps, prefix: string): Promise<{ onnx: Uint8Array; manifest: ModelManifest }> {
+  const [onnx, manifest] = await Promise.all([deps.modelStore.get(`${prefix}model.onnx`), deps.modelStore.get(`${prefix}manifest.json`)]);
+  if (!onnx || !manifest) throw new Error(`candidate ${prefix} is incomplete: model.onnx or manifest.json is missing`);
+  return { onnx: onnx.body, manifest: JSON.parse(Buffer.from(manifest.body).toString('utf8')) as ModelManifest };
+}
+
+/**
+ * Registers the best candidate as a new version (parent: the champion it was compared with),
+ * then points 'champion' at it when the gate promoted it, else 'challenger', with the gate's
+ * reason; writes the run's summary. A retry finds the version this execution registered
+ * (manifest.pipelineExecution) instead of registering a second one; alias moves are no-ops when done.
+ */
+export async function register(input: RegisterInput, deps: StepDeps): Promise<RegistrationResult> {
+  const { model, execution, evaluation } = input;
+  const actor = `pipeline:${execution}`;
+  const { promote, reason } = evaluation.decision;
+  let version = await registeredBy(deps, model, execution);
+  if (version === undefined) {
+    const { onnx, manifest } = await readCandidate(deps, evaluation.best.candidatePrefix);
+    const parentVersion = evaluation.champion?.version;
+    const registered = await deps.registry.register(model, onnx, { ...manifest, parentVersion, pipelineExecution: execution }, {
+      actor,
+      reason,
+      parentVersion,
+      pipelineExecution: execution,
+    });
+    version = registered.version;
+  }
+  const alias = promote ? 'champion' : 'challenger';
+  await deps.registry.promote(model, version, { alias, actor, reason });
+  const registration: RegistrationResult = { version, alias, promoted: promote };
+  const summary: RunSummary = {
+    model,
+    execution,
+    runId: input.prepare.runId,
+    trigger: input.trigger,
+    finishedAt: deps.clock().toISOString(),
+    data: { keys: input.prepare.dataKeys, sha256: input.prepare.dataSha256, seed: input.prepare.seed },
+    candidates: input.candidates,
+    best: evaluation.best.algorithm,
+    ...(evaluation.champion ? { champion: evaluation.champion } : {}),
+    decision: evaluation.decision,
+    registration,
+  };
+  await deps.modelStore.put(summaryKey(model, input.prepare.runId), JSON.stringify(summary, null, 2), { contentType: 'application/json' });
+  return registration;
+}

@@ -1,0 +1,50 @@
+import { ALGORITHMS } from '../../training/algorithms';
+import type { AlgorithmName } from '../../training/algorithms/types';
+import { exportModel } from '../../training/export';
+import { trainCandidates } from '../../training/train';
+import { holdoutParity, PARITY_TOLERANCE } from '../../training/verify';
+import type { CandidateResult, TrainItem } from './contract';
+import { loadProcessed, trainOptions } from './data';
+import { specFor, type StepDeps } from './deps';
+import { candidatePrefix } from './keys';
+
+export function asAlgorithm(name: string): AlgorithmName {
+  const known: readonly string[] = ALGORITHMS;
+  if (!known.includes(name)) throw new Error(`unknown algorithm "${name}"; expected one of ${ALGORITHMS.join(', ')}`);
+  return name as AlgorithmName;
+}
+
+/**
+ * Trains one algorithm (one Map item) on the run's data, exports it to ONNX, checks that
+ * onnxruntime reproduces the trainer's holdout probabilities, and writes model.onnx and
+ * manifest.json under runs/<model>/<runId>/candidates/<algorithm>/. A retry rewrites the same keys.
+ */
+export async function train(item: TrainItem, deps: StepDeps): Promise<CandidateResult> {
+  const spec = specFor(deps, item.model);
+  const algorithm = asAlgorithm(item.algorithm);
+  const table = await loadProcessed(deps, item.dataKeys);
+  const run = trainCandidates(table, trainOptions(spec, [algorithm], item.seed));
+  const candidate = run.candidates.find((c) => c.algorithm === algorithm);
+  if (!candidate) {
+    const reason = run.skipped.find((s) => s.algorithm === algorithm)?.reason ?? 'not trained';
+    throw new Error(`${algorithm} was not trained for model "${item.model}": ${reason}`);
+  }
+  const { onnx, manifest } = exportModel(run, candidate, item.model, table.sources);
+  const gap = await holdoutParity(run, candidate, onnx, table);
+  if (!(gap <= PARITY_TOLERANCE)) {
+    throw new Error(`${algorithm}: the exported ONNX model differs from the trainer by ${gap} on the holdout (tolerance ${PARITY_TOLERANCE}); refusing it`);
+  }
+  const prefix = candidatePrefix(item.model, item.runId, algorithm);
+  await deps.modelStore.put(`${prefix}model.onnx`, onnx, { contentType: 'application/octet-stream' });
+  await deps.modelStore.put(`${prefix}manifest.json`, JSON.stringify({ ...manifest, createdAt: deps.clock().toISOString() }, null, 2), {
+    contentType: 'application/json',
+  });
+  return {
+    algorithm,
+    candidatePrefix: prefix,
+    params: candidate.params,
+    validation: { accuracy: candidate.validation.accuracy, macroF1: candidate.validation.macroF1 },
+    holdout: { accuracy: candidate.holdout.accuracy, macroF1: candidate.holdout.macroF1 },
+    fitSeconds: candidate.fitSeconds,
+  };
+}

@@ -1,0 +1,118 @@
+import { createHash } from 'node:crypto';
+import { checkDataFile, type ContractReport } from '../../core/pipeline/data-contract';
+import type { ExecutionInput, ValidationResult } from './contract';
+import { specFor, type StepDeps } from './deps';
+import { findProcessedKey, parseIncomingKey, processedKey, processedPrefix, processedReportKey, quarantineKey, quarantineReportKey } from './keys';
+
+/** The report stored next to a processed or quarantined file: the contract report plus where it came from. */
+export interface StoredReport extends ContractReport {
+  readonly source: { readonly key: string; readonly etag: string };
+}
+
+const sha256 = (bytes: Uint8Array | string) => createHash('sha256').update(bytes).digest('hex');
+
+const problemsOf = (report: ContractReport) => report.problems.map((p) => p.message);
+
+function parseReport(body: Uint8Array, key: string): StoredReport {
+  try {
+    return JSON.parse(Buffer.from(body).toString('utf8')) as StoredReport;
+  } catch (error) {
+    throw new Error(`${key} is not a readable report (${(error as Error).message})`, { cause: error });
+  }
+}
+
+/** The result for a processed copy already written (a redelivered event, or a retry after a partial failure). */
+async function processedResult(deps: StepDeps, key: string): Promise<ValidationResult> {
+  const reportKey = processedReportKey(key);
+  const [data, report] = await Promise.all([deps.dataStore.get(key), deps.dataStore.get(reportKey)]);
+  if (!data) throw new Error(`processed copy ${key} disappeared while validating`);
+  // The report is written before the data, so it is there whenever the data is.
+  const rows = report ? parseReport(report.body, reportKey).rowsOut : 0;
+  return { status: 'clean', processedKey: key, reportKey, dataSha256: sha256(data.body), rows };
+}
+
+async function readStoredReport(deps: StepDeps, key: string): Promise<StoredReport | undefined> {
+  const object = await deps.dataStore.get(key);
+  return object && parseReport(object.body, key);
+}
+
+/** A quarantine of this very upload (same etag), if one was already made, under either key it may have. */
+async function quarantinedResult(deps: StepDeps, model: string, file: string, etag: string): Promise<ValidationResult | undefined> {
+  for (const key of [quarantineKey(model, file), quarantineKey(model, file, etag)]) {
+    const reportKey = quarantineReportKey(key);
+    const report = await readStoredReport(deps, reportKey);
+    if (report?.source?.etag === etag && (await deps.dataStore.get(key))) {
+      return { status: 'quarantined', quarantineKey: key, reportKey, problems: problemsOf(report) };
+    }
+  }
+  return undefined;
+}
+
+/** quarantine/<model>/<file>, unless an earlier, different upload of that name is kept there (then the etag is added). */
+async function freeQuarantineKey(deps: StepDeps, model: string, file: string, etag: string): Promise<string> {
+  const key = quarantineKey(model, file);
+  const earlier = await readStoredReport(deps, quarantineReportKey(key));
+  const taken = earlier ? earlier.source?.etag !== etag : (await deps.dataStore.get(key)) !== undefined;
+  return taken ? quarantineKey(model, file, etag) : key;
+}
+
+const json = (value: unknown) => JSON.stringify(value, null, 2);
+
+/**
+ * Checks incoming/<model>/<file> against the model's data contract. Clean: writes the processed
+ * copy (report first, then data) and only then deletes the original. Bad: copies the original
+ * bytes to quarantine/ with the report, then deletes it. Nothing is deleted before its copy
+ * exists, and a re-run for the same object (same etag) returns the same result without a second copy.
+ */
+export async function validate(input: ExecutionInput, deps: StepDeps): Promise<ValidationResult> {
+  if (input.key === undefined || input.key === '') return { status: 'skipped' };
+  const parsed = parseIncomingKey(input.key);
+  if (!parsed) throw new Error(`key "${input.key}" is not an upload: it must be incoming/<model>/<file>`);
+  const { model, file } = parsed;
+  if (input.bucket !== undefined && deps.dataBucket !== undefined && input.bucket !== deps.dataBucket) {
+    throw new Error(`the upload is in bucket "${input.bucket}", but this pipeline reads the data bucket "${deps.dataBucket}"`);
+  }
+  if (model !== input.model) throw new Error(`key "${input.key}" belongs to model "${model}", but the execution is for model "${input.model}"`);
+  const spec = specFor(deps, model);
+
+  const object = await deps.dataStore.get(input.key);
+  const etag = object?.etag ?? input.etag;
+  if (etag === undefined) throw new Error(`${input.key} does not exist and the event has no etag to find what became of it`);
+  const existing = findProcessedKey(await deps.dataStore.list(processedPrefix(model)), model, file, etag);
+
+  if (!object) {
+    // Already handled by an earlier delivery of the same event: answer as it did.
+    if (existing) return processedResult(deps, existing);
+    const quarantined = await quarantinedResult(deps, model, file, etag);
+    if (quarantined) return quarantined;
+    throw new Error(`${input.key} (etag ${etag}) does not exist and was neither processed nor quarantined`);
+  }
+  // If the object was replaced after the event, this run validates what is there now (by its own etag).
+
+  if (existing) {
+    // A retry after the copy was written but before the original was deleted.
+    const result = await processedResult(deps, existing);
+    await deps.dataStore.delete(input.key);
+    return result;
+  }
+
+  const now = deps.clock();
+  const checked = checkDataFile(object.body, file, spec, { now });
+  const source = { key: input.key, etag: object.etag };
+  if (checked.status === 'clean') {
+    const key = processedKey(model, file, object.etag, now);
+    const reportKey = processedReportKey(key);
+    const report: StoredReport = { ...checked.report, source };
+    await deps.dataStore.put(reportKey, json(report), { contentType: 'application/json' });
+    await deps.dataStore.put(key, checked.csv, { contentType: 'text/csv' });
+    await deps.dataStore.delete(input.key);
+    return { status: 'clean', processedKey: key, reportKey, dataSha256: sha256(checked.csv), rows: checked.report.rowsOut };
+  }
+  const key = await freeQuarantineKey(deps, model, file, object.etag);
+  const reportKey = quarantineReportKey(key);
+  const report: StoredReport = { ...checked.report, source };
+  await deps.dataStore.put(key, object.body);
+  await deps.dataStore.put(reportKey, json(report), { contentType: 'application/json' });
+  await deps.dataStore.delete(input.key);
+  return { status: 'quarantined', quarantineKey: key, reportKey, problems: problemsOf(checked.report) };
+}
