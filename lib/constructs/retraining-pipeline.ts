@@ -1,0 +1,273 @@
+import { existsSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { inferenceBundling } from './inference-function';
+import { retrainingDefinition } from './retraining-definition';
+import { scheduleProblem } from '../../core/pipeline/model-spec';
+import { nameProblem } from '../../core/registry/keys';
+
+const PROJECT_ROOT = resolve(__dirname, '..', '..');
+
+/** The pipeline's one function: it dispatches on `step` (lambdas/pipeline/contract.ts). */
+export const PIPELINE_ENTRY = join(PROJECT_ROOT, 'lambdas', 'pipeline', 'handler.ts');
+/** Where the model specs are read from at synth, and where the function finds them. */
+export const MODEL_SPECS_SOURCE = join(PROJECT_ROOT, 'config', 'models');
+export const MODEL_SPECS_PATH = '/var/task/model-specs';
+/** The uploads that start a run: incoming/<model>/<file>. */
+export const INCOMING_PREFIX = 'incoming/';
+
+export interface RetrainingModel {
+  readonly name: string;
+  /** An EventBridge schedule expression, "rate(..)" or "cron(..)" (from the model's spec). */
+  readonly schedule?: string;
+}
+
+export interface RetrainingPipelineProps {
+  /** Uploads land in incoming/; the pipeline writes processed/ and quarantine/. Needs EventBridge notifications on. */
+  readonly dataBucket: s3.IBucket;
+  /** The registry (registry/*) and run artefacts (runs/*). */
+  readonly modelBucket: s3.IBucket;
+  /** The models (from config/models); each with a schedule also retrains on it. */
+  readonly models: readonly RetrainingModel[];
+  /**
+   * Function memory in MB (128..10240); training runs in it, and Lambda scales CPU with memory.
+   * @default 3008
+   */
+  readonly memorySize?: number;
+  /**
+   * Per-step time limit, at most 15 minutes (Lambda's limit).
+   * @default Duration.minutes(15)
+   */
+  readonly timeout?: Duration;
+  /**
+   * Where the failed / throttled / aborted / timed-out execution alarms go.
+   * @default - alarms are created without actions
+   */
+  readonly alarmTopic?: sns.ITopic;
+  /**
+   * How long the function's and the state machine's logs are kept.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * The handler source file; for tests and alternative handlers.
+   * @default - lambdas/pipeline/handler.ts
+   */
+  readonly entry?: string;
+  /**
+   * The folder of model specs copied into the function (MODEL_SPECS_DIR).
+   * @default - config/models
+   */
+  readonly modelSpecsDir?: string;
+}
+
+export interface RetrainingSettings {
+  readonly memorySize: number;
+  readonly timeout: Duration;
+  readonly models: readonly RetrainingModel[];
+  readonly modelSpecsDir: string;
+}
+
+export const RETRAINING_DEFAULTS = { memorySize: 3008, timeoutMinutes: 15 } as const;
+
+/** Validates the props before anything is built; errors say what was received and what fits. */
+export function retrainingSettings(props: RetrainingPipelineProps): RetrainingSettings {
+  const memorySize = props.memorySize ?? RETRAINING_DEFAULTS.memorySize;
+  if (!Number.isInteger(memorySize) || memorySize < 128 || memorySize > 10240) {
+    throw new Error(`memorySize must be a whole number of MB from 128 to 10240, got ${memorySize}`);
+  }
+  const timeout = props.timeout ?? Duration.minutes(RETRAINING_DEFAULTS.timeoutMinutes);
+  const seconds = timeout.toSeconds({ integral: false });
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > 900) {
+    throw new Error(`timeout must be whole seconds from 1 s to 15 minutes (Lambda's limit), got ${seconds} s`);
+  }
+  if (props.models.length === 0) {
+    throw new Error('models must list at least one model (one per config/models/*.json spec), got none');
+  }
+  const seen = new Set<string>();
+  for (const model of props.models) {
+    const problem = nameProblem('model', model.name);
+    if (problem) throw new Error(`models: ${problem}`);
+    if (seen.has(model.name)) throw new Error(`models: "${model.name}" is listed twice; list each model once`);
+    seen.add(model.name);
+    const scheduleError = model.schedule === undefined ? undefined : scheduleProblem(model.schedule);
+    if (scheduleError) throw new Error(`models: the schedule of "${model.name}" ${scheduleError}`);
+  }
+  const modelSpecsDir = resolve(props.modelSpecsDir ?? MODEL_SPECS_SOURCE);
+  if (!existsSync(modelSpecsDir) || !statSync(modelSpecsDir).isDirectory()) {
+    throw new Error(`modelSpecsDir must be an existing folder of model specs, got ${props.modelSpecsDir ?? MODEL_SPECS_SOURCE}`);
+  }
+  return { memorySize, timeout, models: props.models, modelSpecsDir };
+}
+
+/** Quotes a value for bash (bundling hooks run with `bash -c`). */
+const shellQuote = (value: string): string => `'${value.replace(/'/g, `'\\''`)}'`;
+
+/**
+ * The retraining pipeline: one Lambda running every step, a Standard state machine
+ * (lambdas/pipeline/contract.ts), an SNS topic for its notices, an EventBridge rule on uploads
+ * under incoming/, one schedule per model that has one, and execution alarms.
+ *
+ * Duplicate S3 events: an EventBridge StartExecution target cannot set the execution name, so
+ * Step Functions' name-based dedupe does not apply here. A repeated event for the same object
+ * is made harmless by the validate step instead: its processed key includes the upload's ETag,
+ * so a second run of one upload finds its work done. Where a name-deduped start is wanted, the
+ * path is EventBridge -> SQS -> a starter function that names executions from bucket/key/etag.
+ *
+ * The function gets no DLQ or failure destination: Step Functions invokes it synchronously and
+ * handles its errors (Retry/Catch). The rule and schedule targets are asynchronous, so they
+ * get a DLQ.
+ */
+export class RetrainingPipeline extends Construct {
+  public readonly fn: NodejsFunction;
+  public readonly stateMachine: sfn.StateMachine;
+  /** Quarantine, success and failure notices of every run. */
+  public readonly topic: sns.Topic;
+  /** Starts a run for every object created under incoming/. */
+  public readonly rule: events.Rule;
+  /** Where EventBridge puts starts it could not deliver. */
+  public readonly deadLetterQueue: sqs.Queue;
+  public readonly schedules: Readonly<Record<string, events.Rule>>;
+  public readonly alarms: readonly cloudwatch.Alarm[];
+
+  constructor(scope: Construct, id: string, props: RetrainingPipelineProps) {
+    super(scope, id);
+    const settings = retrainingSettings(props);
+    const retention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+
+    const architecture = lambda.Architecture.X86_64;
+    const bundling = inferenceBundling(architecture);
+    const hooks = bundling.commandHooks;
+    const fn = new NodejsFunction(this, 'Function', {
+      entry: props.entry ?? PIPELINE_ENTRY,
+      handler: 'handler',
+      projectRoot: PROJECT_ROOT,
+      depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture,
+      memorySize: settings.memorySize,
+      timeout: settings.timeout,
+      tracing: lambda.Tracing.ACTIVE,
+      logGroup: new logs.LogGroup(this, 'FunctionLogs', { retention }),
+      environment: {
+        DATA_BUCKET: props.dataBucket.bucketName,
+        MODEL_BUCKET: props.modelBucket.bucketName,
+        MODEL_SPECS_DIR: MODEL_SPECS_PATH,
+        POWERTOOLS_SERVICE_NAME: 'retraining',
+        NODE_OPTIONS: '--enable-source-maps',
+      },
+      bundling: {
+        ...bundling,
+        commandHooks: {
+          beforeBundling: (inputDir, outputDir) => hooks?.beforeBundling(inputDir, outputDir) ?? [],
+          beforeInstall: (inputDir, outputDir) => hooks?.beforeInstall(inputDir, outputDir) ?? [],
+          afterBundling: (inputDir, outputDir) => [
+            ...(hooks?.afterBundling(inputDir, outputDir) ?? []),
+            `cp -R ${shellQuote(settings.modelSpecsDir)} ${shellQuote(join(outputDir, 'model-specs'))}`,
+          ],
+        },
+      },
+    });
+    for (const prefix of ['incoming/*', 'processed/*', 'quarantine/*']) {
+      props.dataBucket.grantRead(fn, prefix);
+      props.dataBucket.grantPut(fn, prefix);
+      props.dataBucket.grantDelete(fn, prefix);
+    }
+    for (const prefix of ['registry/*', 'runs/*']) {
+      props.modelBucket.grantRead(fn, prefix);
+      props.modelBucket.grantPut(fn, prefix);
+    }
+    this.fn = fn;
+
+    this.topic = new sns.Topic(this, 'Topic', {
+      masterKey: kms.Alias.fromAliasName(this, 'TopicKey', 'alias/aws/sns'),
+      enforceSSL: true,
+    });
+
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      definitionBody: sfn.DefinitionBody.fromChainable(retrainingDefinition(this, { fn, topic: this.topic })),
+      tracingEnabled: true,
+      logs: {
+        destination: new logs.LogGroup(this, 'StateMachineLogs', { retention }),
+        level: sfn.LogLevel.ERROR,
+        includeExecutionData: true,
+      },
+    });
+
+    this.deadLetterQueue = new sqs.Queue(this, 'StartDeadLetterQueue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    const start = (input: events.RuleTargetInput) =>
+      new targets.SfnStateMachine(this.stateMachine, { input, deadLetterQueue: this.deadLetterQueue, retryAttempts: 10, maxEventAge: Duration.hours(24) });
+
+    this.rule = new events.Rule(this, 'UploadRule', {
+      description: `Starts the retraining pipeline for every object created under ${INCOMING_PREFIX}`,
+      eventPattern: {
+        source: ['aws.s3'],
+        detailType: ['Object Created'],
+        detail: { bucket: { name: [props.dataBucket.bucketName] }, object: { key: events.Match.prefix(INCOMING_PREFIX) } },
+      },
+      targets: [
+        start(
+          events.RuleTargetInput.fromObject({
+            trigger: 'upload',
+            bucket: events.EventField.fromPath('$.detail.bucket.name'),
+            key: events.EventField.fromPath('$.detail.object.key'),
+            etag: events.EventField.fromPath('$.detail.object.etag'),
+          }),
+        ),
+      ],
+    });
+
+    const schedules: Record<string, events.Rule> = {};
+    for (const model of settings.models) {
+      if (model.schedule === undefined) continue;
+      schedules[model.name] = new events.Rule(this, `Schedule-${model.name}`, {
+        description: `Retrains ${model.name} on ${model.schedule}`,
+        schedule: events.Schedule.expression(model.schedule),
+        targets: [start(events.RuleTargetInput.fromObject({ model: model.name, trigger: 'schedule' }))],
+      });
+    }
+    this.schedules = schedules;
+
+    this.alarms = this.createAlarms(props.alarmTopic);
+  }
+
+  private createAlarms(alarmTopic?: sns.ITopic): cloudwatch.Alarm[] {
+    const period = Duration.minutes(5);
+    const watched: [string, cloudwatch.IMetric][] = [
+      ['ExecutionsFailed', this.stateMachine.metricFailed({ period, statistic: 'Sum' })],
+      ['ExecutionsThrottled', this.stateMachine.metricThrottled({ period, statistic: 'Sum' })],
+      ['ExecutionsAborted', this.stateMachine.metricAborted({ period, statistic: 'Sum' })],
+      ['ExecutionsTimedOut', this.stateMachine.metricTimedOut({ period, statistic: 'Sum' })],
+    ];
+    return watched.map(([name, metric]) => {
+      const alarm = new cloudwatch.Alarm(this, `${name}Alarm`, {
+        alarmDescription: `Retraining pipeline: ${name} > 0 in 5 minutes`,
+        metric,
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+      if (alarmTopic) alarm.addAlarmAction(new actions.SnsAction(alarmTopic));
+      return alarm;
+    });
+  }
+}
