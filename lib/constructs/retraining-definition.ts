@@ -35,7 +35,7 @@ export function retrainingDefinition(scope: Construct, props: RetrainingDefiniti
   };
 
   /** A Lambda step: payload { step, input: <the whole state> }, result at `resultPath`. */
-  const step = (id: string, name: PipelineStep, resultPath: string, input: Record<string, unknown> | string = sfn.JsonPath.entirePayload) =>
+  const step = (id: string, name: PipelineStep, resultPath: string | undefined, input: Record<string, unknown> | string = sfn.JsonPath.entirePayload) =>
     withRetry(
       new tasks.LambdaInvoke(scope, id, {
         lambdaFunction: fn,
@@ -118,7 +118,9 @@ export function retrainingDefinition(scope: Construct, props: RetrainingDefiniti
   notifyQuarantine.next(quarantined);
 
   const prepare = onError(step('Prepare', 'prepare', '$.prepare'));
-  const train = step('Train', 'train', sfn.JsonPath.entirePayload);
+  // No ResultPath: the candidate replaces the item (ASL's default). An explicit "$" means the
+  // same in AWS, but aws-local-stepfunctions 3.0.0 writes it under a literal "$" key.
+  const train = step('Train', 'train', undefined);
   // A Catch cannot leave the Map's iteration, so the item fails with the task's own error and
   // the Map's Catch takes the failure path.
   train.addCatch(new sfn.Fail(scope, 'TrainFailed', { errorPath: '$.Error', causePath: '$.Cause' }), { errors: ['States.ALL'] });

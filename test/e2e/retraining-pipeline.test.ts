@@ -1,0 +1,137 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App, Stack } from 'aws-cdk-lib';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import type { ModelSpec } from '../../core/pipeline/model-spec';
+import { loadModelSpecs } from '../../core/pipeline/model-specs';
+import { ModelRegistry } from '../../core/registry/registry';
+import { OnnxModelValidator } from '../../core/registry/onnx-validator';
+import type { StepRequest } from '../../lambdas/pipeline/contract';
+import { createStepRunner } from '../../lambdas/pipeline/runner';
+import { RetrainingPipeline } from '../../lib/constructs/retraining-pipeline';
+import { executionNameFor, LocalExecutions } from '../../local/pipeline-executions';
+import { placeholderArn, renderedDefinition, type RunResult } from '../../local/state-machine';
+import { startTestS3, type TestS3 } from '../helpers/local-s3';
+
+/**
+ * The state machine definition CDK synthesises, executed by a real ASL interpreter, with its
+ * Lambda task bound to the real step handlers over a real S3 server, real training and the real
+ * registry: upload -> validate -> train -> champion vs challenger -> gate -> register/promote.
+ * On ai4i2020 the algorithms differ clearly on macro F1 (nb < lr < gbdt), so "worse" and
+ * "better" are real models, not stubs.
+ */
+
+const AI4I = readFileSync(join(__dirname, '../../training/datasets/ai4i2020.csv'));
+const SNS_PUBLISH = 'arn:aws:states:::sns:publish';
+
+describe('retraining pipeline: the synthesised definition, run end to end', () => {
+  let store: TestS3;
+  let scratch: string;
+  let registry: ModelRegistry;
+  let executions: LocalExecutions;
+  const notices: { Subject?: string }[] = [];
+  const specs = new Map<string, ModelSpec>();
+  const base = loadModelSpecs(join(__dirname, '../../config/models')).find((s) => s.name === 'ai4i2020') as ModelSpec;
+  /** Which algorithms the next run trains: the spec is read at run time, as in AWS. */
+  const train = (algorithms: ModelSpec['training']['algorithms']) =>
+    specs.set('ai4i2020', { ...base, training: { ...base.training, algorithms }, gate: { ...base.gate, floor: 0.5 } });
+
+  beforeAll(async () => {
+    store = await startTestS3(['data', 'models']);
+    scratch = mkdtempSync(join(tmpdir(), 'pipeline-e2e-'));
+    const modelStore = store.store('models');
+    registry = new ModelRegistry(modelStore, new OnnxModelValidator());
+    const steps = createStepRunner({ dataStore: store.store('data'), modelStore, registry, specs, clock: () => new Date(), tmpDir: scratch, dataBucket: 'data' });
+
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = new Stack(app, 'Pipeline');
+    const pipeline = new RetrainingPipeline(stack, 'Retraining', {
+      dataBucket: s3.Bucket.fromBucketName(stack, 'Data', 'data'),
+      modelBucket: s3.Bucket.fromBucketName(stack, 'Models', 'models'),
+      models: [{ name: 'ai4i2020' }],
+    });
+    executions = new LocalExecutions(renderedDefinition(stack, pipeline.stateMachine), {
+      taskHandlers: {
+        [placeholderArn(stack, pipeline.fn)]: (payload) => steps(payload as unknown as StepRequest),
+        [SNS_PUBLISH]: async (params) => {
+          notices.push(params as { Subject?: string });
+          return { MessageId: String(notices.length) };
+        },
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await store.close();
+    rmSync(scratch, { recursive: true, force: true });
+  });
+
+  /** Uploads like `aws s3 cp`, then delivers the S3 event as EventBridge would. */
+  async function upload(file: string, body: Uint8Array | string): Promise<RunResult> {
+    const key = `incoming/ai4i2020/${file}`;
+    const { etag } = await store.store('data').put(key, body);
+    const started = executions.start({ trigger: 'upload', bucket: 'data', key, etag }, executionNameFor({ bucket: 'data', key, etag }));
+    if (!started.started) throw new Error(`execution ${started.name} was not started`);
+    return started.result;
+  }
+
+  const output = (r: RunResult) => (r as { output: { evaluation: { decision: { promote: boolean; reason: string }; champion?: { version: number } }; registration: { version: number; alias: string } } }).output;
+  const champion = async () => {
+    const alias = await registry.resolveAlias('ai4i2020', 'champion');
+    return alias === undefined || alias === 'unchanged' ? undefined : alias.record.version;
+  };
+
+  test('a first upload creates version 1 and promotes it', async () => {
+    train(['lr']);
+    const result = await upload('first.csv', AI4I);
+    expect(result.status).toBe('SUCCEEDED');
+    expect(output(result).registration).toEqual({ version: 1, alias: 'champion', promoted: true });
+    expect(await champion()).toBe(1);
+    expect(await store.store('data').list('incoming/')).toEqual([]);
+    expect((await store.store('data').list('processed/ai4i2020/')).filter((k) => k.endsWith('.csv'))).toHaveLength(1);
+  });
+
+  test('a worse candidate is evaluated against the champion on the same holdout and not promoted', async () => {
+    train(['nb']);
+    const result = await upload('second.csv', AI4I);
+    expect(result.status).toBe('SUCCEEDED');
+    const { evaluation, registration } = output(result);
+    expect(evaluation.champion?.version).toBe(1);
+    expect(evaluation.decision.promote).toBe(false);
+    expect(evaluation.decision.reason).toMatch(/does not beat champion v1/);
+    expect(registration).toMatchObject({ version: 2, alias: 'challenger' });
+    expect(await champion()).toBe(1);
+  });
+
+  test('a better candidate beats the champion by the margin and is promoted', async () => {
+    train(['gbdt']);
+    const result = await upload('third.csv', AI4I);
+    expect(result.status).toBe('SUCCEEDED');
+    expect(output(result).evaluation.decision.promote).toBe(true);
+    expect(output(result).registration).toMatchObject({ version: 3, alias: 'champion' });
+    expect(await champion()).toBe(3);
+    expect((await registry.getManifest('ai4i2020', 3)).parentVersion).toBe(1);
+  });
+
+  test('a malformed file ends in quarantine/ with its report, the run fails, and the champion is untouched', async () => {
+    const result = await upload('broken.csv', 'UDI,Type\n1,L\n2,M\n');
+    expect(result.status).toBe('FAILED');
+    expect((result as { error: string }).error).toBe('DataQuarantined');
+    const quarantined = await store.store('data').list('quarantine/ai4i2020/');
+    expect(quarantined).toEqual(expect.arrayContaining(['quarantine/ai4i2020/broken.csv', 'quarantine/ai4i2020/broken.csv.report.json']));
+    expect(await store.store('data').list('incoming/')).toEqual([]);
+    expect(await champion()).toBe(3);
+    expect(notices.some((n) => /quarantine/i.test(n.Subject ?? ''))).toBe(true);
+  });
+
+  test('the same S3 event delivered twice starts one execution', async () => {
+    const object = { bucket: 'data', key: 'incoming/ai4i2020/again.csv', etag: '"abc"' };
+    const first = executions.start({ trigger: 'upload', ...object }, executionNameFor(object));
+    const second = executions.start({ trigger: 'upload', ...object }, executionNameFor(object));
+    expect(first.started).toBe(true);
+    expect(second).toEqual({ started: false, name: executionNameFor(object) });
+    // The object was never uploaded, so the one execution fails in Validate, recorded as such.
+    if (first.started) expect((await first.result).status).toBe('FAILED');
+  });
+});
