@@ -1,6 +1,9 @@
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import { join } from 'node:path';
+import { loadModelSpecs } from '../../core/pipeline/model-specs';
 import { InferenceStack } from '../../lib/stacks/inference-stack';
+import { PipelineStack } from '../../lib/stacks/pipeline-stack';
 import { StorageStack } from '../../lib/stacks/storage-stack';
 
 describe('the app wiring', () => {
@@ -8,6 +11,8 @@ describe('the app wiring', () => {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
   const storage = new StorageStack(app, 'Storage');
   const inference = new InferenceStack(app, 'Inference', { modelBucket: storage.modelBucket, api: { defaultModel: 'iris' } });
+  const specs = loadModelSpecs(join(__dirname, '../../config/models'));
+  const pipeline = Template.fromStack(new PipelineStack(app, 'Pipeline', { dataBucket: storage.dataBucket, modelBucket: storage.modelBucket, specs }));
   const template = Template.fromStack(inference);
 
   test('the inference function reads the storage stack\'s model bucket and serves the default model', () => {
@@ -21,5 +26,11 @@ describe('the app wiring', () => {
 
   test('the stateful buckets stay in the storage stack, not in the replaceable inference stack', () => {
     expect(Object.keys(template.findResources('AWS::S3::Bucket'))).toEqual([]);
+  });
+
+  test('the pipeline gets one schedule rule per model spec that has a schedule', () => {
+    const scheduled = Object.values(pipeline.findResources('AWS::Events::Rule')).filter((r) => r.Properties.ScheduleExpression);
+    expect(scheduled.map((r) => r.Properties.ScheduleExpression).sort()).toEqual(specs.flatMap((s) => (s.schedule ? [s.schedule] : [])).sort());
+    pipeline.hasOutput('StateMachineArn', {});
   });
 });

@@ -1,0 +1,28 @@
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import type { ModelSpec } from '../../core/pipeline/model-spec';
+import { RetrainingPipeline } from '../constructs/retraining-pipeline';
+
+export interface PipelineStackProps extends StackProps {
+  readonly dataBucket: s3.IBucket;
+  readonly modelBucket: s3.IBucket;
+  /** The model specs (config/models): one per model; a schedule becomes a rule. */
+  readonly specs: readonly ModelSpec[];
+}
+
+/** The retraining pipeline: uploads under incoming/<model>/, schedules and on-demand runs. */
+export class PipelineStack extends Stack {
+  readonly pipeline: RetrainingPipeline;
+
+  constructor(scope: Construct, id: string, props: PipelineStackProps) {
+    super(scope, id, props);
+    this.pipeline = new RetrainingPipeline(this, 'Retraining', {
+      dataBucket: props.dataBucket,
+      modelBucket: props.modelBucket,
+      models: props.specs.map((s) => ({ name: s.name, schedule: s.schedule })),
+    });
+    new CfnOutput(this, 'StateMachineArn', { value: this.pipeline.stateMachine.stateMachineArn, description: 'Start an on-demand run: aws stepfunctions start-execution --state-machine-arn <this> --input \'{"model":"<name>","trigger":"manual"}\'' });
+    new CfnOutput(this, 'NotificationTopicArn', { value: this.pipeline.topic.topicArn, description: 'Subscribe to run summaries, quarantines and failures' });
+  }
+}
