@@ -7,6 +7,7 @@ import { AliasError } from './aliases';
 import { OnnxModelValidator } from './onnx-validator';
 import { CorruptRecordError, decodeManifest } from './records';
 import { ModelRegistry } from './registry';
+import { listRuns, type RunRecord } from '../pipeline/runs';
 import { type AliasMove, type AliasRecord, DEFAULT_ALIAS, RegistrationError, UnknownModelError, type VersionSummary } from './types';
 
 export const USAGE = `usage: npm run registry -- <command> [options]
@@ -22,6 +23,7 @@ commands:
                                          move the alias back to the version that served before
   history <model> [--alias a] [--at <iso time>]
                                          every alias move; with --at, the version serving then
+  runs <model>                           retraining runs: candidates' scores, decision, version
 
 options: --json prints machine-readable JSON
 environment: MODEL_BUCKET (required), AWS_ENDPOINT_URL (S3-compatible endpoint, e.g. the local
@@ -72,6 +74,23 @@ function historyTable(moves: readonly AliasMove[]): string {
   );
 }
 
+function runsTable(runs: readonly RunRecord[]): string {
+  if (runs.length === 0) return '(no retraining runs yet)';
+  return table(
+    ['run', 'ended', 'status', 'candidates (holdout macro F1)', 'best', 'champion', 'result', 'reason'],
+    runs.map((r) => {
+      if (r.status === 'finished') {
+        const s = r.summary;
+        const candidates = s.candidates.map((c) => `${c.algorithm} ${metric(c.holdout.macroF1)}`).join(', ');
+        const champion = s.champion ? `v${s.champion.version} ${metric(s.champion.holdout.macroF1)}` : '-';
+        return [r.runId, s.finishedAt, 'finished', candidates, s.best, champion, `v${s.registration.version} ${s.registration.alias}`, s.decision.reason];
+      }
+      if (r.status === 'failed') return [r.runId, r.failure.failedAt ?? '-', 'failed', '-', '-', '-', '-', r.failure.error?.error ?? '-'];
+      return [r.runId, '-', 'incomplete', '-', '-', '-', '-', '-'];
+    }),
+  );
+}
+
 function positiveInt(text: string | undefined, what: string): number {
   const value = Number(text);
   if (!text || !Number.isInteger(value) || value < 1) throw new UsageError(`${what} must be a positive whole number, got "${text ?? ''}"`);
@@ -109,7 +128,8 @@ export async function runRegistryCli(argv: string[], env: NodeJS.ProcessEnv, io:
     if (!bucket) throw new UsageError('MODEL_BUCKET is not set: export MODEL_BUCKET=<the model bucket name>');
     const client = s3ClientFromEnv(env);
     try {
-      const registry = new ModelRegistry(new S3ObjectStore(client, bucket), new OnnxModelValidator());
+      const store = new S3ObjectStore(client, bucket);
+      const registry = new ModelRegistry(store, new OnnxModelValidator());
       const actor = env.USER || 'cli';
       const [command, ...args] = positionals;
       const arg = (i: number, what: string) => {
@@ -175,6 +195,11 @@ export async function runRegistryCli(argv: string[], env: NodeJS.ProcessEnv, io:
           }
           const moves = await registry.history(model, values.alias);
           print(moves, historyTable(moves));
+          return 0;
+        }
+        case 'runs': {
+          const runs = await listRuns(store, arg(0, 'model'));
+          print(runs, runsTable(runs));
           return 0;
         }
         default:

@@ -8,7 +8,7 @@ import { readLabels } from '../../training/data/labels';
 import type { RawTable } from '../../training/data/load';
 import { classificationMetrics } from '../../training/metrics';
 import { DEFAULT_FRACTIONS, stratifiedSplit } from '../../training/split';
-import type { CandidateResult, EvaluationResult, ExecutionInput, PrepareResult, Scores } from './contract';
+import type { CandidateResult, EvaluationResult, ExecutionInput, PrepareResult, Scores } from '../../core/pipeline/contract';
 import { loadProcessed } from './data';
 import { specFor, type StepDeps } from './deps';
 

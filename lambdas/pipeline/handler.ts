@@ -6,7 +6,7 @@ import { loadModelSpecs } from '../../core/pipeline/model-specs';
 import { OnnxModelValidator } from '../../core/registry/onnx-validator';
 import { ModelRegistry } from '../../core/registry/registry';
 import { S3ObjectStore } from '../../core/s3-object-store';
-import type { StepRequest } from './contract';
+import type { StepRequest } from '../../core/pipeline/contract';
 import type { StepDeps } from './deps';
 import { createStepRunner } from './runner';
 

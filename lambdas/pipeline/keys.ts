@@ -11,10 +11,7 @@ export const INCOMING_PREFIX = 'incoming/';
 
 export const processedPrefix = (model: string) => `processed/${model}/`;
 export const quarantinePrefix = (model: string) => `quarantine/${model}/`;
-export const runPrefix = (model: string, runId: string) => `runs/${model}/${runId}/`;
-export const candidatePrefix = (model: string, runId: string, algorithm: string) => `${runPrefix(model, runId)}candidates/${algorithm}/`;
-export const summaryKey = (model: string, runId: string) => `${runPrefix(model, runId)}summary.json`;
-export const failureKey = (model: string, runId: string) => `${runPrefix(model, runId)}failure.json`;
+export { candidatePrefix, failureKey, runPrefix, summaryKey } from '../../core/pipeline/runs';
 
 /** Splits incoming/<model>/<file>; undefined when the key is not of that form. */
 export function parseIncomingKey(key: string): { model: string; file: string } | undefined {

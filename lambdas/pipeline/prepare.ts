@@ -3,7 +3,7 @@ import { ALGORITHMS as SPEC_ALGORITHMS } from '../../core/pipeline/model-spec';
 import { TRAINERS } from '../../training/algorithms';
 import type { AlgorithmName } from '../../training/algorithms/types';
 import { DEFAULT_SEED } from '../../training/train';
-import type { ExecutionInput, PrepareResult, ValidationResult } from './contract';
+import type { ExecutionInput, PrepareResult, ValidationResult } from '../../core/pipeline/contract';
 import { specFor, type StepDeps } from './deps';
 import { isProcessedData, processedPrefix, runIdFor } from './keys';
 

@@ -1,4 +1,4 @@
-import type { FailureInput } from './contract';
+import type { FailureInput } from '../../core/pipeline/contract';
 import type { StepDeps } from './deps';
 import { failureKey, runIdFor, safeSegment } from './keys';
 

@@ -1,6 +1,6 @@
 import type { ModelManifest } from '../../core/manifest';
 import { UnknownModelError } from '../../core/registry/types';
-import type { CandidateResult, EvaluationResult, ExecutionInput, PrepareResult, RegistrationResult } from './contract';
+import type { CandidateResult, EvaluationResult, ExecutionInput, PrepareResult, RegistrationResult, RunSummary } from '../../core/pipeline/contract';
 import type { StepDeps } from './deps';
 import { summaryKey } from './keys';
 
@@ -10,20 +10,6 @@ export type RegisterInput = ExecutionInput & {
   readonly evaluation: EvaluationResult;
 };
 
-/** What runs/<model>/<runId>/summary.json holds: the run's experiment record. */
-export interface RunSummary {
-  readonly model: string;
-  readonly execution: string;
-  readonly runId: string;
-  readonly trigger: string;
-  readonly finishedAt: string;
-  readonly data: { readonly keys: readonly string[]; readonly sha256: string; readonly seed: number };
-  readonly candidates: readonly CandidateResult[];
-  readonly best: string;
-  readonly champion?: EvaluationResult['champion'];
-  readonly decision: EvaluationResult['decision'];
-  readonly registration: RegistrationResult;
-}
 
 /** A version this execution registered before (a retry after register wrote it), newest first. */
 async function registeredBy(deps: StepDeps, model: string, execution: string): Promise<number | undefined> {

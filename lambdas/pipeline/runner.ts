@@ -1,4 +1,4 @@
-import { PIPELINE_STEPS, type PipelineStep, type StepRequest } from './contract';
+import { PIPELINE_STEPS, type PipelineStep, type StepRequest } from '../../core/pipeline/contract';
 import type { StepDeps } from './deps';
 import { evaluate, type EvaluateInput } from './evaluate';
 import { prepare, type PrepareInput } from './prepare';
@@ -6,7 +6,7 @@ import { recordFailure } from './record-failure';
 import { register, type RegisterInput } from './register';
 import { train } from './train';
 import { validate } from './validate';
-import type { ExecutionInput, FailureInput, TrainItem } from './contract';
+import type { ExecutionInput, FailureInput, TrainItem } from '../../core/pipeline/contract';
 
 /** A malformed request from the state machine (a definition/handler mismatch): not worth retrying. */
 export class StepRequestError extends Error {

@@ -3,7 +3,7 @@ import type { AlgorithmName } from '../../training/algorithms/types';
 import { exportModel } from '../../training/export';
 import { trainCandidates } from '../../training/train';
 import { holdoutParity, PARITY_TOLERANCE } from '../../training/verify';
-import type { CandidateResult, TrainItem } from './contract';
+import type { CandidateResult, TrainItem } from '../../core/pipeline/contract';
 import { loadProcessed, trainOptions } from './data';
 import { specFor, type StepDeps } from './deps';
 import { candidatePrefix } from './keys';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { checkDataFile, type ContractReport } from '../../core/pipeline/data-contract';
-import type { ExecutionInput, ValidationResult } from './contract';
+import type { ExecutionInput, ValidationResult } from '../../core/pipeline/contract';
 import { specFor, type StepDeps } from './deps';
 import { findProcessedKey, parseIncomingKey, processedKey, processedPrefix, processedReportKey, quarantineKey, quarantineReportKey } from './keys';
 

@@ -1,5 +1,5 @@
 /**
- * The retraining state machine's definition, exactly as lambdas/pipeline/contract.ts describes
+ * The retraining state machine's definition, exactly as core/pipeline/contract.ts describes
  * it: state names, step names and result paths here are the contract's, so change them together.
  */
 import { Duration } from 'aws-cdk-lib';
@@ -8,7 +8,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
-import type { PipelineStep } from '../../lambdas/pipeline/contract';
+import type { PipelineStep } from '../../core/pipeline/contract';
 
 /** Lambda's transient errors: worth retrying, unlike a step's own (deterministic) failures. */
 export const LAMBDA_TRANSIENT_ERRORS = [

@@ -21,7 +21,7 @@ import { nameProblem } from '../../core/registry/keys';
 
 const PROJECT_ROOT = resolve(__dirname, '..', '..');
 
-/** The pipeline's one function: it dispatches on `step` (lambdas/pipeline/contract.ts). */
+/** The pipeline's one function: it dispatches on `step` (core/pipeline/contract.ts). */
 export const PIPELINE_ENTRY = join(PROJECT_ROOT, 'lambdas', 'pipeline', 'handler.ts');
 /** Where the model specs are read from at synth, and where the function finds them. */
 export const MODEL_SPECS_SOURCE = join(PROJECT_ROOT, 'config', 'models');
@@ -118,7 +118,7 @@ const shellQuote = (value: string): string => `'${value.replace(/'/g, `'\\''`)}'
 
 /**
  * The retraining pipeline: one Lambda running every step, a Standard state machine
- * (lambdas/pipeline/contract.ts), an SNS topic for its notices, an EventBridge rule on uploads
+ * (core/pipeline/contract.ts), an SNS topic for its notices, an EventBridge rule on uploads
  * under incoming/, one schedule per model that has one, and execution alarms.
  *
  * Duplicate S3 events: an EventBridge StartExecution target cannot set the execution name, so

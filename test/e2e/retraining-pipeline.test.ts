@@ -5,13 +5,15 @@ import { App, Stack } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { ModelSpec } from '../../core/pipeline/model-spec';
 import { loadModelSpecs } from '../../core/pipeline/model-specs';
+import { runRegistryCli } from '../../core/registry/cli';
 import { ModelRegistry } from '../../core/registry/registry';
 import { OnnxModelValidator } from '../../core/registry/onnx-validator';
-import type { StepRequest } from '../../lambdas/pipeline/contract';
+import type { StepRequest } from '../../core/pipeline/contract';
 import { createStepRunner } from '../../lambdas/pipeline/runner';
 import { RetrainingPipeline } from '../../lib/constructs/retraining-pipeline';
 import { executionNameFor, LocalExecutions } from '../../local/pipeline-executions';
 import { placeholderArn, renderedDefinition, type RunResult } from '../../local/state-machine';
+import { LOCAL_S3_CREDENTIALS } from '../../local/s3-server';
 import { startTestS3, type TestS3 } from '../helpers/local-s3';
 
 /**
@@ -133,5 +135,20 @@ describe('retraining pipeline: the synthesised definition, run end to end', () =
     if (!first.started) throw new Error('the first delivery did not start an execution');
     // The object was never uploaded, so the one execution fails in Validate, recorded as such.
     expect((await first.result).status).toBe('FAILED');
+  });
+
+  test('every run is tracked under runs/ and listed by npm run registry -- runs', async () => {
+    const env = { MODEL_BUCKET: 'models', AWS_ENDPOINT_URL: store.server.endpoint, AWS_ACCESS_KEY_ID: LOCAL_S3_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: LOCAL_S3_CREDENTIALS.secretAccessKey };
+    const out: string[] = [];
+    expect(await runRegistryCli(['runs', 'ai4i2020', '--json'], env, { out: (t) => out.push(t), err: (t) => out.push(t) })).toBe(0);
+    const runs = JSON.parse(out.join('')) as { status: string; summary?: { best: string; registration: { version: number; alias: string }; candidates: unknown[] } }[];
+    const finished = runs.filter((r) => r.status === 'finished').map((r) => r.summary);
+    expect(finished.map((s) => [s?.best, s?.registration.version, s?.registration.alias])).toEqual([
+      ['lr', 1, 'champion'],
+      ['nb', 2, 'challenger'],
+      ['gbdt', 3, 'champion'],
+    ]);
+    // The duplicate-event run failed in Validate (its object was never uploaded): recorded, not lost.
+    expect(runs.filter((r) => r.status === 'failed')).toHaveLength(1);
   });
 });

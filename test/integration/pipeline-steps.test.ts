@@ -5,7 +5,7 @@ import type { ModelSpec } from '../../core/pipeline/model-spec';
 import { loadModelSpecs } from '../../core/pipeline/model-specs';
 import { OnnxModelValidator } from '../../core/registry/onnx-validator';
 import { ModelRegistry } from '../../core/registry/registry';
-import type { CandidateResult, EvaluationResult, ExecutionInput, PrepareResult, RegistrationResult, ValidationResult } from '../../lambdas/pipeline/contract';
+import type { CandidateResult, EvaluationResult, ExecutionInput, PrepareResult, RegistrationResult, ValidationResult } from '../../core/pipeline/contract';
 import type { StepDeps } from '../../lambdas/pipeline/deps';
 import { etagToken } from '../../lambdas/pipeline/keys';
 import { createStepRunner, type StepRunner } from '../../lambdas/pipeline/runner';

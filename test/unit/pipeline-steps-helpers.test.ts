@@ -1,4 +1,4 @@
-import type { CandidateResult } from '../../lambdas/pipeline/contract';
+import type { CandidateResult } from '../../core/pipeline/contract';
 import type { StepDeps } from '../../lambdas/pipeline/deps';
 import { bestCandidate, holdoutRows } from '../../lambdas/pipeline/evaluate';
 import { algorithmsFor } from '../../lambdas/pipeline/prepare';

@@ -1,6 +1,6 @@
 import { App, Stack } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import type { CandidateResult, EvaluationResult, PrepareResult, StepRequest, TrainItem, ValidationResult } from '../../lambdas/pipeline/contract';
+import type { CandidateResult, EvaluationResult, PrepareResult, StepRequest, TrainItem, ValidationResult } from '../../core/pipeline/contract';
 import { RetrainingPipeline } from '../../lib/constructs/retraining-pipeline';
 import { type JsonValue, placeholderArn, renderedDefinition, runStateMachine } from '../../local/state-machine';
 

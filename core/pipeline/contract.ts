@@ -1,10 +1,11 @@
 /**
  * The contract between the retraining state machine (lib/constructs/retraining-pipeline.ts) and
  * its Lambda tasks (lambdas/pipeline/). One function runs every step: each Task invokes it with
- * `{ step, input }` and puts the result at the state path below. Keeping the shapes here, in
+ * `{ step, input }` and puts the result at the state path below. It sits in core/ because the
+ * CDK definition, the handlers and the registry CLI (runs) all read it. Keeping the shapes here, in
  * one file, is what lets the definition CDK synthesises and the handlers evolve together.
  *
- * Execution input (from the EventBridge rule, the schedule, or `npm run retrain`):
+ * Execution input (from the EventBridge rule, the schedule, or a manual start-execution):
  *   { model, trigger, bucket?, key?, etag? }                                  -> $
  * States, in order:
  *   Validate       step 'validate'   ResultPath $.validation
@@ -105,4 +106,19 @@ export interface RegistrationResult {
 export interface FailureInput {
   readonly state: ExecutionInput & Record<string, unknown>;
   readonly error: { readonly Error?: string; readonly Cause?: string };
+}
+
+/** What runs/<model>/<runId>/summary.json holds: the run's experiment record. */
+export interface RunSummary {
+  readonly model: string;
+  readonly execution: string;
+  readonly runId: string;
+  readonly trigger: string;
+  readonly finishedAt: string;
+  readonly data: { readonly keys: readonly string[]; readonly sha256: string; readonly seed: number };
+  readonly candidates: readonly CandidateResult[];
+  readonly best: string;
+  readonly champion?: EvaluationResult['champion'];
+  readonly decision: EvaluationResult['decision'];
+  readonly registration: RegistrationResult;
 }
