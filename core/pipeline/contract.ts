@@ -44,6 +44,8 @@ export interface ExecutionInput {
   readonly etag?: string;
   /** $$.Execution.Name, passed in by the state machine (Parameters) so runs/ can use it. */
   readonly execution: string;
+  /** $$.Execution.StartTime (ISO), for the run-duration metric. */
+  readonly startedAt?: string;
 }
 
 /** validate: checks incoming/<model>/<file> against the spec's data contract. */

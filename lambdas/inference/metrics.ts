@@ -1,5 +1,6 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
+import * as shared from '../shared/metrics';
 
 /**
  * What the inference function reports, behind a small recorder interface so the app can be
@@ -7,7 +8,7 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
  * writes Embedded Metric Format lines to the function's log, which CloudWatch turns into metrics.
  */
 
-export const METRICS_NAMESPACE = 'ServerlessMlops';
+export const METRICS_NAMESPACE = shared.METRICS_NAMESPACE;
 export const METRICS_SERVICE = 'inference';
 
 /** The metric names, exactly as the CloudWatch dashboard and alarms use them. */
@@ -29,21 +30,10 @@ export const INFERENCE_METRICS = {
 } as const;
 
 export type InferenceMetricName = (typeof INFERENCE_METRICS)[keyof typeof INFERENCE_METRICS];
-export type MetricUnitName = 'Count' | 'Milliseconds' | 'None';
-
-export interface MetricRecord {
-  readonly name: InferenceMetricName;
-  readonly unit: MetricUnitName;
-  readonly value: number;
-  /** Besides these, Powertools adds `service` (POWERTOOLS_SERVICE_NAME, default "inference"). */
-  readonly dimensions: Readonly<Record<string, string>>;
-}
-
-export type MetricListener = (record: MetricRecord) => void;
-
-export interface MetricsRecorder {
-  record(metric: MetricRecord): void;
-}
+export type MetricUnitName = shared.MetricUnitName;
+export type MetricRecord = shared.MetricRecord<InferenceMetricName>;
+export type MetricListener = shared.MetricListener<InferenceMetricName>;
+export type MetricsRecorder = shared.MetricsRecorder<InferenceMetricName>;
 
 /** The structured log the app writes to; Powertools' Logger in AWS. */
 export interface AppLog {
@@ -61,48 +51,14 @@ export function powertoolsLog(logger: Logger): AppLog {
   return { info: write('info'), warn: write('warn'), error: write('error') };
 }
 
-const UNITS: Readonly<Record<MetricUnitName, (typeof MetricUnit)[keyof typeof MetricUnit]>> = {
-  Count: MetricUnit.Count,
-  Milliseconds: MetricUnit.Milliseconds,
-  None: MetricUnit.NoUnit,
-};
-
-/**
- * Publishes each record as its own EMF entry (Powertools' single-metric mode): records carry
- * different dimension sets, and one EMF entry applies all of its dimension sets to all of its
- * metrics. POWERTOOLS_METRICS_DISABLED=true keeps them off stdout (tests); the listener still runs.
- */
+/** Powertools EMF recorder for the inference function's metrics (see lambdas/shared/metrics.ts). */
 export function powertoolsRecorder(options: { readonly metrics?: Metrics; readonly listener?: MetricListener } = {}): MetricsRecorder {
-  const metrics =
-    options.metrics ??
-    new Metrics({
-      namespace: process.env.POWERTOOLS_METRICS_NAMESPACE || METRICS_NAMESPACE,
-      serviceName: process.env.POWERTOOLS_SERVICE_NAME || METRICS_SERVICE,
-    });
-  return {
-    record(metric) {
-      options.listener?.(metric);
-      try {
-        const single = metrics.singleMetric();
-        if (Object.keys(metric.dimensions).length > 0) single.addDimensions({ ...metric.dimensions });
-        single.addMetric(metric.name, UNITS[metric.unit], metric.value);
-      } catch {
-        // A metric that cannot be written must never fail the request it describes.
-      }
-    },
-  };
+  return shared.powertoolsRecorder<InferenceMetricName>({ ...options, serviceName: METRICS_SERVICE });
 }
 
 /** Keeps records in memory (and passes them on); for tests and the local platform. */
 export function memoryRecorder(listener?: MetricListener): MetricsRecorder & { readonly records: MetricRecord[] } {
-  const records: MetricRecord[] = [];
-  return {
-    records,
-    record(metric) {
-      records.push(metric);
-      listener?.(metric);
-    },
-  };
+  return shared.memoryRecorder<InferenceMetricName>(listener);
 }
 
 /** Milliseconds since `start` (a performance.now() reading), to 0.01 ms. */

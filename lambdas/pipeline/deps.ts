@@ -1,6 +1,7 @@
 import type { ModelSpec } from '../../core/pipeline/model-spec';
 import type { ObjectStore } from '../../core/object-store';
 import type { ModelRegistry } from '../../core/registry/registry';
+import type { PipelineRecorder } from './metrics';
 
 /** What every pipeline step needs: the two buckets, the registry, the model specs, time and scratch space. */
 export interface StepDeps {
@@ -13,6 +14,8 @@ export interface StepDeps {
   readonly tmpDir: string;
   /** The data bucket's name, only to write s3:// URIs into manifests. @default - keys without a bucket */
   readonly dataBucket?: string;
+  /** Where run metrics go (Powertools EMF in the function). @default - not reported */
+  readonly recorder?: PipelineRecorder;
 }
 
 /** The model's spec, or a clear error naming the known models. */

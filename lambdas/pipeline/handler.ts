@@ -9,6 +9,8 @@ import { S3ObjectStore } from '../../core/s3-object-store';
 import type { StepRequest } from '../../core/pipeline/contract';
 import type { StepDeps } from './deps';
 import { createStepRunner } from './runner';
+import { powertoolsRecorder } from '../shared/metrics';
+import { PIPELINE_METRICS_SERVICE, type PipelineMetricName } from './metrics';
 
 export { createStepRunner, StepRequestError, type StepRunner } from './runner';
 
@@ -50,6 +52,7 @@ export function buildStepDeps(env: PipelineEnv): StepDeps {
     clock: () => new Date(),
     tmpDir: env.TMPDIR || tmpdir(),
     dataBucket,
+    recorder: powertoolsRecorder<PipelineMetricName>({ serviceName: PIPELINE_METRICS_SERVICE }),
   };
 }
 

@@ -1,6 +1,7 @@
 import type { FailureInput } from '../../core/pipeline/contract';
 import type { StepDeps } from './deps';
 import { failureKey, runIdFor, safeSegment } from './keys';
+import { NO_METRICS, PIPELINE_METRICS } from './metrics';
 
 /** Step Functions puts the error's JSON (message, stack) in Cause as a string; keep it readable. */
 function parseCause(cause: string | undefined): unknown {
@@ -31,5 +32,6 @@ export async function recordFailure(input: FailureInput, deps: StepDeps): Promis
     state,
   };
   await deps.modelStore.put(key, JSON.stringify(record, null, 2), { contentType: 'application/json' });
+  (deps.recorder ?? NO_METRICS).record({ name: PIPELINE_METRICS.runFailures, unit: 'Count', value: 1, dimensions: { model } });
   return { failureKey: key };
 }

@@ -1,7 +1,8 @@
 import type { ModelManifest } from '../../core/manifest';
 import { UnknownModelError } from '../../core/registry/types';
 import type { CandidateResult, EvaluationResult, ExecutionInput, PrepareResult, RegistrationResult, RunSummary } from '../../core/pipeline/contract';
-import type { StepDeps } from './deps';
+import { type StepDeps, specFor } from './deps';
+import { NO_METRICS, PIPELINE_METRICS } from './metrics';
 import { summaryKey } from './keys';
 
 export type RegisterInput = ExecutionInput & {
@@ -71,5 +72,24 @@ export async function register(input: RegisterInput, deps: StepDeps): Promise<Re
     registration,
   };
   await deps.modelStore.put(summaryKey(model, input.prepare.runId), JSON.stringify(summary, null, 2), { contentType: 'application/json' });
+  reportRun(deps, input, summary);
   return registration;
+}
+
+/** The run's outcome as metrics: what the dashboard plots (scores over time) and alarms on. */
+function reportRun(deps: StepDeps, input: RegisterInput, summary: RunSummary): void {
+  const recorder = deps.recorder ?? NO_METRICS;
+  const { model } = input;
+  const metric = specFor(deps, model).gate.metric;
+  const promoted = summary.registration.promoted;
+  recorder.record({ name: PIPELINE_METRICS.runs, unit: 'Count', value: 1, dimensions: { model, outcome: promoted ? 'promoted' : 'rejected' } });
+  recorder.record({ name: PIPELINE_METRICS.promoted, unit: 'Count', value: promoted ? 1 : 0, dimensions: { model } });
+  recorder.record({ name: PIPELINE_METRICS.candidateScore, unit: 'None', value: input.evaluation.best.holdout[metric], dimensions: { model, metric } });
+  if (input.evaluation.champion) {
+    recorder.record({ name: PIPELINE_METRICS.championScore, unit: 'None', value: input.evaluation.champion.holdout[metric], dimensions: { model, metric } });
+  }
+  const started = input.startedAt ? Date.parse(input.startedAt) : Number.NaN;
+  if (Number.isFinite(started)) {
+    recorder.record({ name: PIPELINE_METRICS.runDuration, unit: 'Seconds', value: (Date.parse(summary.finishedAt) - started) / 1000, dimensions: { model } });
+  }
 }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { checkDataFile, type ContractReport } from '../../core/pipeline/data-contract';
 import type { ExecutionInput, ValidationResult } from '../../core/pipeline/contract';
 import { specFor, type StepDeps } from './deps';
+import { NO_METRICS, PIPELINE_METRICS } from './metrics';
 import { findProcessedKey, parseIncomingKey, processedKey, processedPrefix, processedReportKey, quarantineKey, quarantineReportKey } from './keys';
 
 /** The report stored next to a processed or quarantined file: the contract report plus where it came from. */
@@ -114,5 +115,6 @@ export async function validate(input: ExecutionInput, deps: StepDeps): Promise<V
   await deps.dataStore.put(key, object.body);
   await deps.dataStore.put(reportKey, json(report), { contentType: 'application/json' });
   await deps.dataStore.delete(input.key);
+  (deps.recorder ?? NO_METRICS).record({ name: PIPELINE_METRICS.quarantinedFiles, unit: 'Count', value: 1, dimensions: { model } });
   return { status: 'quarantined', quarantineKey: key, reportKey, problems: problemsOf(checked.report) };
 }

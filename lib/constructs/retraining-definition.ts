@@ -84,10 +84,11 @@ export function retrainingDefinition(scope: Construct, props: RetrainingDefiniti
       'key.$': '$.key',
       'etag.$': '$.etag',
       'execution.$': '$$.Execution.Name',
+      'startedAt.$': '$$.Execution.StartTime',
     },
   });
   const namedInput = new sfn.Pass(scope, 'ExecutionInput', {
-    parameters: { 'model.$': '$.model', 'trigger.$': '$.trigger', 'execution.$': '$$.Execution.Name' },
+    parameters: { 'model.$': '$.model', 'trigger.$': '$.trigger', 'execution.$': '$$.Execution.Name', 'startedAt.$': '$$.Execution.StartTime' },
   });
   const start = new sfn.Choice(scope, 'Upload?')
     // not(isPresent) rather than isNotPresent: same meaning in AWS, and aws-local-stepfunctions

@@ -9,7 +9,9 @@ import { runRegistryCli } from '../../core/registry/cli';
 import { ModelRegistry } from '../../core/registry/registry';
 import { OnnxModelValidator } from '../../core/registry/onnx-validator';
 import type { StepRequest } from '../../core/pipeline/contract';
+import { PIPELINE_METRICS, type PipelineMetricName } from '../../lambdas/pipeline/metrics';
 import { createStepRunner } from '../../lambdas/pipeline/runner';
+import { memoryRecorder } from '../../lambdas/shared/metrics';
 import { RetrainingPipeline } from '../../lib/constructs/retraining-pipeline';
 import { executionNameFor, LocalExecutions } from '../../local/pipeline-executions';
 import { placeholderArn, renderedDefinition, type RunResult } from '../../local/state-machine';
@@ -34,6 +36,8 @@ describe('retraining pipeline: the synthesised definition, run end to end', () =
   let executions: LocalExecutions;
   const notices: { Subject?: string }[] = [];
   const specs = new Map<string, ModelSpec>();
+  const metrics = memoryRecorder<PipelineMetricName>();
+  const values = (name: PipelineMetricName) => metrics.records.filter((r) => r.name === name);
   const base = loadModelSpecs(join(__dirname, '../../config/models')).find((s) => s.name === 'ai4i2020') as ModelSpec;
   /** Which algorithms the next run trains: the spec is read at run time, as in AWS. */
   const train = (algorithms: ModelSpec['training']['algorithms']) =>
@@ -44,7 +48,7 @@ describe('retraining pipeline: the synthesised definition, run end to end', () =
     scratch = mkdtempSync(join(tmpdir(), 'pipeline-e2e-'));
     const modelStore = store.store('models');
     registry = new ModelRegistry(modelStore, new OnnxModelValidator());
-    const steps = createStepRunner({ dataStore: store.store('data'), modelStore, registry, specs, clock: () => new Date(), tmpDir: scratch, dataBucket: 'data' });
+    const steps = createStepRunner({ dataStore: store.store('data'), modelStore, registry, specs, clock: () => new Date(), tmpDir: scratch, dataBucket: 'data', recorder: metrics });
 
     const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
     const stack = new Stack(app, 'Pipeline');
@@ -150,5 +154,21 @@ describe('retraining pipeline: the synthesised definition, run end to end', () =
     ]);
     // The duplicate-event run failed in Validate (its object was never uploaded): recorded, not lost.
     expect(runs.filter((r) => r.status === 'failed')).toHaveLength(1);
+  });
+
+  test('each run reports its outcome, scores and duration as metrics', () => {
+    expect(values(PIPELINE_METRICS.runs).map((r) => r.dimensions.outcome)).toEqual(['promoted', 'rejected', 'promoted']);
+    expect(values(PIPELINE_METRICS.promoted).map((r) => r.value)).toEqual([1, 0, 1]);
+    const candidate = values(PIPELINE_METRICS.candidateScore).map((r) => r.value);
+    const champion = values(PIPELINE_METRICS.championScore).map((r) => r.value);
+    expect(candidate).toHaveLength(3);
+    // Runs 2 and 3 had a champion (v1) scored on their holdout: nb lost to it, gbdt beat it.
+    expect(champion).toHaveLength(2);
+    expect(candidate[1]).toBeLessThan(champion[0]);
+    expect(candidate[2]).toBeGreaterThan(champion[1]);
+    expect(values(PIPELINE_METRICS.runDuration).every((r) => r.unit === 'Seconds' && r.value > 0 && r.value < 600)).toBe(true);
+    expect(values(PIPELINE_METRICS.runDuration)).toHaveLength(3);
+    expect(values(PIPELINE_METRICS.quarantinedFiles)).toHaveLength(1);
+    expect(values(PIPELINE_METRICS.runFailures)).toHaveLength(1);
   });
 });

@@ -87,7 +87,7 @@ describe('runStateMachine with the synthesised retraining pipeline', () => {
     expect(result.status).toBe('SUCCEEDED');
     expect(steps.steps()).toEqual(['validate', 'prepare', 'train', 'train', 'evaluate', 'register']);
     expect(entered).toContain('RegisterChampion');
-    expect(steps.calls[0].input).toEqual({ ...upload, model: 'iris', execution: 'exec-1' });
+    expect(steps.calls[0].input).toEqual({ ...upload, model: 'iris', execution: 'exec-1', startedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) });
     const output = (result as { output: Record<string, unknown> }).output;
     expect(output.registration).toEqual({ version: 3, alias: 'champion', promoted: true });
     expect(output.candidates).toHaveLength(2);
@@ -111,7 +111,7 @@ describe('runStateMachine with the synthesised retraining pipeline', () => {
     expect(result.status).toBe('SUCCEEDED');
     expect(entered).toContain('RegisterChallenger');
     expect(entered).not.toContain('ModelFromKey');
-    expect(steps.calls[0].input).toEqual({ model: 'iris', trigger: 'schedule', execution: 'exec-1' });
+    expect(steps.calls[0].input).toEqual({ model: 'iris', trigger: 'schedule', execution: 'exec-1', startedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) });
     expect((result as { output: Record<string, unknown> }).output.registration).toEqual({ version: 3, alias: 'challenger', promoted: false });
   });
 
