@@ -9,7 +9,8 @@
  *   { model, trigger, bucket?, key?, etag? }                                  -> $
  * States, in order:
  *   Validate       step 'validate'   ResultPath $.validation
- *   Quarantined?   Choice on $.validation.status == 'quarantined' -> NotifyQuarantine -> Fail
+ *   Quarantined?   Choice on $.validation.status: 'quarantined' -> NotifyQuarantine -> Fail;
+ *                  'duplicate' -> Succeed (AlreadyHandled)
  *   Prepare        step 'prepare'    ResultPath $.prepare
  *   TrainCandidates  Map over $.prepare.algorithms, item = TrainItem     ResultPath $.candidates
  *                  step 'train'
@@ -53,7 +54,12 @@ export type ValidationResult =
   | { readonly status: 'clean'; readonly processedKey: string; readonly reportKey: string; readonly dataSha256: string; readonly rows: number }
   | { readonly status: 'quarantined'; readonly quarantineKey: string; readonly reportKey: string; readonly problems: readonly string[] }
   /** schedule / manual runs: nothing new to validate, train on what processed/ holds. */
-  | { readonly status: 'skipped' };
+  | { readonly status: 'skipped' }
+  /**
+   * Another execution already handled this very object version (S3 delivered its event twice and
+   * EventBridge, which cannot name executions, started a second one): nothing to do, no retrain.
+   */
+  | { readonly status: 'duplicate'; readonly handledBy: string };
 
 /** prepare: snapshot of the training data and the run's settings. */
 export interface PrepareResult {

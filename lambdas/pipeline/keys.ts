@@ -3,6 +3,7 @@
  *   incoming/<model>/<file>                          uploads (the trigger)
  *   processed/<model>/<time>-<etag>-<stem>.csv       clean copies (+ .report.json next to them)
  *   quarantine/<model>/<file>                        rejected originals (+ <file>.report.json)
+ *   claims/<model>/<etag>-<stem>.json                which execution handles an object version
  * Model bucket: runs/<model>/<runId>/{candidates/<algorithm>/,summary.json,failure.json}.
  * The etag in a processed key is what makes validate idempotent: a redelivered event finds the copy.
  */
@@ -51,6 +52,9 @@ export function findProcessedKey(keys: readonly string[], model: string, file: s
 }
 
 export const processedReportKey = (key: string) => key.replace(/\.csv$/, '.report.json');
+
+/** claims/<model>/<etag>-<stem>.json: which execution handles this object version (first writer wins). */
+export const claimKey = (model: string, file: string, etag: string) => `claims/${model}/${etagToken(etag)}-${stem(file)}.json`;
 export const isProcessedData = (key: string) => key.endsWith('.csv');
 
 /** quarantine/<model>/<file>; with an etag, the key for a second, different upload of that file name. */

@@ -3,11 +3,13 @@ import { checkDataFile, type ContractReport } from '../../core/pipeline/data-con
 import type { ExecutionInput, ValidationResult } from '../../core/pipeline/contract';
 import { specFor, type StepDeps } from './deps';
 import { NO_METRICS, PIPELINE_METRICS } from './metrics';
-import { findProcessedKey, parseIncomingKey, processedKey, processedPrefix, processedReportKey, quarantineKey, quarantineReportKey } from './keys';
+import { PreconditionFailedError } from '../../core/object-store';
+import { claimKey, findProcessedKey, parseIncomingKey, processedKey, processedPrefix, processedReportKey, quarantineKey, quarantineReportKey } from './keys';
 
 /** The report stored next to a processed or quarantined file: the contract report plus where it came from. */
 export interface StoredReport extends ContractReport {
-  readonly source: { readonly key: string; readonly etag: string };
+  /** `execution`: the run that made this copy, so another run for the same object knows it is a duplicate. */
+  readonly source: { readonly key: string; readonly etag: string; readonly execution?: string };
 }
 
 const sha256 = (bytes: Uint8Array | string) => createHash('sha256').update(bytes).digest('hex');
@@ -22,14 +24,20 @@ function parseReport(body: Uint8Array, key: string): StoredReport {
   }
 }
 
+/** Another execution made this copy: the object was already handled (a redelivered event). */
+function handledByOther(report: StoredReport | undefined, execution: string): ValidationResult | undefined {
+  const handledBy = report?.source?.execution;
+  return handledBy !== undefined && handledBy !== execution ? { status: 'duplicate', handledBy } : undefined;
+}
+
 /** The result for a processed copy already written (a redelivered event, or a retry after a partial failure). */
-async function processedResult(deps: StepDeps, key: string): Promise<ValidationResult> {
+async function processedResult(deps: StepDeps, key: string, execution: string): Promise<ValidationResult> {
   const reportKey = processedReportKey(key);
-  const [data, report] = await Promise.all([deps.dataStore.get(key), deps.dataStore.get(reportKey)]);
+  const [data, reportObject] = await Promise.all([deps.dataStore.get(key), deps.dataStore.get(reportKey)]);
   if (!data) throw new Error(`processed copy ${key} disappeared while validating`);
   // The report is written before the data, so it is there whenever the data is.
-  const rows = report ? parseReport(report.body, reportKey).rowsOut : 0;
-  return { status: 'clean', processedKey: key, reportKey, dataSha256: sha256(data.body), rows };
+  const report = reportObject && parseReport(reportObject.body, reportKey);
+  return handledByOther(report, execution) ?? { status: 'clean', processedKey: key, reportKey, dataSha256: sha256(data.body), rows: report?.rowsOut ?? 0 };
 }
 
 async function readStoredReport(deps: StepDeps, key: string): Promise<StoredReport | undefined> {
@@ -38,12 +46,12 @@ async function readStoredReport(deps: StepDeps, key: string): Promise<StoredRepo
 }
 
 /** A quarantine of this very upload (same etag), if one was already made, under either key it may have. */
-async function quarantinedResult(deps: StepDeps, model: string, file: string, etag: string): Promise<ValidationResult | undefined> {
+async function quarantinedResult(deps: StepDeps, model: string, file: string, etag: string, execution: string): Promise<ValidationResult | undefined> {
   for (const key of [quarantineKey(model, file), quarantineKey(model, file, etag)]) {
     const reportKey = quarantineReportKey(key);
     const report = await readStoredReport(deps, reportKey);
     if (report?.source?.etag === etag && (await deps.dataStore.get(key))) {
-      return { status: 'quarantined', quarantineKey: key, reportKey, problems: problemsOf(report) };
+      return handledByOther(report, execution) ?? { status: 'quarantined', quarantineKey: key, reportKey, problems: problemsOf(report) };
     }
   }
   return undefined;
@@ -59,11 +67,27 @@ async function freeQuarantineKey(deps: StepDeps, model: string, file: string, et
 
 const json = (value: unknown) => JSON.stringify(value, null, 2);
 
+/** Creates the claim for `execution`, or returns the execution that already holds it. */
+async function claim(deps: StepDeps, key: string, execution: string): Promise<string> {
+  try {
+    await deps.dataStore.put(key, json({ execution, claimedAt: deps.clock().toISOString() }), { condition: { ifNoneMatch: '*' }, contentType: 'application/json' });
+    return execution;
+  } catch (error) {
+    if (!(error instanceof PreconditionFailedError)) throw error;
+    const existing = await deps.dataStore.get(key);
+    const holder = existing && (JSON.parse(Buffer.from(existing.body).toString('utf8')) as { execution?: unknown }).execution;
+    if (typeof holder !== 'string') throw new Error(`${key} exists but names no execution`, { cause: error });
+    return holder;
+  }
+}
+
 /**
  * Checks incoming/<model>/<file> against the model's data contract. Clean: writes the processed
  * copy (report first, then data) and only then deletes the original. Bad: copies the original
  * bytes to quarantine/ with the report, then deletes it. Nothing is deleted before its copy
- * exists, and a re-run for the same object (same etag) returns the same result without a second copy.
+ * exists. A re-run by the same execution (a retry) returns the same result without a second copy;
+ * another execution for the same object version (S3 delivered the event twice) gets 'duplicate'
+ * and the state machine stops there, so one object version retrains once.
  */
 export async function validate(input: ExecutionInput, deps: StepDeps): Promise<ValidationResult> {
   if (input.key === undefined || input.key === '') return { status: 'skipped' };
@@ -81,10 +105,15 @@ export async function validate(input: ExecutionInput, deps: StepDeps): Promise<V
   if (etag === undefined) throw new Error(`${input.key} does not exist and the event has no etag to find what became of it`);
   const existing = findProcessedKey(await deps.dataStore.list(processedPrefix(model)), model, file, etag);
 
+  // One execution per object version: the first to create the claim handles it. S3 (and the local
+  // server) refuse a second If-None-Match:* write, so concurrent deliveries cannot both retrain.
+  const owner = await claim(deps, claimKey(model, file, etag), input.execution);
+  if (owner !== input.execution) return { status: 'duplicate', handledBy: owner };
+
   if (!object) {
     // Already handled by an earlier delivery of the same event: answer as it did.
-    if (existing) return processedResult(deps, existing);
-    const quarantined = await quarantinedResult(deps, model, file, etag);
+    if (existing) return processedResult(deps, existing, input.execution);
+    const quarantined = await quarantinedResult(deps, model, file, etag, input.execution);
     if (quarantined) return quarantined;
     throw new Error(`${input.key} (etag ${etag}) does not exist and was neither processed nor quarantined`);
   }
@@ -92,14 +121,14 @@ export async function validate(input: ExecutionInput, deps: StepDeps): Promise<V
 
   if (existing) {
     // A retry after the copy was written but before the original was deleted.
-    const result = await processedResult(deps, existing);
+    const result = await processedResult(deps, existing, input.execution);
     await deps.dataStore.delete(input.key);
     return result;
   }
 
   const now = deps.clock();
   const checked = checkDataFile(object.body, file, spec, { now });
-  const source = { key: input.key, etag: object.etag };
+  const source = { key: input.key, etag: object.etag, execution: input.execution };
   if (checked.status === 'clean') {
     const key = processedKey(model, file, object.etag, now);
     const reportKey = processedReportKey(key);

@@ -170,6 +170,8 @@ export function retrainingDefinition(scope: Construct, props: RetrainingDefiniti
   validate.next(
     new sfn.Choice(scope, 'Quarantined?')
       .when(sfn.Condition.stringEquals('$.validation.status', 'quarantined'), notifyQuarantine)
+      // A second delivery of the same S3 event: the first execution retrains; this one stops.
+      .when(sfn.Condition.stringEquals('$.validation.status', 'duplicate'), new sfn.Succeed(scope, 'AlreadyHandled'))
       .otherwise(prepare.next(trainCandidates).next(evaluate).next(gate)),
   );
   return start;

@@ -186,6 +186,9 @@ export class RetrainingPipeline extends Construct {
       props.dataBucket.grantPut(fn, prefix);
       props.dataBucket.grantDelete(fn, prefix);
     }
+    // claims/ records which execution handles an object version; claims are never deleted.
+    props.dataBucket.grantRead(fn, 'claims/*');
+    props.dataBucket.grantPut(fn, 'claims/*');
     for (const prefix of ['registry/*', 'runs/*']) {
       props.modelBucket.grantRead(fn, prefix);
       props.modelBucket.grantPut(fn, prefix);

@@ -171,4 +171,19 @@ describe('retraining pipeline: the synthesised definition, run end to end', () =
     expect(values(PIPELINE_METRICS.quarantinedFiles)).toHaveLength(1);
     expect(values(PIPELINE_METRICS.runFailures)).toHaveLength(1);
   });
+
+  test('in AWS a duplicate event starts a second, unnamed execution: it stops at AlreadyHandled and nothing retrains twice', async () => {
+    train(['lr']);
+    const key = 'incoming/ai4i2020/fourth.csv';
+    const { etag } = await store.store('data').put(key, AI4I);
+    const event = { trigger: 'upload', bucket: 'data', key, etag };
+    const [first, second] = ['delivery-1', 'delivery-2'].map((name) => executions.start(event, name));
+    if (!first.started || !second.started) throw new Error('both deliveries should start (different names)');
+    const [a, b] = await Promise.all([first.result, second.result]);
+    const outcomes = [a, b].map((r) => (r as { output?: { validation?: { status: string }; registration?: { version: number } } }).output);
+    expect([a.status, b.status]).toEqual(['SUCCEEDED', 'SUCCEEDED']);
+    expect(outcomes.filter((o) => o?.validation?.status === 'duplicate')).toHaveLength(1);
+    expect(outcomes.filter((o) => o?.registration).map((o) => o?.registration?.version)).toEqual([4]);
+    expect((await registry.listVersions('ai4i2020')).map((v) => v.version)).toEqual([1, 2, 3, 4]);
+  });
 });

@@ -135,7 +135,7 @@ describe('RetrainingPipeline', () => {
     expect(actions).not.toContain('*');
     expect(actions).not.toContain('s3:*');
     const resources = JSON.stringify(all.filter((s) => actionsOf(s).some((a) => a.startsWith('s3:'))).map((s) => s.Resource));
-    for (const prefix of ['incoming/*', 'processed/*', 'quarantine/*', 'registry/*', 'runs/*']) expect(resources).toContain(`/${prefix}`);
+    for (const prefix of ['incoming/*', 'processed/*', 'quarantine/*', 'claims/*', 'registry/*', 'runs/*']) expect(resources).toContain(`/${prefix}`);
     expect(resources).not.toMatch(/"\/\*"/);
   });
 
