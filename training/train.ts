@@ -44,6 +44,15 @@ export interface TrainingRun {
 
 export const DEFAULT_SEED = 42;
 
+/**
+ * The labels and the stratified split a training run uses. Anything that must score on the same
+ * holdout rows as training did (the pipeline scoring a champion) calls this, never its own copy.
+ */
+export function labelledSplit(table: RawTable, label: string, seed: number, fractions: SplitFractions = DEFAULT_FRACTIONS): { classes: string[]; y: Int32Array; split: Split } {
+  const { classes, y } = readLabels(table, label);
+  return { classes, y, split: stratifiedSplit(y, classes.length, seed, fractions) };
+}
+
 function seconds(since: number): number {
   return (performance.now() - since) / 1000;
 }
@@ -72,8 +81,7 @@ export function trainCandidates(table: RawTable, options: TrainOptions): Trainin
   const metric = options.selectionMetric ?? 'macroF1';
   const progress = options.onProgress ?? (() => undefined);
   const schema = inferSchema(table, options);
-  const { classes, y } = readLabels(table, schema.label);
-  const split = stratifiedSplit(y, classes.length, seed, options.fractions ?? DEFAULT_FRACTIONS);
+  const { classes, y, split } = labelledSplit(table, schema.label, seed, options.fractions);
   if (split.train.length < classes.length * 2 || split.validation.length === 0 || split.holdout.length === 0) {
     throw new DataError(`too few rows (${y.length}) to split into train, validation and holdout for ${classes.length} classes`);
   }

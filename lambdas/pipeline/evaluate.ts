@@ -4,10 +4,9 @@ import { createSession, toOrtFeeds } from '../../core/onnx-session';
 import { decidePromotion } from '../../core/pipeline/gate';
 import type { ModelSpec } from '../../core/pipeline/model-spec';
 import { DEFAULT_ALIAS } from '../../core/registry/types';
-import { readLabels } from '../../training/data/labels';
 import type { RawTable } from '../../training/data/load';
 import { classificationMetrics } from '../../training/metrics';
-import { DEFAULT_FRACTIONS, stratifiedSplit } from '../../training/split';
+import { labelledSplit } from '../../training/train';
 import type { CandidateResult, EvaluationResult, ExecutionInput, PrepareResult, Scores } from '../../core/pipeline/contract';
 import { loadProcessed } from './data';
 import { specFor, type StepDeps } from './deps';
@@ -20,13 +19,10 @@ export function bestCandidate(candidates: readonly CandidateResult[], metric: ke
   return candidates.reduce((a, b) => (b.validation[metric] > a.validation[metric] ? b : a));
 }
 
-/**
- * The run's holdout rows, as training split them: the same data, label and seed give the same
- * stratified split (trainCandidates: readLabels then stratifiedSplit with the default fractions).
- */
+/** The run's holdout rows, exactly as training split them (the same data, label and seed). */
 export function holdoutRows(table: RawTable, label: string, seed: number): { rows: Record<string, string>[]; labels: string[] } {
-  const { classes, y } = readLabels(table, label);
-  const { holdout } = stratifiedSplit(y, classes.length, seed, DEFAULT_FRACTIONS);
+  const { classes, y, split } = labelledSplit(table, label, seed);
+  const { holdout } = split;
   const rows = Array.from(holdout, (r) => Object.fromEntries(table.columns.map((c, j) => [c, table.rows[r][j]])));
   return { rows, labels: Array.from(holdout, (r) => classes[y[r]]) };
 }

@@ -1,4 +1,4 @@
-import { ALGORITHMS } from '../../training/algorithms';
+import { ALGORITHMS, isAlgorithm } from '../../training/algorithms';
 import type { AlgorithmName } from '../../training/algorithms/types';
 import { exportModel } from '../../training/export';
 import { trainCandidates } from '../../training/train';
@@ -9,9 +9,8 @@ import { specFor, type StepDeps } from './deps';
 import { candidatePrefix } from './keys';
 
 export function asAlgorithm(name: string): AlgorithmName {
-  const known: readonly string[] = ALGORITHMS;
-  if (!known.includes(name)) throw new Error(`unknown algorithm "${name}"; expected one of ${ALGORITHMS.join(', ')}`);
-  return name as AlgorithmName;
+  if (!isAlgorithm(name)) throw new Error(`unknown algorithm "${name}"; expected one of ${ALGORITHMS.join(', ')}`);
+  return name;
 }
 
 /**
