@@ -30,12 +30,17 @@ export class LocalExecutions {
 
   constructor(
     private readonly definition: object,
-    private readonly options: Omit<RunOptions, 'executionName'>,
+    private readonly options: Omit<RunOptions, 'executionName' | 'onStateEntered'> & {
+      /** Called as each state of any execution is entered. */
+      readonly onStateEntered?: (execution: string, state: string) => void;
+    },
   ) {}
 
   start(input: object, name: string): StartResult {
     if (this.names.has(name)) return { started: false, name };
     this.names.add(name);
-    return { started: true, name, result: runStateMachine(this.definition, input, { ...this.options, executionName: name }) };
+    const { onStateEntered, ...options } = this.options;
+    const entered = onStateEntered ? (state: string) => onStateEntered(name, state) : undefined;
+    return { started: true, name, result: runStateMachine(this.definition, input, { ...options, executionName: name, onStateEntered: entered }) };
   }
 }

@@ -1,4 +1,4 @@
-import { Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { SecureBucket } from '../constructs/secure-bucket';
@@ -16,5 +16,7 @@ export class StorageStack extends Stack {
     // EventBridge on the data bucket: uploads under incoming/ start retraining.
     this.dataBucket = new SecureBucket(this, 'DataBucket', { eventBridgeEnabled: true }).bucket;
     this.modelBucket = new SecureBucket(this, 'ModelBucket').bucket;
+    new CfnOutput(this, 'DataBucketName', { value: this.dataBucket.bucketName, description: 'Upload training data to s3://<this>/incoming/<model>/ to retrain' });
+    new CfnOutput(this, 'ModelBucketName', { value: this.modelBucket.bucketName, description: 'The model registry (npm run registry with MODEL_BUCKET=<this>)' });
   }
 }

@@ -1,0 +1,53 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
+import { OnnxModelValidator } from '../../core/registry/onnx-validator';
+import { ModelRegistry } from '../../core/registry/registry';
+import { S3ObjectStore } from '../../core/s3-object-store';
+import { createInferenceApp, type InferenceApp } from './app';
+import { OnnxBackend } from './backends/onnx';
+import { SageMakerBackend } from './backends/sagemaker';
+import type { ModelBackend } from './backends/types';
+import type { InferenceConfig } from './config';
+import { type AppLog, METRICS_SERVICE, type MetricListener, powertoolsLog, powertoolsRecorder } from './metrics';
+import { ModelCache, ModelCatalog } from './model-cache';
+
+/**
+ * Builds the inference app from its configuration: SDK clients, the registry reader, backends,
+ * model cache and metrics. The Lambda handler calls it once per execution environment; the local
+ * platform, tests and benchmarks call it the same way (importing handler.ts would read the env).
+ */
+
+export interface BuildOptions {
+  /** Sees every metric as it is recorded (the local platform, tests). */
+  readonly metricListener?: MetricListener;
+  /** @default - a Powertools Logger (POWERTOOLS_LOG_LEVEL, POWERTOOLS_SERVICE_NAME) */
+  readonly log?: AppLog;
+}
+
+/** The app over the real registry in S3, as the Lambda runs it (also used by tests and the local platform). */
+export function buildInferenceApp(config: InferenceConfig, options: BuildOptions = {}): InferenceApp {
+  const log = options.log ?? powertoolsLog(new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME || METRICS_SERVICE }));
+  const s3 = new S3Client(config.awsEndpointUrl === undefined ? {} : { endpoint: config.awsEndpointUrl, forcePathStyle: true });
+  // The function only reads the registry; the validator is what ModelRegistry needs to register.
+  const source = new ModelRegistry(new S3ObjectStore(s3, config.modelBucket), new OnnxModelValidator());
+  const recorder = powertoolsRecorder({ listener: options.metricListener });
+
+  const onnx = new OnnxBackend();
+  const endpoints = Object.entries(config.sagemakerEndpoints);
+  const sagemaker = endpoints.length === 0 ? undefined : new SageMakerRuntimeClient({});
+  const remote = new Map<string, ModelBackend>(sagemaker ? endpoints.map(([model, endpoint]) => [model, new SageMakerBackend(sagemaker, endpoint)]) : []);
+  const backendFor = (model: string): ModelBackend => remote.get(model) ?? onnx;
+
+  const models = new ModelCache({ source, backendFor, ttlMs: config.modelTtlMs, bundledModelsDir: config.bundledModelsDir, recorder, log });
+  const catalog = new ModelCatalog(source, config.modelTtlMs);
+  return createInferenceApp({
+    source,
+    models,
+    catalog,
+    limits: { maxBatch: config.maxBatch, maxBodyBytes: config.maxBodyBytes, maxTextChars: config.maxTextChars },
+    defaultModel: config.defaultModel,
+    recorder,
+    log,
+  });
+}

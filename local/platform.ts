@@ -1,0 +1,206 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { loadModelSpecs } from '../core/pipeline/model-specs';
+import { OnnxModelValidator } from '../core/registry/onnx-validator';
+import { ModelRegistry } from '../core/registry/registry';
+import { S3ObjectStore } from '../core/s3-object-store';
+import { buildInferenceApp } from '../lambdas/inference/build-app';
+import { loadConfig } from '../lambdas/inference/config';
+import type { AppLog } from '../lambdas/inference/metrics';
+import { INCOMING_PREFIX } from '../lambdas/pipeline/keys';
+import { DASHBOARD_HEADERS, DASHBOARD_HTML } from './dashboard-page';
+import { parseEmfLine } from './emf';
+import { type PlatformEndpoints, writeEndpoints } from './endpoints';
+import { startHttpApi } from './http-api';
+import { LocalMetrics } from './local-metrics';
+import { LocalPipeline, type PipelineEvent } from './local-pipeline';
+import { executionNameFor } from './pipeline-executions';
+import { LOCAL_S3_CREDENTIALS, localS3Client, startS3Server } from './s3-server';
+import { seedPlan } from './seed';
+
+/**
+ * The whole platform on one machine, no AWS account, no Docker: a real S3 server (data kept in
+ * <dataDir>/s3), the inference handler behind a local HTTP API, the synthesised retraining state
+ * machine run by a real ASL interpreter on uploads under incoming/, a first model per spec, and
+ * a local view of the metrics the functions emit (GET /dashboard).
+ */
+
+export const LOCAL_BUCKETS = { data: 'mlops-data', models: 'mlops-models' } as const;
+export const LOCAL_REGION = 'us-east-1';
+
+export interface LocalPlatformOptions {
+  /** Objects, scratch space and endpoints.json live here; a second start resumes from it. */
+  readonly dataDir: string;
+  /** The API's port; 0 picks a free one. @default 3000 */
+  readonly port?: number;
+  /** The S3 server's port; 0 picks a free one. @default 4568 */
+  readonly s3Port?: number;
+  /** @default - the repository's config/models */
+  readonly specsDir?: string;
+  /** Train and promote a first model per spec that has none. @default true */
+  readonly seed?: boolean;
+  /** How long the API trusts a resolved champion before re-checking. @default 5 (AWS default: 60) */
+  readonly modelTtlSeconds?: number;
+  /** The model POST /predict uses when the features do not pick one. @default 'iris' when configured */
+  readonly defaultModel?: string;
+  /** Progress lines. @default console.log */
+  readonly log?: (line: string) => void;
+  /** Pipeline events, for callers that format their own progress. */
+  readonly onPipelineEvent?: (event: PipelineEvent) => void;
+}
+
+export interface LocalPlatform {
+  readonly endpoints: PlatformEndpoints;
+  readonly dataDir: string;
+  readonly metrics: LocalMetrics;
+  readonly pipeline: LocalPipeline;
+  /** Resolves when first-start seeding has finished (at once when there was nothing to seed). */
+  readonly seeded: Promise<void>;
+  close(): Promise<void>;
+}
+
+const REPO_ROOT = join(__dirname, '..');
+
+export async function startLocalPlatform(options: LocalPlatformOptions): Promise<LocalPlatform> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const dataDir = options.dataDir;
+  const scratch = join(dataDir, 'tmp');
+  mkdirSync(join(dataDir, 's3'), { recursive: true });
+  mkdirSync(scratch, { recursive: true });
+  const specs = loadModelSpecs(options.specsDir ?? join(REPO_ROOT, 'config', 'models'));
+
+  const s3 = await startS3Server({ port: options.s3Port ?? 4568, directory: join(dataDir, 's3'), buckets: [LOCAL_BUCKETS.data, LOCAL_BUCKETS.models] });
+  // What a function's execution environment has in AWS: credentials and region in the environment.
+  // The local S3 server accepts only its own keys; this process talks to nothing else.
+  const awsEnv = {
+    AWS_ACCESS_KEY_ID: LOCAL_S3_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_S3_CREDENTIALS.secretAccessKey,
+    AWS_REGION: LOCAL_REGION,
+    AWS_ENDPOINT_URL: s3.endpoint,
+    // The SDK's default request checksums postdate s3rver.
+    AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
+  };
+  Object.assign(process.env, awsEnv, { POWERTOOLS_METRICS_DISABLED: 'true' });
+
+  const metrics = new LocalMetrics();
+  const client = localS3Client(s3.endpoint);
+  const dataStore = new S3ObjectStore(client, LOCAL_BUCKETS.data);
+  const registry = new ModelRegistry(new S3ObjectStore(client, LOCAL_BUCKETS.models), new OnnxModelValidator());
+
+  const pipeline = new LocalPipeline({
+    specs,
+    dataBucket: LOCAL_BUCKETS.data,
+    modelBucket: LOCAL_BUCKETS.models,
+    functionEnv: {
+      ...awsEnv,
+      DATA_BUCKET: LOCAL_BUCKETS.data,
+      MODEL_BUCKET: LOCAL_BUCKETS.models,
+      MODEL_SPECS_DIR: options.specsDir ?? join(REPO_ROOT, 'config', 'models'),
+      TMPDIR: scratch,
+      POWERTOOLS_METRICS_DISABLED: 'false',
+      POWERTOOLS_LOG_LEVEL: 'WARN',
+      // Node 20's deprecation notice: this process prints it once already.
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    },
+    onEvent: (event) => options.onPipelineEvent?.(event),
+    onFunctionOutput: (line, stream) => {
+      const records = parseEmfLine(line);
+      if (records.length > 0) {
+        for (const record of records) metrics.recordMetric(record);
+        return;
+      }
+      log(functionLogLine(line, stream));
+    },
+  });
+
+  const appLog: AppLog = {
+    info: () => undefined,
+    warn: (message, attributes) => log(`inference  WARN  ${message}${attributes ? ` ${JSON.stringify(attributes)}` : ''}`),
+    error: (message, attributes) => log(`inference  ERROR ${message}${attributes ? ` ${JSON.stringify(attributes)}` : ''}`),
+  };
+  const defaultModel = options.defaultModel ?? (specs.some((s) => s.name === 'iris') ? 'iris' : undefined);
+  const config = loadConfig({
+    MODEL_BUCKET: LOCAL_BUCKETS.models,
+    DEFAULT_MODEL: defaultModel,
+    MODEL_TTL_SECONDS: String(options.modelTtlSeconds ?? 5),
+    AWS_ENDPOINT_URL: s3.endpoint,
+  });
+  const app = buildInferenceApp(config, { log: appLog, metricListener: (record) => metrics.recordMetric(record) });
+
+  let api;
+  try {
+    api = await startHttpApi({
+      port: options.port ?? 3000,
+      handler: (event) => app.handle(event),
+      localRoutes: {
+        '/dashboard': () => ({ status: 200, headers: { 'content-type': 'text/html; charset=utf-8', ...DASHBOARD_HEADERS }, body: DASHBOARD_HTML }),
+        '/dashboard/data': () => ({ status: 200, headers: { 'content-type': 'application/json', 'cache-control': 'no-store' }, body: JSON.stringify(metrics.snapshot()) }),
+      },
+      onRequest: (record) => metrics.recordRequest(record),
+    });
+  } catch (error) {
+    await pipeline.close();
+    await s3.close();
+    throw error;
+  }
+
+  // What the stack's EventBridge rule does: objects created under incoming/ start the pipeline.
+  const unsubscribe = s3.onObjectCreated((object) => {
+    if (object.etag === undefined) return;
+    const upload = { bucket: object.bucket, key: object.key, etag: object.etag };
+    const started = pipeline.onObjectCreated(upload);
+    if (started === undefined && pipeline.find(executionNameFor(upload))) {
+      log(`pipeline   ${object.key}: this object version (same key and content) was already handled by execution ${executionNameFor(upload)}; upload under another name to retrain`);
+    }
+  });
+
+  const endpoints: PlatformEndpoints = { apiUrl: api.url, s3Endpoint: s3.endpoint, region: LOCAL_REGION, dataBucket: LOCAL_BUCKETS.data, modelBucket: LOCAL_BUCKETS.models };
+  writeEndpoints(dataDir, endpoints);
+
+  // Uploads a previous run stopped before handling (Ctrl-C mid-run) are picked up again.
+  const leftovers = await client.send(new ListObjectsV2Command({ Bucket: LOCAL_BUCKETS.data, Prefix: INCOMING_PREFIX }));
+  for (const object of leftovers.Contents ?? []) {
+    if (object.Key && object.ETag) pipeline.onObjectCreated({ bucket: LOCAL_BUCKETS.data, key: object.Key, etag: object.ETag.replace(/"/g, '') });
+  }
+
+  const seeded = options.seed === false ? Promise.resolve() : seed();
+  async function seed(): Promise<void> {
+    const plan = await seedPlan(specs, registry, dataStore);
+    for (const skipped of plan.skipped) log(`seed       ${skipped.model}: ${skipped.reason}`);
+    for (const upload of plan.uploads) {
+      const { etag } = await dataStore.put(upload.key, upload.body);
+      const object = { bucket: LOCAL_BUCKETS.data, key: upload.key, etag };
+      const execution = pipeline.onObjectCreated(object) ?? pipeline.find(executionNameFor(object));
+      if (execution) await execution.result;
+    }
+  }
+
+  let closed = false;
+  return {
+    endpoints,
+    dataDir,
+    metrics,
+    pipeline,
+    seeded,
+    async close() {
+      if (closed) return;
+      closed = true;
+      unsubscribe();
+      await api.close();
+      await pipeline.close();
+      await s3.close();
+    },
+  };
+}
+
+/** The function's Powertools JSON log lines, compacted; anything else as written. */
+function functionLogLine(line: string, stream: 'stdout' | 'stderr'): string {
+  try {
+    const entry = JSON.parse(line) as { level?: string; message?: string; error?: unknown };
+    if (typeof entry.message === 'string') return `pipeline-fn ${entry.level ?? ''} ${entry.message}${entry.error ? ` ${JSON.stringify(entry.error)}` : ''}`;
+  } catch {
+    // not JSON
+  }
+  return `pipeline-fn ${stream === 'stderr' ? '!' : ' '} ${line}`;
+}

@@ -1,0 +1,173 @@
+import { type DashboardData, type DashboardSeries, LocalMetrics, PANEL_IDS, type PanelId } from '../../local/local-metrics';
+import { INFERENCE_METRICS } from '../../lambdas/inference/metrics';
+import { PIPELINE_METRICS } from '../../lambdas/pipeline/metrics';
+
+const BUCKET = 10_000;
+const T0 = 1_700_000_000_000; // a bucket boundary
+
+/** A LocalMetrics on a clock the test moves. */
+function metricsAt(start = T0, options: { retentionMs?: number; maxSamplesPerBucket?: number } = {}) {
+  const clock = { now: start };
+  const metrics = new LocalMetrics({ bucketMs: BUCKET, clock: () => clock.now, ...options });
+  return { metrics, clock };
+}
+
+const panel = (data: DashboardData, id: PanelId): readonly DashboardSeries[] => data.panels.find((p) => p.id === id)?.series ?? [];
+const points = (data: DashboardData, id: PanelId) => Object.fromEntries(panel(data, id).map((s) => [s.name, s.points.map(([t, v]) => [t - T0, v])]));
+
+const request = (status: number, latencyMs = 5, at?: number) => ({ method: 'POST', path: '/models/iris/predict', status, latencyMs, at });
+const predictions = (cls: string, value: number, version = '1') => ({ name: INFERENCE_METRICS.predictions, unit: 'Count' as const, value, dimensions: { model: 'iris', version, class: cls } });
+
+describe('LocalMetrics', () => {
+  test('counts requests, 4xx and 5xx per bucket of the injected clock', () => {
+    const { metrics, clock } = metricsAt();
+    metrics.recordRequest(request(200));
+    metrics.recordRequest(request(404));
+    clock.now = T0 + 9_999;
+    metrics.recordRequest(request(503));
+    clock.now = T0 + 25_000;
+    metrics.recordRequest(request(200));
+
+    expect(points(metrics.snapshot(), 'requests')).toEqual({
+      requests: [[0, 3], [10_000, 0], [20_000, 1]],
+      '4xx': [[0, 1], [10_000, 0], [20_000, 0]],
+      '5xx': [[0, 1], [10_000, 0], [20_000, 0]],
+    });
+  });
+
+  test('gives exact nearest-rank percentiles of the API latency in each bucket', () => {
+    const { metrics } = metricsAt();
+    // 1..100 ms in a shuffled order, then 1..10 ms in the next bucket
+    for (const ms of [...Array(100).keys()].map((i) => ((i * 37) % 100) + 1)) metrics.recordRequest(request(200, ms, T0 + 1));
+    for (let ms = 10; ms >= 1; ms--) metrics.recordRequest(request(200, ms, T0 - BUCKET));
+
+    expect(points(metrics.snapshot(), 'api-latency')).toEqual({
+      p50: [[-10_000, 5], [0, 50]],
+      p90: [[-10_000, 9], [0, 90]],
+      p99: [[-10_000, 10], [0, 99]],
+    });
+  });
+
+  test('gives InferenceLatency p50 and p99 per model', () => {
+    const { metrics } = metricsAt();
+    for (const value of [4, 1, 3, 2]) metrics.recordMetric({ name: INFERENCE_METRICS.inferenceLatency, unit: 'Milliseconds', value, dimensions: { model: 'iris' } });
+    metrics.recordMetric({ name: INFERENCE_METRICS.inferenceLatency, unit: 'Milliseconds', value: 7, dimensions: { model: 'wine' } });
+
+    expect(points(metrics.snapshot(), 'inference-latency')).toEqual({ 'iris p50': [[0, 2]], 'iris p99': [[0, 4]], 'wine p50': [[0, 7]], 'wine p99': [[0, 7]] });
+  });
+
+  test('keeps at most maxSamplesPerBucket latency samples per bucket, sampled from the real ones', () => {
+    const { metrics } = metricsAt(T0, { maxSamplesPerBucket: 1 });
+    for (let ms = 1; ms <= 1000; ms++) metrics.recordRequest(request(200, ms));
+
+    const data = metrics.snapshot();
+    const [[[, p50]], [[, p90]], [[, p99]]] = panel(data, 'api-latency').map((s) => s.points);
+    // One sample kept: every percentile is that sample (with all 1000 they would be 500, 900 and 990).
+    expect([p90, p99]).toEqual([p50, p50]);
+    expect(Number.isInteger(p50) && p50 >= 1 && p50 <= 1000).toBe(true);
+    expect(data.totals.requests).toBe(1000);
+  });
+
+  test('sums predictions per model and class across model versions', () => {
+    const { metrics, clock } = metricsAt();
+    metrics.recordMetric(predictions('setosa', 2, '1'));
+    metrics.recordMetric(predictions('setosa', 3, '2'));
+    metrics.recordMetric(predictions('virginica', 1, '2'));
+    clock.now = T0 + BUCKET;
+    metrics.recordMetric(predictions('virginica', 4, '2'));
+
+    const data = metrics.snapshot();
+    expect(points(data, 'predictions')).toEqual({ 'iris setosa': [[0, 5], [10_000, 0]], 'iris virginica': [[0, 1], [10_000, 4]] });
+    expect(data.totals.predictions).toBe(10);
+  });
+
+  test('shows the highest model version in service per model and bucket', () => {
+    const { metrics } = metricsAt();
+    for (const [model, version] of [['iris', 1], ['iris', 2], ['iris', 1], ['wine', 5]] as const) {
+      metrics.recordMetric({ name: INFERENCE_METRICS.modelVersionInService, unit: 'None', value: version, dimensions: { model } });
+    }
+
+    expect(points(metrics.snapshot(), 'model-version')).toEqual({ iris: [[0, 2]], wine: [[0, 5]] });
+  });
+
+  test('counts pipeline runs by model and outcome, failures and quarantined files, in the panel and the totals', () => {
+    const { metrics } = metricsAt();
+    const runs = (model: string, outcome: string) => ({ name: PIPELINE_METRICS.runs, unit: 'Count' as const, value: 1, dimensions: { model, outcome } });
+    metrics.recordMetric(runs('iris', 'promoted'));
+    metrics.recordMetric(runs('iris', 'rejected'));
+    metrics.recordMetric(runs('iris', 'rejected'));
+    metrics.recordMetric(runs('wine', 'promoted'));
+    metrics.recordMetric({ name: PIPELINE_METRICS.runFailures, unit: 'Count', value: 1, dimensions: { model: 'iris' } });
+    metrics.recordMetric({ name: PIPELINE_METRICS.quarantinedFiles, unit: 'Count', value: 1, dimensions: { model: 'wine' } });
+
+    const data = metrics.snapshot();
+    expect(points(data, 'pipeline-runs')).toEqual({
+      'iris promoted': [[0, 1]],
+      'iris rejected': [[0, 2]],
+      'wine promoted': [[0, 1]],
+      'iris failed': [[0, 1]],
+      'wine quarantined': [[0, 1]],
+    });
+    expect(data.totals).toMatchObject({ runs: { promoted: 2, rejected: 2 }, runFailures: 1, quarantinedFiles: 1 });
+  });
+
+  test('shows the last candidate and champion score and promotion of each bucket', () => {
+    const { metrics } = metricsAt();
+    const score = (name: string, value: number) => ({ name, unit: 'None' as const, value, dimensions: { model: 'iris', metric: 'macroF1' } });
+    metrics.recordMetric(score(PIPELINE_METRICS.candidateScore, 0.91));
+    metrics.recordMetric(score(PIPELINE_METRICS.championScore, 0.93));
+    metrics.recordMetric(score(PIPELINE_METRICS.candidateScore, 0.97));
+    metrics.recordMetric({ name: PIPELINE_METRICS.promoted, unit: 'Count', value: 1, dimensions: { model: 'iris' } });
+
+    expect(points(metrics.snapshot(), 'scores')).toEqual({ 'iris candidate (macroF1)': [[0, 0.97]], 'iris champion (macroF1)': [[0, 0.93]], 'iris promoted': [[0, 1]] });
+  });
+
+  test('counts cold starts and model load failures', () => {
+    const { metrics } = metricsAt();
+    metrics.recordMetric({ name: INFERENCE_METRICS.coldStarts, unit: 'Count', value: 1, dimensions: {} });
+    metrics.recordMetric({ name: INFERENCE_METRICS.modelLoadFailures, unit: 'Count', value: 1, dimensions: { model: 'iris' } });
+
+    expect(points(metrics.snapshot(), 'health')).toEqual({ 'cold starts': [[0, 1]], 'iris load failures': [[0, 1]] });
+  });
+
+  test('drops buckets older than the retention as time passes, but keeps them in the totals', () => {
+    const { metrics, clock } = metricsAt(T0, { retentionMs: 60_000 });
+    metrics.recordRequest(request(500));
+    metrics.recordMetric(predictions('setosa', 1));
+    clock.now = T0 + 50_000;
+    metrics.recordRequest(request(200));
+
+    expect(points(metrics.snapshot(), 'requests').requests).toEqual([[0, 1], [10_000, 0], [20_000, 0], [30_000, 0], [40_000, 0], [50_000, 1]]);
+
+    clock.now = T0 + 60_000;
+    const data = metrics.snapshot();
+    expect(data.from).toBe(T0 + 10_000);
+    expect(points(data, 'requests').requests).toEqual([[50_000, 1], [60_000, 0]]);
+    expect(points(data, 'predictions')).toEqual({});
+    expect(data.totals).toMatchObject({ requests: 2, serverErrors: 1, predictions: 1 });
+  });
+
+  test('ignores records timestamped before the window', () => {
+    const { metrics } = metricsAt(T0, { retentionMs: 60_000 });
+    metrics.recordRequest(request(200, 5, T0 - 60_000));
+
+    const data = metrics.snapshot();
+    expect(panel(data, 'requests')).toEqual([]);
+    expect(data.totals.requests).toBe(1);
+  });
+
+  test('gives every panel, empty ones without series, as plain JSON', () => {
+    const { metrics } = metricsAt();
+    const data = metrics.snapshot();
+
+    expect(data.panels.map((p) => p.id)).toEqual(PANEL_IDS);
+    expect(data.panels.every((p) => p.series.length === 0)).toBe(true);
+    expect(JSON.parse(JSON.stringify(data))).toEqual(data);
+    expect(data).toMatchObject({ generatedAt: T0, bucketMs: BUCKET, totals: { since: T0, requests: 0, runs: {} } });
+  });
+
+  test('fails on a bucket size that is not a positive integer or a retention shorter than a bucket', () => {
+    expect(() => new LocalMetrics({ bucketMs: 0 })).toThrow(/bucketMs must be a positive integer, got 0/);
+    expect(() => new LocalMetrics({ bucketMs: 10_000, retentionMs: 5_000 })).toThrow(/retentionMs must be at least bucketMs/);
+  });
+});
