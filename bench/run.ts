@@ -1,30 +1,48 @@
 import { join } from 'node:path';
 import { benchInference } from './inference';
+import { benchLocalPlatform } from './local-platform';
 import { describeMachine } from './machine';
 import { writeSection } from './markdown';
 import { BENCH_OUT, benchTraining } from './training';
 
-/** `npm run bench`: runs every benchmark, prints a summary and rewrites docs/benchmarks.md. */
-async function main(): Promise<number> {
+/**
+ * `npm run bench [-- <section>...]`: runs every benchmark (or the named sections: training,
+ * inference, local-platform), prints a summary and rewrites their sections of docs/benchmarks.md.
+ */
+
+type Bench = (outDir: string, log: (line: string) => void) => Promise<{ markdown: string; failures: string[] }> | { markdown: string; failures: string[] };
+
+const BENCHES: Readonly<Record<string, Bench>> = {
+  training: benchTraining,
+  inference: benchInference,
+  'local-platform': benchLocalPlatform,
+};
+
+async function main(args: readonly string[]): Promise<number> {
+  const unknown = args.filter((a) => !(a in BENCHES));
+  if (unknown.length > 0) {
+    console.error(`unknown bench section ${unknown.join(', ')}; sections: ${Object.keys(BENCHES).join(', ')}`);
+    return 2;
+  }
+  const sections = args.length > 0 ? args : Object.keys(BENCHES);
   const doc = join(__dirname, '..', 'docs', 'benchmarks.md');
   const machine = describeMachine();
   const log = (line: string) => console.log(line);
   console.log(`machine: ${machine}`);
-  const started = new Date().toISOString();
-  const training = benchTraining(join(BENCH_OUT, 'training'), log);
-  writeSection(doc, 'training', `_Measured ${started} on ${machine}._\n\n${training.markdown}`);
-
-  console.log('\ninference benchmarks');
-  const inferenceStarted = new Date().toISOString();
-  const inference = await benchInference(join(BENCH_OUT, 'inference'), log);
-  writeSection(doc, 'inference', `_Measured ${inferenceStarted} on ${machine}._\n\n${inference.markdown}`);
-
+  const failures: string[] = [];
+  for (const section of sections) {
+    console.log(`\n${section}`);
+    const started = new Date().toISOString();
+    const result = await BENCHES[section](join(BENCH_OUT, section), log);
+    writeSection(doc, section, `_Measured ${started} on ${machine}._\n\n${result.markdown}`);
+    failures.push(...result.failures);
+  }
   console.log(`\nwrote ${doc}`);
-  for (const f of [...training.failures, ...inference.failures]) console.log(`TARGET MISSED: ${f}`);
+  for (const f of failures) console.log(`TARGET MISSED: ${f}`);
   return 0;
 }
 
-main().then(
+main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
     console.error(error);

@@ -26,7 +26,7 @@ body{font-family:system-ui,sans-serif;max-width:90rem;margin:1.5rem auto;padding
 h1{font-size:1.4rem;display:inline;margin-right:1rem}h2{font-size:1rem;margin:0 0 .4rem}
 #totals{display:flex;gap:2rem;flex-wrap:wrap;margin:1rem 0}#totals div{font-size:.85rem;color:#667}
 #totals b{display:block;font-size:1.4rem;color:#1d2330}#status{color:#667;font-size:.85rem}
-main{display:grid;grid-template-columns:repeat(auto-fill,minmax(34rem,1fr));gap:1rem}
+main{display:grid;grid-template-columns:repeat(auto-fill,minmax(30rem,1fr));gap:1rem}
 section{border:1px solid #dde;border-radius:6px;padding:.8rem}svg{width:100%;height:auto;font-size:11px}
 `;
 

@@ -5,9 +5,13 @@ import { startLocalPlatform } from './platform';
 import { progressReporter } from './progress';
 
 /**
- * `npm start`: the whole platform on this machine. PORT (3000), S3_PORT (4568) and
- * LOCAL_DATA_DIR (.local) configure it; Ctrl-C stops it; the next start resumes from the data folder.
+ * `npm start`: the whole platform on this machine. PORT (3000), S3_PORT (4568), LOCAL_DATA_DIR
+ * (.local) and MODEL_SPECS_DIR (config/models) configure it; Ctrl-C stops it; the next start
+ * resumes from the data folder.
  */
+
+// The SDK's notice that its 2027 releases will need Node 22; the locked version runs on Node 20.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 function port(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -24,7 +28,14 @@ async function main(): Promise<void> {
   const dataDir = localDataDir();
   const started = performance.now();
   const log = (line: string) => console.log(line);
-  const platform = await startLocalPlatform({ dataDir, port: port('PORT', 3000), s3Port: port('S3_PORT', 4568), log, onPipelineEvent: progressReporter(log) });
+  const platform = await startLocalPlatform({
+    dataDir,
+    port: port('PORT', 3000),
+    s3Port: port('S3_PORT', 4568),
+    specsDir: process.env.MODEL_SPECS_DIR || undefined,
+    log,
+    onPipelineEvent: progressReporter(log),
+  });
   const { apiUrl, s3Endpoint, dataBucket, modelBucket, region } = platform.endpoints;
   const credentials = `AWS_ACCESS_KEY_ID=${LOCAL_S3_CREDENTIALS.accessKeyId} AWS_SECRET_ACCESS_KEY=${LOCAL_S3_CREDENTIALS.secretAccessKey} AWS_REGION=${region}`;
   log(

@@ -168,6 +168,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
   async function seed(): Promise<void> {
     const plan = await seedPlan(specs, registry, dataStore);
     for (const skipped of plan.skipped) log(`seed       ${skipped.model}: ${skipped.reason}`);
+    if (plan.uploads.length > 0) log(`seed       first start: training ${plan.uploads.map((u) => u.model).join(', ')} from the bundled data, in that order; each serves once promoted`);
     for (const upload of plan.uploads) {
       const { etag } = await dataStore.put(upload.key, upload.body);
       const object = { bucket: LOCAL_BUCKETS.data, key: upload.key, etag };

@@ -11,6 +11,9 @@ import { localS3Client } from './s3-server';
  * running local platform's data bucket (the same as `aws s3 cp`, for those without the AWS CLI),
  * which starts a retraining run. Progress shows in the `npm start` terminal and at /dashboard.
  */
+// The SDK's notice that its 2027 releases will need Node 22; the locked version runs on Node 20.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 async function main(args: readonly string[]): Promise<number> {
   const [file, model] = args;
   if (!file || !model || args.length > 2) {
