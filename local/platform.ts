@@ -17,6 +17,7 @@ import { LocalMetrics } from './local-metrics';
 import { LocalPipeline, type PipelineEvent } from './local-pipeline';
 import { executionNameFor } from './pipeline-executions';
 import { LOCAL_S3_CREDENTIALS, localS3Client, startS3Server } from './s3-server';
+import { startSchedules } from './schedules';
 import { seedPlan } from './seed';
 
 /**
@@ -164,6 +165,10 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
     if (object.Key && object.ETag) pipeline.onObjectCreated({ bucket: LOCAL_BUCKETS.data, key: object.Key, etag: object.ETag.replace(/"/g, '') });
   }
 
+  // The specs' rate schedules, as the stack's EventBridge schedule rules would start them.
+  const schedules = startSchedules(specs, (model) => pipeline.startRun(model, 'schedule'));
+  for (const note of schedules.notes) log(`schedule   ${note}`);
+
   const seeded = options.seed === false ? Promise.resolve() : seed();
   async function seed(): Promise<void> {
     const plan = await seedPlan(specs, registry, dataStore);
@@ -188,6 +193,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
       if (closed) return;
       closed = true;
       unsubscribe();
+      schedules.stop();
       await api.close();
       await pipeline.close();
       await s3.close();
