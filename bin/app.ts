@@ -1,18 +1,16 @@
 import { join } from 'node:path';
-import { App } from 'aws-cdk-lib';
+import { App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { loadModelSpecs } from '../core/pipeline/model-specs';
-import { InferenceStack } from '../lib/stacks/inference-stack';
-import { PipelineStack } from '../lib/stacks/pipeline-stack';
-import { StorageStack } from '../lib/stacks/storage-stack';
+import { platformConfig } from '../lib/config';
+import { createPlatform } from '../lib/platform';
 
 // The only place that reads context and environment.
 const app = new App();
-const env = { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION };
-const defaultModel = app.node.tryGetContext('defaultModel') as string | undefined;
-// Adding a model is adding a spec: every config/models/*.json is validated here, at synth time.
-const specs = loadModelSpecs(join(__dirname, '..', 'config', 'models'));
-
-const storage = new StorageStack(app, 'MlopsStorage', { env, terminationProtection: app.node.tryGetContext('terminationProtection') === true });
-new PipelineStack(app, 'MlopsPipeline', { env, dataBucket: storage.dataBucket, modelBucket: storage.modelBucket, specs });
-new InferenceStack(app, 'MlopsInference', { env, modelBucket: storage.modelBucket, api: { defaultModel } });
+// Adding a model is adding a spec: every config/models/*.json is validated here, at synth time,
+// together with the `platform` context (lib/config.ts); every problem is reported at once.
+const config = platformConfig(app.node.tryGetContext('platform'), loadModelSpecs(join(__dirname, '..', 'config', 'models')));
+createPlatform(app, config, { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION });
+// Every synth (and so every deploy) fails on a cdk-nag finding that is not acknowledged with a reason.
+Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ServerlessChecks(app));
 app.synth();

@@ -1,5 +1,7 @@
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import * as apigwv1 from 'aws-cdk-lib/aws-apigateway';
 import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -8,6 +10,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { InferenceFunction } from './inference-function';
 import { nameProblem } from '../../core/registry/keys';
+import { grantList, grantObjects } from './least-privilege';
 
 /** The CloudWatch namespace every platform metric is published in. */
 export const METRICS_NAMESPACE = 'ServerlessMlops';
@@ -17,6 +20,14 @@ export interface InferenceThrottling {
   readonly rateLimit: number;
   /** Requests allowed in a burst above the steady rate. */
   readonly burstLimit: number;
+}
+
+/** Optional JWT authorization (any OIDC issuer: Cognito, Auth0, Okta, ...). */
+export interface InferenceAuth {
+  /** The token issuer URL (the `iss` claim), https. */
+  readonly issuer: string;
+  /** Accepted audiences (the `aud` claim, or `client_id` for Cognito access tokens). */
+  readonly audience: readonly string[];
 }
 
 export interface InferenceApiProps {
@@ -59,6 +70,16 @@ export interface InferenceApiProps {
    */
   readonly sagemakerEndpoints?: Record<string, string>;
   /**
+   * Require a JWT on every route but `GET /health` (kept open for uptime checks).
+   * @default - no authorization: anyone with the URL can predict (throttled)
+   */
+  readonly auth?: InferenceAuth;
+  /**
+   * How long the function's logs and the API's access logs are kept.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
    * A local folder of <model>/{model.onnx,manifest.json} bundled with the function: the
    * last-resort fallback when the registry cannot be read at cold start.
    * @default - no bundled models
@@ -85,6 +106,21 @@ export const INFERENCE_DEFAULTS = {
   maxBatch: 1000,
   memorySize: 1024,
   throttling: { rateLimit: 100, burstLimit: 200 },
+} as const;
+
+/** One JSON object per request in the access log (HTTP API $context variables). */
+const ACCESS_LOG_FIELDS = {
+  requestId: '$context.requestId',
+  time: '$context.requestTime',
+  ip: '$context.identity.sourceIp',
+  method: '$context.httpMethod',
+  path: '$context.path',
+  status: '$context.status',
+  responseLength: '$context.responseLength',
+  latencyMs: '$context.responseLatency',
+  integrationLatencyMs: '$context.integrationLatency',
+  integrationError: '$context.integrationErrorMessage',
+  authorizerError: '$context.authorizer.error',
 } as const;
 
 /** SageMaker's rule for endpoint names. */
@@ -123,6 +159,12 @@ export function inferenceSettings(props: InferenceApiProps): InferenceSettings {
       throw new Error(`sagemakerEndpoints["${model}"] must be a SageMaker endpoint name (letters, digits, hyphens; at most 63), got "${endpoint}"`);
     }
   }
+  if (props.auth) {
+    if (!/^https:\/\/[^\s/]+/.test(props.auth.issuer)) throw new Error(`auth.issuer must be the token issuer's https URL, got "${props.auth.issuer}"`);
+    if (props.auth.audience.length === 0 || props.auth.audience.some((a) => a.trim() === '')) {
+      throw new Error(`auth.audience must list at least one non-empty audience (client id), got ${JSON.stringify(props.auth.audience)}`);
+    }
+  }
   return {
     modelTtlSeconds: ttl / 1000,
     maxBatch: wholeNumberIn('maxBatch', props.maxBatch ?? INFERENCE_DEFAULTS.maxBatch, 1, 10_000),
@@ -154,6 +196,7 @@ export class InferenceApi extends Construct {
       architecture: props.architecture,
       memorySize: settings.memorySize,
       bundledModelsDir: props.bundledModelsDir,
+      logRetention: props.logRetention,
       environment: {
         MODEL_BUCKET: props.modelBucket.bucketName,
         ...(props.defaultModel ? { DEFAULT_MODEL: props.defaultModel } : {}),
@@ -164,8 +207,9 @@ export class InferenceApi extends Construct {
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
       },
     });
-    // Read-only on purpose: only the pipeline and the registry API write models and aliases.
-    props.modelBucket.grantRead(this.fn, 'registry/*');
+    // Read-only on purpose: only the pipeline and the registry CLI write models and aliases.
+    grantObjects(props.modelBucket, this.fn, 'registry/', ['s3:GetObject']);
+    grantList(props.modelBucket, this.fn, ['registry/']);
     this.grantSageMakerEndpoints(Object.values(settings.sagemakerEndpoints));
 
     // The stage is created here rather than by HttpApi so it can carry throttling and logs.
@@ -176,13 +220,24 @@ export class InferenceApi extends Construct {
       autoDeploy: true,
       throttle: settings.throttling,
       accessLogSettings: {
-        destination: new apigw.LogGroupLogDestination(new logs.LogGroup(this, 'AccessLogs', { retention: logs.RetentionDays.ONE_MONTH })),
+        destination: new apigw.LogGroupLogDestination(new logs.LogGroup(this, 'AccessLogs', { retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH })),
+        // JSON, so Logs Insights can query fields without a parse pattern.
+        format: apigwv1.AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FIELDS)),
       },
     });
     // The handler does its own routing (/predict, /models, ...), so every path reaches it.
     const integration = new HttpLambdaIntegration('Inference', this.fn);
-    this.api.addRoutes({ path: '/{proxy+}', methods: [apigw.HttpMethod.ANY], integration });
-    this.api.addRoutes({ path: '/', methods: [apigw.HttpMethod.GET], integration });
+    const authorizer = props.auth ? new HttpJwtAuthorizer('Jwt', props.auth.issuer, { jwtAudience: [...props.auth.audience] }) : undefined;
+    this.api.addRoutes({ path: '/{proxy+}', methods: [apigw.HttpMethod.ANY], integration, authorizer });
+    this.api.addRoutes({ path: '/', methods: [apigw.HttpMethod.GET], integration, authorizer });
+    // Uptime checks need no token; the more specific route wins over /{proxy+}.
+    if (authorizer) {
+      for (const route of this.api.addRoutes({ path: '/health', methods: [apigw.HttpMethod.GET], integration })) {
+        Validations.of(route).acknowledge({ id: 'AwsSolutions-APIG4', reason: 'GET /health stays open for uptime checks; it reveals only liveness and the loaded model versions' });
+      }
+    } else {
+      Validations.of(this.api).acknowledge({ id: 'AwsSolutions-APIG4', reason: 'no platform.auth configured: the API is public by the operator\'s choice (throttled per stage); set platform.auth to require a JWT' });
+    }
     this.url = this.stage.url;
   }
 

@@ -5,6 +5,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { type BundlingOptions, NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { acknowledgeResourceWildcards, acknowledgeSynchronousOnly, functionRole } from './least-privilege';
 
 /** The repository root, resolved from this file so synth works from any working directory. */
 const PROJECT_ROOT = resolve(__dirname, '..', '..');
@@ -122,7 +123,7 @@ export function inferenceBundling(architecture: lambda.Architecture, modelsDir?:
 }
 
 /**
- * The inference Lambda: Node.js 22 with onnxruntime-node bundled for one platform, X-Ray
+ * The inference Lambda: Node.js 24 with onnxruntime-node bundled for one platform, X-Ray
  * tracing, source-mapped stack traces and logs kept for a month.
  */
 export class InferenceFunction extends NodejsFunction {
@@ -131,18 +132,20 @@ export class InferenceFunction extends NodejsFunction {
     // Refuse an unsupported architecture at synth, not when the hook runs inside bundling.
     lambdaBinaryFolder(architecture);
     const modelsDir = props.bundledModelsDir === undefined ? undefined : checkModelsDir(props.bundledModelsDir);
+    // An explicit group, because the one Lambda creates on its own keeps logs forever.
+    const logGroup = new logs.LogGroup(scope, `${id}Logs`, { retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH });
     super(scope, id, {
       entry: props.entry ?? INFERENCE_ENTRY,
       handler: 'handler',
       projectRoot: PROJECT_ROOT,
       depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
-      runtime: lambda.Runtime.NODEJS_22_X,
+      runtime: lambda.Runtime.NODEJS_24_X,
       architecture,
       memorySize: props.memorySize ?? 1024,
       timeout: props.timeout ?? Duration.seconds(10),
       tracing: lambda.Tracing.ACTIVE,
-      // An explicit group, because the one Lambda creates on its own keeps logs forever.
-      logGroup: new logs.LogGroup(scope, `${id}Logs`, { retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH }),
+      logGroup,
+      role: functionRole(scope, `${id}Role`, logGroup),
       environment: {
         ...props.environment,
         // esbuild writes the source map; Node only uses it when asked.
@@ -151,5 +154,7 @@ export class InferenceFunction extends NodejsFunction {
       },
       bundling: inferenceBundling(architecture, modelsDir),
     });
+    acknowledgeResourceWildcards(this.role ?? this, 'inference function role');
+    acknowledgeSynchronousOnly(this, 'by API Gateway');
   }
 }

@@ -1,6 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -15,6 +15,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { inferenceBundling } from './inference-function';
+import { acknowledgeResourceWildcards, acknowledgeSynchronousOnly, functionRole, grantList, grantObjects } from './least-privilege';
 import { retrainingDefinition } from './retraining-definition';
 import { scheduleProblem } from '../../core/pipeline/model-spec';
 import { nameProblem } from '../../core/registry/keys';
@@ -151,17 +152,19 @@ export class RetrainingPipeline extends Construct {
     const architecture = lambda.Architecture.X86_64;
     const bundling = inferenceBundling(architecture);
     const hooks = bundling.commandHooks;
+    const functionLogs = new logs.LogGroup(this, 'FunctionLogs', { retention });
     const fn = new NodejsFunction(this, 'Function', {
       entry: props.entry ?? PIPELINE_ENTRY,
       handler: 'handler',
       projectRoot: PROJECT_ROOT,
       depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
-      runtime: lambda.Runtime.NODEJS_22_X,
+      runtime: lambda.Runtime.NODEJS_24_X,
       architecture,
       memorySize: settings.memorySize,
       timeout: settings.timeout,
       tracing: lambda.Tracing.ACTIVE,
-      logGroup: new logs.LogGroup(this, 'FunctionLogs', { retention }),
+      logGroup: functionLogs,
+      role: functionRole(this, 'FunctionRole', functionLogs),
       environment: {
         DATA_BUCKET: props.dataBucket.bucketName,
         MODEL_BUCKET: props.modelBucket.bucketName,
@@ -181,18 +184,17 @@ export class RetrainingPipeline extends Construct {
         },
       },
     });
-    for (const prefix of ['incoming/*', 'processed/*', 'quarantine/*']) {
-      props.dataBucket.grantRead(fn, prefix);
-      props.dataBucket.grantPut(fn, prefix);
-      props.dataBucket.grantDelete(fn, prefix);
-    }
-    // claims/ records which execution handles an object version; claims are never deleted.
-    props.dataBucket.grantRead(fn, 'claims/*');
-    props.dataBucket.grantPut(fn, 'claims/*');
-    for (const prefix of ['registry/*', 'runs/*']) {
-      props.modelBucket.grantRead(fn, prefix);
-      props.modelBucket.grantPut(fn, prefix);
-    }
+    // Uploads are read and, once their processed or quarantined copy is written, removed.
+    grantObjects(props.dataBucket, fn, 'incoming/', ['s3:GetObject', 's3:DeleteObject']);
+    // processed/ and quarantine/ are written once and kept; claims/ records which execution
+    // handles an object version (conditional put) and is never deleted.
+    for (const prefix of ['processed/', 'quarantine/', 'claims/']) grantObjects(props.dataBucket, fn, prefix, ['s3:GetObject', 's3:PutObject']);
+    grantList(props.dataBucket, fn, ['incoming/', 'processed/', 'quarantine/', 'claims/']);
+    // The registry (versions, aliases, history) and run records; nothing there is ever deleted.
+    for (const prefix of ['registry/', 'runs/']) grantObjects(props.modelBucket, fn, prefix, ['s3:GetObject', 's3:PutObject']);
+    grantList(props.modelBucket, fn, ['registry/', 'runs/']);
+    acknowledgeResourceWildcards(fn.role ?? fn, 'pipeline function role');
+    acknowledgeSynchronousOnly(fn, 'by the state machine\'s Lambda tasks, which retry and catch its errors');
     this.fn = fn;
 
     this.topic = new sns.Topic(this, 'Topic', {
@@ -206,16 +208,24 @@ export class RetrainingPipeline extends Construct {
       tracingEnabled: true,
       logs: {
         destination: new logs.LogGroup(this, 'StateMachineLogs', { retention }),
-        level: sfn.LogLevel.ERROR,
+        // Every state transition is logged: a few runs a day make this cheap, and a failed run's
+        // history is then readable in Logs Insights beside the function's logs.
+        level: sfn.LogLevel.ALL,
         includeExecutionData: true,
       },
     });
+    // Its role: lambda:InvokeFunction on the function (and its versions, fn:*), sns:Publish on the
+    // topic, and log delivery / X-Ray actions that accept no resource but '*'.
+    acknowledgeResourceWildcards(this.stateMachine.role, 'state machine role');
 
     this.deadLetterQueue = new sqs.Queue(this, 'StartDeadLetterQueue', {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
+    for (const id of ['AwsSolutions-SQS3', 'Serverless-SQSRedrivePolicy']) {
+      Validations.of(this.deadLetterQueue).acknowledge({ id, reason: 'this queue is itself the dead-letter queue of the EventBridge rule targets (events that could not start an execution); a DLQ of a DLQ would only move them again' });
+    }
     const start = (input: events.RuleTargetInput) =>
       new targets.SfnStateMachine(this.stateMachine, { input, deadLetterQueue: this.deadLetterQueue, retryAttempts: 10, maxEventAge: Duration.hours(24) });
 

@@ -13,6 +13,18 @@ export interface SecureBucketProps {
    * @default false
    */
   readonly eventBridgeEnabled?: boolean;
+  /**
+   * Where S3 server access logs of this bucket go (under `<serverAccessLogsPrefix>`).
+   * @default - no access logs (only for the access-log bucket itself)
+   */
+  readonly serverAccessLogsBucket?: s3.IBucket;
+  /** @default - the bucket's construct id, e.g. 'DataBucket/' */
+  readonly serverAccessLogsPrefix?: string;
+  /**
+   * Days after which current objects expire too (for buckets of logs).
+   * @default - objects are kept
+   */
+  readonly expirationDays?: number;
 }
 
 /** The settings every bucket in the platform gets; kept in one pure function so tests can read them. */
@@ -31,7 +43,10 @@ export function secureBucketDefaults(props: SecureBucketProps): s3.BucketProps {
     lifecycleRules: [
       { id: 'expire-old-versions', noncurrentVersionExpiration: Duration.days(days) },
       { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(7) },
+      ...(props.expirationDays === undefined ? [] : [{ id: 'expire-objects', expiration: Duration.days(props.expirationDays) }]),
     ],
+    serverAccessLogsBucket: props.serverAccessLogsBucket,
+    serverAccessLogsPrefix: props.serverAccessLogsBucket ? props.serverAccessLogsPrefix : undefined,
   };
 }
 
@@ -41,7 +56,7 @@ export class SecureBucket extends Construct {
 
   constructor(scope: Construct, id: string, props: SecureBucketProps = {}) {
     super(scope, id);
-    this.bucket = new s3.Bucket(this, 'Bucket', secureBucketDefaults(props));
+    this.bucket = new s3.Bucket(this, 'Bucket', secureBucketDefaults({ ...props, serverAccessLogsPrefix: props.serverAccessLogsPrefix ?? `${id}/` }));
     if (props.eventBridgeEnabled) {
       // Set on the CloudFormation resource itself: the L2 `eventBridgeEnabled` goes through a
       // custom resource, which LocalStack's free tier cannot run.

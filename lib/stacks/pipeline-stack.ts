@@ -2,13 +2,15 @@ import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import type { ModelSpec } from '../../core/pipeline/model-spec';
-import { RetrainingPipeline } from '../constructs/retraining-pipeline';
+import { RetrainingPipeline, type RetrainingPipelineProps } from '../constructs/retraining-pipeline';
 
 export interface PipelineStackProps extends StackProps {
   readonly dataBucket: s3.IBucket;
   readonly modelBucket: s3.IBucket;
   /** The model specs (config/models): one per model; a schedule becomes a rule. */
   readonly specs: readonly ModelSpec[];
+  /** Function memory, step timeout, log retention (see RetrainingPipelineProps). */
+  readonly pipeline?: Omit<RetrainingPipelineProps, 'dataBucket' | 'modelBucket' | 'models'>;
 }
 
 /** The retraining pipeline: uploads under incoming/<model>/, schedules and on-demand runs. */
@@ -18,6 +20,7 @@ export class PipelineStack extends Stack {
   constructor(scope: Construct, id: string, props: PipelineStackProps) {
     super(scope, id, props);
     this.pipeline = new RetrainingPipeline(this, 'Retraining', {
+      ...props.pipeline,
       dataBucket: props.dataBucket,
       modelBucket: props.modelBucket,
       models: props.specs.map((s) => ({ name: s.name, schedule: s.schedule })),

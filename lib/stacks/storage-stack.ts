@@ -1,21 +1,35 @@
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { SecureBucket } from '../constructs/secure-bucket';
 
+export interface StorageStackProps extends StackProps {
+  /**
+   * Days an overwritten or deleted object version is kept.
+   * @default 90
+   */
+  readonly noncurrentVersionExpirationDays?: number;
+}
+
 /**
  * The stateful part of the platform, kept in its own stack so the others can be replaced
- * freely: the data bucket (incoming/, processed/, quarantine/, batch/) and the model registry.
+ * freely: the data bucket (incoming/, processed/, quarantine/, claims/), the model registry
+ * (registry/, runs/), and the bucket receiving both buckets' S3 server access logs.
  */
 export class StorageStack extends Stack {
   readonly dataBucket: s3.IBucket;
   readonly modelBucket: s3.IBucket;
+  readonly accessLogBucket: s3.IBucket;
 
-  constructor(scope: Construct, id: string, props: StackProps = {}) {
+  constructor(scope: Construct, id: string, props: StorageStackProps = {}) {
     super(scope, id, props);
+    // Who read or changed which object (S3 server access logs), kept a year.
+    this.accessLogBucket = new SecureBucket(this, 'AccessLogBucket', { expirationDays: 365, noncurrentVersionExpirationDays: 30 }).bucket;
+    Validations.of(this.accessLogBucket).acknowledge({ id: 'AwsSolutions-S1', reason: 'this is the access-log bucket of the other buckets; logging its own access would log every log delivery' });
+    const logged = { noncurrentVersionExpirationDays: props.noncurrentVersionExpirationDays, serverAccessLogsBucket: this.accessLogBucket };
     // EventBridge on the data bucket: uploads under incoming/ start retraining.
-    this.dataBucket = new SecureBucket(this, 'DataBucket', { eventBridgeEnabled: true }).bucket;
-    this.modelBucket = new SecureBucket(this, 'ModelBucket').bucket;
+    this.dataBucket = new SecureBucket(this, 'DataBucket', { ...logged, eventBridgeEnabled: true }).bucket;
+    this.modelBucket = new SecureBucket(this, 'ModelBucket', logged).bucket;
     new CfnOutput(this, 'DataBucketName', { value: this.dataBucket.bucketName, description: 'Upload training data to s3://<this>/incoming/<model>/ to retrain' });
     new CfnOutput(this, 'ModelBucketName', { value: this.modelBucket.bucketName, description: 'The model registry (npm run registry with MODEL_BUCKET=<this>)' });
   }

@@ -32,9 +32,9 @@ const actionsOf = (s: Statement): string[] => (Array.isArray(s.Action) ? s.Actio
 describe('InferenceApi', () => {
   const { template } = synth({ defaultModel: 'iris' });
 
-  test('the function runs Node.js 22 on x86_64 with tracing, 1 GB and a 10 s timeout', () => {
+  test('the function runs Node.js 24 on x86_64 with tracing, 1 GB and a 10 s timeout', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
-      Runtime: 'nodejs22.x',
+      Runtime: 'nodejs24.x',
       Handler: 'index.handler',
       Architectures: ['x86_64'],
       MemorySize: 1024,

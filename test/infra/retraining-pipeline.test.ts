@@ -87,11 +87,11 @@ describe('RetrainingPipeline', () => {
     });
   });
 
-  test('the state machine is Standard, logs errors with execution data and is traced', () => {
+  test('the state machine is Standard, logs every transition with execution data and is traced', () => {
     template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
       StateMachineType: 'STANDARD',
       TracingConfiguration: { Enabled: true },
-      LoggingConfiguration: Match.objectLike({ Level: 'ERROR', IncludeExecutionData: true }),
+      LoggingConfiguration: Match.objectLike({ Level: 'ALL', IncludeExecutionData: true }),
     });
   });
 
@@ -115,7 +115,7 @@ describe('RetrainingPipeline', () => {
 
   test('the function has the pipeline defaults and is configured through its environment', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
-      Runtime: 'nodejs22.x',
+      Runtime: 'nodejs24.x',
       MemorySize: 3008,
       Timeout: 900,
       TracingConfig: { Mode: 'Active' },

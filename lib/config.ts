@@ -1,0 +1,123 @@
+import { Duration } from 'aws-cdk-lib';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { z } from 'zod';
+import type { ModelSpec } from '../core/pipeline/model-spec';
+import type { InferenceApiProps } from './constructs/inference-api';
+import type { RetrainingPipelineProps } from './constructs/retraining-pipeline';
+
+/**
+ * The platform's deploy-time configuration: the `platform` object in cdk.json's context (or
+ * `-c platform='{"...":...}'`), plus the model specs (config/models: data contract, algorithms,
+ * gate margin and floor, schedule). Validated at synth with every problem listed at once, each
+ * naming its key and what fits. bin/app.ts is the only reader of context; stacks get typed values.
+ */
+
+export class PlatformConfigError extends Error {
+  override readonly name = 'PlatformConfigError';
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid platform configuration (cdk.json context "platform", or -c platform='{...}'):\n  - ${problems.join('\n  - ')}`);
+  }
+}
+
+/** CloudWatch Logs' allowed retention periods, in days. */
+const RETENTION_DAYS = Object.values(logs.RetentionDays).filter((v): v is number => typeof v === 'number' && v > 0);
+
+const memory = z.number().int().min(128).max(10_240);
+const settingsSchema = z
+  .object({
+    /** The model `POST /predict` uses when the request does not pick one; must have a spec. */
+    defaultModel: z.string().optional(),
+    /** Termination protection on the stateful stack (buckets). */
+    terminationProtection: z.boolean().default(true),
+    /** Days an overwritten or deleted object version is kept. */
+    noncurrentVersionExpirationDays: z.number().int().min(1).default(90),
+    /** How long every log group keeps its logs (one of CloudWatch's allowed values). */
+    logRetentionDays: z
+      .number()
+      .int()
+      .refine((d) => RETENTION_DAYS.includes(d), { message: `must be one of CloudWatch's retention periods: ${RETENTION_DAYS.join(', ')}` })
+      .default(30),
+    inference: z
+      .object({
+        memorySize: memory.optional(),
+        modelTtlSeconds: z.number().int().min(0).max(3600).optional(),
+        maxBatch: z.number().int().min(1).max(10_000).optional(),
+        throttling: z.object({ rateLimit: z.number().positive(), burstLimit: z.number().int().min(1).max(5000) }).strict().optional(),
+        /** Models served by SageMaker endpoints: model name -> endpoint name. */
+        sagemakerEndpoints: z.record(z.string(), z.string()).optional(),
+      })
+      .strict()
+      .default({}),
+    pipeline: z.object({ memorySize: memory.optional(), timeoutMinutes: z.number().int().min(1).max(15).optional() }).strict().default({}),
+    /** Optional JWT authorization of the inference API. */
+    auth: z.object({ issuer: z.string().url().startsWith('https://'), audience: z.array(z.string().min(1)).min(1) }).strict().optional(),
+    /** Alarm thresholds overriding the defaults (lib/monitoring/alarm-thresholds.ts). */
+    alarms: z.record(z.string(), z.number()).default({}),
+    /** Where alarm notifications are emailed (a subscription to the alarm topic). */
+    alarmEmail: z.string().email().optional(),
+  })
+  .strict();
+
+export type PlatformSettings = z.output<typeof settingsSchema>;
+
+export interface PlatformConfig {
+  readonly settings: PlatformSettings;
+  readonly specs: readonly ModelSpec[];
+  readonly storage: { readonly terminationProtection: boolean; readonly noncurrentVersionExpirationDays: number };
+  readonly inference: Omit<InferenceApiProps, 'modelBucket'>;
+  readonly pipeline: Omit<RetrainingPipelineProps, 'dataBucket' | 'modelBucket' | 'models'>;
+  readonly monitoring: { readonly models: readonly { readonly name: string; readonly gateMetric: string }[]; readonly thresholds: Readonly<Record<string, number>>; readonly alarmEmail?: string };
+}
+
+/** `-c platform=...` arrives as a JSON string; cdk.json gives an object. */
+function contextObject(raw: unknown): unknown {
+  if (raw === undefined) return {};
+  if (typeof raw !== 'string') return raw;
+  try {
+    return JSON.parse(raw) as unknown;
+  } catch {
+    throw new PlatformConfigError([`platform: must be a JSON object, got ${JSON.stringify(raw.slice(0, 80))}`]);
+  }
+}
+
+export function platformConfig(rawContext: unknown, specs: readonly ModelSpec[]): PlatformConfig {
+  const parsed = settingsSchema.safeParse(contextObject(rawContext));
+  if (!parsed.success) {
+    throw new PlatformConfigError(parsed.error.issues.map((issue) => `${['platform', ...issue.path].join('.')}: ${issue.message}`));
+  }
+  const settings = parsed.data;
+  const names = specs.map((s) => s.name);
+  const problems: string[] = [];
+  if (specs.length === 0) problems.push('config/models holds no model spec: add one (see config/models/iris.json)');
+  if (settings.defaultModel !== undefined && !names.includes(settings.defaultModel)) {
+    problems.push(`platform.defaultModel: "${settings.defaultModel}" has no spec in config/models (have: ${names.join(', ') || 'none'})`);
+  }
+  for (const model of Object.keys(settings.inference.sagemakerEndpoints ?? {})) {
+    if (!names.includes(model)) problems.push(`platform.inference.sagemakerEndpoints: "${model}" has no spec in config/models (have: ${names.join(', ')})`);
+  }
+  if (problems.length > 0) throw new PlatformConfigError(problems);
+
+  const logRetention = settings.logRetentionDays as logs.RetentionDays;
+  const { inference, pipeline } = settings;
+  return {
+    settings,
+    specs,
+    storage: { terminationProtection: settings.terminationProtection, noncurrentVersionExpirationDays: settings.noncurrentVersionExpirationDays },
+    inference: {
+      defaultModel: settings.defaultModel,
+      memorySize: inference.memorySize,
+      modelTtl: inference.modelTtlSeconds === undefined ? undefined : Duration.seconds(inference.modelTtlSeconds),
+      maxBatch: inference.maxBatch,
+      throttling: inference.throttling,
+      sagemakerEndpoints: inference.sagemakerEndpoints,
+      auth: settings.auth,
+      logRetention,
+    },
+    pipeline: {
+      memorySize: pipeline.memorySize,
+      timeout: pipeline.timeoutMinutes === undefined ? undefined : Duration.minutes(pipeline.timeoutMinutes),
+      logRetention,
+    },
+    monitoring: { models: specs.map((s) => ({ name: s.name, gateMetric: s.gate.metric })), thresholds: settings.alarms, alarmEmail: settings.alarmEmail },
+  };
+}
