@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { ModelSpec } from '../core/pipeline/model-spec';
 import type { InferenceApiProps } from './constructs/inference-api';
 import type { RetrainingPipelineProps } from './constructs/retraining-pipeline';
+import { type AlarmThresholds, DEFAULT_ALARM_THRESHOLDS } from './monitoring/alarm-thresholds';
 
 /**
  * The platform's deploy-time configuration: the `platform` object in cdk.json's context (or
@@ -51,8 +52,8 @@ const settingsSchema = z
     pipeline: z.object({ memorySize: memory.optional(), timeoutMinutes: z.number().int().min(1).max(15).optional() }).strict().default({}),
     /** Optional JWT authorization of the inference API. */
     auth: z.object({ issuer: z.string().url().startsWith('https://'), audience: z.array(z.string().min(1)).min(1) }).strict().optional(),
-    /** Alarm thresholds overriding the defaults (lib/monitoring/alarm-thresholds.ts). */
-    alarms: z.record(z.string(), z.number()).default({}),
+    /** Alarm thresholds overriding the defaults (lib/monitoring/alarm-thresholds.ts; ranges checked by the MonitoringStack). */
+    alarms: z.partialRecord(z.enum(Object.keys(DEFAULT_ALARM_THRESHOLDS) as [keyof AlarmThresholds, ...(keyof AlarmThresholds)[]]), z.number()).default({}),
     /** Where alarm notifications are emailed (a subscription to the alarm topic). */
     alarmEmail: z.string().email().optional(),
   })
@@ -66,7 +67,7 @@ export interface PlatformConfig {
   readonly storage: { readonly terminationProtection: boolean; readonly noncurrentVersionExpirationDays: number };
   readonly inference: Omit<InferenceApiProps, 'modelBucket'>;
   readonly pipeline: Omit<RetrainingPipelineProps, 'dataBucket' | 'modelBucket' | 'models'>;
-  readonly monitoring: { readonly models: readonly { readonly name: string; readonly gateMetric: string }[]; readonly thresholds: Readonly<Record<string, number>>; readonly alarmEmail?: string };
+  readonly monitoring: { readonly models: readonly { readonly name: string; readonly gateMetric: string; readonly schedule?: string }[]; readonly thresholds: Partial<AlarmThresholds>; readonly alarmEmail?: string };
 }
 
 /** `-c platform=...` arrives as a JSON string; cdk.json gives an object. */
@@ -118,6 +119,6 @@ export function platformConfig(rawContext: unknown, specs: readonly ModelSpec[])
       timeout: pipeline.timeoutMinutes === undefined ? undefined : Duration.minutes(pipeline.timeoutMinutes),
       logRetention,
     },
-    monitoring: { models: specs.map((s) => ({ name: s.name, gateMetric: s.gate.metric })), thresholds: settings.alarms, alarmEmail: settings.alarmEmail },
+    monitoring: { models: specs.map((s) => ({ name: s.name, gateMetric: s.gate.metric, schedule: s.schedule })), thresholds: settings.alarms as Partial<AlarmThresholds>, alarmEmail: settings.alarmEmail },
   };
 }

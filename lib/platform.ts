@@ -1,6 +1,7 @@
 import type { App, Environment } from 'aws-cdk-lib';
 import type { PlatformConfig } from './config';
 import { InferenceStack } from './stacks/inference-stack';
+import { MonitoringStack } from './stacks/monitoring-stack';
 import { PipelineStack } from './stacks/pipeline-stack';
 import { StorageStack } from './stacks/storage-stack';
 
@@ -9,6 +10,7 @@ export interface PlatformStacks {
   readonly storage: StorageStack;
   readonly pipeline: PipelineStack;
   readonly inference: InferenceStack;
+  readonly monitoring: MonitoringStack;
 }
 
 /** Stack ids are part of the deployed names: changing one replaces the stack. */
@@ -20,5 +22,16 @@ export function createPlatform(app: App, config: PlatformConfig, env?: Environme
   });
   const pipeline = new PipelineStack(app, 'MlopsPipeline', { env, dataBucket: storage.dataBucket, modelBucket: storage.modelBucket, specs: config.specs, pipeline: config.pipeline });
   const inference = new InferenceStack(app, 'MlopsInference', { env, modelBucket: storage.modelBucket, api: config.inference });
-  return { storage, pipeline, inference };
+  // Reads the other stacks' resources; nothing reads it, so it can be replaced on its own.
+  const monitoring = new MonitoringStack(app, 'MlopsMonitoring', {
+    env,
+    api: inference.inference,
+    inferenceFunction: inference.inference.fn,
+    pipelineFunction: pipeline.pipeline.fn,
+    stateMachine: pipeline.pipeline.stateMachine,
+    models: config.monitoring.models,
+    thresholds: config.monitoring.thresholds,
+    alarmEmail: config.monitoring.alarmEmail,
+  });
+  return { storage, pipeline, inference, monitoring };
 }

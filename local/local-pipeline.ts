@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import type { PipelineStep, StepRequest } from '../core/pipeline/contract';
@@ -49,10 +50,15 @@ export interface LocalPipelineOptions {
 export function synthesisedPipeline(specs: readonly ModelSpec[]): { definition: object; functionArn: string } {
   // Only the definition is read here; `npm run synth` and the infrastructure tests validate the
   // templates (the built-in CloudFormation validation costs ~3.5 s per synth).
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] }, builtinCloudFormationValidation: false });
+  const app = new App({ context: { ...cdkJsonContext(), 'aws:cdk:bundling-stacks': [] }, builtinCloudFormationValidation: false });
   const storage = new StorageStack(app, 'MlopsStorage');
   const stack = new PipelineStack(app, 'MlopsPipeline', { dataBucket: storage.dataBucket, modelBucket: storage.modelBucket, specs });
   return { definition: renderedDefinition(stack, stack.pipeline.stateMachine), functionArn: placeholderArn(stack, stack.pipeline.fn) };
+}
+
+/** cdk.json's context (feature flags included), as the CDK CLI hands it to bin/app.ts. */
+function cdkJsonContext(): Record<string, unknown> {
+  return (JSON.parse(readFileSync(join(__dirname, '..', 'cdk.json'), 'utf8')) as { context?: Record<string, unknown> }).context ?? {};
 }
 
 export class LocalPipeline {

@@ -11,9 +11,10 @@ import { Construct } from 'constructs';
 import { InferenceFunction } from './inference-function';
 import { nameProblem } from '../../core/registry/keys';
 import { grantList, grantObjects } from './least-privilege';
+import { METRICS_NAMESPACE, METRICS_SERVICE } from '../../lambdas/inference/metrics';
 
 /** The CloudWatch namespace every platform metric is published in. */
-export const METRICS_NAMESPACE = 'ServerlessMlops';
+export { METRICS_NAMESPACE } from '../../lambdas/inference/metrics';
 
 export interface InferenceThrottling {
   /** Steady-state requests per second for the whole API. */
@@ -203,7 +204,7 @@ export class InferenceApi extends Construct {
         MODEL_TTL_SECONDS: String(settings.modelTtlSeconds),
         MAX_BATCH: String(settings.maxBatch),
         SAGEMAKER_ENDPOINTS: JSON.stringify(settings.sagemakerEndpoints),
-        POWERTOOLS_SERVICE_NAME: 'inference',
+        POWERTOOLS_SERVICE_NAME: METRICS_SERVICE,
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
       },
     });

@@ -17,6 +17,7 @@ import { Construct } from 'constructs';
 import { inferenceBundling } from './inference-function';
 import { acknowledgeResourceWildcards, acknowledgeSynchronousOnly, functionRole, grantList, grantObjects } from './least-privilege';
 import { retrainingDefinition } from './retraining-definition';
+import { PIPELINE_METRICS_SERVICE } from '../../lambdas/pipeline/metrics';
 import { scheduleProblem } from '../../core/pipeline/model-spec';
 import { nameProblem } from '../../core/registry/keys';
 
@@ -54,8 +55,9 @@ export interface RetrainingPipelineProps {
    */
   readonly timeout?: Duration;
   /**
-   * Where the failed / throttled / aborted / timed-out execution alarms go.
-   * @default - alarms are created without actions
+   * Creates failed / throttled / aborted / timed-out execution alarms sending to this topic
+   * (for the construct used on its own; the platform's MonitoringStack watches the state machine).
+   * @default - no execution alarms
    */
   readonly alarmTopic?: sns.ITopic;
   /**
@@ -169,7 +171,8 @@ export class RetrainingPipeline extends Construct {
         DATA_BUCKET: props.dataBucket.bucketName,
         MODEL_BUCKET: props.modelBucket.bucketName,
         MODEL_SPECS_DIR: MODEL_SPECS_PATH,
-        POWERTOOLS_SERVICE_NAME: 'retraining',
+        // The metrics' `service` dimension: the dashboard and alarms look for this value.
+        POWERTOOLS_SERVICE_NAME: PIPELINE_METRICS_SERVICE,
         NODE_OPTIONS: '--enable-source-maps',
       },
       bundling: {
@@ -259,10 +262,10 @@ export class RetrainingPipeline extends Construct {
     }
     this.schedules = schedules;
 
-    this.alarms = this.createAlarms(props.alarmTopic);
+    this.alarms = props.alarmTopic ? this.createAlarms(props.alarmTopic) : [];
   }
 
-  private createAlarms(alarmTopic?: sns.ITopic): cloudwatch.Alarm[] {
+  private createAlarms(alarmTopic: sns.ITopic): cloudwatch.Alarm[] {
     const period = Duration.minutes(5);
     const watched: [string, cloudwatch.IMetric][] = [
       ['ExecutionsFailed', this.stateMachine.metricFailed({ period, statistic: 'Sum' })],
@@ -279,7 +282,7 @@ export class RetrainingPipeline extends Construct {
         evaluationPeriods: 1,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       });
-      if (alarmTopic) alarm.addAlarmAction(new actions.SnsAction(alarmTopic));
+      alarm.addAlarmAction(new actions.SnsAction(alarmTopic));
       return alarm;
     });
   }

@@ -23,6 +23,9 @@ export class StorageStack extends Stack {
 
   constructor(scope: Construct, id: string, props: StorageStackProps = {}) {
     super(scope, id, props);
+    // Access logs are delivered under a bucket policy, not the legacy LogDeliveryWrite ACL (ACLs
+    // stay disabled on every bucket), whatever the app's feature flags say.
+    this.node.setContext('@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy', true);
     // Who read or changed which object (S3 server access logs), kept a year.
     this.accessLogBucket = new SecureBucket(this, 'AccessLogBucket', { expirationDays: 365, noncurrentVersionExpirationDays: 30 }).bucket;
     Validations.of(this.accessLogBucket).acknowledge({ id: 'AwsSolutions-S1', reason: 'this is the access-log bucket of the other buckets; logging its own access would log every log delivery' });

@@ -20,7 +20,7 @@ describe('platform configuration (cdk.json context "platform")', () => {
     expect(config.storage).toEqual({ terminationProtection: true, noncurrentVersionExpirationDays: 90 });
     expect(config.inference.logRetention).toBe(30);
     expect(config.inference.auth).toBeUndefined();
-    expect(config.monitoring.models).toEqual(expect.arrayContaining([{ name: 'ai4i2020', gateMetric: 'macroF1' }]));
+    expect(config.monitoring.models).toEqual(expect.arrayContaining([{ name: 'ai4i2020', gateMetric: 'macroF1', schedule: 'cron(0 3 ? * MON *)' }]));
   });
 
   test('values reach the stacks typed: durations, retention, auth, thresholds', () => {
@@ -48,7 +48,7 @@ describe('platform configuration (cdk.json context "platform")', () => {
   });
 
   test('fails listing every problem at once, each naming its key', () => {
-    const problems = problemsOf({ defaultModel: 'nope', logRetentionDays: 31, inference: { memorySize: 64, maxBach: 5 }, auth: { issuer: 'http://insecure', audience: [] }, alarmEmail: 'not-an-email' });
+    const problems = problemsOf({ defaultModel: 'nope', logRetentionDays: 31, inference: { memorySize: 64, maxBach: 5 }, auth: { issuer: 'http://insecure', audience: [] }, alarmEmail: 'not-an-email', alarms: { api5xx: 1 } });
     expect(problems).toEqual(
       expect.arrayContaining([
         expect.stringMatching(/^platform\.logRetentionDays: must be one of CloudWatch's retention periods/),
@@ -57,6 +57,7 @@ describe('platform configuration (cdk.json context "platform")', () => {
         expect.stringMatching(/^platform\.auth\.issuer: /),
         expect.stringMatching(/^platform\.auth\.audience: /),
         expect.stringMatching(/^platform\.alarmEmail: /),
+        expect.stringMatching(/^platform\.alarms(\.api5xx)?: /),
       ]),
     );
   });

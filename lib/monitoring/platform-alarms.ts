@@ -1,0 +1,138 @@
+import { Annotations, Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+import { type AlarmThresholds, retrainingStaleWindow } from './alarm-thresholds';
+import type { PlatformMetrics } from './platform-metrics';
+
+/** A model the platform serves and retrains, as its spec (config/models/*.json) describes it. */
+export interface MonitoredModel {
+  /** The model's name (spec `name`). */
+  readonly name: string;
+  /** The spec's `gate.metric` (e.g. macroF1): the `metric` dimension of CandidateScore and ChampionScore. */
+  readonly gateMetric: string;
+  /**
+   * The spec's `schedule`; a `rate(...)` schedule short enough for CloudWatch gets a staleness alarm.
+   * @default - none: the model retrains on upload only and gets no staleness alarm
+   */
+  readonly schedule?: string;
+}
+
+/**
+ * The stable ids of the platform's alarms: construct ids (changing one replaces the alarm) and the
+ * headings of their runbook sections in docs/operations.md. Per-model alarms are `<id>-<model>`.
+ */
+export const ALARM_IDS = ['Api5xxRate', 'ApiLatencyP99', 'InferenceErrorRate', 'InferenceThrottles', 'PipelineThrottles', 'PipelineExecutionsFailed', 'ModelLoadFailures', 'RetrainingStale'] as const;
+export type AlarmId = (typeof ALARM_IDS)[number];
+
+export interface PlatformAlarmInfo {
+  readonly id: AlarmId;
+  /** One alarm per model (`<id>-<model>`), or one for the platform. */
+  readonly perModel: boolean;
+  /** What it means and what to do first; `{model}` stands for the model's name, `{hours}` for its window. */
+  readonly description: string;
+}
+
+const runbook = (id: AlarmId) => ` Runbook: docs/operations.md, section ${id}.`;
+
+/** Every alarm the platform can create, with its description: what the doc must cover. */
+export function platformAlarmCatalog(t: AlarmThresholds): readonly PlatformAlarmInfo[] {
+  const sustained = `in each of the last ${t.sustainedPeriods} 5-minute periods`;
+  const info = (id: AlarmId, perModel: boolean, description: string): PlatformAlarmInfo => ({ id, perModel, description: description + runbook(id) });
+  return [
+    info('Api5xxRate', false, `More than ${t.api5xxRatePercent}% of inference API requests got a 5xx ${sustained}: users are getting errors. First: on the dashboard, check the Lambda row (errors, throttles) and the Model row (load failures); then search the inference function's logs for "unhandled error" and the errorId from a 500 body.`),
+    info('ApiLatencyP99', false, `The inference API's p99 latency was above ${t.apiLatencyP99InMillis} ms ${sustained}. First: compare API latency with integration latency on the dashboard; if the function is slow, look at cold starts and model load time (a large new champion, a slow registry); if only API Gateway is slow, check the AWS Health Dashboard.`),
+    info('InferenceErrorRate', false, `More than ${t.inferenceErrorRatePercent}% of inference function invocations crashed, timed out or ran out of memory ${sustained} (the app answers its own errors, so these are the function failing). First: search its logs for "Task timed out" or "Runtime exited"; if it began with a promotion, roll back with npm run registry -- rollback <model>.`),
+    info('InferenceThrottles', false, `Lambda throttled the inference function more than ${t.functionThrottlesCount} times in 5 minutes: requests were refused with 5xx. First: check the account's concurrent executions and any reserved concurrency on the function; the API's own throttling should keep it far below the limit.`),
+    info('PipelineThrottles', false, `Lambda throttled the retraining pipeline's function more than ${t.functionThrottlesCount} times in 5 minutes; steps retry, but runs slow down or fail. First: check the account's concurrent executions (another workload may be using them all).`),
+    info('PipelineExecutionsFailed', false, `More than ${t.pipelineExecutionFailuresCount} retraining executions failed, timed out or were aborted in 5 minutes: a retrain did not happen. First: open the failed execution in the Step Functions console; error DataQuarantined means an upload broke the data contract (read its report under quarantine/<model>/ in the data bucket), any other error is a broken run (read runs/<model>/<run>/failure.json in the model bucket, npm run registry -- runs <model>).`),
+    info('ModelLoadFailures', true, `The inference function refused or could not fetch a version of {model} more than ${t.modelLoadFailuresCount} times in 5 minutes (checksum mismatch, unloadable ONNX, registry unreachable). It keeps serving the last good version, so the model in service is older than the champion. First: search the function's logs for the model; if the champion is bad, roll back with npm run registry -- rollback {model}.`),
+    info('RetrainingStale', true, `No retraining run of {model} finished (promoted or rejected) in the last {hours} hours, ${t.retrainingMissedRuns + 0.5} of its schedule's intervals: scheduled retraining has stopped. First: check the schedule rule is enabled, the pipeline's start dead-letter queue, and recent executions for {model}.`),
+  ];
+}
+
+export interface PlatformAlarmsProps {
+  readonly metrics: PlatformMetrics;
+  readonly models: readonly MonitoredModel[];
+  readonly thresholds: AlarmThresholds;
+  /** Where every alarm (and, for sustained conditions, its recovery) is sent. */
+  readonly topic: sns.ITopic;
+}
+
+interface AlarmSpec {
+  readonly metric: cloudwatch.IMetric;
+  readonly threshold: number;
+  readonly below?: boolean;
+  readonly periods?: number;
+  readonly missingBreaches?: boolean;
+  /** Send OK too: worth it for sustained conditions; a one-off event clears by itself 5 minutes later. */
+  readonly notifyRecovery?: boolean;
+}
+
+/** The platform's alarms, built from thresholds; every one notifies the topic. */
+export class PlatformAlarms extends Construct {
+  /** Every alarm, by construct id (`Api5xxRate`, `ModelLoadFailures-iris`, ...). */
+  readonly byId: Readonly<Record<string, cloudwatch.Alarm>>;
+  readonly alarms: readonly cloudwatch.Alarm[];
+  /** What each created alarm says: for checking the runbook (docs/operations.md) covers them. */
+  readonly descriptions: readonly { readonly id: string; readonly description: string }[];
+  /** Models that got no RetrainingStale alarm, and why. */
+  readonly staleAlarmSkipped: readonly { readonly model: string; readonly reason: string }[];
+
+  constructor(scope: Construct, id: string, props: PlatformAlarmsProps) {
+    super(scope, id);
+    const { metrics: m, thresholds: t } = props;
+    const catalog = new Map(platformAlarmCatalog(t).map((i) => [i.id, i.description]));
+    const byId: Record<string, cloudwatch.Alarm> = {};
+    const described: { id: string; description: string }[] = [];
+    const add = (alarmId: AlarmId, spec: AlarmSpec, model?: string) => {
+      const constructId = model === undefined ? alarmId : `${alarmId}-${model}`;
+      const periods = spec.periods ?? 1;
+      const description = (catalog.get(alarmId) ?? '').replace(/\{model\}/g, model ?? '').replace(/\{hours\}/g, String(periods));
+      const alarm = new cloudwatch.Alarm(this, constructId, {
+        metric: spec.metric,
+        threshold: spec.threshold,
+        comparisonOperator: spec.below ? cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD : cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: periods,
+        datapointsToAlarm: periods,
+        treatMissingData: spec.missingBreaches ? cloudwatch.TreatMissingData.BREACHING : cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: description,
+      });
+      const action = new actions.SnsAction(props.topic);
+      alarm.addAlarmAction(action);
+      if (spec.notifyRecovery) alarm.addOkAction(action);
+      byId[constructId] = alarm;
+      described.push({ id: constructId, description });
+    };
+
+    const sustained = { periods: t.sustainedPeriods, notifyRecovery: true };
+    add('Api5xxRate', { metric: m.api5xxRatePercent(), threshold: t.api5xxRatePercent, ...sustained });
+    add('ApiLatencyP99', { metric: m.apiLatencyP99InMillis(), threshold: t.apiLatencyP99InMillis, ...sustained });
+    // Only the inference function's error RATE: the pipeline's function errors are retried by
+    // the state machine, and the ones that matter end as PipelineExecutionsFailed.
+    add('InferenceErrorRate', { metric: m.functionErrorRatePercent('inference'), threshold: t.inferenceErrorRatePercent, ...sustained });
+    add('InferenceThrottles', { metric: m.functionThrottlesCount('inference'), threshold: t.functionThrottlesCount });
+    add('PipelineThrottles', { metric: m.functionThrottlesCount('pipeline'), threshold: t.functionThrottlesCount });
+    add('PipelineExecutionsFailed', { metric: m.executionsUnfinishedCount(), threshold: t.pipelineExecutionFailuresCount });
+
+    const skipped: { model: string; reason: string }[] = [];
+    for (const model of props.models) {
+      add('ModelLoadFailures', { metric: m.modelLoadFailuresCount(model.name), threshold: t.modelLoadFailuresCount }, model.name);
+      const window = retrainingStaleWindow(model.schedule, t.retrainingMissedRuns);
+      if ('skipped' in window) {
+        skipped.push({ model: model.name, reason: window.skipped });
+        Annotations.of(this).addInfo(`No RetrainingStale alarm for ${model.name}: ${window.skipped}`);
+        continue;
+      }
+      // Hourly sums, all below 1 for the whole window; missing data (no run ever) breaches too.
+      // 1-hour periods allow a 7-day window (under 1 hour, CloudWatch allows only 1 day).
+      const hourly = m.finishedRunsCount(model.name, Duration.hours(1));
+      add('RetrainingStale', { metric: hourly, threshold: 1, below: true, periods: window.hours, missingBreaches: true, notifyRecovery: true }, model.name);
+    }
+    this.byId = byId;
+    this.alarms = Object.values(byId);
+    this.staleAlarmSkipped = skipped;
+    this.descriptions = described;
+  }
+}

@@ -1,0 +1,265 @@
+import { Duration } from 'aws-cdk-lib';
+import type * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { INFERENCE_METRICS, METRICS_SERVICE as INFERENCE_SERVICE } from '../../lambdas/inference/metrics';
+import { PIPELINE_METRICS, PIPELINE_METRICS_SERVICE } from '../../lambdas/pipeline/metrics';
+import { METRICS_NAMESPACE } from '../../lambdas/shared/metrics';
+
+/** The platform's two functions, as the factory's Lambda methods name them. */
+export type PlatformFunction = 'inference' | 'pipeline';
+/** The `outcome` dimension of RetrainingRuns (lambdas/pipeline/register.ts). */
+export type RunOutcome = 'promoted' | 'rejected';
+
+export interface PlatformMetricsProps {
+  /** The inference API's stage: API Gateway publishes per ApiId + Stage ($default). */
+  readonly stage: apigw.IHttpStage;
+  readonly inferenceFunction: lambda.IFunction;
+  readonly pipelineFunction: lambda.IFunction;
+  readonly stateMachine: sfn.IStateMachine;
+  /**
+   * The period of every metric that does not take its own.
+   * @default Duration.minutes(5)
+   */
+  readonly period?: Duration;
+}
+
+/**
+ * A CloudWatch SEARCH over the Predictions series of every model, version and class (or of one
+ * model): versions and class labels change with every promotion, so they cannot be listed at synth.
+ * `="..."` is an exact match, so model "iris" does not also find "iris_v2".
+ */
+export function predictionsSearchExpression(model?: string, period: Duration = Duration.minutes(5)): string {
+  const filter = model === undefined ? '' : ` model="${model}"`;
+  const schema = `{${METRICS_NAMESPACE},class,model,service,version}`;
+  return `SEARCH('${schema} MetricName="${INFERENCE_METRICS.predictions}" service="${INFERENCE_SERVICE}"${filter}', 'Sum', ${period.toSeconds()})`;
+}
+
+/**
+ * Every metric the dashboard draws and the alarms watch, by name, with its unit in the name
+ * (cdk-monitoring-constructs' metric factory). Custom metric names come from INFERENCE_METRICS and
+ * PIPELINE_METRICS, never retyped; their dimensions are what the functions record plus `service`,
+ * which Powertools adds to every EMF record.
+ */
+export class PlatformMetrics {
+  readonly period: Duration;
+
+  constructor(private readonly props: PlatformMetricsProps) {
+    this.period = props.period ?? Duration.minutes(5);
+  }
+
+  // --- API (AWS/ApiGateway, ApiId + Stage) ---
+
+  apiRequestsCount(): cloudwatch.IMetric {
+    return this.props.stage.metricCount({ statistic: 'Sum', period: this.period, label: 'Requests' });
+  }
+
+  api4xxRatePercent(): cloudwatch.IMetric {
+    return this.ratePercent(['clientErrors', this.props.stage.metricClientError({ period: this.period })], ['requests', this.apiRequests()], '4xx %');
+  }
+
+  api5xxRatePercent(): cloudwatch.IMetric {
+    return this.ratePercent(['serverErrors', this.props.stage.metricServerError({ period: this.period })], ['requests', this.apiRequests()], '5xx %');
+  }
+
+  apiLatencyP50InMillis(): cloudwatch.IMetric {
+    return this.props.stage.metricLatency({ statistic: 'p50', period: this.period, label: 'p50' });
+  }
+
+  apiLatencyP90InMillis(): cloudwatch.IMetric {
+    return this.props.stage.metricLatency({ statistic: 'p90', period: this.period, label: 'p90' });
+  }
+
+  apiLatencyP99InMillis(): cloudwatch.IMetric {
+    return this.props.stage.metricLatency({ statistic: 'p99', period: this.period, label: 'p99' });
+  }
+
+  /** The Lambda's share of the latency; the rest is API Gateway. */
+  apiIntegrationLatencyP99InMillis(): cloudwatch.IMetric {
+    return this.props.stage.metricIntegrationLatency({ statistic: 'p99', period: this.period, label: 'integration p99' });
+  }
+
+  // --- Lambda (AWS/Lambda, FunctionName) ---
+
+  functionDurationP50InMillis(fn: PlatformFunction): cloudwatch.IMetric {
+    return this.fn(fn).metricDuration({ statistic: 'p50', period: this.period, label: `${fn} p50` });
+  }
+
+  functionDurationP99InMillis(fn: PlatformFunction): cloudwatch.IMetric {
+    return this.fn(fn).metricDuration({ statistic: 'p99', period: this.period, label: `${fn} p99` });
+  }
+
+  functionErrorsCount(fn: PlatformFunction): cloudwatch.IMetric {
+    return this.fn(fn).metricErrors({ statistic: 'Sum', period: this.period, label: `${fn} errors` });
+  }
+
+  functionErrorRatePercent(fn: PlatformFunction): cloudwatch.IMetric {
+    const metric = this.fn(fn);
+    const options = { statistic: 'Sum', period: this.period };
+    return this.ratePercent([`${fn}Errors`, metric.metricErrors(options)], [`${fn}Invocations`, metric.metricInvocations(options)], `${fn} error %`);
+  }
+
+  functionThrottlesCount(fn: PlatformFunction): cloudwatch.IMetric {
+    return this.fn(fn).metricThrottles({ statistic: 'Sum', period: this.period, label: `${fn} throttles` });
+  }
+
+  functionConcurrentExecutionsMax(fn: PlatformFunction): cloudwatch.IMetric {
+    return this.fn(fn).metric('ConcurrentExecutions', { statistic: 'Maximum', period: this.period, label: `${fn} concurrency` });
+  }
+
+  /** One per new inference execution environment (the app's ColdStart metric; dimension service only). */
+  coldStartsCount(): cloudwatch.IMetric {
+    return this.inference(INFERENCE_METRICS.coldStarts, {}, 'Sum', 'cold starts');
+  }
+
+  // --- Model (ServerlessMlops, service=inference) ---
+
+  /** One line per version and class of a model: what the model answers, and how that shifts. */
+  predictionsByVersionAndClassCount(model: string): cloudwatch.IMetric {
+    return new cloudwatch.SearchExpression({
+      expression: predictionsSearchExpression(model, this.period),
+      label: "v${PROP('Dim.version')} ${PROP('Dim.class')}",
+      period: this.period,
+    });
+  }
+
+  /** All of a model's predictions (every version and class): a SUM over the SEARCH. */
+  predictionsCount(model: string): cloudwatch.IMetric {
+    return new cloudwatch.MathExpression({ expression: `SUM(${predictionsSearchExpression(model, this.period)})`, usingMetrics: {}, label: model, period: this.period });
+  }
+
+  inferenceLatencyP50InMillis(model: string): cloudwatch.IMetric {
+    return this.inference(INFERENCE_METRICS.inferenceLatency, { model }, 'p50', `${model} p50`);
+  }
+
+  inferenceLatencyP99InMillis(model: string): cloudwatch.IMetric {
+    return this.inference(INFERENCE_METRICS.inferenceLatency, { model }, 'p99', `${model} p99`);
+  }
+
+  modelLoadTimeP99InMillis(model: string): cloudwatch.IMetric {
+    return this.inference(INFERENCE_METRICS.modelLoadTime, { model }, 'p99', `${model} load p99`);
+  }
+
+  modelLoadFailuresCount(model: string): cloudwatch.IMetric {
+    return this.inference(INFERENCE_METRICS.modelLoadFailures, { model }, 'Sum', `${model} load failures`);
+  }
+
+  bundledModelFallbacksCount(model: string): cloudwatch.IMetric {
+    return this.inference(INFERENCE_METRICS.bundledModelFallbacks, { model }, 'Sum', `${model} bundled fallbacks`);
+  }
+
+  /** The highest version that answered in the period (a promotion shows as a step). */
+  modelVersionInServiceMax(model: string): cloudwatch.IMetric {
+    return this.inference(INFERENCE_METRICS.modelVersionInService, { model }, 'Maximum', model);
+  }
+
+  // --- Pipeline (AWS/States and ServerlessMlops, service=pipeline) ---
+
+  executionsStartedCount(): cloudwatch.IMetric {
+    return this.props.stateMachine.metricStarted({ statistic: 'Sum', period: this.period, label: 'started' });
+  }
+
+  executionsSucceededCount(): cloudwatch.IMetric {
+    return this.props.stateMachine.metricSucceeded({ statistic: 'Sum', period: this.period, label: 'succeeded' });
+  }
+
+  executionsFailedCount(): cloudwatch.IMetric {
+    return this.props.stateMachine.metricFailed({ statistic: 'Sum', period: this.period, label: 'failed' });
+  }
+
+  /** Executions that did not finish: failed + timed out + aborted. */
+  executionsUnfinishedCount(): cloudwatch.IMetric {
+    const sm = this.props.stateMachine;
+    const options = { statistic: 'Sum', period: this.period };
+    return new cloudwatch.MathExpression({
+      expression: 'FILL(failed, 0) + FILL(timedOut, 0) + FILL(aborted, 0)',
+      usingMetrics: { failed: sm.metricFailed(options), timedOut: sm.metricTimedOut(options), aborted: sm.metricAborted(options) },
+      label: 'failed + timed out + aborted',
+      period: this.period,
+    });
+  }
+
+  executionTimeP50InMillis(): cloudwatch.IMetric {
+    return this.props.stateMachine.metricTime({ statistic: 'p50', period: this.period, label: 'execution p50' });
+  }
+
+  executionTimeMaxInMillis(): cloudwatch.IMetric {
+    return this.props.stateMachine.metricTime({ statistic: 'Maximum', period: this.period, label: 'execution max' });
+  }
+
+  retrainingDurationMaxInSeconds(model: string, period?: Duration): cloudwatch.IMetric {
+    return this.pipeline(PIPELINE_METRICS.runDuration, { model }, 'Maximum', model, period);
+  }
+
+  /** The best candidate's holdout score on the model's gate metric (e.g. macroF1). */
+  candidateScore(model: string, gateMetric: string, period?: Duration): cloudwatch.IMetric {
+    return this.pipeline(PIPELINE_METRICS.candidateScore, { model, metric: gateMetric }, 'Maximum', `candidate ${gateMetric}`, period);
+  }
+
+  /** The champion's score on the same holdout rows. */
+  championScore(model: string, gateMetric: string, period?: Duration): cloudwatch.IMetric {
+    return this.pipeline(PIPELINE_METRICS.championScore, { model, metric: gateMetric }, 'Maximum', `champion ${gateMetric}`, period);
+  }
+
+  promotionsCount(model: string, period?: Duration): cloudwatch.IMetric {
+    return this.pipeline(PIPELINE_METRICS.promoted, { model }, 'Sum', `${model} promoted`, period);
+  }
+
+  retrainingRunsCount(model: string, outcome: RunOutcome, period?: Duration): cloudwatch.IMetric {
+    return this.pipeline(PIPELINE_METRICS.runs, { model, outcome }, 'Sum', `${model} ${outcome}`, period);
+  }
+
+  /** Runs that reached the registry, promoted or not; no data and 0 both mean none. */
+  finishedRunsCount(model: string, period: Duration = this.period): cloudwatch.IMetric {
+    return new cloudwatch.MathExpression({
+      expression: 'FILL(promoted, 0) + FILL(rejected, 0)',
+      usingMetrics: { promoted: this.retrainingRunsCount(model, 'promoted', period), rejected: this.retrainingRunsCount(model, 'rejected', period) },
+      label: `${model} finished runs`,
+      period,
+    });
+  }
+
+  retrainingFailuresCount(model: string, period?: Duration): cloudwatch.IMetric {
+    return this.pipeline(PIPELINE_METRICS.runFailures, { model }, 'Sum', `${model} failed runs`, period);
+  }
+
+  quarantinedFilesCount(model: string, period?: Duration): cloudwatch.IMetric {
+    return this.pipeline(PIPELINE_METRICS.quarantinedFiles, { model }, 'Sum', `${model} quarantined`, period);
+  }
+
+  // --- helpers ---
+
+  private fn(which: PlatformFunction): lambda.IFunction {
+    return which === 'inference' ? this.props.inferenceFunction : this.props.pipelineFunction;
+  }
+
+  private apiRequests(): cloudwatch.IMetric {
+    return this.props.stage.metricCount({ statistic: 'Sum', period: this.period });
+  }
+
+  /**
+   * 100 * part / total, 0 when there was no traffic (IF avoids dividing by zero). Each rate
+   * names its own ids: the metrics of one graph share one id space.
+   */
+  private ratePercent([partId, part]: [string, cloudwatch.IMetric], [totalId, total]: [string, cloudwatch.IMetric], label: string): cloudwatch.MathExpression {
+    return new cloudwatch.MathExpression({
+      expression: `IF(${totalId} > 0, 100 * FILL(${partId}, 0) / ${totalId}, 0)`,
+      usingMetrics: { [partId]: part, [totalId]: total },
+      label,
+      period: this.period,
+    });
+  }
+
+  private inference(metricName: string, dimensions: Record<string, string>, statistic: string, label: string): cloudwatch.Metric {
+    return this.custom(INFERENCE_SERVICE, metricName, dimensions, statistic, label, this.period);
+  }
+
+  private pipeline(metricName: string, dimensions: Record<string, string>, statistic: string, label: string, period?: Duration): cloudwatch.Metric {
+    return this.custom(PIPELINE_METRICS_SERVICE, metricName, dimensions, statistic, label, period ?? this.period);
+  }
+
+  private custom(service: string, metricName: string, dimensions: Record<string, string>, statistic: string, label: string, period: Duration): cloudwatch.Metric {
+    return new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service, ...dimensions }, statistic, label, period });
+  }
+}

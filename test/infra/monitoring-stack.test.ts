@@ -1,0 +1,251 @@
+import { join } from 'node:path';
+import type { CfnElement, Stack } from 'aws-cdk-lib';
+import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
+import { loadModelSpecs } from '../../core/pipeline/model-specs';
+import { INFERENCE_METRICS, METRICS_SERVICE } from '../../lambdas/inference/metrics';
+import { PIPELINE_METRICS, PIPELINE_METRICS_SERVICE } from '../../lambdas/pipeline/metrics';
+import { METRICS_NAMESPACE } from '../../lambdas/shared/metrics';
+import { DEFAULT_ALARM_THRESHOLDS, retrainingStaleWindow } from '../../lib/monitoring/alarm-thresholds';
+import { InferenceStack } from '../../lib/stacks/inference-stack';
+import { MonitoringStack, type MonitoringStackProps } from '../../lib/stacks/monitoring-stack';
+import { PipelineStack } from '../../lib/stacks/pipeline-stack';
+import { StorageStack } from '../../lib/stacks/storage-stack';
+import { testApp } from '../helpers/cdk-app';
+import { recordedMetrics } from '../helpers/recorded-metrics';
+
+const SPECS = loadModelSpecs(join(__dirname, '../../config/models'));
+const MODELS = SPECS.map((s) => ({ name: s.name, gateMetric: s.gate.metric, schedule: s.schedule }));
+/** The service dimension each function folder's records carry (POWERTOOLS_SERVICE_NAME). */
+const SERVICE_OF_FOLDER: Readonly<Record<string, string>> = { inference: METRICS_SERVICE, pipeline: PIPELINE_METRICS_SERVICE };
+const CONSTANTS: Readonly<Record<string, Readonly<Record<string, string>>>> = { INFERENCE_METRICS, PIPELINE_METRICS };
+
+/** The platform as bin/app.ts wires it (bundling skipped), plus the monitoring stack reading the others. */
+function platform(props: Partial<MonitoringStackProps> = {}) {
+  const app = testApp();
+  const storage = new StorageStack(app, 'Storage');
+  const pipeline = new PipelineStack(app, 'Pipeline', { dataBucket: storage.dataBucket, modelBucket: storage.modelBucket, specs: SPECS });
+  const inference = new InferenceStack(app, 'Inference', { modelBucket: storage.modelBucket });
+  const monitoring = new MonitoringStack(app, 'Monitoring', {
+    api: inference.inference,
+    inferenceFunction: inference.inference.fn,
+    pipelineFunction: pipeline.pipeline.fn,
+    stateMachine: pipeline.pipeline.stateMachine,
+    models: MODELS,
+    ...props,
+  });
+  return { storage, pipeline, inference, monitoring, template: Template.fromStack(monitoring) };
+}
+
+type Properties = Record<string, unknown>;
+const alarmProperties = (p: ReturnType<typeof platform>, id: string): Properties => {
+  const logicalId = p.monitoring.getLogicalId(p.monitoring.alarms.byId[id].node.defaultChild as CfnElement);
+  return p.template.toJSON().Resources[logicalId].Properties as Properties;
+};
+
+/** One metric line of a graph widget, as the dashboard body holds it. */
+interface DrawnMetric {
+  readonly namespace: string;
+  readonly name: string;
+  readonly dimensions: Readonly<Record<string, string>>;
+  /** The SEARCH expression it came from, if any. */
+  readonly search?: string;
+}
+
+/** The dashboard body with every token (Ref, ImportValue) replaced by a placeholder, parsed. */
+function dashboardBody(template: Template): { widgets: { type: string; properties: { metrics?: unknown[][]; alarms?: unknown[] } }[] } {
+  const body = new Capture();
+  template.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardBody: body });
+  const [, parts] = (body.asObject() as { 'Fn::Join': [string, unknown[]] })['Fn::Join'];
+  return JSON.parse(parts.map((part) => (typeof part === 'string' ? part : '<token>')).join(''));
+}
+
+/** Every metric a graph draws: plain metric arrays, and the metrics SEARCH expressions look for. */
+function drawnMetrics(template: Template): DrawnMetric[] {
+  const drawn: DrawnMetric[] = [];
+  for (const widget of dashboardBody(template).widgets) {
+    for (const entry of widget.properties.metrics ?? []) {
+      if (typeof entry[0] === 'string') {
+        const [namespace, name, ...rest] = entry as string[];
+        const pairs = rest.filter((x) => typeof x === 'string');
+        const dimensions = Object.fromEntries(pairs.flatMap((_, i) => (i % 2 === 0 ? [[pairs[i], pairs[i + 1]]] : [])));
+        drawn.push({ namespace, name, dimensions });
+        continue;
+      }
+      const expression = (entry[0] as { expression?: string }).expression ?? '';
+      for (const [search, schema, terms] of expression.matchAll(/SEARCH\('\{([^}]*)\}([^']*)'/g)) {
+        const [namespace, ...dimensionNames] = schema.split(',');
+        const filters = Object.fromEntries([...terms.matchAll(/(\w+)="([^"]*)"/g)].map(([, k, v]) => [k, v]));
+        const { MetricName: name = '', ...values } = filters;
+        drawn.push({ namespace, name, dimensions: Object.fromEntries(dimensionNames.map((d) => [d, values[d] ?? '*'])), search });
+      }
+    }
+  }
+  return drawn;
+}
+
+describe('MonitoringStack', () => {
+  const p = platform({ alarmEmail: 'ops@example.com' });
+  const { monitoring, template } = p;
+  const topic = { Ref: monitoring.getLogicalId(monitoring.alarmTopic.node.defaultChild as CfnElement) };
+
+  test('every alarm notifies the alarm topic, and sustained ones say when they recover', () => {
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
+    expect(alarms.length).toBeGreaterThan(0);
+    for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toEqual([topic]);
+    for (const id of ['Api5xxRate', 'ApiLatencyP99', 'InferenceErrorRate']) expect(alarmProperties(p, id).OKActions).toEqual([topic]);
+  });
+
+  test('every alarm description says what it means, what to do first and where the runbook is', () => {
+    for (const alarm of Object.values(template.findResources('AWS::CloudWatch::Alarm'))) {
+      expect(alarm.Properties.AlarmDescription).toMatch(/First: .+ Runbook: docs\/operations\.md, section \w+\.$/);
+      expect(alarm.Properties.AlarmDescription).not.toMatch(/\{model\}|\{hours\}/);
+    }
+  });
+
+  test('the 5xx alarm is a percentage of requests over 3 of 3 five-minute periods, not a count', () => {
+    const alarm = alarmProperties(p, 'Api5xxRate');
+    expect(alarm).toMatchObject({ Threshold: 1, EvaluationPeriods: 3, DatapointsToAlarm: 3, ComparisonOperator: 'GreaterThanThreshold', TreatMissingData: 'notBreaching' });
+    const onStage = (MetricName: string) => ({
+      Metric: { Namespace: 'AWS/ApiGateway', MetricName, Dimensions: [expect.objectContaining({ Name: 'ApiId' }), { Name: 'Stage', Value: '$default' }] },
+      Stat: 'Sum',
+      Period: 300,
+    });
+    expect(alarm.Metrics).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ Expression: 'IF(requests > 0, 100 * FILL(serverErrors, 0) / requests, 0)', ReturnData: true }),
+        expect.objectContaining({ Id: 'serverErrors', MetricStat: onStage('5xx') }),
+        expect.objectContaining({ Id: 'requests', MetricStat: onStage('Count') }),
+      ]),
+    );
+  });
+
+  test('a scheduled model whose window fits in 7 days gets a staleness alarm over hourly finished runs; the others are reported', () => {
+    const windows = MODELS.map((m) => ({ model: m.name, window: retrainingStaleWindow(m.schedule, DEFAULT_ALARM_THRESHOLDS.retrainingMissedRuns) }));
+    const alarmed = windows.flatMap(({ model, window }) => ('hours' in window ? [{ model, hours: window.hours }] : []));
+    const skipped = windows.flatMap(({ model, window }) => ('skipped' in window ? [{ model, reason: window.skipped }] : []));
+    expect(monitoring.alarms.staleAlarmSkipped).toEqual(skipped);
+    expect(Object.keys(monitoring.alarms.byId).filter((id) => id.startsWith('RetrainingStale-')).sort()).toEqual(alarmed.map((a) => `RetrainingStale-${a.model}`).sort());
+    expect(alarmed.map((a) => alarmProperties(p, `RetrainingStale-${a.model}`))).toEqual(
+      alarmed.map((a) =>
+        expect.objectContaining({
+          Threshold: 1,
+          ComparisonOperator: 'LessThanThreshold',
+          EvaluationPeriods: a.hours,
+          DatapointsToAlarm: a.hours,
+          TreatMissingData: 'breaching',
+          Metrics: expect.arrayContaining([expect.objectContaining({ Expression: 'FILL(promoted, 0) + FILL(rejected, 0)' })]),
+        }),
+      ),
+    );
+  });
+
+  test('the alarm topic uses a rotated customer-managed key CloudWatch may use, and only this account\'s alarms over TLS may publish', () => {
+    template.hasResourceProperties('AWS::KMS::Key', {
+      EnableKeyRotation: true,
+      KeyPolicy: { Statement: Match.arrayWith([Match.objectLike({ Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: ['kms:Decrypt', 'kms:GenerateDataKey*'], Effect: 'Allow' })]) },
+    });
+    template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('AlarmTopicKey'), 'Arn'] } });
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          Match.objectLike({ Effect: 'Allow', Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: 'sns:Publish', Condition: Match.objectLike({ StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } }) }),
+        ]),
+      },
+    });
+    template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com', TopicArn: topic });
+  });
+
+  test('outputs the dashboard URL in the stack\'s region and the topic ARN', () => {
+    template.hasOutput('DashboardUrl', { Value: { 'Fn::Join': ['', Match.arrayWith([{ Ref: 'AWS::Region' }, Match.stringLikeRegexp('#dashboards:name=')])] } });
+    template.hasOutput('AlarmTopicArn', { Value: topic });
+  });
+
+  test('monitoring reads the other stacks and nothing reads monitoring', () => {
+    expect(monitoring.dependencies).toEqual(expect.arrayContaining([p.pipeline, p.inference]));
+    for (const stack of [p.storage, p.pipeline, p.inference]) expect(stack.dependencies).not.toContain(monitoring);
+  });
+
+  test('the dashboard has no physical name and shows every alarm', () => {
+    const dashboard = Object.values(template.findResources('AWS::CloudWatch::Dashboard'));
+    expect(dashboard).toHaveLength(1);
+    expect(dashboard[0].Properties.DashboardName).toBeUndefined();
+    const statusWidget = dashboardBody(template).widgets.find((w) => w.type === 'alarm');
+    expect(statusWidget?.properties.alarms).toHaveLength(monitoring.alarms.alarms.length);
+  });
+});
+
+describe('MonitoringStack thresholds', () => {
+  test('thresholds from props reach the alarms', () => {
+    const models = [{ name: 'iris', gateMetric: 'macroF1', schedule: 'rate(12 hours)' }];
+    const p = platform({ models, thresholds: { api5xxRatePercent: 2.5, apiLatencyP99InMillis: 1500, sustainedPeriods: 4, modelLoadFailuresCount: 2, retrainingMissedRuns: 3 } });
+    expect(alarmProperties(p, 'Api5xxRate')).toMatchObject({ Threshold: 2.5, EvaluationPeriods: 4, DatapointsToAlarm: 4, AlarmDescription: expect.stringContaining('More than 2.5% of inference API requests') });
+    expect(alarmProperties(p, 'ApiLatencyP99')).toMatchObject({ Threshold: 1500, EvaluationPeriods: 4 });
+    expect(alarmProperties(p, 'ModelLoadFailures-iris')).toMatchObject({ Threshold: 2, EvaluationPeriods: 1 });
+    // (3 missed runs + half an interval of slack) x 12 h, in 1-hour periods.
+    expect(alarmProperties(p, 'RetrainingStale-iris')).toMatchObject({ EvaluationPeriods: 42, DatapointsToAlarm: 42, Metrics: expect.arrayContaining([expect.objectContaining({ MetricStat: expect.objectContaining({ Period: 3600 }) })]) });
+  });
+
+  test('fails at synth when a threshold is invalid, naming the field and the value', () => {
+    expect(() => platform({ thresholds: { api5xxRatePercent: 150, sustainedPeriods: 0 } })).toThrow(/thresholds\.api5xxRatePercent must be a percentage .* got 150[\s\S]*thresholds\.sustainedPeriods .* got 0/);
+  });
+
+  test('fails at synth when a model\'s gate metric is not one a spec can name', () => {
+    expect(() => platform({ models: [{ name: 'iris', gateMetric: 'f1' }] })).toThrow(/gateMetric of "iris" must be one of macroF1, accuracy .* got "f1"/);
+  });
+});
+
+describe('the dashboard and the metrics the functions emit', () => {
+  const { template, pipeline, inference } = platform();
+  const drawn = drawnMetrics(template);
+  const custom = drawn.filter((m) => m.namespace === METRICS_NAMESPACE);
+  const recorded = recordedMetrics();
+  const declared = new Map(Object.entries(CONSTANTS).flatMap(([constant, names]) => Object.entries(names).map(([key, name]) => [name, { constant, key }] as const)));
+
+  test('draws every metric the functions declare, and the API, Lambda and Step Functions metrics', () => {
+    expect([...new Set(custom.map((m) => m.name))].sort()).toEqual([...declared.keys()].sort());
+    const names = (namespace: string) => new Set(drawn.filter((m) => m.namespace === namespace).map((m) => m.name));
+    expect([...names('AWS/ApiGateway')].sort()).toEqual(['4xx', '5xx', 'Count', 'IntegrationLatency', 'Latency']);
+    expect([...names('AWS/Lambda')].sort()).toEqual(['ConcurrentExecutions', 'Duration', 'Errors', 'Invocations', 'Throttles']);
+    expect([...names('AWS/States')].sort()).toEqual(['ExecutionTime', 'ExecutionsFailed', 'ExecutionsStarted', 'ExecutionsSucceeded']);
+  });
+
+  test('every custom metric on the dashboard, SEARCH expressions included, is declared and recorded in lambdas/ with the drawn service and dimensions', () => {
+    const problems: string[] = [];
+    for (const metric of custom) {
+      const source = declared.get(metric.name);
+      if (!source) {
+        problems.push(`${metric.name} is drawn but is in neither INFERENCE_METRICS nor PIPELINE_METRICS`);
+        continue;
+      }
+      const records = recorded.filter((r) => r.constant === source.constant && r.key === source.key);
+      if (records.length === 0) problems.push(`${source.constant}.${source.key} (${metric.name}) is drawn but no record( call in lambdas/ emits it`);
+      for (const r of records) {
+        const drawnWith = Object.keys(metric.dimensions).sort();
+        const emittedWith = r.dimensions === undefined ? undefined : [...r.dimensions, 'service'].sort();
+        if (emittedWith && drawnWith.join() !== emittedWith.join()) problems.push(`${metric.name} is drawn with {${drawnWith}} but ${r.where} emits {${emittedWith}}`);
+        if (metric.dimensions.service !== SERVICE_OF_FOLDER[r.folder]) problems.push(`${metric.name} is drawn with service=${metric.dimensions.service} but ${r.where} emits service=${SERVICE_OF_FOLDER[r.folder]}`);
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
+  test('predictions per version and class come from SEARCH over the Predictions dimension set, one per model', () => {
+    const searches = custom.filter((m) => m.search && m.name === INFERENCE_METRICS.predictions);
+    expect(searches.map((m) => m.search)).toEqual(
+      expect.arrayContaining(MODELS.map((m) => `SEARCH('{ServerlessMlops,class,model,service,version} MetricName="Predictions" service="inference" model="${m.name}"'`)),
+    );
+  });
+
+  /** POWERTOOLS_SERVICE_NAME of the function whose environment has `marker`: the service its metrics carry. */
+  const serviceName = (stack: Stack, marker: string): unknown =>
+    Object.values(Template.fromStack(stack).findResources('AWS::Lambda::Function')).find((r) => r.Properties.Environment?.Variables?.[marker])?.Properties.Environment.Variables.POWERTOOLS_SERVICE_NAME;
+
+  test('the inference function publishes under the service the dashboard reads', () => {
+    expect(serviceName(inference, 'MAX_BATCH')).toBe(METRICS_SERVICE);
+  });
+
+  test('the pipeline function publishes under the service the dashboard reads', () => {
+    expect(serviceName(pipeline, 'MODEL_SPECS_DIR')).toBe(PIPELINE_METRICS_SERVICE);
+  });
+});
