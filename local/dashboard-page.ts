@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { selfContainedPage } from '../lambdas/shared/html-page';
 import type { PanelId } from './local-metrics';
 
 /**
@@ -136,21 +136,16 @@ refresh();
 setInterval(refresh, 5000);
 `;
 
-const hash = (text: string) => `'sha256-${createHash('sha256').update(text).digest('base64')}'`;
-
 const panels = Object.entries(PANEL_TITLES)
   .map(([id, title]) => `<section data-chart="${id}"><h2>${title}</h2><svg id="chart-${id}" viewBox="0 0 640 190" role="img" aria-label="${title}"></svg></section>`)
   .join('\n');
 
-export const DASHBOARD_HTML = `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Local dashboard</title>
-<style>${STYLE}</style>
-</head>
-<body>
+const PAGE = selfContainedPage({
+  title: 'Local dashboard',
+  style: STYLE,
+  script: SCRIPT,
+  formAction: "'none'",
+  body: `
 <h1>Local dashboard</h1><a href="/">Try a model</a>
 <div id="totals">
 <div>Requests<b id="t-requests">-</b></div>
@@ -161,14 +156,10 @@ export const DASHBOARD_HTML = `<!doctype html>
 <p id="status" aria-live="polite">Loading…</p>
 <main>
 ${panels}
-</main>
-<script>${SCRIPT}</script>
-</body>
-</html>
-`;
+</main>`,
+});
+
+export const DASHBOARD_HTML = PAGE.html;
 
 /** Only the inline script and style above may run; data comes from this server only. */
-export const DASHBOARD_HEADERS: Readonly<Record<string, string>> = {
-  'content-security-policy': `default-src 'none'; script-src ${hash(SCRIPT)}; style-src ${hash(STYLE)}; connect-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'`,
-  'x-content-type-options': 'nosniff',
-};
+export const DASHBOARD_HEADERS: Readonly<Record<string, string>> = PAGE.headers;

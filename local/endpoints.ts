@@ -24,7 +24,8 @@ export const ENDPOINTS_FILE = 'endpoints.json';
 /** `npm start`'s data folder: LOCAL_DATA_DIR, else .local in the working directory. */
 export const localDataDir = (env: NodeJS.ProcessEnv = process.env): string => env.LOCAL_DATA_DIR || '.local';
 
-const endpointsSchema = z.object({
+/** The shape of endpoints.json (and of a deployed stack's endpoints), for readers that validate. */
+export const endpointsSchema = z.object({
   apiUrl: z.string().url(),
   s3Endpoint: z.string().url().optional(),
   region: z.string().min(1),

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { selfContainedPage } from '../shared/html-page';
 
 /**
  * GET / : a small self-contained page to try the models. It reads GET /models, builds a form
@@ -102,17 +102,12 @@ $('form').addEventListener('submit', predict);
 init();
 `;
 
-const hash = (text: string) => `'sha256-${createHash('sha256').update(text).digest('base64')}'`;
-
-export const PAGE_HTML = `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Model inference</title>
-<style>${STYLE}</style>
-</head>
-<body>
+const PAGE = selfContainedPage({
+  title: 'Model inference',
+  style: STYLE,
+  script: SCRIPT,
+  formAction: "'self'",
+  body: `
 <h1>Try a model</h1>
 <form id="form">
 <label for="model">Model</label>
@@ -120,14 +115,10 @@ export const PAGE_HTML = `<!doctype html>
 <div id="fields"></div>
 <button type="submit">Predict</button>
 </form>
-<div id="result" aria-live="polite"></div>
-<script>${SCRIPT}</script>
-</body>
-</html>
-`;
+<div id="result" aria-live="polite"></div>`,
+});
+
+export const PAGE_HTML = PAGE.html;
 
 /** Only the inline script and style above may run; requests go to this API only. */
-export const PAGE_HEADERS: Readonly<Record<string, string>> = {
-  'content-security-policy': `default-src 'none'; script-src ${hash(SCRIPT)}; style-src ${hash(STYLE)}; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'`,
-  'x-content-type-options': 'nosniff',
-};
+export const PAGE_HEADERS: Readonly<Record<string, string>> = PAGE.headers;

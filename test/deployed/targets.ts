@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { ENDPOINTS_FILE, localDataDir, type PlatformEndpoints, readEndpoints } from '../../local/endpoints';
+import { ENDPOINTS_FILE, endpointsSchema, localDataDir, type PlatformEndpoints, readEndpoints } from '../../local/endpoints';
 import { LOCAL_S3_CREDENTIALS } from '../../local/s3-server';
 
 /**
@@ -53,13 +53,6 @@ export interface ResolveDeps {
 
 const defaultDeps = (): ResolveDeps => ({ fetch: (url, init) => fetch(url, init), cwd: process.cwd() });
 
-const endpointsSchema = z.object({
-  apiUrl: z.string().url(),
-  s3Endpoint: z.string().url().optional(),
-  region: z.string().min(1),
-  dataBucket: z.string().min(1),
-  modelBucket: z.string().min(1),
-});
 
 /**
  * The stacks' outputs as `cdk deploy --outputs-file` writes them: { "<stack>": { "<output>": value } }.
