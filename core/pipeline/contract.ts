@@ -55,6 +55,8 @@ export type ValidationResult =
   | { readonly status: 'quarantined'; readonly quarantineKey: string; readonly reportKey: string; readonly problems: readonly string[] }
   /** schedule / manual runs: nothing new to validate, train on what processed/ holds. */
   | { readonly status: 'skipped' }
+  /** schedule / manual runs of a model with no processed data yet (no upload so far): nothing to do. */
+  | { readonly status: 'no-data' }
   /**
    * Another execution already handled this very object version (S3 delivered its event twice and
    * EventBridge, which cannot name executions, started a second one): nothing to do, no retrain.

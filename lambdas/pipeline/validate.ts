@@ -4,7 +4,7 @@ import type { ExecutionInput, ValidationResult } from '../../core/pipeline/contr
 import { specFor, type StepDeps } from './deps';
 import { NO_METRICS, PIPELINE_METRICS } from './metrics';
 import { PreconditionFailedError } from '../../core/object-store';
-import { claimKey, findProcessedKey, parseIncomingKey, processedKey, processedPrefix, processedReportKey, quarantineKey, quarantineReportKey } from './keys';
+import { claimKey, findProcessedKey, isProcessedData, parseIncomingKey, processedKey, processedPrefix, processedReportKey, quarantineKey, quarantineReportKey } from './keys';
 
 /** The report stored next to a processed or quarantined file: the contract report plus where it came from. */
 export interface StoredReport extends ContractReport {
@@ -90,7 +90,12 @@ async function claim(deps: StepDeps, key: string, execution: string): Promise<st
  * and the state machine stops there, so one object version retrains once.
  */
 export async function validate(input: ExecutionInput, deps: StepDeps): Promise<ValidationResult> {
-  if (input.key === undefined || input.key === '') return { status: 'skipped' };
+  if (input.key === undefined || input.key === '') {
+    // A schedule (or on-demand run) before the model's first upload has nothing to train on:
+    // that is not a failure, and must not page anyone.
+    const data = (await deps.dataStore.list(processedPrefix(input.model))).filter(isProcessedData);
+    return data.length === 0 ? { status: 'no-data' } : { status: 'skipped' };
+  }
   const parsed = parseIncomingKey(input.key);
   if (!parsed) throw new Error(`key "${input.key}" is not an upload: it must be incoming/<model>/<file>`);
   const { model, file } = parsed;

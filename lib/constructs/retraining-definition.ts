@@ -172,6 +172,8 @@ export function retrainingDefinition(scope: Construct, props: RetrainingDefiniti
       .when(sfn.Condition.stringEquals('$.validation.status', 'quarantined'), notifyQuarantine)
       // A second delivery of the same S3 event: the first execution retrains; this one stops.
       .when(sfn.Condition.stringEquals('$.validation.status', 'duplicate'), new sfn.Succeed(scope, 'AlreadyHandled'))
+      // A scheduled run before the model's first upload: no data yet, nothing to retrain.
+      .when(sfn.Condition.stringEquals('$.validation.status', 'no-data'), new sfn.Succeed(scope, 'NoDataYet'))
       .otherwise(prepare.next(trainCandidates).next(evaluate).next(gate)),
   );
   return start;

@@ -153,6 +153,12 @@ describe('retraining pipeline steps on a local S3 server', () => {
     expect((await deps.dataStore.list('processed/iris/')).filter((k) => k.endsWith('-twice.csv'))).toHaveLength(1);
   });
 
+  test('a scheduled run of a model with no data yet ends as no-data, not as a failure', async () => {
+    const sentiment = loadModelSpecs(SPECS_DIR).find((s) => s.name === 'sentiment') as ModelSpec;
+    const runner = createStepRunner({ ...deps, specs: new Map([['sentiment', sentiment]]) });
+    expect(await runner({ step: 'validate', input: { model: 'sentiment', trigger: 'schedule', execution: 'e' } })).toEqual({ status: 'no-data' });
+  });
+
   test('validate skips runs without an upload and refuses keys outside incoming/<model>/', async () => {
     expect(await run({ step: 'validate', input: { model: 'iris', trigger: 'schedule', execution: 'e' } })).toEqual({ status: 'skipped' });
     await expect(run({ step: 'validate', input: { model: 'iris', trigger: 'upload', key: 'other/iris.csv', execution: 'e' } })).rejects.toThrow(/incoming\/<model>\/<file>/);
