@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { onnx } from 'onnx-proto';
 import type { ModelManifest } from '../core/manifest';
 import { OnnxModelValidator } from '../core/registry/onnx-validator';
 import { ModelRegistry } from '../core/registry/registry';
@@ -26,7 +27,16 @@ import { table } from './markdown';
 
 const BUCKET = 'models';
 const SINGLE = { warmup: 300, iterations: 2000 };
-const BATCH = { size: 100, warmup: 30, iterations: 300 };
+const BATCHES = [
+  { size: 1, warmup: 100, iterations: 1000 },
+  { size: 100, warmup: 30, iterations: 300 },
+  { size: 1000, warmup: 5, iterations: 60 },
+] as const;
+/** Targets from the issue: a single row answered in under 1 ms at p99; logistic regression over 1M rows/s in batches. */
+const SINGLE_P99_TARGET_US = 1000;
+const LR_ROWS_PER_SECOND_TARGET = 1_000_000;
+/** Rows per pass of the hand-written floor loop. */
+const FLOOR_ROWS = 1000;
 const COLD_START_RUNS = 5;
 
 type Row = Record<string, string | number | null>;
@@ -37,6 +47,10 @@ interface BenchModel {
   /** What was trained, for the table. */
   readonly note: string;
   readonly onnxBytes: number;
+  /** The exported graph, for the hand-written floor to read its initialisers. */
+  readonly onnx: Uint8Array;
+  /** The manifest's feature names, in order. */
+  readonly features: readonly string[];
   readonly holdoutAccuracy: number;
   /** Holdout rows as request features. */
   readonly rows: readonly Row[];
@@ -87,7 +101,7 @@ async function registerModels(registry: ModelRegistry, log: (line: string) => vo
     const exported = exportModel(run, candidate, name, data.sources);
     const { version } = await registry.register(name, exported.onnx, exported.manifest, { actor: 'bench' });
     await registry.promote(name, version, { actor: 'bench', reason: 'inference benchmark' });
-    models.push({ name, algorithm: candidate.algorithm, note: `${dataset}, ${candidate.algorithm} ${params(candidate)} (${note})`, onnxBytes: exported.onnx.length, holdoutAccuracy: candidate.holdout.accuracy, rows: requestRows(data, exported.manifest, run.split.holdout) });
+    models.push({ name, algorithm: candidate.algorithm, note: `${dataset}, ${candidate.algorithm} ${params(candidate)} (${note})`, onnxBytes: exported.onnx.length, onnx: exported.onnx, features: exported.manifest.features.map((f) => f.name), holdoutAccuracy: candidate.holdout.accuracy, rows: requestRows(data, exported.manifest, run.split.holdout) });
     log(`registered ${name}: ${candidate.algorithm} ${params(candidate)}, model.onnx ${(exported.onnx.length / 1024).toFixed(1)} KB`);
   };
   const train = (dataset: string, algorithm: AlgorithmName) => {
@@ -125,6 +139,80 @@ async function measure(app: InferenceApp, backend: number[], event: (i: number) 
   return { sorted, mean: sorted.reduce((s, v) => s + v, 0) / sorted.length, backendMs: quantile([...backend].sort((a, b) => a - b), 0.5) };
 }
 
+interface Floor {
+  readonly nsPerRow: number;
+  /** Largest difference from the handler's probabilities for the same rows. */
+  readonly maxDifference: number;
+}
+
+/**
+ * The physical floor of the iris model: a hand-written loop over a Float64Array of raw features
+ * computing what the exported graph computes (mean imputation, standardisation, x @ W + b,
+ * softmax), with the parameters read from the ONNX initialisers the export wrote (`mean`,
+ * `scale`, `lr_w`, `lr_b`). No parsing, no validation, no JSON: the cost of the arithmetic alone.
+ */
+function logisticRegressionFloor(model: BenchModel, expected: readonly (readonly number[])[]): Floor {
+  const initialisers = onnx.ModelProto.decode(model.onnx).graph?.initializer ?? [];
+  const floats = (name: string) => {
+    const tensor = initialisers.find((t) => t.name === name);
+    if (!tensor?.floatData?.length) throw new Error(`${model.name}: no float initialiser ${name} in model.onnx`);
+    return Float64Array.from(tensor.floatData);
+  };
+  const mean = floats('mean');
+  const scale = floats('scale');
+  const w = floats('lr_w');
+  const b = floats('lr_b');
+  const d = mean.length;
+  const k = b.length;
+  if (d !== model.features.length || w.length !== d * k) throw new Error(`${model.name}: expected ${model.features.length} numeric features, graph has ${d} means and ${w.length} weights`);
+  const x = new Float64Array(FLOOR_ROWS * d);
+  for (let r = 0; r < FLOOR_ROWS; r++) {
+    const row = model.rows[r % model.rows.length];
+    model.features.forEach((f, j) => (x[r * d + j] = typeof row[f] === 'number' ? row[f] : Number.NaN));
+  }
+  const out = new Float64Array(FLOOR_ROWS * k);
+  const z = new Float64Array(k);
+  const pass = () => {
+    for (let r = 0; r < FLOOR_ROWS; r++) {
+      for (let c = 0; c < k; c++) z[c] = b[c];
+      for (let j = 0; j < d; j++) {
+        let v = x[r * d + j];
+        if (v !== v) v = mean[j];
+        v = (v - mean[j]) * scale[j];
+        for (let c = 0; c < k; c++) z[c] += v * w[j * k + c];
+      }
+      let max = z[0];
+      for (let c = 1; c < k; c++) if (z[c] > max) max = z[c];
+      let sum = 0;
+      for (let c = 0; c < k; c++) sum += out[r * k + c] = Math.exp(z[c] - max);
+      for (let c = 0; c < k; c++) out[r * k + c] /= sum;
+    }
+  };
+  for (let i = 0; i < 300; i++) pass();
+  const rounds: number[] = [];
+  for (let round = 0; round < 7; round++) {
+    let passes = 0;
+    const start = process.hrtime.bigint();
+    let elapsed = 0n;
+    while (elapsed < 100_000_000n) {
+      pass();
+      passes++;
+      elapsed = process.hrtime.bigint() - start;
+    }
+    rounds.push(Number(elapsed) / (passes * FLOOR_ROWS));
+  }
+  let maxDifference = 0;
+  expected.forEach((p, r) => p.forEach((v, c) => (maxDifference = Math.max(maxDifference, Math.abs(v - out[r * k + c])))));
+  return { nsPerRow: quantile(rounds.sort((a, b) => a - b), 0.5), maxDifference };
+}
+
+/** The probabilities the handler answered for a batch, per row, in class order. */
+async function handlerProbabilities(app: InferenceApp, model: BenchModel, rows: number): Promise<number[][]> {
+  const res = await app.handle(predictEvent(model.name, { instances: model.rows.slice(0, rows) }));
+  const body = JSON.parse(res.body ?? '{}') as { predictions?: { probabilities: Record<string, number> }[] };
+  return (body.predictions ?? []).map((p) => Object.values(p.probabilities));
+}
+
 export interface InferenceBench {
   readonly markdown: string;
   readonly failures: string[];
@@ -138,6 +226,9 @@ export async function benchInference(workDir: string, log: (line: string) => voi
   const client = localS3Client(server.endpoint);
   const failures: string[] = [];
   const latencyRows: string[][] = [];
+  const batchTable: string[][] = [];
+  let irisBatch: { nsPerRow: number; backendNsPerRow: number } | undefined;
+  let floor: Floor | undefined;
   let coldStart: Awaited<ReturnType<typeof benchColdStart>>;
   try {
     const models = await registerModels(new ModelRegistry(new S3ObjectStore(client, BUCKET), new OnnxModelValidator()), log);
@@ -156,30 +247,40 @@ export async function benchInference(workDir: string, log: (line: string) => voi
     const backend: number[] = [];
     const app = buildInferenceApp(loadConfig(process.env), { metricListener: (m) => m.name === INFERENCE_METRICS.inferenceLatency && backend.push(m.value) });
 
+    const us = (v: number) => v.toFixed(0);
+    const msOf = (v: number) => (v / 1000).toFixed(2);
     for (const model of models) {
       const { rows } = model;
       const single = await measure(app, backend, (i) => predictEvent(model.name, { features: rows[i % rows.length] }), 1, SINGLE.warmup, SINGLE.iterations);
-      const batchRows = (i: number) => Array.from({ length: BATCH.size }, (_, k) => rows[(i * 7 + k) % rows.length]);
-      const batch = await measure(app, backend, (i) => predictEvent(model.name, { instances: batchRows(i) }), BATCH.size, BATCH.warmup, BATCH.iterations);
-      const rowsPerSecond = BATCH.size / (batch.mean / 1e6);
-      const us = (v: number) => v.toFixed(0);
-      const msOf = (v: number) => (v / 1000).toFixed(2);
+      const singleP99 = quantile(single.sorted, 0.99);
+      if (singleP99 >= SINGLE_P99_TARGET_US) failures.push(`inference ${model.name}: single-row p99 ${us(singleP99)} µs, target under ${SINGLE_P99_TARGET_US} µs`);
       latencyRows.push([
         `\`${model.name}\``,
         `${model.note}; holdout accuracy ${(model.holdoutAccuracy * 100).toFixed(1)} %`,
         (model.onnxBytes / 1024).toFixed(1),
         `**${us(quantile(single.sorted, 0.5))}**`,
-        us(quantile(single.sorted, 0.99)),
+        `${us(singleP99)}${singleP99 >= SINGLE_P99_TARGET_US ? ' (**missed**)' : ''}`,
         us(single.mean),
         us(single.backendMs * 1000),
-        `**${msOf(quantile(batch.sorted, 0.5))}**`,
-        msOf(quantile(batch.sorted, 0.99)),
-        msOf(batch.mean),
-        batch.backendMs.toFixed(2),
-        rowsPerSecond.toFixed(0),
       ]);
-      log(`latency ${model.name}: single p50 ${us(quantile(single.sorted, 0.5))} µs, p99 ${us(quantile(single.sorted, 0.99))} µs; batch of ${BATCH.size} p50 ${msOf(quantile(batch.sorted, 0.5))} ms, p99 ${msOf(quantile(batch.sorted, 0.99))} ms, ${rowsPerSecond.toFixed(0)} rows/s`);
+      log(`latency ${model.name}: single p50 ${us(quantile(single.sorted, 0.5))} µs, p99 ${us(singleP99)} µs`);
+      const rates: number[] = [];
+      for (const b of BATCHES) {
+        const batchRows = (i: number) => Array.from({ length: b.size }, (_, k) => rows[(i * 7 + k) % rows.length]);
+        const batch = await measure(app, backend, (i) => predictEvent(model.name, { instances: batchRows(i) }), b.size, b.warmup, b.iterations);
+        const rowsPerSecond = b.size / (batch.mean / 1e6);
+        rates.push(rowsPerSecond);
+        if (model.name === 'iris' && b.size === 1000) irisBatch = { nsPerRow: (batch.mean * 1000) / b.size, backendNsPerRow: (batch.backendMs * 1e6) / b.size };
+        batchTable.push([`\`${model.name}\``, String(b.size), msOf(quantile(batch.sorted, 0.5)), msOf(quantile(batch.sorted, 0.99)), msOf(batch.mean), batch.backendMs.toFixed(2), `**${rowsPerSecond.toFixed(0)}**`, ((batch.mean * 1000) / b.size).toFixed(0)]);
+        log(`latency ${model.name}: batch of ${b.size} p50 ${msOf(quantile(batch.sorted, 0.5))} ms, p99 ${msOf(quantile(batch.sorted, 0.99))} ms, ${rowsPerSecond.toFixed(0)} rows/s`);
+      }
+      if (model.algorithm === 'lr' && model.name === 'iris' && Math.max(...rates) < LR_ROWS_PER_SECOND_TARGET) failures.push(`inference ${model.name} (logistic regression): best batch ${Math.max(...rates).toFixed(0)} rows/s, target over ${LR_ROWS_PER_SECOND_TARGET} rows/s (${(LR_ROWS_PER_SECOND_TARGET / Math.max(...rates)).toFixed(1)}x short)`);
     }
+
+    const iris = models.find((m) => m.name === 'iris');
+    if (!iris) throw new Error('no bench model iris');
+    floor = logisticRegressionFloor(iris, await handlerProbabilities(app, iris, iris.rows.length));
+    log(`floor iris: hand-written loop ${floor.nsPerRow.toFixed(1)} ns/row (max difference from the handler's probabilities ${floor.maxDifference.toExponential(1)})`);
 
     const first = (name: string) => {
       const model = models.find((m) => m.name === name);
@@ -194,6 +295,7 @@ export async function benchInference(workDir: string, log: (line: string) => voi
     rmSync(directory, { recursive: true, force: true });
   }
 
+  if (!floor || !irisBatch) throw new Error('inference bench: the iris floor or batch was not measured');
   const loadAfter = loadavg()[0];
   log('bundle size: cdk synth with full bundling (x86_64)');
   const size = measureBundleSize();
@@ -215,15 +317,39 @@ validation, the model cache, onnxruntime-node, the JSON answer), over a registry
 S3 server (s3rver) where each model was registered and promoted to \`champion\`. Powertools
 metrics are disabled and logs silenced (\`POWERTOOLS_METRICS_DISABLED\`, \`POWERTOOLS_LOG_LEVEL=SILENT\`);
 the recorder still runs. Each request is \`POST /models/{name}/predict\` with holdout rows of the
-model's dataset: \`{"features": {...}}\` for single rows, \`{"instances": [${BATCH.size} rows]}\` for
-batches. Timed with \`process.hrtime.bigint()\` around \`app.handle(event)\` (event built outside
-the timer), after ${SINGLE.warmup} single / ${BATCH.warmup} batch warm-up requests; ${SINGLE.iterations} single-row and
-${BATCH.iterations} batch requests per model, one at a time. *backend* is the median of the function's own
+model's dataset: \`{"features": {...}}\` for single rows, \`{"instances": [n rows]}\` for
+batches of ${BATCHES.map((b) => b.size).join(', ')}. Timed with \`process.hrtime.bigint()\` around \`app.handle(event)\` (event built outside
+the timer), after ${SINGLE.warmup} single-row warm-up requests, then ${SINGLE.iterations} single-row requests per model, one at a time;
+batches: ${BATCHES.map((b) => `${b.iterations} of ${b.size} (after ${b.warmup})`).join(', ')}. *backend* is the median of the function's own
 InferenceLatency metric (the onnxruntime call alone, 0.01 ms resolution). The model's champion is
 loaded by the warm-up and its 60 s TTL does not expire during a model's run, so no S3 call is
 timed. Lambda at the default 1024 MB gets about 0.6 vCPU, so expect higher numbers there.
 
-${table(['model', 'trained', 'model.onnx KB', 'single p50 µs', 'p99 µs', 'mean µs', 'backend µs', `batch ${BATCH.size} p50 ms`, 'p99 ms', 'mean ms', 'backend ms', 'rows/s'], latencyRows)}
+Targets: single-row p99 under ${SINGLE_P99_TARGET_US} µs for every model; logistic regression (\`iris\`) over ${LR_ROWS_PER_SECOND_TARGET.toLocaleString('en-US')} rows/s in batches.
+
+${table(['model', 'trained', 'model.onnx KB', 'single p50 µs', 'p99 µs (target < 1000)', 'mean µs', 'backend µs'], latencyRows)}
+
+Batches (rows/s = rows per request / mean request time; ns/row = mean request time / rows):
+
+${table(['model', 'rows per request', 'p50 ms', 'p99 ms', 'mean ms', 'backend ms', 'rows/s', 'ns/row'], batchTable)}
+
+### The floor: logistic regression by hand
+
+\`logisticRegressionFloor\` in \`bench/inference.ts\`: the iris model's own parameters, read from the
+initialisers of its \`model.onnx\` (\`mean\`, \`scale\`, \`lr_w\`, \`lr_b\`), applied by a plain loop to
+${FLOOR_ROWS} rows of raw features already in a Float64Array (mean imputation, standardisation,
+x @ W + b, softmax); median of 7 rounds of at least 100 ms. Its probabilities differ from the
+handler's answers by at most ${floor.maxDifference.toExponential(1)} (float32 graph vs float64 loop; the
+answer rounds to 6 decimals). What the handler adds on top is the overhead: JSON parse and
+validation of the request, building the input tensors, the onnxruntime call, the JSON answer.
+
+${table(['iris, batch of 1000', 'ns/row', 'x floor', 'rows/s'], [
+    ['hand-written loop (the floor)', `**${floor.nsPerRow.toFixed(1)}**`, '1', (1e9 / floor.nsPerRow).toFixed(0)],
+    ['onnxruntime call alone (InferenceLatency metric)', irisBatch.backendNsPerRow.toFixed(0), (irisBatch.backendNsPerRow / floor.nsPerRow).toFixed(0), (1e9 / irisBatch.backendNsPerRow).toFixed(0)],
+    ['the handler, event in -> JSON answer out', `**${irisBatch.nsPerRow.toFixed(0)}**`, (irisBatch.nsPerRow / floor.nsPerRow).toFixed(0), (1e9 / irisBatch.nsPerRow).toFixed(0)],
+  ])}
+
+${failures.filter((f) => f.startsWith('inference')).length > 0 ? `Targets missed:\n\n${failures.filter((f) => f.startsWith('inference')).map((f) => `- ${f}`).join('\n')}` : 'Every in-process target met.'}
 
 ${coldStart.markdown}
 

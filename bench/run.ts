@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { benchHttpServing } from './http-serving';
 import { benchInference } from './inference';
 import { benchLocalPlatform } from './local-platform';
 import { describeMachine } from './machine';
@@ -7,7 +8,7 @@ import { BENCH_OUT, benchTraining } from './training';
 
 /**
  * `npm run bench [-- <section>...]`: runs every benchmark (or the named sections: training,
- * inference, local-platform), prints a summary and rewrites their sections of docs/benchmarks.md.
+ * inference, local-platform, http-serving), prints a summary and rewrites their sections of docs/benchmarks.md.
  */
 
 type Bench = (outDir: string, log: (line: string) => void) => Promise<{ markdown: string; failures: string[] }> | { markdown: string; failures: string[] };
@@ -16,6 +17,7 @@ const BENCHES: Readonly<Record<string, Bench>> = {
   training: benchTraining,
   inference: benchInference,
   'local-platform': benchLocalPlatform,
+  'http-serving': benchHttpServing,
 };
 
 async function main(args: readonly string[]): Promise<number> {
