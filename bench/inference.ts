@@ -26,7 +26,7 @@ import { benchColdStart, quantile } from './cold-start';
 import { table } from './markdown';
 
 const BUCKET = 'models';
-const SINGLE = { warmup: 300, iterations: 2000 };
+const SINGLE = { warmup: 1000, iterations: 2000 };
 const BATCHES = [
   { size: 1, warmup: 100, iterations: 1000 },
   { size: 100, warmup: 30, iterations: 300 },
