@@ -1,10 +1,10 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join, relative } from 'node:path';
 import { DATASETS, loadDataset, trainOptionsFor } from '../training/datasets/catalog';
 import { trainCandidates } from '../training/train';
 import { table } from './markdown';
+import { freePort } from './ports';
 import { referencePython } from './sklearn';
 
 /**
@@ -62,17 +62,6 @@ interface Server {
   readonly child: ChildProcess;
   readonly output: string[];
   readonly url: string;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function start(name: string, command: string, args: string[], env: Record<string, string>, port: number): Server {

@@ -1,11 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { readEndpoints } from '../local/endpoints';
 import { localS3Client } from '../local/s3-server';
 import { table } from './markdown';
+import { freePort } from './ports';
 
 /**
  * The local platform as a user meets it: `npm start` in a new process on a fresh data folder,
@@ -18,17 +18,6 @@ import { table } from './markdown';
 const ROOT = join(__dirname, '..');
 const IRIS = { features: { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 } };
 const AI4I = { features: { Type: 'L', 'Air temperature [K]': 298.1, 'Process temperature [K]': 308.6, 'Rotational speed [rpm]': 1551, 'Torque [Nm]': 42.8, 'Tool wear [min]': 0 } };
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 interface Started {
   readonly child: ChildProcess;
