@@ -288,6 +288,7 @@ export async function benchInference(workDir: string, log: (line: string) => voi
       return { label: name, event: predictEvent(name, { features: model.rows[0] }) };
     };
     coldStart = await benchColdStart({ outDir: join(workDir, 'cold-start'), env, targets: ['iris', 'ai4i2020', 'sentiment'].map(first), runs: COLD_START_RUNS, log });
+    failures.push(...coldStart.failures);
   } finally {
     client.destroy();
     // The app's own S3 client may hold keep-alive sockets; do not wait on them.
