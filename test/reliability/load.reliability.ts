@@ -23,8 +23,14 @@ interface AutocannonResult {
 const CONNECTIONS = 64;
 const SECONDS = Number(process.env.RELIABILITY_LOAD_SECONDS ?? 60);
 const WARM_UP_SECONDS = 8;
-/** Memory may settle higher than right after warm-up (caches, V8 heap sizing), not keep growing. */
-const RSS_GROWTH_BOUND = 1.5;
+/**
+ * Memory after warm-up may rise by at most this much. RSS is a sawtooth under this load: the
+ * native output tensors of onnxruntime are freed only when V8 collects their wrappers, and V8 does
+ * not count that memory, so RSS climbs ~1-2 MiB/s until a major GC, then drops (a 150 s run here:
+ * 241-356 MiB, settling at ~270 MiB; a 60 s window may end before the first drop). A leak of
+ * the requests' size would pass 1 KiB per request, about 200 MiB over this run.
+ */
+const RSS_GROWTH_BUDGET_BYTES = 192 * 2 ** 20;
 
 /** A different valid body each time: a row by name, a row in schema order, or a batch of 2-20. */
 function body(i: number): string {
@@ -101,14 +107,14 @@ describe('load: 64 connections against POST /models/iris/predict', () => {
         'platform RSS after warm-up': mib(rssStart),
         'platform RSS at the end': mib(rssEnd),
         'platform RSS every 5 s': samples.map((s) => (s / 2 ** 20).toFixed(0)).join(', ') + ' MiB',
-        'RSS bound': `end < ${RSS_GROWTH_BOUND} x after warm-up (${mib(rssStart * RSS_GROWTH_BOUND)})`,
+        'RSS bound': `end and every sample < after warm-up + ${mib(RSS_GROWTH_BUDGET_BYTES)} (${mib(rssStart + RSS_GROWTH_BUDGET_BYTES)}); a sawtooth, see load.reliability.ts`,
       },
     });
 
     expect({ errors: result.errors, timeouts: result.timeouts, non2xx: result.non2xx }).toEqual({ errors: 0, timeouts: 0, non2xx: 0 });
     expect(result['2xx']).toBe(result.requests.total);
     expect(result.requests.total).toBeGreaterThan(SECONDS * 10);
-    expect(rssEnd).toBeLessThan(rssStart * RSS_GROWTH_BOUND);
+    expect(Math.max(rssEnd, ...samples)).toBeLessThan(rssStart + RSS_GROWTH_BUDGET_BYTES);
     expect(after.status).toBe(200);
     expect(IRIS_CLASSES).toContain((after.json.predictions as { label: string }[])[0].label);
   });
