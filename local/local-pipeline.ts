@@ -17,7 +17,8 @@ import { placeholderArn, renderedDefinition, type RunResult } from './state-mach
  * (same input, one execution per object version).
  */
 
-const SNS_PUBLISH = 'arn:aws:states:::sns:publish';
+/** The Resource of the definition's SNS publish tasks (bound to a local notice). */
+export const SNS_PUBLISH = 'arn:aws:states:::sns:publish';
 
 export type PipelineEvent =
   | { readonly type: 'started'; readonly execution: string; readonly input: Readonly<Record<string, unknown>> }

@@ -12,7 +12,7 @@ import { INCOMING_PREFIX } from '../lambdas/pipeline/keys';
 import { DASHBOARD_HEADERS, DASHBOARD_HTML } from './dashboard-page';
 import { parseEmfLine } from './emf';
 import { type PlatformEndpoints, writeEndpoints } from './endpoints';
-import { startHttpApi } from './http-api';
+import { type HttpApi, startHttpApi } from './http-api';
 import { LocalMetrics } from './local-metrics';
 import { LocalPipeline, type PipelineEvent } from './local-pipeline';
 import { executionNameFor } from './pipeline-executions';
@@ -129,7 +129,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
   });
   const app = buildInferenceApp(config, { log: appLog, metricListener: (record) => metrics.recordMetric(record) });
 
-  let api;
+  let api: HttpApi;
   try {
     api = await startHttpApi({
       port: options.port ?? 3000,

@@ -1,8 +1,6 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { App, Stack } from 'aws-cdk-lib';
-import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { ModelSpec } from '../../core/pipeline/model-spec';
 import { loadModelSpecs } from '../../core/pipeline/model-specs';
 import { runRegistryCli } from '../../core/registry/cli';
@@ -12,9 +10,9 @@ import type { StepRequest } from '../../core/pipeline/contract';
 import { PIPELINE_METRICS, type PipelineMetricName } from '../../lambdas/pipeline/metrics';
 import { createStepRunner } from '../../lambdas/pipeline/runner';
 import { memoryRecorder } from '../../lambdas/shared/metrics';
-import { RetrainingPipeline } from '../../lib/constructs/retraining-pipeline';
 import { executionNameFor, LocalExecutions } from '../../local/pipeline-executions';
-import { placeholderArn, renderedDefinition, type RunResult } from '../../local/state-machine';
+import { SNS_PUBLISH, synthesisedPipeline } from '../../local/local-pipeline';
+import type { RunResult } from '../../local/state-machine';
 import { LOCAL_S3_CREDENTIALS } from '../../local/s3-server';
 import { startTestS3, type TestS3 } from '../helpers/local-s3';
 
@@ -27,7 +25,6 @@ import { startTestS3, type TestS3 } from '../helpers/local-s3';
  */
 
 const AI4I = readFileSync(join(__dirname, '../../training/datasets/ai4i2020.csv'));
-const SNS_PUBLISH = 'arn:aws:states:::sns:publish';
 
 describe('retraining pipeline: the synthesised definition, run end to end', () => {
   let store: TestS3;
@@ -50,16 +47,11 @@ describe('retraining pipeline: the synthesised definition, run end to end', () =
     registry = new ModelRegistry(modelStore, new OnnxModelValidator());
     const steps = createStepRunner({ dataStore: store.store('data'), modelStore, registry, specs, clock: () => new Date(), tmpDir: scratch, dataBucket: 'data', recorder: metrics });
 
-    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
-    const stack = new Stack(app, 'Pipeline');
-    const pipeline = new RetrainingPipeline(stack, 'Retraining', {
-      dataBucket: s3.Bucket.fromBucketName(stack, 'Data', 'data'),
-      modelBucket: s3.Bucket.fromBucketName(stack, 'Models', 'models'),
-      models: [{ name: 'ai4i2020' }],
-    });
-    executions = new LocalExecutions(renderedDefinition(stack, pipeline.stateMachine), {
+    // The definition MlopsPipeline ships, as the local platform synthesises it.
+    const { definition, functionArn } = synthesisedPipeline([base]);
+    executions = new LocalExecutions(definition, {
       taskHandlers: {
-        [placeholderArn(stack, pipeline.fn)]: (payload) => steps(payload as unknown as StepRequest),
+        [functionArn]: (payload) => steps(payload as unknown as StepRequest),
         [SNS_PUBLISH]: async (params) => {
           notices.push(params as { Subject?: string });
           return { MessageId: String(notices.length) };

@@ -2,8 +2,6 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { App, Stack } from 'aws-cdk-lib';
-import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { StepRequest } from '../../core/pipeline/contract';
 import type { ModelSpec } from '../../core/pipeline/model-spec';
 import { loadModelSpecs } from '../../core/pipeline/model-specs';
@@ -12,10 +10,10 @@ import { OnnxModelValidator } from '../../core/registry/onnx-validator';
 import { ModelRegistry } from '../../core/registry/registry';
 import { S3ObjectStore } from '../../core/s3-object-store';
 import { createStepRunner } from '../../lambdas/pipeline/runner';
-import { RetrainingPipeline } from '../../lib/constructs/retraining-pipeline';
 import { executionNameFor, LocalExecutions } from '../../local/pipeline-executions';
 import { type LocalS3Server, localS3Client, startS3Server } from '../../local/s3-server';
-import { placeholderArn, renderedDefinition, type RunResult } from '../../local/state-machine';
+import { SNS_PUBLISH, synthesisedPipeline } from '../../local/local-pipeline';
+import type { RunResult } from '../../local/state-machine';
 import { recordPart } from './collector';
 
 /**
@@ -28,7 +26,6 @@ import { recordPart } from './collector';
  */
 
 const IRIS = readFileSync(join(__dirname, '../../training/datasets/iris.csv'));
-const SNS_PUBLISH = 'arn:aws:states:::sns:publish';
 const BUCKETS = ['data', 'models'];
 
 describe('fault: the S3 server stops in the middle of a pipeline run', () => {
@@ -72,17 +69,11 @@ describe('fault: the S3 server stops in the middle of a pipeline run', () => {
     const iris = loadModelSpecs(join(__dirname, '../../config/models')).find((s) => s.name === 'iris') as ModelSpec;
     const specs = new Map<string, ModelSpec>([['iris', { ...iris, training: { ...iris.training, algorithms: ['lr'] } }]]);
     const steps = createStepRunner({ dataStore, modelStore: faulty, registry, specs, clock: () => new Date(), tmpDir: scratch, dataBucket: 'data' });
-    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
-    const stack = new Stack(app, 'Pipeline');
-    const pipeline = new RetrainingPipeline(stack, 'Retraining', {
-      dataBucket: s3.Bucket.fromBucketName(stack, 'Data', 'data'),
-      modelBucket: s3.Bucket.fromBucketName(stack, 'Models', 'models'),
-      models: [{ name: 'iris' }],
-    });
-    executions = new LocalExecutions(renderedDefinition(stack, pipeline.stateMachine), {
+    const { definition, functionArn } = synthesisedPipeline([...specs.values()]);
+    executions = new LocalExecutions(definition, {
       retryIntervalMs: 50,
       taskHandlers: {
-        [placeholderArn(stack, pipeline.fn)]: (payload) => steps(payload as unknown as StepRequest),
+        [functionArn]: (payload) => steps(payload as unknown as StepRequest),
         [SNS_PUBLISH]: async (params) => {
           notices.push(params as { Subject?: string; Message?: unknown });
           return { MessageId: String(notices.length) };

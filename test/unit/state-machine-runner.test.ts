@@ -4,7 +4,7 @@ import type { CandidateResult, EvaluationResult, PrepareResult, StepRequest, Tra
 import { RetrainingPipeline } from '../../lib/constructs/retraining-pipeline';
 import { type JsonValue, placeholderArn, renderedDefinition, runStateMachine } from '../../local/state-machine';
 
-const SNS_PUBLISH = 'arn:aws:states:::sns:publish';
+import { SNS_PUBLISH } from '../../local/local-pipeline';
 
 /** The real RetrainingPipeline's definition (bundling skipped) and the ARNs its tasks name. */
 function synthesise() {
