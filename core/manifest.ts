@@ -83,7 +83,20 @@ export interface ModelManifest {
   readonly metrics: { readonly holdout: ClassificationMetrics; readonly validation: { readonly accuracy: number; readonly macroF1: number } };
   readonly selectionMetric: 'accuracy' | 'macroF1';
   readonly candidates: readonly CandidateSummary[];
-  readonly split: { readonly seed: number; readonly train: number; readonly validation: number; readonly holdout: number };
+  /**
+   * How the rows were split and how many landed in each part. `scheme`, `fractions` and `columns`
+   * are absent in manifests made before the content split (training/split.ts): the retraining gate
+   * then cannot know which rows such a model trained on.
+   */
+  readonly split: {
+    readonly scheme?: string;
+    readonly seed: number;
+    readonly fractions?: { readonly validation: number; readonly holdout: number };
+    readonly columns?: readonly string[];
+    readonly train: number;
+    readonly validation: number;
+    readonly holdout: number;
+  };
   readonly trainingData: readonly TrainingDataRef[];
   /** sha256 (hex) of model.onnx; checked before a session is created from it. */
   readonly sha256: string;

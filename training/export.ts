@@ -57,7 +57,7 @@ export function exportModel(run: TrainingRun, candidate: Candidate, name: string
     metrics: { holdout: candidate.holdout, validation: candidate.validation },
     selectionMetric: run.selectionMetric,
     candidates: run.candidates.map(summary),
-    split: { seed: run.seed, train: run.split.train.length, validation: run.split.validation.length, holdout: run.split.holdout.length },
+    split: { ...run.splitRecord, train: run.split.train.length, validation: run.split.validation.length, holdout: run.split.holdout.length },
     trainingData: sources.map((s) => ({ uri: s.uri, sha256: s.sha256, rows: s.rows })),
     sha256: sha256Hex(onnx),
     createdAt: new Date().toISOString(),

@@ -1,4 +1,15 @@
-import { Rng } from './rng';
+import { createHash } from 'node:crypto';
+import type { RawTable } from './data/load';
+import { isMissing } from './data/schema';
+
+/**
+ * Train / validation / holdout by row content. Each row's part is a pure function of what the row
+ * holds and the seed, never of which other rows are in this run or in which order they came: a
+ * row is in the holdout in every run or in none. That is what lets the retraining gate score the
+ * champion and a candidate on rows neither trained on (both were trained by this same function,
+ * so neither saw a holdout row), and what keeps identical rows (a file uploaded twice, repeated
+ * measurements) from landing on both sides of the split.
+ */
 
 export interface Split {
   readonly train: Int32Array;
@@ -14,30 +25,121 @@ export interface SplitFractions {
 export const DEFAULT_FRACTIONS: SplitFractions = { validation: 0.2, holdout: 0.2 };
 
 /**
- * Stratified train/validation/holdout split: every class is shuffled with the seed and cut in
- * the same proportions, so a rare class (3% machine failures) appears in all three parts.
- * Indices within each part are sorted, so the split is a pure function of (labels, seed).
+ * The name of this split function, recorded in every manifest. A champion trained under another
+ * scheme (or another seed, fractions or hashed columns) may have trained on this run's holdout
+ * rows, so the gate does not trust a comparison on them.
  */
-export function stratifiedSplit(
-  y: Int32Array,
-  nClasses: number,
-  seed: number,
-  fractions: SplitFractions = DEFAULT_FRACTIONS,
-): Split {
-  const rng = new Rng(seed);
-  const train: number[] = [];
-  const validation: number[] = [];
-  const holdout: number[] = [];
-  for (let k = 0; k < nClasses; k++) {
-    const members: number[] = [];
-    for (let i = 0; i < y.length; i++) if (y[i] === k) members.push(i);
-    rng.shuffle(members);
-    const nHoldout = Math.round(members.length * fractions.holdout);
-    const nValidation = Math.round(members.length * fractions.validation);
-    holdout.push(...members.slice(0, nHoldout));
-    validation.push(...members.slice(nHoldout, nHoldout + nValidation));
-    train.push(...members.slice(nHoldout + nValidation));
+export const SPLIT_SCHEME = 'row-content-sha256/v1';
+
+/** What produced a split: enough to recompute any row's part from the row alone. */
+export interface SplitRecord {
+  readonly scheme: typeof SPLIT_SCHEME;
+  readonly seed: number;
+  readonly fractions: SplitFractions;
+  /** The columns whose values make a row's content (sorted): every column but the excluded ones. */
+  readonly columns: readonly string[];
+}
+
+export type SplitPart = 'train' | 'validation' | 'holdout';
+
+/** Separators that cannot occur in a trimmed CSV field's meaning: unit and record separator. */
+const UNIT = '\u001f';
+const RECORD = '\u001e';
+
+/** The columns a row's content is made of: all but the excluded ones, by name, so column order does not matter. */
+export function contentColumns(columns: readonly string[], exclude: readonly string[] = []): string[] {
+  const excluded = new Set(exclude);
+  return columns.filter((c) => !excluded.has(c)).sort();
+}
+
+/**
+ * One row's content as text: `name=value` for each content column, values trimmed and every
+ * missing token (``, `?`, `NA`, ...) written as the empty string. Values are otherwise kept as
+ * written (`5.0` and `5` differ), so nothing that could be a category code is merged by accident.
+ */
+export function canonicalRow(names: readonly string[], values: readonly string[]): string {
+  let text = '';
+  for (let i = 0; i < names.length; i++) {
+    const value = values[i];
+    text += names[i] + UNIT + (isMissing(value) ? '' : value.trim()) + RECORD;
   }
-  const sorted = (a: number[]) => Int32Array.from(a.sort((p, q) => p - q));
-  return { train: sorted(train), validation: sorted(validation), holdout: sorted(holdout) };
+  return text;
+}
+
+/** sha256 (hex) of the canonical row: the row's identity for deduplication and for the split. */
+export function rowDigest(names: readonly string[], values: readonly string[]): string {
+  return createHash('sha256').update(canonicalRow(names, values)).digest('hex');
+}
+
+/** murmur3's 32-bit finaliser: a cheap, well-mixed bijection on 32-bit integers. */
+function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/**
+ * A number in [0, 1) from a row digest and the seed. The digest is already uniform; mixing in the
+ * seed gives each seed its own, independent assignment (one sha256 per row, not two).
+ */
+export function splitUnit(digest: string, seed: number): number {
+  const hi = Number.parseInt(digest.slice(0, 8), 16);
+  const lo = Number.parseInt(digest.slice(8, 16), 16);
+  const a = fmix32(hi ^ fmix32(Math.imul(seed | 0, 0x9e3779b1) ^ 0x5bd1e995));
+  const b = fmix32(lo ^ a);
+  return (a * 2 ** 21 + (b >>> 11)) / 2 ** 53;
+}
+
+/** holdout below `holdout`, validation up to `holdout + validation`, train above. */
+export function splitPart(digest: string, seed: number, fractions: SplitFractions = DEFAULT_FRACTIONS): SplitPart {
+  const u = splitUnit(digest, seed);
+  if (u < fractions.holdout) return 'holdout';
+  return u < fractions.holdout + fractions.validation ? 'validation' : 'train';
+}
+
+export function splitRecord(tableColumns: readonly string[], exclude: readonly string[] | undefined, seed: number, fractions: SplitFractions = DEFAULT_FRACTIONS): SplitRecord {
+  return { scheme: SPLIT_SCHEME, seed, fractions: { validation: fractions.validation, holdout: fractions.holdout }, columns: contentColumns(tableColumns, exclude) };
+}
+
+/** Whether two records put every row in the same part (so one's holdout is the other's holdout). */
+export function sameSplit(a: Partial<SplitRecord> | undefined, b: SplitRecord): boolean {
+  return (
+    a?.scheme === b.scheme &&
+    a.seed === b.seed &&
+    a.fractions?.holdout === b.fractions.holdout &&
+    Array.isArray(a.columns) &&
+    a.columns.join(UNIT) === b.columns.join(UNIT)
+  );
+}
+
+/** Every row's digest, in table order. */
+export function tableDigests(table: RawTable, record: SplitRecord): string[] {
+  const index = record.columns.map((c) => {
+    const i = table.columns.indexOf(c);
+    if (i < 0) throw new Error(`split column "${c}" is not in the data (columns: ${table.columns.join(', ')})`);
+    return i;
+  });
+  const values: string[] = new Array<string>(index.length);
+  const digests: string[] = new Array<string>(table.rows.length);
+  for (let r = 0; r < table.rows.length; r++) {
+    const row = table.rows[r];
+    for (let j = 0; j < index.length; j++) values[j] = row[index[j]];
+    digests[r] = rowDigest(record.columns, values);
+  }
+  return digests;
+}
+
+/**
+ * Splits a table by row content. Indices within each part are ascending. Class proportions are
+ * kept in expectation (each row's part is an independent draw of the same fractions), not exactly:
+ * exact per-class counts would need to know the other rows, which is what makes a random split
+ * unstable across runs. Selection on small data uses stratified folds instead (see train.ts).
+ */
+export function contentSplit(digests: readonly string[], record: SplitRecord): Split {
+  const parts: Record<SplitPart, number[]> = { train: [], validation: [], holdout: [] };
+  for (let r = 0; r < digests.length; r++) parts[splitPart(digests[r], record.seed, record.fractions)].push(r);
+  return { train: Int32Array.from(parts.train), validation: Int32Array.from(parts.validation), holdout: Int32Array.from(parts.holdout) };
 }

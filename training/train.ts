@@ -7,7 +7,7 @@ import type { RawTable } from './data/load';
 import { inferSchema, type Schema, type SchemaOverrides } from './data/schema';
 import { FittedEncoder } from './encoding/encoder';
 import { classificationMetrics } from './metrics';
-import { DEFAULT_FRACTIONS, type Split, stratifiedSplit, type SplitFractions } from './split';
+import { contentSplit, DEFAULT_FRACTIONS, type Split, type SplitFractions, type SplitRecord, splitRecord, tableDigests } from './split';
 
 export type SelectionMetric = 'macroF1' | 'accuracy';
 
@@ -32,6 +32,10 @@ export interface TrainingRun {
   readonly schema: Schema;
   readonly classes: string[];
   readonly split: Split;
+  /** How the split was made (recorded in the manifest): rows' parts follow from their content and the seed. */
+  readonly splitRecord: SplitRecord;
+  /** Each table row's content digest (sha256 hex), in table order: the row's identity. */
+  readonly digests: readonly string[];
   readonly seed: number;
   readonly selectionMetric: SelectionMetric;
   /** Fitted on train + validation: the preprocessing every final candidate was trained with. */
@@ -45,12 +49,19 @@ export interface TrainingRun {
 export const DEFAULT_SEED = 42;
 
 /**
- * The labels and the stratified split a training run uses. Anything that must score on the same
+ * The labels and the content split a training run uses. Anything that must score on the same
  * holdout rows as training did (the pipeline scoring a champion) calls this, never its own copy.
  */
-export function labelledSplit(table: RawTable, label: string, seed: number, fractions: SplitFractions = DEFAULT_FRACTIONS): { classes: string[]; y: Int32Array; split: Split } {
-  const { classes, y } = readLabels(table, label);
-  return { classes, y, split: stratifiedSplit(y, classes.length, seed, fractions) };
+export function labelledSplit(
+  table: RawTable,
+  columns: { readonly label: string; readonly exclude?: readonly string[] },
+  seed: number,
+  fractions: SplitFractions = DEFAULT_FRACTIONS,
+): { classes: string[]; y: Int32Array; split: Split; record: SplitRecord; digests: string[] } {
+  const { classes, y } = readLabels(table, columns.label);
+  const record = splitRecord(table.columns, columns.exclude, seed, fractions);
+  const digests = tableDigests(table, record);
+  return { classes, y, split: contentSplit(digests, record), record, digests };
 }
 
 function seconds(since: number): number {
@@ -81,7 +92,7 @@ export function trainCandidates(table: RawTable, options: TrainOptions): Trainin
   const metric = options.selectionMetric ?? 'macroF1';
   const progress = options.onProgress ?? (() => undefined);
   const schema = inferSchema(table, options);
-  const { classes, y, split } = labelledSplit(table, schema.label, seed, options.fractions);
+  const { classes, y, split, record, digests } = labelledSplit(table, { label: schema.label, exclude: options.exclude }, seed, options.fractions);
   if (split.train.length < classes.length * 2 || split.validation.length === 0 || split.holdout.length === 0) {
     throw new DataError(`too few rows (${y.length}) to split into train, validation and holdout for ${classes.length} classes`);
   }
@@ -131,5 +142,5 @@ export function trainCandidates(table: RawTable, options: TrainOptions): Trainin
 
   // Ties keep the earlier algorithm (the ALGORITHMS order), so the choice is deterministic.
   const best = candidates.reduce((a, b) => (b.validation[metric] > a.validation[metric] ? b : a));
-  return { schema, classes, split, seed, selectionMetric: metric, encoder, candidates, best, skipped };
+  return { schema, classes, split, splitRecord: record, digests, seed, selectionMetric: metric, encoder, candidates, best, skipped };
 }

@@ -20,8 +20,8 @@ export function bestCandidate(candidates: readonly CandidateResult[], metric: ke
 }
 
 /** The run's holdout rows, exactly as training split them (the same data, label and seed). */
-export function holdoutRows(table: RawTable, label: string, seed: number): { rows: Record<string, string>[]; labels: string[] } {
-  const { classes, y, split } = labelledSplit(table, label, seed);
+export function holdoutRows(table: RawTable, columns: { label: string; exclude?: readonly string[] }, seed: number): { rows: Record<string, string>[]; labels: string[] } {
+  const { classes, y, split } = labelledSplit(table, columns, seed);
   const { holdout } = split;
   const rows = Array.from(holdout, (r) => Object.fromEntries(table.columns.map((c, j) => [c, table.rows[r][j]])));
   return { rows, labels: Array.from(holdout, (r) => classes[y[r]]) };
@@ -60,7 +60,7 @@ async function scoreChampion(deps: StepDeps, spec: ModelSpec, input: EvaluateInp
   const table = await loadProcessed(deps, input.prepare.dataKeys);
   const missing = manifest.features.map((f) => f.name).filter((name) => !table.columns.includes(name));
   if (missing.length > 0) return { version, missing };
-  const { rows, labels } = holdoutRows(table, spec.data.label, input.prepare.seed);
+  const { rows, labels } = holdoutRows(table, { label: spec.data.label, exclude: spec.data.exclude }, input.prepare.seed);
   const holdout = await scoreOnRows(manifest, await deps.registry.getModelBytes(input.model, version), rows, labels);
   return { version, holdout, missing };
 }

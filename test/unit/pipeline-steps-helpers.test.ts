@@ -35,7 +35,7 @@ describe('pipeline step helpers', () => {
   test('holdoutRows reproduces the holdout rows training scored on', () => {
     const table = loadDataset(DATASETS.iris);
     const run = trainCandidates(table, { label: 'class', algorithms: ['nb'], seed: 7 });
-    const { rows, labels } = holdoutRows(table, 'class', 7);
+    const { rows, labels } = holdoutRows(table, { label: 'class' }, 7);
     expect(rows).toHaveLength(run.split.holdout.length);
     const column = table.columns.indexOf('petal_length');
     expect(rows.map((r) => r.petal_length)).toEqual(Array.from(run.split.holdout, (i) => table.rows[i][column]));
