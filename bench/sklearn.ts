@@ -15,6 +15,12 @@ export interface ExperimentDataset {
   readonly missing: string[];
   readonly rows: number;
   readonly split: { train: number[]; validation: number[]; holdout: number[] };
+  /**
+   * The TS trainer's k-fold folds (row indices partitioning train + validation) when it selected
+   * by cross-validation; absent when it selected on the validation rows. Python then runs the
+   * same protocol on the same folds.
+   */
+  readonly folds?: number[][];
   readonly selectionMetric: 'macro_f1' | 'accuracy';
 }
 
@@ -23,6 +29,8 @@ export interface ReferenceScores {
   readonly macroF1: number;
   readonly logLoss: number | null;
   readonly rocAuc?: number | null;
+  /** Validation only: the selection score (the mean over folds under k-fold). */
+  readonly score?: number;
 }
 
 export interface ReferenceResult {
@@ -33,12 +41,14 @@ export interface ReferenceResult {
   readonly holdout: ReferenceScores;
   readonly fitSeconds: number;
   readonly searchSeconds: number;
+  /** What the refitted model stores, counted as FittedModel.parameterCount() counts ours. */
+  readonly parameters: number;
 }
 
 export interface ReferenceOutput {
   readonly environment: Record<string, string>;
   readonly results: ReferenceResult[];
-  readonly best: Record<string, { algorithm: string; holdout: ReferenceScores }>;
+  readonly best: Record<string, { algorithm: string; holdout: ReferenceScores; parameters: number; tieBreak: boolean; reason: string }>;
 }
 
 const ROOT = join(__dirname, '..');

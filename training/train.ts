@@ -1,23 +1,60 @@
 import type { CandidateSummary, ClassificationMetrics } from '../core/manifest';
 import { ALGORITHMS, TRAINERS } from './algorithms';
-import type { AlgorithmName, FittedModel, Params, TrainingSet } from './algorithms/types';
+import type { AlgorithmName, EncodedColumn, FittedModel, Params, Trainer, TrainingSet } from './algorithms/types';
 import { DataError } from './data/errors';
 import { readLabels } from './data/labels';
 import type { RawTable } from './data/load';
 import { inferSchema, type Schema, type SchemaOverrides } from './data/schema';
 import { FittedEncoder } from './encoding/encoder';
+import { otherFolds, stratifiedFolds } from './folds';
 import { classificationMetrics } from './metrics';
+import { pickBest, TIE_TOLERANCE } from './selection';
 import { contentSplit, DEFAULT_FRACTIONS, type Split, type SplitFractions, type SplitRecord, splitRecord, tableDigests } from './split';
 
 export type SelectionMetric = 'macroF1' | 'accuracy';
 
+/**
+ * Below this many validation rows, candidates are selected by k-fold cross-validation on train +
+ * validation instead of on the validation part. With 1,000 rows or more one row is 0.1 point of
+ * accuracy and a single split's sampling noise (about sqrt(p(1-p)/n): 0.7 point at 95% accuracy
+ * and n = 1,000) is below the differences that usually separate candidates; below that a single
+ * split's noise exceeds them (27 iris rows: one row is 3.7 points) and the choice is a coin toss.
+ * Scoring every pool row once, across CV_FOLDS folds, uses all the rows and averages that noise.
+ */
+export const KFOLD_BELOW_VALIDATION_ROWS = 1000;
+
+/** k of the k-fold cross-validation: each grid point is fitted k times on 80% of the pool. */
+export const CV_FOLDS = 5;
+
+interface Scores {
+  readonly accuracy: number;
+  readonly macroF1: number;
+}
+
+/** How the best candidate (and each algorithm's grid point) was selected. */
+export interface Selection {
+  /** 'k-fold': mean over CV_FOLDS stratified folds of train + validation; 'validation-split': fitted on train, scored on validation. */
+  readonly protocol: 'k-fold' | 'validation-split';
+  /** Under k-fold: how many folds the scores are averaged over. */
+  readonly folds?: number;
+  /** Rows the selection scores come from: train + validation under k-fold, the validation part otherwise. */
+  readonly rows: number;
+  readonly validationRows: number;
+  /** Why the best candidate won (pickBest's reason). */
+  readonly reason: string;
+  /** Present when candidates tied within TIE_TOLERANCE and the parameter count (or the order) decided. */
+  readonly tieBreak?: string;
+}
+
 export interface TrainOptions extends SchemaOverrides {
   readonly seed?: number;
   readonly algorithms?: readonly AlgorithmName[];
-  /** What picks the best grid point and the best candidate, on the validation rows. */
+  /** What picks the best grid point and the best candidate: on the validation rows, or the k-fold mean (see KFOLD_BELOW_VALIDATION_ROWS). */
   readonly selectionMetric?: SelectionMetric;
   readonly fractions?: SplitFractions;
   readonly onProgress?: (message: string) => void;
+  /** Replaces built-in trainers by name; for tests (stub models whose scores are known). */
+  readonly trainers?: Partial<Record<AlgorithmName, Trainer>>;
 }
 
 export interface Candidate extends CandidateSummary {
@@ -26,6 +63,10 @@ export interface Candidate extends CandidateSummary {
   readonly holdout: ClassificationMetrics;
   /** The trainer's own holdout probabilities, row-major [holdout rows, classes]. */
   readonly holdoutProbabilities: Float64Array;
+  /** `validation` holds the selection scores: CV means under k-fold. This is their std over the folds (k-fold only). */
+  readonly cvStd?: Scores;
+  /** The refitted model's size (FittedModel.parameterCount()): the tie-break prefers fewer. */
+  readonly parameters: number;
 }
 
 export interface TrainingRun {
@@ -38,6 +79,9 @@ export interface TrainingRun {
   readonly digests: readonly string[];
   readonly seed: number;
   readonly selectionMetric: SelectionMetric;
+  readonly selection: Selection;
+  /** Under k-fold: the folds' row indices (ascending), the same for every algorithm. */
+  readonly cvFolds?: readonly Int32Array[];
   /** Fitted on train + validation: the preprocessing every final candidate was trained with. */
   readonly encoder: FittedEncoder;
   readonly candidates: Candidate[];
@@ -69,7 +113,9 @@ function seconds(since: number): number {
 }
 
 function concat(a: Int32Array, b: Int32Array): Int32Array {
-  const out = Int32Array.from([...a, ...b]);
+  const out = new Int32Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
   return out.sort();
 }
 
@@ -81,66 +127,196 @@ function describe(params: Params): string {
   return Object.entries(params).map(([k, v]) => `${k}=${v}`).join(' ');
 }
 
+/** Encoded rows to fit a grid point on and the rows it is scored on, with the columns' descriptions. */
+interface SearchFold {
+  readonly train: TrainingSet;
+  readonly heldOut: TrainingSet;
+  readonly columns: readonly EncodedColumn[];
+}
+
+/** Fits the encoder on `fitRows` only (nothing of the held-out rows leaks into the scaling or the vocabulary). */
+function searchFold(table: RawTable, schema: Schema, y: Int32Array, nClasses: number, fitRows: Int32Array, heldRows: Int32Array): SearchFold {
+  const encoder = FittedEncoder.fit(table, schema, fitRows);
+  const encode = (rows: Int32Array): TrainingSet => ({ x: encoder.transform(encoder.tableInputs(table, rows)), y: subset(y, rows), nClasses });
+  return { train: encode(fitRows), heldOut: encode(heldRows), columns: encoder.columns };
+}
+
+function meanStd(values: readonly number[]): { mean: number; std: number } {
+  let sum = 0;
+  for (const v of values) sum += v;
+  const mean = sum / values.length;
+  let squares = 0;
+  for (const v of values) squares += (v - mean) ** 2;
+  // Population std (numpy's default), as the scikit-learn reference reports it.
+  return { mean, std: Math.sqrt(squares / values.length) };
+}
+
+interface GridResult {
+  readonly params: Params;
+  readonly mean: Scores;
+  readonly std: Scores;
+  readonly seconds: number;
+}
+
 /**
- * Trains every requested algorithm on one stratified split: each grid point is fitted on the
- * train rows and scored on the validation rows; the best grid point is refitted on train +
- * validation and scored once on the holdout. The best candidate is chosen on validation scores,
- * never on the holdout, so its holdout numbers are an honest estimate.
+ * Every grid point fitted on each fold's fit rows and scored on its held-out rows (a trainer that
+ * stops early watches the held-out rows); a grid point's score is the mean over folds. The best
+ * is the first grid point with the highest mean on the selection metric.
+ */
+function searchGrid(
+  algorithm: AlgorithmName,
+  trainer: Trainer,
+  folds: readonly SearchFold[],
+  classes: string[],
+  metric: SelectionMetric,
+  seed: number,
+  progress: (message: string) => void,
+): GridResult {
+  const start = performance.now();
+  let best: Omit<GridResult, 'seconds'> | undefined;
+  for (const params of trainer.grid()) {
+    const pointStart = performance.now();
+    const accuracy: number[] = [];
+    const macroF1: number[] = [];
+    for (const fold of folds) {
+      const model = trainer.fit(fold.train, params, { seed, validation: fold.heldOut, columns: fold.columns, onProgress: progress });
+      const m = classificationMetrics(fold.heldOut.y, model.predictProba(fold.heldOut.x), classes);
+      accuracy.push(m.accuracy);
+      macroF1.push(m.macroF1);
+    }
+    const a = meanStd(accuracy);
+    const f = meanStd(macroF1);
+    const mean = { accuracy: a.mean, macroF1: f.mean };
+    const spread = folds.length > 1 ? ` (std ${a.std.toFixed(4)} / ${f.std.toFixed(4)} over ${folds.length} folds)` : '';
+    progress(`${algorithm} ${describe(params)}: ${folds.length > 1 ? 'CV mean ' : 'validation '}accuracy ${mean.accuracy.toFixed(4)} macro F1 ${mean.macroF1.toFixed(4)}${spread} (${seconds(pointStart).toFixed(2)} s)`);
+    if (!best || mean[metric] > best.mean[metric]) best = { params, mean, std: { accuracy: a.std, macroF1: f.std } };
+  }
+  if (!best) throw new Error(`${algorithm} has an empty hyper-parameter grid`);
+  return { ...best, seconds: seconds(start) };
+}
+
+/**
+ * The folds grid points are scored on. Below KFOLD_BELOW_VALIDATION_ROWS validation rows:
+ * CV_FOLDS stratified folds of train + validation (training/folds.ts), the same for every
+ * algorithm; otherwise the one train -> validation split.
+ */
+function selectionFolds(
+  table: RawTable,
+  schema: Schema,
+  y: Int32Array,
+  nClasses: number,
+  split: Split,
+  pool: Int32Array,
+  digests: readonly string[],
+): { folds: SearchFold[]; cvFolds?: Int32Array[] } {
+  if (split.validation.length >= KFOLD_BELOW_VALIDATION_ROWS) {
+    return { folds: [searchFold(table, schema, y, nClasses, split.train, split.validation)] };
+  }
+  const cvFolds = stratifiedFolds(pool, y, digests, CV_FOLDS);
+  const nonEmpty = cvFolds.filter((f) => f.length > 0);
+  if (nonEmpty.length < 2) {
+    throw new DataError(`too few distinct rows (${pool.length} rows in train + validation) for ${CV_FOLDS}-fold cross-validation`);
+  }
+  const folds = nonEmpty.map((held, i) => searchFold(table, schema, y, nClasses, otherFolds(nonEmpty, i), held));
+  return { folds, cvFolds };
+}
+
+/**
+ * Trains every requested algorithm and picks the best candidate, never looking at the holdout:
+ * each grid point is scored on the validation rows after fitting on the train rows, or, when
+ * the validation part is small, by stratified k-fold cross-validation on train + validation (see
+ * KFOLD_BELOW_VALIDATION_ROWS). Each algorithm's best grid point is refitted on train +
+ * validation and scored once on the holdout, so the chosen candidate's holdout numbers are an
+ * honest estimate. Candidates whose selection scores tie (TIE_TOLERANCE) go to the one with the
+ * fewest parameters (training/selection.ts).
  */
 export function trainCandidates(table: RawTable, options: TrainOptions): TrainingRun {
   const seed = options.seed ?? DEFAULT_SEED;
   const metric = options.selectionMetric ?? 'macroF1';
   const progress = options.onProgress ?? (() => undefined);
+  const trainers: Readonly<Record<AlgorithmName, Trainer>> = { ...TRAINERS, ...options.trainers };
   const schema = inferSchema(table, options);
   const { classes, y, split, record, digests } = labelledSplit(table, { label: schema.label, exclude: options.exclude }, seed, options.fractions);
-  if (split.train.length < classes.length * 2 || split.validation.length === 0 || split.holdout.length === 0) {
+  const pool = concat(split.train, split.validation);
+  if (pool.length < classes.length * 2 || split.holdout.length === 0) {
     throw new DataError(`too few rows (${y.length}) to split into train, validation and holdout for ${classes.length} classes`);
   }
   const hasText = schema.features.some((f) => f.type === 'text');
   const requested = options.algorithms ?? ALGORITHMS;
   const skipped = requested
-    .filter((a) => hasText && !TRAINERS[a].supportsText)
+    .filter((a) => hasText && !trainers[a].supportsText)
     .map((algorithm) => ({ algorithm, reason: 'does not train on text features' }));
   const algorithms = requested.filter((a) => !skipped.some((s) => s.algorithm === a));
   if (algorithms.length === 0) throw new DataError(`none of the algorithms (${requested.join(', ')}) can train on this data`);
 
-  const searchEncoder = FittedEncoder.fit(table, schema, split.train);
-  const searchTrain: TrainingSet = { x: searchEncoder.transform(searchEncoder.tableInputs(table, split.train)), y: subset(y, split.train), nClasses: classes.length };
-  const searchValidation: TrainingSet = { x: searchEncoder.transform(searchEncoder.tableInputs(table, split.validation)), y: subset(y, split.validation), nClasses: classes.length };
-
-  const finalRows = concat(split.train, split.validation);
-  const encoder = FittedEncoder.fit(table, schema, finalRows);
-  const finalTrain: TrainingSet = { x: encoder.transform(encoder.tableInputs(table, finalRows)), y: subset(y, finalRows), nClasses: classes.length };
+  const { folds, cvFolds } = selectionFolds(table, schema, y, classes.length, split, pool, digests);
+  const encoder = FittedEncoder.fit(table, schema, pool);
+  const finalTrain: TrainingSet = { x: encoder.transform(encoder.tableInputs(table, pool)), y: subset(y, pool), nClasses: classes.length };
   const holdoutX = encoder.transform(encoder.tableInputs(table, split.holdout));
   const holdoutY = subset(y, split.holdout);
   progress(`split (seed ${seed}): ${split.train.length} train, ${split.validation.length} validation, ${split.holdout.length} holdout rows; ${encoder.columns.length} encoded columns`);
+  const kFold = cvFolds !== undefined;
+  const metricName = metric === 'macroF1' ? 'macro F1' : 'accuracy';
+  const scoreName = kFold ? `${folds.length}-fold CV ${metricName}` : `validation ${metricName}`;
+  progress(
+    kFold
+      ? `selecting by ${folds.length}-fold cross-validation on the ${pool.length} train + validation rows (validation part ${split.validation.length} rows < ${KFOLD_BELOW_VALIDATION_ROWS})`
+      : `selecting on the ${split.validation.length} validation rows`,
+  );
 
   const candidates: Candidate[] = algorithms.map((algorithm) => {
-    const trainer = TRAINERS[algorithm];
-    const searchStart = performance.now();
-    let bestParams: Params | undefined;
-    let bestValidation = { accuracy: -1, macroF1: -1 };
-    for (const params of trainer.grid()) {
-      const start = performance.now();
-      const model = trainer.fit(searchTrain, params, { seed, validation: searchValidation, columns: searchEncoder.columns, onProgress: progress });
-      const m = classificationMetrics(searchValidation.y, model.predictProba(searchValidation.x), classes);
-      progress(`${algorithm} ${describe(params)}: validation accuracy ${m.accuracy.toFixed(4)} macro F1 ${m.macroF1.toFixed(4)} (${seconds(start).toFixed(2)} s)`);
-      if (m[metric] > bestValidation[metric]) {
-        bestValidation = { accuracy: m.accuracy, macroF1: m.macroF1 };
-        bestParams = params;
-      }
-    }
-    const searchSeconds = seconds(searchStart);
+    const trainer = trainers[algorithm];
+    const search = searchGrid(algorithm, trainer, folds, classes, metric, seed, progress);
     const fitStart = performance.now();
-    const model = trainer.fit(finalTrain, bestParams as Params, { seed, columns: encoder.columns, onProgress: progress });
+    const model = trainer.fit(finalTrain, search.params, { seed, columns: encoder.columns, onProgress: progress });
     const fitSeconds = seconds(fitStart);
     const holdoutProbabilities = model.predictProba(holdoutX);
     const holdout = classificationMetrics(holdoutY, holdoutProbabilities, classes);
-    progress(`${algorithm} refit on train+validation with ${describe(bestParams as Params)}: holdout accuracy ${holdout.accuracy.toFixed(4)} macro F1 ${holdout.macroF1.toFixed(4)}`);
-    return { algorithm, params: bestParams as Params, model, validation: bestValidation, holdout, holdoutProbabilities, fitSeconds, searchSeconds };
+    const parameters = model.parameterCount();
+    progress(
+      `${algorithm} refit on train+validation with ${describe(search.params)}: holdout accuracy ${holdout.accuracy.toFixed(4)} macro F1 ${holdout.macroF1.toFixed(4)}, ${parameters} parameters`,
+    );
+    return {
+      algorithm,
+      params: search.params,
+      model,
+      validation: search.mean,
+      ...(kFold ? { cvStd: search.std } : {}),
+      parameters,
+      holdout,
+      holdoutProbabilities,
+      fitSeconds,
+      searchSeconds: search.seconds,
+    };
   });
 
-  // Ties keep the earlier algorithm (the ALGORITHMS order), so the choice is deterministic.
-  const best = candidates.reduce((a, b) => (b.validation[metric] > a.validation[metric] ? b : a));
-  return { schema, classes, split, splitRecord: record, digests, seed, selectionMetric: metric, encoder, candidates, best, skipped };
+  const pick = pickBest(
+    candidates.map((c) => ({ algorithm: c.algorithm, score: c.validation[metric], parameters: c.parameters })),
+    TIE_TOLERANCE,
+    scoreName,
+  );
+  progress(`best: ${pick.reason}`);
+  const selection: Selection = {
+    protocol: kFold ? 'k-fold' : 'validation-split',
+    ...(kFold ? { folds: folds.length } : {}),
+    rows: kFold ? pool.length : split.validation.length,
+    validationRows: split.validation.length,
+    reason: pick.reason,
+    ...(pick.tieBreak ? { tieBreak: pick.reason } : {}),
+  };
+  return {
+    schema,
+    classes,
+    split,
+    splitRecord: record,
+    digests,
+    seed,
+    selectionMetric: metric,
+    selection,
+    ...(cvFolds ? { cvFolds } : {}),
+    encoder,
+    candidates,
+    best: candidates[pick.index],
+    skipped,
+  };
 }

@@ -64,22 +64,38 @@ since sklearn 1.8 and warns, so it is not passed), and the BLAS / OpenMP pools a
 with the single-threaded TypeScript trainers is fair. HistGradientBoosting would otherwise use
 all cores through OpenMP whatever n_jobs says.
 
-Protocol per (dataset, algorithm):
+Protocol per (dataset, algorithm): "folds" absent (validation-split, the TS trainer's protocol
+when its validation part has >= 1000 rows):
   1. for each grid point (in the order listed): fit on the train rows, predict the validation
      rows, score with selectionMetric ('accuracy' or 'macro_f1'); the best is the first grid
      point with the highest score (a later point must be strictly better to replace it);
   2. refit a fresh pipeline with the best params on train + validation rows (train indices
      first, then validation indices, in the order given);
   3. score that model on the holdout rows.
-  searchSeconds = wall time of step 1 (all fits + validation predictions),
+"folds" present (k-fold, below 1000 validation rows): a list of k lists of row indices that
+partition train + validation (the TS trainer's stratified folds, the same for every algorithm):
+  1. for each grid point and each fold f: fit a fresh pipeline (preprocessing included) on the
+     rows of the other folds (ascending indices), predict fold f, score it; the grid point's
+     score is the mean over folds (std = numpy's population std); the best is the first grid
+     point with the highest mean;
+  2. and 3. as above (refit on train + validation, score on the holdout).
+  searchSeconds = wall time of step 1 (all fits + predictions),
   fitSeconds    = wall time of the final fit() in step 2 only, both time.perf_counter().
 Metrics: accuracy_score; macroF1 = f1_score(average='macro', zero_division=0) (labels = the
 union of true and predicted labels, sklearn's default); logLoss = log_loss with
 labels=model.classes_ (null if the scored rows hold a class the model never saw);
 rocAuc (binary datasets only) = roc_auc_score on P(classes_[1]) (null if only one class is
 present in the scored rows).
-best[dataset] = the algorithm with the highest validation score of its selected grid point;
-ties go to the first in the order lr, gbdt, rf, nb, svm (holdout is never used to choose).
+parameters = what the refitted model stores, counted as training/algorithms count theirs:
+  LogisticRegression coef_ + intercept_; CalibratedClassifierCV(LinearSVC) coef_ + intercept_ of
+  each of its 3 LinearSVCs plus each sigmoid calibrator's a and b (the TS svm folds Platt's A and
+  B into its one weight set); GaussianNB theta_ + var_ + class_prior_; CategoricalNB and
+  MultinomialNB feature_log_prob_ + class_log_prior_; RandomForest tree_.node_count over all
+  trees; HistGradientBoosting nodes over all predictors (split + leaf, one per node).
+best[dataset] = training/selection.ts's pickBest: the best selection score (mean CV score under
+k-fold, validation score otherwise); candidates within TIE_TOLERANCE = 0.001 of it tie and the one
+with the fewest parameters wins, then the first in the order lr, gbdt, rf, nb, svm (the holdout
+is never used to choose).
 """
 
 from __future__ import annotations
@@ -128,6 +144,7 @@ from threadpoolctl import threadpool_info, threadpool_limits  # noqa: E402
 N_JOBS = 1
 
 ALGORITHM_ORDER = ["lr", "gbdt", "rf", "nb", "svm"]  # also the tie-break order for `best`
+TIE_TOLERANCE = 0.001  # training/selection.ts
 TEXT_ALGORITHMS = {"lr", "svm", "nb"}
 FEATURE_TYPES = {"numeric", "categorical", "text"}
 SELECTION_METRICS = {"accuracy", "macro_f1"}
@@ -279,6 +296,24 @@ def check_split(spec: dict[str, Any], n_rows: int) -> dict[str, np.ndarray]:
     return out
 
 
+def check_folds(spec: dict[str, Any], split: dict[str, np.ndarray]) -> list[np.ndarray] | None:
+    """The k-fold folds, checked to partition train + validation; None without "folds"."""
+    name = spec["name"]
+    folds = spec.get("folds")
+    if folds is None:
+        return None
+    if not isinstance(folds, list) or len(folds) < 2:
+        raise ExperimentError(f"dataset {name}: folds must be a list of at least 2 index lists")
+    out = [np.sort(np.asarray(f, dtype=np.int64)) for f in folds]
+    if any(len(f) == 0 for f in out):
+        raise ExperimentError(f"dataset {name}: a fold is empty")
+    together = np.sort(np.concatenate(out))
+    pool = np.sort(np.concatenate([split["train"], split["validation"]]))
+    if len(together) != len(pool) or not np.array_equal(together, pool):
+        raise ExperimentError(f"dataset {name}: folds do not partition train + validation")
+    return out
+
+
 # --------------------------------------------------------------------------------------------
 # Models
 # --------------------------------------------------------------------------------------------
@@ -421,6 +456,50 @@ def selection_score(metric: str, y, pred) -> float:
     return float(f1_score(y, pred, average="macro", zero_division=0))
 
 
+def parameter_count(model: Pipeline) -> int:
+    """What the fitted estimator stores, counted as the TypeScript models count theirs."""
+    est = model.named_steps["model"]
+    if isinstance(est, LogisticRegression):
+        return int(est.coef_.size + est.intercept_.size)
+    if isinstance(est, CalibratedClassifierCV):
+        total = 0
+        for cc in est.calibrated_classifiers_:
+            total += int(cc.estimator.coef_.size + cc.estimator.intercept_.size)
+            total += 2 * len(cc.calibrators)  # each sigmoid's a and b
+        return total
+    if isinstance(est, GaussianNB):
+        return int(est.theta_.size + est.var_.size + est.class_prior_.size)
+    if isinstance(est, CategoricalNB):
+        return int(sum(a.size for a in est.feature_log_prob_) + est.class_log_prior_.size)
+    if isinstance(est, MultinomialNB):
+        return int(est.feature_log_prob_.size + est.class_log_prior_.size)
+    if isinstance(est, RandomForestClassifier):
+        return int(sum(t.tree_.node_count for t in est.estimators_))
+    if isinstance(est, HistGradientBoostingClassifier):
+        return int(sum(len(p.nodes) for iteration in est._predictors for p in iteration))
+    raise ExperimentError(f"no parameter count for {type(est).__name__}")
+
+
+def pick_best(results: list[dict[str, Any]], tolerance: float = TIE_TOLERANCE) -> tuple[int, bool, str]:
+    """training/selection.ts's pickBest: (index, whether the tie-break decided, reason)."""
+    def value(r: dict[str, Any]) -> float:
+        v = r["validation"]["score"]
+        return -math.inf if v is None or math.isnan(v) else v
+    top = max(value(r) for r in results)
+    floor = top - tolerance - 1e-12
+    tied = [i for i, r in enumerate(results) if value(r) >= floor]
+    index = tied[0]
+    for i in tied:
+        if results[i]["parameters"] < results[index]["parameters"]:
+            index = i
+    chosen = results[index]
+    if len(tied) == 1:
+        return index, False, f"{chosen['algorithm']} has the best selection score ({value(chosen):.4f})"
+    others = ", ".join(f"{results[i]['algorithm']} {results[i]['parameters']:,}" for i in tied if i != index)
+    return index, True, (f"{', '.join(results[i]['algorithm'] for i in tied)} tie within {tolerance}; "
+                         f"{chosen['algorithm']} chosen: {chosen['parameters']:,} parameters vs {others}")
+
+
 class WarningCounter:
     """Counts ConvergenceWarnings (reported, not hidden) and silences them on stderr."""
 
@@ -443,7 +522,7 @@ class WarningCounter:
         return False
 
 
-def run_algorithm(ds: dict[str, Any], algorithm: str, X, y, split, seed: int, kind: str,
+def run_algorithm(ds: dict[str, Any], algorithm: str, X, y, split, folds, seed: int, kind: str,
                   binary: bool) -> dict[str, Any]:
     features = ds["features"]
     metric = ds.get("selectionMetric", "macro_f1")
@@ -451,20 +530,40 @@ def run_algorithm(ds: dict[str, Any], algorithm: str, X, y, split, seed: int, ki
     tr, va, ho = split["train"], split["validation"], split["holdout"]
 
     trace = []
-    best_i, best_score, best_model = -1, -math.inf, None
+    best_i, best_score, best_model, best_cv = -1, -math.inf, None, None
     conv_search = WarningCounter()
     t0 = time.perf_counter()
     for i, (params, factory) in enumerate(grid):
-        model = build_pipeline(features, kind, prep, factory())
-        with conv_search:
-            model.fit(X[tr], y[tr])
-        s = selection_score(metric, y[va], model.predict(X[va]))
-        trace.append({"params": params, "score": s})
+        if folds is None:
+            model = build_pipeline(features, kind, prep, factory())
+            with conv_search:
+                model.fit(X[tr], y[tr])
+            s = selection_score(metric, y[va], model.predict(X[va]))
+            trace.append({"params": params, "score": s})
+            if s > best_score:
+                best_i, best_score = i, s
+                best_model = model
+            continue
+        acc, f1 = [], []
+        for f, held in enumerate(folds):
+            fit_idx = np.sort(np.concatenate([folds[j] for j in range(len(folds)) if j != f]))
+            model = build_pipeline(features, kind, prep, factory())
+            with conv_search:
+                model.fit(X[fit_idx], y[fit_idx])
+            pred = model.predict(X[held])
+            acc.append(float(accuracy_score(y[held], pred)))
+            f1.append(float(f1_score(y[held], pred, average="macro", zero_division=0)))
+        cv = {"accuracy": float(np.mean(acc)), "macroF1": float(np.mean(f1)),
+              "accuracyStd": float(np.std(acc)), "macroF1Std": float(np.std(f1))}
+        s = cv["accuracy"] if metric == "accuracy" else cv["macroF1"]
+        trace.append({"params": params, "score": s, "folds": {"accuracy": acc, "macroF1": f1}})
         if s > best_score:
-            best_i, best_score = i, s
-            best_model = model
+            best_i, best_score, best_cv = i, s, cv
     search_seconds = time.perf_counter() - t0
-    validation = score_all(best_model, X[va], y[va], binary)  # not timed
+    if folds is None:
+        validation = score_all(best_model, X[va], y[va], binary)  # not timed
+    else:
+        validation = dict(best_cv)
     validation["selectionMetric"] = metric
     validation["score"] = best_score
 
@@ -490,6 +589,7 @@ def run_algorithm(ds: dict[str, Any], algorithm: str, X, y, split, seed: int, ki
         "fitSeconds": fit_seconds,
         "searchSeconds": search_seconds,
         "holdoutScoreSeconds": score_seconds,
+        "parameters": parameter_count(final),
         "grid": trace,
         "convergenceWarnings": {"search": conv_search.count, "refit": conv_refit.count},
     }
@@ -541,6 +641,7 @@ def run(experiment: dict[str, Any], only_datasets: set[str] | None,
                 f"dataset {name}: loaded {len(rows)} data rows, experiment expects {ds['rows']}")
         X, y = build_matrix(ds, columns, rows)
         split = check_split(ds, len(rows))
+        folds = check_folds(ds, split)
         load_seconds = time.perf_counter() - t_load
         kind = dataset_kind(ds["features"])
         classes = sorted(set(y.tolist()))
@@ -550,30 +651,34 @@ def run(experiment: dict[str, Any], only_datasets: set[str] | None,
                  and (not only_algorithms or a in only_algorithms)]
         log(f"{name}: {len(rows)} rows, {len(ds['features'])} features ({kind}), "
             f"{len(classes)} classes, split {len(split['train'])}/{len(split['validation'])}/"
-            f"{len(split['holdout'])}, algorithms {algos}")
+            f"{len(split['holdout'])}, "
+            f"{'validation split' if folds is None else f'{len(folds)}-fold CV on train + validation'}, "
+            f"algorithms {algos}")
         datasets_meta.append({
             "name": name, "rows": len(rows), "kind": kind, "classes": classes,
             "nTrain": len(split["train"]), "nValidation": len(split["validation"]),
             "nHoldout": len(split["holdout"]), "selectionMetric": metric,
+            "protocol": "validation-split" if folds is None else "k-fold",
+            "folds": None if folds is None else len(folds),
             "loadSeconds": load_seconds,
         })
         ds_results = []
         for algo in algos:
-            r = run_algorithm(ds, algo, X, y, split, seed, kind, binary)
+            r = run_algorithm(ds, algo, X, y, split, folds, seed, kind, binary)
             log(f"  {algo:5s} params={r['params']} val={r['validation']['score']:.4f} "
+                f"size={r['parameters']} "
                 f"holdout acc={r['holdout']['accuracy']:.4f} f1={r['holdout']['macroF1']:.4f} "
                 f"fit={r['fitSeconds']:.2f}s search={r['searchSeconds']:.2f}s")
             ds_results.append(r)
             results.append(r)
         if ds_results:
-            # Highest validation score; ties keep the earlier algorithm in ALGORITHM_ORDER
-            # (ds_results is already in that order, so strict '>' implements the tie-break).
-            winner = ds_results[0]
-            for r in ds_results[1:]:
-                if r["validation"]["score"] > winner["validation"]["score"]:
-                    winner = r
+            index, tie_break, reason = pick_best(ds_results)
+            winner = ds_results[index]
+            log(f"  best: {reason}")
             best[name] = {"algorithm": winner["algorithm"], "params": winner["params"],
-                          "validation": winner["validation"], "holdout": winner["holdout"]}
+                          "validation": winner["validation"], "holdout": winner["holdout"],
+                          "parameters": winner["parameters"], "tieBreak": tie_break,
+                          "reason": reason}
     return {"environment": environment(), "seed": seed, "datasets": datasets_meta,
             "results": results, "best": best}
 

@@ -2,7 +2,7 @@ import { type CsrMatrix, toFloat32 } from '../matrix';
 import type { GraphBuilder } from '../onnx/graph-builder';
 import { binColumns } from './histogram';
 import { Grower } from './gbdt-grower';
-import { emitTreeEnsemble, leafOf, type Tree } from './tree';
+import { emitTreeEnsemble, leafOf, nodeCount, type Tree } from './tree';
 import type { FitContext, FittedModel, Params, Trainer, TrainingSet } from './types';
 
 /** scikit-learn HistGradientBoostingClassifier's defaults (max_depth None = unlimited). */
@@ -92,6 +92,11 @@ export class GbdtModel implements FittedModel {
     const out = new Float64Array(x.rows * C);
     for (let r = 0; r < x.rows; r++) softmaxRow(raw, r, C, out.subarray(r * C, (r + 1) * C), 0);
     return out;
+  }
+
+  /** Nodes (split + leaf) over all trees. */
+  parameterCount(): number {
+    return nodeCount(this.trees);
   }
 
   toOnnx(graph: GraphBuilder, features: string): string {

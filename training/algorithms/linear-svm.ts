@@ -111,6 +111,11 @@ class LinearSvmModel implements FittedModel {
     return p;
   }
 
+  /** Weights [cols, k] plus k intercepts (Platt's A and B are folded into them). */
+  parameterCount(): number {
+    return this.w.length + this.b.length;
+  }
+
   toOnnx(graph: GraphBuilder, features: string): string {
     const scores = linearScoresOnnx(graph, features, 'svm', this.w, this.b, this.cols, this.k);
     if (this.k === 1) return graph.op('Softmax', [scores], { axis: 1 });

@@ -182,6 +182,11 @@ class LogisticRegressionModel implements FittedModel {
     return probabilities(linearScores(x, this.w, this.b, this.k), x.rows, this.k);
   }
 
+  /** Weights [cols, k] plus k intercepts (k = 1 for two classes), as coef_ + intercept_. */
+  parameterCount(): number {
+    return this.w.length + this.b.length;
+  }
+
   toOnnx(graph: GraphBuilder, features: string): string {
     const scores = linearScoresOnnx(graph, features, 'lr', this.w, this.b, this.cols, this.k);
     return graph.op('Softmax', [scores], { axis: 1 });

@@ -91,6 +91,16 @@ class NaiveBayesModel implements FittedModel {
     return p;
   }
 
+  /**
+   * Per class: a mean and a variance per numeric column, a log likelihood per discrete (one-hot
+   * or TF-IDF) column, and the prior: GaussianNB's theta_ + var_ + class_prior_, CategoricalNB's
+   * and MultinomialNB's feature_log_prob_ + class_log_prior_.
+   */
+  parameterCount(): number {
+    const numeric = this.numeric.length;
+    return this.nClasses * (2 * numeric + (this.cols - numeric) + 1);
+  }
+
   toOnnx(graph: GraphBuilder, features: string): string {
     const k = this.nClasses;
     const product = graph.op('MatMul', [features, graph.floats('nb_log_b', this.logB, [this.cols, k])]);

@@ -2,7 +2,7 @@ import { type CsrMatrix, toFloat32 } from '../matrix';
 import type { GraphBuilder } from '../onnx/graph-builder';
 import { Rng } from '../rng';
 import { type BinnedColumns, binColumns, MAX_BINS, partitionRows } from './histogram';
-import { emitTreeEnsemble, leafOf, type Tree, TreeBuilder } from './tree';
+import { emitTreeEnsemble, leafOf, nodeCount, type Tree, TreeBuilder } from './tree';
 import type { FitContext, FittedModel, ParamValue, Params, Trainer, TrainingSet } from './types';
 
 /** scikit-learn RandomForestClassifier's defaults (max_depth None = unlimited). */
@@ -180,6 +180,11 @@ export class RandomForestModel implements FittedModel {
       }
     }
     return out;
+  }
+
+  /** Nodes (split + leaf) over all trees. */
+  parameterCount(): number {
+    return nodeCount(this.trees);
   }
 
   toOnnx(graph: GraphBuilder, features: string): string {

@@ -64,6 +64,17 @@ export class TreeBuilder {
 }
 
 /**
+ * Nodes (split + leaf) over all trees: a tree ensemble's size, one per node whatever it holds
+ * (a split's feature and threshold, a leaf's value or class shares). scikit-learn's side counts
+ * tree_.node_count per forest tree and the nodes of every HistGradientBoosting predictor.
+ */
+export function nodeCount(trees: readonly Tree[]): number {
+  let n = 0;
+  for (const tree of trees) n += tree.left.length;
+  return n;
+}
+
+/**
  * The leaf reached by the row at x[offset ...] (dense float32, as toFloat32 gives). Comparing
  * float32 inputs with float32 thresholds is the ONNX runtime's decision, bit for bit.
  */

@@ -43,6 +43,13 @@ export interface FittedModel {
   /** Class probabilities, row-major [x.rows, nClasses]. */
   predictProba(x: CsrMatrix): Float64Array;
   /**
+   * How many fitted numbers the model stores: the size the tie-break between candidates prefers
+   * small (training/selection.ts). Linear models: weights + intercepts; naive Bayes: its per-class
+   * statistics plus priors; tree ensembles: nodes (split + leaf) over all trees, one per node.
+   * bench/reference/sklearn_reference.py counts scikit-learn's models the same way.
+   */
+  parameterCount(): number;
+  /**
    * Appends the nodes that map `features` ([N, D] float32, the encoded row) to class
    * probabilities ([N, nClasses] float32); returns the probabilities' tensor name.
    */
