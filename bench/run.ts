@@ -4,11 +4,12 @@ import { benchInference } from './inference';
 import { benchLocalPlatform } from './local-platform';
 import { describeMachine } from './machine';
 import { writeSection } from './markdown';
+import { benchMissingCategory } from './missing-category';
 import { BENCH_OUT, benchTraining } from './training';
 
 /**
  * `npm run bench [-- <section>...]`: runs every benchmark (or the named sections: training,
- * inference, local-platform, http-serving), prints a summary and rewrites their sections of docs/benchmarks.md.
+ * inference, local-platform, http-serving, missing-category), prints a summary and rewrites their sections of docs/benchmarks.md.
  */
 
 type Bench = (outDir: string, log: (line: string) => void) => Promise<{ markdown: string; failures: string[] }> | { markdown: string; failures: string[] };
@@ -18,6 +19,7 @@ const BENCHES: Readonly<Record<string, Bench>> = {
   inference: benchInference,
   'local-platform': benchLocalPlatform,
   'http-serving': benchHttpServing,
+  'missing-category': benchMissingCategory,
 };
 
 async function main(args: readonly string[]): Promise<number> {

@@ -38,7 +38,8 @@ function categoricalValue(feature: ManifestFeature, value: FeatureValue): string
  * One tensor per ONNX input: numeric -> float32 [N,1] (missing -> NaN, imputed in the graph);
  * numeric features that share an input (models exported elsewhere, e.g. skl2onnx's single
  * `float_input`) -> float32 [N,k] with columns in manifest order; categorical -> string [N,1]
- * (missing -> the most frequent category); text -> string [N,T] of tokens padded with "" (T >= 1).
+ * (missing -> feature.missing.value: the commonest category, or a category of its own);
+ * text -> string [N,T] of tokens padded with "" (T >= 1).
  */
 export function toModelInputs(
   features: readonly ManifestFeature[],

@@ -8,8 +8,10 @@ export type FeatureType = 'numeric' | 'categorical' | 'text';
 
 export interface MissingValuePolicy {
   /** mean: numeric mean of the training rows (applied inside the ONNX graph by an Imputer);
-   * most_frequent: the commonest category (applied before the graph); empty: text becomes "". */
-  readonly policy: 'mean' | 'most_frequent' | 'empty';
+   * most_frequent: the commonest category (applied before the graph); category: a category of
+   * its own, `value` (e.g. "(missing)"), listed last in `categories` (applied before the graph,
+   * so a null categorical value is one-hot encoded as that category); empty: text becomes "". */
+  readonly policy: 'mean' | 'most_frequent' | 'category' | 'empty';
   readonly value: number | string;
 }
 

@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { parseTrainCommand, UsageError, USAGE } from './cli-args';
 import { DataError } from './data/errors';
 import { loadTable } from './data/load';
+import { inferSchema } from './data/schema';
+import { dataWarnings, formatWarning } from './data/warnings';
 import { exportModel } from './export';
 import { candidatesTable } from './report';
 import { trainCandidates } from './train';
@@ -19,6 +21,7 @@ async function main(argv: string[]): Promise<number> {
   const log = (message: string) => console.error(`[${((performance.now() - started) / 1000).toFixed(1)}s] ${message}`);
   const table = loadTable(command.data, command.load);
   log(`loaded ${table.rows.length} rows x ${table.columns.length} columns from ${command.data.length} file(s)`);
+  for (const w of dataWarnings(table, inferSchema(table, command), { algorithms: command.algorithms })) console.error(formatWarning(w));
   const run = trainCandidates(table, {
     label: command.label,
     types: command.types,
@@ -26,6 +29,7 @@ async function main(argv: string[]): Promise<number> {
     algorithms: command.algorithms,
     seed: command.seed,
     selectionMetric: command.metric,
+    missingCategory: command.missingCategory,
     onProgress: log,
   });
   log(`features: ${run.schema.features.map((f) => `${f.name} (${f.type})`).join(', ')}`);

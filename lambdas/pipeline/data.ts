@@ -39,6 +39,7 @@ export function trainOptions(spec: ModelSpec, algorithms: readonly AlgorithmName
     label: spec.data.label,
     ...(spec.data.exclude ? { exclude: spec.data.exclude } : {}),
     ...(spec.data.types ? { types: spec.data.types } : {}),
+    ...(spec.data.missingCategory ? { missingCategory: spec.data.missingCategory } : {}),
     algorithms,
     seed,
     selectionMetric: spec.training.selectionMetric,

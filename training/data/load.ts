@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { CsvError, parse } from 'csv-parse/sync';
+import { CsvError, type Options, parse } from 'csv-parse/sync';
 import { DataError } from './errors';
 
 export interface LoadOptions {
@@ -25,14 +25,31 @@ export interface SourceFile {
   readonly rows: number;
 }
 
+/**
+ * Records of one file whose quoted fields held line ends, so that each spans several physical
+ * lines: right for text with line breaks, a sign of an unbalanced quote otherwise.
+ */
+export interface MultilineRecords {
+  /** Index into `sources`. */
+  readonly file: number;
+  /** How many records spanned more than one line. */
+  readonly records: number;
+  /** Physical lines merged into the line before them (line ends inside quoted fields). */
+  readonly lines: number;
+  /** The 1-based line the first such record starts on. */
+  readonly firstLine: number;
+}
+
 /** Rows of strings with their column names: what every file becomes before typing. */
 export interface RawTable {
   readonly columns: string[];
   readonly rows: string[][];
-  /** For each row, the file index and 1-based line it came from (for error messages). */
+  /** For each row, the file index and 1-based line it starts on (for error messages). */
   readonly origin: { file: number; line: number }[];
   readonly sources: SourceFile[];
   readonly format: { delimiter: string; header: boolean; quoting: boolean };
+  /** Files with records that spanned several lines (absent or empty: none, or not from loadTable). */
+  readonly multiline?: readonly MultilineRecords[];
 }
 
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
@@ -80,25 +97,91 @@ interface ParsedRecord {
   readonly info: { readonly lines: number };
 }
 
-function parseText(text: string, delimiter: string, quoting: boolean, file: string): ParsedRecord[] {
+/** A parsed record with the physical lines it covers (1-based, inclusive). */
+interface LocatedRecord {
+  readonly record: string[];
+  readonly first: number;
+  readonly last: number;
+}
+
+function csvOptions(delimiter: string, quoting: boolean): Options {
+  return {
+    info: true,
+    delimiter,
+    bom: true,
+    quote: quoting ? '"' : false,
+    relax_quotes: true,
+    skip_empty_lines: true,
+    relax_column_count: true,
+    record_delimiter: ['\r\n', '\n'],
+  };
+}
+
+/** The line the record after the first `records` ones starts on (blank lines skipped). */
+function lineAfterRecords(text: string, delimiter: string, quoting: boolean, records: number): number {
+  const before = records > 0 ? (parse(text, { ...csvOptions(delimiter, quoting), to: records }) as unknown as ParsedRecord[]) : [];
+  const lines = text.split(/\r\n|\n|\r/);
+  let line = before.length > 0 ? before[before.length - 1].info.lines + 1 : 1;
+  while (line < lines.length && lines[line - 1].trim() === '') line++;
+  return line;
+}
+
+/**
+ * csv-parse counts `\r` and `\n` inside a quoted field as a line each, outside it `\r\n` as one;
+ * records are located on physical lines (any of `\r\n`, `\n`, `\r` ends one).
+ */
+function locate(parsed: readonly ParsedRecord[]): LocatedRecord[] {
+  let overcount = 0;
+  return parsed.map(({ record, info }) => {
+    let counted = 0;
+    let physical = 0;
+    for (const field of record) {
+      for (let i = 0; i < field.length; i++) {
+        const ch = field.charCodeAt(i);
+        if (ch === 10 || ch === 13) counted++;
+        if (ch === 10 || (ch === 13 && field.charCodeAt(i + 1) !== 10)) physical++;
+      }
+    }
+    overcount += counted - physical;
+    const last = info.lines - overcount;
+    return { record, first: last - physical, last };
+  });
+}
+
+function parseText(text: string, delimiter: string, quoting: boolean, file: string): LocatedRecord[] {
   try {
-    return parse(text, {
-      info: true,
-      delimiter,
-      bom: true,
-      quote: quoting ? '"' : false,
-      relax_quotes: true,
-      skip_empty_lines: true,
-      relax_column_count: true,
-      record_delimiter: ['\r\n', '\n'],
-    }) as unknown as ParsedRecord[];
+    return locate(parse(text, csvOptions(delimiter, quoting)) as unknown as ParsedRecord[]);
   } catch (error) {
     if (error instanceof CsvError) {
-      const line = (error as CsvError & { lines?: number }).lines;
+      const details = error as CsvError & { lines?: number; records?: number };
+      if (error.code === 'CSV_QUOTE_NOT_CLOSED') {
+        const open = lineAfterRecords(text, delimiter, quoting, details.records ?? 0);
+        throw new DataError(
+          `${file}: line ${open}: a quoted field opens here and is never closed, so lines ${open}-${details.lines ?? '?'} would be one value; ` +
+            'balance the quote (a literal quote inside a quoted field is written "") or read the file with --quoting off',
+          { file, row: open },
+        );
+      }
+      const line = details.lines;
       throw new DataError(`${file}: cannot parse line ${line ?? '?'}: ${error.message}`, { file, row: line });
     }
     throw error;
   }
+}
+
+/** The file's records that spanned several lines, or undefined when none did. */
+function multilineRecords(file: number, records: readonly LocatedRecord[], start: number): MultilineRecords | undefined {
+  let count = 0;
+  let lines = 0;
+  let firstLine = 0;
+  for (let i = start; i < records.length; i++) {
+    const span = records[i].last - records[i].first;
+    if (span === 0) continue;
+    if (count === 0) firstLine = records[i].first;
+    count++;
+    lines += span;
+  }
+  return count > 0 ? { file, records: count, lines, firstLine } : undefined;
 }
 
 /**
@@ -113,6 +196,7 @@ export function loadTable(paths: readonly string[], options: LoadOptions = {}): 
   const rows: string[][] = [];
   const origin: RawTable['origin'] = [];
   const sources: SourceFile[] = [];
+  const multiline: MultilineRecords[] = [];
 
   paths.forEach((path, fileIndex) => {
     let buffer: Buffer;
@@ -127,7 +211,7 @@ export function loadTable(paths: readonly string[], options: LoadOptions = {}): 
     const quoting = options.quoting ?? delimiter !== '\t';
     const parsed = parseText(text, delimiter, quoting, path);
     const records = parsed.map((p) => p.record);
-    const lineOf = parsed.map((p) => p.info.lines);
+    const lineOf = parsed.map((p) => p.first);
     const header = options.columns ? false : (options.header ?? firstRowIsHeader(records));
     format ??= { delimiter, header, quoting };
 
@@ -147,8 +231,10 @@ export function loadTable(paths: readonly string[], options: LoadOptions = {}): 
     for (let i = start; i < records.length; i++) {
       const record = records[i];
       if (record.length !== columns.length) {
+        const { first, last } = parsed[i];
+        const spans = last > first ? ` (the record spans lines ${first}-${last}: a quote there is probably unbalanced)` : '';
         throw new DataError(
-          `${path}: line ${lineOf[i]} has ${record.length} fields, expected ${columns.length} (${columns.join(', ')})`,
+          `${path}: line ${lineOf[i]} has ${record.length} fields, expected ${columns.length} (${columns.join(', ')})${spans}`,
           { file: path, row: lineOf[i] },
         );
       }
@@ -161,10 +247,12 @@ export function loadTable(paths: readonly string[], options: LoadOptions = {}): 
       bytes: buffer.length,
       rows: records.length - start,
     });
+    const merged = multilineRecords(fileIndex, parsed, start);
+    if (merged) multiline.push(merged);
   });
 
   const names = columns as string[];
   const duplicates = names.filter((n, i) => names.indexOf(n) !== i);
   if (duplicates.length > 0) throw new DataError(`duplicated column name(s): ${[...new Set(duplicates)].join(', ')}`);
-  return { columns: names, rows, origin, sources, format: format as RawTable['format'] };
+  return { columns: names, rows, origin, sources, format: format as RawTable['format'], multiline };
 }

@@ -2,9 +2,10 @@ import { type FeatureValue, type InputTensor, toModelInputs, tokenize, TOKEN_PAT
 import type { ManifestFeature, ManifestInput } from '../../core/manifest';
 import type { EncodedColumn } from '../algorithms/types';
 import type { RawTable } from '../data/load';
-import { isMissing, type Schema } from '../data/schema';
+import { DEFAULT_MISSING_CATEGORY, isMissing, type MissingCategory, type Schema } from '../data/schema';
 import type { CsrMatrix } from '../matrix';
 import { FLOAT, type GraphBuilder, ML_DOMAIN, STRING } from '../onnx/graph-builder';
+import { fitCategorical } from './categorical';
 import { TextVectorizer } from './text-vectorizer';
 
 interface NumericState {
@@ -14,8 +15,9 @@ interface NumericState {
 
 /**
  * The fitted preprocessing: request/file values -> one encoded float32 row. Numeric features are
- * mean-imputed and standardised, categorical ones one-hot encoded (unseen -> all zeros), text
- * TF-IDF encoded. `transform` and `toOnnx` are two renderings of the same arithmetic.
+ * mean-imputed and standardised, categorical ones one-hot encoded (unseen -> all zeros; missing
+ * -> a category of its own or the commonest one, see categorical.ts), text TF-IDF encoded.
+ * `transform` and `toOnnx` are two renderings of the same arithmetic.
  */
 export class FittedEncoder {
   readonly columns: readonly EncodedColumn[];
@@ -32,8 +34,13 @@ export class FittedEncoder {
     this.columns = columns;
   }
 
-  /** Learns imputation values, scaling, categories and vocabularies from the given rows only. */
-  static fit(table: RawTable, schema: Schema, rows: ArrayLike<number>): FittedEncoder {
+  /**
+   * Learns imputation values, scaling, categories and vocabularies from the given rows only.
+   * Missing categorical values are encoded as `options.missingCategory`, else the schema's, else
+   * DEFAULT_MISSING_CATEGORY (see MissingCategory in data/schema.ts).
+   */
+  static fit(table: RawTable, schema: Schema, rows: ArrayLike<number>, options: { readonly missingCategory?: MissingCategory } = {}): FittedEncoder {
+    const missingCategory = options.missingCategory ?? schema.missingCategory ?? DEFAULT_MISSING_CATEGORY;
     const used = new Set<string>();
     const inputName = (name: string) => {
       const base = name.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '') || 'feature';
@@ -54,17 +61,14 @@ export class FittedEncoder {
         const variance = xs.length ? xs.reduce((s, v) => s + (v - mean) ** 2, 0) / xs.length : 0;
         const std = Math.sqrt(variance);
         numeric.set(f.name, { mean, scale: Math.fround(std > 1e-12 ? 1 / std : 1) });
-        const range = xs.length ? { min: Math.min(...xs), max: Math.max(...xs) } : { min: 0, max: 0 };
+        const range = { min: xs.length ? Infinity : 0, max: xs.length ? -Infinity : 0 };
+        for (const x of xs) {
+          if (x < range.min) range.min = x;
+          if (x > range.max) range.max = x;
+        }
         return { name: f.name, type: 'numeric', input, missing: { policy: 'mean', value: mean }, range };
       }
-      if (f.type === 'categorical') {
-        const counts = new Map<string, number>();
-        for (const v of values) if (!isMissing(v)) counts.set(v.trim(), (counts.get(v.trim()) ?? 0) + 1);
-        const mode = [...counts.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))[0]?.[0] ?? '';
-        if (counts.size === 0) counts.set(mode, 1);
-        const categories = [...counts.keys()].sort();
-        return { name: f.name, type: 'categorical', input, missing: { policy: 'most_frequent', value: mode }, categories };
-      }
+      if (f.type === 'categorical') return fitCategorical(f.name, input, values, missingCategory);
       text.set(f.name, TextVectorizer.fit(values.map((v) => (isMissing(v) ? [] : tokenize(v)))));
       return {
         name: f.name,
