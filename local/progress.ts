@@ -6,7 +6,7 @@ import type { PipelineEvent } from './local-pipeline';
  * the gate's decision, the version registered, and how the execution ended.
  */
 /** The states worth a line (the rest are Pass/Choice plumbing or one line per Map item). */
-const SHOWN_STATES = /^(Validate|Prepare|TrainCandidates|Evaluate|Gate|Register\w+|RecordFailure|Quarantined|PipelineFailed)$/;
+const SHOWN_STATES = /^(Validate|Prepare|TrainCandidates|Evaluate|Gate|Register\w+|RecordFailure|Quarantined|NoNewData|PipelineFailed)$/;
 
 export function progressReporter(write: (line: string) => void): (event: PipelineEvent) => void {
   const models = new Map<string, { model: string; started: number }>();
@@ -48,19 +48,32 @@ function stepLines(step: string, result: unknown, score: (n: number) => string):
   switch (step) {
     case 'validate': {
       const v = result as ValidationResult;
-      if (v.status === 'clean') return [`data clean: ${v.rows} rows -> ${v.processedKey}`];
+      if (v.status === 'clean') {
+        const dropped = v.duplicateRows > 0 ? ` (${v.duplicateRows} duplicate row(s) dropped: already processed or repeated in the file)` : '';
+        return [`data clean: ${v.rows} new row(s)${dropped} -> ${v.processedKey}`];
+      }
+      if (v.status === 'no-new-data') {
+        return [`no new data: all ${v.rowsIn} clean row(s) are already in processed/ - nothing to train, no new version (record: ${v.runKey})`];
+      }
       if (v.status === 'quarantined') return [`data quarantined -> ${v.quarantineKey} (${v.problems.slice(0, 3).join('; ')})`];
       if (v.status === 'duplicate') return [`already handled by ${v.handledBy}: nothing to do`];
       return [];
     }
     case 'train': {
       const c = result as CandidateResult;
-      return [`candidate ${c.algorithm.padEnd(5)} validation macroF1 ${score(c.validation.macroF1)}, holdout macroF1 ${score(c.holdout.macroF1)} acc ${score(c.holdout.accuracy)} (${c.fitSeconds.toFixed(2)} s)`];
+      return [
+        `candidate ${c.algorithm.padEnd(5)} selection macroF1 ${score(c.validation.macroF1)}, holdout macroF1 ${score(c.holdout.macroF1)} acc ${score(c.holdout.accuracy)}, ${c.parameters} parameters (${c.fitSeconds.toFixed(2)} s)`,
+        ...c.warnings.map((w) => `warning: ${w}`),
+      ];
     }
     case 'evaluate': {
       const e = result as EvaluationResult;
-      const champion = e.champion ? `champion v${e.champion.version} holdout macroF1 ${score(e.champion.holdout.macroF1)}` : 'no champion yet';
-      return [`best ${e.best.algorithm}; ${champion}`, `gate: ${e.decision.promote ? 'PROMOTE' : 'keep champion'} - ${e.decision.reason}`];
+      const champion = e.champion ? `, champion v${e.champion.version} macroF1 ${score(e.champion.holdout.macroF1)}` : '';
+      return [
+        `best ${e.best.algorithm}: ${e.selection}`,
+        `compared on ${e.comparison.rows} row(s) (${e.comparison.basis}): candidate macroF1 ${score(e.candidate.macroF1)}${champion}`,
+        `gate: ${e.decision.promote ? 'PROMOTE' : 'keep champion'} - ${e.decision.reason}`,
+      ];
     }
     case 'register': {
       const r = result as RegistrationResult;

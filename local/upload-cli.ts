@@ -37,7 +37,9 @@ async function main(args: readonly string[]): Promise<number> {
   const client = localS3Client(endpoints.s3Endpoint);
   const out = await client.send(new PutObjectCommand({ Bucket: endpoints.dataBucket, Key: key, Body: readFileSync(file) }));
   console.log(`uploaded ${file} (${size} bytes) to s3://${endpoints.dataBucket}/${key} (ETag ${out.ETag ?? '?'})`);
-  console.log(`a retraining run of "${model}" starts now: watch the npm start terminal, ${endpoints.apiUrl}/dashboard`);
+  // What happens next depends on the file (clean, quarantined, or only rows the model already has):
+  // say what the platform will do, not what it will decide.
+  console.log(`the platform validates it next: new rows retrain "${model}", rows it already has end as "no new data", a bad file is quarantined; watch the npm start terminal or ${endpoints.apiUrl}/dashboard`);
   return 0;
 }
 

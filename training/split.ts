@@ -105,7 +105,10 @@ export function splitRecord(tableColumns: readonly string[], exclude: readonly s
 }
 
 /** Whether two records put every row in the same part (so one's holdout is the other's holdout). */
-export function sameSplit(a: Partial<SplitRecord> | undefined, b: SplitRecord): boolean {
+export function sameSplit(
+  a: { readonly scheme?: string; readonly seed?: number; readonly fractions?: Partial<SplitFractions>; readonly columns?: readonly string[] } | undefined,
+  b: SplitRecord,
+): boolean {
   return (
     a?.scheme === b.scheme &&
     a.seed === b.seed &&
@@ -117,15 +120,20 @@ export function sameSplit(a: Partial<SplitRecord> | undefined, b: SplitRecord): 
 
 /** Every row's digest, in table order. */
 export function tableDigests(table: RawTable, record: SplitRecord): string[] {
+  return rowDigests(table.columns, table.rows, record);
+}
+
+/** The digest of each row of `rows` (laid out as `columns`), by the record's content columns. */
+export function rowDigests(columns: readonly string[], rows: readonly (readonly string[])[], record: Pick<SplitRecord, 'columns'>): string[] {
   const index = record.columns.map((c) => {
-    const i = table.columns.indexOf(c);
-    if (i < 0) throw new Error(`split column "${c}" is not in the data (columns: ${table.columns.join(', ')})`);
+    const i = columns.indexOf(c);
+    if (i < 0) throw new Error(`split column "${c}" is not in the data (columns: ${columns.join(', ')})`);
     return i;
   });
   const values: string[] = new Array<string>(index.length);
-  const digests: string[] = new Array<string>(table.rows.length);
-  for (let r = 0; r < table.rows.length; r++) {
-    const row = table.rows[r];
+  const digests: string[] = new Array<string>(rows.length);
+  for (let r = 0; r < rows.length; r++) {
+    const row = rows[r];
     for (let j = 0; j < index.length; j++) values[j] = row[index[j]];
     digests[r] = rowDigest(record.columns, values);
   }

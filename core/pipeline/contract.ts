@@ -10,8 +10,9 @@
  * States, in order:
  *   Validate       step 'validate'   ResultPath $.validation
  *   Quarantined?   Choice on $.validation.status: 'quarantined' -> NotifyQuarantine -> Fail;
- *                  'duplicate' -> Succeed (AlreadyHandled)
- *   Prepare        step 'prepare'    ResultPath $.prepare
+ *                  'duplicate' -> Succeed (AlreadyHandled); 'no-new-data' -> Succeed (NoNewData);
+ *                  'no-data' -> Succeed (NoDataYet)
+ *   Prepare        step 'prepare'    ResultPath $.prepare   (the file list goes to S3, the state holds its key)
  *   TrainCandidates  Map over $.prepare.algorithms, item = TrainItem     ResultPath $.candidates
  *                  step 'train'
  *   Evaluate       step 'evaluate'   ResultPath $.evaluation   (candidates AND champion, same holdout)
@@ -51,7 +52,10 @@ export interface ExecutionInput {
 
 /** validate: checks incoming/<model>/<file> against the spec's data contract. */
 export type ValidationResult =
-  | { readonly status: 'clean'; readonly processedKey: string; readonly reportKey: string; readonly dataSha256: string; readonly rows: number }
+  /** `rows`: new rows written to processed/; `duplicateRows`: rows dropped as already there (or repeated in the file). */
+  | { readonly status: 'clean'; readonly processedKey: string; readonly reportKey: string; readonly dataSha256: string; readonly rows: number; readonly duplicateRows: number }
+  /** Every clean row of the upload is already in processed/<model>/: nothing to train on, not a failure. */
+  | { readonly status: 'no-new-data'; readonly reportKey: string; readonly rowsIn: number; readonly duplicateRows: number; readonly runKey: string }
   | { readonly status: 'quarantined'; readonly quarantineKey: string; readonly reportKey: string; readonly problems: readonly string[] }
   /** schedule / manual runs: nothing new to validate, train on what processed/ holds. */
   | { readonly status: 'skipped' }
@@ -67,18 +71,54 @@ export type ValidationResult =
 export interface PrepareResult {
   /** runs/<model>/<runId>/ holds this run's candidates and summary. */
   readonly runId: string;
-  /** Every processed/<model>/ file the run trains on, in order (all of the model's data). */
-  readonly dataKeys: readonly string[];
+  /**
+   * runs/<model>/<runId>/data.json: the processed/ files this run trains on (key, sha256, rows).
+   * The list lives in S3, not in the execution state, so the state stays small however many files a model has.
+   */
+  readonly dataManifestKey: string;
   readonly dataSha256: string;
+  readonly files: number;
+  readonly rows: number;
   readonly algorithms: readonly string[];
   readonly seed: number;
+}
+
+/** One file of a run's training data, as runs/<model>/<runId>/data.json lists it. */
+export interface DataFile {
+  readonly key: string;
+  readonly sha256: string;
+  readonly rows: number;
+  readonly processedAt: string;
+  /** Rows of the upload the data contract dropped (bad values, unknown labels), from its report. */
+  readonly droppedByContract?: number;
+}
+
+/** The training window a spec may set: the newest files within every bound given. */
+export interface TrainingWindow {
+  readonly files?: number;
+  readonly rows?: number;
+  readonly days?: number;
+}
+
+/** What runs/<model>/<runId>/data.json holds. */
+export interface DataManifest {
+  readonly model: string;
+  readonly runId: string;
+  readonly createdAt: string;
+  /** The spec's window, or undefined: every processed file. */
+  readonly window?: TrainingWindow;
+  /** processed/ files the model had when the run started; `files` is the part inside the window. */
+  readonly availableFiles: number;
+  readonly files: readonly DataFile[];
+  /** sha256 over the files' keys and sha256s, in order. */
+  readonly sha256: string;
 }
 
 /** One Map item: the state machine builds it from $.model, $.prepare and $$.Map.Item.Value. */
 export interface TrainItem {
   readonly model: string;
   readonly runId: string;
-  readonly dataKeys: readonly string[];
+  readonly dataManifestKey: string;
   readonly seed: number;
   readonly algorithm: string;
 }
@@ -93,15 +133,42 @@ export interface CandidateResult {
   readonly algorithm: string;
   readonly candidatePrefix: string;
   readonly params: Readonly<Record<string, number | string | boolean>>;
+  /** The selection scores: k-fold means on small data, else the validation part's (see `selection`). */
   readonly validation: Scores;
   readonly holdout: Scores;
   readonly fitSeconds: number;
+  /** How many numbers the fitted model holds: ties on the selection metric go to the smaller. */
+  readonly parameters: number;
+  /** How the grid point was selected, in words (k-fold or the validation part, and on how many rows). */
+  readonly selection: string;
+  /** What a user should know about the data before trusting the model (ID-like columns, text, merged lines). */
+  readonly warnings: readonly string[];
+}
+
+/**
+ * The rows champion and candidate were compared on.
+ * - shared-split: the run's holdout; the champion was split by the same function, so it never trained on them.
+ * - rows-after-champion: the champion was split differently (older scheme, other seed, brought from
+ *   elsewhere): only holdout rows from files processed after it was registered, which it cannot have seen.
+ * - not-comparable: no such rows; the champion could not be scored fairly and the floor decides.
+ * - no-champion: nothing to compare with.
+ */
+export interface Comparison {
+  readonly basis: 'shared-split' | 'rows-after-champion' | 'not-comparable' | 'no-champion';
+  readonly rows: number;
+  /** runs/<model>/<runId>/comparison-rows.txt: the compared rows' content digests, one per line. */
+  readonly rowsKey?: string;
 }
 
 /** evaluate: the best candidate (by validation) and the champion, both scored on the run's holdout. */
 export interface EvaluationResult {
   readonly best: CandidateResult;
+  /** Why `best` was chosen (including a tie broken in favour of the simpler model). */
+  readonly selection: string;
+  /** The best candidate's scores on the comparison rows (the gate's input). */
+  readonly candidate: Scores;
   readonly champion?: { readonly version: number; readonly holdout: Scores };
+  readonly comparison: Comparison;
   readonly decision: { readonly promote: boolean; readonly reason: string };
 }
 
@@ -125,10 +192,37 @@ export interface RunSummary {
   readonly runId: string;
   readonly trigger: string;
   readonly finishedAt: string;
-  readonly data: { readonly keys: readonly string[]; readonly sha256: string; readonly seed: number };
+  readonly data: {
+    readonly manifestKey: string;
+    readonly files: readonly DataFile[];
+    readonly availableFiles: number;
+    readonly window?: TrainingWindow;
+    readonly rows: number;
+    readonly sha256: string;
+    readonly seed: number;
+  };
   readonly candidates: readonly CandidateResult[];
   readonly best: string;
+  readonly selection: string;
+  readonly warnings: readonly string[];
+  /** The best candidate's scores on the comparison rows (what the gate compared with the champion's). */
+  readonly candidate: Scores;
   readonly champion?: EvaluationResult['champion'];
+  readonly comparison: Comparison;
   readonly decision: EvaluationResult['decision'];
   readonly registration: RegistrationResult;
+}
+
+/** What runs/<model>/<runId>/no-new-data.json holds: a run that ended because its upload held only rows already processed. */
+export interface NoNewDataRecord {
+  readonly model: string;
+  readonly execution: string;
+  readonly runId: string;
+  readonly trigger: string;
+  readonly finishedAt: string;
+  readonly upload: string;
+  readonly reportKey: string;
+  readonly rowsIn: number;
+  readonly duplicateRows: number;
+  readonly message: string;
 }

@@ -59,7 +59,8 @@ export interface ContractReport {
 }
 
 export type ContractResult =
-  | { readonly status: 'clean'; readonly csv: string; readonly report: ContractReport }
+  /** `columns` and `rows` are the clean rows (what `toCsv` writes), for the steps after the contract (deduplication). */
+  | { readonly status: 'clean'; readonly columns: readonly string[]; readonly rows: readonly (readonly string[])[]; readonly report: ContractReport }
   | { readonly status: 'quarantine'; readonly report: ContractReport };
 
 /** Keeps a report of a file with thousands of bad rows small enough to read and to store. */
@@ -184,8 +185,8 @@ export interface CheckOptions {
 }
 
 /**
- * Checks one uploaded file. Clean: `csv` is the file minus rejected rows, same columns in the same
- * order, as PROCESSED_LOAD_OPTIONS reads it. Quarantine: the report says what failed and where.
+ * Checks one uploaded file. Clean: `rows` are the file's rows minus rejected ones, same columns in
+ * the same order; `toCsv(columns, rows)` writes them as PROCESSED_LOAD_OPTIONS reads them. Quarantine: the report says what failed and where.
  */
 export function checkDataFile(bytes: Uint8Array, fileName: string, spec: ModelSpec, options: CheckOptions = {}): ContractResult {
   const { contract, data } = spec;
@@ -247,5 +248,5 @@ export function checkDataFile(bytes: Uint8Array, fileName: string, spec: ModelSp
     file: fileName, checkedAt, status: 'clean', rowsIn: table.rows.length, rowsOut: kept.length,
     dropped: rejected.slice(0, MAX_LISTED_ROWS), droppedCount: rejected.length, problems, contract: summary(numericNames),
   };
-  return { status: 'clean', csv: toCsv(table.columns, kept), report };
+  return { status: 'clean', columns: table.columns, rows: kept, report };
 }

@@ -69,7 +69,18 @@ const contractSchema = z.strictObject({
   maxDroppedFraction: fraction().default(DEFAULT_MAX_DROPPED_FRACTION),
 });
 
+const positiveInt = (what: string) => z.number({ error: `must be a whole number of ${what} >= 1` }).int(`must be a whole number of ${what} >= 1`).min(1, `must be a whole number of ${what} >= 1`);
+
+/**
+ * What a run trains on: the newest processed files within every bound given (files, rows, days).
+ * @default - no window: every file the model ever received
+ */
+const windowSchema = z
+  .strictObject({ files: positiveInt('files').optional(), rows: positiveInt('rows').optional(), days: positiveInt('days').optional() })
+  .refine((w) => w.files !== undefined || w.rows !== undefined || w.days !== undefined, 'must set at least one of files, rows, days (or leave the window out)');
+
 const trainingSchema = z.strictObject({
+  window: windowSchema.optional(),
   algorithms: z.array(z.enum(ALGORITHMS, { error: `must be one of ${ALGORITHMS.join(', ')}` })).min(1, 'must list at least one algorithm').optional(),
   seed: z.number({ error: 'must be a whole number' }).int('must be a whole number').optional(),
   selectionMetric: z.enum(METRICS, { error: `must be one of ${METRICS.join(', ')}` }),

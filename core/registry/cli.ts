@@ -82,9 +82,11 @@ function runsTable(runs: readonly RunRecord[]): string {
       if (r.status === 'finished') {
         const s = r.summary;
         const candidates = s.candidates.map((c) => `${c.algorithm} ${metric(c.holdout.macroF1)}`).join(', ');
-        const champion = s.champion ? `v${s.champion.version} ${metric(s.champion.holdout.macroF1)}` : '-';
+        const compared = s.comparison ? ` on ${s.comparison.rows} rows` : '';
+        const champion = s.champion ? `v${s.champion.version} ${metric(s.champion.holdout.macroF1)}${compared}` : '-';
         return [r.runId, s.finishedAt, 'finished', candidates, s.best, champion, `v${s.registration.version} ${s.registration.alias}`, s.decision.reason];
       }
+      if (r.status === 'no-new-data') return [r.runId, r.record.finishedAt, 'no new data', '-', '-', '-', 'no new version', r.record.message];
       if (r.status === 'failed') return [r.runId, r.failure.failedAt ?? '-', 'failed', '-', '-', '-', '-', r.failure.error?.error ?? '-'];
       return [r.runId, '-', 'incomplete', '-', '-', '-', '-', '-'];
     }),

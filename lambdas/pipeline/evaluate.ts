@@ -6,25 +6,42 @@ import type { ModelSpec } from '../../core/pipeline/model-spec';
 import { DEFAULT_ALIAS } from '../../core/registry/types';
 import type { RawTable } from '../../training/data/load';
 import { classificationMetrics } from '../../training/metrics';
+import { pickBest, TIE_TOLERANCE } from '../../training/selection';
+import { sameSplit, type SplitRecord } from '../../training/split';
 import { labelledSplit } from '../../training/train';
-import type { CandidateResult, EvaluationResult, ExecutionInput, PrepareResult, Scores } from '../../core/pipeline/contract';
+import type { CandidateResult, Comparison, DataManifest, EvaluationResult, ExecutionInput, PrepareResult, Scores } from '../../core/pipeline/contract';
 import { loadProcessed } from './data';
 import { specFor, type StepDeps } from './deps';
+import { comparisonRowsKey } from './keys';
+import { readDataManifest } from './prepare';
+import { readCandidate } from './candidates';
 
 export type EvaluateInput = ExecutionInput & { readonly prepare: PrepareResult; readonly candidates: readonly CandidateResult[] };
 
-/** The best candidate by validation score on the selection metric; ties keep the earlier one (as training does). */
-export function bestCandidate(candidates: readonly CandidateResult[], metric: keyof Scores): CandidateResult {
+/**
+ * The best candidate by selection score on the spec's metric; candidates within TIE_TOLERANCE of
+ * it tie, and the one with the fewest parameters wins (training/selection.ts, as in the training CLI).
+ */
+export function bestCandidate(candidates: readonly CandidateResult[], metric: keyof Scores): { best: CandidateResult; reason: string } {
   if (candidates.length === 0) throw new Error('no candidates were trained: nothing to evaluate');
-  return candidates.reduce((a, b) => (b.validation[metric] > a.validation[metric] ? b : a));
+  const pick = pickBest(
+    candidates.map((c) => ({ algorithm: c.algorithm, score: c.validation[metric], parameters: c.parameters })),
+    TIE_TOLERANCE,
+    `${metric === 'macroF1' ? 'macro F1' : 'accuracy'} (selection score)`,
+  );
+  return { best: candidates[pick.index], reason: pick.reason };
 }
 
-/** The run's holdout rows, exactly as training split them (the same data, label and seed). */
+/** Raw rows of the table (by index) with their labels, as scoreOnRows takes them. */
+export function rowsAt(table: RawTable, label: string, indices: ArrayLike<number>): { rows: Record<string, string>[]; labels: string[] } {
+  const labelIndex = table.columns.indexOf(label);
+  const rows = Array.from(indices, (r) => Object.fromEntries(table.columns.map((c, j) => [c, table.rows[r][j]])));
+  return { rows, labels: Array.from(indices, (r) => table.rows[r][labelIndex].trim()) };
+}
+
+/** The run's holdout rows, exactly as training split them (the same data, columns and seed). */
 export function holdoutRows(table: RawTable, columns: { label: string; exclude?: readonly string[] }, seed: number): { rows: Record<string, string>[]; labels: string[] } {
-  const { classes, y, split } = labelledSplit(table, columns, seed);
-  const { holdout } = split;
-  const rows = Array.from(holdout, (r) => Object.fromEntries(table.columns.map((c, j) => [c, table.rows[r][j]])));
-  return { rows, labels: Array.from(holdout, (r) => classes[y[r]]) };
+  return rowsAt(table, columns.label, labelledSplit(table, columns, seed).split.holdout);
 }
 
 /**
@@ -45,48 +62,97 @@ export async function scoreOnRows(manifest: ModelManifest, onnx: Uint8Array, row
   return { accuracy: m.accuracy, macroF1: m.macroF1 };
 }
 
-interface ChampionScore {
+interface ChampionModel {
   readonly version: number;
-  /** Undefined when the champion cannot be scored on this data (its features are not in it). */
-  readonly holdout?: Scores;
-  readonly missing: readonly string[];
+  readonly manifest: ModelManifest;
+  readonly onnx: Uint8Array;
 }
 
-async function scoreChampion(deps: StepDeps, spec: ModelSpec, input: EvaluateInput): Promise<ChampionScore | undefined> {
-  const alias = await deps.registry.resolveAlias(input.model, DEFAULT_ALIAS);
+async function loadChampion(deps: StepDeps, model: string): Promise<ChampionModel | undefined> {
+  const alias = await deps.registry.resolveAlias(model, DEFAULT_ALIAS);
   if (alias === undefined || alias === 'unchanged') return undefined;
   const version = alias.record.version;
-  const manifest = await deps.registry.getManifest(input.model, version);
-  const table = await loadProcessed(deps, input.prepare.dataKeys);
-  const missing = manifest.features.map((f) => f.name).filter((name) => !table.columns.includes(name));
-  if (missing.length > 0) return { version, missing };
-  const { rows, labels } = holdoutRows(table, { label: spec.data.label, exclude: spec.data.exclude }, input.prepare.seed);
-  const holdout = await scoreOnRows(manifest, await deps.registry.getModelBytes(input.model, version), rows, labels);
-  return { version, holdout, missing };
+  const [manifest, onnx] = await Promise.all([deps.registry.getManifest(model, version), deps.registry.getModelBytes(model, version)]);
+  return { version, manifest, onnx };
 }
 
 /**
- * Picks the best candidate (validation score on the spec's selection metric) and scores the
- * champion on the same holdout rows the candidates were scored on, then applies the spec's gate.
- * A champion whose features are missing from the new data cannot be scored: the gate is given
- * NaN scores for it, and decidePromotion then promotes the candidate if it clears the floor
- * ("champion vN has no usable <metric>"); the result then has no `champion` scores, and the
- * reason names the missing features.
+ * Which of the run's holdout rows the champion can be judged on, and why.
+ * Same split function, seed, holdout share and content columns: the whole holdout (the champion's
+ * training rows were all outside it). Otherwise only holdout rows from files processed after the
+ * champion was registered: deduplication keeps rows it may have seen out of those files.
+ */
+function comparableRows(
+  holdout: Int32Array,
+  table: RawTable,
+  data: DataManifest,
+  run: SplitRecord,
+  champion: ChampionModel,
+): { basis: Comparison['basis']; indices: Int32Array; why?: string } {
+  if (sameSplit(champion.manifest.split, run)) return { basis: 'shared-split', indices: holdout };
+  const since = champion.manifest.registration?.registeredAt ?? champion.manifest.createdAt;
+  const fresh = data.files.map((f) => f.processedAt > since);
+  const indices = Int32Array.from(Array.from(holdout).filter((r) => fresh[table.origin[r].file]));
+  const scheme = champion.manifest.split?.scheme ? `split "${champion.manifest.split.scheme}" (seed ${champion.manifest.split.seed})` : 'no recorded split scheme';
+  const why = `champion v${champion.version} was made with ${scheme}, not this run's "${run.scheme}" (seed ${run.seed}), so it may have trained on this run's holdout rows`;
+  return indices.length > 0 ? { basis: 'rows-after-champion', indices, why } : { basis: 'not-comparable', indices, why };
+}
+
+async function writeComparisonRows(deps: StepDeps, input: EvaluateInput, digests: readonly string[], indices: Int32Array): Promise<string> {
+  const key = comparisonRowsKey(input.model, input.prepare.runId);
+  const lines: string[] = new Array<string>(indices.length);
+  for (let i = 0; i < indices.length; i++) lines[i] = digests[indices[i]];
+  await deps.modelStore.put(key, lines.length > 0 ? `${lines.join('\n')}\n` : '', { contentType: 'text/plain' });
+  return key;
+}
+
+const NOT_A_SCORE: Scores = { accuracy: Number.NaN, macroF1: Number.NaN };
+
+/**
+ * Picks the best candidate (selection score, ties to the simpler model), then scores it and the
+ * champion with their own ONNX models on the same rows, rows neither trained on (see
+ * comparableRows), records those rows' digests in runs/<model>/<runId>/comparison-rows.txt, and
+ * applies the spec's gate. A champion that cannot be judged fairly (no comparable rows, or its
+ * features are missing from the data) is not defended: the gate's floor decides, and the reason says why.
  */
 export async function evaluate(input: EvaluateInput, deps: StepDeps): Promise<EvaluationResult> {
-  const spec = specFor(deps, input.model);
-  const best = bestCandidate(input.candidates, spec.training.selectionMetric);
-  const champion = await scoreChampion(deps, spec, input);
-  const unusable = { accuracy: Number.NaN, macroF1: Number.NaN };
+  const spec: ModelSpec = specFor(deps, input.model);
+  const { best, reason: selection } = bestCandidate(input.candidates, spec.training.selectionMetric);
+  const data = await readDataManifest(deps, input.prepare.dataManifestKey);
+  const [table, candidate, champion] = await Promise.all([
+    loadProcessed(deps, data.files.map((f) => f.key)),
+    readCandidate(deps, best.candidatePrefix),
+    loadChampion(deps, input.model),
+  ]);
+  const columns = { label: spec.data.label, exclude: spec.data.exclude };
+  const { split, digests, record } = labelledSplit(table, columns, input.prepare.seed, candidate.manifest.split.fractions);
+
+  const missing = champion ? champion.manifest.features.map((f) => f.name).filter((name) => !table.columns.includes(name)) : [];
+  const judged = champion && missing.length === 0 ? comparableRows(split.holdout, table, data, record, champion) : undefined;
+  const indices = judged && judged.basis !== 'not-comparable' ? judged.indices : split.holdout;
+  const { rows, labels } = rowsAt(table, spec.data.label, indices);
+  const candidateScores = await scoreOnRows(candidate.manifest, candidate.onnx, rows, labels);
+  const championScores = champion && judged && judged.basis !== 'not-comparable' ? await scoreOnRows(champion.manifest, champion.onnx, rows, labels) : undefined;
+
+  const basis: Comparison['basis'] = !champion ? 'no-champion' : judged ? judged.basis : 'not-comparable';
+  const comparison: Comparison = { basis, rows: indices.length, rowsKey: await writeComparisonRows(deps, input, digests, indices) };
   const decision = decidePromotion({
-    candidate: { metrics: best.holdout },
-    champion: champion && { version: champion.version, metrics: champion.holdout ?? unusable },
+    candidate: { metrics: candidateScores },
+    champion: champion && { version: champion.version, metrics: championScores ?? NOT_A_SCORE },
     gate: spec.gate,
   });
-  const reason = champion && !champion.holdout ? `${decision.reason} (its features ${champion.missing.join(', ')} are not in the data)` : decision.reason;
+  let reason = decision.reason;
+  if (champion && missing.length > 0) reason = `${reason} (its features ${missing.join(', ')} are not in the data)`;
+  else if (judged?.basis === 'not-comparable') reason = `${reason}: it could not be scored fairly (${judged.why}, and no rows were added after it was registered)`;
+  else if (judged?.basis === 'rows-after-champion') reason = `${reason}, on the ${indices.length} holdout rows added after it was registered (${judged.why})`;
+  else if (champion) reason = `${reason}, on ${indices.length} holdout rows neither model trained on`;
+  else reason = `${reason} (holdout: ${indices.length} rows)`;
   return {
     best,
-    ...(champion?.holdout ? { champion: { version: champion.version, holdout: champion.holdout } } : {}),
+    selection,
+    candidate: candidateScores,
+    ...(champion && championScores ? { champion: { version: champion.version, holdout: championScores } } : {}),
+    comparison,
     decision: { promote: decision.promote, reason: `${best.algorithm}: ${reason}` },
   };
 }

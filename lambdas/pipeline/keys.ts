@@ -1,7 +1,8 @@
 /**
  * Key naming for the pipeline's objects (pure). Data bucket:
  *   incoming/<model>/<file>                          uploads (the trigger)
- *   processed/<model>/<time>-<etag>-<stem>.csv       clean copies (+ .report.json next to them)
+ *   processed/<model>/<time>-<etag>-<stem>.csv       clean copies (+ .report.json, and .rows: the rows' identities)
+ *   processed/<model>/<time>-<etag>-<stem>.report.json alone: an upload whose rows were all there already
  *   quarantine/<model>/<file>                        rejected originals (+ <file>.report.json)
  *   claims/<model>/<etag>-<stem>.json                which execution handles an object version
  * Model bucket: runs/<model>/<runId>/{candidates/<algorithm>/,summary.json,failure.json}.
@@ -12,7 +13,7 @@ export const INCOMING_PREFIX = 'incoming/';
 
 export const processedPrefix = (model: string) => `processed/${model}/`;
 export const quarantinePrefix = (model: string) => `quarantine/${model}/`;
-export { candidatePrefix, failureKey, runPrefix, summaryKey } from '../../core/pipeline/runs';
+export { candidatePrefix, comparisonRowsKey, dataManifestKey, failureKey, noNewDataKey, runPrefix, summaryKey } from '../../core/pipeline/runs';
 
 /** Splits incoming/<model>/<file>; undefined when the key is not of that form. */
 export function parseIncomingKey(key: string): { model: string; file: string } | undefined {
@@ -52,6 +53,23 @@ export function findProcessedKey(keys: readonly string[], model: string, file: s
 }
 
 export const processedReportKey = (key: string) => key.replace(/\.csv$/, '.report.json');
+/** The sidecar with the identities of a processed file's rows (core/pipeline/row-index.ts). */
+export const processedRowsKey = (key: string) => key.replace(/\.csv$/, '.rows');
+
+/** Reports of this upload (same etag and file) among `keys` that have no processed data beside them. */
+export function findDataLessReportKeys(keys: readonly string[], model: string, file: string, etag: string): string[] {
+  const suffix = `-${etagToken(etag)}-${stem(file)}.report.json`;
+  const data = new Set(keys.filter(isProcessedData));
+  return keys.filter((k) => k.startsWith(processedPrefix(model)) && k.endsWith(suffix) && !data.has(k.replace(/\.report\.json$/, '.csv')));
+}
+
+/** When a processed key was written, from its <time> prefix; undefined for a key not of that form. */
+export function processedAt(key: string): Date | undefined {
+  const match = /\/(\d{8})T(\d{6})Z-[^/]*$/.exec(key);
+  if (!match) return undefined;
+  const [d, t] = [match[1], match[2]];
+  return new Date(`${d.slice(0, 4)}-${d.slice(4, 6)}-${d.slice(6)}T${t.slice(0, 2)}:${t.slice(2, 4)}:${t.slice(4)}Z`);
+}
 
 /** claims/<model>/<etag>-<stem>.json: which execution handles this object version (first writer wins). */
 export const claimKey = (model: string, file: string, etag: string) => `claims/${model}/${etagToken(etag)}-${stem(file)}.json`;

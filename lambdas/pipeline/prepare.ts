@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
 import { ALGORITHMS as SPEC_ALGORITHMS } from '../../core/pipeline/model-spec';
+import { takeWindow } from '../../core/pipeline/window';
 import { TRAINERS } from '../../training/algorithms';
 import type { AlgorithmName } from '../../training/algorithms/types';
 import { DEFAULT_SEED } from '../../training/train';
-import type { ExecutionInput, PrepareResult, ValidationResult } from '../../core/pipeline/contract';
+import type { DataFile, DataManifest, ExecutionInput, PrepareResult, ValidationResult } from '../../core/pipeline/contract';
 import { specFor, type StepDeps } from './deps';
-import { isProcessedData, processedPrefix, runIdFor } from './keys';
+import { dataManifestKey, isProcessedData, processedAt, processedPrefix, processedReportKey, runIdFor } from './keys';
+import { inBatches } from './batches';
 
 export type PrepareInput = ExecutionInput & { readonly validation?: ValidationResult };
 
@@ -15,24 +17,73 @@ export function algorithmsFor(types: Readonly<Record<string, string>> | undefine
   return (requested ?? [...SPEC_ALGORITHMS]).filter((a) => !hasText || TRAINERS[a].supportsText);
 }
 
+const sha256 = (bytes: Uint8Array | string) => createHash('sha256').update(bytes).digest('hex');
+
+/** Rows of a processed file and rows its upload lost to the contract, from the report beside it (written before the data). */
+async function countsOf(deps: StepDeps, key: string): Promise<{ rows: number; dropped: number }> {
+  const report = await deps.dataStore.get(processedReportKey(key));
+  if (!report) throw new Error(`processed file ${key} has no report (${processedReportKey(key)})`);
+  const parsed = JSON.parse(Buffer.from(report.body).toString('utf8')) as { rowsKept?: number; rowsOut?: number; droppedCount?: number };
+  return { rows: parsed.rowsKept ?? parsed.rowsOut ?? 0, dropped: parsed.droppedCount ?? 0 };
+}
+
 /**
- * Snapshots the training data: every processed/<model>/*.csv in key (time) order, hashed so the
- * run records exactly what it trained on. The run id is the execution name, so a retried
+ * Snapshots the training data: the processed/<model>/*.csv files inside the spec's window (all of
+ * them by default), in time order, each with its sha256 and rows, written to
+ * runs/<model>/<runId>/data.json. The execution state carries only that object's key, so it stays
+ * the same size however many files a model has. The run id is the execution name, so a retried
  * step writes to the same runs/ folder.
  */
 export async function prepare(input: PrepareInput, deps: StepDeps): Promise<PrepareResult> {
   const spec = specFor(deps, input.model);
-  const dataKeys = (await deps.dataStore.list(processedPrefix(input.model))).filter(isProcessedData).sort();
-  if (dataKeys.length === 0) {
+  const runId = runIdFor(input.execution);
+  const keys = (await deps.dataStore.list(processedPrefix(input.model))).filter(isProcessedData).sort();
+  if (keys.length === 0) {
     throw new Error(`no training data for model "${input.model}": processed/${input.model}/ holds no .csv files (upload to incoming/${input.model}/)`);
   }
+  const now = deps.clock();
+  const window = spec.training.window;
+  const candidates = keys.map((key) => ({ key, processedAt: processedAt(key) ?? new Date(0) }));
+  const dropped = new Map<string, number>();
+  const chosen = await takeWindow(candidates, window, now, async (f) => {
+    const counts = await countsOf(deps, f.key);
+    dropped.set(f.key, counts.dropped);
+    return counts.rows;
+  });
+  const files: DataFile[] = await inBatches(chosen, 16, async ({ file, rows }) => {
+    const object = await deps.dataStore.get(file.key);
+    if (!object) throw new Error(`data file ${file.key} disappeared while preparing the run`);
+    return { key: file.key, sha256: sha256(object.body), rows, processedAt: file.processedAt.toISOString(), droppedByContract: dropped.get(file.key) ?? 0 };
+  });
   const hash = createHash('sha256');
-  for (const key of dataKeys) {
-    const object = await deps.dataStore.get(key);
-    if (!object) throw new Error(`data file ${key} disappeared while preparing the run`);
-    hash.update(`${key}\n`).update(createHash('sha256').update(object.body).digest('hex')).update('\n');
-  }
+  for (const f of files) hash.update(`${f.key}\n${f.sha256}\n`);
+  const manifest: DataManifest = {
+    model: input.model,
+    runId,
+    createdAt: now.toISOString(),
+    ...(window ? { window } : {}),
+    availableFiles: keys.length,
+    files,
+    sha256: hash.digest('hex'),
+  };
+  const manifestKey = dataManifestKey(input.model, runId);
+  await deps.modelStore.put(manifestKey, JSON.stringify(manifest, null, 2), { contentType: 'application/json' });
   const algorithms = algorithmsFor(spec.data.types, spec.training.algorithms);
   if (algorithms.length === 0) throw new Error(`none of the algorithms of model "${input.model}" can train on its text features`);
-  return { runId: runIdFor(input.execution), dataKeys, dataSha256: hash.digest('hex'), algorithms, seed: spec.training.seed ?? DEFAULT_SEED };
+  return {
+    runId,
+    dataManifestKey: manifestKey,
+    dataSha256: manifest.sha256,
+    files: files.length,
+    rows: files.reduce((sum, f) => sum + f.rows, 0),
+    algorithms,
+    seed: spec.training.seed ?? DEFAULT_SEED,
+  };
+}
+
+/** The data manifest a run's Prepare wrote. */
+export async function readDataManifest(deps: StepDeps, key: string): Promise<DataManifest> {
+  const object = await deps.modelStore.get(key);
+  if (!object) throw new Error(`the run's data manifest ${key} does not exist`);
+  return JSON.parse(Buffer.from(object.body).toString('utf8')) as DataManifest;
 }

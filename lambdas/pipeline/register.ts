@@ -1,9 +1,11 @@
-import type { ModelManifest } from '../../core/manifest';
 import { UnknownModelError } from '../../core/registry/types';
-import type { CandidateResult, EvaluationResult, ExecutionInput, PrepareResult, RegistrationResult, RunSummary } from '../../core/pipeline/contract';
+import { droppedRowsWarning } from '../../training/data/warnings';
+import type { CandidateResult, DataFile, EvaluationResult, ExecutionInput, PrepareResult, RegistrationResult, RunSummary } from '../../core/pipeline/contract';
 import { type StepDeps, specFor } from './deps';
 import { NO_METRICS, PIPELINE_METRICS } from './metrics';
 import { summaryKey } from './keys';
+import { readCandidate } from './candidates';
+import { readDataManifest } from './prepare';
 
 export type RegisterInput = ExecutionInput & {
   readonly prepare: PrepareResult;
@@ -25,12 +27,6 @@ async function registeredBy(deps: StepDeps, model: string, execution: string): P
     if ((await deps.registry.getManifest(model, version)).pipelineExecution === execution) return version;
   }
   return undefined;
-}
-
-async function readCandidate(deps: StepDeps, prefix: string): Promise<{ onnx: Uint8Array; manifest: ModelManifest }> {
-  const [onnx, manifest] = await Promise.all([deps.modelStore.get(`${prefix}model.onnx`), deps.modelStore.get(`${prefix}manifest.json`)]);
-  if (!onnx || !manifest) throw new Error(`candidate ${prefix} is incomplete: model.onnx or manifest.json is missing`);
-  return { onnx: onnx.body, manifest: JSON.parse(Buffer.from(manifest.body).toString('utf8')) as ModelManifest };
 }
 
 /**
@@ -58,22 +54,43 @@ export async function register(input: RegisterInput, deps: StepDeps): Promise<Re
   const alias = promote ? 'champion' : 'challenger';
   await deps.registry.promote(model, version, { alias, actor, reason });
   const registration: RegistrationResult = { version, alias, promoted: promote };
+  const data = await readDataManifest(deps, input.prepare.dataManifestKey);
   const summary: RunSummary = {
     model,
     execution,
     runId: input.prepare.runId,
     trigger: input.trigger,
     finishedAt: deps.clock().toISOString(),
-    data: { keys: input.prepare.dataKeys, sha256: input.prepare.dataSha256, seed: input.prepare.seed },
+    data: {
+      manifestKey: input.prepare.dataManifestKey,
+      files: data.files,
+      availableFiles: data.availableFiles,
+      ...(data.window ? { window: data.window } : {}),
+      rows: input.prepare.rows,
+      sha256: input.prepare.dataSha256,
+      seed: input.prepare.seed,
+    },
     candidates: input.candidates,
     best: evaluation.best.algorithm,
+    selection: evaluation.selection,
+    warnings: runWarnings(input.candidates, data.files),
+    candidate: evaluation.candidate,
     ...(evaluation.champion ? { champion: evaluation.champion } : {}),
+    comparison: evaluation.comparison,
     decision: evaluation.decision,
     registration,
   };
   await deps.modelStore.put(summaryKey(model, input.prepare.runId), JSON.stringify(summary, null, 2), { contentType: 'application/json' });
   reportRun(deps, input, summary);
   return registration;
+}
+
+/** The data warnings of every candidate (once each), and the rows the contract dropped from the files used. */
+function runWarnings(candidates: readonly CandidateResult[], files: readonly DataFile[]): string[] {
+  const dropped = files.reduce((sum, f) => sum + (f.droppedByContract ?? 0), 0);
+  const kept = files.reduce((sum, f) => sum + f.rows, 0);
+  const contract = droppedRowsWarning(dropped, kept + dropped, 'see the reports next to the processed files');
+  return [...new Set([...candidates.flatMap((c) => c.warnings), ...(contract ? [contract.message] : [])])];
 }
 
 /** The run's outcome as metrics: what the dashboard plots (scores over time) and alarms on. */
@@ -84,7 +101,7 @@ function reportRun(deps: StepDeps, input: RegisterInput, summary: RunSummary): v
   const promoted = summary.registration.promoted;
   recorder.record({ name: PIPELINE_METRICS.runs, unit: 'Count', value: 1, dimensions: { model, outcome: promoted ? 'promoted' : 'rejected' } });
   recorder.record({ name: PIPELINE_METRICS.promoted, unit: 'Count', value: promoted ? 1 : 0, dimensions: { model } });
-  recorder.record({ name: PIPELINE_METRICS.candidateScore, unit: 'None', value: input.evaluation.best.holdout[metric], dimensions: { model, metric } });
+  recorder.record({ name: PIPELINE_METRICS.candidateScore, unit: 'None', value: input.evaluation.candidate[metric], dimensions: { model, metric } });
   if (input.evaluation.champion) {
     recorder.record({ name: PIPELINE_METRICS.championScore, unit: 'None', value: input.evaluation.champion.holdout[metric], dimensions: { model, metric } });
   }

@@ -26,7 +26,7 @@ function checkInput(step: PipelineStep, input: unknown): void {
     throw new StepRequestError(`step "${step}": ${step === 'record-failure' ? 'input.state.model' : 'input.model'} must be a model name`);
   }
   const needs: Partial<Record<PipelineStep, readonly string[]>> = {
-    train: ['runId', 'dataKeys', 'seed', 'algorithm'],
+    train: ['runId', 'dataManifestKey', 'seed', 'algorithm'],
     prepare: ['execution'],
     evaluate: ['prepare', 'candidates'],
     register: ['execution', 'prepare', 'candidates', 'evaluation'],

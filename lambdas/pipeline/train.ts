@@ -1,10 +1,12 @@
 import { ALGORITHMS, isAlgorithm } from '../../training/algorithms';
 import type { AlgorithmName } from '../../training/algorithms/types';
 import { exportModel } from '../../training/export';
-import { trainCandidates } from '../../training/train';
+import { KFOLD_BELOW_VALIDATION_ROWS, trainCandidates, type TrainingRun } from '../../training/train';
 import { holdoutParity, PARITY_TOLERANCE } from '../../training/verify';
 import type { CandidateResult, TrainItem } from '../../core/pipeline/contract';
 import { loadProcessed, trainOptions } from './data';
+import { readDataManifest } from './prepare';
+import { dataWarnings } from '../../training/data/warnings';
 import { specFor, type StepDeps } from './deps';
 import { candidatePrefix } from './keys';
 
@@ -21,7 +23,8 @@ export function asAlgorithm(name: string): AlgorithmName {
 export async function train(item: TrainItem, deps: StepDeps): Promise<CandidateResult> {
   const spec = specFor(deps, item.model);
   const algorithm = asAlgorithm(item.algorithm);
-  const table = await loadProcessed(deps, item.dataKeys);
+  const data = await readDataManifest(deps, item.dataManifestKey);
+  const table = await loadProcessed(deps, data.files.map((f) => f.key));
   const run = trainCandidates(table, trainOptions(spec, [algorithm], item.seed));
   const candidate = run.candidates.find((c) => c.algorithm === algorithm);
   if (!candidate) {
@@ -45,5 +48,15 @@ export async function train(item: TrainItem, deps: StepDeps): Promise<CandidateR
     validation: { accuracy: candidate.validation.accuracy, macroF1: candidate.validation.macroF1 },
     holdout: { accuracy: candidate.holdout.accuracy, macroF1: candidate.holdout.macroF1 },
     fitSeconds: candidate.fitSeconds,
+    parameters: candidate.parameters,
+    selection: describeSelection(run.selection),
+    warnings: dataWarnings(table, run.schema, { algorithms: spec.training.algorithms }).map((w) => w.message),
   };
+}
+
+/** How the grid point was chosen, in words (the run summary and the terminal show it). */
+export function describeSelection(selection: TrainingRun['selection']): string {
+  return selection.protocol === 'k-fold'
+    ? `${selection.folds ?? '?'}-fold cross-validation on ${selection.rows} train+validation rows (the validation part has ${selection.validationRows} < ${KFOLD_BELOW_VALIDATION_ROWS} rows)`
+    : `the validation part (${selection.validationRows} rows)`;
 }

@@ -1,15 +1,28 @@
 import { createHash } from 'node:crypto';
-import { checkDataFile, type ContractReport } from '../../core/pipeline/data-contract';
-import type { ExecutionInput, ValidationResult } from '../../core/pipeline/contract';
+import { checkDataFile, type ContractReport, toCsv } from '../../core/pipeline/data-contract';
+import type { ExecutionInput, NoNewDataRecord, ValidationResult } from '../../core/pipeline/contract';
+import { deduplicate, RowIdentitySet } from '../../core/pipeline/row-index';
+import { contentColumns, rowDigests } from '../../training/split';
+import { inBatches } from './batches';
 import { specFor, type StepDeps } from './deps';
 import { NO_METRICS, PIPELINE_METRICS } from './metrics';
 import { PreconditionFailedError } from '../../core/object-store';
-import { claimKey, findProcessedKey, isProcessedData, parseIncomingKey, processedKey, processedPrefix, processedReportKey, quarantineKey, quarantineReportKey } from './keys';
+import {
+  claimKey, findProcessedKey, findDataLessReportKeys, isProcessedData, noNewDataKey, parseIncomingKey, processedKey, processedPrefix, processedReportKey,
+  processedRowsKey, quarantineKey, quarantineReportKey, runIdFor,
+} from './keys';
 
 /** The report stored next to a processed or quarantined file: the contract report plus where it came from. */
 export interface StoredReport extends ContractReport {
   /** `execution`: the run that made this copy, so another run for the same object knows it is a duplicate. */
   readonly source: { readonly key: string; readonly etag: string; readonly execution?: string };
+  /**
+   * Clean files only: rows written to processed/ (`rowsOut` minus duplicates); rows already in the
+   * model's processed data; rows repeating an earlier row of this file. Absent in older reports.
+   */
+  readonly rowsKept?: number;
+  readonly duplicatesOfProcessed?: number;
+  readonly duplicatesWithinFile?: number;
 }
 
 const sha256 = (bytes: Uint8Array | string) => createHash('sha256').update(bytes).digest('hex');
@@ -37,7 +50,40 @@ async function processedResult(deps: StepDeps, key: string, execution: string): 
   if (!data) throw new Error(`processed copy ${key} disappeared while validating`);
   // The report is written before the data, so it is there whenever the data is.
   const report = reportObject && parseReport(reportObject.body, reportKey);
-  return handledByOther(report, execution) ?? { status: 'clean', processedKey: key, reportKey, dataSha256: sha256(data.body), rows: report?.rowsOut ?? 0 };
+  return (
+    handledByOther(report, execution) ?? {
+      status: 'clean', processedKey: key, reportKey, dataSha256: sha256(data.body), rows: report?.rowsKept ?? report?.rowsOut ?? 0, duplicateRows: duplicateRows(report),
+    }
+  );
+}
+
+const duplicateRows = (report: StoredReport | undefined) => (report?.duplicatesOfProcessed ?? 0) + (report?.duplicatesWithinFile ?? 0);
+
+/**
+ * The report of an earlier run on this upload that found no new row. A report without data that
+ * says rows were kept is what a stop between writing the report and the data leaves: not an answer.
+ */
+async function noNewDataReport(deps: StepDeps, reportKeys: readonly string[]): Promise<string | undefined> {
+  for (const key of reportKeys) if ((await readStoredReport(deps, key))?.rowsKept === 0) return key;
+  return undefined;
+}
+
+/** An upload already found to hold no new row (a retry of the run that found it): answer as it did. */
+async function noNewDataResult(deps: StepDeps, reportKey: string, model: string, execution: string): Promise<ValidationResult> {
+  const report = await readStoredReport(deps, reportKey);
+  if (!report) throw new Error(`report ${reportKey} disappeared while validating`);
+  return handledByOther(report, execution) ?? { status: 'no-new-data', reportKey, rowsIn: report.rowsOut, duplicateRows: duplicateRows(report), runKey: noNewDataKey(model, runIdFor(execution)) };
+}
+
+/** The identities of every row the model already has: the sidecars of its processed files. */
+async function processedIdentities(deps: StepDeps, keys: readonly string[]): Promise<RowIdentitySet> {
+  const data = new Set(keys.filter(isProcessedData));
+  const sidecars = keys.filter((k) => k.endsWith('.rows') && data.has(k.replace(/\.rows$/, '.csv')));
+  const sets = await inBatches(sidecars, 32, async (key) => {
+    const object = await deps.dataStore.get(key);
+    return object ? RowIdentitySet.decode(object.body, key) : RowIdentitySet.empty();
+  });
+  return RowIdentitySet.union(sets);
 }
 
 async function readStoredReport(deps: StepDeps, key: string): Promise<StoredReport | undefined> {
@@ -108,7 +154,9 @@ export async function validate(input: ExecutionInput, deps: StepDeps): Promise<V
   const object = await deps.dataStore.get(input.key);
   const etag = object?.etag ?? input.etag;
   if (etag === undefined) throw new Error(`${input.key} does not exist and the event has no etag to find what became of it`);
-  const existing = findProcessedKey(await deps.dataStore.list(processedPrefix(model)), model, file, etag);
+  const processedKeys = await deps.dataStore.list(processedPrefix(model));
+  const existing = findProcessedKey(processedKeys, model, file, etag);
+  const existingReport = existing ? undefined : await noNewDataReport(deps, findDataLessReportKeys(processedKeys, model, file, etag));
 
   // One execution per object version: the first to create the claim handles it. S3 (and the local
   // server) refuse a second If-None-Match:* write, so concurrent deliveries cannot both retrain.
@@ -118,6 +166,7 @@ export async function validate(input: ExecutionInput, deps: StepDeps): Promise<V
   if (!object) {
     // Already handled by an earlier delivery of the same event: answer as it did.
     if (existing) return processedResult(deps, existing, input.execution);
+    if (existingReport) return noNewDataResult(deps, existingReport, model, input.execution);
     const quarantined = await quarantinedResult(deps, model, file, etag, input.execution);
     if (quarantined) return quarantined;
     throw new Error(`${input.key} (etag ${etag}) does not exist and was neither processed nor quarantined`);
@@ -130,18 +179,40 @@ export async function validate(input: ExecutionInput, deps: StepDeps): Promise<V
     await deps.dataStore.delete(input.key);
     return result;
   }
+  if (existingReport) {
+    const result = await noNewDataResult(deps, existingReport, model, input.execution);
+    await deps.dataStore.delete(input.key);
+    return result;
+  }
 
   const now = deps.clock();
   const checked = checkDataFile(object.body, file, spec, { now });
   const source = { key: input.key, etag: object.etag, execution: input.execution };
   if (checked.status === 'clean') {
+    // Rows the model already has (an upload of the same content under another name, overlapping
+    // exports) would count twice in training and inflate scores: only new rows are kept.
+    const digests = rowDigests(checked.columns, checked.rows, { columns: contentColumns(checked.columns, spec.data.exclude) });
+    const fresh = deduplicate(checked.rows, digests, await processedIdentities(deps, processedKeys));
     const key = processedKey(model, file, object.etag, now);
     const reportKey = processedReportKey(key);
-    const report: StoredReport = { ...checked.report, source };
+    const report: StoredReport = {
+      ...checked.report,
+      source,
+      rowsKept: fresh.kept.length,
+      duplicatesOfProcessed: fresh.duplicatesOfProcessed,
+      duplicatesWithinFile: fresh.duplicatesWithinFile,
+    };
     await deps.dataStore.put(reportKey, json(report), { contentType: 'application/json' });
-    await deps.dataStore.put(key, checked.csv, { contentType: 'text/csv' });
+    if (fresh.kept.length === 0) {
+      await deps.dataStore.delete(input.key);
+      return recordNoNewData(deps, input, reportKey, report);
+    }
+    // The sidecar before the data: whenever the data is listed, its rows' identities are there too.
+    await deps.dataStore.put(processedRowsKey(key), fresh.keptIdentities.encode(), { contentType: 'application/octet-stream' });
+    const csv = toCsv(checked.columns, fresh.kept);
+    await deps.dataStore.put(key, csv, { contentType: 'text/csv' });
     await deps.dataStore.delete(input.key);
-    return { status: 'clean', processedKey: key, reportKey, dataSha256: sha256(checked.csv), rows: checked.report.rowsOut };
+    return { status: 'clean', processedKey: key, reportKey, dataSha256: sha256(csv), rows: fresh.kept.length, duplicateRows: duplicateRows(report) };
   }
   const key = await freeQuarantineKey(deps, model, file, object.etag);
   const reportKey = quarantineReportKey(key);
@@ -151,4 +222,28 @@ export async function validate(input: ExecutionInput, deps: StepDeps): Promise<V
   await deps.dataStore.delete(input.key);
   (deps.recorder ?? NO_METRICS).record({ name: PIPELINE_METRICS.quarantinedFiles, unit: 'Count', value: 1, dimensions: { model } });
   return { status: 'quarantined', quarantineKey: key, reportKey, problems: problemsOf(checked.report) };
+}
+
+/**
+ * Ends the run for an upload with no new row: a record under runs/ (so `registry runs` lists it)
+ * and a run metric with outcome "no-new-data". Not a failure: nothing is quarantined, nobody is paged.
+ */
+async function recordNoNewData(deps: StepDeps, input: ExecutionInput, reportKey: string, report: StoredReport): Promise<ValidationResult> {
+  const runKey = noNewDataKey(input.model, runIdFor(input.execution));
+  const duplicates = duplicateRows(report);
+  const record: NoNewDataRecord = {
+    model: input.model,
+    execution: input.execution,
+    runId: runIdFor(input.execution),
+    trigger: input.trigger,
+    finishedAt: deps.clock().toISOString(),
+    upload: input.key ?? '',
+    reportKey,
+    rowsIn: report.rowsOut,
+    duplicateRows: duplicates,
+    message: `no new data: all ${report.rowsOut} clean row(s) of ${input.key} are already in processed/${input.model}/; nothing was trained`,
+  };
+  await deps.modelStore.put(runKey, json(record), { contentType: 'application/json' });
+  (deps.recorder ?? NO_METRICS).record({ name: PIPELINE_METRICS.runs, unit: 'Count', value: 1, dimensions: { model: input.model, outcome: 'no-new-data' } });
+  return { status: 'no-new-data', reportKey, rowsIn: report.rowsOut, duplicateRows: duplicates, runKey };
 }

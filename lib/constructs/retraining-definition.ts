@@ -131,7 +131,8 @@ export function retrainingDefinition(scope: Construct, props: RetrainingDefiniti
       itemSelector: {
         model: sfn.JsonPath.stringAt('$.model'),
         runId: sfn.JsonPath.stringAt('$.prepare.runId'),
-        dataKeys: sfn.JsonPath.listAt('$.prepare.dataKeys'),
+        // A pointer, not the file list: the state stays small however many files a model has.
+        dataManifestKey: sfn.JsonPath.stringAt('$.prepare.dataManifestKey'),
         seed: sfn.JsonPath.numberAt('$.prepare.seed'),
         algorithm: sfn.JsonPath.stringAt('$$.Map.Item.Value'),
       },
@@ -172,6 +173,9 @@ export function retrainingDefinition(scope: Construct, props: RetrainingDefiniti
       .when(sfn.Condition.stringEquals('$.validation.status', 'quarantined'), notifyQuarantine)
       // A second delivery of the same S3 event: the first execution retrains; this one stops.
       .when(sfn.Condition.stringEquals('$.validation.status', 'duplicate'), new sfn.Succeed(scope, 'AlreadyHandled'))
+      // Every row of the upload was already processed (the same content under another name):
+      // nothing new to learn from, so no training and no version; not a failure either.
+      .when(sfn.Condition.stringEquals('$.validation.status', 'no-new-data'), new sfn.Succeed(scope, 'NoNewData'))
       // A scheduled run before the model's first upload: no data yet, nothing to retrain.
       .when(sfn.Condition.stringEquals('$.validation.status', 'no-data'), new sfn.Succeed(scope, 'NoDataYet'))
       .otherwise(prepare.next(trainCandidates).next(evaluate).next(gate)),

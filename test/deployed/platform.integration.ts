@@ -58,6 +58,26 @@ const MALFORMED_CSV = Array.from({ length: 40 }, (_, i) => `${i % 2 === 0 ? 'fiv
 
 const STAMP = new Date().toISOString().replace(/[-:.]/g, '');
 
+/**
+ * iris rows the platform has never seen: each measurement moved by a few hundredths, differently
+ * on every run (the target deduplicates rows, so re-sending iris itself would train nothing).
+ */
+function freshIrisRows(): string {
+  let state = Number.parseInt(STAMP.replace(/\D/g, '').slice(-9), 10) || 1;
+  const jitter = () => {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    return ((state % 7) + 1) / 100;
+  };
+  return IRIS_CSV.toString('utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => {
+      const values = line.split(',');
+      return [...values.slice(0, 4).map((v) => (Number(v) + jitter()).toFixed(2)), values[4]].join(',');
+    })
+    .join('\n');
+}
+
 // --- the inference API -------------------------------------------------------------------------
 
 const modelInfoSchema = z.object({
@@ -162,7 +182,10 @@ function runOfUpload(runs: readonly RunRecord[], upload: Upload, execution: stri
     return runs.find((r) => r.runId === runId || (r.status === 'finished' && r.summary.execution === execution));
   }
   return runs.find(
-    (r) => r.status === 'finished' && r.summary.finishedAt >= upload.notBefore && findProcessedKey(r.summary.data.keys, MODEL, upload.file, upload.etag) !== undefined,
+    (r) =>
+      r.status === 'finished' &&
+      r.summary.finishedAt >= upload.notBefore &&
+      findProcessedKey(r.summary.data.files.map((f) => f.key), MODEL, upload.file, upload.etag) !== undefined,
   );
 }
 
@@ -207,12 +230,12 @@ describe(`the deployed platform (${endpoints.apiUrl})`, () => {
   it(`retrains on an upload under incoming/${MODEL}/ and records the gate's decision in the registry`, async () => {
     const championBefore = championOf(await modelInfo());
 
-    const uploaded = await upload(`integration-${STAMP}.csv`, IRIS_CSV);
+    const uploaded = await upload(`integration-${STAMP}.csv`, freshIrisRows());
     const summary = await waitForRun(uploaded);
 
     expect(summary).toMatchObject({ model: MODEL, trigger: 'upload' });
     // The run trained on this upload (its processed copy), and compared against the champion that served.
-    expect(findProcessedKey(summary.data.keys, MODEL, uploaded.file, uploaded.etag)).toBeDefined();
+    expect(findProcessedKey(summary.data.files.map((f) => f.key), MODEL, uploaded.file, uploaded.etag)).toBeDefined();
     expect(summary.champion?.version).toBe(championBefore);
     // iris is easy: the candidate may only tie the champion and stay a challenger. Either way the
     // registry must say what the summary says.

@@ -82,7 +82,7 @@ describe('RetrainingPipeline', () => {
       Type: 'Map',
       ItemsPath: '$.prepare.algorithms',
       ResultPath: '$.candidates',
-      ItemSelector: { 'model.$': '$.model', 'runId.$': '$.prepare.runId', 'dataKeys.$': '$.prepare.dataKeys', 'seed.$': '$.prepare.seed', 'algorithm.$': '$$.Map.Item.Value' },
+      ItemSelector: { 'model.$': '$.model', 'runId.$': '$.prepare.runId', 'dataManifestKey.$': '$.prepare.dataManifestKey', 'seed.$': '$.prepare.seed', 'algorithm.$': '$$.Map.Item.Value' },
       ItemProcessor: { ProcessorConfig: { Mode: 'INLINE' } },
     });
   });

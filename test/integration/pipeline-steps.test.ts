@@ -11,6 +11,7 @@ import { etagToken } from '../../lambdas/pipeline/keys';
 import { createStepRunner, type StepRunner } from '../../lambdas/pipeline/runner';
 import { DATASETS, loadDataset } from '../../training/datasets/catalog';
 import { exportModel } from '../../training/export';
+import { rowDigests, splitPart, splitRecord } from '../../training/split';
 import { trainCandidates } from '../../training/train';
 import { setQuietHandlerEnv, startTestS3, type TestS3 } from '../helpers/local-s3';
 
@@ -20,6 +21,20 @@ import { setQuietHandlerEnv, startTestS3, type TestS3 } from '../helpers/local-s
  */
 
 const IRIS = readFileSync(join(__dirname, '../../training/datasets/iris.csv'));
+/** iris has 150 rows, 3 of them repeating an earlier row: 147 distinct rows reach processed/. */
+const IRIS_DISTINCT_ROWS = 147;
+
+/** iris with every sepal_length moved by `delta`: as many rows, none of them already in iris. */
+function shiftedIris(delta: number): string {
+  return IRIS.toString('utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => {
+      const [a, ...rest] = line.split(',');
+      return [(Number(a) + delta).toFixed(2), ...rest].join(',');
+    })
+    .join('\n');
+}
 const SPECS_DIR = join(__dirname, '../../config/models');
 
 describe('retraining pipeline steps on a local S3 server', () => {
@@ -70,7 +85,7 @@ describe('retraining pipeline steps on a local S3 server', () => {
     const prepare = (await run({ step: 'prepare', input: { ...input, validation } })) as PrepareResult;
     const candidates = (await Promise.all(
       prepare.algorithms.map((algorithm) =>
-        run({ step: 'train', input: { model: input.model, runId: prepare.runId, dataKeys: prepare.dataKeys, seed: prepare.seed, algorithm } }),
+        run({ step: 'train', input: { model: input.model, runId: prepare.runId, dataManifestKey: prepare.dataManifestKey, seed: prepare.seed, algorithm } }),
       ),
     )) as CandidateResult[];
     const evaluation = (await run({ step: 'evaluate', input: { ...input, validation, prepare, candidates } })) as EvaluationResult;
@@ -81,41 +96,70 @@ describe('retraining pipeline steps on a local S3 server', () => {
 
   test('a clean upload trains, registers and promotes v1; the same data again is registered as challenger', async () => {
     const first = await runPipeline(await upload('incoming/iris/iris.csv', IRIS, 'exec-1'));
-    expect(first.validation).toMatchObject({ status: 'clean', rows: 150 });
+    expect(first.validation).toMatchObject({ status: 'clean', rows: IRIS_DISTINCT_ROWS, duplicateRows: 3 });
     expect(await deps.dataStore.list('incoming/')).toEqual([]);
     const processed = await deps.dataStore.list('processed/iris/');
-    expect(processed).toHaveLength(2); // the copy and its report
-    expect(first.prepare).toMatchObject({ runId: 'exec-1', algorithms: ['lr', 'nb'], seed: 42, dataKeys: processed.filter((k) => k.endsWith('.csv')) });
+    expect(processed).toHaveLength(3); // the copy, its report and its rows' identities
+    expect(first.prepare).toMatchObject({ runId: 'exec-1', algorithms: ['lr', 'nb'], seed: 42, files: 1, rows: IRIS_DISTINCT_ROWS, dataManifestKey: 'runs/iris/exec-1/data.json' });
+    const dataManifest = await readJson('runs/iris/exec-1/data.json');
+    expect(dataManifest.files).toEqual([{ key: processed.find((k) => k.endsWith('.csv')), sha256: expect.stringMatching(/^[0-9a-f]{64}$/), rows: IRIS_DISTINCT_ROWS, processedAt: expect.any(String) }]);
     expect(first.candidates.map((c) => c.algorithm)).toEqual(['lr', 'nb']);
     expect(await deps.modelStore.list('runs/iris/exec-1/candidates/lr/')).toEqual(['runs/iris/exec-1/candidates/lr/manifest.json', 'runs/iris/exec-1/candidates/lr/model.onnx']);
     expect(first.evaluation.champion).toBeUndefined();
+    expect(first.evaluation.comparison).toMatchObject({ basis: 'no-champion', rowsKey: 'runs/iris/exec-1/comparison-rows.txt' });
     expect(first.evaluation.decision.promote).toBe(true);
     expect(first.registration).toEqual({ version: 1, alias: 'champion', promoted: true });
     const manifest = await deps.registry.getManifest('iris', 1);
     expect(manifest.pipelineExecution).toBe('exec-1');
     expect(manifest.trainingData[0].uri).toMatch(/^s3:\/\/data\/processed\/iris\//);
     const summary = await readJson('runs/iris/exec-1/summary.json');
-    expect(summary).toMatchObject({ best: first.evaluation.best.algorithm, registration: first.registration });
+    expect(summary).toMatchObject({ best: first.evaluation.best.algorithm, registration: first.registration, data: { files: dataManifest.files, rows: IRIS_DISTINCT_ROWS } });
     expect(summary.candidates).toHaveLength(2);
+    expect(manifest.split).toMatchObject({ scheme: 'row-content-sha256/v1', seed: 42, fractions: { validation: 0.2, holdout: 0.2 } });
 
     // A retried Register reuses the version this execution registered.
     expect(await run({ step: 'register', input: first.state })).toEqual(first.registration);
     expect((await deps.registry.listVersions('iris')).map((v) => v.version)).toEqual([1]);
 
     // The same data again, replacing the first file: same rows, same seed, same holdout.
-    await deps.dataStore.delete(first.prepare.dataKeys[0]);
+    await deps.dataStore.delete(processed.find((k) => k.endsWith('.csv')) as string);
     const second = await runPipeline(await upload('incoming/iris/iris-again.csv', IRIS, 'exec-2'));
-    expect(second.prepare.dataKeys).toHaveLength(1);
+    expect(second.prepare.files).toBe(1);
     expect(second.prepare.dataSha256).not.toBe(first.prepare.dataSha256); // keys are part of the snapshot
     const champion = second.evaluation.champion;
     expect(champion?.version).toBe(1);
-    expect(champion?.holdout.macroF1).toBeCloseTo(second.evaluation.best.holdout.macroF1, 10);
+    expect(second.evaluation.comparison).toMatchObject({ basis: 'shared-split', rows: first.evaluation.comparison.rows });
+    expect(champion?.holdout.macroF1).toBeCloseTo(second.evaluation.candidate.macroF1, 10);
     expect(second.evaluation.decision.promote).toBe(false);
     expect(second.evaluation.decision.reason).toMatch(/does not beat champion v1/);
     expect(second.registration).toEqual({ version: 2, alias: 'challenger', promoted: false });
     const aliases = await Promise.all(['champion', 'challenger'].map((a) => deps.registry.resolveAlias('iris', a)));
     expect(aliases.map((a) => (a && a !== 'unchanged' ? a.record.version : undefined))).toEqual([1, 2]);
     expect((await deps.registry.getManifest('iris', 2)).parentVersion).toBe(1);
+  });
+
+  test('an upload of rows the model already has ends as no-new-data, with a run record; new rows are kept, repeated ones dropped', async () => {
+    const versions = (await deps.registry.listVersions('iris')).length;
+    const input = await upload('incoming/iris/same-content-new-name.csv', IRIS, 'exec-same');
+    const result = (await run({ step: 'validate', input })) as ValidationResult;
+    expect(result).toEqual({ status: 'no-new-data', reportKey: expect.stringMatching(/-same-content-new-name\.report\.json$/), rowsIn: 150, duplicateRows: 150, runKey: 'runs/iris/exec-same/no-new-data.json' });
+    expect(await deps.dataStore.list('incoming/')).toEqual([]);
+    expect(await deps.dataStore.list('quarantine/iris/same')).toEqual([]);
+    expect((await deps.dataStore.list('processed/iris/')).filter((k) => k.includes('same-content'))).toEqual([expect.stringMatching(/\.report\.json$/)]);
+    expect(await readJson('runs/iris/exec-same/no-new-data.json')).toMatchObject({ upload: 'incoming/iris/same-content-new-name.csv', rowsIn: 150, duplicateRows: 150, message: expect.stringMatching(/^no new data: all 150 clean row\(s\)/) });
+    // The same event again (a retry of the step): the same answer, and still no version.
+    expect(await run({ step: 'validate', input })).toEqual(result);
+    expect((await deps.registry.listVersions('iris')).length).toBe(versions);
+
+    // 50 old rows and 50 new ones (every third line of each, so all three classes): only the new
+    // rows reach processed/, once each (iris lines 35 and 38 repeat each other, so 49 of them).
+    const lines = IRIS.toString('utf8').trim().split('\n');
+    const mixed = [...lines.filter((_, i) => i % 3 === 0), ...shiftedIris(0.03).split('\n').filter((_, i) => i % 3 === 1)].join('\n');
+    const partial = (await run({ step: 'validate', input: await upload('incoming/iris/mixed.csv', mixed, 'exec-mixed') })) as ValidationResult;
+    expect(partial).toMatchObject({ status: 'clean', rows: 49, duplicateRows: 51 });
+    if (partial.status !== 'clean') throw new Error('not clean');
+    const report = JSON.parse(Buffer.from((await deps.dataStore.get(partial.reportKey))?.body ?? []).toString()) as Record<string, number>;
+    expect(report).toMatchObject({ rowsOut: 100, rowsKept: 49, duplicatesOfProcessed: 50, duplicatesWithinFile: 1 });
   });
 
   test('a malformed upload is quarantined with its report; nothing reaches processed/', async () => {
@@ -143,11 +187,11 @@ describe('retraining pipeline steps on a local S3 server', () => {
   });
 
   test('validate is idempotent: a redelivered event and a retry after a partial failure give one processed copy', async () => {
-    const input = await upload('incoming/iris/twice.csv', IRIS, 'exec-twice');
+    const input = await upload('incoming/iris/twice.csv', shiftedIris(0.07), 'exec-twice');
     const first = await run({ step: 'validate', input });
     expect(await run({ step: 'validate', input })).toEqual(first);
     // The original back in place (its copy was written, the delete did not happen).
-    await deps.dataStore.put('incoming/iris/twice.csv', IRIS);
+    await deps.dataStore.put('incoming/iris/twice.csv', shiftedIris(0.07));
     expect(await run({ step: 'validate', input })).toEqual(first);
     expect(await deps.dataStore.list('incoming/')).toEqual([]);
     expect((await deps.dataStore.list('processed/iris/')).filter((k) => k.endsWith('-twice.csv'))).toHaveLength(1);
@@ -194,13 +238,52 @@ describe('retraining pipeline steps on a local S3 server', () => {
     const input: ExecutionInput = { ...(await upload('incoming/iris2/new.csv', IRIS, 'exec-renamed')), model: 'iris2' };
     await runner({ step: 'validate', input });
     const prepare = (await runner({ step: 'prepare', input })) as PrepareResult;
-    const candidates = [(await runner({ step: 'train', input: { model: 'iris2', runId: prepare.runId, dataKeys: prepare.dataKeys, seed: prepare.seed, algorithm: 'nb' } })) as CandidateResult];
+    const candidates = [(await runner({ step: 'train', input: { model: 'iris2', runId: prepare.runId, dataManifestKey: prepare.dataManifestKey, seed: prepare.seed, algorithm: 'nb' } })) as CandidateResult];
     const evaluation = (await runner({ step: 'evaluate', input: { ...input, prepare, candidates } })) as EvaluationResult;
     expect(evaluation.champion).toBeUndefined();
     expect(evaluation.decision.promote).toBe(true);
     expect(evaluation.decision.reason).toMatch(/champion v1 has no usable macroF1 \(its features petal_w are not in the data\)/);
     const registration = await runner({ step: 'register', input: { ...input, prepare, candidates, evaluation } });
     expect(registration).toEqual({ version: 2, alias: 'champion', promoted: true });
+  });
+
+  test('a champion split another way is judged only on rows added after it was registered, or not at all', async () => {
+    const spec: ModelSpec = { ...iris, name: 'iris3', training: { ...iris.training, algorithms: ['nb'] } };
+    const later = (seconds: number) => createStepRunner({ ...deps, specs: new Map([['iris3', spec]]), clock: () => new Date(Date.now() + seconds * 1000) });
+    const steps = async (runner: StepRunner, input: ExecutionInput) => {
+      await runner({ step: 'validate', input });
+      const prepare = (await runner({ step: 'prepare', input })) as PrepareResult;
+      const item = { model: 'iris3', runId: prepare.runId, dataManifestKey: prepare.dataManifestKey, seed: prepare.seed, algorithm: 'nb' };
+      const candidates = [(await runner({ step: 'train', input: item })) as CandidateResult];
+      return (await runner({ step: 'evaluate', input: { ...input, prepare, candidates } })) as EvaluationResult;
+    };
+    // Processed before the champion exists.
+    await later(-5)({ step: 'validate', input: { ...(await upload('incoming/iris3/old.csv', IRIS, 'exec-old')), model: 'iris3' } });
+    // A champion from before the content split (no scheme in its manifest), registered now.
+    const legacy = trainCandidates(loadDataset(DATASETS.iris), { label: 'class', algorithms: ['nb'] });
+    const exported = exportModel(legacy, legacy.best, 'iris3', []);
+    const { seed, train, validation, holdout } = exported.manifest.split;
+    await deps.registry.register('iris3', exported.onnx, { ...exported.manifest, split: { seed, train, validation, holdout } }, { actor: 'test' });
+    await deps.registry.promote('iris3', 1, { actor: 'test', reason: 'brought from elsewhere' });
+
+    // Every row predates it: it may have trained on any of them, so it cannot be scored fairly.
+    const unfair = await steps(later(0), { model: 'iris3', trigger: 'manual', execution: 'exec-unfair' });
+    expect(unfair.comparison).toMatchObject({ basis: 'not-comparable' });
+    expect(unfair.champion).toBeUndefined();
+    expect(unfair.decision.reason).toMatch(/could not be scored fairly \(champion v1 was made with no recorded split scheme.*no rows were added after it was registered\)/);
+
+    // Rows added after it: the comparison uses exactly the holdout rows of that file.
+    const fresh = later(5);
+    const evaluation = await steps(fresh, { ...(await upload('incoming/iris3/new.csv', shiftedIris(0.05), 'exec-fresh')), model: 'iris3' });
+    expect(evaluation.comparison.basis).toBe('rows-after-champion');
+    expect(evaluation.champion?.version).toBe(1);
+    const compared = Buffer.from((await deps.modelStore.get(evaluation.comparison.rowsKey as string))?.body ?? []).toString().trim().split('\n');
+    expect(compared).toHaveLength(evaluation.comparison.rows);
+    const newRows = shiftedIris(0.05).split('\n').map((line) => line.split(','));
+    const record = splitRecord(['sepal_length', 'sepal_width', 'petal_length', 'petal_width', 'class'], undefined, 42);
+    const newHoldout = new Set(rowDigests(['sepal_length', 'sepal_width', 'petal_length', 'petal_width', 'class'], newRows, record).filter((d) => splitPart(d, 42) === 'holdout'));
+    expect(new Set(compared)).toEqual(newHoldout);
+    expect(evaluation.decision.reason).toMatch(new RegExp(`on the ${compared.length} holdout rows added after it was registered`));
   });
 
   test('the Lambda handler builds its dependencies from the environment', async () => {

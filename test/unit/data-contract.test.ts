@@ -46,7 +46,7 @@ function quarantined(result: ContractResult): ContractReport {
 function cleaned(result: ContractResult): { csv: string; report: ContractReport } {
   if (result.status !== 'clean') throw new Error(`expected clean, got ${JSON.stringify(result.report.problems)}`);
   expectInvariant(result.report);
-  return result;
+  return { csv: toCsv(result.columns, result.rows), report: result.report };
 }
 
 /** Reads a clean copy back the way the next pipeline step will. */

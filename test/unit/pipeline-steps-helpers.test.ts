@@ -7,20 +7,27 @@ import { asAlgorithm } from '../../lambdas/pipeline/train';
 import { DATASETS, loadDataset } from '../../training/datasets/catalog';
 import { trainCandidates } from '../../training/train';
 
-const candidate = (algorithm: string, macroF1: number, accuracy: number): CandidateResult => ({
+const candidate = (algorithm: string, macroF1: number, accuracy: number, parameters = 10): CandidateResult => ({
   algorithm,
   candidatePrefix: `runs/m/r/candidates/${algorithm}/`,
   params: {},
   validation: { macroF1, accuracy },
   holdout: { macroF1, accuracy },
   fitSeconds: 0,
+  parameters,
+  selection: 'the validation part',
+  warnings: [],
 });
 
 describe('pipeline step helpers', () => {
-  test('the best candidate is chosen on the selection metric; ties keep the earlier one', () => {
+  test('the best candidate is chosen on the selection metric; ties go to the fewer parameters, then the earlier one', () => {
     const cs = [candidate('lr', 0.9, 0.95), candidate('nb', 0.95, 0.9), candidate('rf', 0.95, 0.99)];
-    expect(bestCandidate(cs, 'macroF1').algorithm).toBe('nb');
-    expect(bestCandidate(cs, 'accuracy').algorithm).toBe('rf');
+    expect(bestCandidate(cs, 'macroF1').best.algorithm).toBe('nb');
+    expect(bestCandidate(cs, 'accuracy').best.algorithm).toBe('rf');
+    const tied = [candidate('gbdt', 0.9605, 0.96, 4000), candidate('lr', 0.96, 0.96, 15)];
+    const pick = bestCandidate(tied, 'macroF1');
+    expect(pick.best.algorithm).toBe('lr');
+    expect(pick.reason).toMatch(/lr/);
     expect(() => bestCandidate([], 'macroF1')).toThrow(/no candidates/);
   });
 
@@ -47,7 +54,7 @@ describe('pipeline step helpers', () => {
     await expect(run({ step: 'deploy' as never, input: {} })).rejects.toThrow(StepRequestError);
     await expect(run({ step: 'validate', input: null })).rejects.toThrow(/input must be a JSON object/);
     await expect(run({ step: 'validate', input: { trigger: 'upload' } })).rejects.toThrow(/input.model must be a model name/);
-    await expect(run({ step: 'train', input: { model: 'iris', runId: 'r' } })).rejects.toThrow(/missing "dataKeys", "seed", "algorithm"/);
+    await expect(run({ step: 'train', input: { model: 'iris', runId: 'r' } })).rejects.toThrow(/missing "dataManifestKey", "seed", "algorithm"/);
     await expect(run({ step: 'record-failure', input: { state: {}, error: {} } })).rejects.toThrow(/input.state.model/);
   });
 });

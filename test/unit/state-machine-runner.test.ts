@@ -25,6 +25,9 @@ const candidate = (algorithm: string, f1: number): CandidateResult => ({
   validation: { accuracy: f1, macroF1: f1 },
   holdout: { accuracy: f1, macroF1: f1 },
   fitSeconds: 0.1,
+  parameters: 15,
+  selection: '5-fold cross-validation',
+  warnings: [],
 });
 
 /** A small stand-in for lambdas/pipeline: contract-shaped results, and a record of every call. */
@@ -36,9 +39,9 @@ function fakeSteps(options: { validation?: ValidationResult; promote?: boolean; 
     if (request.step === options.failing) throw Object.assign(new Error(`${request.step} hit a Lambda service error`), { name: options.errorName ?? 'Lambda.ServiceException' });
     switch (request.step) {
       case 'validate':
-        return options.validation ?? { status: 'clean', processedKey: 'processed/iris/a.csv', reportKey: 'processed/iris/a.report.json', dataSha256: 'abc', rows: 150 };
+        return options.validation ?? { status: 'clean', processedKey: 'processed/iris/a.csv', reportKey: 'processed/iris/a.report.json', dataSha256: 'abc', rows: 150, duplicateRows: 0 };
       case 'prepare':
-        return { runId: 'run-1', dataKeys: ['processed/iris/a.csv'], dataSha256: 'abc', algorithms: ['lr', 'gbdt'], seed: 42 } satisfies PrepareResult;
+        return { runId: 'run-1', dataManifestKey: 'runs/iris/run-1/data.json', dataSha256: 'abc', files: 1, rows: 150, algorithms: ['lr', 'gbdt'], seed: 42 } satisfies PrepareResult;
       case 'train': {
         const item = request.input as TrainItem;
         return candidate(item.algorithm, item.algorithm === 'gbdt' ? 0.97 : 0.93);
@@ -46,7 +49,10 @@ function fakeSteps(options: { validation?: ValidationResult; promote?: boolean; 
       case 'evaluate':
         return {
           best: candidate('gbdt', 0.97),
+          selection: 'gbdt has the best selection score',
+          candidate: { accuracy: 0.97, macroF1: 0.97 },
           champion: { version: 2, holdout: { accuracy: 0.9, macroF1: 0.9 } },
+          comparison: { basis: 'shared-split', rows: 30, rowsKey: 'runs/iris/run-1/comparison-rows.txt' },
           decision: { promote: options.promote ?? true, reason: 'test' },
         } satisfies EvaluationResult;
       case 'register': {
@@ -100,8 +106,8 @@ describe('runStateMachine with the synthesised retraining pipeline', () => {
     await run(upload, steps);
     const items = steps.calls.filter((c) => c.step === 'train').map((c) => c.input);
     expect(items).toEqual([
-      { model: 'iris', runId: 'run-1', dataKeys: ['processed/iris/a.csv'], seed: 42, algorithm: 'lr' },
-      { model: 'iris', runId: 'run-1', dataKeys: ['processed/iris/a.csv'], seed: 42, algorithm: 'gbdt' },
+      { model: 'iris', runId: 'run-1', dataManifestKey: 'runs/iris/run-1/data.json', seed: 42, algorithm: 'lr' },
+      { model: 'iris', runId: 'run-1', dataManifestKey: 'runs/iris/run-1/data.json', seed: 42, algorithm: 'gbdt' },
     ]);
   });
 
@@ -113,6 +119,16 @@ describe('runStateMachine with the synthesised retraining pipeline', () => {
     expect(entered).not.toContain('ModelFromKey');
     expect(steps.calls[0].input).toEqual({ model: 'iris', trigger: 'schedule', execution: 'exec-1', startedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) });
     expect((result as { output: Record<string, unknown> }).output.registration).toEqual({ version: 3, alias: 'challenger', promoted: false });
+  });
+
+  test('an upload holding only rows already processed ends Succeeded in NoNewData, without training or a notice', async () => {
+    const validation: ValidationResult = { status: 'no-new-data', reportKey: 'processed/iris/a.report.json', rowsIn: 150, duplicateRows: 150, runKey: 'runs/iris/exec-1/no-new-data.json' };
+    const steps = fakeSteps({ validation });
+    const { result, notices, entered } = await run(upload, steps);
+    expect(result.status).toBe('SUCCEEDED');
+    expect(entered).toContain('NoNewData');
+    expect(steps.steps()).toEqual(['validate']);
+    expect(notices).toHaveLength(0);
   });
 
   test('a quarantined upload ends Failed after the quarantine notice, without training', async () => {
