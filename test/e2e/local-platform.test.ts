@@ -6,6 +6,7 @@ import { readEndpoints, type PlatformEndpoints } from '../../local/endpoints';
 import { type LocalPlatform, startLocalPlatform } from '../../local/platform';
 import { progressReporter } from '../../local/progress';
 import { LOCAL_S3_CREDENTIALS } from '../../local/s3-server';
+import { ai4iMoreReadings } from '../helpers/more-readings';
 
 /**
  * `npm start`'s platform on free ports, driven only over real HTTP and the real AWS SDK: the
@@ -19,17 +20,6 @@ import { LOCAL_S3_CREDENTIALS } from '../../local/s3-server';
  */
 
 const REPO = join(__dirname, '../..');
-const AI4I = readFileSync(join(REPO, 'training/datasets/ai4i2020.csv'));
-/** More readings from the same machines: every tool one minute more worn, so none is a row the model already has. */
-const AI4I_MORE = AI4I.toString('utf8')
-  .split(/\r?\n/)
-  .map((line, i) => {
-    if (i === 0 || line.trim() === '') return line;
-    const values = line.split(',');
-    values[7] = String(Number(values[7]) + 1);
-    return values.join(',');
-  })
-  .join('\n');
 const IRIS_ROW = { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 };
 const AI4I_ROW = { Type: 'L', 'Air temperature [K]': 298.1, 'Process temperature [K]': 308.6, 'Rotational speed [rpm]': 1551, 'Torque [Nm]': 42.8, 'Tool wear [min]': 0 };
 
@@ -118,7 +108,7 @@ describe('the local platform: npm start, used over HTTP and the AWS SDK', () => 
     expect((await api('/predict', { features: AI4I_ROW })).json).toMatchObject({ version: 1 });
   });
   test('an upload under incoming/ retrains, and the new champion serves without a restart', async () => {
-    await s3.send(new PutObjectCommand({ Bucket: endpoints.dataBucket, Key: 'incoming/ai4i2020/more-readings.csv', Body: AI4I_MORE }));
+    await s3.send(new PutObjectCommand({ Bucket: endpoints.dataBucket, Key: 'incoming/ai4i2020/more-readings.csv', Body: ai4iMoreReadings(1) }));
     await eventually('version 2 to serve', async () => {
       const answer = await api('/predict', { features: AI4I_ROW });
       return answer.json.version === 2 ? answer : undefined;

@@ -15,6 +15,7 @@ import { SNS_PUBLISH, synthesisedPipeline } from '../../local/local-pipeline';
 import type { RunResult } from '../../local/state-machine';
 import { LOCAL_S3_CREDENTIALS } from '../../local/s3-server';
 import { startTestS3, type TestS3 } from '../helpers/local-s3';
+import { ai4iMoreReadings } from '../helpers/more-readings';
 
 /**
  * The state machine definition CDK synthesises, executed by a real ASL interpreter, with its
@@ -92,7 +93,7 @@ describe('retraining pipeline: the synthesised definition, run end to end', () =
 
   test('a worse candidate is evaluated against the champion on the same holdout and not promoted', async () => {
     train(['nb']);
-    const result = await upload('second.csv', AI4I);
+    const result = await upload('second.csv', ai4iMoreReadings(1));
     expect(result.status).toBe('SUCCEEDED');
     const { evaluation, registration } = output(result);
     expect(evaluation.champion?.version).toBe(1);
@@ -104,7 +105,7 @@ describe('retraining pipeline: the synthesised definition, run end to end', () =
 
   test('a better candidate beats the champion by the margin and is promoted', async () => {
     train(['gbdt']);
-    const result = await upload('third.csv', AI4I);
+    const result = await upload('third.csv', ai4iMoreReadings(2));
     expect(result.status).toBe('SUCCEEDED');
     expect(output(result).evaluation.decision.promote).toBe(true);
     expect(output(result).registration).toMatchObject({ version: 3, alias: 'champion' });
@@ -167,7 +168,7 @@ describe('retraining pipeline: the synthesised definition, run end to end', () =
   test('in AWS a duplicate event starts a second, unnamed execution: it stops at AlreadyHandled and nothing retrains twice', async () => {
     train(['lr']);
     const key = 'incoming/ai4i2020/fourth.csv';
-    const { etag } = await store.store('data').put(key, AI4I);
+    const { etag } = await store.store('data').put(key, ai4iMoreReadings(3));
     const event = { trigger: 'upload', bucket: 'data', key, etag };
     const [first, second] = ['delivery-1', 'delivery-2'].map((name) => executions.start(event, name));
     if (!first.started || !second.started) throw new Error('both deliveries should start (different names)');

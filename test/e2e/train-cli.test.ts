@@ -31,7 +31,7 @@ describe('npm run train (the CLI)', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^\*?\s+lr\s/m);
     expect(r.stdout.split('\n').filter((l) => l.startsWith('*'))).toHaveLength(1);
-    expect(r.stderr).toMatch(/split \(seed 42\): 90 train, 30 validation, 30 holdout rows/);
+    expect(r.stderr).toMatch(/split \(seed 42\): 97 train, 27 validation, 26 holdout rows/);
     expect(existsSync(join(out, 'model.onnx'))).toBe(true);
     const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as ModelManifest;
     expect(manifest).toMatchObject({

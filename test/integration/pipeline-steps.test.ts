@@ -14,6 +14,7 @@ import { exportModel } from '../../training/export';
 import { rowDigests, splitPart, splitRecord } from '../../training/split';
 import { trainCandidates } from '../../training/train';
 import { setQuietHandlerEnv, startTestS3, type TestS3 } from '../helpers/local-s3';
+import { irisShifted } from '../helpers/more-readings';
 
 /**
  * The pipeline's steps against a real S3 server, with real training (iris, lr and nb only),
@@ -24,17 +25,6 @@ const IRIS = readFileSync(join(__dirname, '../../training/datasets/iris.csv'));
 /** iris has 150 rows, 3 of them repeating an earlier row: 147 distinct rows reach processed/. */
 const IRIS_DISTINCT_ROWS = 147;
 
-/** iris with every sepal_length moved by `delta`: as many rows, none of them already in iris. */
-function shiftedIris(delta: number): string {
-  return IRIS.toString('utf8')
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line) => {
-      const [a, ...rest] = line.split(',');
-      return [(Number(a) + delta).toFixed(2), ...rest].join(',');
-    })
-    .join('\n');
-}
 const SPECS_DIR = join(__dirname, '../../config/models');
 
 describe('retraining pipeline steps on a local S3 server', () => {
@@ -102,7 +92,7 @@ describe('retraining pipeline steps on a local S3 server', () => {
     expect(processed).toHaveLength(3); // the copy, its report and its rows' identities
     expect(first.prepare).toMatchObject({ runId: 'exec-1', algorithms: ['lr', 'nb'], seed: 42, files: 1, rows: IRIS_DISTINCT_ROWS, dataManifestKey: 'runs/iris/exec-1/data.json' });
     const dataManifest = await readJson('runs/iris/exec-1/data.json');
-    expect(dataManifest.files).toEqual([{ key: processed.find((k) => k.endsWith('.csv')), sha256: expect.stringMatching(/^[0-9a-f]{64}$/), rows: IRIS_DISTINCT_ROWS, processedAt: expect.any(String) }]);
+    expect(dataManifest.files).toEqual([{ key: processed.find((k) => k.endsWith('.csv')), sha256: expect.stringMatching(/^[0-9a-f]{64}$/), rows: IRIS_DISTINCT_ROWS, processedAt: expect.any(String), droppedByContract: 0 }]);
     expect(first.candidates.map((c) => c.algorithm)).toEqual(['lr', 'nb']);
     expect(await deps.modelStore.list('runs/iris/exec-1/candidates/lr/')).toEqual(['runs/iris/exec-1/candidates/lr/manifest.json', 'runs/iris/exec-1/candidates/lr/model.onnx']);
     expect(first.evaluation.champion).toBeUndefined();
@@ -154,7 +144,7 @@ describe('retraining pipeline steps on a local S3 server', () => {
     // 50 old rows and 50 new ones (every third line of each, so all three classes): only the new
     // rows reach processed/, once each (iris lines 35 and 38 repeat each other, so 49 of them).
     const lines = IRIS.toString('utf8').trim().split('\n');
-    const mixed = [...lines.filter((_, i) => i % 3 === 0), ...shiftedIris(0.03).split('\n').filter((_, i) => i % 3 === 1)].join('\n');
+    const mixed = [...lines.filter((_, i) => i % 3 === 0), ...irisShifted(0.03).split('\n').filter((_, i) => i % 3 === 1)].join('\n');
     const partial = (await run({ step: 'validate', input: await upload('incoming/iris/mixed.csv', mixed, 'exec-mixed') })) as ValidationResult;
     expect(partial).toMatchObject({ status: 'clean', rows: 49, duplicateRows: 51 });
     if (partial.status !== 'clean') throw new Error('not clean');
@@ -187,11 +177,11 @@ describe('retraining pipeline steps on a local S3 server', () => {
   });
 
   test('validate is idempotent: a redelivered event and a retry after a partial failure give one processed copy', async () => {
-    const input = await upload('incoming/iris/twice.csv', shiftedIris(0.07), 'exec-twice');
+    const input = await upload('incoming/iris/twice.csv', irisShifted(0.07), 'exec-twice');
     const first = await run({ step: 'validate', input });
     expect(await run({ step: 'validate', input })).toEqual(first);
     // The original back in place (its copy was written, the delete did not happen).
-    await deps.dataStore.put('incoming/iris/twice.csv', shiftedIris(0.07));
+    await deps.dataStore.put('incoming/iris/twice.csv', irisShifted(0.07));
     expect(await run({ step: 'validate', input })).toEqual(first);
     expect(await deps.dataStore.list('incoming/')).toEqual([]);
     expect((await deps.dataStore.list('processed/iris/')).filter((k) => k.endsWith('-twice.csv'))).toHaveLength(1);
@@ -274,12 +264,12 @@ describe('retraining pipeline steps on a local S3 server', () => {
 
     // Rows added after it: the comparison uses exactly the holdout rows of that file.
     const fresh = later(5);
-    const evaluation = await steps(fresh, { ...(await upload('incoming/iris3/new.csv', shiftedIris(0.05), 'exec-fresh')), model: 'iris3' });
+    const evaluation = await steps(fresh, { ...(await upload('incoming/iris3/new.csv', irisShifted(0.05), 'exec-fresh')), model: 'iris3' });
     expect(evaluation.comparison.basis).toBe('rows-after-champion');
     expect(evaluation.champion?.version).toBe(1);
     const compared = Buffer.from((await deps.modelStore.get(evaluation.comparison.rowsKey as string))?.body ?? []).toString().trim().split('\n');
     expect(compared).toHaveLength(evaluation.comparison.rows);
-    const newRows = shiftedIris(0.05).split('\n').map((line) => line.split(','));
+    const newRows = irisShifted(0.05).split('\n').map((line) => line.split(','));
     const record = splitRecord(['sepal_length', 'sepal_width', 'petal_length', 'petal_width', 'class'], undefined, 42);
     const newHoldout = new Set(rowDigests(['sepal_length', 'sepal_width', 'petal_length', 'petal_width', 'class'], newRows, record).filter((d) => splitPart(d, 42) === 'holdout'));
     expect(new Set(compared)).toEqual(newHoldout);

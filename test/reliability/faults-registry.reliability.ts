@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
@@ -14,6 +14,7 @@ import { localS3Client } from '../../local/s3-server';
 import { DATASETS, loadDataset, trainOptionsFor } from '../../training/datasets/catalog';
 import { exportModel } from '../../training/export';
 import { trainCandidates } from '../../training/train';
+import { irisShifted } from '../helpers/more-readings';
 import { recordPart, type FigureRow } from './collector';
 import { eventually, irisRow, postJson } from './platform-process';
 
@@ -25,7 +26,6 @@ import { eventually, irisRow, postJson } from './platform-process';
  */
 
 const REPO = join(__dirname, '../..');
-const IRIS = readFileSync(join(REPO, 'training/datasets/iris.csv'));
 jest.setTimeout(180_000);
 
 describe('faults: corrupted model, racing promotions, duplicate and late events', () => {
@@ -112,16 +112,16 @@ describe('faults: corrupted model, racing promotions, duplicate and late events'
     expect(moves.every((m) => m.version === v || m.version === w)).toBe(true);
   });
 
-  test('(d) the same S3 event twice, and an older object\'s event after a newer one, retrain once per object version', async () => {
+  test('(d) the same S3 event twice, and an older object\'s event after a newer one, retrain once per object version (two files of new rows)', async () => {
     const endpoints = readEndpoints(dataDir);
     const data = new S3ObjectStore(localS3Client(endpoints.s3Endpoint as string), endpoints.dataBucket);
     const versionsBefore = (await registry.listVersions('iris')).length;
     const startedBefore = events.filter((e) => e.type === 'started').length;
     // The server delivers each upload's event once by itself; the test delivers more.
-    const older = { bucket: endpoints.dataBucket, key: 'incoming/iris/older.csv', etag: (await data.put('incoming/iris/older.csv', IRIS)).etag };
+    const older = { bucket: endpoints.dataBucket, key: 'incoming/iris/older.csv', etag: (await data.put('incoming/iris/older.csv', irisShifted(0.01))).etag };
     const again = platform.pipeline.onObjectCreated(older);
     await platform.pipeline.idle();
-    const newer = { bucket: endpoints.dataBucket, key: 'incoming/iris/newer.csv', etag: (await data.put('incoming/iris/newer.csv', Buffer.concat([IRIS, Buffer.from('\n')]))).etag };
+    const newer = { bucket: endpoints.dataBucket, key: 'incoming/iris/newer.csv', etag: (await data.put('incoming/iris/newer.csv', irisShifted(0.02))).etag };
     await platform.pipeline.idle();
     const late = [platform.pipeline.onObjectCreated(older), platform.pipeline.onObjectCreated(newer), platform.pipeline.onObjectCreated(newer)];
     await platform.pipeline.idle();

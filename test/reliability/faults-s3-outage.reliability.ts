@@ -14,6 +14,7 @@ import { executionNameFor, LocalExecutions } from '../../local/pipeline-executio
 import { type LocalS3Server, localS3Client, startS3Server } from '../../local/s3-server';
 import { SNS_PUBLISH, synthesisedPipeline } from '../../local/local-pipeline';
 import type { RunResult } from '../../local/state-machine';
+import { irisShifted } from '../helpers/more-readings';
 import { recordPart } from './collector';
 
 /**
@@ -88,9 +89,9 @@ describe('fault: the S3 server stops in the middle of a pipeline run', () => {
     rmSync(scratch, { recursive: true, force: true });
   });
 
-  async function upload(file: string): Promise<RunResult> {
+  async function upload(file: string, body: Uint8Array | string = IRIS): Promise<RunResult> {
     const key = `incoming/iris/${file}`;
-    const { etag } = await dataStore.put(key, IRIS);
+    const { etag } = await dataStore.put(key, body);
     const started = executions.start({ trigger: 'upload', bucket: 'data', key, etag }, executionNameFor({ bucket: 'data', key, etag }));
     if (!started.started) throw new Error(`execution ${started.name} was not started`);
     return started.result;
@@ -101,7 +102,8 @@ describe('fault: the S3 server stops in the middle of a pipeline run', () => {
 
     stopAfterModelWrite = true;
     const t0 = performance.now();
-    const failed = await upload('second.csv');
+    // New rows (iris itself again would end as no new data, before Register).
+    const failed = await upload('second.csv', irisShifted(0.01));
     const failSeconds = (performance.now() - t0) / 1000;
     const notice = notices.at(-1);
     const noticeText = JSON.stringify(notice?.Message ?? '');
