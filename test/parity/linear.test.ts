@@ -243,7 +243,7 @@ describe('nb', () => {
 });
 
 describe('iris', () => {
-  const lines = readFileSync(resolve(__dirname, '../../../shared/datasets/iris.csv'), 'utf8')
+  const lines = readFileSync(resolve(__dirname, '../../training/datasets/iris.csv'), 'utf8')
     .split('\n')
     .filter((line) => line.trim() !== '');
   const names = [...new Set(lines.map((line) => line.split(',')[4]))];
