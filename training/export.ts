@@ -30,7 +30,7 @@ export function buildOnnx(run: TrainingRun, candidate: Candidate, name: string):
   return graph.toBytes(name, `${candidate.algorithm} classifier for ${run.schema.label}`);
 }
 
-export function sha256Hex(bytes: Uint8Array): string {
+export function sha256Hex(bytes: Uint8Array | string): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { ALGORITHMS as SPEC_ALGORITHMS } from '../../core/pipeline/model-spec';
 import { takeWindow } from '../../core/pipeline/window';
 import { TRAINERS } from '../../training/algorithms';
+import { sha256Hex as sha256 } from '../../training/export';
 import type { AlgorithmName } from '../../training/algorithms/types';
 import { DEFAULT_SEED } from '../../training/train';
 import type { DataFile, DataManifest, ExecutionInput, PrepareResult, ValidationResult } from '../../core/pipeline/contract';
@@ -16,8 +17,6 @@ export function algorithmsFor(types: Readonly<Record<string, string>> | undefine
   const hasText = Object.values(types ?? {}).includes('text');
   return (requested ?? [...SPEC_ALGORITHMS]).filter((a) => !hasText || TRAINERS[a].supportsText);
 }
-
-const sha256 = (bytes: Uint8Array | string) => createHash('sha256').update(bytes).digest('hex');
 
 /** Rows of a processed file and rows its upload lost to the contract, from the report beside it (written before the data). */
 async function countsOf(deps: StepDeps, key: string): Promise<{ rows: number; dropped: number }> {

@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
 import { checkDataFile, type ContractReport, toCsv } from '../../core/pipeline/data-contract';
 import type { ExecutionInput, NoNewDataRecord, ValidationResult } from '../../core/pipeline/contract';
 import { deduplicate, RowIdentitySet } from '../../core/pipeline/row-index';
 import { contentColumns, rowDigests } from '../../training/split';
+import { sha256Hex as sha256 } from '../../training/export';
 import { inBatches } from './batches';
 import { specFor, type StepDeps } from './deps';
 import { NO_METRICS, PIPELINE_METRICS } from './metrics';
@@ -25,7 +25,6 @@ export interface StoredReport extends ContractReport {
   readonly duplicatesWithinFile?: number;
 }
 
-const sha256 = (bytes: Uint8Array | string) => createHash('sha256').update(bytes).digest('hex');
 
 const problemsOf = (report: ContractReport) => report.problems.map((p) => p.message);
 
@@ -63,15 +62,16 @@ const duplicateRows = (report: StoredReport | undefined) => (report?.duplicatesO
  * The report of an earlier run on this upload that found no new row. A report without data that
  * says rows were kept is what a stop between writing the report and the data leaves: not an answer.
  */
-async function noNewDataReport(deps: StepDeps, reportKeys: readonly string[]): Promise<string | undefined> {
-  for (const key of reportKeys) if ((await readStoredReport(deps, key))?.rowsKept === 0) return key;
+async function noNewDataReport(deps: StepDeps, reportKeys: readonly string[]): Promise<{ key: string; report: StoredReport } | undefined> {
+  for (const key of reportKeys) {
+    const report = await readStoredReport(deps, key);
+    if (report?.rowsKept === 0) return { key, report };
+  }
   return undefined;
 }
 
 /** An upload already found to hold no new row (a retry of the run that found it): answer as it did. */
-async function noNewDataResult(deps: StepDeps, reportKey: string, model: string, execution: string): Promise<ValidationResult> {
-  const report = await readStoredReport(deps, reportKey);
-  if (!report) throw new Error(`report ${reportKey} disappeared while validating`);
+function noNewDataResult({ key: reportKey, report }: { key: string; report: StoredReport }, model: string, execution: string): ValidationResult {
   return handledByOther(report, execution) ?? { status: 'no-new-data', reportKey, rowsIn: report.rowsOut, duplicateRows: duplicateRows(report), runKey: noNewDataKey(model, runIdFor(execution)) };
 }
 
@@ -166,7 +166,7 @@ export async function validate(input: ExecutionInput, deps: StepDeps): Promise<V
   if (!object) {
     // Already handled by an earlier delivery of the same event: answer as it did.
     if (existing) return processedResult(deps, existing, input.execution);
-    if (existingReport) return noNewDataResult(deps, existingReport, model, input.execution);
+    if (existingReport) return noNewDataResult(existingReport, model, input.execution);
     const quarantined = await quarantinedResult(deps, model, file, etag, input.execution);
     if (quarantined) return quarantined;
     throw new Error(`${input.key} (etag ${etag}) does not exist and was neither processed nor quarantined`);
@@ -180,7 +180,7 @@ export async function validate(input: ExecutionInput, deps: StepDeps): Promise<V
     return result;
   }
   if (existingReport) {
-    const result = await noNewDataResult(deps, existingReport, model, input.execution);
+    const result = noNewDataResult(existingReport, model, input.execution);
     await deps.dataStore.delete(input.key);
     return result;
   }
