@@ -38,11 +38,32 @@ export class RowIdentitySet {
     return new RowIdentitySet(words);
   }
 
-  /** The union of several sets (a model's sidecars). */
+  /**
+   * The union of several sets (a model's sidecars), merged as numbers: no string per row, so a
+   * model with millions of processed rows costs 8 bytes a row here, not a string each.
+   */
   static union(sets: readonly RowIdentitySet[]): RowIdentitySet {
-    const ids = new Set<string>();
-    for (const set of sets) for (const id of set.identities()) ids.add(id);
-    return RowIdentitySet.fromIdentities(ids);
+    let total = 0;
+    for (const set of sets) total += set.words.length;
+    const all = new Uint32Array(total);
+    let offset = 0;
+    for (const set of sets) {
+      all.set(set.words, offset);
+      offset += set.words.length;
+    }
+    const order = Int32Array.from({ length: total / 2 }, (_, i) => i);
+    order.sort((a, b) => all[2 * a] - all[2 * b] || all[2 * a + 1] - all[2 * b + 1]);
+    const words = new Uint32Array(total);
+    let n = 0;
+    for (const i of order) {
+      const hi = all[2 * i];
+      const lo = all[2 * i + 1];
+      if (n > 0 && words[2 * n - 2] === hi && words[2 * n - 1] === lo) continue;
+      words[2 * n] = hi;
+      words[2 * n + 1] = lo;
+      n++;
+    }
+    return new RowIdentitySet(words.slice(0, 2 * n));
   }
 
   get size(): number {

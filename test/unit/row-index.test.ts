@@ -29,7 +29,9 @@ describe('row identities', () => {
   test('union merges sidecars', () => {
     const a = RowIdentitySet.fromIdentities([1, 2].map((i) => rowIdentity(digest(i))));
     const b = RowIdentitySet.fromIdentities([2, 3].map((i) => rowIdentity(digest(i))));
-    expect(RowIdentitySet.union([a, b, RowIdentitySet.empty()]).size).toBe(3);
+    const union = RowIdentitySet.union([a, b, RowIdentitySet.empty()]);
+    expect(union.size).toBe(3);
+    expect([...union.identities()]).toEqual([...RowIdentitySet.fromIdentities([1, 2, 3].map((i) => rowIdentity(digest(i)))).identities()]);
   });
 
   test('deduplicate keeps first occurrences of new rows and counts both kinds of duplicate', () => {
