@@ -96,6 +96,8 @@ export class LocalPipeline {
   /** What the EventBridge rule does for an object created under incoming/: one execution per object version. */
   onObjectCreated(object: UploadedObject): LocalExecution | undefined {
     if (object.bucket !== this.options.dataBucket || !object.key.startsWith(INCOMING_PREFIX)) return undefined;
+    // A folder marker ("Create folder" in a console, or incoming/<model>/ itself) is not data: no run.
+    if (object.key.endsWith('/')) return undefined;
     return this.start({ trigger: 'upload', bucket: object.bucket, key: object.key, etag: object.etag }, executionNameFor(object));
   }
 

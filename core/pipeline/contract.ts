@@ -11,7 +11,7 @@
  *   Validate       step 'validate'   ResultPath $.validation
  *   Quarantined?   Choice on $.validation.status: 'quarantined' -> NotifyQuarantine -> Fail;
  *                  'duplicate' -> Succeed (AlreadyHandled); 'no-new-data' -> Succeed (NoNewData);
- *                  'no-data' -> Succeed (NoDataYet)
+ *                  'no-data' -> Succeed (NoDataYet); 'ignored' -> Succeed (Ignored)
  *   Prepare        step 'prepare'    ResultPath $.prepare   (the file list goes to S3, the state holds its key)
  *   TrainCandidates  Map over $.prepare.algorithms, item = TrainItem     ResultPath $.candidates
  *                  step 'train'
@@ -57,6 +57,8 @@ export type ValidationResult =
   /** Every clean row of the upload is already in processed/<model>/: nothing to train on, not a failure. */
   | { readonly status: 'no-new-data'; readonly reportKey: string; readonly rowsIn: number; readonly duplicateRows: number; readonly runKey: string }
   | { readonly status: 'quarantined'; readonly quarantineKey: string; readonly reportKey: string; readonly problems: readonly string[] }
+  /** Not a data file (a folder marker from the S3 console's "Create folder"): nothing to do, not a failure. */
+  | { readonly status: 'ignored'; readonly reason: string }
   /** schedule / manual runs: nothing new to validate, train on what processed/ holds. */
   | { readonly status: 'skipped' }
   /** schedule / manual runs of a model with no processed data yet (no upload so far): nothing to do. */

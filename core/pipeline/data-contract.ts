@@ -13,7 +13,9 @@ import type { ModelSpec } from './model-spec';
 
 export type ProblemKind =
   | 'missing_column' | 'empty_file' | 'unparseable' | 'too_few_rows' | 'unknown_label'
-  | 'bad_value' | 'too_many_missing' | 'single_class' | 'too_many_dropped';
+  | 'bad_value' | 'too_many_missing' | 'single_class' | 'too_many_dropped'
+  /** The upload itself cannot be handled: no model spec for its folder, or a key outside incoming/<model>/<file>. */
+  | 'unknown_model' | 'misplaced_key';
 
 export interface Problem {
   readonly kind: ProblemKind;

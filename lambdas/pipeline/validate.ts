@@ -1,4 +1,4 @@
-import { checkDataFile, type ContractReport, toCsv } from '../../core/pipeline/data-contract';
+import { checkDataFile, type ContractReport, type Problem, type ProblemKind, toCsv } from '../../core/pipeline/data-contract';
 import type { ExecutionInput, NoNewDataRecord, ValidationResult } from '../../core/pipeline/contract';
 import { deduplicate, RowIdentitySet } from '../../core/pipeline/row-index';
 import { contentColumns, rowDigests } from '../../training/split';
@@ -142,13 +142,24 @@ export async function validate(input: ExecutionInput, deps: StepDeps): Promise<V
     const data = (await deps.dataStore.list(processedPrefix(input.model))).filter(isProcessedData);
     return data.length === 0 ? { status: 'no-data' } : { status: 'skipped' };
   }
-  const parsed = parseIncomingKey(input.key);
-  if (!parsed) throw new Error(`key "${input.key}" is not an upload: it must be incoming/<model>/<file>`);
-  const { model, file } = parsed;
+  // A "Create folder" in the S3 console writes a zero-byte key ending in "/": not data, nothing to do.
+  if (input.key.endsWith('/')) return { status: 'ignored', reason: `${input.key} is a folder marker, not a data file` };
   if (input.bucket !== undefined && deps.dataBucket !== undefined && input.bucket !== deps.dataBucket) {
     throw new Error(`the upload is in bucket "${input.bucket}", but this pipeline reads the data bucket "${deps.dataBucket}"`);
   }
+  if (!input.key.startsWith('incoming/')) throw new Error(`key "${input.key}" is not an upload: it must be incoming/<model>/<file>`);
+  const parsed = parseIncomingKey(input.key);
+  if (!parsed) {
+    // incoming/<file> (no model folder): kept in quarantine with the reason, once, instead of failing on every retry.
+    const file = input.key.replace(/^incoming\//, '');
+    return refuseUpload(deps, input, UNSORTED_MODEL, file, 'misplaced_key', `${input.key} is not under a model's folder: upload to incoming/<model>/${file}`);
+  }
+  const { model, file } = parsed;
   if (model !== input.model) throw new Error(`key "${input.key}" belongs to model "${model}", but the execution is for model "${input.model}"`);
+  if (!deps.specs.has(model)) {
+    const known = [...deps.specs.keys()].sort().join(', ') || 'none';
+    return refuseUpload(deps, input, model, file, 'unknown_model', `there is no model spec for "${model}" (known models: ${known}); add config/models/${model}.json and upload again`);
+  }
   const spec = specFor(deps, model);
 
   const object = await deps.dataStore.get(input.key);
@@ -214,14 +225,52 @@ export async function validate(input: ExecutionInput, deps: StepDeps): Promise<V
     await deps.dataStore.delete(input.key);
     return { status: 'clean', processedKey: key, reportKey, dataSha256: sha256(csv), rows: fresh.kept.length, duplicateRows: duplicateRows(report) };
   }
+  return quarantine(deps, input.key, model, file, object, { ...checked.report, source });
+}
+
+/** Uploads with no spec or no model folder go to quarantine/<this>/ (not a valid model name, so never a model's). */
+export const UNSORTED_MODEL = '_unsorted';
+
+/**
+ * Moves the original to quarantine/ with its report (copy first, then delete), counts it, and
+ * answers 'quarantined'. The upload leaves incoming/, so a restart does not try it again.
+ */
+async function quarantine(
+  deps: StepDeps,
+  uploadKey: string,
+  model: string,
+  file: string,
+  object: { readonly body: Uint8Array; readonly etag: string },
+  report: Pick<StoredReport, 'problems' | 'source'> & Record<string, unknown>,
+): Promise<ValidationResult> {
   const key = await freeQuarantineKey(deps, model, file, object.etag);
   const reportKey = quarantineReportKey(key);
-  const report: StoredReport = { ...checked.report, source };
   await deps.dataStore.put(key, object.body);
   await deps.dataStore.put(reportKey, json(report), { contentType: 'application/json' });
-  await deps.dataStore.delete(input.key);
+  await deps.dataStore.delete(uploadKey);
   (deps.recorder ?? NO_METRICS).record({ name: PIPELINE_METRICS.quarantinedFiles, unit: 'Count', value: 1, dimensions: { model } });
-  return { status: 'quarantined', quarantineKey: key, reportKey, problems: problemsOf(checked.report) };
+  return { status: 'quarantined', quarantineKey: key, reportKey, problems: report.problems.map((p) => p.message) };
+}
+
+/**
+ * An upload the pipeline cannot handle at all (no spec for its model, no model folder): quarantined
+ * with a report naming the reason, under the same one-execution-per-object claim as any upload, so
+ * a redelivered event or a restart answers from the quarantine instead of failing again.
+ */
+async function refuseUpload(deps: StepDeps, input: ExecutionInput, model: string, file: string, kind: ProblemKind, message: string): Promise<ValidationResult> {
+  const key = input.key as string;
+  const object = await deps.dataStore.get(key);
+  const etag = object?.etag ?? input.etag;
+  if (etag === undefined) throw new Error(`${key} does not exist and the event has no etag to find what became of it`);
+  const owner = await claim(deps, claimKey(model, file, etag), input.execution);
+  if (owner !== input.execution) return { status: 'duplicate', handledBy: owner };
+  if (!object) {
+    const quarantined = await quarantinedResult(deps, model, file, etag, input.execution);
+    if (quarantined) return quarantined;
+    throw new Error(`${key} (etag ${etag}) does not exist and was not quarantined`);
+  }
+  const problems: Problem[] = [{ kind, message }];
+  return quarantine(deps, key, model, file, object, { file, checkedAt: deps.clock().toISOString(), status: 'quarantine', rowsIn: 0, rowsOut: 0, problems, source: { key, etag: object.etag, execution: input.execution } });
 }
 
 /**

@@ -198,7 +198,36 @@ describe('retraining pipeline steps on a local S3 server', () => {
     await expect(run({ step: 'validate', input: { model: 'iris', trigger: 'upload', key: 'other/iris.csv', execution: 'e' } })).rejects.toThrow(/incoming\/<model>\/<file>/);
     await expect(run({ step: 'validate', input: { model: 'iris', trigger: 'upload', bucket: 'other', key: 'incoming/iris/a.csv', execution: 'e' } })).rejects.toThrow(/data bucket "data"/);
     await expect(run({ step: 'validate', input: { model: 'iris', trigger: 'upload', key: 'incoming/iris/gone.csv', execution: 'e' } })).rejects.toThrow(/no etag/);
-    await expect(run({ step: 'validate', input: { model: 'wine', trigger: 'upload', key: 'incoming/wine/a.csv', execution: 'e' } })).rejects.toThrow(/no model spec for model "wine"/);
+  });
+
+  test('an upload for a model with no spec, or outside a model folder, is quarantined once with the reason; a folder marker is ignored', async () => {
+    const wine = await upload('incoming/wine/a.csv', 'x,y\n1,2\n', 'exec-wine');
+    const result = (await run({ step: 'validate', input: { ...wine, model: 'wine' } })) as ValidationResult;
+    expect(result).toEqual({
+      status: 'quarantined',
+      quarantineKey: 'quarantine/wine/a.csv',
+      reportKey: 'quarantine/wine/a.csv.report.json',
+      problems: ['there is no model spec for "wine" (known models: iris); add config/models/wine.json and upload again'],
+    });
+    expect(await deps.dataStore.list('incoming/')).toEqual([]);
+    // The same event again, or another delivery: answered from the quarantine, not a second failure.
+    expect(await run({ step: 'validate', input: { ...wine, model: 'wine' } })).toEqual(result);
+    expect(await run({ step: 'validate', input: { ...wine, model: 'wine', execution: 'exec-wine-2' } })).toEqual({ status: 'duplicate', handledBy: 'exec-wine' });
+
+    const loose = await upload('incoming/loose.csv', 'x,y\n1,2\n', 'exec-loose');
+    expect(await run({ step: 'validate', input: { ...loose, model: 'loose.csv' } })).toMatchObject({
+      status: 'quarantined',
+      quarantineKey: 'quarantine/_unsorted/loose.csv',
+      problems: ['incoming/loose.csv is not under a model\'s folder: upload to incoming/<model>/loose.csv'],
+    });
+
+    for (const key of ['incoming/', 'incoming/iris/']) {
+      expect(await run({ step: 'validate', input: { model: 'iris', trigger: 'upload', bucket: 'data', key, etag: 'd41d8cd98f00b204e9800998ecf8427e', execution: 'exec-folder' } })).toEqual({
+        status: 'ignored',
+        reason: `${key} is a folder marker, not a data file`,
+      });
+    }
+    expect(await deps.dataStore.list('claims/iris/d41d')).toEqual([]);
   });
 
   test('record-failure keeps the error and the state in failure.json', async () => {

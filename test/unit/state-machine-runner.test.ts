@@ -131,6 +131,14 @@ describe('runStateMachine with the synthesised retraining pipeline', () => {
     expect(notices).toHaveLength(0);
   });
 
+  test('a folder marker ends Succeeded in Ignored, without training', async () => {
+    const steps = fakeSteps({ validation: { status: 'ignored', reason: 'incoming/iris/ is a folder marker, not a data file' } });
+    const { result, entered } = await run({ ...upload, key: 'incoming/iris/' }, steps);
+    expect(result.status).toBe('SUCCEEDED');
+    expect(entered).toContain('Ignored');
+    expect(steps.steps()).toEqual(['validate']);
+  });
+
   test('a quarantined upload ends Failed after the quarantine notice, without training', async () => {
     const validation: ValidationResult = { status: 'quarantined', quarantineKey: 'quarantine/iris/a.csv', reportKey: 'quarantine/iris/a.report.json', problems: ['column x is missing'] };
     const steps = fakeSteps({ validation });
