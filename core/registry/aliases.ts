@@ -2,7 +2,7 @@ import { type ObjectStore, PreconditionFailedError } from '../object-store';
 import { HistoryLog, nextMoveTime } from './history';
 import { aliasKey } from './keys';
 import { decodeAliasRecord, encodeJson } from './records';
-import type { Actor, AliasMove, AliasRecord } from './types';
+import type { Actor, AliasMove, AliasRecord, SchemaChange } from './types';
 
 /**
  * Moving an alias: read it with its ETag, decide where it goes, write it back only if nobody
@@ -20,8 +20,9 @@ export interface CurrentAlias {
   readonly etag: string;
 }
 
-/** Where to move the alias, given where it points now; `stay` leaves it as it is. */
-export type MovePlan = { readonly kind: AliasMove['kind']; readonly version: number } | 'stay';
+/** Where to move the alias, given where it points now; `stay` leaves it as it is. A schema
+ * change the move makes (accepted by the caller) is recorded on the alias and in the history. */
+export type MovePlan = { readonly kind: AliasMove['kind']; readonly version: number; readonly schemaChange?: SchemaChange } | 'stay';
 
 /** Enough to keep a handful of writers racing for one alias from failing each other. */
 export const MOVE_ATTEMPTS = 10;
@@ -58,6 +59,7 @@ export async function moveAlias(
       movedAt: nextMoveTime(clock(), current?.record),
       actor: who.actor,
       reason: who.reason,
+      ...(decision.schemaChange ? { schemaChange: decision.schemaChange } : {}),
     };
     try {
       await store.put(key, encodeJson(record), {

@@ -8,16 +8,16 @@ import { OnnxModelValidator } from './onnx-validator';
 import { CorruptRecordError, decodeManifest } from './records';
 import { ModelRegistry } from './registry';
 import { listRuns, type RunRecord } from '../pipeline/runs';
-import { type AliasMove, type AliasRecord, DEFAULT_ALIAS, RegistrationError, UnknownModelError, type VersionSummary } from './types';
+import { type AliasMove, type AliasRecord, DEFAULT_ALIAS, RegistrationError, type SchemaChange, type SchemaChangeApproval, SchemaMismatchError, UnknownModelError, type VersionSummary } from './types';
 
 export const USAGE = `usage: npm run registry -- <command> [options]
 
 commands:
   list                                   models, their version count and champion
   versions <model>                       versions of a model, with metrics and aliases
-  register <model> <dir> [--reason r] [--parent n]
+  register <model> <dir> [--reason r] [--parent n] [--allow-schema-change]
                                          validate and register <dir>/model.onnx + <dir>/manifest.json
-  promote <model> <version> [--alias a] [--reason r]
+  promote <model> <version> [--alias a] [--reason r] [--allow-schema-change]
                                          point the alias (default champion) at the version
   rollback <model> [--alias a] [--reason r]
                                          move the alias back to the version that served before
@@ -26,6 +26,8 @@ commands:
   runs <model>                           retraining runs: candidates' scores, decision, version
 
 options: --json prints machine-readable JSON
+         --allow-schema-change accepts a version whose features or classes differ from the
+           champion's (refused otherwise); the change is recorded with --reason
 environment: MODEL_BUCKET (required), AWS_ENDPOINT_URL (S3-compatible endpoint, e.g. the local
 platform's), AWS_REGION (default us-east-1), USER (recorded as the actor, default "cli")`;
 
@@ -58,6 +60,7 @@ function table(header: string[], rows: string[][]): string {
 
 const metric = (v: number) => v.toFixed(4);
 const from = (r: AliasRecord) => (r.previousVersion === undefined ? '-' : `v${r.previousVersion}`);
+const schemaNote = (change: SchemaChange | undefined) => (change ? ` [schema changed from champion v${change.championVersion}'s: ${change.differences}]` : '');
 
 function versionsTable(versions: readonly VersionSummary[]): string {
   return table(
@@ -70,7 +73,7 @@ function historyTable(moves: readonly AliasMove[]): string {
   if (moves.length === 0) return '(no alias moves yet)';
   return table(
     ['time', 'alias', 'kind', 'from', 'to', 'actor', 'reason'],
-    moves.map((m) => [m.movedAt, m.alias, m.kind, from(m), `v${m.version}`, m.actor, m.reason]),
+    moves.map((m) => [m.movedAt, m.alias, m.kind, from(m), `v${m.version}`, m.actor, `${m.reason}${schemaNote(m.schemaChange)}`]),
   );
 }
 
@@ -110,6 +113,7 @@ function parse(argv: string[]) {
         parent: { type: 'string' },
         at: { type: 'string' },
         json: { type: 'boolean', default: false },
+        'allow-schema-change': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -140,6 +144,7 @@ export async function runRegistryCli(argv: string[], env: NodeJS.ProcessEnv, io:
         return value;
       };
       const print = (json: unknown, text: string) => io.out(values.json ? JSON.stringify(json, null, 2) : text);
+      const allowSchemaChange = (fallback: string): SchemaChangeApproval | undefined => (values['allow-schema-change'] ? { reason: values.reason ?? fallback } : undefined);
       switch (command) {
         case 'list': {
           const models = await registry.listModels();
@@ -166,17 +171,28 @@ export async function runRegistryCli(argv: string[], env: NodeJS.ProcessEnv, io:
             throw new UsageError(`cannot read ${dir}/model.onnx and manifest.json: ${(e as Error).message}`);
           });
           const parent = values.parent === undefined ? undefined : positiveInt(values.parent, '--parent');
-          const registered = await registry.register(model, onnx, decodeManifest(manifestText, manifestPath), { actor, reason: values.reason, parentVersion: parent });
-          print(registered, `registered ${model} v${registered.version} (${registered.manifest.algorithm}, sha256 ${registered.manifest.sha256.slice(0, 12)})`);
+          const registered = await registry.register(model, onnx, decodeManifest(manifestText, manifestPath), {
+            actor,
+            reason: values.reason,
+            parentVersion: parent,
+            allowSchemaChange: allowSchemaChange('registered with --allow-schema-change'),
+          });
+          const { manifest } = registered;
+          print(registered, `registered ${model} v${registered.version} (${manifest.algorithm}, sha256 ${manifest.sha256.slice(0, 12)})${schemaNote(manifest.registration.schemaChange)}`);
           return 0;
         }
         case 'promote': {
           const [model, version] = [arg(0, 'model'), positiveInt(arg(1, 'version'), '<version>')];
           const alias = values.alias ?? DEFAULT_ALIAS;
           const before = await registry.resolveAlias(model, alias);
-          const record = await registry.promote(model, version, { alias, actor, reason: values.reason ?? 'promoted with the registry CLI' });
+          const record = await registry.promote(model, version, {
+            alias,
+            actor,
+            reason: values.reason ?? 'promoted with the registry CLI',
+            allowSchemaChange: allowSchemaChange('promoted with --allow-schema-change'),
+          });
           const already = typeof before === 'object' && before.record.version === version;
-          print(record, already ? `${alias} of ${model} is already v${version}` : `${alias} of ${model}: ${from(record)} -> v${record.version}`);
+          print(record, already ? `${alias} of ${model} is already v${version}` : `${alias} of ${model}: ${from(record)} -> v${record.version}${schemaNote(record.schemaChange)}`);
           return 0;
         }
         case 'rollback': {
@@ -213,6 +229,10 @@ export async function runRegistryCli(argv: string[], env: NodeJS.ProcessEnv, io:
   } catch (error) {
     if (error instanceof UsageError) {
       io.err(`${error.message}\n\n${USAGE}`);
+      return 2;
+    }
+    if (error instanceof SchemaMismatchError) {
+      io.err(`${error.name}: ${error.message} (--allow-schema-change --reason <why> accepts it)`);
       return 2;
     }
     if (error instanceof UnknownModelError || error instanceof RegistrationError || error instanceof AliasError || error instanceof CorruptRecordError) {

@@ -34,8 +34,8 @@ const sameMove = (a: AliasRecord, b: AliasRecord) => a.alias === b.alias && a.ve
  */
 export function withCurrent(moves: readonly AliasMove[], current: AliasRecord | undefined): AliasMove[] {
   if (!current || moves.some((m) => sameMove(m, current))) return sortMoves(moves);
-  const { model, alias, version, previousVersion, movedAt, actor, reason } = current;
-  return sortMoves([...moves, { model, alias, version, previousVersion, movedAt, actor, reason, kind: 'promote' }]);
+  const { model, alias, version, previousVersion, movedAt, actor, reason, schemaChange } = current;
+  return sortMoves([...moves, { model, alias, version, previousVersion, movedAt, actor, reason, ...(schemaChange ? { schemaChange } : {}), kind: 'promote' }]);
 }
 
 /**

@@ -17,6 +17,8 @@ const aliasRecord = z.object({
   movedAt: z.iso.datetime(),
   actor: z.string(),
   reason: z.string(),
+  // Absent in records made before the schema guard, and in moves that changed no schema.
+  schemaChange: z.object({ championVersion: version, differences: z.string(), reason: z.string() }).optional(),
 });
 
 const aliasMove = aliasRecord.extend({ kind: z.enum(['promote', 'rollback']) });

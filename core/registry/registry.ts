@@ -5,6 +5,7 @@ import { AliasError, moveAlias, readAlias } from './aliases';
 import { HistoryLog, rollbackTarget, versionAt, withCurrent } from './history';
 import { aliasesPrefix, aliasKey, isValidName, nameProblem, parseAliasKey, REGISTRY_PREFIX, versionKey, versionsPrefix, versionsWith } from './keys';
 import { decodeAliasRecord, decodeManifest, encodeJson } from './records';
+import { describeSchemaDiff, diffSchemas, schemasDiffer } from './schema-diff';
 import {
   type AliasMove,
   type AliasRecord,
@@ -13,6 +14,9 @@ import {
   type ModelValidator,
   type RegisteredVersion,
   RegistrationError,
+  type SchemaChange,
+  type SchemaChangeApproval,
+  SchemaMismatchError,
   UnknownModelError,
   type VersionSummary,
 } from './types';
@@ -24,6 +28,11 @@ export interface RegisterMeta {
   /** The version this one was trained to replace (usually the champion at training time). */
   readonly parentVersion?: number;
   readonly pipelineExecution?: string;
+  /**
+   * Registers the version even if its features or classes differ from the champion's (else a
+   * SchemaMismatchError); the change and this reason are recorded in registration.schemaChange.
+   */
+  readonly allowSchemaChange?: SchemaChangeApproval;
 }
 
 /**
@@ -34,6 +43,8 @@ export interface Registration {
   readonly actor: string;
   readonly reason?: string;
   readonly registeredAt: string;
+  /** Set when the version's schema differed from the champion's and that was allowed. */
+  readonly schemaChange?: SchemaChange;
 }
 
 export type RegisteredManifest = ModelManifest & { readonly registration: Registration };
@@ -43,6 +54,11 @@ export interface AliasMoveRequest {
   readonly alias?: string;
   readonly actor: string;
   readonly reason: string;
+  /**
+   * Moves the alias even if the version's features or classes differ from the champion's (else a
+   * SchemaMismatchError); the change and this reason are recorded on the move.
+   */
+  readonly allowSchemaChange?: SchemaChangeApproval;
 }
 
 /**
@@ -109,8 +125,11 @@ export class ModelRegistry implements ModelSource {
     return { record: decodeAliasRecord(object.body, key), etag: object.etag };
   }
 
-  /** Validates the model, claims the next version number and stores it. Throws RegistrationError. */
-  async register(model: string, onnx: Uint8Array, manifest: ModelManifest, meta: RegisterMeta): Promise<RegisteredVersion> {
+  /**
+   * Validates the model, claims the next version number and stores it. Throws RegistrationError,
+   * or SchemaMismatchError when its schema differs from the champion's (see RegisterMeta).
+   */
+  async register(model: string, onnx: Uint8Array, manifest: ModelManifest, meta: RegisterMeta): Promise<RegisteredVersion & { readonly manifest: RegisteredManifest }> {
     const problem = nameProblem('model', model);
     if (problem) throw new RegistrationError(problem);
     const actual = sha256Hex(onnx);
@@ -120,6 +139,10 @@ export class ModelRegistry implements ModelSource {
     if (meta.parentVersion !== undefined && !(await this.hasVersion(model, meta.parentVersion))) {
       throw new RegistrationError(`parent version ${meta.parentVersion} of model "${model}" does not exist`);
     }
+    // Checked before a version number is claimed, so a refusal leaves nothing behind. The champion
+    // can still move before the version is written; promote checks again against the one it replaces.
+    const champion = (await readAlias(this.store, model, DEFAULT_ALIAS))?.record.version;
+    const schemaChange = champion === undefined ? undefined : await this.checkSchema(model, undefined, manifest, champion, meta.allowSchemaChange);
     await this.validator.validate(onnx, manifest);
     const version = await this.claimVersion(model, onnx);
     // The registry's name for the model wins over the working name it was exported under.
@@ -129,7 +152,7 @@ export class ModelRegistry implements ModelSource {
       version,
       parentVersion: meta.parentVersion,
       pipelineExecution: meta.pipelineExecution,
-      registration: { actor: meta.actor, reason: meta.reason, registeredAt: this.clock().toISOString() },
+      registration: { actor: meta.actor, reason: meta.reason, registeredAt: this.clock().toISOString(), ...(schemaChange ? { schemaChange } : {}) },
     };
     // Written last: the version is visible (listed, resolvable) only once this exists.
     await this.store.put(versionKey(model, version, 'manifest.json'), encodeJson(stored), {
@@ -139,14 +162,25 @@ export class ModelRegistry implements ModelSource {
     return { model, version, manifest: stored };
   }
 
-  /** Points the alias (champion by default) at the version; a no-op when it already does. */
+  /**
+   * Points the alias (champion by default) at the version; a no-op when it already does. Throws
+   * SchemaMismatchError when the version's schema differs from the champion's (any alias: they
+   * all serve the champion's clients), unless request.allowSchemaChange says why that is fine.
+   */
   async promote(model: string, version: number, request: AliasMoveRequest): Promise<AliasRecord> {
     const alias = this.checkAlias(request.alias);
     if (!(await this.hasVersion(model, version))) throw await this.unknown(model, version);
+    const manifest = await this.getManifest(model, version);
     return moveAlias(
       this.store,
       { model, alias },
-      async (current) => (current?.record.version === version ? 'stay' : { kind: 'promote', version }),
+      async (current) => {
+        if (current?.record.version === version) return 'stay';
+        // Moving the champion: checked against the very record the conditional write replaces.
+        const champion = alias === DEFAULT_ALIAS ? current?.record.version : (await readAlias(this.store, model, DEFAULT_ALIAS))?.record.version;
+        const schemaChange = champion === undefined || champion === version ? undefined : await this.checkSchema(model, version, manifest, champion, request.allowSchemaChange);
+        return { kind: 'promote', version, ...(schemaChange ? { schemaChange } : {}) };
+      },
       request,
       this.clock,
     );
@@ -204,6 +238,17 @@ export class ModelRegistry implements ModelSource {
       }
     }
     throw new RegistrationError(`could not claim a version number for model "${model}" in ${CLAIM_ATTEMPTS} attempts: too many concurrent registrations`);
+  }
+
+  /**
+   * Compares the version's schema with the champion's: the same, undefined; different, the change
+   * to record when it is allowed, else SchemaMismatchError. `version` is undefined while registering.
+   */
+  private async checkSchema(model: string, version: number | undefined, manifest: ModelManifest, championVersion: number, allow: SchemaChangeApproval | undefined): Promise<SchemaChange | undefined> {
+    const diff = diffSchemas(manifest, await this.getManifest(model, championVersion));
+    if (!schemasDiffer(diff)) return undefined;
+    if (!allow) throw new SchemaMismatchError(model, version, championVersion, diff);
+    return { championVersion, differences: describeSchemaDiff(diff), reason: allow.reason };
   }
 
   private checkAlias(alias: string = DEFAULT_ALIAS): string {

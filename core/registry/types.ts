@@ -1,4 +1,5 @@
 import type { ModelManifest } from '../manifest';
+import { describeSchemaDiff, differingParts, type SchemaDiff } from './schema-diff';
 
 /**
  * The model registry (MLflow-like semantics over S3; see docs/architecture.md):
@@ -25,6 +26,27 @@ export interface AliasRecord {
   readonly previousVersion?: number;
   readonly movedAt: string;
   readonly actor: string;
+  readonly reason: string;
+  /** Set when the move put a version whose schema differs from the champion's there (allowed
+   * with allowSchemaChange). Absent in records written before the schema guard. */
+  readonly schemaChange?: SchemaChange;
+}
+
+/**
+ * A schema change someone accepted (allowSchemaChange): recorded on the alias move, or on the
+ * registration of a version, that made it.
+ */
+export interface SchemaChange {
+  /** The champion version the schema was compared with. */
+  readonly championVersion: number;
+  /** What differs, as describeSchemaDiff says it ("missing sepal_length (numeric); extra ..."). */
+  readonly differences: string;
+  /** Why the change was accepted. */
+  readonly reason: string;
+}
+
+/** Accepts a version whose feature schema or classes differ from the champion's; the reason is recorded. */
+export interface SchemaChangeApproval {
   readonly reason: string;
 }
 
@@ -66,6 +88,28 @@ export interface ModelValidator {
 
 export class RegistrationError extends Error {
   override readonly name = 'RegistrationError';
+}
+
+/** How many names of each kind of difference the error lists before "and N more". */
+const LISTED_DIFFERENCES = 10;
+
+/**
+ * A version's feature schema (or classes) differs from the champion's, and no allowSchemaChange
+ * was given: serving it would fail the champion's clients (see schema-diff.ts).
+ */
+export class SchemaMismatchError extends Error {
+  override readonly name = 'SchemaMismatchError';
+
+  constructor(
+    readonly model: string,
+    /** Undefined when registering (the version has no number yet). */
+    readonly version: number | undefined,
+    readonly championVersion: number,
+    readonly diff: SchemaDiff,
+  ) {
+    const subject = version === undefined ? `the new ${model} version` : `${model} v${version}`;
+    super(`${subject}'s ${differingParts(diff)} differ from champion v${championVersion}'s: ${describeSchemaDiff(diff, LISTED_DIFFERENCES)}`);
+  }
 }
 
 export class UnknownModelError extends Error {

@@ -39,6 +39,8 @@ export async function register(input: RegisterInput, deps: StepDeps): Promise<Re
   const { model, execution, evaluation } = input;
   const actor = `pipeline:${execution}`;
   const { promote, reason } = evaluation.decision;
+  // The model's spec decides its features: a version it trained may change the schema (recorded).
+  const allowSchemaChange = { reason: `retrained from config/models/${model}.json` };
   let version = await registeredBy(deps, model, execution);
   if (version === undefined) {
     const { onnx, manifest } = await readCandidate(deps, evaluation.best.candidatePrefix);
@@ -48,11 +50,12 @@ export async function register(input: RegisterInput, deps: StepDeps): Promise<Re
       reason,
       parentVersion,
       pipelineExecution: execution,
+      allowSchemaChange,
     });
     version = registered.version;
   }
   const alias = promote ? 'champion' : 'challenger';
-  await deps.registry.promote(model, version, { alias, actor, reason });
+  await deps.registry.promote(model, version, { alias, actor, reason, allowSchemaChange });
   const registration: RegistrationResult = { version, alias, promoted: promote };
   const data = await readDataManifest(deps, input.prepare.dataManifestKey);
   const summary: RunSummary = {

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { runRegistryCli } from '../../core/registry/cli';
 import { LOCAL_S3_CREDENTIALS } from '../../local/s3-server';
-import { DATASETS, loadDataset } from '../../training/datasets/catalog';
+import { DATASETS, loadDataset, trainOptionsFor } from '../../training/datasets/catalog';
 import { exportModel } from '../../training/export';
 import { trainCandidates } from '../../training/train';
 import { startTestS3, type TestS3 } from '../helpers/local-s3';
@@ -13,6 +13,7 @@ describe('registry CLI against a local S3 server', () => {
   const files = tempFiles();
   let modelDir: string;
   let emptyDir: string;
+  let ai4iDir: string;
   let env: NodeJS.ProcessEnv;
 
   const cli = async (...argv: string[]) => {
@@ -32,6 +33,14 @@ describe('registry CLI against a local S3 server', () => {
     files.write('manifest.json', JSON.stringify(manifest));
     emptyDir = join(modelDir, 'empty');
     mkdirSync(emptyDir);
+    // Another model's files: what registering them as iris must not do silently.
+    const ai4iTable = loadDataset(DATASETS.ai4i2020);
+    const ai4iRun = trainCandidates(ai4iTable, { ...trainOptionsFor(DATASETS.ai4i2020), algorithms: ['nb'] });
+    const ai4i = exportModel(ai4iRun, ai4iRun.best, 'ai4i2020', ai4iTable.sources);
+    ai4iDir = join(modelDir, 'ai4i2020');
+    mkdirSync(ai4iDir);
+    files.write('ai4i2020/model.onnx', Buffer.from(ai4i.onnx));
+    files.write('ai4i2020/manifest.json', JSON.stringify(ai4i.manifest));
   });
   afterAll(async () => {
     await s3.close();
@@ -62,6 +71,34 @@ describe('registry CLI against a local S3 server', () => {
     expect(await cli('versions', 'tulips')).toMatchObject({ code: 2, err: 'UnknownModelError: unknown model "tulips"' });
     expect(await cli('promote', 'iris', '9')).toMatchObject({ code: 2, err: 'UnknownModelError: model "iris" has no version 9' });
     expect(await cli('promote', 'iris', 'latest')).toMatchObject({ code: 2, err: expect.stringMatching(/^<version> must be a positive whole number/) });
+  });
+
+  it('refuses, exit 2 and one line, a version whose schema differs from the champion\'s unless --allow-schema-change', async () => {
+    const refused = await cli('register', 'iris', ai4iDir, '--reason', 'pumps');
+    expect(refused).toMatchObject({ code: 2, out: '' });
+    expect(refused.err).toMatch(
+      /^SchemaMismatchError: the new iris version's features and classes differ from champion v1's: missing sepal_length \(numeric\), .*; extra Type \(categorical\), .*; extra classes 0, 1 \(--allow-schema-change --reason <why> accepts it\)$/,
+    );
+    expect(refused.err).not.toContain('\n');
+
+    const registered = await cli('register', 'iris', ai4iDir, '--allow-schema-change', '--reason', 'pumps replace iris');
+    expect(registered).toMatchObject({ code: 0, out: expect.stringMatching(/^registered iris v3 \(.*\) \[schema changed from champion v1's: missing sepal_length \(numeric\), /) });
+
+    const promote = await cli('promote', 'iris', '3');
+    expect(promote).toMatchObject({ code: 2, err: expect.stringMatching(/^SchemaMismatchError: iris v3's features and classes differ from champion v1's: missing sepal_length/) });
+    expect(promote.err).not.toContain('\n');
+    expect((await cli('list')).out).toMatch(/^iris\s+3\s+v3\s+v1$/m);
+
+    expect(await cli('promote', 'iris', '3', '--allow-schema-change', '--reason', 'clients moved')).toMatchObject({
+      code: 0,
+      out: expect.stringMatching(/^champion of iris: v1 -> v3 \[schema changed from champion v1's: missing sepal_length \(numeric\), .*extra Type \(categorical\), /),
+    });
+    const history = JSON.parse((await cli('history', 'iris', '--json')).out);
+    expect(history.at(-1)).toMatchObject({ kind: 'promote', version: 3, actor: 'carol', reason: 'clients moved', schemaChange: { championVersion: 1, reason: 'clients moved', differences: expect.stringMatching(/^missing sepal_length/) } });
+    expect((await cli('history', 'iris')).out).toMatch(/promote\s+v1\s+v3\s+carol\s+clients moved \[schema changed from champion v1's: missing sepal_length/);
+    // Back to v1: iris's own versions are now the ones that differ.
+    expect(await cli('promote', 'iris', '1')).toMatchObject({ code: 2, err: expect.stringMatching(/^SchemaMismatchError: iris v1's features and classes differ from champion v3's: missing Type \(categorical\)/) });
+    expect(await cli('rollback', 'iris', '--reason', 'wrong model')).toMatchObject({ code: 0, out: 'champion of iris: v3 -> v1 (rolled back)' });
   });
 
   it('exits 2 when asked for something it cannot do', async () => {

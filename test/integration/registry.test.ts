@@ -1,9 +1,9 @@
 import type { ModelManifest } from '../../core/manifest';
 import { AliasError } from '../../core/registry/aliases';
 import { OnnxModelValidator } from '../../core/registry/onnx-validator';
-import { ModelRegistry } from '../../core/registry/registry';
-import { RegistrationError, UnknownModelError } from '../../core/registry/types';
-import { DATASETS, loadDataset } from '../../training/datasets/catalog';
+import { ModelRegistry, type RegisteredManifest } from '../../core/registry/registry';
+import { RegistrationError, SchemaMismatchError, UnknownModelError } from '../../core/registry/types';
+import { DATASETS, loadDataset, trainOptionsFor } from '../../training/datasets/catalog';
 import { type ExportedModel, exportModel, sha256Hex } from '../../training/export';
 import { trainCandidates } from '../../training/train';
 import { startTestS3, type TestS3 } from '../helpers/local-s3';
@@ -138,6 +138,86 @@ describe('model registry on a local S3 server', () => {
       await expect(registry.getModelBytes('iris', 42)).rejects.toThrow('model "iris" has no version 42');
       await expect(registry.listVersions('tulips')).rejects.toThrow(UnknownModelError);
       await expect(registry.history('tulips')).rejects.toThrow(UnknownModelError);
+    });
+  });
+
+  describe('schema guard: a version whose features or classes differ from the champion\'s', () => {
+    // The mistake it guards against: the ai4i2020 model registered and promoted as iris.
+    let ai4i: ExportedModel;
+    const champion = async () => {
+      const resolved = await registry.resolveAlias('iris', 'champion');
+      return typeof resolved === 'object' ? resolved.record : undefined;
+    };
+    beforeAll(() => {
+      const table = loadDataset(DATASETS.ai4i2020);
+      const run = trainCandidates(table, { ...trainOptionsFor(DATASETS.ai4i2020), algorithms: ['nb'] });
+      ai4i = exportModel(run, run.best, 'ai4i2020', table.sources);
+    });
+
+    it('is not registered under the model, and the error names every difference', async () => {
+      expect(await champion()).toMatchObject({ version: 1 });
+      const versionsBefore = (await registry.listVersions('iris')).length;
+      const attempt = registry.register('iris', ai4i.onnx, ai4i.manifest, { actor: 'dave', reason: 'new model' });
+      await expect(attempt).rejects.toThrow(SchemaMismatchError);
+      await expect(attempt).rejects.toThrow(
+        new RegExp(
+          "^the new iris version's features and classes differ from champion v1's: " +
+            'missing sepal_length \\(numeric\\), sepal_width \\(numeric\\), petal_length \\(numeric\\), petal_width \\(numeric\\); ' +
+            'extra Type \\(categorical\\), Air temperature \\[K\\] \\(numeric\\), .*Tool wear \\[min\\] \\(numeric\\); ' +
+            'missing classes Iris-setosa, Iris-versicolor, Iris-virginica; extra classes 0, 1$',
+        ),
+      );
+      expect(await registry.listVersions('iris')).toHaveLength(versionsBefore);
+    });
+
+    it('is registered with allowSchemaChange, the change and its reason recorded in the registration (no version number lost)', async () => {
+      const reason = 'predictive maintenance replaces iris (ticket 12)';
+      const registered = await registry.register('iris', ai4i.onnx, ai4i.manifest, { actor: 'dave', reason: 'new model', allowSchemaChange: { reason } });
+      expect(registered.version).toBe(4);
+      const { registration } = (await registry.getManifest('iris', 4)) as RegisteredManifest;
+      expect(registration).toMatchObject({ actor: 'dave', reason: 'new model', schemaChange: { championVersion: 1, reason } });
+      expect(registration.schemaChange?.differences).toMatch(/^missing sepal_length \(numeric\), .*; extra Type \(categorical\), .*; extra classes 0, 1$/);
+    });
+
+    it('records no schema change when the schema is the champion\'s, even with allowSchemaChange', async () => {
+      const same = await registry.register('iris', nb.onnx, nb.manifest, { actor: 'dave', allowSchemaChange: { reason: 'just in case' } });
+      expect(same.manifest.registration.schemaChange).toBeUndefined();
+      expect(await registry.promote('iris', same.version, { alias: 'shadow', actor: 'dave', reason: 'shadow test', allowSchemaChange: { reason: 'just in case' } })).not.toHaveProperty('schemaChange');
+    });
+
+    it('is not promoted, to champion or any other alias, and the champion stays', async () => {
+      const refused = registry.promote('iris', 4, { actor: 'dave', reason: 'ship it' });
+      await expect(refused).rejects.toThrow(SchemaMismatchError);
+      await expect(refused).rejects.toThrow(/^iris v4's features and classes differ from champion v1's: missing sepal_length \(numeric\), /);
+      await expect(registry.promote('iris', 4, { alias: 'challenger', actor: 'dave', reason: 'try it' })).rejects.toThrow(/^iris v4's features and classes differ from champion v1's/);
+      expect(await champion()).toMatchObject({ version: 1 });
+      expect(await registry.resolveAlias('iris', 'challenger')).toBeUndefined();
+    });
+
+    it('is promoted with allowSchemaChange, the move recording the change and why; then the guard is against the new champion', async () => {
+      later(1);
+      const reason = 'clients switched to the ai4i2020 fields (ticket 12)';
+      const moved = await registry.promote('iris', 4, { actor: 'dave', reason: 'ship it', allowSchemaChange: { reason } });
+      expect(moved).toMatchObject({ version: 4, previousVersion: 1, schemaChange: { championVersion: 1, reason } });
+      const last = (await registry.history('iris', 'champion')).at(-1);
+      expect(last).toMatchObject({ kind: 'promote', version: 4, actor: 'dave', reason: 'ship it', schemaChange: { championVersion: 1, reason, differences: moved.schemaChange?.differences } });
+      expect(last?.schemaChange?.differences).toMatch(/^missing sepal_length \(numeric\), .*; extra Type \(categorical\), /);
+      expect(await champion()).toMatchObject({ version: 4, schemaChange: { championVersion: 1 } });
+
+      await expect(registry.promote('iris', 3, { actor: 'dave', reason: 'back to iris' })).rejects.toThrow(/^iris v3's features and classes differ from champion v4's: missing Type \(categorical\), /);
+    });
+
+    it('does not stop a rollback (the way back from a bad promote)', async () => {
+      later(1);
+      expect(await registry.rollback('iris', { actor: 'oncall', reason: 'every request fails' })).toMatchObject({ version: 1, previousVersion: 4 });
+      expect(await champion()).not.toHaveProperty('schemaChange');
+    });
+
+    it('is not checked while the model has no champion', async () => {
+      const first = await registry.register('pumps', ai4i.onnx, ai4i.manifest, { actor: 'dave' });
+      expect(first.manifest.registration.schemaChange).toBeUndefined();
+      expect(await registry.promote('pumps', first.version, { actor: 'dave', reason: 'first model' })).not.toHaveProperty('schemaChange');
+      await expect(registry.register('pumps', lr.onnx, lr.manifest, { actor: 'dave' })).rejects.toThrow(/^the new pumps version's features and classes differ from champion v1's/);
     });
   });
 
