@@ -3,6 +3,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { z } from 'zod';
 import type { ModelSpec } from '../core/pipeline/model-spec';
 import type { InferenceApiProps } from './constructs/inference-api';
+import { DEFAULT_TRAINING_MAX_CONCURRENCY, MAX_TRAINING_MAX_CONCURRENCY } from './constructs/retraining-definition';
 import type { RetrainingPipelineProps } from './constructs/retraining-pipeline';
 import { type AlarmThresholds, DEFAULT_ALARM_THRESHOLDS } from './monitoring/alarm-thresholds';
 
@@ -24,6 +25,9 @@ export class PlatformConfigError extends Error {
 const RETENTION_DAYS = Object.values(logs.RetentionDays).filter((v): v is number => typeof v === 'number' && v > 0);
 
 const memory = z.number().int().min(128).max(10_240);
+/** What fits platform.pipeline.maxConcurrency, and what was received. */
+const maxConcurrencyProblem = (issue: { readonly input?: unknown }): string =>
+  `must be a whole number of candidates trained at once from 1 to ${MAX_TRAINING_MAX_CONCURRENCY} (Step Functions runs at most ${MAX_TRAINING_MAX_CONCURRENCY} inline Map iterations at once; 0, "unlimited", is refused: one run could take all of the account's Lambda concurrency), got ${JSON.stringify(issue.input)}`;
 const settingsSchema = z
   .object({
     /** The model `POST /predict` uses when the request does not pick one; must have a spec. */
@@ -49,7 +53,24 @@ const settingsSchema = z
       })
       .strict()
       .default({}),
-    pipeline: z.object({ memorySize: memory.optional(), timeoutMinutes: z.number().int().min(1).max(15).optional() }).strict().default({}),
+    pipeline: z
+      .object({
+        memorySize: memory.optional(),
+        timeoutMinutes: z.number().int().min(1).max(15).optional(),
+        /**
+         * How many candidates one run trains at once (the training Map's MaxConcurrency), each a
+         * concurrent execution of the pipeline function. The default, 5, fits a new account's low
+         * Lambda concurrency quota (DEFAULT_TRAINING_MAX_CONCURRENCY explains it); raise it with the quota.
+         */
+        maxConcurrency: z
+          .number({ error: maxConcurrencyProblem })
+          .int({ error: maxConcurrencyProblem })
+          .min(1, { error: maxConcurrencyProblem })
+          .max(MAX_TRAINING_MAX_CONCURRENCY, { error: maxConcurrencyProblem })
+          .default(DEFAULT_TRAINING_MAX_CONCURRENCY),
+      })
+      .strict()
+      .default({ maxConcurrency: DEFAULT_TRAINING_MAX_CONCURRENCY }),
     /** Optional JWT authorization of the inference API. */
     auth: z.object({ issuer: z.string().url().startsWith('https://'), audience: z.array(z.string().min(1)).min(1) }).strict().optional(),
     /** Alarm thresholds overriding the defaults (lib/monitoring/alarm-thresholds.ts; ranges checked by the MonitoringStack). */
@@ -117,6 +138,7 @@ export function platformConfig(rawContext: unknown, specs: readonly ModelSpec[])
     pipeline: {
       memorySize: pipeline.memorySize,
       timeout: pipeline.timeoutMinutes === undefined ? undefined : Duration.minutes(pipeline.timeoutMinutes),
+      maxConcurrency: pipeline.maxConcurrency,
       logRetention,
     },
     monitoring: { models: specs.map((s) => ({ name: s.name, gateMetric: s.gate.metric, schedule: s.schedule })), thresholds: settings.alarms as Partial<AlarmThresholds>, alarmEmail: settings.alarmEmail },

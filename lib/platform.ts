@@ -29,6 +29,7 @@ export function createPlatform(app: App, config: PlatformConfig, env?: Environme
     inferenceFunction: inference.inference.fn,
     pipelineFunction: pipeline.pipeline.fn,
     stateMachine: pipeline.pipeline.stateMachine,
+    pipelineStarts: pipeline.pipeline,
     models: config.monitoring.models,
     thresholds: config.monitoring.thresholds,
     alarmEmail: config.monitoring.alarmEmail,

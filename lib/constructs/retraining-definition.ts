@@ -10,33 +10,76 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
 import type { PipelineStep } from '../../core/pipeline/contract';
 
-/** Lambda's transient errors: worth retrying, unlike a step's own (deterministic) failures. */
-export const LAMBDA_TRANSIENT_ERRORS = [
-  'Lambda.ServiceException',
-  'Lambda.AWSLambdaException',
-  'Lambda.SdkClientException',
-  'Lambda.TooManyRequestsException',
-] as const;
+/**
+ * Lambda's transient errors other than throttling: worth retrying a few times within seconds,
+ * unlike a step's own (deterministic) failures. Throttles get a retry of their own
+ * (LAMBDA_THROTTLE_RETRY).
+ */
+export const LAMBDA_TRANSIENT_ERRORS = ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException'] as const;
+
+/** Lambda refused the invocation for lack of concurrency: the step never ran, so retrying is always safe. */
+export const LAMBDA_THROTTLE_ERROR = 'Lambda.TooManyRequestsException';
+
+/**
+ * The short retry of every Task: 3 retries, waits of at most 2, 4 and 8 s (full jitter), about
+ * 14 s in all. Enough for a blip of the Lambda service; a step's own errors are not retried.
+ */
+export const TRANSIENT_RETRY = { interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 3 } as const;
+
+/**
+ * The throttle retry of the Lambda steps, in minutes rather than seconds: a throttle means the
+ * account's (or region's) concurrency is used up, by this run's own Map, by other runs started at
+ * the same time, or by another workload, and that lasts as long as their invocations (a training
+ * step runs for seconds to minutes). Waits of at most 5, 10, 20, 40 s, then 60 s (maxDelay) for
+ * each later retry: 8 retries may wait up to 5 + 10 + 20 + 40 + 4 x 60 = 315 s, about 5 minutes.
+ * With full jitter each wait is drawn between 0 and that bound, so the typical total is about
+ * half of it (2.5 minutes), and retries of candidates throttled together spread out instead of
+ * all coming back at the same moment. A step still throttled after that fails the run (Catch).
+ */
+export const THROTTLE_RETRY = { interval: Duration.seconds(5), backoffRate: 2, maxDelay: Duration.seconds(60), maxAttempts: 8 } as const;
+
+/**
+ * How many candidates the training Map trains at once when the props do not say.
+ *
+ * 5: every bundled spec trains all its algorithms in one wave (iris has 5, the others 3), and one
+ * run's Map then uses at most 5 concurrent executions of the function, half of the 10 a new AWS
+ * account may start with (Lambda's concurrency quota is raised on request, or with usage). Two
+ * runs at once (an upload during a scheduled run) fit in 10; anything beyond is throttled and
+ * retried with THROTTLE_RETRY's minutes-long budget instead of failing the run.
+ */
+export const DEFAULT_TRAINING_MAX_CONCURRENCY = 5;
+/** Step Functions runs at most 40 iterations of an inline Map at once, whatever MaxConcurrency says. */
+export const MAX_TRAINING_MAX_CONCURRENCY = 40;
 
 export interface RetrainingDefinitionProps {
   /** The one function that runs every step. */
   readonly fn: lambda.IFunction;
   /** Quarantine, success and failure notices. */
   readonly topic: sns.ITopic;
+  /**
+   * How many candidates (algorithms) the TrainCandidates Map trains at once (1..40).
+   * @default DEFAULT_TRAINING_MAX_CONCURRENCY (5)
+   */
+  readonly maxConcurrency?: number;
 }
 
 /** Builds the chain; every Task gets Retry (transient errors, backoff) and Catch -> failure path. */
 export function retrainingDefinition(scope: Construct, props: RetrainingDefinitionProps): sfn.IChainable {
   const { fn, topic } = props;
+  const maxConcurrency = props.maxConcurrency ?? DEFAULT_TRAINING_MAX_CONCURRENCY;
 
   const withRetry = <T extends sfn.TaskStateBase>(task: T, errors: readonly string[]): T => {
-    task.addRetry({ errors: [...errors], interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 3, jitterStrategy: sfn.JitterType.FULL });
+    task.addRetry({ errors: [...errors], ...TRANSIENT_RETRY, jitterStrategy: sfn.JitterType.FULL });
     return task;
   };
 
-  /** A Lambda step: payload { step, input: <the whole state> }, result at `resultPath`. */
-  const step = (id: string, name: PipelineStep, resultPath: string | undefined, input: Record<string, unknown> | string = sfn.JsonPath.entirePayload) =>
-    withRetry(
+  /**
+   * A Lambda step: payload { step, input: <the whole state> }, result at `resultPath`. Two
+   * retriers (the first whose errors match is used): transient errors within seconds, throttles
+   * within minutes.
+   */
+  const step = (id: string, name: PipelineStep, resultPath: string | undefined, input: Record<string, unknown> | string = sfn.JsonPath.entirePayload) => {
+    const task = withRetry(
       new tasks.LambdaInvoke(scope, id, {
         lambdaFunction: fn,
         payload: sfn.TaskInput.fromObject({ step: name, input }),
@@ -47,6 +90,9 @@ export function retrainingDefinition(scope: Construct, props: RetrainingDefiniti
       }),
       LAMBDA_TRANSIENT_ERRORS,
     );
+    task.addRetry({ errors: [LAMBDA_THROTTLE_ERROR], ...THROTTLE_RETRY, jitterStrategy: sfn.JitterType.FULL });
+    return task;
+  };
 
   const notice = (id: string, subject: string, message: Record<string, unknown>, resultPath: string) =>
     withRetry(
@@ -137,6 +183,9 @@ export function retrainingDefinition(scope: Construct, props: RetrainingDefiniti
         algorithm: sfn.JsonPath.stringAt('$$.Map.Item.Value'),
       },
       resultPath: '$.candidates',
+      // A cap, so one run cannot use up a small account's Lambda concurrency (see
+      // DEFAULT_TRAINING_MAX_CONCURRENCY); candidates beyond it wait for a free slot.
+      maxConcurrency,
     }),
   );
   trainCandidates.itemProcessor(train);
@@ -176,6 +225,8 @@ export function retrainingDefinition(scope: Construct, props: RetrainingDefiniti
       // Every row of the upload was already processed (the same content under another name):
       // nothing new to learn from, so no training and no version; not a failure either.
       .when(sfn.Condition.stringEquals('$.validation.status', 'no-new-data'), new sfn.Succeed(scope, 'NoNewData'))
+      // A folder marker ("Create folder" in the S3 console): not data, nothing to do.
+      .when(sfn.Condition.stringEquals('$.validation.status', 'ignored'), new sfn.Succeed(scope, 'Ignored'))
       // A scheduled run before the model's first upload: no data yet, nothing to retrain.
       .when(sfn.Condition.stringEquals('$.validation.status', 'no-data'), new sfn.Succeed(scope, 'NoDataYet'))
       .otherwise(prepare.next(trainCandidates).next(evaluate).next(gate)),

@@ -16,7 +16,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { inferenceBundling } from './inference-function';
 import { acknowledgeResourceWildcards, acknowledgeSynchronousOnly, functionRole, grantList, grantObjects } from './least-privilege';
-import { retrainingDefinition } from './retraining-definition';
+import { DEFAULT_TRAINING_MAX_CONCURRENCY, MAX_TRAINING_MAX_CONCURRENCY, retrainingDefinition } from './retraining-definition';
 import { PIPELINE_METRICS_SERVICE } from '../../lambdas/pipeline/metrics';
 import { scheduleProblem } from '../../core/pipeline/model-spec';
 import { nameProblem } from '../../core/registry/keys';
@@ -55,7 +55,16 @@ export interface RetrainingPipelineProps {
    */
   readonly timeout?: Duration;
   /**
-   * Creates failed / throttled / aborted / timed-out execution alarms sending to this topic
+   * How many candidates (algorithms) one run trains at once: MaxConcurrency of the TrainCandidates
+   * Map, from 1 to 40 (Step Functions runs at most 40 inline Map iterations at once). Each one is
+   * a concurrent execution of the function, so keep it within the account's Lambda concurrency;
+   * invocations beyond it are throttled and retried for minutes (retraining-definition.ts).
+   * @default 5 - a new account's low concurrency quota fits one run's Map twice over (see DEFAULT_TRAINING_MAX_CONCURRENCY)
+   */
+  readonly maxConcurrency?: number;
+  /**
+   * Creates failed / throttled / aborted / timed-out execution alarms, and one on starts in the
+   * dead-letter queue, sending to this topic
    * (for the construct used on its own; the platform's MonitoringStack watches the state machine).
    * @default - no execution alarms
    */
@@ -80,11 +89,12 @@ export interface RetrainingPipelineProps {
 export interface RetrainingSettings {
   readonly memorySize: number;
   readonly timeout: Duration;
+  readonly maxConcurrency: number;
   readonly models: readonly RetrainingModel[];
   readonly modelSpecsDir: string;
 }
 
-export const RETRAINING_DEFAULTS = { memorySize: 3008, timeoutMinutes: 15 } as const;
+export const RETRAINING_DEFAULTS = { memorySize: 3008, timeoutMinutes: 15, maxConcurrency: DEFAULT_TRAINING_MAX_CONCURRENCY } as const;
 
 /** Validates the props before anything is built; errors say what was received and what fits. */
 export function retrainingSettings(props: RetrainingPipelineProps): RetrainingSettings {
@@ -96,6 +106,12 @@ export function retrainingSettings(props: RetrainingPipelineProps): RetrainingSe
   const seconds = timeout.toSeconds({ integral: false });
   if (!Number.isInteger(seconds) || seconds < 1 || seconds > 900) {
     throw new Error(`timeout must be whole seconds from 1 s to 15 minutes (Lambda's limit), got ${seconds} s`);
+  }
+  const maxConcurrency = props.maxConcurrency ?? RETRAINING_DEFAULTS.maxConcurrency;
+  if (!Number.isInteger(maxConcurrency) || maxConcurrency < 1 || maxConcurrency > MAX_TRAINING_MAX_CONCURRENCY) {
+    throw new Error(
+      `maxConcurrency must be a whole number of candidates trained at once from 1 to ${MAX_TRAINING_MAX_CONCURRENCY} (Step Functions runs at most ${MAX_TRAINING_MAX_CONCURRENCY} inline Map iterations at once), got ${maxConcurrency}`,
+    );
   }
   if (props.models.length === 0) {
     throw new Error('models must list at least one model (one per config/models/*.json spec), got none');
@@ -113,7 +129,7 @@ export function retrainingSettings(props: RetrainingPipelineProps): RetrainingSe
   if (!existsSync(modelSpecsDir) || !statSync(modelSpecsDir).isDirectory()) {
     throw new Error(`modelSpecsDir must be an existing folder of model specs, got ${props.modelSpecsDir ?? MODEL_SPECS_SOURCE}`);
   }
-  return { memorySize, timeout, models: props.models, modelSpecsDir };
+  return { memorySize, timeout, maxConcurrency, models: props.models, modelSpecsDir };
 }
 
 /** Quotes a value for bash (bundling hooks run with `bash -c`). */
@@ -141,8 +157,12 @@ export class RetrainingPipeline extends Construct {
   public readonly topic: sns.Topic;
   /** Starts a run for every object created under incoming/. */
   public readonly rule: events.Rule;
-  /** Where EventBridge puts starts it could not deliver. */
+  /**
+   * Where EventBridge puts starts it could not deliver (after 10 retries or 24 hours), kept 14
+   * days; the platform alarms on its depth (PipelineStartsDeadLettered).
+   */
   public readonly deadLetterQueue: sqs.Queue;
+  /** One rule per model with a schedule, by model name; the platform alarms on their FailedInvocations. */
   public readonly schedules: Readonly<Record<string, events.Rule>>;
   public readonly alarms: readonly cloudwatch.Alarm[];
 
@@ -207,7 +227,7 @@ export class RetrainingPipeline extends Construct {
 
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineType: sfn.StateMachineType.STANDARD,
-      definitionBody: sfn.DefinitionBody.fromChainable(retrainingDefinition(this, { fn, topic: this.topic })),
+      definitionBody: sfn.DefinitionBody.fromChainable(retrainingDefinition(this, { fn, topic: this.topic, maxConcurrency: settings.maxConcurrency })),
       tracingEnabled: true,
       logs: {
         destination: new logs.LogGroup(this, 'StateMachineLogs', { retention }),
@@ -272,6 +292,8 @@ export class RetrainingPipeline extends Construct {
       ['ExecutionsThrottled', this.stateMachine.metricThrottled({ period, statistic: 'Sum' })],
       ['ExecutionsAborted', this.stateMachine.metricAborted({ period, statistic: 'Sum' })],
       ['ExecutionsTimedOut', this.stateMachine.metricTimedOut({ period, statistic: 'Sum' })],
+      // Starts EventBridge could not deliver: no execution exists to fail, so only this tells.
+      ['StartsDeadLettered', this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum' })],
     ];
     return watched.map(([name, metric]) => {
       const alarm = new cloudwatch.Alarm(this, `${name}Alarm`, {

@@ -75,6 +75,23 @@ export interface AlarmThresholds {
    * only when (missed runs + 0.5) x its interval fits in 7 days (see retrainingStaleWindow).
    */
   readonly retrainingMissedRuns: number;
+  /**
+   * Alarm when the pipeline's start dead-letter queue holds more than this many messages (the
+   * highest ApproximateNumberOfMessagesVisible in 5 minutes).
+   *
+   * @default 0 (any) - each message is an upload or a scheduled run that EventBridge could not
+   * start after 10 retries or 24 hours: a retrain that will not happen until someone redrives it,
+   * and that nothing else reports (no execution exists to fail). They are kept 14 days.
+   */
+  readonly deadLetteredStartsCount: number;
+  /**
+   * Alarm when a start rule (the upload rule, or a model's schedule) has more than this many
+   * failed invocations (AWS/Events FailedInvocations, per rule) in 5 minutes.
+   *
+   * @default 0 (any) - a failed invocation is a start EventBridge gave up on: dead-lettered if the
+   * queue accepted it, lost if not (its policy or key refused it). Either way no run started.
+   */
+  readonly failedStartsCount: number;
 }
 
 export const DEFAULT_ALARM_THRESHOLDS: AlarmThresholds = {
@@ -86,6 +103,8 @@ export const DEFAULT_ALARM_THRESHOLDS: AlarmThresholds = {
   pipelineExecutionFailuresCount: 0,
   modelLoadFailuresCount: 0,
   retrainingMissedRuns: 2,
+  deadLetteredStartsCount: 0,
+  failedStartsCount: 0,
 };
 
 /** An alarm's period times its evaluation periods may not exceed 1 day when the period is under 1 hour. */
@@ -114,6 +133,8 @@ export function validateAlarmThresholds(t: AlarmThresholds): string[] {
   check('functionThrottlesCount', wholeFrom(0), 'a whole number of throttles >= 0 (0 alarms on any)');
   check('pipelineExecutionFailuresCount', wholeFrom(0), 'a whole number of executions >= 0 (0 alarms on any)');
   check('modelLoadFailuresCount', wholeFrom(0), 'a whole number of failures >= 0 (0 alarms on any)');
+  check('deadLetteredStartsCount', wholeFrom(0), 'a whole number of messages >= 0 (0 alarms on any)');
+  check('failedStartsCount', wholeFrom(0), 'a whole number of failed invocations >= 0 (0 alarms on any)');
   check('retrainingMissedRuns', wholeFrom(1, 6), 'a whole number of missed scheduled runs from 1 to 6 (6.5 daily runs is the most a 7-day alarm covers)');
   return problems;
 }

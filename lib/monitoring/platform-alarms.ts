@@ -4,7 +4,7 @@ import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { type AlarmThresholds, retrainingStaleWindow } from './alarm-thresholds';
-import type { PlatformMetrics } from './platform-metrics';
+import type { PlatformMetrics, StartRule } from './platform-metrics';
 
 /** A model the platform serves and retrains, as its spec (config/models/*.json) describes it. */
 export interface MonitoredModel {
@@ -23,14 +23,33 @@ export interface MonitoredModel {
  * The stable ids of the platform's alarms: construct ids (changing one replaces the alarm) and the
  * headings of their runbook sections in docs/operations.md. Per-model alarms are `<id>-<model>`.
  */
-export const ALARM_IDS = ['Api5xxRate', 'ApiLatencyP99', 'InferenceErrorRate', 'InferenceThrottles', 'PipelineThrottles', 'PipelineExecutionsFailed', 'ModelLoadFailures', 'RetrainingStale'] as const;
+export const ALARM_IDS = [
+  'Api5xxRate',
+  'ApiLatencyP99',
+  'InferenceErrorRate',
+  'InferenceThrottles',
+  'PipelineThrottles',
+  'PipelineExecutionsFailed',
+  'PipelineStartsDeadLettered',
+  'PipelineStartsFailed',
+  'ModelLoadFailures',
+  'RetrainingStale',
+] as const;
 export type AlarmId = (typeof ALARM_IDS)[number];
+
+/**
+ * How many of an alarm there are: one for the platform, one per model (`<id>-<model>`), or one per
+ * rule that starts the pipeline (`<id>-uploads`, `<id>-schedule-<model>`).
+ */
+export type AlarmScope = 'platform' | 'model' | 'start rule';
 
 export interface PlatformAlarmInfo {
   readonly id: AlarmId;
-  /** One alarm per model (`<id>-<model>`), or one for the platform. */
-  readonly perModel: boolean;
-  /** What it means and what to do first; `{model}` stands for the model's name, `{hours}` for its window. */
+  readonly scope: AlarmScope;
+  /**
+   * What it means and what to do first; `{model}` stands for the model's name, `{hours}` for its
+   * window, `{rule}` for the start rule ("the upload rule", "the schedule of iris").
+   */
   readonly description: string;
 }
 
@@ -39,16 +58,18 @@ const runbook = (id: AlarmId) => ` Runbook: docs/operations.md, section ${id}.`;
 /** Every alarm the platform can create, with its description: what the doc must cover. */
 export function platformAlarmCatalog(t: AlarmThresholds): readonly PlatformAlarmInfo[] {
   const sustained = `in each of the last ${t.sustainedPeriods} 5-minute periods`;
-  const info = (id: AlarmId, perModel: boolean, description: string): PlatformAlarmInfo => ({ id, perModel, description: description + runbook(id) });
+  const info = (id: AlarmId, scope: AlarmScope, description: string): PlatformAlarmInfo => ({ id, scope, description: description + runbook(id) });
   return [
-    info('Api5xxRate', false, `More than ${t.api5xxRatePercent}% of inference API requests got a 5xx ${sustained}: users are getting errors. First: on the dashboard, check the Lambda row (errors, throttles) and the Model row (load failures); then search the inference function's logs for "unhandled error" and the errorId from a 500 body.`),
-    info('ApiLatencyP99', false, `The inference API's p99 latency was above ${t.apiLatencyP99InMillis} ms ${sustained}. First: compare API latency with integration latency on the dashboard; if the function is slow, look at cold starts and model load time (a large new champion, a slow registry); if only API Gateway is slow, check the AWS Health Dashboard.`),
-    info('InferenceErrorRate', false, `More than ${t.inferenceErrorRatePercent}% of inference function invocations crashed, timed out or ran out of memory ${sustained} (the app answers its own errors, so these are the function failing). First: search its logs for "Task timed out" or "Runtime exited"; if it began with a promotion, roll back with npm run registry -- rollback <model>.`),
-    info('InferenceThrottles', false, `Lambda throttled the inference function more than ${t.functionThrottlesCount} times in 5 minutes: requests were refused with 5xx. First: check the account's concurrent executions and any reserved concurrency on the function; the API's own throttling should keep it far below the limit.`),
-    info('PipelineThrottles', false, `Lambda throttled the retraining pipeline's function more than ${t.functionThrottlesCount} times in 5 minutes; steps retry, but runs slow down or fail. First: check the account's concurrent executions (another workload may be using them all).`),
-    info('PipelineExecutionsFailed', false, `More than ${t.pipelineExecutionFailuresCount} retraining executions failed, timed out or were aborted in 5 minutes: a retrain did not happen. First: open the failed execution in the Step Functions console; error DataQuarantined means an upload broke the data contract (read its report under quarantine/<model>/ in the data bucket), any other error is a broken run (read runs/<model>/<run>/failure.json in the model bucket, npm run registry -- runs <model>).`),
-    info('ModelLoadFailures', true, `The inference function refused or could not fetch a version of {model} more than ${t.modelLoadFailuresCount} times in 5 minutes (checksum mismatch, unloadable ONNX, registry unreachable). It keeps serving the last good version, so the model in service is older than the champion. First: search the function's logs for the model; if the champion is bad, roll back with npm run registry -- rollback {model}.`),
-    info('RetrainingStale', true, `No retraining run of {model} finished (promoted or rejected) in the last {hours} hours, ${t.retrainingMissedRuns + 0.5} of its schedule's intervals: scheduled retraining has stopped. First: check the schedule rule is enabled, the pipeline's start dead-letter queue, and recent executions for {model}.`),
+    info('Api5xxRate', 'platform', `More than ${t.api5xxRatePercent}% of inference API requests got a 5xx ${sustained}: users are getting errors. First: on the dashboard, check the Lambda row (errors, throttles) and the Model row (load failures); then search the inference function's logs for "unhandled error" and the errorId from a 500 body.`),
+    info('ApiLatencyP99', 'platform', `The inference API's p99 latency was above ${t.apiLatencyP99InMillis} ms ${sustained}. First: compare API latency with integration latency on the dashboard; if the function is slow, look at cold starts and model load time (a large new champion, a slow registry); if only API Gateway is slow, check the AWS Health Dashboard.`),
+    info('InferenceErrorRate', 'platform', `More than ${t.inferenceErrorRatePercent}% of inference function invocations crashed, timed out or ran out of memory ${sustained} (the app answers its own errors, so these are the function failing). First: search its logs for "Task timed out" or "Runtime exited"; if it began with a promotion, roll back with npm run registry -- rollback <model>.`),
+    info('InferenceThrottles', 'platform', `Lambda throttled the inference function more than ${t.functionThrottlesCount} times in 5 minutes: requests were refused with 5xx. First: check the account's concurrent executions and any reserved concurrency on the function; the API's own throttling should keep it far below the limit.`),
+    info('PipelineThrottles', 'platform', `Lambda throttled the retraining pipeline's function more than ${t.functionThrottlesCount} times in 5 minutes; throttled steps retry for up to about 5 minutes, so runs slow down, and fail past that. First: check the account's concurrent executions (another workload may be using them all) against platform.pipeline.maxConcurrency candidates per run.`),
+    info('PipelineExecutionsFailed', 'platform', `More than ${t.pipelineExecutionFailuresCount} retraining executions failed, timed out or were aborted in 5 minutes: a retrain did not happen. First: open the failed execution in the Step Functions console; error DataQuarantined means an upload broke the data contract (read its report under quarantine/<model>/ in the data bucket; the dashboard's Failed executions vs quarantined uploads tells at a glance), any other error is a broken run (read runs/<model>/<run>/failure.json in the model bucket, npm run registry -- runs <model>).`),
+    info('PipelineStartsDeadLettered', 'platform', `More than ${t.deadLetteredStartsCount} retraining starts are waiting in the pipeline's start dead-letter queue: uploads or scheduled runs EventBridge could not start (after 10 retries or 24 hours); no execution exists for them. First: read the messages (aws sqs receive-message) for the error (ERROR_CODE, ERROR_MESSAGE attributes), fix it (state machine deleted or renamed, role refused), then start the runs again and delete the messages. Messages are kept 14 days.`),
+    info('PipelineStartsFailed', 'start rule', `EventBridge gave up on more than ${t.failedStartsCount} starts of the retraining pipeline by {rule} in 5 minutes (FailedInvocations): those uploads or scheduled runs did not start. First: check the start dead-letter queue (PipelineStartsDeadLettered); a start missing from it was lost (the queue refused it), so start that run by hand.`),
+    info('ModelLoadFailures', 'model', `The inference function refused or could not fetch a version of {model} more than ${t.modelLoadFailuresCount} times in 5 minutes (checksum mismatch, unloadable ONNX, registry unreachable). It keeps serving the last good version, so the model in service is older than the champion. First: search the function's logs for the model; if the champion is bad, roll back with npm run registry -- rollback {model}.`),
+    info('RetrainingStale', 'model', `No retraining run of {model} finished (promoted or rejected) in the last {hours} hours, ${t.retrainingMissedRuns + 0.5} of its schedule's intervals: scheduled retraining has stopped. First: check the schedule rule is enabled, the pipeline's start dead-letter queue, and recent executions for {model}.`),
   ];
 }
 
@@ -86,10 +107,16 @@ export class PlatformAlarms extends Construct {
     const catalog = new Map(platformAlarmCatalog(t).map((i) => [i.id, i.description]));
     const byId: Record<string, cloudwatch.Alarm> = {};
     const described: { id: string; description: string }[] = [];
-    const add = (alarmId: AlarmId, spec: AlarmSpec, model?: string) => {
-      const constructId = model === undefined ? alarmId : `${alarmId}-${model}`;
+    /** `subject`: the model, or the start rule, an alarm of a per-model or per-rule kind is about. */
+    const add = (alarmId: AlarmId, spec: AlarmSpec, subject?: { readonly model: string } | { readonly rule: StartRule }) => {
+      const model = subject && 'model' in subject ? subject.model : undefined;
+      const rule = subject && 'rule' in subject ? subject.rule : undefined;
+      const constructId = model !== undefined ? `${alarmId}-${model}` : rule !== undefined ? `${alarmId}-${rule.key}` : alarmId;
       const periods = spec.periods ?? 1;
-      const description = (catalog.get(alarmId) ?? '').replace(/\{model\}/g, model ?? '').replace(/\{hours\}/g, String(periods));
+      const description = (catalog.get(alarmId) ?? '')
+        .replace(/\{model\}/g, model ?? '')
+        .replace(/\{hours\}/g, String(periods))
+        .replace(/\{rule\}/g, rule?.label ?? '');
       const alarm = new cloudwatch.Alarm(this, constructId, {
         metric: spec.metric,
         threshold: spec.threshold,
@@ -114,11 +141,17 @@ export class PlatformAlarms extends Construct {
     add('InferenceErrorRate', { metric: m.functionErrorRatePercent('inference'), threshold: t.inferenceErrorRatePercent, ...sustained });
     add('InferenceThrottles', { metric: m.functionThrottlesCount('inference'), threshold: t.functionThrottlesCount });
     add('PipelineThrottles', { metric: m.functionThrottlesCount('pipeline'), threshold: t.functionThrottlesCount });
+    // Quarantined uploads count here too (they end FAILED, error DataQuarantined); subtracting the
+    // QuarantinedFiles metric is not sound for an alarm: docs/operations.md, PipelineExecutionsFailed.
     add('PipelineExecutionsFailed', { metric: m.executionsUnfinishedCount(), threshold: t.pipelineExecutionFailuresCount });
+    // Lost starts: nothing else reports them, since no execution exists to fail. The queue stays
+    // non-empty until someone redrives or deletes its messages, so its recovery is sent too.
+    add('PipelineStartsDeadLettered', { metric: m.deadLetteredStartsMax(), threshold: t.deadLetteredStartsCount, notifyRecovery: true });
+    for (const rule of m.startRules()) add('PipelineStartsFailed', { metric: m.failedStartsCount(rule), threshold: t.failedStartsCount }, { rule });
 
     const skipped: { model: string; reason: string }[] = [];
     for (const model of props.models) {
-      add('ModelLoadFailures', { metric: m.modelLoadFailuresCount(model.name), threshold: t.modelLoadFailuresCount }, model.name);
+      add('ModelLoadFailures', { metric: m.modelLoadFailuresCount(model.name), threshold: t.modelLoadFailuresCount }, { model: model.name });
       const window = retrainingStaleWindow(model.schedule, t.retrainingMissedRuns);
       if ('skipped' in window) {
         skipped.push({ model: model.name, reason: window.skipped });
@@ -128,7 +161,7 @@ export class PlatformAlarms extends Construct {
       // Hourly sums, all below 1 for the whole window; missing data (no run ever) breaches too.
       // 1-hour periods allow a 7-day window (under 1 hour, CloudWatch allows only 1 day).
       const hourly = m.finishedRunsCount(model.name, Duration.hours(1));
-      add('RetrainingStale', { metric: hourly, threshold: 1, below: true, periods: window.hours, missingBreaches: true, notifyRecovery: true }, model.name);
+      add('RetrainingStale', { metric: hourly, threshold: 1, below: true, periods: window.hours, missingBreaches: true, notifyRecovery: true }, { model: model.name });
     }
     this.byId = byId;
     this.alarms = Object.values(byId);

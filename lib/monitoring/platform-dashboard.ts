@@ -29,7 +29,7 @@ const HEADER = [
   '# Serverless MLOps platform',
   'Read it top to bottom. **Is it healthy?** The alarm row first (grey: no data yet, red: read the runbook in `docs/operations.md` under the alarm\'s name), then **API** and **Lambda**.',
   '**Is the model good?** The **Model** row: what each model predicts per version and class (a sudden shift in the class mix after a promotion deserves a look), how fast, load failures, and which version serves.',
-  '**What changed?** The **Pipeline** row: runs, candidate vs champion on the gate metric (the candidate is promoted only if it beats the champion by the spec\'s margin), promotions and quarantined uploads, over the last 30 days.',
+  '**What changed?** The **Pipeline** row: runs, candidate vs champion on the gate metric (the candidate is promoted only if it beats the champion by the spec\'s margin), promotions and quarantined uploads, over the last 30 days; then failed executions next to quarantined uploads, and starts that never became executions (dead-letter queue, failed invocations).',
   'Dashed lines are alarm thresholds. Custom metrics are in the `ServerlessMlops` namespace, dimension `service` = inference | pipeline.',
 ].join('\n\n');
 
@@ -114,6 +114,22 @@ export class PlatformDashboard extends Construct {
       graph('Runs by outcome (per day)', each((x) => [m.retrainingRunsCount(x.name, 'promoted', daily), m.retrainingRunsCount(x.name, 'rejected', daily)]).flat(), { width: 8, ...quality }),
       graph('Promotions (per day)', each((x) => m.promotionsCount(x.name, daily)), { width: 8, ...quality }),
       graph('Quarantined files and failed runs (per day)', each((x) => [m.quarantinedFilesCount(x.name, daily), m.retrainingFailuresCount(x.name, daily)]).flat(), { width: 8, ...quality }),
+    );
+
+    d.addWidgets(section('### Pipeline failures and lost starts: was a failed execution a quarantine? Did every upload and schedule start a run?'));
+    d.addWidgets(
+      // Quarantined uploads end FAILED too (error DataQuarantined): when the two lines match, the
+      // failures were bad data, not broken runs. Drawn, not alarmed on (docs/operations.md explains).
+      graph('Failed executions vs quarantined uploads (all models)', [m.executionsFailedCount(), m.quarantinedFilesAllModelsCount()], {
+        width: 8,
+        leftAnnotations: [line(t.pipelineExecutionFailuresCount, 'failed executions alarm')],
+      }),
+      graph('Starts in the dead-letter queue', [m.deadLetteredStartsMax()], { width: 8, leftAnnotations: [line(t.deadLetteredStartsCount, 'dead-letter alarm')] }),
+      graph(
+        'Failed starts per rule (EventBridge FailedInvocations)',
+        m.startRules().map((r) => m.failedStartsCount(r)),
+        { width: 8, leftAnnotations: [line(t.failedStartsCount, 'failed starts alarm')] },
+      ),
     );
   }
 }

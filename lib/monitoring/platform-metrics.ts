@@ -1,7 +1,9 @@
 import { Duration } from 'aws-cdk-lib';
 import type * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as events from 'aws-cdk-lib/aws-events';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { INFERENCE_METRICS, METRICS_SERVICE as INFERENCE_SERVICE } from '../../lambdas/inference/metrics';
 import { PIPELINE_METRICS, PIPELINE_METRICS_SERVICE } from '../../lambdas/pipeline/metrics';
@@ -12,12 +14,36 @@ export type PlatformFunction = 'inference' | 'pipeline';
 /** The `outcome` dimension of RetrainingRuns (lambdas/pipeline/register.ts). */
 export type RunOutcome = 'promoted' | 'rejected';
 
+/**
+ * What starts the retraining pipeline, as RetrainingPipeline exposes it (a RetrainingPipeline can
+ * be passed as is): the EventBridge rules and the dead-letter queue of their targets.
+ */
+export interface MonitoredStarts {
+  /** Where EventBridge puts the starts it could not deliver. */
+  readonly deadLetterQueue: sqs.IQueue;
+  /** The upload rule (objects created under incoming/). */
+  readonly rule: events.IRule;
+  /** The schedule rule of each model that has one, by model name. */
+  readonly schedules: Readonly<Record<string, events.IRule>>;
+}
+
+/** One rule that starts the pipeline: `uploads`, or `schedule-<model>`. */
+export interface StartRule {
+  /** `uploads` or `schedule-<model>`: the suffix of its alarm's id. */
+  readonly key: string;
+  /** How descriptions and graphs name it: "the upload rule", "the schedule of iris". */
+  readonly label: string;
+  readonly rule: events.IRule;
+}
+
 export interface PlatformMetricsProps {
   /** The inference API's stage: API Gateway publishes per ApiId + Stage ($default). */
   readonly stage: apigw.IHttpStage;
   readonly inferenceFunction: lambda.IFunction;
   readonly pipelineFunction: lambda.IFunction;
   readonly stateMachine: sfn.IStateMachine;
+  /** The pipeline's start rules and their dead-letter queue. */
+  readonly starts: MonitoredStarts;
   /**
    * The period of every metric that does not take its own.
    * @default Duration.minutes(5)
@@ -226,6 +252,46 @@ export class PlatformMetrics {
 
   quarantinedFilesCount(model: string, period?: Duration): cloudwatch.IMetric {
     return this.pipeline(PIPELINE_METRICS.quarantinedFiles, { model }, 'Sum', `${model} quarantined`, period);
+  }
+
+  /**
+   * Quarantined uploads of every model, unknown ones included: a SUM over a SEARCH, because an
+   * upload to a folder with no spec (or none at all) is counted under that folder's name (or
+   * _unsorted), which is not known at synth. Graphs only: alarms cannot use SEARCH.
+   */
+  quarantinedFilesAllModelsCount(): cloudwatch.IMetric {
+    const search = `SEARCH('{${METRICS_NAMESPACE},model,service} MetricName="${PIPELINE_METRICS.quarantinedFiles}" service="${PIPELINE_METRICS_SERVICE}"', 'Sum', ${this.period.toSeconds()})`;
+    return new cloudwatch.MathExpression({ expression: `SUM(${search})`, usingMetrics: {}, label: 'quarantined uploads', period: this.period });
+  }
+
+  // --- Pipeline starts (AWS/SQS, AWS/Events) ---
+
+  /** The upload rule, then each schedule by model name. */
+  startRules(): readonly StartRule[] {
+    const { rule, schedules } = this.props.starts;
+    return [
+      { key: 'uploads', label: 'the upload rule', rule },
+      ...Object.keys(schedules)
+        .sort()
+        .map((model) => ({ key: `schedule-${model}`, label: `the schedule of ${model}`, rule: schedules[model] })),
+    ];
+  }
+
+  /** Starts waiting in the dead-letter queue: the highest count seen in the period. */
+  deadLetteredStartsMax(): cloudwatch.IMetric {
+    return this.props.starts.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: this.period, label: 'starts in the dead-letter queue' });
+  }
+
+  /** Starts EventBridge gave up on, for one rule (RuleName: the default event bus). */
+  failedStartsCount(start: StartRule): cloudwatch.IMetric {
+    return new cloudwatch.Metric({
+      namespace: 'AWS/Events',
+      metricName: 'FailedInvocations',
+      dimensionsMap: { RuleName: start.rule.ruleName },
+      statistic: 'Sum',
+      period: this.period,
+      label: `failed starts: ${start.key}`,
+    });
   }
 
   // --- helpers ---

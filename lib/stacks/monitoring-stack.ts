@@ -12,7 +12,7 @@ import { nameProblem } from '../../core/registry/keys';
 import { type AlarmThresholds, alarmThresholdsWithDefaults, validateAlarmThresholds } from '../monitoring/alarm-thresholds';
 import { type MonitoredModel, PlatformAlarms } from '../monitoring/platform-alarms';
 import { PlatformDashboard } from '../monitoring/platform-dashboard';
-import { PlatformMetrics } from '../monitoring/platform-metrics';
+import { type MonitoredStarts, PlatformMetrics } from '../monitoring/platform-metrics';
 
 /** The inference API as InferenceApi exposes it (an InferenceApi can be passed as is). */
 export interface MonitoredApi {
@@ -28,6 +28,12 @@ export interface MonitoringStackProps extends StackProps {
   /** The retraining pipeline's step function (RetrainingPipeline's `fn`). */
   readonly pipelineFunction: lambda.IFunction;
   readonly stateMachine: sfn.IStateMachine;
+  /**
+   * What starts the pipeline: its upload rule, schedules and their dead-letter queue (a
+   * RetrainingPipeline can be passed as is). Lost starts are alarmed on here, since no execution
+   * exists to fail.
+   */
+  readonly pipelineStarts: MonitoredStarts;
   /** One per model spec: name, gate metric and schedule (config/models/*.json). */
   readonly models: readonly MonitoredModel[];
   /**
@@ -96,6 +102,7 @@ export class MonitoringStack extends Stack {
       inferenceFunction: props.inferenceFunction,
       pipelineFunction: props.pipelineFunction,
       stateMachine: props.stateMachine,
+      starts: props.pipelineStarts,
     });
     this.alarms = new PlatformAlarms(this, 'Alarms', { metrics: this.metrics, models: props.models, thresholds: this.thresholds, topic: this.alarmTopic });
     this.dashboard = new PlatformDashboard(this, 'Platform', { metrics: this.metrics, models: props.models, thresholds: this.thresholds, alarms: this.alarms.alarms });

@@ -2,6 +2,10 @@ import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { join } from 'node:path';
 import { loadModelSpecs } from '../../core/pipeline/model-specs';
+import { platformConfig } from '../../lib/config';
+import { createPlatform } from '../../lib/platform';
+import { renderedDefinition } from '../../local/state-machine';
+import { CDK_JSON_CONTEXT, testApp } from '../helpers/cdk-app';
 import { InferenceStack } from '../../lib/stacks/inference-stack';
 import { PipelineStack } from '../../lib/stacks/pipeline-stack';
 import { StorageStack } from '../../lib/stacks/storage-stack';
@@ -32,5 +36,23 @@ describe('the app wiring', () => {
     const scheduled = Object.values(pipeline.findResources('AWS::Events::Rule')).filter((r) => r.Properties.ScheduleExpression);
     expect(scheduled.map((r) => r.Properties.ScheduleExpression).sort()).toEqual(specs.flatMap((s) => (s.schedule ? [s.schedule] : [])).sort());
     pipeline.hasOutput('StateMachineArn', {});
+  });
+});
+
+describe('the training Map\'s concurrency, from the platform config', () => {
+  const specs = loadModelSpecs(join(__dirname, '../../config/models'));
+  const mapOf = (context: unknown) => {
+    const stacks = createPlatform(testApp(), platformConfig(context, specs));
+    const definition = renderedDefinition(stacks.pipeline, stacks.pipeline.pipeline.stateMachine) as { States: Record<string, unknown> };
+    return definition.States.TrainCandidates;
+  };
+
+  test('cdk.json\'s platform context sets it (5, the default, written out)', () => {
+    expect(mapOf(CDK_JSON_CONTEXT.platform)).toMatchObject({ Type: 'Map', MaxConcurrency: 5 });
+  });
+
+  test('a context without it gets the default, one with it gets its value', () => {
+    expect(mapOf({})).toMatchObject({ MaxConcurrency: 5 });
+    expect(mapOf({ pipeline: { maxConcurrency: 12 } })).toMatchObject({ MaxConcurrency: 12 });
   });
 });

@@ -30,6 +30,7 @@ function platform(props: Partial<MonitoringStackProps> = {}) {
     inferenceFunction: inference.inference.fn,
     pipelineFunction: pipeline.pipeline.fn,
     stateMachine: pipeline.pipeline.stateMachine,
+    pipelineStarts: pipeline.pipeline,
     models: MODELS,
     ...props,
   });
@@ -119,6 +120,75 @@ describe('MonitoringStack', () => {
     );
   });
 
+  test('starts waiting in the pipeline\'s dead-letter queue raise an alarm (and its recovery) on the queue\'s visible messages', () => {
+    expect(alarmProperties(p, 'PipelineStartsDeadLettered')).toMatchObject({
+      Metrics: [
+        expect.objectContaining({
+          ReturnData: true,
+          MetricStat: {
+            Metric: { Namespace: 'AWS/SQS', MetricName: 'ApproximateNumberOfMessagesVisible', Dimensions: [{ Name: 'QueueName', Value: { 'Fn::ImportValue': expect.stringMatching(/StartDeadLetterQueue/) } }] },
+            Stat: 'Maximum',
+            Period: 300,
+          },
+        }),
+      ],
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      EvaluationPeriods: 1,
+      AlarmActions: [topic],
+      OKActions: [topic],
+    });
+  });
+
+  test('each rule that starts the pipeline (uploads, every schedule) has an alarm on its failed invocations', () => {
+    const scheduled = SPECS.flatMap((s) => (s.schedule ? [`schedule-${s.name}`] : []));
+    const ids = Object.keys(monitoring.alarms.byId).filter((id) => id.startsWith('PipelineStartsFailed-'));
+    expect(ids.sort()).toEqual(['uploads', ...scheduled].map((k) => `PipelineStartsFailed-${k}`).sort());
+    const watched = (id: string) => (alarmProperties(p, id).Metrics as { MetricStat: { Metric: { Dimensions: unknown[] } } }[])[0].MetricStat;
+    // Each watches its own rule (by name, exported by the pipeline stack).
+    expect(new Set(ids.map((id) => JSON.stringify(watched(id).Metric.Dimensions))).size).toBe(ids.length);
+    for (const id of ids) {
+      expect(alarmProperties(p, id)).toMatchObject({
+        Metrics: [
+          expect.objectContaining({
+            ReturnData: true,
+            MetricStat: {
+              Metric: { Namespace: 'AWS/Events', MetricName: 'FailedInvocations', Dimensions: [{ Name: 'RuleName', Value: { 'Fn::ImportValue': expect.stringMatching(/UploadRule|Schedule/) } }] },
+              Stat: 'Sum',
+              Period: 300,
+            },
+          }),
+        ],
+        Threshold: 0,
+        ComparisonOperator: 'GreaterThanThreshold',
+        TreatMissingData: 'notBreaching',
+        AlarmActions: [topic],
+      });
+    }
+    expect(alarmProperties(p, 'PipelineStartsFailed-uploads').AlarmDescription).toContain('by the upload rule');
+    expect(alarmProperties(p, 'PipelineStartsFailed-schedule-iris').AlarmDescription).toContain('by the schedule of iris');
+  });
+
+  test('failed executions still count quarantined uploads: QuarantinedFiles is not subtracted (see the runbook)', () => {
+    const alarm = alarmProperties(p, 'PipelineExecutionsFailed');
+    expect(alarm.Metrics).toEqual(expect.arrayContaining([expect.objectContaining({ Expression: 'FILL(failed, 0) + FILL(timedOut, 0) + FILL(aborted, 0)', ReturnData: true })]));
+    expect(JSON.stringify(alarm.Metrics)).not.toContain(PIPELINE_METRICS.quarantinedFiles);
+  });
+
+  test('the dashboard draws failed executions next to all quarantined uploads, the dead-letter queue and each rule\'s failed starts', () => {
+    const drawn = drawnMetrics(template);
+    expect(drawn).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ namespace: 'AWS/SQS', name: 'ApproximateNumberOfMessagesVisible' }),
+        expect.objectContaining({ namespace: 'AWS/Events', name: 'FailedInvocations' }),
+        expect.objectContaining({ namespace: 'AWS/States', name: 'ExecutionsFailed' }),
+        // every model, the folders with no spec included: a SEARCH over the model dimension
+        { namespace: METRICS_NAMESPACE, name: PIPELINE_METRICS.quarantinedFiles, dimensions: { model: '*', service: PIPELINE_METRICS_SERVICE }, search: expect.any(String) },
+      ]),
+    );
+    expect(drawn.filter((m) => m.namespace === 'AWS/Events')).toHaveLength(1 + SPECS.filter((s) => s.schedule).length);
+  });
+
   test('a scheduled model whose window fits in 7 days gets a staleness alarm over hourly finished runs; the others are reported', () => {
     const windows = MODELS.map((m) => ({ model: m.name, window: retrainingStaleWindow(m.schedule, DEFAULT_ALARM_THRESHOLDS.retrainingMissedRuns) }));
     const alarmed = windows.flatMap(({ model, window }) => ('hours' in window ? [{ model, hours: window.hours }] : []));
@@ -178,10 +248,12 @@ describe('MonitoringStack', () => {
 describe('MonitoringStack thresholds', () => {
   test('thresholds from props reach the alarms', () => {
     const models = [{ name: 'iris', gateMetric: 'macroF1', schedule: 'rate(12 hours)' }];
-    const p = platform({ models, thresholds: { api5xxRatePercent: 2.5, apiLatencyP99InMillis: 1500, sustainedPeriods: 4, modelLoadFailuresCount: 2, retrainingMissedRuns: 3 } });
+    const p = platform({ models, thresholds: { api5xxRatePercent: 2.5, apiLatencyP99InMillis: 1500, sustainedPeriods: 4, modelLoadFailuresCount: 2, retrainingMissedRuns: 3, deadLetteredStartsCount: 1, failedStartsCount: 2 } });
     expect(alarmProperties(p, 'Api5xxRate')).toMatchObject({ Threshold: 2.5, EvaluationPeriods: 4, DatapointsToAlarm: 4, AlarmDescription: expect.stringContaining('More than 2.5% of inference API requests') });
     expect(alarmProperties(p, 'ApiLatencyP99')).toMatchObject({ Threshold: 1500, EvaluationPeriods: 4 });
     expect(alarmProperties(p, 'ModelLoadFailures-iris')).toMatchObject({ Threshold: 2, EvaluationPeriods: 1 });
+    expect(alarmProperties(p, 'PipelineStartsDeadLettered')).toMatchObject({ Threshold: 1, AlarmDescription: expect.stringContaining('More than 1 retraining starts are waiting') });
+    expect(alarmProperties(p, 'PipelineStartsFailed-uploads')).toMatchObject({ Threshold: 2 });
     // (3 missed runs + half an interval of slack) x 12 h, in 1-hour periods.
     expect(alarmProperties(p, 'RetrainingStale-iris')).toMatchObject({ EvaluationPeriods: 42, DatapointsToAlarm: 42, Metrics: expect.arrayContaining([expect.objectContaining({ MetricStat: expect.objectContaining({ Period: 3600 }) })]) });
   });

@@ -68,12 +68,36 @@ describe('RetrainingPipeline', () => {
     }
   });
 
-  test('Lambda steps retry Lambda transient errors and send { step, input }', () => {
-    const validate = definition.States.Validate as AslState & { Parameters: unknown; Retry: { ErrorEquals: string[]; BackoffRate: number }[] };
-    expect(validate.Retry[0].ErrorEquals).toEqual(expect.arrayContaining(['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException']));
+  type Retrier = { ErrorEquals: string[]; IntervalSeconds?: number; BackoffRate?: number; MaxAttempts?: number; MaxDelaySeconds?: number; JitterStrategy?: string };
+  const lambdaSteps = states.filter(([, s]) => s.Type === 'Task' && JSON.stringify(s.Resource ?? '').includes('lambda'));
+
+  test('Lambda steps retry Lambda transient errors briefly and send { step, input }', () => {
+    const validate = definition.States.Validate as AslState & { Parameters: unknown; Retry: Retrier[] };
+    expect(validate.Retry[0]).toMatchObject({ ErrorEquals: expect.arrayContaining(['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException']), MaxAttempts: 3 });
     expect(validate.Retry[0].BackoffRate).toBeGreaterThan(1);
     expect(validate.Parameters).toEqual({ step: 'validate', 'input.$': '$' });
     expect(validate.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'RecordFailure' }]);
+  });
+
+  test('every Lambda step, Train included, retries throttles on their own retrier, for minutes rather than seconds', () => {
+    expect(lambdaSteps.map(([name]) => name)).toEqual(expect.arrayContaining(['Validate', 'Prepare', 'Train', 'Evaluate', 'RecordFailure']));
+    for (const [name, state] of lambdaSteps) {
+      const retry = (state.Retry ?? []) as Retrier[];
+      // Exactly one retrier takes throttles, and it is not the short one.
+      const throttle = retry.filter((r) => r.ErrorEquals.includes('Lambda.TooManyRequestsException'));
+      expect({ name, throttle }).toEqual({
+        name,
+        throttle: [{ ErrorEquals: ['Lambda.TooManyRequestsException'], IntervalSeconds: 5, BackoffRate: 2, MaxDelaySeconds: 60, MaxAttempts: 8, JitterStrategy: 'FULL' }],
+      });
+      // The budget, without jitter: each wait capped by MaxDelaySeconds, summed over the attempts.
+      const [r] = throttle;
+      const budget = Array.from({ length: r.MaxAttempts ?? 0 }, (_, i) => Math.min((r.IntervalSeconds ?? 0) * (r.BackoffRate ?? 1) ** i, r.MaxDelaySeconds ?? Infinity)).reduce((a, b) => a + b, 0);
+      expect(budget).toBeGreaterThanOrEqual(4 * 60);
+      expect(budget).toBeLessThanOrEqual(10 * 60);
+      // The other transient errors keep the short retry (about 14 s).
+      const short = retry.find((r2) => r2.ErrorEquals.includes('Lambda.ServiceException'));
+      expect({ name, short }).toEqual({ name, short: expect.objectContaining({ IntervalSeconds: 2, BackoffRate: 2, MaxAttempts: 3 }) });
+    }
   });
 
   test('the Map trains one TrainItem per algorithm of $.prepare.algorithms', () => {
@@ -87,11 +111,32 @@ describe('RetrainingPipeline', () => {
     });
   });
 
+  test('the Map trains at most 5 candidates at once by default', () => {
+    expect(definition.States.TrainCandidates).toMatchObject({ MaxConcurrency: 5 });
+  });
+
+  test('the Map\'s concurrency comes from the props', () => {
+    const custom = synth({ maxConcurrency: 2 });
+    const rendered = renderedDefinition(custom.stack, custom.pipeline.stateMachine) as { States: Record<string, unknown> };
+    expect(rendered.States.TrainCandidates).toMatchObject({ MaxConcurrency: 2 });
+  });
+
   test('the state machine is Standard, logs every transition with execution data and is traced', () => {
     template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
       StateMachineType: 'STANDARD',
       TracingConfiguration: { Enabled: true },
       LoggingConfiguration: Match.objectLike({ Level: 'ALL', IncludeExecutionData: true }),
+    });
+  });
+
+  test('an alarm fires on starts waiting in the dead-letter queue, to the alarm topic', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [Match.stringLikeRegexp('StartDeadLetterQueue'), 'QueueName'] } }],
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      AlarmActions: [{ Ref: Match.stringLikeRegexp('AlarmTopic') }],
     });
   });
 
@@ -169,6 +214,7 @@ describe('retrainingSettings', () => {
     const settings = retrainingSettings(base());
     expect(settings.memorySize).toBe(3008);
     expect(settings.timeout.toMinutes()).toBe(15);
+    expect(settings.maxConcurrency).toBe(5);
   });
 
   test.each<[string, Partial<RetrainingPipelineProps>, string]>([
@@ -178,6 +224,8 @@ describe('retrainingSettings', () => {
     ['an invalid model name', { models: [{ name: 'Iris!' }] }, 'model name "Iris!" is not valid'],
     ['a model listed twice', { models: [{ name: 'iris' }, { name: 'iris' }] }, '"iris" is listed twice'],
     ['a malformed schedule', { models: [{ name: 'iris', schedule: 'rate(1 days)' }] }, 'the schedule of "iris" must use the singular unit for 1 ("rate(1 day)")'],
+    ['no concurrency', { maxConcurrency: 0 }, 'maxConcurrency must be a whole number of candidates trained at once from 1 to 40'],
+    ['more concurrency than an inline Map runs', { maxConcurrency: 41 }, 'Step Functions runs at most 40 inline Map iterations at once), got 41'],
     ['a missing specs folder', { modelSpecsDir: '/no/such/folder' }, 'modelSpecsDir must be an existing folder of model specs, got /no/such/folder'],
   ])('fails when given %s', (_case, props, message) => {
     expect(() => retrainingSettings({ ...base(), ...props })).toThrow(message);

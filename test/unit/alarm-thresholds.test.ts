@@ -27,6 +27,8 @@ describe('validateAlarmThresholds', () => {
     ['functionThrottlesCount', -1, /whole number of throttles >= 0/],
     ['pipelineExecutionFailuresCount', 0.5, /whole number of executions/],
     ['modelLoadFailuresCount', '1', /whole number of failures/],
+    ['deadLetteredStartsCount', -1, /whole number of messages >= 0/],
+    ['failedStartsCount', 1.5, /whole number of failed invocations >= 0/],
     ['retrainingMissedRuns', 0, /missed scheduled runs from 1 to 6/],
     ['retrainingMissedRuns', 7, /7-day alarm/],
   ] as const)('refuses %s = %p, naming the field, the value and what fits', (field, value, expected) => {
@@ -76,6 +78,8 @@ describe('platformAlarmCatalog', () => {
     const catalog = platformAlarmCatalog(DEFAULT_ALARM_THRESHOLDS);
     expect(catalog.map((a) => a.id)).toEqual([...ALARM_IDS]);
     for (const alarm of catalog) expect(alarm.description).toMatch(new RegExp(`First: .+ Runbook: docs/operations\\.md, section ${alarm.id}\\.$`));
+    expect(catalog.filter((a) => a.scope === 'start rule').map((a) => a.id)).toEqual(['PipelineStartsFailed']);
+    expect(catalog.find((a) => a.id === 'PipelineStartsFailed')?.description).toContain('{rule}');
     // CloudWatch's limit for AlarmDescription; per-model ones add a model name (at most 64 characters) twice.
     for (const alarm of catalog) expect(alarm.description.length).toBeLessThanOrEqual(1024 - 2 * 64);
   });

@@ -20,6 +20,7 @@ describe('platform configuration (cdk.json context "platform")', () => {
     expect(config.storage).toEqual({ terminationProtection: true, noncurrentVersionExpirationDays: 90 });
     expect(config.inference.logRetention).toBe(30);
     expect(config.inference.auth).toBeUndefined();
+    expect(config.pipeline.maxConcurrency).toBe(5);
     expect(config.monitoring.models).toEqual(expect.arrayContaining([{ name: 'ai4i2020', gateMetric: 'macroF1', schedule: 'cron(0 3 ? * MON *)' }]));
   });
 
@@ -30,7 +31,7 @@ describe('platform configuration (cdk.json context "platform")', () => {
         terminationProtection: false,
         logRetentionDays: 90,
         inference: { memorySize: 2048, modelTtlSeconds: 30, throttling: { rateLimit: 50, burstLimit: 100 } },
-        pipeline: { memorySize: 4096, timeoutMinutes: 10 },
+        pipeline: { memorySize: 4096, timeoutMinutes: 10, maxConcurrency: 8 },
         auth: { issuer: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_abc', audience: ['client-1'] },
         alarms: { api5xxRatePercent: 2 },
         alarmEmail: 'ops@example.com',
@@ -40,6 +41,7 @@ describe('platform configuration (cdk.json context "platform")', () => {
     expect(config.inference).toMatchObject({ defaultModel: 'iris', memorySize: 2048, throttling: { rateLimit: 50, burstLimit: 100 }, auth: { audience: ['client-1'] }, logRetention: 90 });
     expect(config.inference.modelTtl?.toSeconds()).toBe(30);
     expect(config.pipeline.timeout?.toMinutes()).toBe(10);
+    expect(config.pipeline).toMatchObject({ memorySize: 4096, maxConcurrency: 8 });
     expect(config.monitoring).toMatchObject({ thresholds: { api5xxRatePercent: 2 }, alarmEmail: 'ops@example.com' });
   });
 
@@ -60,6 +62,12 @@ describe('platform configuration (cdk.json context "platform")', () => {
         expect.stringMatching(/^platform\.alarms(\.api5xx)?: /),
       ]),
     );
+  });
+
+  test.each([0, 41, 2.5, '5', null])('refuses pipeline.maxConcurrency = %p, saying what fits and what it got', (value) => {
+    expect(problemsOf({ pipeline: { maxConcurrency: value } })).toEqual([
+      `platform.pipeline.maxConcurrency: must be a whole number of candidates trained at once from 1 to 40 (Step Functions runs at most 40 inline Map iterations at once; 0, "unlimited", is refused: one run could take all of the account's Lambda concurrency), got ${JSON.stringify(value)}`,
+    ]);
   });
 
   test('fails when the default model or a SageMaker-served model has no spec', () => {
