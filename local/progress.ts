@@ -77,7 +77,7 @@ function stepLines(step: string, result: unknown, score: (n: number) => string):
     }
     case 'register': {
       const r = result as RegistrationResult;
-      return [`registered v${r.version} as ${r.alias}${r.promoted ? ' (now serving)' : ''}`];
+      return [`registered v${r.version} as ${r.alias}${r.promoted ? ' (now serving)' : ''}`, ...(r.note ? [`not promoted: ${r.note.replace(/^.*; not promoted: /, '')}`] : [])];
     }
     default:
       return [];

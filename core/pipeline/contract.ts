@@ -90,6 +90,7 @@ export interface DataFile {
   readonly key: string;
   readonly sha256: string;
   readonly rows: number;
+  readonly bytes: number;
   readonly processedAt: string;
   /** Rows of the upload the data contract dropped (bad values, unknown labels), from its report. */
   readonly droppedByContract?: number;
@@ -114,6 +115,11 @@ export interface DataManifest {
   readonly files: readonly DataFile[];
   /** sha256 over the files' keys and sha256s, in order. */
   readonly sha256: string;
+  /**
+   * runs/<model>/<runId>/data.csv: the files' rows in this order under one header, so each Map item
+   * and Evaluate read one object instead of every file again (row ranges follow from `rows`).
+   */
+  readonly snapshotKey: string;
 }
 
 /** One Map item: the state machine builds it from $.model, $.prepare and $$.Map.Item.Value. */
@@ -170,6 +176,11 @@ export interface EvaluationResult {
   /** The best candidate's scores on the comparison rows (the gate's input). */
   readonly candidate: Scores;
   readonly champion?: { readonly version: number; readonly holdout: Scores };
+  /**
+   * The champion alias as Evaluate read it (null: none). Register promotes only if it still points
+   * there, so every promotion was compared with the version it replaces.
+   */
+  readonly championAtEvaluation?: number | null;
   readonly comparison: Comparison;
   readonly decision: { readonly promote: boolean; readonly reason: string };
 }
@@ -179,6 +190,8 @@ export interface RegistrationResult {
   readonly version: number;
   readonly alias: 'champion' | 'challenger';
   readonly promoted: boolean;
+  /** Set when the gate promoted but the champion had moved since Evaluate: why it is a challenger. */
+  readonly note?: string;
 }
 
 /** record-failure: what failed is kept under runs/<model>/<runId or execution>/failure.json. */
@@ -210,6 +223,8 @@ export interface RunSummary {
   /** The best candidate's scores on the comparison rows (what the gate compared with the champion's). */
   readonly candidate: Scores;
   readonly champion?: EvaluationResult['champion'];
+  /** The champion when the run was evaluated (null: none): the version a promotion replaced. */
+  readonly comparedWith: number | null;
   readonly comparison: Comparison;
   readonly decision: EvaluationResult['decision'];
   readonly registration: RegistrationResult;

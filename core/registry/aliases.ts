@@ -15,6 +15,22 @@ export class AliasError extends Error {
   override readonly name = 'AliasError';
 }
 
+/**
+ * The alias no longer points where the caller saw it (a conditional promotion: another run moved
+ * the champion after this one compared its candidate with it). `current` is where it points now.
+ */
+export class AliasMovedError extends Error {
+  override readonly name = 'AliasMovedError';
+
+  constructor(
+    readonly alias: string,
+    readonly expected: number | null,
+    readonly current: number | null,
+  ) {
+    super(`alias "${alias}" points at ${current === null ? 'nothing' : `v${current}`}, not ${expected === null ? 'nothing' : `v${expected}`} as the caller expected`);
+  }
+}
+
 export interface CurrentAlias {
   readonly record: AliasRecord;
   readonly etag: string;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { ModelManifest } from '../manifest';
 import { type ObjectStore, PreconditionFailedError } from '../object-store';
-import { AliasError, moveAlias, readAlias } from './aliases';
+import { AliasError, AliasMovedError, moveAlias, readAlias } from './aliases';
 import { HistoryLog, rollbackTarget, versionAt, withCurrent } from './history';
 import { aliasesPrefix, aliasKey, isValidName, nameProblem, parseAliasKey, REGISTRY_PREFIX, versionKey, versionsPrefix, versionsWith } from './keys';
 import { decodeAliasRecord, decodeManifest, encodeJson } from './records';
@@ -59,6 +59,13 @@ export interface AliasMoveRequest {
    * SchemaMismatchError); the change and this reason are recorded on the move.
    */
   readonly allowSchemaChange?: SchemaChangeApproval;
+  /**
+   * Move only if the alias still points at this version (null: only if it is not set yet), checked
+   * against the very record the conditional write replaces; else an AliasMovedError. A pipeline
+   * run promotes only over the champion it compared its candidate with.
+   * @default - move whatever the alias points at
+   */
+  readonly ifCurrentVersion?: number | null;
 }
 
 /**
@@ -175,6 +182,10 @@ export class ModelRegistry implements ModelSource {
       this.store,
       { model, alias },
       async (current) => {
+        const now = current?.record.version ?? null;
+        if (request.ifCurrentVersion !== undefined && now !== request.ifCurrentVersion && now !== version) {
+          throw new AliasMovedError(alias, request.ifCurrentVersion, now);
+        }
         if (current?.record.version === version) return 'stay';
         // Moving the champion: checked against the very record the conditional write replaces.
         const champion = alias === DEFAULT_ALIAS ? current?.record.version : (await readAlias(this.store, model, DEFAULT_ALIAS))?.record.version;

@@ -10,7 +10,7 @@ import { pickBest, TIE_TOLERANCE } from '../../training/selection';
 import { sameSplit, type SplitRecord } from '../../training/split';
 import { labelledSplit } from '../../training/train';
 import type { CandidateResult, Comparison, DataManifest, EvaluationResult, ExecutionInput, PrepareResult, Scores } from '../../core/pipeline/contract';
-import { loadProcessed } from './data';
+import { loadRunData } from './data';
 import { specFor, type StepDeps } from './deps';
 import { comparisonRowsKey } from './keys';
 import { readDataManifest } from './prepare';
@@ -120,7 +120,7 @@ export async function evaluate(input: EvaluateInput, deps: StepDeps): Promise<Ev
   const { best, reason: selection } = bestCandidate(input.candidates, spec.training.selectionMetric);
   const data = await readDataManifest(deps, input.prepare.dataManifestKey);
   const [table, candidate, champion] = await Promise.all([
-    loadProcessed(deps, data.files.map((f) => f.key)),
+    loadRunData(deps, data),
     readCandidate(deps, best.candidatePrefix),
     loadChampion(deps, input.model),
   ]);
@@ -152,6 +152,7 @@ export async function evaluate(input: EvaluateInput, deps: StepDeps): Promise<Ev
     selection,
     candidate: candidateScores,
     ...(champion && championScores ? { champion: { version: champion.version, holdout: championScores } } : {}),
+    championAtEvaluation: champion?.version ?? null,
     comparison,
     decision: { promote: decision.promote, reason: `${best.algorithm}: ${reason}` },
   };

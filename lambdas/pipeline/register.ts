@@ -1,4 +1,6 @@
 import { UnknownModelError } from '../../core/registry/types';
+import { AliasMovedError } from '../../core/registry/aliases';
+import { PreconditionFailedError } from '../../core/object-store';
 import { droppedRowsWarning } from '../../training/data/warnings';
 import type { CandidateResult, DataFile, EvaluationResult, ExecutionInput, PrepareResult, RegistrationResult, RunSummary } from '../../core/pipeline/contract';
 import { type StepDeps, specFor } from './deps';
@@ -38,25 +40,30 @@ async function registeredBy(deps: StepDeps, model: string, execution: string): P
 export async function register(input: RegisterInput, deps: StepDeps): Promise<RegistrationResult> {
   const { model, execution, evaluation } = input;
   const actor = `pipeline:${execution}`;
-  const { promote, reason } = evaluation.decision;
+  const { promote } = evaluation.decision;
+  const expected = evaluation.championAtEvaluation;
   // The model's spec decides its features: a version it trained may change the schema (recorded).
   const allowSchemaChange = { reason: `retrained from config/models/${model}.json` };
   let version = await registeredBy(deps, model, execution);
   if (version === undefined) {
     const { onnx, manifest } = await readCandidate(deps, evaluation.best.candidatePrefix);
-    const parentVersion = evaluation.champion?.version;
+    const parentVersion = expected ?? evaluation.champion?.version ?? undefined;
     const registered = await deps.registry.register(model, onnx, { ...manifest, parentVersion, pipelineExecution: execution }, {
       actor,
-      reason,
+      reason: evaluation.decision.reason,
       parentVersion,
       pipelineExecution: execution,
       allowSchemaChange,
     });
     version = registered.version;
   }
-  const alias = promote ? 'champion' : 'challenger';
-  await deps.registry.promote(model, version, { alias, actor, reason, allowSchemaChange });
-  const registration: RegistrationResult = { version, alias, promoted: promote };
+  const decision = await moveAliases(deps, model, version, { actor, allowSchemaChange, promote, reason: evaluation.decision.reason, expected });
+  const registration: RegistrationResult = {
+    version,
+    alias: decision.promote ? 'champion' : 'challenger',
+    promoted: decision.promote,
+    ...(promote && !decision.promote ? { note: decision.reason } : {}),
+  };
   const data = await readDataManifest(deps, input.prepare.dataManifestKey);
   const summary: RunSummary = {
     model,
@@ -79,13 +86,54 @@ export async function register(input: RegisterInput, deps: StepDeps): Promise<Re
     warnings: runWarnings(input.candidates, data.files),
     candidate: evaluation.candidate,
     ...(evaluation.champion ? { champion: evaluation.champion } : {}),
+    comparedWith: expected ?? null,
     comparison: evaluation.comparison,
-    decision: evaluation.decision,
+    decision,
     registration,
   };
-  await deps.modelStore.put(summaryKey(model, input.prepare.runId), JSON.stringify(summary, null, 2), { contentType: 'application/json' });
+  await writeOnce(deps, summaryKey(model, input.prepare.runId), summary);
   reportRun(deps, input, summary);
   return registration;
+}
+
+const versionName = (v: number | null) => (v === null ? 'no champion' : `v${v}`);
+
+/**
+ * Points 'champion' at the version when the gate promoted it, but only if the champion is still the
+ * version Evaluate compared with (conditional on the alias record): two runs of one model gated
+ * against the same champion cannot both replace it. The loser is registered as 'challenger' with
+ * the reason, and a later run compares it with the new champion. Else 'challenger' with the gate's reason.
+ */
+async function moveAliases(
+  deps: StepDeps,
+  model: string,
+  version: number,
+  move: { actor: string; allowSchemaChange: { reason: string }; promote: boolean; reason: string; expected: number | null | undefined },
+): Promise<{ promote: boolean; reason: string }> {
+  const { actor, allowSchemaChange, reason } = move;
+  if (move.promote) {
+    try {
+      const condition = move.expected === undefined ? {} : { ifCurrentVersion: move.expected };
+      await deps.registry.promote(model, version, { alias: 'champion', actor, reason, allowSchemaChange, ...condition });
+      return { promote: true, reason };
+    } catch (error) {
+      if (!(error instanceof AliasMovedError)) throw error;
+      const moved = `${reason}; not promoted: the champion moved from ${versionName(error.expected)} to ${versionName(error.current)} while this run was evaluated, and this version was never compared with ${versionName(error.current)}`;
+      await deps.registry.promote(model, version, { alias: 'challenger', actor, reason: moved, allowSchemaChange });
+      return { promote: false, reason: moved };
+    }
+  }
+  await deps.registry.promote(model, version, { alias: 'challenger', actor, reason, allowSchemaChange });
+  return { promote: false, reason };
+}
+
+/** Run records are written once: a retried step finds the record there and keeps it. */
+async function writeOnce(deps: StepDeps, key: string, record: unknown): Promise<void> {
+  try {
+    await deps.modelStore.put(key, JSON.stringify(record, null, 2), { contentType: 'application/json', condition: { ifNoneMatch: '*' } });
+  } catch (error) {
+    if (!(error instanceof PreconditionFailedError)) throw error;
+  }
 }
 
 /** The data warnings of every candidate (once each), and the rows the contract dropped from the files used. */

@@ -292,7 +292,12 @@ async function recordNoNewData(deps: StepDeps, input: ExecutionInput, reportKey:
     duplicateRows: duplicates,
     message: `no new data: all ${report.rowsOut} clean row(s) of ${input.key} are already in processed/${input.model}/; nothing was trained`,
   };
-  await deps.modelStore.put(runKey, json(record), { contentType: 'application/json' });
+  try {
+    // Written once: a retried step keeps the first record.
+    await deps.modelStore.put(runKey, json(record), { contentType: 'application/json', condition: { ifNoneMatch: '*' } });
+  } catch (error) {
+    if (!(error instanceof PreconditionFailedError)) throw error;
+  }
   (deps.recorder ?? NO_METRICS).record({ name: PIPELINE_METRICS.runs, unit: 'Count', value: 1, dimensions: { model: input.model, outcome: 'no-new-data' } });
   return { status: 'no-new-data', reportKey, rowsIn: report.rowsOut, duplicateRows: duplicates, runKey };
 }

@@ -92,7 +92,7 @@ describe('retraining pipeline steps on a local S3 server', () => {
     expect(processed).toHaveLength(3); // the copy, its report and its rows' identities
     expect(first.prepare).toMatchObject({ runId: 'exec-1', algorithms: ['lr', 'nb'], seed: 42, files: 1, rows: IRIS_DISTINCT_ROWS, dataManifestKey: 'runs/iris/exec-1/data.json' });
     const dataManifest = await readJson('runs/iris/exec-1/data.json');
-    expect(dataManifest.files).toEqual([{ key: processed.find((k) => k.endsWith('.csv')), sha256: expect.stringMatching(/^[0-9a-f]{64}$/), rows: IRIS_DISTINCT_ROWS, processedAt: expect.any(String), droppedByContract: 0 }]);
+    expect(dataManifest.files).toEqual([{ key: processed.find((k) => k.endsWith('.csv')), sha256: expect.stringMatching(/^[0-9a-f]{64}$/), rows: IRIS_DISTINCT_ROWS, bytes: expect.any(Number), processedAt: expect.any(String), droppedByContract: 0 }]);
     expect(first.candidates.map((c) => c.algorithm)).toEqual(['lr', 'nb']);
     expect(await deps.modelStore.list('runs/iris/exec-1/candidates/lr/')).toEqual(['runs/iris/exec-1/candidates/lr/manifest.json', 'runs/iris/exec-1/candidates/lr/model.onnx']);
     expect(first.evaluation.champion).toBeUndefined();
@@ -150,6 +150,34 @@ describe('retraining pipeline steps on a local S3 server', () => {
     if (partial.status !== 'clean') throw new Error('not clean');
     const report = JSON.parse(Buffer.from((await deps.dataStore.get(partial.reportKey))?.body ?? []).toString()) as Record<string, number>;
     expect(report).toMatchObject({ rowsOut: 100, rowsKept: 49, duplicatesOfProcessed: 50, duplicatesWithinFile: 1 });
+  });
+
+  test('two runs gated against the same champion: the first replaces it, the second stays a challenger and says why', async () => {
+    const evaluated = async (file: string, delta: number, execution: string) => {
+      const input = await upload(`incoming/iris/${file}`, irisShifted(delta), execution);
+      const validation = (await run({ step: 'validate', input })) as ValidationResult;
+      const prepare = (await run({ step: 'prepare', input: { ...input, validation } })) as PrepareResult;
+      const item = { model: 'iris', runId: prepare.runId, dataManifestKey: prepare.dataManifestKey, seed: prepare.seed, algorithm: 'nb' };
+      const candidates = [(await run({ step: 'train', input: item })) as CandidateResult];
+      const evaluation = (await run({ step: 'evaluate', input: { ...input, validation, prepare, candidates } })) as EvaluationResult;
+      // Both passed the gate (set here: this test is about what Register does with two such runs).
+      return { ...input, validation, prepare, candidates, evaluation: { ...evaluation, decision: { promote: true, reason: 'passed the gate' } } };
+    };
+    const champion = async () => {
+      const alias = await deps.registry.resolveAlias('iris', 'champion');
+      return alias && alias !== 'unchanged' ? alias.record.version : undefined;
+    };
+    const before = await champion();
+    const [a, b] = [await evaluated('race-a.csv', 0.11, 'exec-race-a'), await evaluated('race-b.csv', 0.12, 'exec-race-b')];
+    expect([a.evaluation.championAtEvaluation, b.evaluation.championAtEvaluation]).toEqual([before, before]);
+    const first = (await run({ step: 'register', input: a })) as RegistrationResult;
+    expect(first).toMatchObject({ alias: 'champion', promoted: true });
+    const second = (await run({ step: 'register', input: b })) as RegistrationResult;
+    expect(second).toMatchObject({ alias: 'challenger', promoted: false, note: expect.stringMatching(new RegExp(`the champion moved from v${before} to v${first.version} while this run was evaluated`)) });
+    expect(await champion()).toBe(first.version);
+    // A retried Register answers the same, and the run's record is written once.
+    expect(await run({ step: 'register', input: b })).toEqual(second);
+    expect(await readJson('runs/iris/exec-race-b/summary.json')).toMatchObject({ comparedWith: before, registration: second, decision: { promote: false } });
   });
 
   test('a malformed upload is quarantined with its report; nothing reaches processed/', async () => {
