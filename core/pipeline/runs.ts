@@ -8,6 +8,7 @@ import type { NoNewDataRecord, RunSummary } from './contract';
  *   runs/<model>/<runId>/failure.json     (a failed run: the error and the state it failed in)
  *   runs/<model>/<runId>/no-new-data.json (a run whose upload held only rows the model already had)
  *   runs/<model>/<runId>/data.json        (the processed/ files the run trained on, with sha256 and rows)
+ *   runs/<model>/<runId>/data.csv         (those files' rows under one header: what the steps read)
  *   runs/<model>/<runId>/comparison-rows.txt (digests of the rows champion and candidate were compared on)
  */
 
@@ -18,6 +19,7 @@ export const summaryKey = (model: string, runId: string) => `${runPrefix(model, 
 export const failureKey = (model: string, runId: string) => `${runPrefix(model, runId)}failure.json`;
 export const noNewDataKey = (model: string, runId: string) => `${runPrefix(model, runId)}no-new-data.json`;
 export const dataManifestKey = (model: string, runId: string) => `${runPrefix(model, runId)}data.json`;
+export const snapshotKey = (model: string, runId: string) => `${runPrefix(model, runId)}data.csv`;
 export const comparisonRowsKey = (model: string, runId: string) => `${runPrefix(model, runId)}comparison-rows.txt`;
 
 export type RunRecord =

@@ -5,32 +5,39 @@ import type { ModelSpec } from '../../core/pipeline/model-spec';
 import { loadTable, type RawTable } from '../../training/data/load';
 import type { TrainOptions } from '../../training/train';
 import type { AlgorithmName } from '../../training/algorithms/types';
+import type { DataManifest } from '../../core/pipeline/contract';
 import type { StepDeps } from './deps';
 
 /**
- * Downloads processed/ files to a scratch folder and reads them as one table (the loader reads
- * paths). Source URIs name the S3 objects, not the scratch files, so manifests say where data lives.
+ * The run's training data as one table: the snapshot Prepare wrote (runs/<model>/<runId>/data.csv),
+ * read once. Each row's origin names the processed file it came from (row ranges from data.json),
+ * and the sources are the processed files' S3 URIs, so manifests say where the data lives.
  */
-export async function loadProcessed(deps: StepDeps, keys: readonly string[]): Promise<RawTable> {
-  if (keys.length === 0) throw new Error('no data files to load');
+export async function loadRunData(deps: StepDeps, data: DataManifest): Promise<RawTable> {
+  const object = await deps.modelStore.get(data.snapshotKey);
+  if (!object) throw new Error(`the run's data snapshot ${data.snapshotKey} does not exist`);
   mkdirSync(deps.tmpDir, { recursive: true });
   const dir = mkdtempSync(join(deps.tmpDir, 'pipeline-data-'));
+  let table: RawTable;
   try {
-    const paths = await Promise.all(
-      keys.map(async (key, i) => {
-        const object = await deps.dataStore.get(key);
-        if (!object) throw new Error(`data file ${key} does not exist (was processed/ changed during the run?)`);
-        const path = join(dir, `${i}.csv`);
-        writeFileSync(path, object.body);
-        return path;
-      }),
-    );
-    const table = loadTable(paths, PROCESSED_LOAD_OPTIONS);
-    const uri = (key: string) => (deps.dataBucket ? `s3://${deps.dataBucket}/${key}` : key);
-    return { ...table, sources: table.sources.map((s, i) => ({ ...s, uri: uri(keys[i]) })) };
+    const path = join(dir, 'data.csv');
+    writeFileSync(path, object.body);
+    table = loadTable([path], PROCESSED_LOAD_OPTIONS);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+  const expected = data.files.reduce((sum, f) => sum + f.rows, 0);
+  if (table.rows.length !== expected) {
+    throw new Error(`the run's data snapshot ${data.snapshotKey} holds ${table.rows.length} rows, but its files' reports add up to ${expected}`);
+  }
+  const origin: RawTable['origin'] = new Array<RawTable['origin'][number]>(table.rows.length);
+  let row = 0;
+  data.files.forEach((file, index) => {
+    for (let line = 2; line < file.rows + 2; line++) origin[row++] = { file: index, line };
+  });
+  const uri = (key: string) => (deps.dataBucket ? `s3://${deps.dataBucket}/${key}` : key);
+  const sources = data.files.map((f) => ({ uri: uri(f.key), sha256: f.sha256, bytes: f.bytes, rows: f.rows }));
+  return { ...table, origin, sources };
 }
 
 /** trainCandidates' options from the spec, for the given algorithms and seed. */

@@ -13,7 +13,7 @@ export const INCOMING_PREFIX = 'incoming/';
 
 export const processedPrefix = (model: string) => `processed/${model}/`;
 export const quarantinePrefix = (model: string) => `quarantine/${model}/`;
-export { candidatePrefix, comparisonRowsKey, dataManifestKey, failureKey, noNewDataKey, runPrefix, summaryKey } from '../../core/pipeline/runs';
+export { candidatePrefix, comparisonRowsKey, dataManifestKey, failureKey, noNewDataKey, runPrefix, snapshotKey, summaryKey } from '../../core/pipeline/runs';
 
 /** Splits incoming/<model>/<file>; undefined when the key is not of that form. */
 export function parseIncomingKey(key: string): { model: string; file: string } | undefined {

@@ -7,7 +7,7 @@ import type { AlgorithmName } from '../../training/algorithms/types';
 import { DEFAULT_SEED } from '../../training/train';
 import type { DataFile, DataManifest, ExecutionInput, PrepareResult, ValidationResult } from '../../core/pipeline/contract';
 import { specFor, type StepDeps } from './deps';
-import { dataManifestKey, isProcessedData, processedAt, processedPrefix, processedReportKey, runIdFor } from './keys';
+import { dataManifestKey, isProcessedData, processedAt, processedPrefix, processedReportKey, runIdFor, snapshotKey } from './keys';
 import { inBatches } from './batches';
 
 export type PrepareInput = ExecutionInput & { readonly validation?: ValidationResult };
@@ -24,6 +24,32 @@ async function countsOf(deps: StepDeps, key: string): Promise<{ rows: number; dr
   if (!report) throw new Error(`processed file ${key} has no report (${processedReportKey(key)})`);
   const parsed = JSON.parse(Buffer.from(report.body).toString('utf8')) as { rowsKept?: number; rowsOut?: number; droppedCount?: number };
   return { rows: parsed.rowsKept ?? parsed.rowsOut ?? 0, dropped: parsed.droppedCount ?? 0 };
+}
+
+/**
+ * Processed files joined under one header. Every processed file is written by the data contract
+ * (toCsv: one header line, then rows); files whose header differs cannot be one table.
+ */
+class Snapshot {
+  private header: { key: string; line: string } | undefined;
+  private readonly bodies = new Map<string, string>();
+
+  add(key: string, body: Uint8Array): void {
+    const text = Buffer.from(body).toString('utf8');
+    const end = text.indexOf('\n');
+    const line = end < 0 ? text : text.slice(0, end);
+    this.header ??= { key, line };
+    if (line !== this.header.line) {
+      throw new Error(`${key} has the columns "${line}", but ${this.header.key} has "${this.header.line}": processed files of one model must share their columns`);
+    }
+    const rows = end < 0 ? '' : text.slice(end + 1);
+    this.bodies.set(key, rows === '' || rows.endsWith('\n') ? rows : `${rows}\n`);
+  }
+
+  /** The header, then each file's rows in the given order. */
+  text(order: readonly string[]): string {
+    return `${this.header?.line ?? ''}\n${order.map((key) => this.bodies.get(key) ?? '').join('')}`;
+  }
 }
 
 /**
@@ -49,11 +75,15 @@ export async function prepare(input: PrepareInput, deps: StepDeps): Promise<Prep
     dropped.set(f.key, counts.dropped);
     return counts.rows;
   });
+  const snapshot = new Snapshot();
   const files: DataFile[] = await inBatches(chosen, 16, async ({ file, rows }) => {
     const object = await deps.dataStore.get(file.key);
     if (!object) throw new Error(`data file ${file.key} disappeared while preparing the run`);
-    return { key: file.key, sha256: sha256(object.body), rows, processedAt: file.processedAt.toISOString(), droppedByContract: dropped.get(file.key) ?? 0 };
+    snapshot.add(file.key, object.body);
+    return { key: file.key, sha256: sha256(object.body), rows, bytes: object.body.length, processedAt: file.processedAt.toISOString(), droppedByContract: dropped.get(file.key) ?? 0 };
   });
+  const dataSnapshotKey = snapshotKey(input.model, runId);
+  await deps.modelStore.put(dataSnapshotKey, snapshot.text(files.map((f) => f.key)), { contentType: 'text/csv' });
   const hash = createHash('sha256');
   for (const f of files) hash.update(`${f.key}\n${f.sha256}\n`);
   const manifest: DataManifest = {
@@ -64,6 +94,7 @@ export async function prepare(input: PrepareInput, deps: StepDeps): Promise<Prep
     availableFiles: keys.length,
     files,
     sha256: hash.digest('hex'),
+    snapshotKey: dataSnapshotKey,
   };
   const manifestKey = dataManifestKey(input.model, runId);
   await deps.modelStore.put(manifestKey, JSON.stringify(manifest, null, 2), { contentType: 'application/json' });

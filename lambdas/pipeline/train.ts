@@ -4,7 +4,7 @@ import { exportModel } from '../../training/export';
 import { KFOLD_BELOW_VALIDATION_ROWS, trainCandidates, type TrainingRun } from '../../training/train';
 import { holdoutParity, PARITY_TOLERANCE } from '../../training/verify';
 import type { CandidateResult, TrainItem } from '../../core/pipeline/contract';
-import { loadProcessed, trainOptions } from './data';
+import { loadRunData, trainOptions } from './data';
 import { readDataManifest } from './prepare';
 import { dataWarnings } from '../../training/data/warnings';
 import { specFor, type StepDeps } from './deps';
@@ -24,7 +24,7 @@ export async function train(item: TrainItem, deps: StepDeps): Promise<CandidateR
   const spec = specFor(deps, item.model);
   const algorithm = asAlgorithm(item.algorithm);
   const data = await readDataManifest(deps, item.dataManifestKey);
-  const table = await loadProcessed(deps, data.files.map((f) => f.key));
+  const table = await loadRunData(deps, data);
   const run = trainCandidates(table, trainOptions(spec, [algorithm], item.seed));
   const candidate = run.candidates.find((c) => c.algorithm === algorithm);
   if (!candidate) {
