@@ -7,6 +7,8 @@ export interface WindowCandidate {
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
+/** Row counts read at once when every file in bounds is taken (one small GET each). */
+const ROWS_BATCH = 16;
 
 /**
  * The files a run trains on: newest first, within the `files` and `days` bounds; then, if a `rows`
@@ -28,9 +30,18 @@ export async function takeWindow<T extends WindowCandidate>(
   }
   if (window?.files !== undefined) inBounds = inBounds.slice(0, window.files);
   const chosen: { file: T; rows: number }[] = [];
+  if (window?.rows === undefined) {
+    // Every file in bounds is taken: read their row counts a batch at a time, not one by one.
+    for (let i = 0; i < inBounds.length; i += ROWS_BATCH) {
+      const batch = inBounds.slice(i, i + ROWS_BATCH);
+      const counts = await Promise.all(batch.map(rowsOf));
+      batch.forEach((file, j) => chosen.push({ file, rows: counts[j] }));
+    }
+    return chosen.reverse();
+  }
   let total = 0;
   for (const file of inBounds) {
-    if (window?.rows !== undefined && total >= window.rows) break;
+    if (total >= window.rows) break;
     const rows = await rowsOf(file);
     chosen.push({ file, rows });
     total += rows;

@@ -96,6 +96,12 @@ describe('retraining decisions through the local platform', () => {
     throw new Error(`no run record for ${file}; platform output:\n${lines.join('\n')}`);
   }
 
+  /** Every alias move of iris, oldest first, as the registry CLI reads them. */
+  async function registryHistory(): Promise<{ alias: string; version: number; previousVersion?: number }[]> {
+    const moves = (await keys(endpoints.modelBucket, 'registry/iris/history/')).sort();
+    return Promise.all(moves.map(async (key) => JSON.parse(await text(endpoints.modelBucket, key)) as { alias: string; version: number; previousVersion?: number }));
+  }
+
   const finished = (run: RunRecord): RunSummary => {
     if (run.status !== 'finished') throw new Error(`expected a finished run, got ${JSON.stringify(run)}`);
     return run.summary;
@@ -157,5 +163,42 @@ describe('retraining decisions through the local platform', () => {
       expect(trained.size).toBeGreaterThan(300);
       expect(compared.filter((digest) => trained.has(digest))).toEqual([]);
     }
+  });
+
+  test('eight distinct uploads at once: every run finishes, and each promotion replaced the champion it was compared with', async () => {
+    const before = new Set((await listRuns(modelStore, 'iris')).map((r) => r.runId));
+    const versionsBefore = await versions();
+    // Each file: rows of a third regime the champion has not seen, so most candidates pass the gate against it.
+    await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        s3.send(new PutObjectCommand({ Bucket: endpoints.dataBucket, Key: `incoming/iris/burst-${i}.csv`, Body: irisLike(60, 100 + i, { petal: -1, sepalWidth: -2 }) })),
+      ),
+    );
+    let runs: RunRecord[] = [];
+    for (let i = 0; i < 600 && runs.length < 8; i++) {
+      await platform.pipeline.idle();
+      runs = (await listRuns(modelStore, 'iris')).filter((r) => !before.has(r.runId) && r.status !== 'incomplete');
+      if (runs.length < 8) await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    expect(runs.map((r) => r.status)).toEqual(Array(8).fill('finished'));
+    const summaries = runs.map(finished);
+    expect(await versions()).toBe(versionsBefore + 8);
+    expect(await keys(endpoints.dataBucket, 'incoming/')).toEqual([]);
+
+    // The champion's moves made by these runs, in order: each from the version its run compared with.
+    const history = JSON.parse(await text(endpoints.modelBucket, 'registry/iris/aliases/champion.json')) as { version: number };
+    const promotions = summaries.filter((s) => s.registration.promoted);
+    expect(promotions.length).toBeGreaterThan(0);
+    const moves = await registryHistory();
+    for (const summary of promotions) {
+      const move = moves.find((m) => m.version === summary.registration.version && m.alias === 'champion');
+      expect(move?.previousVersion).toBe(summary.comparedWith);
+    }
+    // Runs that passed the gate against a champion that had moved meanwhile say so and stayed challengers.
+    for (const summary of summaries.filter((s) => !s.registration.promoted && s.registration.note)) {
+      expect(summary.registration.note).toMatch(/the champion moved from v\d+ to v\d+ while this run was evaluated/);
+    }
+    expect(promotions.map((s) => s.registration.version)).toContain(history.version);
+    expect(lines.filter((l) => /now serving/.test(l)).length).toBe(2 + promotions.length); // v1 (seed), v2 (new regime), then these
   });
 });
