@@ -54,7 +54,12 @@ async function main(): Promise<void> {
     ].join('\n'),
   );
   platform.seeded.then(
-    () => log(`seed       models ready (${((performance.now() - started) / 1000).toFixed(1)} s after start)`),
+    async () => {
+      const seconds = ((performance.now() - started) / 1000).toFixed(1);
+      const unserved = await platform.unserved();
+      if (unserved.length === 0) log(`seed       models ready (${seconds} s after start)`);
+      else log(`seed       models ready except ${unserved.map((u) => `${u.model} (${u.reason})`).join(', ')} (${seconds} s after start)`);
+    },
     (error: unknown) => log(`seed       failed: ${error instanceof Error ? error.message : String(error)}`),
   );
 

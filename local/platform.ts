@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { loadModelSpecs } from '../core/pipeline/model-specs';
+import { listRuns } from '../core/pipeline/runs';
 import { OnnxModelValidator } from '../core/registry/onnx-validator';
 import { ModelRegistry } from '../core/registry/registry';
 import { S3ObjectStore } from '../core/s3-object-store';
@@ -56,8 +57,10 @@ export interface LocalPlatform {
   readonly dataDir: string;
   readonly metrics: LocalMetrics;
   readonly pipeline: LocalPipeline;
-  /** Resolves when first-start seeding has finished (at once when there was nothing to seed). */
+  /** Resolves when first-start seeding, and every run resumed from a previous start, has finished. */
   readonly seeded: Promise<void>;
+  /** The spec'd models with no champion to serve, and why (after `seeded`: what "models ready" must name). */
+  unserved(): Promise<{ readonly model: string; readonly reason: string }[]>;
   close(): Promise<void>;
 }
 
@@ -87,7 +90,8 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
   const metrics = new LocalMetrics();
   const client = localS3Client(s3.endpoint);
   const dataStore = new S3ObjectStore(client, LOCAL_BUCKETS.data);
-  const registry = new ModelRegistry(new S3ObjectStore(client, LOCAL_BUCKETS.models), new OnnxModelValidator());
+  const modelStore = new S3ObjectStore(client, LOCAL_BUCKETS.models);
+  const registry = new ModelRegistry(modelStore, new OnnxModelValidator());
 
   const pipeline = new LocalPipeline({
     specs,
@@ -169,7 +173,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
   const schedules = startSchedules(specs, (model) => pipeline.startRun(model, 'schedule'));
   for (const note of schedules.notes) log(`schedule   ${note}`);
 
-  const seeded = options.seed === false ? Promise.resolve() : seed();
+  const seeded = (options.seed === false ? Promise.resolve() : seed()).then(() => pipeline.idle());
   async function seed(): Promise<void> {
     const plan = await seedPlan(specs, registry, dataStore);
     for (const skipped of plan.skipped) log(`seed       ${skipped.model}: ${skipped.reason}`);
@@ -189,6 +193,19 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
     metrics,
     pipeline,
     seeded,
+    async unserved() {
+      const missing: { model: string; reason: string }[] = [];
+      for (const spec of specs) {
+        if ((await registry.resolveAlias(spec.name, 'champion')) !== undefined) continue;
+        const last = (await listRuns(modelStore, spec.name)).at(-1);
+        const reason =
+          last?.status === 'failed'
+            ? `its last run failed: ${last.failure.error?.error ?? 'see runs/'}`
+            : `no champion yet: upload data to incoming/${spec.name}/`;
+        missing.push({ model: spec.name, reason });
+      }
+      return missing;
+    },
     async close() {
       if (closed) return;
       closed = true;

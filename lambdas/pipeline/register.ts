@@ -7,6 +7,7 @@ import { type StepDeps, specFor } from './deps';
 import { NO_METRICS, PIPELINE_METRICS } from './metrics';
 import { summaryKey } from './keys';
 import { readCandidate } from './candidates';
+import { removeUpload } from './validate';
 import { readDataManifest } from './prepare';
 
 export type RegisterInput = ExecutionInput & {
@@ -92,6 +93,8 @@ export async function register(input: RegisterInput, deps: StepDeps): Promise<Re
     registration,
   };
   await writeOnce(deps, summaryKey(model, input.prepare.runId), summary);
+  // The run has its outcome: only now does its upload leave incoming/ (its rows are in processed/).
+  if (input.trigger === 'upload') await removeUpload(deps, input.key, input.etag);
   reportRun(deps, input, summary);
   return registration;
 }

@@ -8,7 +8,7 @@ import { specFor, type StepDeps } from './deps';
 import { NO_METRICS, PIPELINE_METRICS } from './metrics';
 import { PreconditionFailedError } from '../../core/object-store';
 import {
-  claimKey, findProcessedKey, findDataLessReportKeys, isProcessedData, noNewDataKey, parseIncomingKey, processedKey, processedPrefix, processedReportKey,
+  claimKey, etagToken, failureKey, findProcessedKey, summaryKey, findDataLessReportKeys, isProcessedData, noNewDataKey, parseIncomingKey, processedKey, processedPrefix, processedReportKey,
   processedRowsKey, quarantineKey, quarantineReportKey, runIdFor,
 } from './keys';
 
@@ -43,14 +43,16 @@ function handledByOther(report: StoredReport | undefined, execution: string): Va
 }
 
 /** The result for a processed copy already written (a redelivered event, or a retry after a partial failure). */
-async function processedResult(deps: StepDeps, key: string, execution: string): Promise<ValidationResult> {
+async function processedResult(deps: StepDeps, key: string, execution: string, owner?: string): Promise<ValidationResult> {
   const reportKey = processedReportKey(key);
   const [data, reportObject] = await Promise.all([deps.dataStore.get(key), deps.dataStore.get(reportKey)]);
   if (!data) throw new Error(`processed copy ${key} disappeared while validating`);
   // The report is written before the data, so it is there whenever the data is.
   const report = reportObject && parseReport(reportObject.body, reportKey);
+  // A copy made by a failed run whose claim this execution took over is this execution's now.
+  const madeBy = owner === execution ? undefined : report;
   return (
-    handledByOther(report, execution) ?? {
+    handledByOther(madeBy, execution) ?? {
       status: 'clean', processedKey: key, reportKey, dataSha256: sha256(data.body), rows: report?.rowsKept ?? report?.rowsOut ?? 0, duplicateRows: duplicateRows(report),
     }
   );
@@ -113,18 +115,55 @@ async function freeQuarantineKey(deps: StepDeps, model: string, file: string, et
 
 const json = (value: unknown) => JSON.stringify(value, null, 2);
 
-/** Creates the claim for `execution`, or returns the execution that already holds it. */
-async function claim(deps: StepDeps, key: string, execution: string): Promise<string> {
+/** Whether `execution` of `model` ended in failure (its record-failure step wrote failure.json). */
+async function runFailed(deps: StepDeps, model: string, execution: string): Promise<boolean> {
+  return (await deps.modelStore.get(failureKey(model, runIdFor(execution)))) !== undefined;
+}
+
+/**
+ * Creates the claim for `execution`, or returns the execution that already holds it. A claim held
+ * by a run that failed is taken over (conditionally on that claim), so the same file uploaded
+ * again after a failure is processed instead of being answered as a duplicate forever.
+ */
+async function claim(deps: StepDeps, model: string, key: string, execution: string): Promise<string> {
+  const body = json({ execution, claimedAt: deps.clock().toISOString() });
   try {
-    await deps.dataStore.put(key, json({ execution, claimedAt: deps.clock().toISOString() }), { condition: { ifNoneMatch: '*' }, contentType: 'application/json' });
+    await deps.dataStore.put(key, body, { condition: { ifNoneMatch: '*' }, contentType: 'application/json' });
     return execution;
   } catch (error) {
     if (!(error instanceof PreconditionFailedError)) throw error;
     const existing = await deps.dataStore.get(key);
     const holder = existing && (JSON.parse(Buffer.from(existing.body).toString('utf8')) as { execution?: unknown }).execution;
     if (typeof holder !== 'string') throw new Error(`${key} exists but names no execution`, { cause: error });
-    return holder;
+    if (holder === execution || !existing || !(await runFailed(deps, model, holder))) return holder;
+    try {
+      await deps.dataStore.put(key, body, { condition: { ifMatch: existing.etag }, contentType: 'application/json' });
+      return execution;
+    } catch (takeover) {
+      if (!(takeover instanceof PreconditionFailedError)) throw takeover;
+      return claim(deps, model, key, execution);
+    }
   }
+}
+
+/**
+ * The answer of a run that already has its final record (a restart re-running a finished run, or a
+ * retried step): a finished run stops as handled by itself, a no-new-data run answers as it did.
+ */
+async function recordedOutcome(deps: StepDeps, model: string, execution: string): Promise<ValidationResult | undefined> {
+  const runId = runIdFor(execution);
+  const [summary, noNewData] = await Promise.all([deps.modelStore.get(summaryKey(model, runId)), deps.modelStore.get(noNewDataKey(model, runId))]);
+  if (summary) return { status: 'duplicate', handledBy: execution };
+  if (!noNewData) return undefined;
+  const record = JSON.parse(Buffer.from(noNewData.body).toString('utf8')) as NoNewDataRecord;
+  return { status: 'no-new-data', reportKey: record.reportKey, rowsIn: record.rowsIn, duplicateRows: record.duplicateRows, runKey: noNewDataKey(model, runId) };
+}
+
+/** Removes the upload once its run has an outcome, unless it was replaced by another upload meanwhile. */
+export async function removeUpload(deps: StepDeps, key: string | undefined, etag: string | undefined): Promise<void> {
+  if (key === undefined || etag === undefined) return;
+  const current = await deps.dataStore.get(key);
+  if (current && etagToken(current.etag) === etagToken(etag)) await deps.dataStore.delete(key);
 }
 
 /**
@@ -171,8 +210,14 @@ export async function validate(input: ExecutionInput, deps: StepDeps): Promise<V
 
   // One execution per object version: the first to create the claim handles it. S3 (and the local
   // server) refuse a second If-None-Match:* write, so concurrent deliveries cannot both retrain.
-  const owner = await claim(deps, claimKey(model, file, etag), input.execution);
+  const owner = await claim(deps, model, claimKey(model, file, etag), input.execution);
   if (owner !== input.execution) return { status: 'duplicate', handledBy: owner };
+  // A restart re-running a run that had finished (stopped before the upload was removed).
+  const recorded = await recordedOutcome(deps, model, input.execution);
+  if (recorded) {
+    await removeUpload(deps, input.key, etag);
+    return recorded;
+  }
 
   if (!object) {
     // Already handled by an earlier delivery of the same event: answer as it did.
@@ -185,10 +230,8 @@ export async function validate(input: ExecutionInput, deps: StepDeps): Promise<V
   // If the object was replaced after the event, this run validates what is there now (by its own etag).
 
   if (existing) {
-    // A retry after the copy was written but before the original was deleted.
-    const result = await processedResult(deps, existing, input.execution);
-    await deps.dataStore.delete(input.key);
-    return result;
+    // A retry, or a restart, after the copy was written: the upload stays until the run ends.
+    return processedResult(deps, existing, input.execution, owner);
   }
   if (existingReport) {
     const result = noNewDataResult(existingReport, model, input.execution);
@@ -222,7 +265,8 @@ export async function validate(input: ExecutionInput, deps: StepDeps): Promise<V
     await deps.dataStore.put(processedRowsKey(key), fresh.keptIdentities.encode(), { contentType: 'application/octet-stream' });
     const csv = toCsv(checked.columns, fresh.kept);
     await deps.dataStore.put(key, csv, { contentType: 'text/csv' });
-    await deps.dataStore.delete(input.key);
+    // The upload stays in incoming/ until the run has an outcome (Register, or the failure path
+    // removes it): a stop in between leaves it there for the next start to finish the run.
     return { status: 'clean', processedKey: key, reportKey, dataSha256: sha256(csv), rows: fresh.kept.length, duplicateRows: duplicateRows(report) };
   }
   return quarantine(deps, input.key, model, file, object, { ...checked.report, source });
@@ -262,7 +306,7 @@ async function refuseUpload(deps: StepDeps, input: ExecutionInput, model: string
   const object = await deps.dataStore.get(key);
   const etag = object?.etag ?? input.etag;
   if (etag === undefined) throw new Error(`${key} does not exist and the event has no etag to find what became of it`);
-  const owner = await claim(deps, claimKey(model, file, etag), input.execution);
+  const owner = await claim(deps, model, claimKey(model, file, etag), input.execution);
   if (owner !== input.execution) return { status: 'duplicate', handledBy: owner };
   if (!object) {
     const quarantined = await quarantinedResult(deps, model, file, etag, input.execution);

@@ -150,6 +150,7 @@ describe('retraining pipeline steps on a local S3 server', () => {
     if (partial.status !== 'clean') throw new Error('not clean');
     const report = JSON.parse(Buffer.from((await deps.dataStore.get(partial.reportKey))?.body ?? []).toString()) as Record<string, number>;
     expect(report).toMatchObject({ rowsOut: 100, rowsKept: 49, duplicatesOfProcessed: 50, duplicatesWithinFile: 1 });
+    await deps.dataStore.delete('incoming/iris/mixed.csv'); // validated only; its run would remove it
   });
 
   test('two runs gated against the same champion: the first replaces it, the second stays a challenger and says why', async () => {
@@ -191,7 +192,7 @@ describe('retraining pipeline steps on a local S3 server', () => {
     expect(Buffer.from((await deps.dataStore.get('quarantine/iris/broken.csv'))?.body ?? []).toString()).toBe(bad);
     const report = JSON.parse(Buffer.from((await deps.dataStore.get(result.reportKey))?.body ?? []).toString()) as { status: string };
     expect(report.status).toBe('quarantine');
-    expect(await deps.dataStore.list('incoming/')).toEqual([]);
+    expect(await deps.dataStore.list('incoming/iris/broken')).toEqual([]);
     expect(await deps.dataStore.list('processed/')).toEqual(before);
     // The same event again: the same answer.
     expect(await run({ step: 'validate', input })).toEqual(result);
@@ -208,11 +209,23 @@ describe('retraining pipeline steps on a local S3 server', () => {
     const input = await upload('incoming/iris/twice.csv', irisShifted(0.07), 'exec-twice');
     const first = await run({ step: 'validate', input });
     expect(await run({ step: 'validate', input })).toEqual(first);
-    // The original back in place (its copy was written, the delete did not happen).
-    await deps.dataStore.put('incoming/iris/twice.csv', irisShifted(0.07));
-    expect(await run({ step: 'validate', input })).toEqual(first);
-    expect(await deps.dataStore.list('incoming/')).toEqual([]);
+    // The upload stays in incoming/ until the run has an outcome (a stop now leaves it for the next start).
+    expect(await deps.dataStore.list('incoming/iris/twice')).toEqual(['incoming/iris/twice.csv']);
     expect((await deps.dataStore.list('processed/iris/')).filter((k) => k.endsWith('-twice.csv'))).toHaveLength(1);
+    // Another delivery of the same object: handled by the first execution.
+    expect(await run({ step: 'validate', input: { ...input, execution: 'exec-twice-2' } })).toEqual({ status: 'duplicate', handledBy: 'exec-twice' });
+    await deps.dataStore.delete('incoming/iris/twice.csv');
+  });
+
+  test('a file uploaded again after its run failed is processed again, not answered as a duplicate', async () => {
+    const input = await upload('incoming/iris/after-failure.csv', irisShifted(0.09), 'exec-failed-once');
+    expect(await run({ step: 'validate', input })).toMatchObject({ status: 'clean' });
+    // That run failed later (say, training timed out): record-failure wrote its record.
+    await run({ step: 'record-failure', input: { state: { ...input }, error: { Error: 'States.Timeout' } } });
+    // The same bytes uploaded again: another execution takes over the failed run's claim.
+    const again = { ...input, execution: 'exec-second-try' };
+    expect(await run({ step: 'validate', input: again })).toMatchObject({ status: 'clean', rows: 147 });
+    await deps.dataStore.delete('incoming/iris/after-failure.csv');
   });
 
   test('a scheduled run of a model with no data yet ends as no-data, not as a failure', async () => {
@@ -237,7 +250,7 @@ describe('retraining pipeline steps on a local S3 server', () => {
       reportKey: 'quarantine/wine/a.csv.report.json',
       problems: ['there is no model spec for "wine" (known models: iris); add config/models/wine.json and upload again'],
     });
-    expect(await deps.dataStore.list('incoming/')).toEqual([]);
+    expect(await deps.dataStore.list('incoming/wine/')).toEqual([]);
     // The same event again, or another delivery: answered from the quarantine, not a second failure.
     expect(await run({ step: 'validate', input: { ...wine, model: 'wine' } })).toEqual(result);
     expect(await run({ step: 'validate', input: { ...wine, model: 'wine', execution: 'exec-wine-2' } })).toEqual({ status: 'duplicate', handledBy: 'exec-wine' });
