@@ -9,6 +9,7 @@ import type { PipelineEvent } from '../../local/local-pipeline';
 import { type LocalPlatform, startLocalPlatform } from '../../local/platform';
 import { LOCAL_S3_CREDENTIALS } from '../../local/s3-server';
 import { irisShifted } from '../helpers/more-readings';
+import { type FigureRow, recordPart } from './collector';
 
 /**
  * Ctrl-C at each state of a run, then `npm start` again: what `npm start`'s shutdown does
@@ -23,6 +24,7 @@ const REPO = join(__dirname, '../..');
 jest.setTimeout(300_000);
 
 describe('runs interrupted by a stop finish exactly once on the next start', () => {
+  const rows: FigureRow[] = [];
   let dataDir: string;
   let specsDir: string;
   let platform: LocalPlatform | undefined;
@@ -41,6 +43,11 @@ describe('runs interrupted by a stop finish exactly once on the next start', () 
   afterAll(async () => {
     await platform?.close();
     rmSync(dataDir, { recursive: true, force: true });
+    recordPart({
+      part: 'Interrupted runs',
+      what: 'npm start stopped (platform.close(), what Ctrl-C does) the moment a run entered a state, then started again on the same data folder; one upload of new rows per case (the seeding case: the bundled iris file).',
+      rows,
+    });
   });
 
   /** Starts the platform; `stopAt` closes it (as Ctrl-C does) the moment any execution enters a state named so (a prefix: Register = RegisterChampion or RegisterChallenger). */
@@ -80,6 +87,8 @@ describe('runs interrupted by a stop finish exactly once on the next start', () 
     await stopped;
     void first;
     const after = await restartAndSettle();
+    const once = after.versions === 1 && after.runs.filter((r) => r.status === 'finished').length === 1 && after.incoming.length === 0;
+    rows.push({ case: 'stopped during first-start seeding (TrainCandidates)', tried: 1, survived: once ? 1 : 0, lost: once ? 0 : 1, notes: `${after.versions} version(s), ${after.runs.length} run record(s), ${after.incoming.length} object(s) left in incoming/` });
     expect(after.versions).toBe(1);
     expect(after.runs.filter((r) => r.status === 'finished')).toHaveLength(1);
     expect(after.incoming).toEqual([]);
@@ -110,6 +119,14 @@ describe('runs interrupted by a stop finish exactly once on the next start', () 
 
       const after = await restartAndSettle();
       const newRuns = after.runs.filter((r) => !before.runs.some((b) => b.runId === r.runId));
+      const once = newRuns.length === 1 && newRuns[0].status === 'finished' && after.versions === before.versions + 1 && after.incoming.length === 0;
+      rows.push({
+        case: `stopped during ${state}`,
+        tried: 1,
+        survived: once ? 1 : 0,
+        lost: once ? 0 : 1,
+        notes: `1 upload in; ${newRuns.length} run record(s) (${newRuns.map((r) => r.status).join(', ')}), ${after.versions - before.versions} new version(s), ${after.incoming.length} left in incoming/`,
+      });
       expect(newRuns.map((r) => r.status)).toEqual(['finished']);
       expect(after.versions).toBe(before.versions + 1);
       expect(after.incoming).toEqual([]);
