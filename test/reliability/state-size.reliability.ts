@@ -78,7 +78,6 @@ describe(`execution state with ${FILES} processed files for one model`, () => {
       );
     }
     const writeSeconds = (performance.now() - t0) / 1000;
-    console.log(`wrote ${FILES} files in ${writeSeconds.toFixed(1)} s`);
 
     const iris = loadModelSpecs(join(__dirname, '../../config/models')).find((s) => s.name === 'iris') as ModelSpec;
     const spec: ModelSpec = { ...iris, training: { ...iris.training, algorithms: ['lr', 'nb'] } };
