@@ -7,7 +7,7 @@ import { type StepDeps, specFor } from './deps';
 import { NO_METRICS, PIPELINE_METRICS } from './metrics';
 import { summaryKey } from './keys';
 import { readCandidate } from './candidates';
-import { removeUpload } from './validate';
+import { removeUpload } from './upload-lifecycle';
 import { readDataManifest } from './prepare';
 
 export type RegisterInput = ExecutionInput & {

@@ -4,11 +4,12 @@ import { deduplicate, RowIdentitySet } from '../../core/pipeline/row-index';
 import { contentColumns, rowDigests } from '../../training/split';
 import { sha256Hex as sha256 } from '../../training/export';
 import { inBatches } from './batches';
+import { claim, recordedOutcome, removeUpload } from './upload-lifecycle';
 import { specFor, type StepDeps } from './deps';
 import { NO_METRICS, PIPELINE_METRICS } from './metrics';
 import { PreconditionFailedError } from '../../core/object-store';
 import {
-  claimKey, etagToken, failureKey, findProcessedKey, summaryKey, findDataLessReportKeys, isProcessedData, noNewDataKey, parseIncomingKey, processedKey, processedPrefix, processedReportKey,
+  claimKey, findProcessedKey, findDataLessReportKeys, isProcessedData, noNewDataKey, parseIncomingKey, processedKey, processedPrefix, processedReportKey,
   processedRowsKey, quarantineKey, quarantineReportKey, runIdFor,
 } from './keys';
 
@@ -114,57 +115,6 @@ async function freeQuarantineKey(deps: StepDeps, model: string, file: string, et
 }
 
 const json = (value: unknown) => JSON.stringify(value, null, 2);
-
-/** Whether `execution` of `model` ended in failure (its record-failure step wrote failure.json). */
-async function runFailed(deps: StepDeps, model: string, execution: string): Promise<boolean> {
-  return (await deps.modelStore.get(failureKey(model, runIdFor(execution)))) !== undefined;
-}
-
-/**
- * Creates the claim for `execution`, or returns the execution that already holds it. A claim held
- * by a run that failed is taken over (conditionally on that claim), so the same file uploaded
- * again after a failure is processed instead of being answered as a duplicate forever.
- */
-async function claim(deps: StepDeps, model: string, key: string, execution: string): Promise<string> {
-  const body = json({ execution, claimedAt: deps.clock().toISOString() });
-  try {
-    await deps.dataStore.put(key, body, { condition: { ifNoneMatch: '*' }, contentType: 'application/json' });
-    return execution;
-  } catch (error) {
-    if (!(error instanceof PreconditionFailedError)) throw error;
-    const existing = await deps.dataStore.get(key);
-    const holder = existing && (JSON.parse(Buffer.from(existing.body).toString('utf8')) as { execution?: unknown }).execution;
-    if (typeof holder !== 'string') throw new Error(`${key} exists but names no execution`, { cause: error });
-    if (holder === execution || !existing || !(await runFailed(deps, model, holder))) return holder;
-    try {
-      await deps.dataStore.put(key, body, { condition: { ifMatch: existing.etag }, contentType: 'application/json' });
-      return execution;
-    } catch (takeover) {
-      if (!(takeover instanceof PreconditionFailedError)) throw takeover;
-      return claim(deps, model, key, execution);
-    }
-  }
-}
-
-/**
- * The answer of a run that already has its final record (a restart re-running a finished run, or a
- * retried step): a finished run stops as handled by itself, a no-new-data run answers as it did.
- */
-async function recordedOutcome(deps: StepDeps, model: string, execution: string): Promise<ValidationResult | undefined> {
-  const runId = runIdFor(execution);
-  const [summary, noNewData] = await Promise.all([deps.modelStore.get(summaryKey(model, runId)), deps.modelStore.get(noNewDataKey(model, runId))]);
-  if (summary) return { status: 'duplicate', handledBy: execution };
-  if (!noNewData) return undefined;
-  const record = JSON.parse(Buffer.from(noNewData.body).toString('utf8')) as NoNewDataRecord;
-  return { status: 'no-new-data', reportKey: record.reportKey, rowsIn: record.rowsIn, duplicateRows: record.duplicateRows, runKey: noNewDataKey(model, runId) };
-}
-
-/** Removes the upload once its run has an outcome, unless it was replaced by another upload meanwhile. */
-export async function removeUpload(deps: StepDeps, key: string | undefined, etag: string | undefined): Promise<void> {
-  if (key === undefined || etag === undefined) return;
-  const current = await deps.dataStore.get(key);
-  if (current && etagToken(current.etag) === etagToken(etag)) await deps.dataStore.delete(key);
-}
 
 /**
  * Checks incoming/<model>/<file> against the model's data contract. Clean: writes the processed
