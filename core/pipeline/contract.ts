@@ -9,7 +9,7 @@
  *   { model, trigger, bucket?, key?, etag? }                                  -> $
  * States, in order:
  *   Validate       step 'validate'   ResultPath $.validation
- *   Quarantined?   Choice on $.validation.status: 'quarantined' -> NotifyQuarantine -> Fail;
+ *   Quarantined?   Choice on $.validation.status: 'quarantined' -> NotifyQuarantine -> Succeed (Quarantined);
  *                  'duplicate' -> Succeed (AlreadyHandled); 'no-new-data' -> Succeed (NoNewData);
  *                  'no-data' -> Succeed (NoDataYet); 'ignored' -> Succeed (Ignored)
  *   Prepare        step 'prepare'    ResultPath $.prepare   (the file list goes to S3, the state holds its key)

@@ -146,7 +146,10 @@ export function retrainingDefinition(scope: Construct, props: RetrainingDefiniti
   modelFromKey.next(validate);
   namedInput.next(validate);
 
-  const quarantined = new sfn.Fail(scope, 'Quarantined', { error: 'DataQuarantined', cause: 'The upload broke the data contract; see the quarantine report' });
+  // A quarantine is the pipeline doing its job on bad data, not a broken run: the execution
+  // succeeds (so PipelineExecutionsFailed means broken runs only); the notice, the report under
+  // quarantine/ and the QuarantinedFiles metric say what happened.
+  const quarantined = new sfn.Succeed(scope, 'Quarantined', { comment: 'The upload broke the data contract; see the quarantine report' });
   const notifyQuarantine = onError(
     notice(
       'NotifyQuarantine',

@@ -118,8 +118,8 @@ export class PlatformDashboard extends Construct {
 
     d.addWidgets(section('### Pipeline failures and lost starts: was a failed execution a quarantine? Did every upload and schedule start a run?'));
     d.addWidgets(
-      // Quarantined uploads end FAILED too (error DataQuarantined): when the two lines match, the
-      // failures were bad data, not broken runs. Drawn, not alarmed on (docs/operations.md explains).
+      // Quarantined uploads end their executions in Succeed(Quarantined), so failed executions are
+      // broken runs; the two lines side by side show bad data apart from broken runs.
       graph('Failed executions vs quarantined uploads (all models)', [m.executionsFailedCount(), m.quarantinedFilesAllModelsCount()], {
         width: 8,
         leftAnnotations: [line(t.pipelineExecutionFailuresCount, 'failed executions alarm')],

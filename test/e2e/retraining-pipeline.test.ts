@@ -113,10 +113,10 @@ describe('retraining pipeline: the synthesised definition, run end to end', () =
     expect((await registry.getManifest('ai4i2020', 3)).parentVersion).toBe(1);
   });
 
-  test('a malformed file ends in quarantine/ with its report, the run fails, and the champion is untouched', async () => {
+  test('a malformed file ends in quarantine/ with its report, the run ends Quarantined (not failed), and the champion is untouched', async () => {
     const result = await upload('broken.csv', 'UDI,Type\n1,L\n2,M\n');
-    expect(result.status).toBe('FAILED');
-    expect((result as { error: string }).error).toBe('DataQuarantined');
+    expect(result.status).toBe('SUCCEEDED');
+    expect((result as { output: { validation: { status: string } } }).output.validation.status).toBe('quarantined');
     const quarantined = await store.store('data').list('quarantine/ai4i2020/');
     expect(quarantined).toEqual(expect.arrayContaining(['quarantine/ai4i2020/broken.csv', 'quarantine/ai4i2020/broken.csv.report.json']));
     expect(await store.store('data').list('incoming/')).toEqual([]);

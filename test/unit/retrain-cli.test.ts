@@ -30,10 +30,10 @@ describe('npm run retrain', () => {
   test('--wait follows the execution and exits 0 only when it succeeded', async () => {
     sfn.on(StartExecutionCommand).resolves({ executionArn: `${ARN}:x`, startDate: new Date() });
     sfn.on(DescribeExecutionCommand).resolvesOnce({ status: 'RUNNING', executionArn: `${ARN}:x`, stateMachineArn: ARN, startDate: new Date() })
-      .resolves({ status: 'FAILED', error: 'DataQuarantined', executionArn: `${ARN}:x`, stateMachineArn: ARN, startDate: new Date() });
+      .resolves({ status: 'FAILED', error: 'States.TaskFailed', executionArn: `${ARN}:x`, stateMachineArn: ARN, startDate: new Date() });
     const r = await retrain(['iris', '--wait']);
     expect(r.code).toBe(1);
-    expect(r.out).toMatch(/FAILED: DataQuarantined/);
+    expect(r.out).toMatch(/FAILED: States.TaskFailed/);
     expect(sfn.commandCalls(DescribeExecutionCommand)).toHaveLength(2);
   });
 
