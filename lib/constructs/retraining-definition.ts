@@ -61,6 +61,14 @@ export interface RetrainingDefinitionProps {
    * @default DEFAULT_TRAINING_MAX_CONCURRENCY (5)
    */
   readonly maxConcurrency?: number;
+  /**
+   * Each Lambda step's TimeoutSeconds: the function's own timeout. Written out because the States
+   * Language's default for a Task is 60 s (AWS uses 99999999 s, the ASL interpreter of the local
+   * platform the spec's 60 s): a Prepare over thousands of files, or a long training step, would
+   * time out locally and not in AWS.
+   * @default - 15 minutes (Lambda's maximum)
+   */
+  readonly taskTimeout?: Duration;
 }
 
 /** Builds the chain; every Task gets Retry (transient errors, backoff) and Catch -> failure path. */
@@ -87,6 +95,7 @@ export function retrainingDefinition(scope: Construct, props: RetrainingDefiniti
         // The Retry below replaces CDK's default one, so the retried errors are the contract's.
         retryOnServiceExceptions: false,
         resultPath,
+        taskTimeout: sfn.Timeout.duration(props.taskTimeout ?? Duration.minutes(15)),
       }),
       LAMBDA_TRANSIENT_ERRORS,
     );

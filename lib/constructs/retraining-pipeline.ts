@@ -227,7 +227,7 @@ export class RetrainingPipeline extends Construct {
 
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineType: sfn.StateMachineType.STANDARD,
-      definitionBody: sfn.DefinitionBody.fromChainable(retrainingDefinition(this, { fn, topic: this.topic, maxConcurrency: settings.maxConcurrency })),
+      definitionBody: sfn.DefinitionBody.fromChainable(retrainingDefinition(this, { fn, topic: this.topic, maxConcurrency: settings.maxConcurrency, taskTimeout: settings.timeout })),
       tracingEnabled: true,
       logs: {
         destination: new logs.LogGroup(this, 'StateMachineLogs', { retention }),

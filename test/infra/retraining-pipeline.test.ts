@@ -71,6 +71,14 @@ describe('RetrainingPipeline', () => {
   type Retrier = { ErrorEquals: string[]; IntervalSeconds?: number; BackoffRate?: number; MaxAttempts?: number; MaxDelaySeconds?: number; JitterStrategy?: string };
   const lambdaSteps = states.filter(([, s]) => s.Type === 'Task' && JSON.stringify(s.Resource ?? '').includes('lambda'));
 
+  test('every Lambda step may run as long as the function (15 minutes), not the States Language default of 60 s', () => {
+    const map = definition.States.TrainCandidates as AslState & { ItemProcessor: { States: Record<string, AslState> } };
+    const states = { ...definition.States, ...map.ItemProcessor.States };
+    const steps = Object.values(states).filter((state) => state.Type === 'Task' && JSON.stringify(state).includes('"step"'));
+    expect(steps.length).toBeGreaterThan(5);
+    for (const state of steps) expect((state as AslState & { TimeoutSeconds?: number }).TimeoutSeconds).toBe(900);
+  });
+
   test('Lambda steps retry Lambda transient errors briefly and send { step, input }', () => {
     const validate = definition.States.Validate as AslState & { Parameters: unknown; Retry: Retrier[] };
     expect(validate.Retry[0]).toMatchObject({ ErrorEquals: expect.arrayContaining(['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException']), MaxAttempts: 3 });
