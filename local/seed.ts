@@ -22,7 +22,7 @@ export type SeedPlan = { readonly uploads: readonly SeedUpload[]; readonly skipp
 
 /** The bundled data of a model, as one file (several files of one layout are concatenated). */
 export function bundledData(spec: ModelSpec): { readonly file: string; readonly body: Buffer } | undefined {
-  const dataset = DATASETS[spec.name];
+  const dataset = DATASETS[spec.bundledDataset ?? spec.name];
   if (!dataset) return undefined;
   const parts = datasetPaths(dataset).map((path) => {
     const text = readFileSync(path);
@@ -42,7 +42,8 @@ export async function seedPlan(specs: readonly ModelSpec[], registry: ModelRegis
     if ((await dataStore.list(processedPrefix(spec.name))).length > 0) continue;
     const data = bundledData(spec);
     if (!data) {
-      skipped.push({ model: spec.name, reason: `no bundled dataset; upload data to incoming/${spec.name}/ to train it` });
+      const missing = spec.bundledDataset === undefined ? 'no bundled dataset' : `its bundledDataset "${spec.bundledDataset}" is not one of ${Object.keys(DATASETS).join(', ')}`;
+      skipped.push({ model: spec.name, reason: `${missing}; upload data to incoming/${spec.name}/ to train it` });
       continue;
     }
     uploads.push({ model: spec.name, key: `incoming/${spec.name}/${data.file}`, body: data.body });

@@ -102,6 +102,11 @@ const specSchema = z
     contract: contractSchema,
     training: trainingSchema,
     gate: gateSchema,
+    /**
+     * The bundled dataset (training/datasets/catalog.ts) the local platform trains this model from
+     * on its first start. @default - the dataset named like the model, if there is one
+     */
+    bundledDataset: z.string({ error: 'must be the name of a bundled dataset (a string)' }).min(1, 'must be the name of a bundled dataset').optional(),
     schedule: z
       .string({ error: 'must be a string' })
       .superRefine((expression, ctx) => {

@@ -20,7 +20,8 @@ import { claimKey, findProcessedKey, runIdFor } from '../../lambdas/pipeline/key
 import { endpointsFromEnv } from './targets';
 
 const ROOT = join(__dirname, '..', '..');
-const MODEL = 'iris';
+/** The smoke model (config/models/smoke.json): iris's layout under its own prefix, so a deploy's check never touches production models or their data. */
+const MODEL = 'smoke';
 /** A retraining run: validate, five algorithms in parallel, evaluate, register. Minutes in an emulator. */
 const RUN_TIMEOUT_MS = 10 * 60_000;
 /** The inference function re-checks the champion after its model TTL (60 s by default). */

@@ -109,16 +109,26 @@ describe('parseModelSpec', () => {
 describe('bundled model specs (config/models)', () => {
   const specs = loadModelSpecs(CONFIG_DIR);
 
-  test('all three load, sorted by name', () => {
-    expect(specs.map((s) => s.name)).toEqual(['ai4i2020', 'iris', 'sentiment']);
+  test('all four load, sorted by name', () => {
+    expect(specs.map((s) => s.name)).toEqual(['ai4i2020', 'iris', 'sentiment', 'smoke']);
   });
 
-  test.each(['iris', 'sentiment', 'ai4i2020'])('%s reads its data as the training catalog does', (name) => {
+  test.each(['iris', 'sentiment', 'ai4i2020', 'smoke'])('%s reads its bundled data as the training catalog does', (name) => {
     const spec = specs.find((s) => s.name === name);
-    const { label, exclude, types = {}, load } = DATASETS[name];
+    const { label, exclude, types = {}, load } = DATASETS[spec?.bundledDataset ?? name];
     // The spec may say more than the catalog (a delimiter, numeric types) but never something else.
     const same = { label, columns: load.columns, exclude, types, ...(load.delimiter ? { delimiter: load.delimiter } : {}), ...(load.quoting === undefined ? {} : { quoting: load.quoting }) };
     expect(spec?.data).toMatchObject(Object.fromEntries(Object.entries(same).filter(([, v]) => v !== undefined)));
+  });
+
+  test('the deploy smoke check\'s model is apart from production: own name, no schedule, small and fast', () => {
+    const smoke = specs.find((s) => s.name === 'smoke');
+    expect(smoke).toMatchObject({ bundledDataset: 'iris', training: { algorithms: ['lr', 'nb'], window: { files: 3 } } });
+    expect(smoke?.schedule).toBeUndefined();
+  });
+
+  test('a bundledDataset that is not a string is refused under its field', () => {
+    expect(problemsOf({ ...validSpec(), bundledDataset: 7 })).toEqual([expect.stringMatching(/^models\/iris\.json: bundledDataset must be the name of a bundled dataset/)]);
   });
 });
 
