@@ -3,12 +3,15 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { S3Client } from '@aws-sdk/client-s3';
 import { S3ObjectStore } from '../s3-object-store';
-import { AliasError } from './aliases';
+import { AliasError, AliasMovedError } from './aliases';
 import { OnnxModelValidator } from './onnx-validator';
 import { CorruptRecordError, decodeManifest } from './records';
 import { ModelRegistry } from './registry';
+import { CorruptRoutingError } from './routing';
+import { type HistoryEntry, isRoutingCommand, isRoutingRefusal, mergeHistory, misplacedOption, ROUTING_OPTIONS, ROUTING_USAGE, routingRow, runRoutingCommand } from './routing-cli';
+import { RoutingStore } from './routing-store';
 import { listRuns, type RunRecord } from '../pipeline/runs';
-import { type AliasMove, type AliasRecord, DEFAULT_ALIAS, RegistrationError, type SchemaChange, type SchemaChangeApproval, SchemaMismatchError, UnknownModelError, type VersionSummary } from './types';
+import { type AliasRecord, DEFAULT_ALIAS, RegistrationError, type SchemaChange, type SchemaChangeApproval, SchemaMismatchError, UnknownModelError, type VersionSummary } from './types';
 
 export const USAGE = `usage: npm run registry -- <command> [options]
 
@@ -24,10 +27,14 @@ commands:
   history <model> [--alias a] [--at <iso time>]
                                          every alias move; with --at, the version serving then
   runs <model>                           retraining runs: candidates' scores, decision, version
+${ROUTING_USAGE}
 
 options: --json prints machine-readable JSON
          --allow-schema-change accepts a version whose features or classes differ from the
            champion's (refused otherwise); the change is recorded with --reason
+exit codes: 0 done; 1 a canary/shadow command refused (the version cannot take traffic) or not
+  possible in the current routing (a canary already runs, none to act on, the champion moved);
+  2 anything else that cannot be done as asked (usage, unknown model, schema differs, ...)
 environment: MODEL_BUCKET (required), AWS_ENDPOINT_URL (S3-compatible endpoint, e.g. the local
 platform's), AWS_REGION (default us-east-1), USER (recorded as the actor, default "cli")`;
 
@@ -69,11 +76,12 @@ function versionsTable(versions: readonly VersionSummary[]): string {
   );
 }
 
-function historyTable(moves: readonly AliasMove[]): string {
-  if (moves.length === 0) return '(no alias moves yet)';
+/** Alias moves, and routing changes (alias column "(routing)", from = the champion then) merged in by time. */
+function historyTable(entries: readonly HistoryEntry[]): string {
+  if (entries.length === 0) return '(no alias moves yet)';
   return table(
     ['time', 'alias', 'kind', 'from', 'to', 'actor', 'reason'],
-    moves.map((m) => [m.movedAt, m.alias, m.kind, from(m), `v${m.version}`, m.actor, `${m.reason}${schemaNote(m.schemaChange)}`]),
+    entries.map((m) => (m.kind === 'routing' ? routingRow(m) : [m.movedAt, m.alias, m.kind, from(m), `v${m.version}`, m.actor, `${m.reason}${schemaNote(m.schemaChange)}`])),
   );
 }
 
@@ -102,27 +110,46 @@ function positiveInt(text: string | undefined, what: string): number {
   return value;
 }
 
+const OPTIONS = {
+  alias: { type: 'string' },
+  reason: { type: 'string' },
+  parent: { type: 'string' },
+  at: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  'allow-schema-change': { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+  ...ROUTING_OPTIONS,
+} as const;
+
+/** Edits (insert, delete, replace a character) between two words. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row.push(Math.min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1)));
+    previous = row;
+  }
+  return previous[b.length];
+}
+
+/** The known option closest to a mistyped one (at most 2 edits away), for "did you mean". */
+export function closestOption(typed: string): string | undefined {
+  const [best] = Object.keys(OPTIONS).map((o) => ({ o, d: editDistance(typed, o) })).sort((x, y) => x.d - y.d);
+  return best && best.d <= 2 ? `--${best.o}` : undefined;
+}
+
 function parse(argv: string[]) {
   try {
-    return parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        alias: { type: 'string' },
-        reason: { type: 'string' },
-        parent: { type: 'string' },
-        at: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        'allow-schema-change': { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
+    return parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    const message = (error as Error).message;
+    const unknown = /^Unknown option '(-{1,2}[^']+)'/.exec(message)?.[1];
+    const suggestion = unknown === undefined ? undefined : closestOption(unknown.replace(/^-+/, ''));
+    throw new UsageError(unknown === undefined ? message : `unknown option ${unknown}${suggestion ? `: did you mean ${suggestion}?` : ''}`);
   }
 }
 
-/** Runs one registry command; returns the exit code (2: the request cannot be met as asked). */
+/** Runs one registry command; returns the exit code (1: a routing command refused; 2: the request cannot be met as asked). */
 export async function runRegistryCli(argv: string[], env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
   try {
     const { values, positionals } = parse(argv);
@@ -135,7 +162,9 @@ export async function runRegistryCli(argv: string[], env: NodeJS.ProcessEnv, io:
     const client = s3ClientFromEnv(env);
     try {
       const store = new S3ObjectStore(client, bucket);
-      const registry = new ModelRegistry(store, new OnnxModelValidator());
+      const validator = new OnnxModelValidator();
+      const registry = new ModelRegistry(store, validator);
+      const routing = new RoutingStore(store, registry, validator);
       const actor = env.USER || 'cli';
       const [command, ...args] = positionals;
       const arg = (i: number, what: string) => {
@@ -145,6 +174,9 @@ export async function runRegistryCli(argv: string[], env: NodeJS.ProcessEnv, io:
       };
       const print = (json: unknown, text: string) => io.out(values.json ? JSON.stringify(json, null, 2) : text);
       const allowSchemaChange = (fallback: string): SchemaChangeApproval | undefined => (values['allow-schema-change'] ? { reason: values.reason ?? fallback } : undefined);
+      if (isRoutingCommand(command)) return await runRoutingCommand(command, args, { routing, registry, actor, values, print, table, usage: (message) => new UsageError(message) });
+      const misplaced = misplacedOption(command, values);
+      if (misplaced) throw new UsageError(misplaced);
       switch (command) {
         case 'list': {
           const models = await registry.listModels();
@@ -212,7 +244,9 @@ export async function runRegistryCli(argv: string[], env: NodeJS.ProcessEnv, io:
             return 0;
           }
           const moves = await registry.history(model, values.alias);
-          print(moves, historyTable(moves));
+          // Routing changes belong to no alias: shown when the whole history is asked for.
+          const entries = values.alias === undefined ? mergeHistory(moves, await routing.history(model)) : moves;
+          print(entries, historyTable(entries));
           return 0;
         }
         case 'runs': {
@@ -231,11 +265,15 @@ export async function runRegistryCli(argv: string[], env: NodeJS.ProcessEnv, io:
       io.err(`${error.message}\n\n${USAGE}`);
       return 2;
     }
+    if (isRoutingRefusal(error) || error instanceof AliasMovedError) {
+      io.err(`${error.name}: ${error.message}`);
+      return 1;
+    }
     if (error instanceof SchemaMismatchError) {
       io.err(`${error.name}: ${error.message} (--allow-schema-change --reason <why> accepts it)`);
       return 2;
     }
-    if (error instanceof UnknownModelError || error instanceof RegistrationError || error instanceof AliasError || error instanceof CorruptRecordError) {
+    if (error instanceof UnknownModelError || error instanceof RegistrationError || error instanceof AliasError || error instanceof CorruptRecordError || error instanceof CorruptRoutingError) {
       io.err(`${error.name}: ${error.message}`);
       return 2;
     }
