@@ -3,6 +3,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import type { ModelSpec } from '../../core/pipeline/model-spec';
 import { RetrainingPipeline, type RetrainingPipelineProps } from '../constructs/retraining-pipeline';
+import { ModelRollout, type ModelRolloutProps } from '../constructs/rollout';
 
 export interface PipelineStackProps extends StackProps {
   readonly dataBucket: s3.IBucket;
@@ -11,11 +12,18 @@ export interface PipelineStackProps extends StackProps {
   readonly specs: readonly ModelSpec[];
   /** Function memory, step timeout, log retention (see RetrainingPipelineProps). */
   readonly pipeline?: Omit<RetrainingPipelineProps, 'dataBucket' | 'modelBucket' | 'models'>;
+  /** Function memory, timeout, log retention of the progressive rollout (see ModelRolloutProps). */
+  readonly rollout?: Omit<ModelRolloutProps, 'modelBucket' | 'models' | 'topic'>;
 }
 
-/** The retraining pipeline: uploads under incoming/<model>/, schedules and on-demand runs. */
+/**
+ * The retraining pipeline (uploads under incoming/<model>/, schedules and on-demand runs) and the
+ * progressive rollout of canaries (requests under registry/<model>/rollouts/), which share the
+ * notification topic.
+ */
 export class PipelineStack extends Stack {
   readonly pipeline: RetrainingPipeline;
+  readonly rollout: ModelRollout;
 
   constructor(scope: Construct, id: string, props: PipelineStackProps) {
     super(scope, id, props);
@@ -25,8 +33,16 @@ export class PipelineStack extends Stack {
       modelBucket: props.modelBucket,
       models: props.specs.map((s) => ({ name: s.name, schedule: s.schedule })),
     });
+    this.rollout = new ModelRollout(this, 'Rollout', {
+      logRetention: props.pipeline?.logRetention,
+      ...props.rollout,
+      modelBucket: props.modelBucket,
+      models: props.specs.map((s) => s.name),
+      topic: this.pipeline.topic,
+    });
     new CfnOutput(this, 'StateMachineArn', { value: this.pipeline.stateMachine.stateMachineArn, description: 'Start an on-demand run: aws stepfunctions start-execution --state-machine-arn <this> --input \'{"model":"<name>","trigger":"manual"}\'' });
     new CfnOutput(this, 'StartDeadLetterQueueUrl', { value: this.pipeline.deadLetterQueue.queueUrl, description: 'Uploads and scheduled runs EventBridge could not start (docs/operations.md, PipelineStartsDeadLettered)' });
-    new CfnOutput(this, 'NotificationTopicArn', { value: this.pipeline.topic.topicArn, description: 'Subscribe to run summaries, quarantines and failures' });
+    new CfnOutput(this, 'NotificationTopicArn', { value: this.pipeline.topic.topicArn, description: 'Subscribe to run summaries, quarantines and failures, and rollout outcomes' });
+    new CfnOutput(this, 'RolloutStateMachineArn', { value: this.rollout.stateMachine.stateMachineArn, description: 'Rollouts of canaries: one execution per registry/<model>/rollouts/<id>.json request' });
   }
 }

@@ -32,7 +32,8 @@ export class StorageStack extends Stack {
     const logged = { noncurrentVersionExpirationDays: props.noncurrentVersionExpirationDays, serverAccessLogsBucket: this.accessLogBucket };
     // EventBridge on the data bucket: uploads under incoming/ start retraining.
     this.dataBucket = new SecureBucket(this, 'DataBucket', { ...logged, eventBridgeEnabled: true }).bucket;
-    this.modelBucket = new SecureBucket(this, 'ModelBucket', logged).bucket;
+    // EventBridge on the model bucket: rollout requests under registry/<model>/rollouts/ start a rollout.
+    this.modelBucket = new SecureBucket(this, 'ModelBucket', { ...logged, eventBridgeEnabled: true }).bucket;
     new CfnOutput(this, 'DataBucketName', { value: this.dataBucket.bucketName, description: 'Upload training data to s3://<this>/incoming/<model>/ to retrain' });
     new CfnOutput(this, 'ModelBucketName', { value: this.modelBucket.bucketName, description: 'The model registry (npm run registry with MODEL_BUCKET=<this>)' });
   }
