@@ -2,7 +2,7 @@ import type * as ort from 'onnxruntime-node';
 import { toModelInputs } from '../../../core/features';
 import type { ModelManifest } from '../../../core/manifest';
 import { createSession, toOrtFeeds } from '../../../core/onnx-session';
-import { type ModelArtifact, type ModelBackend, ModelLoadError, type Predictor, type FeatureRow } from './types';
+import { BackendError, type FeatureRow, type ModelArtifact, type ModelBackend, ModelLoadError, type Predictor } from './types';
 
 /**
  * The default backend: onnxruntime-node in the function. Requests become ONNX inputs through
@@ -49,14 +49,20 @@ class OnnxPredictor implements Predictor {
     private readonly manifest: ModelManifest,
   ) {}
 
+  /** Throws BackendError when onnxruntime fails on the rows or answers in another shape (a 5xx, not the caller's fault). */
   async predict(rows: readonly FeatureRow[]): Promise<number[][]> {
     const feeds = toOrtFeeds(toModelInputs(this.manifest.features, rows));
     const name = this.manifest.outputs.probabilities;
-    const out = await this.session.run(feeds, [name]);
+    let out: ort.InferenceSession.ReturnType;
+    try {
+      out = await this.session.run(feeds, [name]);
+    } catch (error) {
+      throw new BackendError(`model "${this.manifest.name}": onnxruntime failed to run: ${message(error)}`, { cause: error });
+    }
     const tensor = out[name];
     const classes = this.manifest.classes.length;
     if (!tensor || !(tensor.data instanceof Float32Array || tensor.data instanceof Float64Array) || tensor.data.length !== rows.length * classes) {
-      throw new Error(`model "${this.manifest.name}": output "${name}" is not a [${rows.length}, ${classes}] float tensor`);
+      throw new BackendError(`model "${this.manifest.name}": output "${name}" is not a [${rows.length}, ${classes}] float tensor`);
     }
     const data = tensor.data;
     return rows.map((_, i) => Array.from(data.subarray(i * classes, (i + 1) * classes)));
