@@ -2,16 +2,19 @@ import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { ModelManifest } from '../../core/manifest';
 import { type ModelSource, UnknownModelError } from '../../core/registry/types';
-import { BackendError, toPredictions } from './backends/types';
-import { type AppLog, elapsedMs, INFERENCE_METRICS, type MetricsRecorder } from './metrics';
-import { type LoadedModel, type ModelCache, type ModelCatalog, ModelUnavailableError } from './model-cache';
+import { BackendError } from './backends/types';
+import { type AppLog, INFERENCE_METRICS, type MetricsRecorder } from './metrics';
+import { type LoadedModel, type ModelCache, ModelUnavailableError } from './model-cache';
+import type { ModelCatalog } from './model-catalog';
 import { PAGE_HEADERS, PAGE_HTML } from './page';
-import { decodeBody, instanceValidator, type InstanceValidator, parseEnvelope, type PredictRequest, requestFeatureNames, type RequestLimits } from './request';
+import { decodeBody, parseEnvelope, type PredictRequest, requestFeatureNames, type RequestLimits } from './request';
+import { createRoutedPredict } from './routed-predict';
+import type { RoutingCache } from './routing-cache';
 import { type ApiError, errorResponse, htmlResponse, internalError, jsonResponse, listOf, methodNotAllowed, truncate } from './responses';
 
 /**
  * The inference API as a function of API Gateway HTTP API (payload v2) events. Routes:
- *   POST /models/{name}/predict   predict with the model's champion
+ *   POST /models/{name}/predict   predict with the model's champion (or canary, per its routing document: routed-predict.ts)
  *   POST /predict                 the model whose features the request names (exactly one), else DEFAULT_MODEL
  *   GET  /models                  every model with its champion's schema
  *   GET  /models/{name}           versions, aliases, metrics, the version this instance serves
@@ -24,6 +27,8 @@ export interface InferenceAppDeps {
   readonly source: ModelSource;
   readonly models: ModelCache;
   readonly catalog: ModelCatalog;
+  /** Each model's routing document (canary, shadow). @default - none: the champion serves everything */
+  readonly routing?: Pick<RoutingCache, 'get'>;
   readonly limits: RequestLimits;
   readonly defaultModel?: string;
   readonly recorder: MetricsRecorder;
@@ -66,7 +71,7 @@ function modelError(error: unknown): ApiError | undefined {
 
 export function createInferenceApp(deps: InferenceAppDeps): InferenceApp {
   const { limits, log, recorder } = deps;
-  const validators = new WeakMap<ModelManifest, InstanceValidator>();
+  const routedPredict = createRoutedPredict({ models: deps.models, limits, recorder, log });
   let coldStart = true;
 
   const registryUnavailable = (error: unknown): never => {
@@ -107,31 +112,15 @@ export function createInferenceApp(deps: InferenceAppDeps): InferenceApp {
   }
 
   async function predict(event: APIGatewayProxyEventV2, modelName: string | undefined): Promise<Result> {
+    const start = performance.now();
     const body = decodeBody(event.body, event.isBase64Encoded === true, limits.maxBodyBytes);
     if (!body.ok) return errorResponse(body.error);
     const request = parseEnvelope(body.value, limits.maxBatch);
     if (!request.ok) return errorResponse(request.error);
-    const model = await loadModel(modelName ?? (await chooseModel(request.value)));
-    let validate = validators.get(model.manifest);
-    if (!validate) {
-      validate = instanceValidator(model.manifest.features, limits);
-      validators.set(model.manifest, validate);
-    }
-    const rows = validate(request.value);
-    if (!rows.ok) return errorResponse(rows.error);
-
-    const start = performance.now();
-    const probabilities = await model.predictor.predict(rows.value);
-    const dimensions = { model: model.name };
-    recorder.record({ name: INFERENCE_METRICS.inferenceLatency, unit: 'Milliseconds', value: elapsedMs(start), dimensions });
-    recorder.record({ name: INFERENCE_METRICS.modelVersionInService, unit: 'None', value: model.version, dimensions });
-    const predictions = toPredictions(model.manifest.classes, probabilities);
-    const perClass = new Map<string, number>();
-    for (const p of predictions) perClass.set(p.label, (perClass.get(p.label) ?? 0) + 1);
-    for (const [label, count] of perClass) {
-      recorder.record({ name: INFERENCE_METRICS.predictions, unit: 'Count', value: count, dimensions: { model: model.name, version: String(model.version), class: label || '(empty)' } });
-    }
-    return jsonResponse(200, { model: model.name, version: model.version, predictions });
+    const champion = await loadModel(modelName ?? (await chooseModel(request.value)));
+    // After the champion, so a name with no model never costs a routing read (or a cache entry).
+    const routing = await deps.routing?.get(champion.name);
+    return routedPredict({ event, request: request.value, champion, routing, start });
   }
 
   async function listModels(): Promise<Result> {

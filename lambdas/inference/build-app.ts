@@ -10,7 +10,9 @@ import { SageMakerBackend } from './backends/sagemaker';
 import type { ModelBackend } from './backends/types';
 import type { InferenceConfig } from './config';
 import { type AppLog, METRICS_SERVICE, type MetricListener, powertoolsLog, powertoolsRecorder } from './metrics';
-import { ModelCache, ModelCatalog } from './model-cache';
+import { ModelCache } from './model-cache';
+import { ModelCatalog } from './model-catalog';
+import { RoutingCache, routingObjectSource } from './routing-cache';
 
 /**
  * Builds the inference app from its configuration: SDK clients, the registry reader, backends,
@@ -30,7 +32,8 @@ export function buildInferenceApp(config: InferenceConfig, options: BuildOptions
   const log = options.log ?? powertoolsLog(new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME || METRICS_SERVICE }));
   const s3 = new S3Client(config.awsEndpointUrl === undefined ? {} : { endpoint: config.awsEndpointUrl, forcePathStyle: true });
   // The function only reads the registry; the validator is what ModelRegistry needs to register.
-  const source = new ModelRegistry(new S3ObjectStore(s3, config.modelBucket), new OnnxModelValidator());
+  const store = new S3ObjectStore(s3, config.modelBucket);
+  const source = new ModelRegistry(store, new OnnxModelValidator());
   const recorder = powertoolsRecorder({ listener: options.metricListener });
 
   const onnx = new OnnxBackend();
@@ -41,10 +44,19 @@ export function buildInferenceApp(config: InferenceConfig, options: BuildOptions
 
   const models = new ModelCache({ source, backendFor, ttlMs: config.modelTtlMs, bundledModelsDir: config.bundledModelsDir, recorder, log });
   const catalog = new ModelCatalog(source, config.modelTtlMs);
+  // Versions a routing document stops naming are let go (the champion's stays).
+  const routing = new RoutingCache({
+    source: routingObjectSource(store),
+    ttlMs: config.modelTtlMs,
+    recorder,
+    log,
+    onChange: (model, document) => models.retainVersions(model, [document?.canary?.version, document?.shadow?.version].filter((v) => v !== undefined)),
+  });
   return createInferenceApp({
     source,
     models,
     catalog,
+    routing,
     limits: { maxBatch: config.maxBatch, maxBodyBytes: config.maxBodyBytes, maxTextChars: config.maxTextChars },
     defaultModel: config.defaultModel,
     recorder,

@@ -27,6 +27,32 @@ export const INFERENCE_METRICS = {
   modelVersionInService: 'ModelVersionInService',
   /** One per execution environment, at its first request; no dimensions beyond service. */
   coldStarts: 'ColdStart',
+
+  // Safe rollout (core/registry/routing.ts). The rollout state machine's gate and the alarms read
+  // these by name: champion vs canary, each with the same dimension sets.
+
+  /** Count of routing.json reads that could not be used (not JSON, not a routing document): the champion serves everything; dimension model. */
+  routingDocumentErrors: 'RoutingDocumentErrors',
+  /** One per predict request that reached a model (answered, or refused after the model was resolved); dimensions model, variant. */
+  variantRequests: 'VariantRequests',
+  /** Count of 4xx answers after the model was resolved (e.g. a feature the variant's schema refuses); dimensions model, variant. */
+  variantClientErrors: 'VariantClientErrors',
+  /** Count of 5xx answers after the model was resolved (the backend failed on a valid request); dimensions model, variant. */
+  variantServerErrors: 'VariantServerErrors',
+  /** Milliseconds of predict handling (body in -> answer built, the shadow excluded) per request; dimensions model, variant. */
+  variantLatency: 'VariantLatency',
+  /** Count of predicted rows; dimensions model, variant, class. */
+  variantPredictions: 'VariantPredictions',
+  /** Count of rows the shadow version scored; dimension model. */
+  shadowPredictions: 'ShadowPredictions',
+  /** Share (0..1) of a request's rows where the shadow's label equals the answer's (plot its Average); dimension model. */
+  shadowAgreement: 'ShadowAgreement',
+  /** Mean over a request's rows of the largest absolute class-probability difference, shadow vs answer (plot its Average); dimension model. */
+  shadowProbabilityDelta: 'ShadowProbabilityDelta',
+  /** Milliseconds the shadow took per request (load if needed, scoring, comparison), after the answer was built; dimension model. */
+  shadowLatency: 'ShadowLatency',
+  /** Count of requests the shadow could not score (load failure, backend error, other schema); never an error for the caller; dimension model. */
+  shadowErrors: 'ShadowErrors',
 } as const;
 
 export type InferenceMetricName = (typeof INFERENCE_METRICS)[keyof typeof INFERENCE_METRICS];

@@ -16,6 +16,10 @@ import { type AppLog, elapsedMs, INFERENCE_METRICS, type MetricsRecorder } from 
  * serving; the refused version is not retried until the alias moves again. When the registry is
  * unreachable and nothing is loaded yet, a model bundled with the function is the last resort.
  * Concurrent requests share one refresh, so a version is never loaded twice.
+ *
+ * Versions a routing document names (canary, shadow) are loaded by number through the same path
+ * (`version`) and kept until `retainVersions` lets them go; a canary promoted to champion is not
+ * loaded again.
  */
 
 export interface LoadedModel {
@@ -68,6 +72,16 @@ interface Entry {
   pending?: Promise<LoadedModel>;
 }
 
+/** A version loaded by number (canary, shadow). */
+interface VersionSlot {
+  loaded?: LoadedModel;
+  failure?: ModelUnavailableError;
+  failedAt?: number;
+  /** The version can never serve (versions are immutable): not fetched again while it is retained. */
+  permanent?: boolean;
+  pending?: Promise<LoadedModel>;
+}
+
 /** After a failure with nothing to serve, retry sooner than the TTL (a blip should not cost a minute). */
 const FAILURE_RETRY_MS = 5000;
 
@@ -80,6 +94,8 @@ const reasonOf = (error: unknown) => (error instanceof Error ? error.message : S
 
 export class ModelCache {
   private readonly entries = new Map<string, Entry>();
+  /** Model -> version -> slot, for the versions routing documents name. */
+  private readonly versions = new Map<string, Map<number, VersionSlot>>();
   private readonly alias: string;
   private readonly now: () => number;
 
@@ -106,6 +122,43 @@ export class ModelCache {
       });
     }
     return entry.pending as Promise<LoadedModel>;
+  }
+
+  /**
+   * A version by number (a canary or shadow): the champion's copy when it is that version, else
+   * loaded like a champion (sha256, backend open, ModelLoadTime; ModelLoadFailures and a log line
+   * when it fails) and kept until retainVersions drops it. Throws ModelUnavailableError when it
+   * cannot serve: a version that can never load is not fetched again while it is retained, any
+   * other failure is retried after a few seconds.
+   */
+  async version(model: string, version: number): Promise<LoadedModel> {
+    if (!isValidName(model)) throw new UnknownModelError(model);
+    const champion = this.entries.get(model)?.current;
+    if (champion?.origin === 'registry' && champion.version === version) return champion;
+    let slots = this.versions.get(model);
+    if (!slots) this.versions.set(model, (slots = new Map()));
+    let slot = slots.get(version);
+    if (!slot) slots.set(version, (slot = {}));
+    if (slot.loaded) return slot.loaded;
+    if (slot.failure && (slot.permanent || this.now() - (slot.failedAt ?? 0) < Math.min(this.options.ttlMs, FAILURE_RETRY_MS))) throw slot.failure;
+    if (!slot.pending) {
+      const settled = slot;
+      settled.pending = this.loadSlot(model, version, settled).finally(() => {
+        settled.pending = undefined;
+      });
+    }
+    return slot.pending as Promise<LoadedModel>;
+  }
+
+  /**
+   * Lets go of the versions loaded by number other than these (the champion is not affected).
+   * Failed versions are dropped too, so a new routing document gives them a new try.
+   */
+  retainVersions(model: string, keep: Iterable<number>): void {
+    const slots = this.versions.get(model);
+    if (!slots) return;
+    const kept = new Set(keep);
+    for (const [version, slot] of slots) if (!kept.has(version) || slot.failure) slots.delete(version);
   }
 
   /** What is loaded now (for /health); no I/O. */
@@ -136,7 +189,8 @@ export class ModelCache {
       return entry.current;
     }
     try {
-      const loaded = await this.loadVersion(model, record.version);
+      // A canary promoted to champion is already open.
+      const loaded = this.versions.get(model)?.get(record.version)?.loaded ?? (await this.loadVersion(model, record.version));
       this.options.log.info('model version loaded', { model, version: record.version, previousVersion: entry.current?.version, alias: this.alias });
       Object.assign(entry, { current: loaded, aliasEtag: etag, failure: undefined });
       return loaded;
@@ -146,6 +200,21 @@ export class ModelCache {
       if (permanent) entry.aliasEtag = etag;
       this.loadFailed(model, record.version, error, permanent ? 'refused until the alias moves' : 'will retry');
       return this.fallback(model, entry, new ModelUnavailableError(model, `version ${record.version} cannot be served`, { cause: error }));
+    }
+  }
+
+  private async loadSlot(model: string, version: number, slot: VersionSlot): Promise<LoadedModel> {
+    try {
+      const loaded = await this.loadVersion(model, version);
+      this.options.log.info('model version loaded', { model, version, for: 'routing document' });
+      Object.assign(slot, { loaded, failure: undefined, failedAt: undefined, permanent: undefined });
+      return loaded;
+    } catch (error) {
+      const permanent = isPermanent(error);
+      this.loadFailed(model, version, error, permanent ? 'refused while the routing document names it' : 'will retry');
+      const failure = new ModelUnavailableError(model, `version ${version} cannot be served`, { cause: error });
+      Object.assign(slot, { failure, failedAt: this.now(), permanent });
+      throw failure;
     }
   }
 
@@ -214,59 +283,6 @@ export class ModelCache {
       const absent = (error as NodeJS.ErrnoException).code === 'ENOENT';
       if (!absent) this.options.log.error('bundled model cannot be served', { model, folder, error: reasonOf(error) });
       return undefined;
-    }
-  }
-}
-
-export interface CatalogModel {
-  readonly name: string;
-  /** The champion's version and manifest; absent when the model has no champion yet. */
-  readonly champion?: { readonly version: number; readonly manifest: ModelManifest; readonly etag: string };
-}
-
-/**
- * Every model's champion manifest (schema, classes), for GET /models and for choosing the model
- * of POST /predict by feature names. Refreshed after the TTL; an unchanged alias costs a 304.
- * Throws when the registry is unreachable (callers answer 503 or fall back to the default model).
- */
-export class ModelCatalog {
-  private cached?: { readonly at: number; readonly models: readonly CatalogModel[] };
-  private pending?: Promise<readonly CatalogModel[]>;
-
-  constructor(
-    private readonly source: ModelSource,
-    private readonly ttlMs: number,
-    private readonly alias: string = DEFAULT_ALIAS,
-    private readonly now: () => number = () => performance.now(),
-  ) {}
-
-  async models(): Promise<readonly CatalogModel[]> {
-    if (this.cached && this.now() - this.cached.at < this.ttlMs) return this.cached.models;
-    this.pending ??= this.refresh().finally(() => {
-      this.pending = undefined;
-    });
-    return this.pending;
-  }
-
-  private async refresh(): Promise<readonly CatalogModel[]> {
-    const previous = new Map((this.cached?.models ?? []).map((m) => [m.name, m]));
-    const names = await this.source.listModels();
-    const models = await Promise.all(names.map((name) => this.describe(name, previous.get(name)?.champion)));
-    this.cached = { at: this.now(), models };
-    return models;
-  }
-
-  /** One model; a model whose records cannot be read keeps what was known, so it cannot hide the others. */
-  private async describe(name: string, before: CatalogModel['champion']): Promise<CatalogModel> {
-    try {
-      const resolved = await this.source.resolveAlias(name, this.alias, before?.etag);
-      if (resolved === 'unchanged') return { name, champion: before };
-      if (resolved === undefined) return { name };
-      const { record, etag } = resolved;
-      const manifest = before?.version === record.version ? before.manifest : await this.source.getManifest(name, record.version);
-      return { name, champion: { version: record.version, manifest, etag } };
-    } catch {
-      return { name, champion: before };
     }
   }
 }

@@ -1,6 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { Construct } from 'constructs';
+import { type Variant, VARIANTS } from '../../core/registry/routing';
 import type { AlarmThresholds } from './alarm-thresholds';
 import type { MonitoredModel } from './platform-alarms';
 import type { PlatformMetrics } from './platform-metrics';
@@ -29,6 +30,7 @@ const HEADER = [
   '# Serverless MLOps platform',
   'Read it top to bottom. **Is it healthy?** The alarm row first (grey: no data yet, red: read the runbook in `docs/operations.md` under the alarm\'s name), then **API** and **Lambda**.',
   '**Is the model good?** The **Model** row: what each model predicts per version and class (a sudden shift in the class mix after a promotion deserves a look), how fast, load failures, and which version serves.',
+  '**Is the canary as good as the champion?** The **Rollout** row: per model, requests, 4xx/5xx and p99 latency of the champion and the canary side by side (what the rollout gate judges), the class mix per variant, and the shadow\'s agreement with the answers.',
   '**What changed?** The **Pipeline** row: runs, candidate vs champion on the gate metric (the candidate is promoted only if it beats the champion by the spec\'s margin), promotions and quarantined uploads, over the last 30 days; then failed executions next to quarantined uploads, and starts that never became executions (dead-letter queue, failed invocations).',
   'Dashed lines are alarm thresholds. Custom metrics are in the `ServerlessMlops` namespace, dimension `service` = inference | pipeline.',
 ].join('\n\n');
@@ -56,7 +58,7 @@ export class PlatformDashboard extends Construct {
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { defaultInterval: props.defaultInterval ?? Duration.days(1) });
     const d = this.dashboard;
 
-    d.addWidgets(new cloudwatch.TextWidget({ markdown: HEADER, width: 24, height: 5 }));
+    d.addWidgets(new cloudwatch.TextWidget({ markdown: HEADER, width: 24, height: 6 }));
     d.addWidgets(
       new cloudwatch.AlarmStatusWidget({
         title: 'Alarms (all send to the alarm topic)',
@@ -97,6 +99,28 @@ export class PlatformDashboard extends Construct {
       ...each((x) => graph(`Predictions of ${x.name} by version and class`, [m.predictionsByVersionAndClassCount(x.name)], { width: perModelWidth, stacked: true })),
       graph('Model load failures and bundled-model fallbacks', each((x) => [m.modelLoadFailuresCount(x.name), m.bundledModelFallbacksCount(x.name)]).flat(), { width: 12 }),
       graph('Model load time p99 (ms)', each((x) => m.modelLoadTimeP99InMillis(x.name)), { width: 12 }),
+    );
+
+    const r = m.rollout;
+    const variants = (f: (variant: Variant) => cloudwatch.IMetric) => VARIANTS.map(f);
+    d.addWidgets(section('### Rollout: canary vs champion (routing.json), and the shadow\'s agreement with the answers'));
+    d.addWidgets(
+      ...each((x) =>
+        graph(`${x.name}: requests (left) and 4xx / 5xx (right) by variant`, variants((v) => r.variantRequestsCount(x.name, v)), {
+          width: perModelWidth,
+          right: [...variants((v) => r.variantClientErrorsCount(x.name, v)), ...variants((v) => r.variantServerErrorsCount(x.name, v))],
+          rightYAxis: { min: 0 },
+        }),
+      ),
+      ...each((x) => graph(`${x.name}: latency p99 by variant (ms)`, variants((v) => r.variantLatencyP99InMillis(x.name, v)), { width: perModelWidth })),
+      ...each((x) => graph(`Predictions of ${x.name} by variant and class`, [r.predictionsByVariantAndClassCount(x.name)], { width: perModelWidth, stacked: true })),
+      graph('Shadow agreement and probability delta (average per request)', each((x) => [r.shadowAgreementAverage(x.name), r.shadowProbabilityDeltaAverage(x.name)]).flat(), { width: 8, leftYAxis: { min: 0, max: 1 } }),
+      graph('Shadow latency p99, added to the invocation (ms)', each((x) => r.shadowLatencyP99InMillis(x.name)), { width: 8 }),
+      graph('Shadow rows scored (left); shadow errors and unreadable routing documents (right)', each((x) => r.shadowPredictionsCount(x.name)), {
+        width: 8,
+        right: each((x) => [r.shadowErrorsCount(x.name), r.routingDocumentErrorsCount(x.name)]).flat(),
+        rightYAxis: { min: 0 },
+      }),
     );
 
     d.addWidgets(section('### Pipeline: what changed? Runs, candidate vs champion, promotions, quarantined uploads'));

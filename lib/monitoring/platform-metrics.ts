@@ -8,6 +8,7 @@ import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { INFERENCE_METRICS, METRICS_SERVICE as INFERENCE_SERVICE } from '../../lambdas/inference/metrics';
 import { PIPELINE_METRICS, PIPELINE_METRICS_SERVICE } from '../../lambdas/pipeline/metrics';
 import { METRICS_NAMESPACE } from '../../lambdas/shared/metrics';
+import { RolloutMetrics } from './rollout-metrics';
 
 /** The platform's two functions, as the factory's Lambda methods name them. */
 export type PlatformFunction = 'inference' | 'pipeline';
@@ -70,9 +71,12 @@ export function predictionsSearchExpression(model?: string, period: Duration = D
  */
 export class PlatformMetrics {
   readonly period: Duration;
+  /** Canary vs champion and shadow metrics (rollout-metrics.ts), over the same period. */
+  readonly rollout: RolloutMetrics;
 
   constructor(private readonly props: PlatformMetricsProps) {
     this.period = props.period ?? Duration.minutes(5);
+    this.rollout = new RolloutMetrics(this.period);
   }
 
   // --- API (AWS/ApiGateway, ApiId + Stage) ---

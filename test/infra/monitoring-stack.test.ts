@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { CfnElement, Stack } from 'aws-cdk-lib';
 import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
 import { loadModelSpecs } from '../../core/pipeline/model-specs';
+import { VARIANTS } from '../../core/registry/routing';
 import { INFERENCE_METRICS, METRICS_SERVICE } from '../../lambdas/inference/metrics';
 import { PIPELINE_METRICS, PIPELINE_METRICS_SERVICE } from '../../lambdas/pipeline/metrics';
 import { METRICS_NAMESPACE } from '../../lambdas/shared/metrics';
@@ -306,6 +307,32 @@ describe('the dashboard and the metrics the functions emit', () => {
     const searches = custom.filter((m) => m.search && m.name === INFERENCE_METRICS.predictions);
     expect(searches.map((m) => m.search)).toEqual(
       expect.arrayContaining(MODELS.map((m) => `SEARCH('{ServerlessMlops,class,model,service,version} MetricName="Predictions" service="inference" model="${m.name}"'`)),
+    );
+  });
+
+  test('the Rollout row draws champion and canary side by side for every model (requests, 4xx / 5xx, p99 latency, class mix) and the shadow agreement as an average', () => {
+    /** "<model> [<variant>] <statistic>" of every plain line drawing `name`. */
+    const lines = (name: string) =>
+      dashboardBody(template).widgets.flatMap((w) =>
+        (w.properties.metrics ?? [])
+          .filter((entry) => entry[0] === METRICS_NAMESPACE && entry[1] === name)
+          .map((entry) => {
+            const pairs = entry.slice(2).filter((x): x is string => typeof x === 'string');
+            const dimensions = Object.fromEntries(pairs.flatMap((_, i) => (i % 2 === 0 ? [[pairs[i], pairs[i + 1]]] : [])));
+            const options = entry.find((x) => typeof x === 'object') as { stat?: string } | undefined;
+            // The dashboard body leaves out CloudWatch's default statistic, Average.
+            return [dimensions.model, dimensions.variant, options?.stat ?? 'Average'].filter((x) => x !== undefined).join(' ');
+          }),
+      );
+    const perVariant = (stat: string) => MODELS.flatMap((m) => VARIANTS.map((v) => `${m.name} ${v} ${stat}`));
+    expect(lines(INFERENCE_METRICS.variantRequests).sort()).toEqual(perVariant('Sum').sort());
+    expect(lines(INFERENCE_METRICS.variantServerErrors).sort()).toEqual(perVariant('Sum').sort());
+    expect(lines(INFERENCE_METRICS.variantClientErrors).sort()).toEqual(perVariant('Sum').sort());
+    expect(lines(INFERENCE_METRICS.variantLatency).sort()).toEqual(perVariant('p99').sort());
+    expect(lines(INFERENCE_METRICS.shadowAgreement).sort()).toEqual(MODELS.map((m) => `${m.name} Average`).sort());
+    expect(lines(INFERENCE_METRICS.shadowLatency).sort()).toEqual(MODELS.map((m) => `${m.name} p99`).sort());
+    expect(custom.filter((m) => m.name === INFERENCE_METRICS.variantPredictions).map((m) => m.search)).toEqual(
+      MODELS.map((m) => `SEARCH('{ServerlessMlops,class,model,service,variant} MetricName="VariantPredictions" service="inference" model="${m.name}"'`),
     );
   });
 

@@ -1,0 +1,113 @@
+import { randomUUID } from 'node:crypto';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { ModelManifest } from '../../core/manifest';
+import { assignVariant, inShadowSample, type RoutingDocument, type Variant } from '../../core/registry/routing';
+import { BackendError, toPredictions } from './backends/types';
+import { callerKeyOf, requestIdOf } from './caller';
+import { type AppLog, elapsedMs, INFERENCE_METRICS, type MetricsRecorder } from './metrics';
+import type { LoadedModel, ModelCache } from './model-cache';
+import { instanceValidator, type InstanceValidator, type PredictRequest, type RequestLimits } from './request';
+import { type ApiError, errorResponse, jsonResponse } from './responses';
+import { ShadowScorer } from './shadow';
+
+/**
+ * A predict request once its model is known: which version answers (the champion, or the canary
+ * for callers the routing document's canary weight assigns to it), validation against that
+ * version's manifest, the prediction, the answer, and then the shadow, if the request is in its
+ * sample. Every answer from here on says who answered, in the headers `x-model-version` and
+ * `x-model-variant`, and is counted per variant (VariantRequests, VariantLatency, and
+ * VariantClientErrors / VariantServerErrors / VariantPredictions): what a rollout is judged on.
+ */
+
+export const MODEL_VERSION_HEADER = 'x-model-version';
+export const MODEL_VARIANT_HEADER = 'x-model-variant';
+
+export interface RoutedPredictDeps {
+  readonly models: Pick<ModelCache, 'version'>;
+  readonly limits: RequestLimits;
+  readonly recorder: MetricsRecorder;
+  readonly log: AppLog;
+}
+
+export interface RoutedRequest {
+  readonly event: APIGatewayProxyEventV2;
+  readonly request: PredictRequest;
+  readonly champion: LoadedModel;
+  /** The model's routing document in force; undefined: the champion serves everything. */
+  readonly routing: RoutingDocument | undefined;
+  /** performance.now() when handling of the request began (VariantLatency). */
+  readonly start: number;
+}
+
+type Result = APIGatewayProxyStructuredResultV2;
+
+const BACKEND_ERROR: ApiError = { status: 502, code: 'backend_error', message: 'the model backend failed to answer; try again shortly' };
+
+export function createRoutedPredict(deps: RoutedPredictDeps): (routed: RoutedRequest) => Promise<Result> {
+  const { limits, log, recorder } = deps;
+  const validators = new WeakMap<ModelManifest, InstanceValidator>();
+  const shadows = new ShadowScorer(deps);
+
+  const validatorFor = (manifest: ModelManifest): InstanceValidator => {
+    let validate = validators.get(manifest);
+    if (!validate) {
+      validate = instanceValidator(manifest.features, limits);
+      validators.set(manifest, validate);
+    }
+    return validate;
+  };
+
+  /** The canary for the callers its weight assigns to it; the champion when it cannot load (ModelLoadFailures says so). */
+  async function answering({ event, champion, routing }: RoutedRequest): Promise<{ served: LoadedModel; variant: Variant }> {
+    const canary = routing?.canary;
+    if (!canary || assignVariant(canary, callerKeyOf(event)) !== 'canary') return { served: champion, variant: 'champion' };
+    try {
+      return { served: await deps.models.version(champion.name, canary.version), variant: 'canary' };
+    } catch {
+      return { served: champion, variant: 'champion' };
+    }
+  }
+
+  /** VariantRequests and VariantLatency for every answer; the 4xx or 5xx count for a refusal. */
+  function counted(answer: Result, served: LoadedModel, variant: Variant, start: number): Result {
+    const status = answer.statusCode ?? 200;
+    recorder.record({ name: INFERENCE_METRICS.variantRequests, unit: 'Count', value: 1, dimensions: { model: served.name, variant } });
+    recorder.record({ name: INFERENCE_METRICS.variantLatency, unit: 'Milliseconds', value: elapsedMs(start), dimensions: { model: served.name, variant } });
+    if (status >= 500) recorder.record({ name: INFERENCE_METRICS.variantServerErrors, unit: 'Count', value: 1, dimensions: { model: served.name, variant } });
+    else if (status >= 400) recorder.record({ name: INFERENCE_METRICS.variantClientErrors, unit: 'Count', value: 1, dimensions: { model: served.name, variant } });
+    return answer;
+  }
+
+  return async (routed) => {
+    const { request, start } = routed;
+    const { served, variant } = await answering(routed);
+    const headers = { [MODEL_VERSION_HEADER]: String(served.version), [MODEL_VARIANT_HEADER]: variant };
+    const rows = validatorFor(served.manifest)(request);
+    if (!rows.ok) return counted(errorResponse(rows.error, headers), served, variant, start);
+
+    const backendStart = performance.now();
+    let probabilities: number[][];
+    try {
+      probabilities = await served.predictor.predict(rows.value);
+    } catch (error) {
+      const errorId = randomUUID();
+      log.error('the model backend failed on a valid request', { errorId, model: served.name, version: served.version, variant, error: error instanceof Error ? { name: error.name, message: error.message } : String(error) });
+      const failure: ApiError = error instanceof BackendError ? BACKEND_ERROR : { status: 500, code: 'internal_error', message: `internal error; quote reference ${errorId} when reporting it` };
+      return counted(errorResponse(failure, headers), served, variant, start);
+    }
+    recorder.record({ name: INFERENCE_METRICS.inferenceLatency, unit: 'Milliseconds', value: elapsedMs(backendStart), dimensions: { model: served.name } });
+    recorder.record({ name: INFERENCE_METRICS.modelVersionInService, unit: 'None', value: served.version, dimensions: { model: served.name } });
+    const predictions = toPredictions(served.manifest.classes, probabilities);
+    const perClass = new Map<string, number>();
+    for (const p of predictions) perClass.set(p.label, (perClass.get(p.label) ?? 0) + 1);
+    for (const [label, count] of perClass) {
+      recorder.record({ name: INFERENCE_METRICS.predictions, unit: 'Count', value: count, dimensions: { model: served.name, version: String(served.version), class: label || '(empty)' } });
+      recorder.record({ name: INFERENCE_METRICS.variantPredictions, unit: 'Count', value: count, dimensions: { model: served.name, variant, class: label || '(empty)' } });
+    }
+    // The answer is final before the shadow runs: it only reads the rows and these probabilities.
+    const answer = counted(jsonResponse(200, { model: served.name, version: served.version, predictions }, headers), served, variant, start);
+    const shadow = routed.routing?.shadow;
+    if (shadow && inShadowSample(shadow, requestIdOf(routed.event))) await shadows.score({ route: shadow, served, rows: rows.value, probabilities });
+    return answer;
+  };
+}
