@@ -16,6 +16,8 @@ const PANEL_TITLES: Readonly<Record<PanelId, string>> = {
   'inference-latency': 'Inference latency (ms)',
   predictions: 'Predictions per class',
   'model-version': 'Model version in service',
+  variants: 'Requests per minute by variant (champion / canary)',
+  shadow: 'Shadow agreement with the answers (share of rows)',
   'pipeline-runs': 'Pipeline runs',
   scores: 'Candidate vs champion score',
   health: 'Cold starts and model load failures',
@@ -37,7 +39,7 @@ const PANELS = ${JSON.stringify(Object.keys(PANEL_TITLES))};
 const W = 640, H = 190, LEFT = 56, RIGHT = 12, TOP = 10, BOTTOM = 22, ROW = 16;
 const COLORS = ['#2563eb', '#dc2626', '#16a34a', '#d97706', '#7c3aed', '#0891b2', '#db2777', '#4b5563'];
 // Panels whose per-bucket counts read better as a rate.
-const PER_MINUTE = new Set(['requests']);
+const PER_MINUTE = new Set(['requests', 'variants']);
 
 function add(parent, tag, attrs, text) {
   const node = document.createElementNS(parent.namespaceURI, tag);

@@ -9,7 +9,7 @@ import type { MetricRecord, MetricUnitName } from '../lambdas/shared/metrics';
  * over a sliding window. Old buckets are dropped as time passes, so memory stays bounded.
  */
 
-export type PanelId = 'requests' | 'api-latency' | 'inference-latency' | 'predictions' | 'model-version' | 'pipeline-runs' | 'scores' | 'health';
+export type PanelId = 'requests' | 'api-latency' | 'inference-latency' | 'predictions' | 'model-version' | 'variants' | 'shadow' | 'pipeline-runs' | 'scores' | 'health';
 
 /** One line (or set of bars) on a chart: [bucket start in ms since the epoch, value] per bucket with data. */
 export interface DashboardSeries {
@@ -68,7 +68,7 @@ export interface ObservedRequest {
   readonly latencyMs: number;
 }
 
-type Stat = 'sum' | 'max' | 'last' | 'p50' | 'p90' | 'p99';
+type Stat = 'sum' | 'avg' | 'max' | 'last' | 'p50' | 'p90' | 'p99';
 
 interface SeriesSpec {
   readonly metric: string;
@@ -98,6 +98,13 @@ const PANELS: readonly PanelSpec[] = [
   { id: 'inference-latency', kind: 'line', unit: 'Milliseconds', series: [{ metric: INFERENCE_METRICS.inferenceLatency, by: ['model'], stats: ['p50', 'p99'], label: (d, stat) => `${d.model} ${stat}` }] },
   { id: 'predictions', kind: 'line', unit: 'Count', series: [sum(INFERENCE_METRICS.predictions, ['model', 'class'], (d) => `${d.model} ${d.class}`, true)] },
   { id: 'model-version', kind: 'line', unit: 'None', series: [{ metric: INFERENCE_METRICS.modelVersionInService, by: ['model'], stats: ['max'], label: (d) => d.model }] },
+  // The rollout split: who answered (champion or canary, per routing.json) and what failed.
+  { id: 'variants', kind: 'line', unit: 'Count', series: [
+    sum(INFERENCE_METRICS.variantRequests, ['model', 'variant'], (d) => `${d.model} ${d.variant}`, true),
+    sum(INFERENCE_METRICS.variantServerErrors, ['model', 'variant'], (d) => `${d.model} ${d.variant} 5xx`),
+  ] },
+  // Each shadowed request records its share of rows the shadow labelled as the answer did: the bucket's average.
+  { id: 'shadow', kind: 'line', unit: 'None', series: [{ metric: INFERENCE_METRICS.shadowAgreement, by: ['model'], stats: ['avg'], label: (d) => `${d.model} agreement` }] },
   { id: 'pipeline-runs', kind: 'bar', unit: 'Count', series: [
     sum(PIPELINE_METRICS.runs, ['model', 'outcome'], (d) => `${d.model} ${d.outcome}`),
     sum(PIPELINE_METRICS.runFailures, ['model'], (d) => `${d.model} failed`),
@@ -245,6 +252,7 @@ export class LocalMetrics {
     const p = PERCENTILES[stat];
     // V8 sorts with TimSort, linear on the already sorted samples of buckets that took no new ones.
     if (p !== undefined && aggregate.samples) return percentile(aggregate.samples.sort((a, b) => a - b), p);
+    if (stat === 'avg') return aggregate.sum / aggregate.seen;
     return stat === 'sum' ? aggregate.sum : stat === 'max' ? aggregate.max : aggregate.last;
   }
 

@@ -63,6 +63,9 @@ function someData(): DashboardData {
   const metrics = new LocalMetrics({ clock: () => now });
   for (const status of [200, 404, 500]) metrics.recordRequest({ method: 'POST', path: '/models/iris/predict', status, latencyMs: 12 });
   metrics.recordMetric({ name: INFERENCE_METRICS.predictions, unit: 'Count', value: 2, dimensions: { model: 'iris', version: '1', class: 'setosa' } });
+  metrics.recordMetric({ name: INFERENCE_METRICS.variantRequests, unit: 'Count', value: 1, dimensions: { model: 'iris', variant: 'champion' } });
+  metrics.recordMetric({ name: INFERENCE_METRICS.variantRequests, unit: 'Count', value: 1, dimensions: { model: 'iris', variant: 'canary' } });
+  metrics.recordMetric({ name: INFERENCE_METRICS.shadowAgreement, unit: 'None', value: 0.5, dimensions: { model: 'iris' } });
   metrics.recordMetric({ name: PIPELINE_METRICS.runs, unit: 'Count', value: 1, dimensions: { model: 'iris', outcome: 'promoted' } });
   metrics.recordMetric({ name: PIPELINE_METRICS.quarantinedFiles, unit: 'Count', value: 1, dimensions: { model: 'iris' } });
   return metrics.snapshot();
@@ -110,6 +113,16 @@ describe('dashboard page', () => {
     // 3 requests in a 10 s bucket are 18 per minute
     expect(labels).toEqual(expect.arrayContaining(['18', '0', 'requests', '4xx', '5xx']));
     expect(page.byId('chart-requests').textContent).not.toContain('no data yet');
+  });
+
+  test('shows the rollout split: requests per minute by variant, and the shadow agreement', async () => {
+    const page = await renderPage(async () => ({ ok: true, status: 200, json: async () => someData() }));
+
+    expect(page.series('variants', 'path')).toEqual(['iris canary', 'iris champion']);
+    // 1 request in a 10 s bucket is 6 per minute
+    expect(page.byId('chart-variants').all('text').map((node) => node.textContent)).toContain('6');
+    expect(page.series('shadow', 'path')).toEqual(['iris agreement']);
+    expect(page.byId('chart-shadow').all('text').map((node) => node.textContent)).toContain('0.5');
   });
 
   test('stacks a bar per series and bucket in bar panels', async () => {

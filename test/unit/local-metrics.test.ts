@@ -90,6 +90,33 @@ describe('LocalMetrics', () => {
     expect(points(metrics.snapshot(), 'model-version')).toEqual({ iris: [[0, 2]], wine: [[0, 5]] });
   });
 
+  test('counts requests and server errors per model and variant, the rollout split', () => {
+    const { metrics, clock } = metricsAt();
+    const variant = (name: string, model: string, v: string) => ({ name, unit: 'Count' as const, value: 1, dimensions: { model, variant: v } });
+    for (let i = 0; i < 9; i++) metrics.recordMetric(variant(INFERENCE_METRICS.variantRequests, 'iris', 'champion'));
+    metrics.recordMetric(variant(INFERENCE_METRICS.variantRequests, 'iris', 'canary'));
+    metrics.recordMetric(variant(INFERENCE_METRICS.variantServerErrors, 'iris', 'canary'));
+    clock.now = T0 + BUCKET;
+    metrics.recordMetric(variant(INFERENCE_METRICS.variantRequests, 'iris', 'champion'));
+
+    expect(points(metrics.snapshot(), 'variants')).toEqual({
+      'iris canary': [[0, 1], [10_000, 0]],
+      'iris champion': [[0, 9], [10_000, 1]],
+      'iris canary 5xx': [[0, 1]],
+    });
+  });
+
+  test('averages the shadow agreement of the requests in each bucket, per model', () => {
+    const { metrics, clock } = metricsAt();
+    const agreement = (model: string, value: number) => ({ name: INFERENCE_METRICS.shadowAgreement, unit: 'None' as const, value, dimensions: { model } });
+    for (const value of [1, 0.5, 0.75]) metrics.recordMetric(agreement('iris', value));
+    metrics.recordMetric(agreement('wine', 0));
+    clock.now = T0 + BUCKET;
+    metrics.recordMetric(agreement('iris', 1));
+
+    expect(points(metrics.snapshot(), 'shadow')).toEqual({ 'iris agreement': [[0, 0.75], [10_000, 1]], 'wine agreement': [[0, 0]] });
+  });
+
   test('counts pipeline runs by model and outcome, failures and quarantined files, in the panel and the totals', () => {
     const { metrics } = metricsAt();
     const runs = (model: string, outcome: string) => ({ name: PIPELINE_METRICS.runs, unit: 'Count' as const, value: 1, dimensions: { model, outcome } });
