@@ -39,6 +39,12 @@ export interface RunOptions {
   readonly executionName?: string;
   /** Milliseconds between retries, instead of the definition's backoff. @default 0 */
   readonly retryIntervalMs?: number;
+  /**
+   * Stops the execution, as StopExecution does (a Wait state would otherwise hold the process for
+   * its whole duration): it ends FAILED with error ExecutionAborted.
+   * @default - runs to its end
+   */
+  readonly signal?: AbortSignal;
 }
 
 export type RunResult =
@@ -90,6 +96,9 @@ export async function runStateMachine(definition: object, input: unknown, option
     overrides: { taskResourceLocalHandlers: byState, retryIntervalOverrides },
     context: { Execution: { Name: options.executionName ?? `local-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`, Input: input as JsonValue } },
   });
+  const stop = () => execution.abort();
+  options.signal?.addEventListener('abort', stop, { once: true });
+  if (options.signal?.aborted) stop();
   const watching = (async () => {
     for await (const event of execution.eventLogs) {
       if (event.type === 'StateEntered') options.onStateEntered?.(event.state.name, event.state.input);
@@ -101,12 +110,15 @@ export async function runStateMachine(definition: object, input: unknown, option
     return { status: 'SUCCEEDED', output };
   } catch (error) {
     await watching.catch(() => undefined);
+    if (error instanceof asl.ExecutionAbortedError) return { status: 'FAILED', error: 'ExecutionAborted', cause: 'the execution was stopped before it ended' };
     if (error instanceof asl.ExecutionError) {
       const cause = (error as Error & { cause?: unknown }).cause;
       const inner = cause instanceof Error ? cause : undefined;
       return { status: 'FAILED', error: inner?.name ?? error.name, cause: inner?.message ?? error.message };
     }
     throw error;
+  } finally {
+    options.signal?.removeEventListener('abort', stop);
   }
 }
 

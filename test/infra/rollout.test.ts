@@ -18,7 +18,7 @@ import { testApp } from '../helpers/cdk-app';
  */
 
 type Statement = { Action: string | string[]; Resource: unknown; Effect: string; Condition?: unknown };
-type AslState = ReturnType<typeof allStates>[number][1] & {
+type AslState = Omit<ReturnType<typeof allStates>[number][1], 'Retry'> & {
   Next?: string;
   End?: boolean;
   TimeoutSeconds?: number;
