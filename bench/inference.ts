@@ -70,7 +70,7 @@ interface Latency {
 const params = (c: Candidate) => Object.entries(c.params).map(([k, v]) => `${k}=${v}`).join(' ');
 
 /** The request features of holdout rows, typed as the API wants them (numbers, category strings, text). */
-function requestRows(data: RawTable, manifest: ModelManifest, rows: ArrayLike<number>): Row[] {
+export function requestRows(data: RawTable, manifest: ModelManifest, rows: ArrayLike<number>): Row[] {
   return Array.from(rows, (r) =>
     Object.fromEntries(
       manifest.features.map((f) => {

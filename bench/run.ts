@@ -20,6 +20,7 @@ const BENCHES: Readonly<Record<string, Bench>> = {
   'local-platform': benchLocalPlatform,
   'http-serving': benchHttpServing,
   'missing-category': benchMissingCategory,
+  rollout: (outDir, log) => import('./rollout').then((m) => m.benchRollout(outDir, log)),
 };
 
 async function main(args: readonly string[]): Promise<number> {
