@@ -5,11 +5,14 @@ import { loadModelSpecs } from '../core/pipeline/model-specs';
 import { listRuns } from '../core/pipeline/runs';
 import { OnnxModelValidator } from '../core/registry/onnx-validator';
 import { ModelRegistry } from '../core/registry/registry';
+import { rolloutRequestKey } from '../core/registry/routing';
+import { RoutingStore } from '../core/registry/routing-store';
 import { S3ObjectStore } from '../core/s3-object-store';
 import { buildInferenceApp } from '../lambdas/inference/build-app';
 import { loadConfig } from '../lambdas/inference/config';
 import type { AppLog } from '../lambdas/inference/metrics';
 import { INCOMING_PREFIX } from '../lambdas/pipeline/keys';
+import { createRolloutRunner } from '../lambdas/rollout/runner';
 import { DASHBOARD_HEADERS, DASHBOARD_HTML } from './dashboard-page';
 import { parseEmfLine } from './emf';
 import { type PlatformEndpoints, writeEndpoints } from './endpoints';
@@ -17,6 +20,9 @@ import { type HttpApi, startHttpApi } from './http-api';
 import { LocalMetrics } from './local-metrics';
 import { LocalPipeline, type PipelineEvent } from './local-pipeline';
 import { executionNameFor } from './pipeline-executions';
+import { CanaryAlarms } from './rollout-alarms';
+import { LocalRollout, type RolloutEvent, rolloutProgress } from './rollout-machine';
+import { LocalVariantMetrics } from './rollout-metrics';
 import { LOCAL_S3_CREDENTIALS, localS3Client, startS3Server } from './s3-server';
 import { startSchedules } from './schedules';
 import { seedPlan } from './seed';
@@ -50,6 +56,13 @@ export interface LocalPlatformOptions {
   readonly log?: (line: string) => void;
   /** Pipeline events, for callers that format their own progress. */
   readonly onPipelineEvent?: (event: PipelineEvent) => void;
+  /** Rollout events (executions, verdicts, notices, alarm aborts). @default - progress lines to `log` */
+  readonly onRolloutEvent?: (event: RolloutEvent) => void;
+  /**
+   * The canary rollback alarm's period: a canary 5xx within the last this many seconds is ALARM.
+   * Evaluated every second, so a failing canary is aborted within seconds. @default 60 (the stack's)
+   */
+  readonly canaryAlarmPeriodSeconds?: number;
 }
 
 export interface LocalPlatform {
@@ -57,6 +70,10 @@ export interface LocalPlatform {
   readonly dataDir: string;
   readonly metrics: LocalMetrics;
   readonly pipeline: LocalPipeline;
+  /** Rollouts of canaries (the ModelRollout state machine) and the canary rollback alarms. */
+  readonly rollout: LocalRollout;
+  /** The inference app's per-variant metrics, as the rollout gate reads them. */
+  readonly variantMetrics: LocalVariantMetrics;
   /** Resolves when first-start seeding, and every run resumed from a previous start, has finished. */
   readonly seeded: Promise<void>;
   /** The spec'd models with no champion to serve, and why (after `seeded`: what "models ready" must name). */
@@ -88,6 +105,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
   Object.assign(process.env, awsEnv, { POWERTOOLS_METRICS_DISABLED: 'true' });
 
   const metrics = new LocalMetrics();
+  const variantMetrics = new LocalVariantMetrics();
   const client = localS3Client(s3.endpoint);
   const dataStore = new S3ObjectStore(client, LOCAL_BUCKETS.data);
   const modelStore = new S3ObjectStore(client, LOCAL_BUCKETS.models);
@@ -131,7 +149,30 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
     MODEL_TTL_SECONDS: String(options.modelTtlSeconds ?? 5),
     AWS_ENDPOINT_URL: s3.endpoint,
   });
-  const app = buildInferenceApp(config, { log: appLog, metricListener: (record) => metrics.recordMetric(record) });
+  const app = buildInferenceApp(config, {
+    log: appLog,
+    metricListener: (record) => {
+      metrics.recordMetric(record);
+      variantMetrics.record(record);
+    },
+  });
+
+  // The ModelRollout stack part: its state machine, the rollout steps in this process (see
+  // local/rollout-machine.ts for why), and a canary rollback alarm per model.
+  const routing = new RoutingStore(modelStore, registry, new OnnxModelValidator());
+  const rollout = new LocalRollout({
+    specs,
+    modelBucket: LOCAL_BUCKETS.models,
+    runner: createRolloutRunner({ store: modelStore, routing, metrics: variantMetrics, clock: () => new Date() }),
+    onEvent: options.onRolloutEvent ?? rolloutProgress(log),
+  });
+  const canaryAlarms = new CanaryAlarms({
+    metrics: variantMetrics,
+    models: specs.map((s) => s.name),
+    periodSeconds: options.canaryAlarmPeriodSeconds,
+    onAlarm: (event) => rollout.alarm(event),
+    log,
+  });
 
   let api: HttpApi;
   try {
@@ -145,15 +186,19 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
       onRequest: (record) => metrics.recordRequest(record),
     });
   } catch (error) {
+    await canaryAlarms.close();
+    await rollout.close();
     await pipeline.close();
     await s3.close();
     throw error;
   }
 
-  // What the stack's EventBridge rule does: objects created under incoming/ start the pipeline.
+  // What the stack's EventBridge rules do: objects created under incoming/ start the pipeline,
+  // rollout requests under registry/<model>/rollouts/ start a rollout.
   const unsubscribe = s3.onObjectCreated((object) => {
     if (object.etag === undefined) return;
     const upload = { bucket: object.bucket, key: object.key, etag: object.etag };
+    if (rollout.onObjectCreated(upload)) return;
     const started = pipeline.onObjectCreated(upload);
     if (started === undefined && pipeline.find(executionNameFor(upload))) {
       log(`pipeline   ${object.key}: this object version (same key and content) was already handled by execution ${executionNameFor(upload)}; upload under another name to retrain`);
@@ -167,6 +212,17 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
   const leftovers = await client.send(new ListObjectsV2Command({ Bucket: LOCAL_BUCKETS.data, Prefix: INCOMING_PREFIX }));
   for (const object of leftovers.Contents ?? []) {
     if (object.Key && object.ETag) pipeline.onObjectCreated({ bucket: LOCAL_BUCKETS.data, key: object.Key, etag: object.ETag.replace(/"/g, '') });
+  }
+
+  // Rollouts a previous run stopped mid-way resume under the same execution name: Begin finds its
+  // own claim and carries on at the step the routing document is at.
+  for (const spec of specs) {
+    // An unreadable document is the inference function's to report (RoutingDocumentErrors): nothing to resume.
+    const canary = (await routing.read(spec.name).catch(() => undefined))?.document.canary;
+    if (!canary?.plan) continue;
+    const key = rolloutRequestKey(spec.name, canary.rolloutId);
+    const request = await modelStore.get(key);
+    if (request) rollout.onObjectCreated({ bucket: LOCAL_BUCKETS.models, key, etag: request.etag });
   }
 
   // The specs' rate schedules, as the stack's EventBridge schedule rules would start them.
@@ -192,6 +248,8 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
     dataDir,
     metrics,
     pipeline,
+    rollout,
+    variantMetrics,
     seeded,
     async unserved() {
       const missing: { model: string; reason: string }[] = [];
@@ -211,6 +269,8 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
       closed = true;
       unsubscribe();
       schedules.stop();
+      await canaryAlarms.close();
+      await rollout.close();
       await api.close();
       await pipeline.close();
       await s3.close();
