@@ -163,14 +163,36 @@ describe('the rollout state machine, run locally', () => {
     expect(await lastChange()).toMatchObject({ action: 'canary-abort', reason: expect.stringMatching(/failed \(Error: metrics unreachable\); the canary is taken out/) });
   });
 
-  test('closing stops executions in a bake (StopExecution): the canary keeps its weight for the next start to resume', async () => {
+  test('closing stops executions in a bake (StopExecution); the next start resumes the rollout under the same name', async () => {
     const execution = await startRollout(3, { ...PLAN, bakeSeconds: 600 });
     while (!statesOf(execution.name).includes('Bake')) await new Promise((resolve) => setTimeout(resolve, 20));
     const stoppedAt = Date.now();
     await rollout.close();
     expect(await execution.result).toMatchObject({ status: 'FAILED', error: 'ExecutionAborted' });
     expect(Date.now() - stoppedAt).toBeLessThan(2000);
-    expect((await routing.read('iris'))?.document.canary).toMatchObject({ version: 3, weight: 50 });
-    expect(rolloutRequestKey('iris', (await routing.read('iris'))?.document.canary?.rolloutId ?? '')).toBe(execution.key);
-  });
+    const canary = (await routing.read('iris'))?.document.canary;
+    expect(canary).toMatchObject({ version: 3, weight: 50 });
+    expect(rolloutRequestKey('iris', canary?.rolloutId ?? '')).toBe(execution.key);
+
+    // A restart (what local/platform.ts does for a canary with a plan): the same object version, the same
+    // execution name, so Begin takes its own claim back and the rollout carries on.
+    rollout = new LocalRollout({
+      specs: loadModelSpecs(join(__dirname, '../../config/models')),
+      modelBucket: BUCKET,
+      runner: createRolloutRunner({ store, routing, metrics, clock: () => new Date() }),
+      retryIntervalMs: 10,
+      onEvent: (event) => events.push(event),
+    });
+    const request = await store.get(execution.key);
+    const resumed = rollout.onObjectCreated({ bucket: BUCKET, key: execution.key, etag: request?.etag ?? '' });
+    expect(resumed?.name).toBe(execution.name);
+    while (statesOf(execution.name).filter((s) => s === 'Bake').length < 2) await new Promise((resolve) => setTimeout(resolve, 20));
+    const begins = events.filter((e): e is Extract<RolloutEvent, { type: 'step' }> => e.type === 'step' && e.execution === execution.name && e.step === 'begin');
+    // Not Superseded: the claim is its own. It carries on at the step the document is at.
+    expect(begins.map((e) => e.result)).toEqual([
+      expect.objectContaining({ status: 'started', rollout: expect.objectContaining({ step: 0, weight: 50 }) }),
+      expect.objectContaining({ status: 'started', rollout: expect.objectContaining({ step: 0, weight: 50 }) }),
+    ]);
+    await routing.abortCanary('iris', { actor: 'test', reason: 'enough' });
+  }, 30_000);
 });
