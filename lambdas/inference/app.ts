@@ -17,7 +17,7 @@ import { type ApiError, errorResponse, htmlResponse, internalError, jsonResponse
  *   POST /models/{name}/predict   predict with the model's champion (or canary, per its routing document: routed-predict.ts)
  *   POST /predict                 the model whose features the request names (exactly one), else DEFAULT_MODEL
  *   GET  /models                  every model with its champion's schema
- *   GET  /models/{name}           versions, aliases, metrics, the version this instance serves
+ *   GET  /models/{name}           versions, aliases, metrics, the version this instance serves, canary and shadow in force
  *   GET  /health                  liveness and the loaded models (no registry calls)
  *   GET  /                        a page to try the models
  * `handle` never throws: an unexpected error becomes a 500 with a reference to the logged error.
@@ -139,11 +139,18 @@ export function createInferenceApp(deps: InferenceAppDeps): InferenceApp {
     const championVersion = aliases.champion;
     const champion = championVersion === undefined ? undefined : await deps.source.getManifest(name, championVersion).catch(registryUnavailable);
     const serving = deps.models.loaded().find((m) => m.name === name);
+    // What this instance routes by (its cached copy: the same TTL as the champion).
+    const document = await deps.routing?.get(name);
+    const routing = {
+      canary: document?.canary ? { version: document.canary.version, weight: document.canary.weight, rolloutId: document.canary.rolloutId, step: document.canary.step ?? null, steps: document.canary.plan?.steps ?? null, startedAt: document.canary.startedAt } : null,
+      shadow: document?.shadow ? { version: document.shadow.version, sample: document.shadow.sample, startedAt: document.shadow.startedAt } : null,
+    };
     return jsonResponse(200, {
       name,
       aliases,
       champion: champion ? { version: championVersion, ...describeSchema(champion), metrics: champion.metrics } : null,
       serving: serving ? { version: serving.version, origin: serving.origin, backend: serving.backend, loadedAt: serving.loadedAt } : null,
+      routing,
       versions: versions.map(({ version, algorithm, createdAt, sha256, metrics, aliases: on }) => ({ version, algorithm, createdAt, sha256, metrics, aliases: on })),
     });
   }

@@ -161,6 +161,9 @@ describe('canary: sticky assignment by caller', () => {
   test('after the canary leaves the document, or the document is deleted, every answer is the champion\'s once the TTL passes', async () => {
     await writeRouting('removal', { canary: { version: V.nb, weight: 100 } });
     expect(variantOf(await asCaller('removal', 'anyone'))).toEqual({ variant: 'canary', version: String(V.nb) });
+    // GET /models/{name} says what this instance routes by.
+    const info = await call(apiGatewayEvent({ method: 'GET', path: '/models/removal' }));
+    expect(info.json).toMatchObject({ routing: { canary: { version: V.nb, weight: 100, step: null, steps: null }, shadow: null } });
 
     await writeRouting('removal', { shadow: { version: V.nb, sample: 0 } });
     await afterTtl();
