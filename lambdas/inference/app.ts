@@ -73,6 +73,8 @@ export function createInferenceApp(deps: InferenceAppDeps): InferenceApp {
   const { limits, log, recorder } = deps;
   const routedPredict = createRoutedPredict({ models: deps.models, limits, recorder, log });
   let coldStart = true;
+  /** Per model, the re-check of the alias made for a routing document (by its updatedAt). */
+  const rechecks = new Map<string, { readonly updatedAt: string; readonly done: Promise<void> }>();
 
   const registryUnavailable = (error: unknown): never => {
     log.error('model registry unreachable', { error: error instanceof Error ? error.message : String(error) });
@@ -117,9 +119,22 @@ export function createInferenceApp(deps: InferenceAppDeps): InferenceApp {
     if (!body.ok) return errorResponse(body.error);
     const request = parseEnvelope(body.value, limits.maxBatch);
     if (!request.ok) return errorResponse(request.error);
-    const champion = await loadModel(modelName ?? (await chooseModel(request.value)));
+    let champion = await loadModel(modelName ?? (await chooseModel(request.value)));
     // After the champion, so a name with no model never costs a routing read (or a cache entry).
     const routing = await deps.routing?.get(champion.name);
+    if (routing?.champion != null && routing.champion !== champion.version) {
+      // The document was written over another champion (a canary just promoted, whose document is
+      // re-read before the alias): check the alias now, once per document (concurrent requests
+      // share it), so the canary's callers do not fall back to the old champion for a TTL.
+      const name = champion.name;
+      let recheck = rechecks.get(name);
+      if (recheck?.updatedAt !== routing.updatedAt) {
+        recheck = { updatedAt: routing.updatedAt, done: deps.models.recheck(name).then(() => undefined, () => undefined) };
+        rechecks.set(name, recheck);
+      }
+      await recheck.done;
+      champion = await loadModel(name);
+    }
     return routedPredict({ event, request: request.value, champion, routing, start });
   }
 

@@ -124,6 +124,13 @@ export class ModelCache {
     return entry.pending as Promise<LoadedModel>;
   }
 
+  /** The model to serve, re-checking its alias now instead of after the TTL (a conditional GET: a 304 costs no download). */
+  async recheck(model: string): Promise<LoadedModel> {
+    const entry = this.entries.get(model);
+    if (entry && !entry.pending) entry.checkedAt = Number.NEGATIVE_INFINITY;
+    return this.get(model);
+  }
+
   /**
    * A version by number (a canary or shadow): the champion's copy when it is that version, else
    * loaded like a champion (sha256, backend open, ModelLoadTime; ModelLoadFailures and a log line

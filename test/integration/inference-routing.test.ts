@@ -4,7 +4,11 @@ import type { S3ObjectStore } from '../../core/s3-object-store';
 import { OnnxModelValidator } from '../../core/registry/onnx-validator';
 import { ModelRegistry } from '../../core/registry/registry';
 import { assignVariant, type RoutingDocument, routingKey } from '../../core/registry/routing';
-import type { InferenceApp } from '../../lambdas/inference/app';
+import { createInferenceApp, type InferenceApp } from '../../lambdas/inference/app';
+import { OnnxBackend } from '../../lambdas/inference/backends/onnx';
+import { memoryRecorder, silentLog } from '../../lambdas/inference/metrics';
+import { ModelCache } from '../../lambdas/inference/model-cache';
+import { ModelCatalog } from '../../lambdas/inference/model-catalog';
 import { buildInferenceApp } from '../../lambdas/inference/build-app';
 import { loadConfig } from '../../lambdas/inference/config';
 import { INFERENCE_METRICS, type MetricRecord } from '../../lambdas/inference/metrics';
@@ -99,7 +103,7 @@ async function writeRouting(model: string, routes: { canary?: { version: number;
   await store.put(routingKey(model), JSON.stringify(document));
 }
 
-const MODELS = ['split', 'removal', 'corrupt', 'unloadable', 'shadowed', 'failing-shadow', 'backend', 'failing-champion', 'chosen'];
+const MODELS = ['promoted', 'split', 'removal', 'corrupt', 'unloadable', 'shadowed', 'failing-shadow', 'backend', 'failing-champion', 'chosen'];
 
 beforeAll(async () => {
   s3 = await startTestS3([BUCKET]);
@@ -176,6 +180,36 @@ describe('canary: sticky assignment by caller', () => {
     await store.delete(routingKey('removal'));
     await afterTtl();
     expect(variantOf(await asCaller('removal', 'anyone'))).toEqual({ variant: 'champion', version: String(V.lr) });
+  });
+
+  test('a document written over a newer champion (a canary just promoted) re-checks the alias at once, not after the TTL', async () => {
+    // A TTL far longer than the test: only the re-check can make v2 answer.
+    const registry = new ModelRegistry(store, new OnnxModelValidator());
+    const recorder = memoryRecorder();
+    const models = new ModelCache({ source: registry, backendFor: () => new OnnxBackend(), ttlMs: 3_600_000, recorder, log: silentLog });
+    let document: RoutingDocument | undefined;
+    const routed = createInferenceApp({
+      source: registry,
+      models,
+      catalog: new ModelCatalog(registry, 3_600_000),
+      routing: { get: async () => document },
+      limits: { maxBatch: 100, maxBodyBytes: 1_000_000, maxTextChars: 1000 },
+      recorder,
+      log: silentLog,
+    });
+    const at = new Date().toISOString();
+    document = { model: 'promoted', champion: V.lr, canary: { rolloutId: 'r-promoted', version: V.nb, weight: 100, startedAt: at }, updatedAt: at, actor: 'test', reason: 'canary' };
+    expect(variantOf(await call(predict('promoted'), routed))).toEqual({ variant: 'canary', version: String(V.nb) });
+    // The promotion: champion -> v2, then the document without the canary (over champion v2).
+    await registry.promote('promoted', V.nb, { actor: 'test', reason: 'canary promoted' });
+    document = { model: 'promoted', champion: V.nb, updatedAt: new Date(Date.parse(at) + 1).toISOString(), actor: 'test', reason: 'canary promoted' };
+    const after = await Promise.all(Array.from({ length: 20 }, () => call(predict('promoted'), routed)));
+    expect(after.map(variantOf)).toEqual(Array(20).fill({ variant: 'champion', version: String(V.nb) }));
+    // A document whose champion stays behind (a rollback it does not know of) is re-checked once, not on every request.
+    await registry.rollback('promoted', { actor: 'test', reason: 'rolled back' });
+    const reads = jest.spyOn(registry, 'resolveAlias');
+    await Promise.all(Array.from({ length: 20 }, () => call(predict('promoted'), routed)));
+    expect(reads.mock.calls.length).toBeLessThanOrEqual(1);
   });
 
   test('POST /predict without a model name routes the model it picks the same way', async () => {
