@@ -2,6 +2,8 @@ import type { ModelSpec } from '../../core/pipeline/model-spec';
 import type { ObjectStore } from '../../core/object-store';
 import type { ModelRegistry } from '../../core/registry/registry';
 import type { PipelineRecorder } from './metrics';
+import type { RoutingStore } from '../../core/registry/routing-store';
+import type { StepResources } from '../../core/pipeline/training-capacity';
 
 /** What every pipeline step needs: the two buckets, the registry, the model specs, time and scratch space. */
 export interface StepDeps {
@@ -12,6 +14,13 @@ export interface StepDeps {
   readonly clock: () => Date;
   /** A writable folder (Lambda: /tmp) for the data files training reads from disk. */
   readonly tmpDir: string;
+  /**
+   * The function's memory size and timeout, for the training capacity check (core/pipeline/training-capacity.ts).
+   * @default - REFERENCE_RESOURCES: 3008 MB and 15 minutes, the pipeline function's defaults
+   */
+  readonly resources?: StepResources;
+  /** Starts canaries when a spec's promotion is a rollout plan. @default - built from modelStore and registry when needed */
+  readonly routing?: RoutingStore;
   /** The data bucket's name, only to write s3:// URIs into manifests. @default - keys without a bucket */
   readonly dataBucket?: string;
   /** Where run metrics go (Powertools EMF in the function). @default - not reported */

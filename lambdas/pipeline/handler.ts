@@ -1,3 +1,5 @@
+import { RoutingStore } from '../../core/registry/routing-store';
+import { REFERENCE_RESOURCES } from '../../core/pipeline/training-capacity';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +28,10 @@ export interface PipelineEnv {
   readonly MODEL_SPECS_DIR?: string;
   readonly AWS_ENDPOINT_URL?: string;
   readonly TMPDIR?: string;
+  /** Set by Lambda: the function's memory size in MB. */
+  readonly AWS_LAMBDA_FUNCTION_MEMORY_SIZE?: string;
+  /** Set by the construct: the function's timeout in seconds (Lambda does not expose it). */
+  readonly STEP_TIMEOUT_SECONDS?: string;
 }
 
 /**
@@ -43,14 +49,21 @@ export function buildStepDeps(env: PipelineEnv): StepDeps {
   const dataBucket = env.DATA_BUCKET as string;
   const s3 = new S3Client(env.AWS_ENDPOINT_URL ? { endpoint: env.AWS_ENDPOINT_URL, forcePathStyle: true } : {});
   const modelStore = new S3ObjectStore(s3, env.MODEL_BUCKET as string);
+  const validator = new OnnxModelValidator();
+  const registry = new ModelRegistry(modelStore, validator);
   const specs = loadModelSpecs(env.MODEL_SPECS_DIR || defaultModelSpecsDir());
   return {
     dataStore: new S3ObjectStore(s3, dataBucket),
     modelStore,
-    registry: new ModelRegistry(modelStore, new OnnxModelValidator()),
+    registry,
+    routing: new RoutingStore(modelStore, registry, validator),
     specs: new Map(specs.map((spec) => [spec.name, spec])),
     clock: () => new Date(),
     tmpDir: env.TMPDIR || tmpdir(),
+    resources: {
+      memoryMb: Number(env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE) || REFERENCE_RESOURCES.memoryMb,
+      timeoutSeconds: Number(env.STEP_TIMEOUT_SECONDS) || REFERENCE_RESOURCES.timeoutSeconds,
+    },
     dataBucket,
     recorder: powertoolsRecorder<PipelineMetricName>({ serviceName: PIPELINE_METRICS_SERVICE }),
   };

@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
 import { ALGORITHMS as SPEC_ALGORITHMS } from '../../core/pipeline/model-spec';
 import { takeWindow } from '../../core/pipeline/window';
+import { capacityProblem, DatasetTooLargeError, REFERENCE_RESOURCES } from '../../core/pipeline/training-capacity';
 import { TRAINERS } from '../../training/algorithms';
 import { sha256Hex as sha256 } from '../../training/export';
 import type { AlgorithmName } from '../../training/algorithms/types';
 import { DEFAULT_SEED } from '../../training/train';
 import type { DataFile, DataManifest, ExecutionInput, PrepareResult, ValidationResult } from '../../core/pipeline/contract';
+import type { ModelSpec } from '../../core/pipeline/model-spec';
 import { specFor, type StepDeps } from './deps';
 import { dataManifestKey, isProcessedData, processedAt, processedPrefix, processedReportKey, runIdFor, snapshotKey } from './keys';
 import { inBatches } from './batches';
@@ -24,6 +26,21 @@ async function countsOf(deps: StepDeps, key: string): Promise<{ rows: number; dr
   if (!report) throw new Error(`processed file ${key} has no report (${processedReportKey(key)})`);
   const parsed = JSON.parse(Buffer.from(report.body).toString('utf8')) as { rowsKept?: number; rowsOut?: number; droppedCount?: number };
   return { rows: parsed.rowsKept ?? parsed.rowsOut ?? 0, dropped: parsed.droppedCount ?? 0 };
+}
+
+/**
+ * Columns a model learns from: the spec's columns, or the header of one of its processed files
+ * (every processed file of a model shares it), minus the label and the excluded ones.
+ */
+async function featureColumnCount(deps: StepDeps, spec: ModelSpec, someKey: string | undefined): Promise<number> {
+  let columns = spec.data.columns;
+  if (!columns && someKey !== undefined) {
+    const object = await deps.dataStore.get(someKey);
+    const text = object ? Buffer.from(object.body.subarray(0, Math.min(object.body.length, 64 * 1024))).toString('utf8') : '';
+    columns = text.split('\n', 1)[0].split(',');
+  }
+  const ignored = new Set([spec.data.label, ...(spec.data.exclude ?? [])]);
+  return (columns ?? []).filter((c) => !ignored.has(c)).length;
 }
 
 /**
@@ -75,6 +92,12 @@ export async function prepare(input: PrepareInput, deps: StepDeps): Promise<Prep
     dropped.set(f.key, counts.dropped);
     return counts.rows;
   });
+  const algorithms = algorithmsFor(spec.data.types, spec.training.algorithms);
+  if (algorithms.length === 0) throw new Error(`none of the algorithms of model "${input.model}" can train on its text features`);
+  const rows = chosen.reduce((sum, c) => sum + c.rows, 0);
+  const featureColumns = await featureColumnCount(deps, spec, chosen[0]?.file.key);
+  const tooLarge = capacityProblem(input.model, { rows, featureColumns }, algorithms, deps.resources ?? REFERENCE_RESOURCES);
+  if (tooLarge) throw new DatasetTooLargeError(tooLarge);
   const snapshot = new Snapshot();
   const files: DataFile[] = await inBatches(chosen, 16, async ({ file, rows }) => {
     const object = await deps.dataStore.get(file.key);
@@ -98,8 +121,6 @@ export async function prepare(input: PrepareInput, deps: StepDeps): Promise<Prep
   };
   const manifestKey = dataManifestKey(input.model, runId);
   await deps.modelStore.put(manifestKey, JSON.stringify(manifest, null, 2), { contentType: 'application/json' });
-  const algorithms = algorithmsFor(spec.data.types, spec.training.algorithms);
-  if (algorithms.length === 0) throw new Error(`none of the algorithms of model "${input.model}" can train on its text features`);
   return {
     runId,
     dataManifestKey: manifestKey,

@@ -1,6 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Duration, Validations } from 'aws-cdk-lib';
+import { Duration, Size, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -19,6 +19,7 @@ import { acknowledgeResourceWildcards, acknowledgeSynchronousOnly, functionRole,
 import { DEFAULT_TRAINING_MAX_CONCURRENCY, MAX_TRAINING_MAX_CONCURRENCY, retrainingDefinition } from './retraining-definition';
 import { PIPELINE_METRICS_SERVICE } from '../../lambdas/pipeline/metrics';
 import { scheduleProblem } from '../../core/pipeline/model-spec';
+import { scratchSpaceMb } from '../../core/pipeline/training-capacity';
 import { nameProblem } from '../../core/registry/keys';
 
 const PROJECT_ROOT = resolve(__dirname, '..', '..');
@@ -183,6 +184,8 @@ export class RetrainingPipeline extends Construct {
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture,
       memorySize: settings.memorySize,
+      // /tmp for the largest dataset a training step accepts at this memory (Prepare refuses larger).
+      ephemeralStorageSize: Size.mebibytes(scratchSpaceMb({ memoryMb: settings.memorySize, timeoutSeconds: settings.timeout.toSeconds() })),
       timeout: settings.timeout,
       tracing: lambda.Tracing.ACTIVE,
       logGroup: functionLogs,
@@ -191,6 +194,8 @@ export class RetrainingPipeline extends Construct {
         DATA_BUCKET: props.dataBucket.bucketName,
         MODEL_BUCKET: props.modelBucket.bucketName,
         MODEL_SPECS_DIR: MODEL_SPECS_PATH,
+        // Prepare's capacity check (core/pipeline/training-capacity.ts); Lambda sets the memory size itself.
+        STEP_TIMEOUT_SECONDS: String(settings.timeout.toSeconds()),
         // The metrics' `service` dimension: the dashboard and alarms look for this value.
         POWERTOOLS_SERVICE_NAME: PIPELINE_METRICS_SERVICE,
         NODE_OPTIONS: '--enable-source-maps',

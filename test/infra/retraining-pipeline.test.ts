@@ -4,6 +4,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { RetrainingPipeline, type RetrainingPipelineProps, retrainingSettings } from '../../lib/constructs/retraining-pipeline';
 import { allStates, renderedDefinition } from '../../local/state-machine';
+import { algorithmLimit, REFERENCE_RESOURCES, scratchSpaceMb, TRAINING_CAPACITY } from '../../core/pipeline/training-capacity';
 
 type Statement = { Action: string | string[]; Resource: unknown; Effect: string };
 type AslState = ReturnType<typeof allStates>[number][1] & { Catch?: { ErrorEquals: string[]; Next: string; ResultPath?: string }[] };
@@ -177,9 +178,17 @@ describe('RetrainingPipeline', () => {
           DATA_BUCKET: { Ref: Match.stringLikeRegexp('DataBucket') },
           MODEL_BUCKET: { Ref: Match.stringLikeRegexp('ModelBucket') },
           MODEL_SPECS_DIR: '/var/task/model-specs',
+          STEP_TIMEOUT_SECONDS: '900',
         }),
       },
     });
+  });
+
+  test('/tmp holds the largest dataset a training step accepts at this memory (twice: snapshot and upload)', () => {
+    const size = scratchSpaceMb(REFERENCE_RESOURCES);
+    const largest = Math.max(...Object.keys(TRAINING_CAPACITY.algorithms).map((a) => algorithmLimit(a, REFERENCE_RESOURCES)?.maxCells ?? 0));
+    expect(size * 2 ** 20).toBeGreaterThanOrEqual(2 * largest * TRAINING_CAPACITY.csvBytesPerCell);
+    template.hasResourceProperties('AWS::Lambda::Function', { MemorySize: 3008, EphemeralStorage: { Size: size } });
   });
 
   test('grants name S3 actions and prefixes, never s3:* or *', () => {

@@ -284,6 +284,18 @@ describe('retraining pipeline steps on a local S3 server', () => {
     await expect(runner({ step: 'prepare', input: { model: 'sentiment', trigger: 'manual', execution: 'e' } })).rejects.toThrow(/no training data for model "sentiment"/);
   });
 
+  test('prepare refuses data larger than one training step can take, before any candidate, naming the sizes and the fix', async () => {
+    // iris's processed data (from the tests above) on a function far too small for it: 128 MB
+    // cannot hold training's base footprint (training-capacity.json), so no size fits.
+    const runner = createStepRunner({ ...deps, resources: { memoryMb: 128, timeoutSeconds: 900 } });
+    const failure = runner({ step: 'prepare', input: { model: 'iris', trigger: 'manual', execution: 'exec-too-large' } });
+    await expect(failure).rejects.toMatchObject({ name: 'DatasetTooLargeError' });
+    await expect(failure).rejects.toThrow(/too large for one training step: \d[\d,]* rows x 4 feature column\(s\) = [\d,]+ cells; at 128 MB one step trains lr at most 0 \(128 MB of memory\).*raise platform\.pipeline\.memorySize/);
+    expect(await deps.modelStore.get('runs/iris/exec-too-large/data.json')).toBeUndefined();
+    // The same data at the default memory goes through.
+    await expect(run({ step: 'prepare', input: { model: 'iris', trigger: 'manual', execution: 'exec-fits' } })).resolves.toMatchObject({ algorithms: ['lr', 'nb'] });
+  });
+
   test('a champion whose features are not in the data is unusable: the gate promotes on the floor alone', async () => {
     const spec: ModelSpec = { ...iris, name: 'iris2', training: { ...iris.training, algorithms: ['nb'] } };
     const runner = createStepRunner({ ...deps, specs: new Map([['iris2', spec]]) });
