@@ -77,7 +77,8 @@ function stepLines(step: string, result: unknown, score: (n: number) => string):
     }
     case 'register': {
       const r = result as RegistrationResult;
-      return [`registered v${r.version} as ${r.alias}${r.promoted ? ' (now serving)' : ''}`, ...(r.note ? [`not promoted: ${r.note.replace(/^.*; not promoted: /, '')}`] : [])];
+      const serving = r.promoted ? ' (now serving)' : r.canary ? ` (canary: serving ${r.canary.weight}% of callers; rollout ${r.canary.rolloutId}, steps ${r.canary.steps.join(' -> ')}%, ${r.canary.bakeSeconds} s each)` : '';
+      return [`registered v${r.version} as ${r.alias}${serving}`, ...(r.note ? [`not promoted: ${r.note.replace(/^.*; not (promoted|rolled out): /, '')}`] : [])];
     }
     default:
       return [];

@@ -190,8 +190,10 @@ export interface RegistrationResult {
   readonly version: number;
   readonly alias: 'champion' | 'challenger';
   readonly promoted: boolean;
-  /** Set when the gate promoted but the champion had moved since Evaluate: why it is a challenger. */
+  /** Set when the gate promoted but the version is not champion: the champion moved since Evaluate, or a canary could not start. */
   readonly note?: string;
+  /** Set when the spec's promotion is a canary plan and the rollout started: the version serves a share of callers, not all. */
+  readonly canary?: { readonly rolloutId: string; readonly weight: number; readonly steps: readonly number[]; readonly bakeSeconds: number };
 }
 
 /** record-failure: what failed is kept under runs/<model>/<runId or execution>/failure.json. */

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { nameProblem } from '../registry/keys';
+import { rolloutPlanSchema } from '../registry/routing';
 
 export const ALGORITHMS = ['lr', 'gbdt', 'rf', 'nb', 'svm'] as const;
 export const METRICS = ['macroF1', 'accuracy'] as const;
@@ -92,6 +93,16 @@ const gateSchema = z.strictObject({
   floor: fraction(),
 });
 
+/**
+ * What happens to a candidate that passes the offline gate when the model has a champion:
+ * "direct" moves the champion at once; {"canary": {...}} registers it as challenger and starts a
+ * progressive rollout (core/registry/routing.ts RolloutPlan; unset fields take DEFAULT_ROLLOUT_PLAN).
+ * A model's first version is always promoted directly (there is nothing to compare live with).
+ */
+const promotionSchema = z.union([z.literal('direct'), z.strictObject({ canary: rolloutPlanSchema.partial() })], {
+  error: 'must be "direct" or {"canary": {steps, bakeSeconds, minRequests, maxExtensions, alpha, maxErrorRateIncrease, maxP99Increase}}',
+});
+
 const specSchema = z
   .strictObject({
     name: z.string({ error: 'must be a string' }).superRefine((name, ctx) => {
@@ -102,6 +113,8 @@ const specSchema = z
     contract: contractSchema,
     training: trainingSchema,
     gate: gateSchema,
+    /** @default "direct" */
+    promotion: promotionSchema.optional(),
     /**
      * The bundled dataset (training/datasets/catalog.ts) the local platform trains this model from
      * on its first start. @default - the dataset named like the model, if there is one
@@ -134,6 +147,8 @@ const specSchema = z
     for (const name of spec.contract.requiredColumns ?? []) {
       if (exclude.includes(name)) problem(['contract', 'requiredColumns'], `names "${name}", which data.exclude leaves out`);
     }
+    const steps = spec.promotion !== undefined && spec.promotion !== 'direct' ? spec.promotion.canary.steps : undefined;
+    if (steps?.some((w, i) => i > 0 && w <= steps[i - 1])) problem(['promotion', 'canary', 'steps'], `must be ascending weights (percent of callers), got ${JSON.stringify(steps)}`);
     const classes = spec.contract.labelValues ?? [];
     const repeated = classes.find((c, i) => classes.indexOf(c) !== i);
     if (repeated) problem(['contract', 'labelValues'], `must not repeat a class, got "${repeated}" twice`);

@@ -9,6 +9,9 @@ import { summaryKey } from './keys';
 import { readCandidate } from './candidates';
 import { removeUpload } from './upload-lifecycle';
 import { readDataManifest } from './prepare';
+import { OnnxModelValidator } from '../../core/registry/onnx-validator';
+import { type CanaryRoute, DEFAULT_ROLLOUT_PLAN, type RolloutPlan } from '../../core/registry/routing';
+import { RoutingConflictError, RoutingRefusedError, RoutingStore } from '../../core/registry/routing-store';
 
 export type RegisterInput = ExecutionInput & {
   readonly prepare: PrepareResult;
@@ -63,7 +66,8 @@ export async function register(input: RegisterInput, deps: StepDeps): Promise<Re
     version,
     alias: decision.promote ? 'champion' : 'challenger',
     promoted: decision.promote,
-    ...(promote && !decision.promote ? { note: decision.reason } : {}),
+    ...(promote && !decision.promote && !decision.canary ? { note: decision.reason } : {}),
+    ...(decision.canary ? { canary: decision.canary } : {}),
   };
   const data = await readDataManifest(deps, input.prepare.dataManifestKey);
   const summary: RunSummary = {
@@ -89,7 +93,7 @@ export async function register(input: RegisterInput, deps: StepDeps): Promise<Re
     ...(evaluation.champion ? { champion: evaluation.champion } : {}),
     comparedWith: expected ?? null,
     comparison: evaluation.comparison,
-    decision,
+    decision: { promote: decision.promote, reason: decision.reason },
     registration,
   };
   await writeOnce(deps, summaryKey(model, input.prepare.runId), summary);
@@ -112,8 +116,12 @@ async function moveAliases(
   model: string,
   version: number,
   move: { actor: string; allowSchemaChange: { reason: string }; promote: boolean; reason: string; expected: number | null | undefined },
-): Promise<{ promote: boolean; reason: string }> {
+): Promise<{ promote: boolean; reason: string; canary?: RegistrationResult['canary'] }> {
   const { actor, allowSchemaChange, reason } = move;
+  const promotion = specFor(deps, model).promotion;
+  if (move.promote && promotion !== undefined && promotion !== 'direct' && move.expected !== null && move.expected !== undefined) {
+    return startRollout(deps, model, version, { ...DEFAULT_ROLLOUT_PLAN, ...promotion.canary }, { actor, allowSchemaChange, reason, expected: move.expected });
+  }
   if (move.promote) {
     try {
       const condition = move.expected === undefined ? {} : { ifCurrentVersion: move.expected };
@@ -128,6 +136,49 @@ async function moveAliases(
   }
   await deps.registry.promote(model, version, { alias: 'challenger', actor, reason, allowSchemaChange });
   return { promote: false, reason };
+}
+
+/**
+ * The spec's promotion is a canary plan and the model has a champion: the version becomes the
+ * challenger and a rollout starts (routing document + rollout request; the rollout state machine
+ * moves the weight and promotes or aborts it on live metrics). Only if the champion is still the
+ * one Evaluate compared with; a canary already rolling out, or a version the routing store refuses,
+ * leaves it a challenger with the reason. A retry finds the canary it started.
+ */
+async function startRollout(
+  deps: StepDeps,
+  model: string,
+  version: number,
+  plan: RolloutPlan,
+  move: { actor: string; allowSchemaChange: { reason: string }; reason: string; expected: number },
+): Promise<{ promote: boolean; reason: string; canary?: RegistrationResult['canary'] }> {
+  const { actor, allowSchemaChange } = move;
+  const routing = deps.routing ?? new RoutingStore(deps.modelStore, deps.registry, new OnnxModelValidator(), deps.clock);
+  const started = (canary: CanaryRoute) => {
+    const reason = `${move.reason}; rolling out as a canary: ${canary.weight}% of callers first (steps ${plan.steps.join(' -> ')}%, ${plan.bakeSeconds} s each, judged on live metrics against v${move.expected}), champion v${move.expected} keeps serving the rest`;
+    return { promote: false, reason, canary: { rolloutId: canary.rolloutId, weight: canary.weight, steps: plan.steps, bakeSeconds: plan.bakeSeconds } };
+  };
+  const running = (await routing.read(model))?.document.canary;
+  if (running?.version === version) return started(running);
+  const notRolledOut = async (why: string) => {
+    const reason = `${move.reason}; not rolled out: ${why}`;
+    await deps.registry.promote(model, version, { alias: 'challenger', actor, reason, allowSchemaChange });
+    return { promote: false, reason };
+  };
+  const champion = await deps.registry.resolveAlias(model, 'champion');
+  const now = champion && champion !== 'unchanged' ? champion.record.version : null;
+  if (now !== move.expected) {
+    return notRolledOut(`the champion moved from ${versionName(move.expected)} to ${versionName(now)} while this run was evaluated, and this version was never compared with ${versionName(now)}`);
+  }
+  await deps.registry.promote(model, version, { alias: 'challenger', actor, reason: `${move.reason}; canary rollout starting`, allowSchemaChange });
+  try {
+    const document = await routing.startCanary(model, version, { plan, actor, reason: move.reason });
+    if (!document.canary) throw new Error(`unreachable: the routing document of ${model} has no canary after a start`);
+    return started(document.canary);
+  } catch (error) {
+    if (error instanceof RoutingConflictError || error instanceof RoutingRefusedError) return notRolledOut(error.message);
+    throw error;
+  }
 }
 
 /** Run records are written once: a retried step finds the record there and keeps it. */

@@ -5,6 +5,8 @@ import type { ModelSpec } from '../../core/pipeline/model-spec';
 import { loadModelSpecs } from '../../core/pipeline/model-specs';
 import { OnnxModelValidator } from '../../core/registry/onnx-validator';
 import { ModelRegistry } from '../../core/registry/registry';
+import { DEFAULT_ROLLOUT_PLAN } from '../../core/registry/routing';
+import { RoutingStore } from '../../core/registry/routing-store';
 import type { CandidateResult, EvaluationResult, ExecutionInput, PrepareResult, RegistrationResult, ValidationResult } from '../../core/pipeline/contract';
 import type { StepDeps } from '../../lambdas/pipeline/deps';
 import { etagToken } from '../../lambdas/pipeline/keys';
@@ -179,6 +181,46 @@ describe('retraining pipeline steps on a local S3 server', () => {
     // A retried Register answers the same, and the run's record is written once.
     expect(await run({ step: 'register', input: b })).toEqual(second);
     expect(await readJson('runs/iris/exec-race-b/summary.json')).toMatchObject({ comparedWith: before, registration: second, decision: { promote: false } });
+  });
+
+  test('a spec with a canary plan: a run that passes the gate starts a rollout instead of moving the champion; a second one while it runs stays a challenger', async () => {
+    const plan = { steps: [20, 100], bakeSeconds: 30 };
+    const canarySpec: ModelSpec = { ...(deps.specs.get('iris') as ModelSpec), promotion: { canary: plan } };
+    const runner = createStepRunner({ ...deps, specs: new Map([['iris', canarySpec]]) });
+    const passed = async (file: string, delta: number, execution: string) => {
+      const input = await upload(`incoming/iris/${file}`, irisShifted(delta), execution);
+      const validation = (await runner({ step: 'validate', input })) as ValidationResult;
+      const prepare = (await runner({ step: 'prepare', input: { ...input, validation } })) as PrepareResult;
+      const item = { model: 'iris', runId: prepare.runId, dataManifestKey: prepare.dataManifestKey, seed: prepare.seed, algorithm: 'nb' };
+      const candidates = [(await runner({ step: 'train', input: item })) as CandidateResult];
+      const evaluation = (await runner({ step: 'evaluate', input: { ...input, validation, prepare, candidates } })) as EvaluationResult;
+      return { ...input, validation, prepare, candidates, evaluation: { ...evaluation, decision: { promote: true, reason: 'passed the gate' } } };
+    };
+    const aliasVersion = async (alias: string) => {
+      const found = await deps.registry.resolveAlias('iris', alias);
+      return found && found !== 'unchanged' ? found.record.version : undefined;
+    };
+    const champion = await aliasVersion('champion');
+    const a = await passed('canary-a.csv', 0.21, 'exec-canary-a');
+    const first = (await runner({ step: 'register', input: a })) as RegistrationResult;
+    expect(first).toMatchObject({ alias: 'challenger', promoted: false, canary: { weight: 20, steps: [20, 100], bakeSeconds: 30, rolloutId: expect.stringMatching(/^iris-/) } });
+    expect(first.note).toBeUndefined();
+    expect(await aliasVersion('champion')).toBe(champion);
+    expect(await aliasVersion('challenger')).toBe(first.version);
+    const routing = await readJson('registry/iris/routing.json');
+    expect(routing).toMatchObject({ champion, canary: { version: first.version, weight: 20, step: 0, rolloutId: first.canary?.rolloutId, plan: { ...DEFAULT_ROLLOUT_PLAN, ...plan } } });
+    expect(await readJson(`registry/iris/rollouts/${first.canary?.rolloutId}.json`)).toMatchObject({ version: first.version, champion, plan: { steps: [20, 100] } });
+    expect(await readJson('runs/iris/exec-canary-a/summary.json')).toMatchObject({ decision: { promote: false, reason: expect.stringMatching(/rolling out as a canary: 20% of callers first/) }, registration: first });
+    // A retried Register finds the rollout it started.
+    expect(await runner({ step: 'register', input: a })).toEqual(first);
+
+    const b = await passed('canary-b.csv', 0.22, 'exec-canary-b');
+    const second = (await runner({ step: 'register', input: b })) as RegistrationResult;
+    expect(second).toMatchObject({ alias: 'challenger', promoted: false, note: expect.stringMatching(/not rolled out: .*canary/) });
+    expect(second.canary).toBeUndefined();
+    expect((await readJson('registry/iris/routing.json')).canary).toMatchObject({ version: first.version });
+    // Leave the model as the other tests expect it: no canary.
+    await new RoutingStore(deps.modelStore, deps.registry, new OnnxModelValidator()).abortCanary('iris', { actor: 'test', reason: 'end of test' });
   });
 
   test('a malformed upload is quarantined with its report; nothing reaches processed/', async () => {

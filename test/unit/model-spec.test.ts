@@ -101,6 +101,14 @@ describe('parseModelSpec', () => {
     expect(scheduleProblem(expression)).toMatch(problem);
   });
 
+  test('promotion is "direct" or a canary plan; steps must ascend, unknown plan fields are refused', () => {
+    expect(parseModelSpec(JSON.stringify({ ...validSpec(), promotion: 'direct' }), 'x').promotion).toBe('direct');
+    expect(parseModelSpec(JSON.stringify({ ...validSpec(), promotion: { canary: { steps: [10, 50, 100], bakeSeconds: 300 } } }), 'x').promotion).toEqual({ canary: { steps: [10, 50, 100], bakeSeconds: 300 } });
+    expect(problemsOf({ ...validSpec(), promotion: { canary: { steps: [50, 10] } } })).toEqual([expect.stringMatching(/promotion\.canary\.steps must be ascending weights/)]);
+    expect(problemsOf({ ...validSpec(), promotion: 'canary' })).toEqual([expect.stringMatching(/^models\/iris\.json: promotion must be "direct" or \{"canary"/)]);
+    expect(problemsOf({ ...validSpec(), promotion: { canary: { bake: 5 } } }).join('\n')).toMatch(/promotion/);
+  });
+
   test('a bad schedule is reported under its field', () => {
     expect(problemsOf({ ...validSpec(), schedule: 'cron(0 3 * * *)' })).toEqual([expect.stringMatching(/^models\/iris\.json: schedule must have 6 cron fields/)]);
   });
