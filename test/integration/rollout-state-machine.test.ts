@@ -133,6 +133,9 @@ describe('the rollout state machine, run locally', () => {
 
   test('an abort from outside during a bake ends the execution as Aborted without touching the routing again', async () => {
     const execution = await startRollout(3, { ...PLAN, bakeSeconds: 2 });
+    // During the bake: an abort before Begin has claimed the rollout ends it Superseded instead.
+    for (let i = 0; i < 200 && !statesOf(execution.name).includes('Bake'); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(statesOf(execution.name)).toContain('Bake');
     await routing.abortCanary('iris', { actor: 'alice', reason: 'customers complain' });
     const changes = (await routing.history('iris')).length;
     expect(await execution.result).toMatchObject({ status: 'SUCCEEDED', output: { status: 'aborted', reason: expect.stringMatching(/canary-abort by alice at \S+: customers complain$/) } });

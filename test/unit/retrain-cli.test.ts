@@ -40,7 +40,7 @@ describe('npm run retrain', () => {
   test('refuses a model without a spec, naming the known ones, and starts nothing', async () => {
     const r = await retrain(['iriss']);
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/no model spec for "iriss" \(known models: ai4i2020, iris, sentiment\)/);
+    expect(r.err).toMatch(/no model spec for "iriss" \(known models: ai4i2020, iris, sentiment, smoke\)/);
     expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
   });
 
