@@ -30,6 +30,7 @@ export function createPlatform(app: App, config: PlatformConfig, env?: Environme
     pipelineFunction: pipeline.pipeline.fn,
     stateMachine: pipeline.pipeline.stateMachine,
     pipelineStarts: pipeline.pipeline,
+    rollout: pipeline.rollout,
     models: config.monitoring.models,
     thresholds: config.monitoring.thresholds,
     alarmEmail: config.monitoring.alarmEmail,

@@ -32,6 +32,8 @@ export const ALARM_IDS = [
   'PipelineExecutionsFailed',
   'PipelineStartsDeadLettered',
   'PipelineStartsFailed',
+  'RolloutExecutionsFailed',
+  'RolloutEventsDeadLettered',
   'ModelLoadFailures',
   'RetrainingStale',
 ] as const;
@@ -68,6 +70,8 @@ export function platformAlarmCatalog(t: AlarmThresholds): readonly PlatformAlarm
     info('PipelineExecutionsFailed', 'platform', `More than ${t.pipelineExecutionFailuresCount} retraining executions failed, timed out or were aborted in 5 minutes: a retrain did not happen. First: open the failed execution in the Step Functions console and read runs/<model>/<run>/failure.json in the model bucket (npm run registry -- runs <model>). Quarantined uploads do not count here: their executions end in the Succeed state Quarantined.`),
     info('PipelineStartsDeadLettered', 'platform', `More than ${t.deadLetteredStartsCount} retraining starts are waiting in the pipeline's start dead-letter queue: uploads or scheduled runs EventBridge could not start (after 10 retries or 24 hours); no execution exists for them. First: read the messages (aws sqs receive-message) for the error (ERROR_CODE, ERROR_MESSAGE attributes), fix it (state machine deleted or renamed, role refused), then start the runs again and delete the messages. Messages are kept 14 days.`),
     info('PipelineStartsFailed', 'start rule', `EventBridge gave up on more than ${t.failedStartsCount} starts of the retraining pipeline by {rule} in 5 minutes (FailedInvocations): those uploads or scheduled runs did not start. First: check the start dead-letter queue (PipelineStartsDeadLettered); a start missing from it was lost (the queue refused it), so start that run by hand.`),
+    info('RolloutExecutionsFailed', 'platform', `More than ${t.pipelineExecutionFailuresCount} canary rollout executions failed, timed out or were aborted in 5 minutes: a rollout broke (a broken execution takes its canary out, fail closed, so no canary is left unjudged). First: read registry/<model>/rollout-runs/<rolloutId>/failure.json in the model bucket and the execution's error; npm run registry -- canary status <model> shows where the model stands.`),
+    info('RolloutEventsDeadLettered', 'platform', `More than ${t.deadLetteredStartsCount} rollout events wait in the rollout's dead-letter queue: a rollout request EventBridge could not start (its canary serves at its first weight with nothing judging it) or a canary alarm abort it could not deliver. First: read the messages (aws sqs receive-message); abort or restart the canary named there by hand (npm run registry -- canary abort <model>), then delete the messages.`),
     info('ModelLoadFailures', 'model', `The inference function refused or could not fetch a version of {model} more than ${t.modelLoadFailuresCount} times in 5 minutes (checksum mismatch, unloadable ONNX, registry unreachable). It keeps serving the last good version, so the model in service is older than the champion. First: search the function's logs for the model; if the champion is bad, roll back with npm run registry -- rollback {model}.`),
     info('RetrainingStale', 'model', `No retraining run of {model} finished (promoted or rejected) in the last {hours} hours, ${t.retrainingMissedRuns + 0.5} of its schedule's intervals: scheduled retraining has stopped. First: check the schedule rule is enabled, the pipeline's start dead-letter queue, and recent executions for {model}.`),
   ];
@@ -147,6 +151,10 @@ export class PlatformAlarms extends Construct {
     // non-empty until someone redrives or deletes its messages, so its recovery is sent too.
     add('PipelineStartsDeadLettered', { metric: m.deadLetteredStartsMax(), threshold: t.deadLetteredStartsCount, notifyRecovery: true });
     for (const rule of m.startRules()) add('PipelineStartsFailed', { metric: m.failedStartsCount(rule), threshold: t.failedStartsCount }, { rule });
+    const rolloutFailures = m.rolloutExecutionsUnfinishedCount();
+    if (rolloutFailures) add('RolloutExecutionsFailed', { metric: rolloutFailures, threshold: t.pipelineExecutionFailuresCount });
+    const rolloutDeadLettered = m.rolloutDeadLetteredMax();
+    if (rolloutDeadLettered) add('RolloutEventsDeadLettered', { metric: rolloutDeadLettered, threshold: t.deadLetteredStartsCount, notifyRecovery: true });
 
     const skipped: { model: string; reason: string }[] = [];
     for (const model of props.models) {

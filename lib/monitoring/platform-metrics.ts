@@ -37,6 +37,12 @@ export interface StartRule {
   readonly rule: events.IRule;
 }
 
+/** What the rollout of canaries runs on: its state machine, and where starts it could not deliver go. */
+export interface MonitoredRollout {
+  readonly stateMachine: sfn.IStateMachine;
+  readonly deadLetterQueue: sqs.IQueue;
+}
+
 export interface PlatformMetricsProps {
   /** The inference API's stage: API Gateway publishes per ApiId + Stage ($default). */
   readonly stage: apigw.IHttpStage;
@@ -45,6 +51,11 @@ export interface PlatformMetricsProps {
   readonly stateMachine: sfn.IStateMachine;
   /** The pipeline's start rules and their dead-letter queue. */
   readonly starts: MonitoredStarts;
+  /**
+   * The canary rollout state machine and the dead-letter queue of its starts (ModelRollout).
+   * @default - no rollout metrics
+   */
+  readonly rolloutMachine?: MonitoredRollout;
   /**
    * The period of every metric that does not take its own.
    * @default Duration.minutes(5)
@@ -208,6 +219,24 @@ export class PlatformMetrics {
       label: 'failed + timed out + aborted',
       period: this.period,
     });
+  }
+
+  /** Rollout executions that did not finish (failed + timed out + aborted); undefined without a rollout. */
+  rolloutExecutionsUnfinishedCount(): cloudwatch.IMetric | undefined {
+    const sm = this.props.rolloutMachine?.stateMachine;
+    if (!sm) return undefined;
+    const options = { statistic: 'Sum', period: this.period };
+    return new cloudwatch.MathExpression({
+      expression: 'FILL(failed, 0) + FILL(timedOut, 0) + FILL(aborted, 0)',
+      usingMetrics: { failed: sm.metricFailed(options), timedOut: sm.metricTimedOut(options), aborted: sm.metricAborted(options) },
+      label: 'rollouts failed + timed out + aborted',
+      period: this.period,
+    });
+  }
+
+  /** Rollout starts and alarm aborts EventBridge could not deliver; undefined without a rollout. */
+  rolloutDeadLetteredMax(): cloudwatch.IMetric | undefined {
+    return this.props.rolloutMachine?.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: this.period, label: 'rollout events in the dead-letter queue' });
   }
 
   executionTimeP50InMillis(): cloudwatch.IMetric {

@@ -12,7 +12,7 @@ import { nameProblem } from '../../core/registry/keys';
 import { type AlarmThresholds, alarmThresholdsWithDefaults, validateAlarmThresholds } from '../monitoring/alarm-thresholds';
 import { type MonitoredModel, PlatformAlarms } from '../monitoring/platform-alarms';
 import { PlatformDashboard } from '../monitoring/platform-dashboard';
-import { type MonitoredStarts, PlatformMetrics } from '../monitoring/platform-metrics';
+import { type MonitoredRollout, type MonitoredStarts, PlatformMetrics } from '../monitoring/platform-metrics';
 
 /** The inference API as InferenceApi exposes it (an InferenceApi can be passed as is). */
 export interface MonitoredApi {
@@ -34,6 +34,12 @@ export interface MonitoringStackProps extends StackProps {
    * exists to fail.
    */
   readonly pipelineStarts: MonitoredStarts;
+  /**
+   * The canary rollout (PipelineStack's `rollout`, a ModelRollout can be passed as is): its broken
+   * executions and undelivered events are alarmed on here.
+   * @default - no rollout alarms
+   */
+  readonly rollout?: MonitoredRollout;
   /** One per model spec: name, gate metric and schedule (config/models/*.json). */
   readonly models: readonly MonitoredModel[];
   /**
@@ -103,6 +109,7 @@ export class MonitoringStack extends Stack {
       pipelineFunction: props.pipelineFunction,
       stateMachine: props.stateMachine,
       starts: props.pipelineStarts,
+      ...(props.rollout ? { rolloutMachine: props.rollout } : {}),
     });
     this.alarms = new PlatformAlarms(this, 'Alarms', { metrics: this.metrics, models: props.models, thresholds: this.thresholds, topic: this.alarmTopic });
     this.dashboard = new PlatformDashboard(this, 'Platform', { metrics: this.metrics, models: props.models, thresholds: this.thresholds, alarms: this.alarms.alarms });

@@ -32,6 +32,7 @@ function platform(props: Partial<MonitoringStackProps> = {}) {
     pipelineFunction: pipeline.pipeline.fn,
     stateMachine: pipeline.pipeline.stateMachine,
     pipelineStarts: pipeline.pipeline,
+    rollout: pipeline.rollout,
     models: MODELS,
     ...props,
   });
@@ -119,6 +120,15 @@ describe('MonitoringStack', () => {
         expect.objectContaining({ Id: 'requests', MetricStat: onStage('Count') }),
       ]),
     );
+  });
+
+  test('a broken rollout execution and an undelivered rollout event each raise an alarm', () => {
+    expect(alarmProperties(p, 'RolloutExecutionsFailed')).toMatchObject({ Threshold: 0, ComparisonOperator: 'GreaterThanThreshold' });
+    expect(JSON.stringify(alarmProperties(p, 'RolloutExecutionsFailed').Metrics)).toMatch(/ExecutionsFailed.*ExecutionsTimedOut.*ExecutionsAborted/);
+    const deadLettered = alarmProperties(p, 'RolloutEventsDeadLettered');
+    expect(deadLettered).toMatchObject({ Threshold: 0, ComparisonOperator: 'GreaterThanThreshold' });
+    expect(JSON.stringify(deadLettered)).toMatch(/"MetricName":"ApproximateNumberOfMessagesVisible".*"Namespace":"AWS\/SQS"|"Namespace":"AWS\/SQS".*"MetricName":"ApproximateNumberOfMessagesVisible"/);
+    expect(JSON.stringify(deadLettered)).toContain('RolloutDeadLetterQueue');
   });
 
   test('starts waiting in the pipeline\'s dead-letter queue raise an alarm (and its recovery) on the queue\'s visible messages', () => {
