@@ -211,12 +211,15 @@ export class PlatformMetrics {
 
   /** Executions that did not finish: failed + timed out + aborted. */
   executionsUnfinishedCount(): cloudwatch.IMetric {
-    const sm = this.props.stateMachine;
+    return this.unfinished(this.props.stateMachine, 'failed + timed out + aborted');
+  }
+
+  private unfinished(sm: sfn.IStateMachine, label: string): cloudwatch.IMetric {
     const options = { statistic: 'Sum', period: this.period };
     return new cloudwatch.MathExpression({
       expression: 'FILL(failed, 0) + FILL(timedOut, 0) + FILL(aborted, 0)',
       usingMetrics: { failed: sm.metricFailed(options), timedOut: sm.metricTimedOut(options), aborted: sm.metricAborted(options) },
-      label: 'failed + timed out + aborted',
+      label,
       period: this.period,
     });
   }
@@ -224,14 +227,7 @@ export class PlatformMetrics {
   /** Rollout executions that did not finish (failed + timed out + aborted); undefined without a rollout. */
   rolloutExecutionsUnfinishedCount(): cloudwatch.IMetric | undefined {
     const sm = this.props.rolloutMachine?.stateMachine;
-    if (!sm) return undefined;
-    const options = { statistic: 'Sum', period: this.period };
-    return new cloudwatch.MathExpression({
-      expression: 'FILL(failed, 0) + FILL(timedOut, 0) + FILL(aborted, 0)',
-      usingMetrics: { failed: sm.metricFailed(options), timedOut: sm.metricTimedOut(options), aborted: sm.metricAborted(options) },
-      label: 'rollouts failed + timed out + aborted',
-      period: this.period,
-    });
+    return sm && this.unfinished(sm, 'rollouts failed + timed out + aborted');
   }
 
   /** Rollout starts and alarm aborts EventBridge could not deliver; undefined without a rollout. */

@@ -1,11 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { runRegistryCli } from '../../core/registry/cli';
-import { LOCAL_S3_CREDENTIALS } from '../../local/s3-server';
 import { DATASETS, loadDataset, trainOptionsFor } from '../../training/datasets/catalog';
 import { exportModel } from '../../training/export';
 import { trainCandidates } from '../../training/train';
 import { startTestS3, type TestS3 } from '../helpers/local-s3';
+import { registryCli, registryCliEnv } from '../helpers/registry-cli';
 import { tempFiles } from '../helpers/temp-files';
 
 describe('registry CLI against a local S3 server', () => {
@@ -16,16 +15,11 @@ describe('registry CLI against a local S3 server', () => {
   let ai4iDir: string;
   let env: NodeJS.ProcessEnv;
 
-  const cli = async (...argv: string[]) => {
-    const out: string[] = [];
-    const err: string[] = [];
-    const code = await runRegistryCli(argv, env, { out: (t) => out.push(t), err: (t) => err.push(t) });
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  };
+  const cli = (...argv: string[]) => registryCli(env, argv);
 
   beforeAll(async () => {
     s3 = await startTestS3(['cli-models']);
-    env = { MODEL_BUCKET: 'cli-models', AWS_ENDPOINT_URL: s3.server.endpoint, AWS_ACCESS_KEY_ID: LOCAL_S3_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: LOCAL_S3_CREDENTIALS.secretAccessKey, USER: 'carol' };
+    env = registryCliEnv(s3, 'cli-models');
     const table = loadDataset(DATASETS.iris);
     const run = trainCandidates(table, { label: 'class', algorithms: ['lr'] });
     const { onnx, manifest } = exportModel(run, run.best, 'iris', table.sources);

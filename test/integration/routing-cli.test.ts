@@ -1,13 +1,12 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { runRegistryCli } from '../../core/registry/cli';
 import { parseDuration } from '../../core/registry/routing-cli';
 import { rolloutsPrefix } from '../../core/registry/routing';
-import { LOCAL_S3_CREDENTIALS } from '../../local/s3-server';
 import { DATASETS, loadDataset } from '../../training/datasets/catalog';
 import { exportModel } from '../../training/export';
 import { trainCandidates } from '../../training/train';
 import { startTestS3, type TestS3 } from '../helpers/local-s3';
+import { registryCli, registryCliEnv } from '../helpers/registry-cli';
 import { tempFiles } from '../helpers/temp-files';
 
 /** The registry CLI's canary and shadow commands against a local S3 server, with real iris models. */
@@ -16,16 +15,11 @@ describe('registry CLI: canary and shadow', () => {
   const files = tempFiles();
   let env: NodeJS.ProcessEnv;
 
-  const cli = async (...argv: string[]) => {
-    const out: string[] = [];
-    const err: string[] = [];
-    const code = await runRegistryCli(argv, env, { out: (t) => out.push(t), err: (t) => err.push(t) });
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  };
+  const cli = (...argv: string[]) => registryCli(env, argv);
 
   beforeAll(async () => {
     s3 = await startTestS3(['cli-routing']);
-    env = { MODEL_BUCKET: 'cli-routing', AWS_ENDPOINT_URL: s3.server.endpoint, AWS_ACCESS_KEY_ID: LOCAL_S3_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: LOCAL_S3_CREDENTIALS.secretAccessKey, USER: 'carol' };
+    env = registryCliEnv(s3, 'cli-routing');
     const root = dirname(files.write('README', 'models the tests register'));
     const dir = (name: string) => join(root, name);
     const table = loadDataset(DATASETS.iris);
