@@ -1,3 +1,4 @@
+import type { ModelRolloutProps } from './constructs/rollout';
 import { Duration } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { z } from 'zod';
@@ -71,6 +72,14 @@ const settingsSchema = z
       })
       .strict()
       .default({ maxConcurrency: DEFAULT_TRAINING_MAX_CONCURRENCY }),
+    /** The canary rollout's function (lib/constructs/rollout.ts): a few S3 calls and some arithmetic per step. */
+    rollout: z
+      .object({
+        memorySize: memory.optional(),
+        timeoutSeconds: z.number().int().min(3).max(900).optional(),
+      })
+      .strict()
+      .default({}),
     /** Optional JWT authorization of the inference API. */
     auth: z.object({ issuer: z.string().url().startsWith('https://'), audience: z.array(z.string().min(1)).min(1) }).strict().optional(),
     /** Alarm thresholds overriding the defaults (lib/monitoring/alarm-thresholds.ts; ranges checked by the MonitoringStack). */
@@ -88,6 +97,7 @@ export interface PlatformConfig {
   readonly storage: { readonly terminationProtection: boolean; readonly noncurrentVersionExpirationDays: number };
   readonly inference: Omit<InferenceApiProps, 'modelBucket'>;
   readonly pipeline: Omit<RetrainingPipelineProps, 'dataBucket' | 'modelBucket' | 'models'>;
+  readonly rollout: Omit<ModelRolloutProps, 'modelBucket' | 'models' | 'topic'>;
   readonly monitoring: { readonly models: readonly { readonly name: string; readonly gateMetric: string; readonly schedule?: string }[]; readonly thresholds: Partial<AlarmThresholds>; readonly alarmEmail?: string };
 }
 
@@ -120,7 +130,7 @@ export function platformConfig(rawContext: unknown, specs: readonly ModelSpec[])
   if (problems.length > 0) throw new PlatformConfigError(problems);
 
   const logRetention = settings.logRetentionDays as logs.RetentionDays;
-  const { inference, pipeline } = settings;
+  const { inference, pipeline, rollout } = settings;
   return {
     settings,
     specs,
@@ -139,6 +149,11 @@ export function platformConfig(rawContext: unknown, specs: readonly ModelSpec[])
       memorySize: pipeline.memorySize,
       timeout: pipeline.timeoutMinutes === undefined ? undefined : Duration.minutes(pipeline.timeoutMinutes),
       maxConcurrency: pipeline.maxConcurrency,
+      logRetention,
+    },
+    rollout: {
+      memorySize: rollout.memorySize,
+      timeout: rollout.timeoutSeconds === undefined ? undefined : Duration.seconds(rollout.timeoutSeconds),
       logRetention,
     },
     monitoring: { models: specs.map((s) => ({ name: s.name, gateMetric: s.gate.metric, schedule: s.schedule })), thresholds: settings.alarms as Partial<AlarmThresholds>, alarmEmail: settings.alarmEmail },

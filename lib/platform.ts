@@ -20,7 +20,7 @@ export function createPlatform(app: App, config: PlatformConfig, env?: Environme
     terminationProtection: config.storage.terminationProtection,
     noncurrentVersionExpirationDays: config.storage.noncurrentVersionExpirationDays,
   });
-  const pipeline = new PipelineStack(app, 'MlopsPipeline', { env, dataBucket: storage.dataBucket, modelBucket: storage.modelBucket, specs: config.specs, pipeline: config.pipeline });
+  const pipeline = new PipelineStack(app, 'MlopsPipeline', { env, dataBucket: storage.dataBucket, modelBucket: storage.modelBucket, specs: config.specs, pipeline: config.pipeline, rollout: config.rollout });
   const inference = new InferenceStack(app, 'MlopsInference', { env, modelBucket: storage.modelBucket, api: config.inference });
   // Reads the other stacks' resources; nothing reads it, so it can be replaced on its own.
   const monitoring = new MonitoringStack(app, 'MlopsMonitoring', {

@@ -32,6 +32,7 @@ describe('platform configuration (cdk.json context "platform")', () => {
         logRetentionDays: 90,
         inference: { memorySize: 2048, modelTtlSeconds: 30, throttling: { rateLimit: 50, burstLimit: 100 } },
         pipeline: { memorySize: 4096, timeoutMinutes: 10, maxConcurrency: 8 },
+        rollout: { memorySize: 512, timeoutSeconds: 120 },
         auth: { issuer: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_abc', audience: ['client-1'] },
         alarms: { api5xxRatePercent: 2 },
         alarmEmail: 'ops@example.com',
@@ -42,6 +43,9 @@ describe('platform configuration (cdk.json context "platform")', () => {
     expect(config.inference.modelTtl?.toSeconds()).toBe(30);
     expect(config.pipeline.timeout?.toMinutes()).toBe(10);
     expect(config.pipeline).toMatchObject({ memorySize: 4096, maxConcurrency: 8 });
+    expect(config.rollout).toMatchObject({ memorySize: 512, logRetention: 90 });
+    expect(config.rollout.timeout?.toSeconds()).toBe(120);
+    expect(problemsOf({ rollout: { timeoutSeconds: 1, memory: 512 } })).toEqual([expect.stringMatching(/^platform\.rollout\.timeoutSeconds: /), expect.stringMatching(/^platform\.rollout: .*memory/)]);
     expect(config.monitoring).toMatchObject({ thresholds: { api5xxRatePercent: 2 }, alarmEmail: 'ops@example.com' });
   });
 
