@@ -2,7 +2,7 @@ import type { MetricsRecorder } from '../shared/metrics';
 
 /** The pipeline's metric names, exactly as the dashboard and alarms will use them. */
 export const PIPELINE_METRICS = {
-  /** One per finished run; dimensions model, outcome (promoted | rejected). */
+  /** One per finished run; dimensions model, outcome (promoted | canary | rejected | no-new-data). */
   runs: 'RetrainingRuns',
   /** Seconds from the execution's start to the end of register; dimension model. */
   runDuration: 'RetrainingDuration',

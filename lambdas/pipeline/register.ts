@@ -204,7 +204,7 @@ function reportRun(deps: StepDeps, input: RegisterInput, summary: RunSummary): v
   const { model } = input;
   const metric = specFor(deps, model).gate.metric;
   const promoted = summary.registration.promoted;
-  recorder.record({ name: PIPELINE_METRICS.runs, unit: 'Count', value: 1, dimensions: { model, outcome: promoted ? 'promoted' : 'rejected' } });
+  recorder.record({ name: PIPELINE_METRICS.runs, unit: 'Count', value: 1, dimensions: { model, outcome: promoted ? 'promoted' : summary.registration.canary ? 'canary' : 'rejected' } });
   recorder.record({ name: PIPELINE_METRICS.promoted, unit: 'Count', value: promoted ? 1 : 0, dimensions: { model } });
   recorder.record({ name: PIPELINE_METRICS.candidateScore, unit: 'None', value: input.evaluation.candidate[metric], dimensions: { model, metric } });
   if (input.evaluation.champion) {

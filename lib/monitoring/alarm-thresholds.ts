@@ -66,7 +66,7 @@ export interface AlarmThresholds {
    */
   readonly modelLoadFailuresCount: number;
   /**
-   * Alarm when a scheduled model has finished no retraining run (promoted or rejected) for this
+   * Alarm when a scheduled model has finished no retraining run (promoted, canary or rejected) for this
    * many schedule intervals, plus half an interval of slack for a slow or late run.
    *
    * @default 2 - one missed run can be a transient failure (the execution-failure alarm already

@@ -135,7 +135,7 @@ export class PlatformDashboard extends Construct {
           ...quality,
         }),
       ),
-      graph('Runs by outcome (per day)', each((x) => [m.retrainingRunsCount(x.name, 'promoted', daily), m.retrainingRunsCount(x.name, 'rejected', daily)]).flat(), { width: 8, ...quality }),
+      graph('Runs by outcome (per day)', each((x) => [m.retrainingRunsCount(x.name, 'promoted', daily), m.retrainingRunsCount(x.name, 'canary', daily), m.retrainingRunsCount(x.name, 'rejected', daily)]).flat(), { width: 8, ...quality }),
       graph('Promotions (per day)', each((x) => m.promotionsCount(x.name, daily)), { width: 8, ...quality }),
       graph('Quarantined files and failed runs (per day)', each((x) => [m.quarantinedFilesCount(x.name, daily), m.retrainingFailuresCount(x.name, daily)]).flat(), { width: 8, ...quality }),
     );

@@ -13,7 +13,7 @@ import { RolloutMetrics } from './rollout-metrics';
 /** The platform's two functions, as the factory's Lambda methods name them. */
 export type PlatformFunction = 'inference' | 'pipeline';
 /** The `outcome` dimension of RetrainingRuns (lambdas/pipeline/register.ts). */
-export type RunOutcome = 'promoted' | 'rejected';
+export type RunOutcome = 'promoted' | 'canary' | 'rejected';
 
 /**
  * What starts the retraining pipeline, as RetrainingPipeline exposes it (a RetrainingPipeline can
@@ -265,11 +265,15 @@ export class PlatformMetrics {
     return this.pipeline(PIPELINE_METRICS.runs, { model, outcome }, 'Sum', `${model} ${outcome}`, period);
   }
 
-  /** Runs that reached the registry, promoted or not; no data and 0 both mean none. */
+  /** Runs that reached the registry: promoted, rolling out as a canary, or not; no data and 0 both mean none. */
   finishedRunsCount(model: string, period: Duration = this.period): cloudwatch.IMetric {
     return new cloudwatch.MathExpression({
-      expression: 'FILL(promoted, 0) + FILL(rejected, 0)',
-      usingMetrics: { promoted: this.retrainingRunsCount(model, 'promoted', period), rejected: this.retrainingRunsCount(model, 'rejected', period) },
+      expression: 'FILL(promoted, 0) + FILL(canary, 0) + FILL(rejected, 0)',
+      usingMetrics: {
+        promoted: this.retrainingRunsCount(model, 'promoted', period),
+        canary: this.retrainingRunsCount(model, 'canary', period),
+        rejected: this.retrainingRunsCount(model, 'rejected', period),
+      },
       label: `${model} finished runs`,
       period,
     });

@@ -214,7 +214,7 @@ describe('MonitoringStack', () => {
           EvaluationPeriods: a.hours,
           DatapointsToAlarm: a.hours,
           TreatMissingData: 'breaching',
-          Metrics: expect.arrayContaining([expect.objectContaining({ Expression: 'FILL(promoted, 0) + FILL(rejected, 0)' })]),
+          Metrics: expect.arrayContaining([expect.objectContaining({ Expression: 'FILL(promoted, 0) + FILL(canary, 0) + FILL(rejected, 0)' })]),
         }),
       ),
     );
