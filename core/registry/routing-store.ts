@@ -142,11 +142,32 @@ export class RoutingStore {
     });
     if (!document || document.champion === null) throw new Error('unreachable: a canary start always writes, over a champion');
     if (plan) {
-      // After the document: the state machine this object starts finds its canary in place.
-      const request: RolloutRequest = { model, rolloutId, version, champion: document.champion, plan, requestedAt: document.updatedAt, actor: opts.actor, reason: opts.reason };
-      await this.store.put(rolloutRequestKey(model, rolloutId), encodeJson(request), { condition: { ifNoneMatch: '*' }, contentType: 'application/json' });
+      // After the document: the state machine this object starts finds its canary in place. Without
+      // the request nothing would judge the canary, so a failed write takes it out again.
+      try {
+        await this.requestRollout(model, document, opts);
+      } catch (error) {
+        await this.abortCanary(model, { actor: opts.actor, reason: `the rollout request could not be written: ${error instanceof Error ? error.message : String(error)}` }, { rolloutId });
+        throw error;
+      }
     }
     return document;
+  }
+
+  /**
+   * Writes the rollout request of the document's planned canary (what starts its state machine),
+   * once: an existing request is left as it is. For a retried start that may have died between the
+   * document and the request.
+   */
+  async requestRollout(model: string, document: RoutingDocument, who: RoutingActor): Promise<void> {
+    const { canary, champion } = document;
+    if (!canary?.plan || champion === null) throw new RoutingConflictError(`the routing document of "${model}" has no planned canary over a champion to request a rollout for`);
+    const request: RolloutRequest = { model, rolloutId: canary.rolloutId, version: canary.version, champion, plan: canary.plan, requestedAt: document.updatedAt, actor: who.actor, reason: who.reason };
+    try {
+      await this.store.put(rolloutRequestKey(model, canary.rolloutId), encodeJson(request), { condition: { ifNoneMatch: '*' }, contentType: 'application/json' });
+    } catch (error) {
+      if (!(error instanceof PreconditionFailedError)) throw error;
+    }
   }
 
   /** Puts the plan's step `step` in force (what the rollout state machine calls between bakes). */

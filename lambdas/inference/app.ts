@@ -114,7 +114,6 @@ export function createInferenceApp(deps: InferenceAppDeps): InferenceApp {
   }
 
   async function predict(event: APIGatewayProxyEventV2, modelName: string | undefined): Promise<Result> {
-    const start = performance.now();
     const body = decodeBody(event.body, event.isBase64Encoded === true, limits.maxBodyBytes);
     if (!body.ok) return errorResponse(body.error);
     const request = parseEnvelope(body.value, limits.maxBatch);
@@ -135,7 +134,7 @@ export function createInferenceApp(deps: InferenceAppDeps): InferenceApp {
       await recheck.done;
       champion = await loadModel(name);
     }
-    return routedPredict({ event, request: request.value, champion, routing, start });
+    return routedPredict({ event, request: request.value, champion, routing });
   }
 
   async function listModels(): Promise<Result> {

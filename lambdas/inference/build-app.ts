@@ -44,13 +44,14 @@ export function buildInferenceApp(config: InferenceConfig, options: BuildOptions
 
   const models = new ModelCache({ source, backendFor, ttlMs: config.modelTtlMs, bundledModelsDir: config.bundledModelsDir, recorder, log });
   const catalog = new ModelCatalog(source, config.modelTtlMs);
-  // Versions a routing document stops naming are let go (the champion's stays).
+  // Versions a routing document stops naming are let go (the champion's stays, and the one the
+  // document was written over: a canary just promoted is the next champion, not loaded twice).
   const routing = new RoutingCache({
     source: routingObjectSource(store),
     ttlMs: config.modelTtlMs,
     recorder,
     log,
-    onChange: (model, document) => models.retainVersions(model, [document?.canary?.version, document?.shadow?.version].filter((v) => v !== undefined)),
+    onChange: (model, document) => models.retainVersions(model, [document?.canary?.version, document?.shadow?.version, document?.champion ?? undefined].filter((v) => v !== undefined)),
   });
   return createInferenceApp({
     source,

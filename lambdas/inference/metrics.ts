@@ -39,7 +39,7 @@ export const INFERENCE_METRICS = {
   variantClientErrors: 'VariantClientErrors',
   /** Count of 5xx answers after the model was resolved (the backend failed on a valid request); dimensions model, variant. */
   variantServerErrors: 'VariantServerErrors',
-  /** Milliseconds of predict handling (body in -> answer built, the shadow excluded) per request; dimensions model, variant. */
+  /** Milliseconds from the answering version being ready to the answer built (its validation and model call; not a version's first load, which is ModelLoadTime, nor the shadow) per request; dimensions model, variant. */
   variantLatency: 'VariantLatency',
   /** Count of predicted rows; dimensions model, variant, class. */
   variantPredictions: 'VariantPredictions',

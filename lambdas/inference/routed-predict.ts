@@ -35,8 +35,6 @@ export interface RoutedRequest {
   readonly champion: LoadedModel;
   /** The model's routing document in force; undefined: the champion serves everything. */
   readonly routing: RoutingDocument | undefined;
-  /** performance.now() when handling of the request began (VariantLatency). */
-  readonly start: number;
 }
 
 type Result = APIGatewayProxyStructuredResultV2;
@@ -79,8 +77,11 @@ export function createRoutedPredict(deps: RoutedPredictDeps): (routed: RoutedReq
   }
 
   return async (routed) => {
-    const { request, start } = routed;
+    const { request } = routed;
     const { served, variant } = await answering(routed);
+    // From here: a canary's first request on an instance loads it (ModelLoadTime says how long),
+    // which must not count as the canary answering slowly in the rollout gate's p99.
+    const start = performance.now();
     const headers = { [MODEL_VERSION_HEADER]: String(served.version), [MODEL_VARIANT_HEADER]: variant };
     const rows = validatorFor(served.manifest)(request);
     if (!rows.ok) return counted(errorResponse(rows.error, headers), served, variant, start);

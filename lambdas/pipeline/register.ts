@@ -158,8 +158,12 @@ async function startRollout(
     const reason = `${move.reason}; rolling out as a canary: ${canary.weight}% of callers first (steps ${plan.steps.join(' -> ')}%, ${plan.bakeSeconds} s each, judged on live metrics against v${move.expected}), champion v${move.expected} keeps serving the rest`;
     return { promote: false, reason, canary: { rolloutId: canary.rolloutId, weight: canary.weight, steps: plan.steps, bakeSeconds: plan.bakeSeconds } };
   };
-  const running = (await routing.read(model))?.document.canary;
-  if (running?.version === version) return started(running);
+  const current = (await routing.read(model))?.document;
+  if (current?.canary?.version === version) {
+    // A retry: the start may have died between the routing document and the rollout request.
+    await routing.requestRollout(model, current, { actor, reason: move.reason });
+    return started(current.canary);
+  }
   const notRolledOut = async (why: string) => {
     const reason = `${move.reason}; not rolled out: ${why}`;
     await deps.registry.promote(model, version, { alias: 'challenger', actor, reason, allowSchemaChange });

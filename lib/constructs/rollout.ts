@@ -216,6 +216,9 @@ export class ModelRollout extends Construct {
     grantObjects(bucket, this.fn, 'registry/', ['s3:GetObject']);
     for (const prefix of ['registry/*/routing', 'registry/*/aliases/', 'registry/*/history/', 'registry/*/rollout-runs/']) grantObjects(bucket, this.fn, prefix, ['s3:PutObject']);
     grantList(bucket, this.fn, ['registry/']);
+    // The Allows above use 'registry/*/...', and '*' spans '/' in an ARN (registry/<m>/rollouts/routing.json
+    // would match): an explicit Deny keeps the function from ever writing a rollout request.
+    this.fn.addToRolePolicy(new iam.PolicyStatement({ effect: iam.Effect.DENY, actions: ['s3:PutObject'], resources: [bucket.arnForObjects('registry/*/rollouts/*')] }));
   }
 
   /** GetMetricData accepts no resource but '*' (it has no resource-level permissions), so it gets a policy of its own to acknowledge. */

@@ -1,3 +1,4 @@
+import type { ObjectStore } from '../../core/object-store';
 import { AliasMovedError } from '../../core/registry/aliases';
 import { versionKey } from '../../core/registry/keys';
 import { OnnxModelValidator } from '../../core/registry/onnx-validator';
@@ -163,6 +164,28 @@ describe('routing store on a local S3 server', () => {
       await expect(routing.promoteCanary('iris', alice)).rejects.toThrow(new RoutingConflictError('iris has no canary to promote'));
       await expect(routing.setCanaryWeight('iris', rolloutId, 2, alice)).rejects.toThrow(RolloutAbortedError);
     });
+
+    it('a rollout request that cannot be written takes its canary out again (nothing would judge it); a retried request is written once', async () => {
+      const refusing: ObjectStore = {
+        get: (key) => store.get(key),
+        getIfChanged: (key, etag) => store.getIfChanged(key, etag),
+        list: (prefix) => store.list(prefix),
+        listPrefixes: (prefix) => store.listPrefixes(prefix),
+        delete: (key) => store.delete(key),
+        put: (key, body, options) => (key.startsWith(rolloutsPrefix('iris')) ? Promise.reject(new Error('S3 is down')) : store.put(key, body, options)),
+      };
+      const failing = new RoutingStore(refusing, registry, validator, () => now);
+      const requests = (await store.list(rolloutsPrefix('iris'))).length;
+      await expect(failing.startCanary('iris', 5, { ...alice, plan: DEFAULT_ROLLOUT_PLAN })).rejects.toThrow('S3 is down');
+      expect((await document())?.canary).toBeUndefined();
+      expect((await routing.history('iris')).at(-1)).toMatchObject({ action: 'canary-abort', version: 5, reason: expect.stringContaining('the rollout request could not be written: S3 is down') });
+      expect(await store.list(rolloutsPrefix('iris'))).toHaveLength(requests);
+
+      const started = await routing.startCanary('iris', 5, { ...alice, plan: DEFAULT_ROLLOUT_PLAN });
+      await routing.requestRollout('iris', started, alice);
+      expect(await store.list(rolloutsPrefix('iris'))).toHaveLength(requests + 1);
+      await routing.abortCanary('iris', { actor: 'test', reason: 'end of test' });
+    });
   });
 
   describe('shadows', () => {
@@ -192,6 +215,11 @@ describe('routing store on a local S3 server', () => {
       'canary-start v3 10%',
       'canary-weight v3 50%',
       'canary-promote v3',
+      // A rollout request that could not be written, then one that could (aborted at the test's end).
+      'canary-start v5 10%',
+      'canary-abort v5 0%',
+      'canary-start v5 10%',
+      'canary-abort v5 0%',
       'shadow-start v2 sample 25%',
       'canary-start v4 5%',
       'shadow-stop v2 sample 0%',
@@ -204,7 +232,7 @@ describe('routing store on a local S3 server', () => {
     expect(history[1]).toMatchObject({ actor: 'oncall', reason: 'error rate up', champion: 1, rolloutId: expect.stringMatching(ROLLOUT_ID) });
     // A promotion records the champion it replaced; the other changes the champion they were made over.
     expect(history[4]).toMatchObject({ action: 'canary-promote', actor: 'rollout', champion: 1 });
-    expect(history[5]).toMatchObject({ action: 'shadow-start', champion: 3 });
+    expect(history[9]).toMatchObject({ action: 'shadow-start', champion: 3 });
   });
 
   it('throws CorruptRoutingError for a routing document that is not one', async () => {
