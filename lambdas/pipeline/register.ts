@@ -154,8 +154,10 @@ async function startRollout(
 ): Promise<{ promote: boolean; reason: string; canary?: RegistrationResult['canary'] }> {
   const { actor, allowSchemaChange } = move;
   const routing = deps.routing ?? new RoutingStore(deps.modelStore, deps.registry, new OnnxModelValidator(), deps.clock);
-  const started = (canary: CanaryRoute) => {
+  /** The version is the challenger while it rolls out (the rollout promotes it or says why not). */
+  const started = async (canary: CanaryRoute) => {
     const reason = `${move.reason}; rolling out as a canary: ${canary.weight}% of callers first (steps ${plan.steps.join(' -> ')}%, ${plan.bakeSeconds} s each, judged on live metrics against v${move.expected}), champion v${move.expected} keeps serving the rest`;
+    await deps.registry.promote(model, version, { alias: 'challenger', actor, reason, allowSchemaChange });
     return { promote: false, reason, canary: { rolloutId: canary.rolloutId, weight: canary.weight, steps: plan.steps, bakeSeconds: plan.bakeSeconds } };
   };
   const current = (await routing.read(model))?.document;
@@ -174,15 +176,15 @@ async function startRollout(
   if (now !== move.expected) {
     return notRolledOut(`the champion moved from ${versionName(move.expected)} to ${versionName(now)} while this run was evaluated, and this version was never compared with ${versionName(now)}`);
   }
-  await deps.registry.promote(model, version, { alias: 'challenger', actor, reason: `${move.reason}; canary rollout starting`, allowSchemaChange });
+  let document;
   try {
-    const document = await routing.startCanary(model, version, { plan, actor, reason: move.reason });
-    if (!document.canary) throw new Error(`unreachable: the routing document of ${model} has no canary after a start`);
-    return started(document.canary);
+    document = await routing.startCanary(model, version, { plan, actor, reason: move.reason });
   } catch (error) {
     if (error instanceof RoutingConflictError || error instanceof RoutingRefusedError) return notRolledOut(error.message);
     throw error;
   }
+  if (!document.canary) throw new Error(`unreachable: the routing document of ${model} has no canary after a start`);
+  return started(document.canary);
 }
 
 /** Run records are written once: a retried step finds the record there and keeps it. */

@@ -207,6 +207,7 @@ describe('retraining pipeline steps on a local S3 server', () => {
     expect(first.note).toBeUndefined();
     expect(await aliasVersion('champion')).toBe(champion);
     expect(await aliasVersion('challenger')).toBe(first.version);
+    expect((await deps.registry.history('iris', 'challenger')).at(-1)).toMatchObject({ version: first.version, reason: expect.stringMatching(/rolling out as a canary/) });
     const routing = await readJson('registry/iris/routing.json');
     expect(routing).toMatchObject({ champion, canary: { version: first.version, weight: 20, step: 0, rolloutId: first.canary?.rolloutId, plan: { ...DEFAULT_ROLLOUT_PLAN, ...plan } } });
     expect(await readJson(`registry/iris/rollouts/${first.canary?.rolloutId}.json`)).toMatchObject({ version: first.version, champion, plan: { steps: [20, 100] } });
@@ -218,6 +219,7 @@ describe('retraining pipeline steps on a local S3 server', () => {
     const second = (await runner({ step: 'register', input: b })) as RegistrationResult;
     expect(second).toMatchObject({ alias: 'challenger', promoted: false, note: expect.stringMatching(/not rolled out: .*canary/) });
     expect(second.canary).toBeUndefined();
+    expect((await deps.registry.history('iris', 'challenger')).at(-1)).toMatchObject({ version: second.version, reason: expect.stringMatching(/not rolled out: .*canary/) });
     expect((await readJson('registry/iris/routing.json')).canary).toMatchObject({ version: first.version });
     // Leave the model as the other tests expect it: no canary.
     await new RoutingStore(deps.modelStore, deps.registry, new OnnxModelValidator()).abortCanary('iris', { actor: 'test', reason: 'end of test' });
