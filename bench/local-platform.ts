@@ -1,3 +1,4 @@
+import { ai4iMoreReadings } from '../test/helpers/more-readings';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -94,7 +95,7 @@ export async function benchLocalPlatform(outDir: string, log: (line: string) => 
   const endpoints = readEndpoints(dataDir);
   const s3 = localS3Client(endpoints.s3Endpoint as string);
   const t2 = performance.now();
-  await s3.send(new PutObjectCommand({ Bucket: endpoints.dataBucket, Key: 'incoming/ai4i2020/bench-readings.csv', Body: readFileSync(join(ROOT, 'training', 'datasets', 'ai4i2020.csv')) }));
+  await s3.send(new PutObjectCommand({ Bucket: endpoints.dataBucket, Key: 'incoming/ai4i2020/bench-readings.csv', Body: ai4iMoreReadings(1) }));
   await until('version 2 serving', run, async () => ((await predict(run.apiUrl, '/predict', AI4I))?.version === 2 ? true : undefined));
   const uploadToServing = seconds(t2);
   const runLine = run.output.find((l) => /ai4i2020\s+succeeded/.test(l)) ?? '';
@@ -110,9 +111,9 @@ export async function benchLocalPlatform(outDir: string, log: (line: string) => 
       [
         ['`npm start` -> `GET /health` answers 200', toHealth.toFixed(1)],
         ['`npm start` -> first successful `POST /models/iris/predict` (iris trained, registered and promoted by the pipeline)', toFirstPrediction.toFixed(1)],
-        ['`npm start` -> every configured model serving (iris, sentiment, ai4i2020 - naive Bayes only in this run - trained in turn)', toAllSeeded.toFixed(1)],
+        ['`npm start` -> every configured model serving (iris, smoke, sentiment, ai4i2020 - naive Bayes only in this run - trained in turn)', toAllSeeded.toFixed(1)],
         ['second `npm start` (resume) -> first prediction', resume.toFixed(1)],
-        ['upload of 10,000 ai4i2020 rows -> the new version answers `/predict` (no restart)', uploadToServing.toFixed(1)],
+        ['upload of 10,000 new ai4i2020 rows (the same readings a minute later: the pipeline drops rows it already has) -> the new version answers `/predict` (no restart)', uploadToServing.toFixed(1)],
         ['  of which the pipeline run (validate, train on 20,000 rows, evaluate against the champion, register, promote)', runSeconds.toFixed(1)],
       ],
     ),
