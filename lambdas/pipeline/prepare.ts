@@ -1,3 +1,4 @@
+import type { StoredObject } from '../../core/object-store';
 import { createHash } from 'node:crypto';
 import { ALGORITHMS as SPEC_ALGORITHMS } from '../../core/pipeline/model-spec';
 import { takeWindow } from '../../core/pipeline/window';
@@ -30,17 +31,19 @@ async function countsOf(deps: StepDeps, key: string): Promise<{ rows: number; dr
 
 /**
  * Columns a model learns from: the spec's columns, or the header of one of its processed files
- * (every processed file of a model shares it), minus the label and the excluded ones.
+ * (every processed file of a model shares it; the object read is handed back so the snapshot does
+ * not read it again), minus the label and the excluded ones.
  */
-async function featureColumnCount(deps: StepDeps, spec: ModelSpec, someKey: string | undefined): Promise<number> {
+async function featureColumnCount(deps: StepDeps, spec: ModelSpec, someKey: string | undefined): Promise<{ count: number; read?: StoredObject }> {
   let columns = spec.data.columns;
+  let read: StoredObject | undefined;
   if (!columns && someKey !== undefined) {
-    const object = await deps.dataStore.get(someKey);
-    const text = object ? Buffer.from(object.body.subarray(0, Math.min(object.body.length, 64 * 1024))).toString('utf8') : '';
+    read = await deps.dataStore.get(someKey);
+    const text = read ? Buffer.from(read.body.subarray(0, Math.min(read.body.length, 64 * 1024))).toString('utf8') : '';
     columns = text.split('\n', 1)[0].split(',');
   }
   const ignored = new Set([spec.data.label, ...(spec.data.exclude ?? [])]);
-  return (columns ?? []).filter((c) => !ignored.has(c)).length;
+  return { count: (columns ?? []).filter((c) => !ignored.has(c)).length, ...(read ? { read } : {}) };
 }
 
 /**
@@ -95,12 +98,13 @@ export async function prepare(input: PrepareInput, deps: StepDeps): Promise<Prep
   const algorithms = algorithmsFor(spec.data.types, spec.training.algorithms);
   if (algorithms.length === 0) throw new Error(`none of the algorithms of model "${input.model}" can train on its text features`);
   const rows = chosen.reduce((sum, c) => sum + c.rows, 0);
-  const featureColumns = await featureColumnCount(deps, spec, chosen[0]?.file.key);
-  const tooLarge = capacityProblem(input.model, { rows, featureColumns }, algorithms, deps.resources ?? REFERENCE_RESOURCES);
+  const first = chosen[0]?.file.key;
+  const featureColumns = await featureColumnCount(deps, spec, first);
+  const tooLarge = capacityProblem(input.model, { rows, featureColumns: featureColumns.count }, algorithms, deps.resources ?? REFERENCE_RESOURCES);
   if (tooLarge) throw new DatasetTooLargeError(tooLarge);
   const snapshot = new Snapshot();
   const files: DataFile[] = await inBatches(chosen, 16, async ({ file, rows }) => {
-    const object = await deps.dataStore.get(file.key);
+    const object = file.key === first && featureColumns.read ? featureColumns.read : await deps.dataStore.get(file.key);
     if (!object) throw new Error(`data file ${file.key} disappeared while preparing the run`);
     snapshot.add(file.key, object.body);
     return { key: file.key, sha256: sha256(object.body), rows, bytes: object.body.length, processedAt: file.processedAt.toISOString(), droppedByContract: dropped.get(file.key) ?? 0 };

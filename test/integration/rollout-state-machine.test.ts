@@ -65,6 +65,16 @@ describe('the rollout state machine, run locally', () => {
     return execution;
   }
 
+  /** The platform's rollout runner over this test's store; a second one is what a restart makes. */
+  const newRollout = () =>
+    new LocalRollout({
+      specs: loadModelSpecs(join(__dirname, '../../config/models')),
+      modelBucket: BUCKET,
+      runner: createRolloutRunner({ store, routing, metrics, clock: () => new Date() }),
+      retryIntervalMs: 10,
+      onEvent: (event) => events.push(event),
+    });
+
   beforeAll(async () => {
     s3 = await startTestS3([BUCKET]);
     store = s3.store(BUCKET);
@@ -78,13 +88,7 @@ describe('the rollout state machine, run locally', () => {
     routing = new RoutingStore(store, registry, validator);
     for (let i = 0; i < 4; i++) await registry.register('iris', models[i % 2].onnx, models[i % 2].manifest, { actor: 'test' });
     await registry.promote('iris', 1, { actor: 'test', reason: 'first champion' });
-    rollout = new LocalRollout({
-      specs: loadModelSpecs(join(__dirname, '../../config/models')),
-      modelBucket: BUCKET,
-      runner: createRolloutRunner({ store, routing, metrics, clock: () => new Date() }),
-      retryIntervalMs: 10,
-      onEvent: (event) => events.push(event),
-    });
+    rollout = newRollout();
     s3.server.onObjectCreated((object) => {
       if (object.etag === undefined) return;
       const execution = rollout.onObjectCreated({ bucket: object.bucket, key: object.key, etag: object.etag });
@@ -179,13 +183,7 @@ describe('the rollout state machine, run locally', () => {
 
     // A restart (what local/platform.ts does for a canary with a plan): the same object version, the same
     // execution name, so Begin takes its own claim back and the rollout carries on.
-    rollout = new LocalRollout({
-      specs: loadModelSpecs(join(__dirname, '../../config/models')),
-      modelBucket: BUCKET,
-      runner: createRolloutRunner({ store, routing, metrics, clock: () => new Date() }),
-      retryIntervalMs: 10,
-      onEvent: (event) => events.push(event),
-    });
+    rollout = newRollout();
     const request = await store.get(execution.key);
     const resumed = rollout.onObjectCreated({ bucket: BUCKET, key: execution.key, etag: request?.etag ?? '' });
     expect(resumed?.name).toBe(execution.name);
