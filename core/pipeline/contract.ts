@@ -34,7 +34,8 @@ export interface StepRequest<I = unknown> {
   readonly input: I;
 }
 
-export type Trigger = 'upload' | 'schedule' | 'manual';
+/** drift: the monitoring job found a feature drifted (core/monitoring); `reportKey` names its report. */
+export type Trigger = 'upload' | 'schedule' | 'manual' | 'drift';
 
 /** $ at the start of an execution. */
 export interface ExecutionInput {
@@ -44,6 +45,8 @@ export interface ExecutionInput {
   readonly bucket?: string;
   readonly key?: string;
   readonly etag?: string;
+  /** The monitoring report that started a drift run (drift trigger only). */
+  readonly reportKey?: string;
   /** $$.Execution.Name, passed in by the state machine (Parameters) so runs/ can use it. */
   readonly execution: string;
   /** $$.Execution.StartTime (ISO), for the run-duration metric. */

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { nameProblem } from '../registry/keys';
+import { DEFAULT_MONITORING, type MonitoringSettings } from '../monitoring/contract';
 import { rolloutPlanSchema } from '../registry/routing';
 
 export const ALGORITHMS = ['lr', 'gbdt', 'rf', 'nb', 'svm'] as const;
@@ -103,6 +104,36 @@ const promotionSchema = z.union([z.literal('direct'), z.strictObject({ canary: r
   error: 'must be "direct" or {"canary": {steps, bakeSeconds, minRequests, maxExtensions, alpha, maxErrorRateIncrease, maxP99Increase}}',
 });
 
+/**
+ * The production data loop (core/monitoring/contract.ts): capture of served requests, the drift
+ * monitoring job and drift retrains. Every field is optional; DEFAULT_MONITORING fills the rest.
+ */
+const monitoringSchema = z.strictObject({
+  capture: z
+    .strictObject({
+      /** false: nothing this model serves is recorded (personal data); feedback is then refused. */
+      enabled: z.boolean({ error: 'must be true or false' }).optional(),
+      /** Share of requests captured (0..1). */
+      sampleRate: fraction().optional(),
+      /** Days captured records and feedback are kept (an S3 lifecycle rule); feedback for older ids is refused. */
+      retentionDays: positiveInt('days').optional(),
+    })
+    .optional(),
+  schedule: z
+    .string({ error: 'must be a string' })
+    .superRefine((expression, ctx) => {
+      const problem = scheduleProblem(expression);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    })
+    .optional(),
+  windowHours: positiveInt('hours').optional(),
+  minRecords: positiveInt('records').optional(),
+  driftThreshold: z.number({ error: 'must be a PSI above 0 (0.25 is the usual "significant" line)' }).gt(0, 'must be a PSI above 0 (0.25 is the usual "significant" line)').optional(),
+  cooldownHours: positiveInt('hours').optional(),
+  retrainOnDrift: z.boolean({ error: 'must be true or false' }).optional(),
+  liveAccuracyFloor: fraction().optional(),
+});
+
 const specSchema = z
   .strictObject({
     name: z.string({ error: 'must be a string' }).superRefine((name, ctx) => {
@@ -115,6 +146,8 @@ const specSchema = z
     gate: gateSchema,
     /** @default "direct" */
     promotion: promotionSchema.optional(),
+    /** @default DEFAULT_MONITORING (core/monitoring/contract.ts) */
+    monitoring: monitoringSchema.optional(),
     /**
      * The bundled dataset (training/datasets/catalog.ts) the local platform trains this model from
      * on its first start. @default - the dataset named like the model, if there is one
@@ -212,5 +245,25 @@ export function parseModelSpec(json: string, source: string): ModelSpec {
   return {
     ...spec,
     contract: { ...spec.contract, requiredColumns: spec.contract.requiredColumns ?? defaultRequiredColumns(spec.data) },
+  };
+}
+
+/** The spec's monitoring settings with every default filled in. */
+export function monitoringSettings(spec: Pick<ModelSpec, 'monitoring'>): MonitoringSettings {
+  const m = spec.monitoring ?? {};
+  const d = DEFAULT_MONITORING;
+  return {
+    capture: {
+      enabled: m.capture?.enabled ?? d.capture.enabled,
+      sampleRate: m.capture?.sampleRate ?? d.capture.sampleRate,
+      retentionDays: m.capture?.retentionDays ?? d.capture.retentionDays,
+    },
+    schedule: m.schedule ?? d.schedule,
+    windowHours: m.windowHours ?? d.windowHours,
+    minRecords: m.minRecords ?? d.minRecords,
+    driftThreshold: m.driftThreshold ?? d.driftThreshold,
+    cooldownHours: m.cooldownHours ?? d.cooldownHours,
+    retrainOnDrift: m.retrainOnDrift ?? d.retrainOnDrift,
+    ...(m.liveAccuracyFloor === undefined ? {} : { liveAccuracyFloor: m.liveAccuracyFloor }),
   };
 }
