@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { monitoringSettings } from '../core/pipeline/model-spec';
 import { loadModelSpecs } from '../core/pipeline/model-specs';
 import { listRuns } from '../core/pipeline/runs';
 import { OnnxModelValidator } from '../core/registry/onnx-validator';
@@ -13,6 +14,7 @@ import { loadConfig } from '../lambdas/inference/config';
 import type { AppLog } from '../lambdas/inference/metrics';
 import { INCOMING_PREFIX } from '../lambdas/pipeline/keys';
 import { createRolloutRunner } from '../lambdas/rollout/runner';
+import { LocalCaptureDelivery } from './capture-delivery';
 import { DASHBOARD_HEADERS, DASHBOARD_HTML } from './dashboard-page';
 import { parseEmfLine } from './emf';
 import { type PlatformEndpoints, writeEndpoints } from './endpoints';
@@ -148,9 +150,14 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
     DEFAULT_MODEL: defaultModel,
     MODEL_TTL_SECONDS: String(options.modelTtlSeconds ?? 5),
     AWS_ENDPOINT_URL: s3.endpoint,
+    DATA_BUCKET: LOCAL_BUCKETS.data,
+    CAPTURE_SETTINGS: JSON.stringify(Object.fromEntries(specs.map((spec) => [spec.name, monitoringSettings(spec).capture]))),
   });
+  // The capture path's Firehose: captured lines to capture/<model>/ in the data bucket.
+  const capture = new LocalCaptureDelivery({ store: dataStore, onError: (error) => log(`capture    ERROR ${error instanceof Error ? error.message : String(error)}`) });
   const app = buildInferenceApp(config, {
     log: appLog,
+    captureSink: capture,
     metricListener: (record) => {
       metrics.recordMetric(record);
       variantMetrics.record(record);
@@ -188,6 +195,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
   } catch (error) {
     await canaryAlarms.close();
     await rollout.close();
+    await capture.close();
     await pipeline.close();
     await s3.close();
     throw error;
@@ -272,6 +280,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
       await canaryAlarms.close();
       await rollout.close();
       await api.close();
+      await capture.close();
       await pipeline.close();
       await s3.close();
     },

@@ -1,8 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { ModelManifest } from '../../core/manifest';
+import type { ObjectStore } from '../../core/object-store';
 import { type ModelSource, UnknownModelError } from '../../core/registry/types';
 import { BackendError } from './backends/types';
+import type { Capture } from './capture';
+import { parseFeedback, storeFeedback } from './feedback';
 import { type AppLog, INFERENCE_METRICS, type MetricsRecorder } from './metrics';
 import { type LoadedModel, type ModelCache, ModelUnavailableError } from './model-cache';
 import type { ModelCatalog } from './model-catalog';
@@ -15,6 +18,7 @@ import { type ApiError, errorResponse, htmlResponse, internalError, jsonResponse
 /**
  * The inference API as a function of API Gateway HTTP API (payload v2) events. Routes:
  *   POST /models/{name}/predict   predict with the model's champion (or canary, per its routing document: routed-predict.ts)
+ *   POST /models/{name}/feedback  true labels for earlier answers, by inference id (feedback.ts)
  *   POST /predict                 the model whose features the request names (exactly one), else DEFAULT_MODEL
  *   GET  /models                  every model with its champion's schema
  *   GET  /models/{name}           versions, aliases, metrics, the version this instance serves, canary and shadow in force
@@ -33,6 +37,12 @@ export interface InferenceAppDeps {
   readonly defaultModel?: string;
   readonly recorder: MetricsRecorder;
   readonly log: AppLog;
+  /** Data capture of answers (capture.ts). @default - nothing is captured and feedback is refused */
+  readonly capture?: Capture;
+  /** The data bucket, where feedback labels are written (feedback/<model>/ only). */
+  readonly feedbackStore?: Pick<ObjectStore, 'put'>;
+  /** @default () => new Date() */
+  readonly clock?: () => Date;
 }
 
 export interface InferenceApp {
@@ -71,7 +81,8 @@ function modelError(error: unknown): ApiError | undefined {
 
 export function createInferenceApp(deps: InferenceAppDeps): InferenceApp {
   const { limits, log, recorder } = deps;
-  const routedPredict = createRoutedPredict({ models: deps.models, limits, recorder, log });
+  const routedPredict = createRoutedPredict({ models: deps.models, limits, recorder, log, capture: deps.capture });
+  const clock = deps.clock ?? (() => new Date());
   let coldStart = true;
   /** Per model, the re-check of the alias made for a routing document (by its updatedAt). */
   const rechecks = new Map<string, { readonly updatedAt: string; readonly done: Promise<void> }>();
@@ -137,6 +148,28 @@ export function createInferenceApp(deps: InferenceAppDeps): InferenceApp {
     return routedPredict({ event, request: request.value, champion, routing });
   }
 
+  /** POST /models/{name}/feedback: labels checked against the champion's classes, then stored. */
+  async function feedback(event: APIGatewayProxyEventV2, name: string): Promise<Result> {
+    const body = decodeBody(event.body, event.isBase64Encoded === true, limits.maxBodyBytes);
+    if (!body.ok) return errorResponse(body.error);
+    const champion = await loadModel(name);
+    const { capture, feedbackStore } = deps;
+    if (!capture || !feedbackStore) {
+      return errorResponse({ status: 503, code: 'feedback_unavailable', message: 'this deployment does not accept feedback (no data capture or data bucket is configured)' });
+    }
+    const now = clock();
+    const records = parseFeedback(body.value, { model: champion.name, classes: champion.manifest.classes, capture: capture.settingsFor(champion.name), maxItems: limits.maxBatch, now });
+    if (!records.ok) return errorResponse(records.error);
+    try {
+      await storeFeedback(feedbackStore, champion.name, records.value, now);
+    } catch (error) {
+      log.error('feedback could not be stored', { model: champion.name, error: error instanceof Error ? error.message : String(error) });
+      return errorResponse({ status: 503, code: 'feedback_unavailable', message: 'the feedback could not be stored right now; nothing was kept, send it again shortly' });
+    }
+    recorder.record({ name: INFERENCE_METRICS.feedbackLabels, unit: 'Count', value: records.value.length, dimensions: { model: champion.name } });
+    return jsonResponse(200, { model: champion.name, accepted: records.value.length });
+  }
+
   async function listModels(): Promise<Result> {
     const catalog = await deps.catalog.models().catch(registryUnavailable);
     const models = catalog.map((m) => (m.champion ? { name: m.name, version: m.champion.version, ...describeSchema(m.champion.manifest), metrics: m.champion.manifest.metrics.holdout } : { name: m.name, version: null }));
@@ -183,6 +216,7 @@ export function createInferenceApp(deps: InferenceAppDeps): InferenceApp {
     if (segments.length === 1 && first === 'models') return { GET: listModels };
     if (segments.length === 2 && first === 'models') return { GET: () => describeModel(name) };
     if (segments.length === 3 && first === 'models' && third === 'predict') return { POST: (e) => predict(e, name) };
+    if (segments.length === 3 && first === 'models' && third === 'feedback') return { POST: (e) => feedback(e, name) };
     return undefined;
   }
 
@@ -196,7 +230,7 @@ export function createInferenceApp(deps: InferenceAppDeps): InferenceApp {
       segments = ['\0'];
     }
     const handlers = route(segments);
-    if (!handlers) return errorResponse({ status: 404, code: 'not_found', message: `no route for ${truncate(path)}`, expected: 'one of GET /, GET /health, GET /models, GET /models/{name}, POST /models/{name}/predict, POST /predict' });
+    if (!handlers) return errorResponse({ status: 404, code: 'not_found', message: `no route for ${truncate(path)}`, expected: 'one of GET /, GET /health, GET /models, GET /models/{name}, POST /models/{name}/predict, POST /models/{name}/feedback, POST /predict' });
     const handler = handlers[method];
     if (!handler) return methodNotAllowed(method, Object.keys(handlers));
     return handler(event);

@@ -8,6 +8,7 @@ import { createInferenceApp, type InferenceApp } from './app';
 import { OnnxBackend } from './backends/onnx';
 import { SageMakerBackend } from './backends/sagemaker';
 import type { ModelBackend } from './backends/types';
+import { Capture, type CaptureSink, stdoutCaptureSink } from './capture';
 import type { InferenceConfig } from './config';
 import { type AppLog, METRICS_SERVICE, type MetricListener, powertoolsLog, powertoolsRecorder } from './metrics';
 import { ModelCache } from './model-cache';
@@ -25,6 +26,8 @@ export interface BuildOptions {
   readonly metricListener?: MetricListener;
   /** @default - a Powertools Logger (POWERTOOLS_LOG_LEVEL, POWERTOOLS_SERVICE_NAME) */
   readonly log?: AppLog;
+  /** Where captured records go. @default stdout (the Lambda's log, which the capture subscription reads) */
+  readonly captureSink?: CaptureSink;
 }
 
 /** The app over the real registry in S3, as the Lambda runs it (also used by tests and the local platform). */
@@ -53,6 +56,8 @@ export function buildInferenceApp(config: InferenceConfig, options: BuildOptions
     log,
     onChange: (model, document) => models.retainVersions(model, [document?.canary?.version, document?.shadow?.version, document?.champion ?? undefined].filter((v) => v !== undefined)),
   });
+  const capture = new Capture({ settings: config.captureSettings, sink: options.captureSink ?? stdoutCaptureSink, recorder, log });
+  const feedbackStore = config.dataBucket === undefined ? undefined : new S3ObjectStore(s3, config.dataBucket);
   return createInferenceApp({
     source,
     models,
@@ -62,5 +67,7 @@ export function buildInferenceApp(config: InferenceConfig, options: BuildOptions
     defaultModel: config.defaultModel,
     recorder,
     log,
+    capture,
+    feedbackStore,
   });
 }

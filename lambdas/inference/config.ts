@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isValidName } from '../../core/registry/keys';
+import type { CaptureSettings } from './capture';
 
 /**
  * The inference function's configuration, read from the environment once at cold start.
@@ -26,6 +27,10 @@ export interface InferenceConfig {
   readonly bundledModelsDir?: string;
   /** Models served by a SageMaker endpoint instead of onnxruntime: model name -> endpoint name. */
   readonly sagemakerEndpoints: Readonly<Record<string, string>>;
+  /** The data bucket: feedback labels are written under feedback/<model>/. @default - feedback is refused */
+  readonly dataBucket?: string;
+  /** Data capture per model (from the specs' monitoring.capture); "*" for models not listed (else the defaults). */
+  readonly captureSettings: Readonly<Record<string, CaptureSettings>>;
   /** A custom S3 (and SageMaker) endpoint, e.g. the local platform's S3 server; path-style addressing. */
   readonly awsEndpointUrl?: string;
 }
@@ -81,6 +86,33 @@ const endpoints = z
     return Object.fromEntries(Object.entries(json as Record<string, string>));
   });
 
+const captureEntry = z.strictObject({
+  enabled: z.boolean(),
+  sampleRate: z.number().min(0).max(1),
+  retentionDays: z.number().int().min(1),
+});
+
+const captureSettings = z
+  .string()
+  .trim()
+  .optional()
+  .transform((v, ctx): Record<string, CaptureSettings> => {
+    if (v === undefined || v === '') return {};
+    let json: unknown;
+    try {
+      json = JSON.parse(v);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be a JSON object, e.g. {"iris":{"enabled":true,"sampleRate":1,"retentionDays":30}}' });
+      return {};
+    }
+    const parsed = z.record(z.string().refine((name) => name === '*' || isValidName(name)), captureEntry).safeParse(json);
+    if (!parsed.success || Array.isArray(json)) {
+      ctx.addIssue({ code: 'custom', message: 'must map model names (or "*" for any other model) to {"enabled": boolean, "sampleRate": 0..1, "retentionDays": whole days >= 1}' });
+      return {};
+    }
+    return parsed.data;
+  });
+
 const schema = z.object({
   MODEL_BUCKET: z.string({ error: 'required: the model registry bucket name' }).trim().min(1, 'required: the model registry bucket name'),
   DEFAULT_MODEL: optionalText.pipe(z.string().refine(isValidName, 'must be a model name (1-64 lower-case letters, digits, - or _)').optional()),
@@ -93,6 +125,8 @@ const schema = z.object({
   MAX_TEXT_CHARS: number(CONFIG_DEFAULTS.maxTextChars, z.number().int('must be a whole number').min(1, 'must be at least 1')),
   BUNDLED_MODELS_DIR: optionalText,
   SAGEMAKER_ENDPOINTS: endpoints,
+  DATA_BUCKET: optionalText,
+  CAPTURE_SETTINGS: captureSettings,
   AWS_ENDPOINT_URL: optionalText.pipe(z.url('must be a URL, e.g. http://127.0.0.1:4568').optional()),
 });
 
@@ -113,6 +147,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): I
     maxTextChars: v.MAX_TEXT_CHARS,
     bundledModelsDir: v.BUNDLED_MODELS_DIR,
     sagemakerEndpoints: v.SAGEMAKER_ENDPOINTS,
+    dataBucket: v.DATA_BUCKET,
+    captureSettings: v.CAPTURE_SETTINGS,
     awsEndpointUrl: v.AWS_ENDPOINT_URL,
   };
 }

@@ -1,5 +1,6 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
+import { CAPTURE_METRICS } from '../../core/monitoring/contract';
 import * as shared from '../shared/metrics';
 
 /**
@@ -53,6 +54,15 @@ export const INFERENCE_METRICS = {
   shadowLatency: 'ShadowLatency',
   /** Count of requests the shadow could not score (load failure, backend error, other schema); never an error for the caller; dimension model. */
   shadowErrors: 'ShadowErrors',
+
+  // The production data loop (core/monitoring/contract.ts): capture and feedback.
+
+  /** Count of instances written to the capture sink; dimension model. */
+  capturedInstances: CAPTURE_METRICS.capturedInstances,
+  /** Count of requests whose capture failed (the answer is unaffected); dimension model. */
+  captureErrors: CAPTURE_METRICS.captureErrors,
+  /** Count of feedback labels accepted; dimension model. */
+  feedbackLabels: CAPTURE_METRICS.feedbackLabels,
 } as const;
 
 export type InferenceMetricName = (typeof INFERENCE_METRICS)[keyof typeof INFERENCE_METRICS];

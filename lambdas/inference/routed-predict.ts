@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { ModelManifest } from '../../core/manifest';
+import { INFERENCE_ID_HEADER, instanceId, newInferenceId } from '../../core/monitoring/inference-id';
 import { assignVariant, inShadowSample, type RoutingDocument, type Variant } from '../../core/registry/routing';
 import { BackendError, toPredictions } from './backends/types';
 import { callerKeyOf, requestIdOf } from './caller';
+import type { Capture } from './capture';
 import { type AppLog, elapsedMs, INFERENCE_METRICS, type MetricsRecorder } from './metrics';
 import type { LoadedModel, ModelCache } from './model-cache';
 import { instanceValidator, type InstanceValidator, type PredictRequest, type RequestLimits } from './request';
@@ -27,6 +29,8 @@ export interface RoutedPredictDeps {
   readonly limits: RequestLimits;
   readonly recorder: MetricsRecorder;
   readonly log: AppLog;
+  /** Data capture of answered requests. @default - nothing is captured */
+  readonly capture?: Pick<Capture, 'record'>;
 }
 
 export interface RoutedRequest {
@@ -98,7 +102,8 @@ export function createRoutedPredict(deps: RoutedPredictDeps): (routed: RoutedReq
     }
     recorder.record({ name: INFERENCE_METRICS.inferenceLatency, unit: 'Milliseconds', value: elapsedMs(backendStart), dimensions: { model: served.name } });
     recorder.record({ name: INFERENCE_METRICS.modelVersionInService, unit: 'None', value: served.version, dimensions: { model: served.name } });
-    const predictions = toPredictions(served.manifest.classes, probabilities);
+    const requestId = newInferenceId(served.name);
+    const predictions = toPredictions(served.manifest.classes, probabilities).map((p, i, all) => ({ inferenceId: instanceId(requestId, i, all.length), ...p }));
     const perClass = new Map<string, number>();
     for (const p of predictions) perClass.set(p.label, (perClass.get(p.label) ?? 0) + 1);
     for (const [label, count] of perClass) {
@@ -106,7 +111,8 @@ export function createRoutedPredict(deps: RoutedPredictDeps): (routed: RoutedReq
       recorder.record({ name: INFERENCE_METRICS.variantPredictions, unit: 'Count', value: count, dimensions: { model: served.name, variant, class: label || '(empty)' } });
     }
     // The answer is final before the shadow runs: it only reads the rows and these probabilities.
-    const answer = counted(jsonResponse(200, { model: served.name, version: served.version, predictions }, headers), served, variant, start);
+    const answer = counted(jsonResponse(200, { model: served.name, version: served.version, inferenceId: requestId, predictions }, { ...headers, [INFERENCE_ID_HEADER]: requestId }), served, variant, start);
+    deps.capture?.record({ requestId, model: served.name, version: served.version, variant, rows: rows.value, predictions, latencyMs: elapsedMs(start), time: new Date() });
     const shadow = routed.routing?.shadow;
     if (shadow && inShadowSample(shadow, requestIdOf(routed.event))) await shadows.score({ route: shadow, served, rows: rows.value, probabilities });
     return answer;

@@ -43,5 +43,7 @@ export function setQuietHandlerEnv(modelBucket: string): void {
     AWS_ACCESS_KEY_ID: LOCAL_S3_CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: LOCAL_S3_CREDENTIALS.secretAccessKey,
     MODEL_BUCKET: modelBucket,
+    // Captured records would be JSON lines on the test's stdout; the capture tests pass their own sink.
+    CAPTURE_SETTINGS: JSON.stringify({ '*': { enabled: false, sampleRate: 1, retentionDays: 30 } }),
   });
 }
