@@ -101,9 +101,12 @@ export class LocalPipeline {
     return this.start({ trigger: 'upload', bucket: object.bucket, key: object.key, etag: object.etag }, executionNameFor(object));
   }
 
-  /** A schedule or on-demand run ({ model, trigger }), as `aws stepfunctions start-execution` would. */
-  startRun(model: string, trigger: 'manual' | 'schedule' = 'manual'): LocalExecution | undefined {
-    return this.start({ model, trigger }, `${trigger}-${model}-${Date.now()}`);
+  /**
+   * A schedule, on-demand or drift run ({ model, trigger, reportKey? }), as `aws stepfunctions
+   * start-execution` would; `name` (default `<trigger>-<model>-<ms>`) makes a retried start a no-op.
+   */
+  startRun(model: string, trigger: 'manual' | 'schedule' | 'drift' = 'manual', options: { readonly reportKey?: string; readonly name?: string } = {}): LocalExecution | undefined {
+    return this.start({ model, trigger, ...(options.reportKey ? { reportKey: options.reportKey } : {}) }, options.name ?? `${trigger}-${model}-${Date.now()}`);
   }
 
   /** An execution this process started, by name. */

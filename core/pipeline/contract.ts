@@ -211,6 +211,8 @@ export interface RunSummary {
   readonly execution: string;
   readonly runId: string;
   readonly trigger: string;
+  /** The monitoring report whose drift started the run (trigger drift). */
+  readonly driftReport?: string;
   readonly finishedAt: string;
   readonly data: {
     readonly manifestKey: string;

@@ -75,6 +75,7 @@ export async function register(input: RegisterInput, deps: StepDeps): Promise<Re
     execution,
     runId: input.prepare.runId,
     trigger: input.trigger,
+    ...(input.reportKey ? { driftReport: input.reportKey } : {}),
     finishedAt: deps.clock().toISOString(),
     data: {
       manifestKey: input.prepare.dataManifestKey,
