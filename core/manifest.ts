@@ -1,3 +1,5 @@
+import type { Baseline } from './monitoring/contract';
+
 /**
  * The model manifest: everything needed to turn a JSON request into the ONNX model's inputs and
  * its outputs back into an answer, plus where the model came from and how good it was.
@@ -103,6 +105,14 @@ export interface ModelManifest {
   /** sha256 (hex) of model.onnx; checked before a session is created from it. */
   readonly sha256: string;
   readonly createdAt: string;
+  /**
+   * What the training data and the holdout predictions looked like, for the drift tests
+   * (core/monitoring/baseline.ts): per feature from the train part's raw values, the predicted
+   * classes on the holdout. Checked on register. Absent in versions trained before baselines and
+   * in models trained elsewhere: they are still registered and served, and monitoring reports
+   * their drift as "not judged".
+   */
+  readonly baseline?: Baseline;
   /** Set by the registry and pipeline. */
   readonly version?: number;
   readonly parentVersion?: number;

@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { ModelManifest } from '../core/manifest';
+import { predictionCounts } from '../core/monitoring/baseline';
+import { predictedClasses } from './baseline';
 import type { Candidate, TrainingRun } from './train';
 import type { SourceFile } from './data/load';
 import { FLOAT, GraphBuilder, STRING } from './onnx/graph-builder';
@@ -61,6 +63,8 @@ export function exportModel(run: TrainingRun, candidate: Candidate, name: string
     trainingData: sources.map((s) => ({ uri: s.uri, sha256: s.sha256, rows: s.rows })),
     sha256: sha256Hex(onnx),
     createdAt: new Date().toISOString(),
+    // Last: the long part of the file, after what a reader looks for.
+    baseline: { ...run.baseline, predictions: predictionCounts(predictedClasses(candidate.holdoutProbabilities, run.classes)) },
   };
   return { onnx, manifest };
 }

@@ -1,5 +1,7 @@
 import type { CandidateSummary, ClassificationMetrics } from '../core/manifest';
+import type { FeatureBaselines } from '../core/monitoring/baseline';
 import { ALGORITHMS, TRAINERS } from './algorithms';
+import { trainBaselines } from './baseline';
 import type { AlgorithmName, EncodedColumn, FittedModel, Params, Trainer, TrainingSet } from './algorithms/types';
 import { DataError } from './data/errors';
 import { readLabels } from './data/labels';
@@ -88,6 +90,8 @@ export interface TrainingRun {
   readonly best: Candidate;
   /** Algorithms asked for but not applicable to this data, with the reason. */
   readonly skipped: { algorithm: AlgorithmName; reason: string }[];
+  /** The train part's feature baselines (raw values, before encoding); exportModel adds the candidate's holdout predictions. */
+  readonly baseline: FeatureBaselines;
 }
 
 export const DEFAULT_SEED = 42;
@@ -318,5 +322,6 @@ export function trainCandidates(table: RawTable, options: TrainOptions): Trainin
     candidates,
     best: candidates[pick.index],
     skipped,
+    baseline: trainBaselines(table, schema, split.train),
   };
 }

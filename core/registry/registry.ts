@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ModelManifest } from '../manifest';
+import { baselineProblems } from '../monitoring/baseline';
 import { type ObjectStore, PreconditionFailedError } from '../object-store';
 import { AliasError, AliasMovedError, moveAlias, readAlias } from './aliases';
 import { HistoryLog, rollbackTarget, versionAt, withCurrent } from './history';
@@ -76,6 +77,11 @@ export const CLAIM_ATTEMPTS = 50;
 
 const sha256Hex = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
+/** How many problems an error names before "and N more". */
+const LISTED_PROBLEMS = 10;
+const listed = (problems: readonly string[]) =>
+  problems.slice(0, LISTED_PROBLEMS).join('; ') + (problems.length > LISTED_PROBLEMS ? `; and ${problems.length - LISTED_PROBLEMS} more` : '');
+
 /**
  * The model registry over an ObjectStore (S3): immutable numbered versions, aliases moved
  * atomically with conditional writes, and a history of every move. See types.ts for the layout.
@@ -142,6 +148,13 @@ export class ModelRegistry implements ModelSource {
     const actual = sha256Hex(onnx);
     if (manifest.sha256 !== actual) {
       throw new RegistrationError(`manifest.sha256 (${manifest.sha256}) is not the sha256 of model.onnx (${actual}): the manifest belongs to another model file`);
+    }
+    // A manifest without a baseline (trained before baselines, or elsewhere) is accepted; the
+    // monitoring job then reports its drift as "not judged". A malformed one would break the
+    // drift tests on every run, so it is refused here, with every problem named.
+    if (manifest.baseline !== undefined) {
+      const problems = baselineProblems(manifest.baseline, manifest);
+      if (problems.length > 0) throw new RegistrationError(`the manifest's baseline is malformed: ${listed(problems)}`);
     }
     if (meta.parentVersion !== undefined && !(await this.hasVersion(model, meta.parentVersion))) {
       throw new RegistrationError(`parent version ${meta.parentVersion} of model "${model}" does not exist`);

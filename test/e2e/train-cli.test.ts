@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { ModelManifest } from '../../core/manifest';
+import { baselineProblems } from '../../core/monitoring/baseline';
 import { tempFiles } from '../helpers/temp-files';
 
 const run = promisify(execFile);
@@ -46,6 +47,10 @@ describe('npm run train (the CLI)', () => {
     expect(manifest.candidates.map((c) => c.algorithm)).toEqual(['lr', 'nb']);
     expect(manifest.metrics.holdout.confusionMatrix).toHaveLength(3);
     expect(manifest.sha256).toMatch(/^[0-9a-f]{64}$/);
+    // The drift baseline: from the 97 train rows, predictions on the 26 holdout rows.
+    expect(baselineProblems(manifest.baseline, manifest)).toEqual([]);
+    expect(manifest.baseline?.rows).toBe(97);
+    expect(Object.values(manifest.baseline?.predictions ?? {}).reduce((a, b) => a + b, 0)).toBe(26);
   });
 
   test('exits 2 with a data error naming the problem, and writes nothing', async () => {

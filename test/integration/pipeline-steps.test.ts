@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { baselineProblems } from '../../core/monitoring/baseline';
 import type { ModelSpec } from '../../core/pipeline/model-spec';
 import { loadModelSpecs } from '../../core/pipeline/model-specs';
 import { OnnxModelValidator } from '../../core/registry/onnx-validator';
@@ -103,6 +104,8 @@ describe('retraining pipeline steps on a local S3 server', () => {
     expect(first.registration).toEqual({ version: 1, alias: 'champion', promoted: true });
     const manifest = await deps.registry.getManifest('iris', 1);
     expect(manifest.pipelineExecution).toBe('exec-1');
+    expect(baselineProblems(manifest.baseline, manifest)).toEqual([]);
+    expect(manifest.baseline?.rows).toBe(manifest.split.train);
     expect(manifest.trainingData[0].uri).toMatch(/^s3:\/\/data\/processed\/iris\//);
     const summary = await readJson('runs/iris/exec-1/summary.json');
     expect(summary).toMatchObject({ best: first.evaluation.best.algorithm, registration: first.registration, data: { files: dataManifest.files, rows: IRIS_DISTINCT_ROWS } });

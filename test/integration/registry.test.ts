@@ -128,6 +128,28 @@ describe('model registry on a local S3 server', () => {
       return expectRefused('iris', lr.onnx, renamed, /inputs "sepal_len" are not inputs of model\.onnx.*"sepal_length" are not in the manifest/);
     });
 
+    it('refuses a malformed baseline, naming each problem', () => {
+      const baseline = lr.manifest.baseline;
+      if (!baseline) throw new Error('the trained manifest has no baseline');
+      const [first, ...rest] = baseline.features;
+      const unsorted = { ...first, edges: first.type === 'numeric' ? [...first.edges].reverse() : [] };
+      const broken = { ...lr.manifest, baseline: { ...baseline, features: [unsorted, ...rest], predictions: { 'Iris-setosa': 1 } } };
+      return expectRefused(
+        'iris',
+        lr.onnx,
+        broken,
+        /^the manifest's baseline is malformed: feature "sepal_length" \(numeric\) edges are not strictly ascending \([\d.]+ then [\d.]+\); predictions lack the classes "Iris-versicolor", "Iris-virginica"$/,
+      );
+    });
+
+    it('keeps a registered baseline as trained, and registers a manifest without one (trained before baselines, or elsewhere)', async () => {
+      expect((await registry.getManifest('iris', 1)).baseline).toEqual(lr.manifest.baseline);
+      const { baseline, ...older } = lr.manifest;
+      expect(baseline).toBeDefined();
+      const registered = await registry.register('elsewhere', lr.onnx, older, { actor: 'test' });
+      expect((await registry.getManifest('elsewhere', registered.version)).baseline).toBeUndefined();
+    });
+
     it('refuses a model name that cannot be a key segment', () => expectRefused('Iris Model', lr.onnx, lr.manifest, /model name "Iris Model" is not valid/));
 
     it('refuses a parent version that does not exist', () => expect(registry.register('iris', lr.onnx, lr.manifest, { actor: 't', parentVersion: 99 })).rejects.toThrow(/parent version 99/));

@@ -33,7 +33,8 @@ describe('registry CLI: canary and shadow', () => {
       if (algorithm === 'lr') {
         mkdirSync(dir('renamed'));
         files.write('renamed/model.onnx', Buffer.from(onnx));
-        files.write('renamed/manifest.json', JSON.stringify({ ...manifest, features: manifest.features.map((f) => (f.name === 'petal_width' ? { ...f, name: 'petal_w' } : f)) }));
+        // Without its baseline, which names the old feature (the registry would refuse that instead).
+        files.write('renamed/manifest.json', JSON.stringify({ ...manifest, baseline: undefined, features: manifest.features.map((f) => (f.name === 'petal_width' ? { ...f, name: 'petal_w' } : f)) }));
       }
     }
     // v1-v4: iris as lr, nb, lr, nb; v5: the renamed feature; v1 the champion.

@@ -70,7 +70,8 @@ describe('routing store on a local S3 server', () => {
     });
 
     it('refuses a version whose schema differs from the champion\'s, naming the differences', async () => {
-      const renamed = { ...lr.manifest, features: lr.manifest.features.map((f) => (f.name === 'sepal_length' ? { ...f, name: 'sepal_len' } : f)) };
+      // Without its baseline, which names the old feature (the registry would refuse that instead).
+      const renamed = { ...lr.manifest, baseline: undefined, features: lr.manifest.features.map((f) => (f.name === 'sepal_length' ? { ...f, name: 'sepal_len' } : f)) };
       const { version } = await registry.register('iris', lr.onnx, renamed, { actor: 'test', allowSchemaChange: { reason: 'test' } });
       const refused = routing.startCanary('iris', version, { ...alice, weight: 10 });
       await expect(refused).rejects.toThrow(RoutingRefusedError);
