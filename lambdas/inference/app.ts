@@ -195,7 +195,9 @@ export function createInferenceApp(deps: InferenceAppDeps): InferenceApp {
     return jsonResponse(200, {
       name,
       aliases,
-      champion: champion ? { version: championVersion, ...describeSchema(champion), metrics: champion.metrics } : null,
+      // The baseline is what drift is measured against (core/monitoring); null for versions trained before baselines.
+      champion: champion ? { version: championVersion, ...describeSchema(champion), metrics: champion.metrics, baseline: champion.baseline ?? null } : null,
+      capture: deps.capture ? deps.capture.settingsFor(name) : { enabled: false },
       serving: serving ? { version: serving.version, origin: serving.origin, backend: serving.backend, loadedAt: serving.loadedAt } : null,
       routing,
       versions: versions.map(({ version, algorithm, createdAt, sha256, metrics, aliases: on }) => ({ version, algorithm, createdAt, sha256, metrics, aliases: on })),

@@ -111,6 +111,17 @@ describe('inference ids and data capture', () => {
   });
 });
 
+describe('GET /models/{name}', () => {
+  it('shows the champion\'s baseline (what drift is measured against) and the capture settings', async () => {
+    const answer = await call(apiGatewayEvent({ method: 'GET', path: '/models/iris' }));
+    expect(answer.json.capture).toEqual({ enabled: true, sampleRate: 1, retentionDays: 30 });
+    const { baseline } = answer.json.champion;
+    expect(baseline.features.map((f: { feature: string }) => f.feature)).toEqual(['sepal_length', 'sepal_width', 'petal_length', 'petal_width']);
+    expect(Object.keys(baseline.predictions)).toEqual(['Iris-setosa', 'Iris-versicolor', 'Iris-virginica']);
+    expect((await call(apiGatewayEvent({ method: 'GET', path: '/models/private' }))).json.capture.enabled).toBe(false);
+  });
+});
+
 describe('POST /models/{name}/feedback', () => {
   it('stores labels for the ids answers gave, as JSON lines under feedback/<model>/', async () => {
     const one = await call(post('/models/iris/predict', { features: SETOSA }));
