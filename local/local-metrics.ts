@@ -1,3 +1,4 @@
+import { MONITORING_METRICS } from '../core/monitoring/contract';
 import { INFERENCE_METRICS } from '../lambdas/inference/metrics';
 import { PIPELINE_METRICS } from '../lambdas/pipeline/metrics';
 import type { MetricRecord, MetricUnitName } from '../lambdas/shared/metrics';
@@ -9,7 +10,7 @@ import type { MetricRecord, MetricUnitName } from '../lambdas/shared/metrics';
  * over a sliding window. Old buckets are dropped as time passes, so memory stays bounded.
  */
 
-export type PanelId = 'requests' | 'api-latency' | 'inference-latency' | 'predictions' | 'model-version' | 'variants' | 'shadow' | 'pipeline-runs' | 'scores' | 'health';
+export type PanelId = 'requests' | 'api-latency' | 'inference-latency' | 'predictions' | 'model-version' | 'variants' | 'shadow' | 'drift' | 'live-accuracy' | 'data-loop' | 'pipeline-runs' | 'scores' | 'health';
 
 /** One line (or set of bars) on a chart: [bucket start in ms since the epoch, value] per bucket with data. */
 export interface DashboardSeries {
@@ -105,6 +106,18 @@ const PANELS: readonly PanelSpec[] = [
   ] },
   // Each shadowed request records its share of rows the shadow labelled as the answer did: the bucket's average.
   { id: 'shadow', kind: 'line', unit: 'None', series: [{ metric: INFERENCE_METRICS.shadowAgreement, by: ['model'], stats: ['avg'], label: (d) => `${d.model} agreement` }] },
+  // The production data loop (core/monitoring): each monitoring run's PSI per feature and of the
+  // predicted labels, the champion's live accuracy, and what was captured and labelled.
+  { id: 'drift', kind: 'line', unit: 'None', series: [
+    { metric: MONITORING_METRICS.featureDrift, by: ['model', 'feature'], stats: ['last'], label: (d) => `${d.model} ${d.feature}` },
+    { metric: MONITORING_METRICS.predictionDrift, by: ['model'], stats: ['last'], label: (d) => `${d.model} predictions` },
+  ] },
+  { id: 'live-accuracy', kind: 'line', unit: 'None', series: [{ metric: MONITORING_METRICS.liveAccuracy, by: ['model'], stats: ['last'], label: (d) => d.model }] },
+  { id: 'data-loop', kind: 'bar', unit: 'Count', series: [
+    sum(INFERENCE_METRICS.capturedInstances, ['model'], (d) => `${d.model} captured`),
+    sum(INFERENCE_METRICS.feedbackLabels, ['model'], (d) => `${d.model} labels`),
+    sum(INFERENCE_METRICS.captureErrors, ['model'], (d) => `${d.model} capture errors`),
+  ] },
   { id: 'pipeline-runs', kind: 'bar', unit: 'Count', series: [
     sum(PIPELINE_METRICS.runs, ['model', 'outcome'], (d) => `${d.model} ${d.outcome}`),
     sum(PIPELINE_METRICS.runFailures, ['model'], (d) => `${d.model} failed`),

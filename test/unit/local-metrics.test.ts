@@ -1,3 +1,4 @@
+import { MONITORING_METRICS } from '../../core/monitoring/contract';
 import { type DashboardData, type DashboardSeries, LocalMetrics, PANEL_IDS, type PanelId } from '../../local/local-metrics';
 import { INFERENCE_METRICS } from '../../lambdas/inference/metrics';
 import { PIPELINE_METRICS } from '../../lambdas/pipeline/metrics';
@@ -147,6 +148,23 @@ describe('LocalMetrics', () => {
     metrics.recordMetric({ name: PIPELINE_METRICS.promoted, unit: 'Count', value: 1, dimensions: { model: 'iris' } });
 
     expect(points(metrics.snapshot(), 'scores')).toEqual({ 'iris candidate (macroF1)': [[0, 0.97]], 'iris champion (macroF1)': [[0, 0.93]], 'iris promoted': [[0, 1]] });
+  });
+
+  test('draws the last drift per feature, the live accuracy and the data loop volumes', () => {
+    const { metrics } = metricsAt();
+    const drift = (feature: string, value: number) => ({ name: MONITORING_METRICS.featureDrift, unit: 'None' as const, value, dimensions: { model: 'iris', feature } });
+    metrics.recordMetric(drift('petal_length', 0.02));
+    metrics.recordMetric(drift('petal_length', 1.7));
+    metrics.recordMetric(drift('sepal_width', 0.01));
+    metrics.recordMetric({ name: MONITORING_METRICS.predictionDrift, unit: 'None', value: 0.4, dimensions: { model: 'iris' } });
+    metrics.recordMetric({ name: MONITORING_METRICS.liveAccuracy, unit: 'None', value: 0.95, dimensions: { model: 'iris' } });
+    metrics.recordMetric({ name: INFERENCE_METRICS.capturedInstances, unit: 'Count', value: 3, dimensions: { model: 'iris' } });
+    metrics.recordMetric({ name: INFERENCE_METRICS.capturedInstances, unit: 'Count', value: 1, dimensions: { model: 'iris' } });
+    metrics.recordMetric({ name: INFERENCE_METRICS.feedbackLabels, unit: 'Count', value: 2, dimensions: { model: 'iris' } });
+
+    expect(points(metrics.snapshot(), 'drift')).toEqual({ 'iris petal_length': [[0, 1.7]], 'iris sepal_width': [[0, 0.01]], 'iris predictions': [[0, 0.4]] });
+    expect(points(metrics.snapshot(), 'live-accuracy')).toEqual({ iris: [[0, 0.95]] });
+    expect(points(metrics.snapshot(), 'data-loop')).toEqual({ 'iris captured': [[0, 4]], 'iris labels': [[0, 2]] });
   });
 
   test('counts cold starts and model load failures', () => {
