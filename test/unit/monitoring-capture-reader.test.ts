@@ -1,0 +1,90 @@
+import { gzipSync } from 'node:zlib';
+import { asCaptureRecord, asFeedbackRecord, type ReadCounts, readJsonValues, splitConcatenatedJson } from '../../core/monitoring/capture-reader';
+import { CAPTURE_KIND, type CaptureRecord } from '../../core/monitoring/contract';
+
+/** The forms a capture object may take on its way through CloudWatch Logs and Firehose, and bad lines among them. */
+
+const record = (i: number): CaptureRecord => ({
+  kind: CAPTURE_KIND,
+  inferenceId: `id-${i}`,
+  time: '2026-03-01T10:00:00.000Z',
+  model: 'iris',
+  version: 1,
+  variant: 'champion',
+  features: { petal_length: 1.4 + i, colour: 'red', note: null },
+  label: 'setosa',
+  probabilities: { setosa: 0.9, versicolor: 0.1 },
+  latencyMs: 1.2,
+});
+
+function read(body: Uint8Array | string): { values: unknown[]; counts: ReadCounts } {
+  const values: unknown[] = [];
+  const counts: ReadCounts = { unparsable: 0 };
+  readJsonValues(typeof body === 'string' ? Buffer.from(body) : body, (v) => values.push(v), counts);
+  return { values, counts };
+}
+
+const lines = (...records: unknown[]) => records.map((r) => `${JSON.stringify(r)}\n`).join('');
+
+describe('readJsonValues', () => {
+  test('reads JSON lines, skipping blank lines', () => {
+    expect(read(`${lines(record(1))}\n\n${lines(record(2))}`).values).toEqual([record(1), record(2)]);
+  });
+
+  test('reads gzip, including several gzip members in one object (Firehose appends them)', () => {
+    const body = Buffer.concat([gzipSync(lines(record(1))), gzipSync(lines(record(2), record(3)))]);
+    expect(read(body).values).toEqual([record(1), record(2), record(3)]);
+  });
+
+  test('reads records written back to back without a delimiter, braces inside strings included', () => {
+    const tricky = { ...record(2), features: { note: 'a } { "quoted" \\ value' } };
+    expect(read(JSON.stringify(record(1)) + JSON.stringify(tricky)).values).toEqual([record(1), tricky]);
+  });
+
+  test('unwraps CloudWatch Logs subscription envelopes, with or without a console.log prefix, and ignores control messages', () => {
+    const envelope = (messages: string[]) => ({ messageType: 'DATA_MESSAGE', owner: '1', logGroup: '/aws/lambda/inference', logStream: 's', subscriptionFilters: ['capture'], logEvents: messages.map((message, i) => ({ id: String(i), timestamp: 0, message })) });
+    const control = { messageType: 'CONTROL_MESSAGE', logEvents: [{ id: '', timestamp: 0, message: 'CWL CONTROL MESSAGE: Checking health of destination Firehose.' }] };
+    const body = gzipSync(
+      JSON.stringify(envelope([JSON.stringify(record(1)), `2026-03-01T10:00:00.000Z\tabc-123\tINFO\t${JSON.stringify(record(2))}`])) + JSON.stringify(control) + JSON.stringify(envelope([`${JSON.stringify(record(3))}\n`])),
+    );
+    const { values, counts } = read(body);
+    expect(values).toEqual([record(1), record(2), record(3)]);
+    expect(counts.unparsable).toBe(0);
+  });
+
+  test('counts lines that are not JSON and keeps the records around them', () => {
+    const { values, counts } = read(`${lines(record(1))}not json\n{"kind": "inference-capture", "truncated\n${lines(record(2))}} stray\n`);
+    expect(values).toEqual([record(1), record(2)]);
+    expect(counts.unparsable).toBe(3);
+  });
+});
+
+test('splitConcatenatedJson refuses text between values', () => {
+  expect(splitConcatenatedJson('{"a":1}{"b":[2]}')).toEqual(['{"a":1}', '{"b":[2]}']);
+  expect(splitConcatenatedJson('{"a":1} x {"b":2}')).toBeUndefined();
+  expect(splitConcatenatedJson('{"a":1')).toBeUndefined();
+});
+
+describe('asCaptureRecord', () => {
+  test('accepts a capture record', () => {
+    expect(asCaptureRecord(record(1))).toEqual(record(1));
+  });
+
+  test.each([
+    ['another kind of line', { ...record(1), kind: 'request' }],
+    ['no inference id', { ...record(1), inferenceId: undefined }],
+    ['a time that is not a date', { ...record(1), time: 'yesterday' }],
+    ['a version that is not a number', { ...record(1), version: '1' }],
+    ['features that are not an object', { ...record(1), features: [1, 2] }],
+    ['a feature value that is an object', { ...record(1), features: { a: { nested: 1 } } }],
+    ['no label', { ...record(1), label: null }],
+  ])('refuses %s', (_, value) => {
+    expect(asCaptureRecord(value)).toBeUndefined();
+  });
+});
+
+test('asFeedbackRecord needs an id, a label, a model and a time', () => {
+  const feedback = { inferenceId: 'id-1', label: 'setosa', model: 'iris', receivedAt: '2026-03-01T10:00:00.000Z' };
+  expect(asFeedbackRecord(feedback)).toEqual(feedback);
+  expect(asFeedbackRecord({ ...feedback, label: 3 })).toBeUndefined();
+});
