@@ -9,10 +9,12 @@ import { ModelRegistry } from '../core/registry/registry';
 import { rolloutRequestKey } from '../core/registry/routing';
 import { RoutingStore } from '../core/registry/routing-store';
 import { S3ObjectStore } from '../core/s3-object-store';
+import type { MonitoringReport } from '../core/monitoring/contract';
 import { buildInferenceApp } from '../lambdas/inference/build-app';
 import { loadConfig } from '../lambdas/inference/config';
 import type { AppLog } from '../lambdas/inference/metrics';
 import { INCOMING_PREFIX } from '../lambdas/pipeline/keys';
+import { createMonitoringRunner } from '../lambdas/monitoring/runner';
 import { createRolloutRunner } from '../lambdas/rollout/runner';
 import { LocalCaptureDelivery } from './capture-delivery';
 import { DASHBOARD_HEADERS, DASHBOARD_HTML } from './dashboard-page';
@@ -76,6 +78,8 @@ export interface LocalPlatform {
   readonly rollout: LocalRollout;
   /** The inference app's per-variant metrics, as the rollout gate reads them. */
   readonly variantMetrics: LocalVariantMetrics;
+  /** The monitoring job (lambdas/monitoring), run on each spec's monitoring schedule and on demand. */
+  readonly monitoring: LocalMonitoring;
   /** Resolves when first-start seeding, and every run resumed from a previous start, has finished. */
   readonly seeded: Promise<void>;
   /** The spec'd models with no champion to serve, and why (after `seeded`: what "models ready" must name). */
@@ -84,6 +88,14 @@ export interface LocalPlatform {
 }
 
 const REPO_ROOT = join(__dirname, '..');
+
+export interface LocalMonitoring {
+  /**
+   * One tick of the monitoring job for the model, as its schedule (or `drift --now`) runs it: what
+   * the capture buffer holds is written first (in AWS, Firehose delivers within its buffer interval).
+   */
+  run(model: string): Promise<MonitoringReport & { readonly reportKey: string }>;
+}
 
 export async function startLocalPlatform(options: LocalPlatformOptions): Promise<LocalPlatform> {
   const log = options.log ?? ((line: string) => console.log(line));
@@ -237,6 +249,36 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
   const schedules = startSchedules(specs, (model) => pipeline.startRun(model, 'schedule'));
   for (const note of schedules.notes) log(`schedule   ${note}`);
 
+  // The MonitoringJob stack part: the same runner as the Lambda, drift retrains started here.
+  const runMonitoringJob = createMonitoringRunner({
+    dataStore,
+    models: registry,
+    specs: new Map(specs.map((spec) => [spec.name, spec])),
+    retrain: { start: async (model, reportKey, name) => ({ started: pipeline.startRun(model, 'drift', { reportKey, name }) !== undefined }) },
+    clock: () => new Date(),
+    recorder: { record: (record) => metrics.recordMetric(record) },
+    log: { info: () => undefined, warn: (message, attributes) => log(`monitoring WARN  ${message}${attributes ? ` ${JSON.stringify(attributes)}` : ''}`) },
+  });
+  const monitoring: LocalMonitoring = {
+    async run(model) {
+      await capture.flush();
+      const { report, reportKey } = await runMonitoringJob({ model });
+      return { ...report, reportKey };
+    },
+  };
+  const monitoringTick = (model: string) =>
+    monitoring.run(model).then(
+      (report) => {
+        if (report.drifted.length > 0 || report.retrain.started) log(`monitoring ${model}: drift in ${report.drifted.join(', ')}; ${report.retrain.reason}`);
+      },
+      (error: unknown) => log(`monitoring ${model}: the job failed: ${error instanceof Error ? error.message : String(error)}`),
+    );
+  const monitoringSchedules = startSchedules(
+    specs.map((spec) => ({ name: spec.name, schedule: monitoringSettings(spec).schedule })),
+    (model) => void monitoringTick(model),
+  );
+  for (const note of monitoringSchedules.notes) log(`monitoring ${note}`);
+
   const seeded = (options.seed === false ? Promise.resolve() : seed()).then(() => pipeline.idle());
   async function seed(): Promise<void> {
     const plan = await seedPlan(specs, registry, dataStore);
@@ -258,6 +300,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
     pipeline,
     rollout,
     variantMetrics,
+    monitoring,
     seeded,
     async unserved() {
       const missing: { model: string; reason: string }[] = [];
@@ -277,6 +320,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
       closed = true;
       unsubscribe();
       schedules.stop();
+      monitoringSchedules.stop();
       await canaryAlarms.close();
       await rollout.close();
       await api.close();

@@ -68,18 +68,11 @@ export function buildMonitoringDeps(env: MonitoringEnv): MonitoringDeps {
 
 const run = createMonitoringRunner(buildMonitoringDeps(process.env));
 
-/** Returns a summary (the full report is in the data bucket at reportKey). */
+/**
+ * Returns the report (what `npm run registry -- drift <model> --now` prints), with where it is
+ * stored and what was read; a report is a few KB per feature, far below Lambda's 6 MB response limit.
+ */
 export async function handler(event: unknown): Promise<unknown> {
   const { reportKey, report, read } = await run(event);
-  return {
-    model: report.model,
-    reportKey,
-    records: report.records,
-    judged: report.judged,
-    drifted: report.drifted,
-    features: report.features.map((f) => ({ feature: f.feature, score: f.score, verdict: f.verdict })),
-    liveAccuracy: report.liveAccuracy,
-    retrain: report.retrain,
-    read,
-  };
+  return { ...report, reportKey, read };
 }
