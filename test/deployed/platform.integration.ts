@@ -92,7 +92,8 @@ type ModelInfo = z.infer<typeof modelInfoSchema>;
 const predictionSchema = z.object({
   model: z.string(),
   version: z.number(),
-  predictions: z.array(z.object({ label: z.string(), probabilities: z.record(z.string(), z.number()) })).min(1),
+  inferenceId: z.string(),
+  predictions: z.array(z.object({ inferenceId: z.string(), label: z.string(), probabilities: z.record(z.string(), z.number()) })).min(1),
 });
 type PredictResponse = z.infer<typeof predictionSchema>;
 
@@ -269,6 +270,15 @@ describe(`the deployed platform (${endpoints.apiUrl})`, () => {
     expect(batch.predictions.map((p) => Object.keys(p.probabilities).sort())).toEqual(EXAMPLES.map(() => [...CLASSES].sort()));
     expect(single.predictions).toHaveLength(1);
     expect(CLASSES).toContain(single.predictions[0].label);
+  });
+
+  it('takes a true label for an answer by its inference id, and refuses one for an id it never issued', async () => {
+    const answer = await predict({ features: EXAMPLES[0].features });
+    const accepted = await call('POST', `/models/${MODEL}/feedback`, { inferenceId: answer.predictions[0].inferenceId, label: EXAMPLES[0].label });
+    expect(accepted).toEqual({ status: 200, json: { model: MODEL, accepted: 1 } });
+    const unknown = await call('POST', `/models/${MODEL}/feedback`, { inferenceId: '0190f5c2-7a1b-7c3d-8e4f-0123456789ab', label: EXAMPLES[0].label });
+    expect(unknown.status).toBe(404);
+    expect(errorSchema.parse(unknown.json).error).toMatchObject({ code: 'unknown_inference_id', field: 'inferenceId' });
   });
 
   it('returns 400 naming the field when a feature is missing', async () => {
