@@ -2,11 +2,14 @@ import type { ModelRolloutProps } from './constructs/rollout';
 import { Duration } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { z } from 'zod';
-import type { ModelSpec } from '../core/pipeline/model-spec';
+import type { MonitoringSettings } from '../core/monitoring/contract';
+import { type ModelSpec, monitoringSettings } from '../core/pipeline/model-spec';
 import type { InferenceApiProps } from './constructs/inference-api';
+import type { MonitoringJobProps } from './constructs/monitoring-job';
 import { DEFAULT_TRAINING_MAX_CONCURRENCY, MAX_TRAINING_MAX_CONCURRENCY } from './constructs/retraining-definition';
 import type { RetrainingPipelineProps } from './constructs/retraining-pipeline';
 import { type AlarmThresholds, DEFAULT_ALARM_THRESHOLDS } from './monitoring/alarm-thresholds';
+import type { MonitoredModel } from './monitoring/platform-alarms';
 
 /**
  * The platform's deploy-time configuration: the `platform` object in cdk.json's context (or
@@ -80,6 +83,14 @@ const settingsSchema = z
       })
       .strict()
       .default({}),
+    /** The production data loop's monitoring job (lib/constructs/monitoring-job.ts): reads a window of captured records and feedback per model. */
+    monitoringJob: z
+      .object({
+        memorySize: memory.optional(),
+        timeoutSeconds: z.number().int().min(1).max(900).optional(),
+      })
+      .strict()
+      .default({}),
     /** Optional JWT authorization of the inference API. */
     auth: z.object({ issuer: z.string().url().startsWith('https://'), audience: z.array(z.string().min(1)).min(1) }).strict().optional(),
     /** Alarm thresholds overriding the defaults (lib/monitoring/alarm-thresholds.ts; ranges checked by the MonitoringStack). */
@@ -94,11 +105,12 @@ export type PlatformSettings = z.output<typeof settingsSchema>;
 export interface PlatformConfig {
   readonly settings: PlatformSettings;
   readonly specs: readonly ModelSpec[];
-  readonly storage: { readonly terminationProtection: boolean; readonly noncurrentVersionExpirationDays: number };
-  readonly inference: Omit<InferenceApiProps, 'modelBucket'>;
+  readonly storage: { readonly terminationProtection: boolean; readonly noncurrentVersionExpirationDays: number; readonly captureRetentionDays: Readonly<Record<string, number>> };
+  readonly inference: Omit<InferenceApiProps, 'modelBucket' | 'dataBucket'>;
   readonly pipeline: Omit<RetrainingPipelineProps, 'dataBucket' | 'modelBucket' | 'models'>;
   readonly rollout: Omit<ModelRolloutProps, 'modelBucket' | 'models' | 'topic'>;
-  readonly monitoring: { readonly models: readonly { readonly name: string; readonly gateMetric: string; readonly schedule?: string }[]; readonly thresholds: Partial<AlarmThresholds>; readonly alarmEmail?: string };
+  readonly monitoringJob: Omit<MonitoringJobProps, 'dataBucket' | 'modelBucket' | 'stateMachine' | 'models'>;
+  readonly monitoring: { readonly models: readonly MonitoredModel[]; readonly thresholds: Partial<AlarmThresholds>; readonly alarmEmail?: string };
 }
 
 /** `-c platform=...` arrives as a JSON string; cdk.json gives an object. */
@@ -130,11 +142,17 @@ export function platformConfig(rawContext: unknown, specs: readonly ModelSpec[])
   if (problems.length > 0) throw new PlatformConfigError(problems);
 
   const logRetention = settings.logRetentionDays as logs.RetentionDays;
-  const { inference, pipeline, rollout } = settings;
+  const { inference, pipeline, rollout, monitoringJob } = settings;
+  /** One value per model, from its spec's monitoring settings (defaults applied). */
+  const perModel = <T>(f: (m: MonitoringSettings) => T): Record<string, T> => Object.fromEntries(specs.map((s) => [s.name, f(monitoringSettings(s))]));
   return {
     settings,
     specs,
-    storage: { terminationProtection: settings.terminationProtection, noncurrentVersionExpirationDays: settings.noncurrentVersionExpirationDays },
+    storage: {
+      terminationProtection: settings.terminationProtection,
+      noncurrentVersionExpirationDays: settings.noncurrentVersionExpirationDays,
+      captureRetentionDays: perModel((m) => m.capture.retentionDays),
+    },
     inference: {
       defaultModel: settings.defaultModel,
       memorySize: inference.memorySize,
@@ -143,6 +161,7 @@ export function platformConfig(rawContext: unknown, specs: readonly ModelSpec[])
       throttling: inference.throttling,
       sagemakerEndpoints: inference.sagemakerEndpoints,
       auth: settings.auth,
+      capture: perModel((m) => m.capture),
       logRetention,
     },
     pipeline: {
@@ -156,6 +175,20 @@ export function platformConfig(rawContext: unknown, specs: readonly ModelSpec[])
       timeout: rollout.timeoutSeconds === undefined ? undefined : Duration.seconds(rollout.timeoutSeconds),
       logRetention,
     },
-    monitoring: { models: specs.map((s) => ({ name: s.name, gateMetric: s.gate.metric, schedule: s.schedule })), thresholds: settings.alarms as Partial<AlarmThresholds>, alarmEmail: settings.alarmEmail },
+    monitoringJob: {
+      memorySize: monitoringJob.memorySize,
+      timeout: monitoringJob.timeoutSeconds === undefined ? undefined : Duration.seconds(monitoringJob.timeoutSeconds),
+      logRetention,
+    },
+    monitoring: {
+      models: specs.map((s) => {
+        const m = monitoringSettings(s);
+        // A model with capture off has nothing to judge: no drift or live-accuracy alarm.
+        const dataLoop = m.capture.enabled ? { monitoring: { driftThreshold: m.driftThreshold, ...(m.liveAccuracyFloor === undefined ? {} : { liveAccuracyFloor: m.liveAccuracyFloor }) } } : {};
+        return { name: s.name, gateMetric: s.gate.metric, schedule: s.schedule, ...dataLoop };
+      }),
+      thresholds: settings.alarms as Partial<AlarmThresholds>,
+      alarmEmail: settings.alarmEmail,
+    },
   };
 }

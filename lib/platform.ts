@@ -19,9 +19,18 @@ export function createPlatform(app: App, config: PlatformConfig, env?: Environme
     env,
     terminationProtection: config.storage.terminationProtection,
     noncurrentVersionExpirationDays: config.storage.noncurrentVersionExpirationDays,
+    captureRetentionDays: config.storage.captureRetentionDays,
   });
-  const pipeline = new PipelineStack(app, 'MlopsPipeline', { env, dataBucket: storage.dataBucket, modelBucket: storage.modelBucket, specs: config.specs, pipeline: config.pipeline, rollout: config.rollout });
-  const inference = new InferenceStack(app, 'MlopsInference', { env, modelBucket: storage.modelBucket, api: config.inference });
+  const pipeline = new PipelineStack(app, 'MlopsPipeline', {
+    env,
+    dataBucket: storage.dataBucket,
+    modelBucket: storage.modelBucket,
+    specs: config.specs,
+    pipeline: config.pipeline,
+    rollout: config.rollout,
+    monitoringJob: config.monitoringJob,
+  });
+  const inference = new InferenceStack(app, 'MlopsInference', { env, modelBucket: storage.modelBucket, dataBucket: storage.dataBucket, api: config.inference });
   // Reads the other stacks' resources; nothing reads it, so it can be replaced on its own.
   const monitoring = new MonitoringStack(app, 'MlopsMonitoring', {
     env,
@@ -31,6 +40,8 @@ export function createPlatform(app: App, config: PlatformConfig, env?: Environme
     stateMachine: pipeline.pipeline.stateMachine,
     pipelineStarts: pipeline.pipeline,
     rollout: pipeline.rollout,
+    ...(pipeline.monitoringJob ? { monitoringJob: pipeline.monitoringJob } : {}),
+    ...(inference.inference.capture ? { capture: inference.inference.capture } : {}),
     models: config.monitoring.models,
     thresholds: config.monitoring.thresholds,
     alarmEmail: config.monitoring.alarmEmail,

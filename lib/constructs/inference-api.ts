@@ -8,6 +8,8 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { FEEDBACK_PREFIX, type MonitoringSettings } from '../../core/monitoring/contract';
+import { InferenceCapture } from './inference-capture';
 import { InferenceFunction } from './inference-function';
 import { nameProblem } from '../../core/registry/keys';
 import { grantList, grantObjects } from './least-privilege';
@@ -31,9 +33,37 @@ export interface InferenceAuth {
   readonly audience: readonly string[];
 }
 
+/** A model's data capture (its spec's monitoring.capture, defaults applied). */
+export type CaptureSettings = MonitoringSettings['capture'];
+
+/**
+ * What models without an entry of their own get (the `"*"` entry): no capture. The data bucket
+ * expires captures per spec'd model only (lib/constructs/capture-retention.ts), so a model served
+ * without a spec (registered by hand) would have its captures kept forever.
+ */
+export const UNLISTED_MODEL_CAPTURE: CaptureSettings = { enabled: false, sampleRate: 0, retentionDays: 1 };
+
 export interface InferenceApiProps {
   /** The model registry bucket; the function reads registry/* and nothing else. */
   readonly modelBucket: s3.IBucket;
+  /**
+   * The data bucket: the function writes feedback labels under feedback/ (and nothing else
+   * there), and the capture path (InferenceCapture: log subscription -> Firehose) writes captured
+   * requests under capture/.
+   * @default - no capture path and no feedback: the function gets no DATA_BUCKET
+   */
+  readonly dataBucket?: s3.IBucket;
+  /**
+   * Data capture per model, by model name (CAPTURE_SETTINGS); other models are not captured
+   * (UNLISTED_MODEL_CAPTURE). Needs `dataBucket`.
+   * @default - no model is listed: nothing is captured
+   */
+  readonly capture?: Readonly<Record<string, CaptureSettings>>;
+  /**
+   * How long the capture stream buffers before writing an object (60..900 s).
+   * @default DEFAULT_CAPTURE_BUFFERING (300 s, justified in lib/constructs/inference-capture.ts)
+   */
+  readonly captureBufferingInterval?: Duration;
   /**
    * The model `POST /predict` serves when a request does not name one.
    * @default - none: requests must name their model
@@ -100,6 +130,8 @@ export interface InferenceSettings {
   readonly memorySize: number;
   readonly throttling: InferenceThrottling;
   readonly sagemakerEndpoints: Readonly<Record<string, string>>;
+  /** Every listed model's capture, plus the `"*"` entry; sorted by name. */
+  readonly capture: Readonly<Record<string, CaptureSettings>>;
 }
 
 export const INFERENCE_DEFAULTS = {
@@ -166,25 +198,38 @@ export function inferenceSettings(props: InferenceApiProps): InferenceSettings {
       throw new Error(`auth.audience must list at least one non-empty audience (client id), got ${JSON.stringify(props.auth.audience)}`);
     }
   }
+  const capture = props.capture ?? {};
+  if (Object.keys(capture).length > 0 && props.dataBucket === undefined) {
+    throw new Error(`capture lists ${Object.keys(capture).join(', ')} but no dataBucket was given: captured requests and feedback are written to the data bucket`);
+  }
+  for (const [model, settings] of Object.entries(capture)) {
+    modelName('a capture key', model);
+    if (!(settings.sampleRate >= 0 && settings.sampleRate <= 1)) throw new Error(`capture["${model}"].sampleRate must be a share of requests from 0 to 1, got ${settings.sampleRate}`);
+    if (!Number.isInteger(settings.retentionDays) || settings.retentionDays < 1) throw new Error(`capture["${model}"].retentionDays must be a whole number of days >= 1, got ${settings.retentionDays}`);
+  }
   return {
     modelTtlSeconds: ttl / 1000,
     maxBatch: wholeNumberIn('maxBatch', props.maxBatch ?? INFERENCE_DEFAULTS.maxBatch, 1, 10_000),
     memorySize: wholeNumberIn('memorySize', props.memorySize ?? INFERENCE_DEFAULTS.memorySize, 128, 10_240, ' of MB'),
     throttling,
     sagemakerEndpoints,
+    capture: Object.fromEntries([...Object.keys(capture).sort().map((m) => [m, capture[m]] as const), ['*', UNLISTED_MODEL_CAPTURE] as const]),
   };
 }
 
 /**
  * The public inference API: an HTTP API whose every route goes to one inference Lambda, which
  * serves each model's `champion` from the registry bucket (read-only) and optionally forwards
- * some models to SageMaker endpoints.
+ * some models to SageMaker endpoints. With a data bucket, it also captures answered requests
+ * (InferenceCapture) and accepts feedback labels (written under feedback/).
  */
 export class InferenceApi extends Construct {
   readonly api: apigw.HttpApi;
   /** The `$default` stage, throttled and access-logged. */
   readonly stage: apigw.HttpStage;
   readonly fn: InferenceFunction;
+  /** The capture path (log subscription -> Firehose -> capture/); undefined without a data bucket. */
+  readonly capture?: InferenceCapture;
   /** The API's base URL (ends with `/`). */
   readonly url: string;
 
@@ -204,6 +249,7 @@ export class InferenceApi extends Construct {
         MODEL_TTL_SECONDS: String(settings.modelTtlSeconds),
         MAX_BATCH: String(settings.maxBatch),
         SAGEMAKER_ENDPOINTS: JSON.stringify(settings.sagemakerEndpoints),
+        ...(props.dataBucket ? { DATA_BUCKET: props.dataBucket.bucketName, CAPTURE_SETTINGS: JSON.stringify(settings.capture) } : {}),
         POWERTOOLS_SERVICE_NAME: METRICS_SERVICE,
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
       },
@@ -212,6 +258,17 @@ export class InferenceApi extends Construct {
     grantObjects(props.modelBucket, this.fn, 'registry/', ['s3:GetObject']);
     grantList(props.modelBucket, this.fn, ['registry/']);
     this.grantSageMakerEndpoints(Object.values(settings.sagemakerEndpoints));
+    if (props.dataBucket) {
+      // Feedback labels only: captured requests reach the bucket through the log subscription,
+      // so the function can neither read nor overwrite what was captured.
+      grantObjects(props.dataBucket, this.fn, FEEDBACK_PREFIX, ['s3:PutObject']);
+      this.capture = new InferenceCapture(this, 'Capture', {
+        logGroup: this.fn.logGroup,
+        dataBucket: props.dataBucket,
+        bufferingInterval: props.captureBufferingInterval,
+        logRetention: props.logRetention,
+      });
+    }
 
     // The stage is created here rather than by HttpApi so it can carry throttling and logs.
     this.api = new apigw.HttpApi(this, 'Api', { createDefaultStage: false, description: 'Model inference (champion of each model)' });

@@ -61,7 +61,7 @@ export interface InferenceFunctionProps {
 }
 
 /** Quotes a value for bash (the hooks run with `bash -c` during local bundling). */
-function shellQuote(value: string): string {
+export function shellQuote(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 

@@ -12,7 +12,8 @@ import type { Construct, IConstruct } from 'constructs';
  * checks that no policy in the platform names a wildcard action.
  */
 
-export type ObjectAction = 's3:GetObject' | 's3:PutObject' | 's3:DeleteObject';
+/** `s3:AbortMultipartUpload` only for writers that upload large objects in parts (Firehose). */
+export type ObjectAction = 's3:GetObject' | 's3:PutObject' | 's3:DeleteObject' | 's3:AbortMultipartUpload';
 
 /** A Lambda execution role that can write to its own log group only. */
 export function functionRole(scope: Construct, id: string, logGroup: logs.ILogGroup): iam.Role {

@@ -14,7 +14,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { inferenceBundling } from './inference-function';
+import { inferenceBundling, shellQuote } from './inference-function';
 import { acknowledgeResourceWildcards, acknowledgeSynchronousOnly, functionRole, grantList, grantObjects } from './least-privilege';
 import { DEFAULT_TRAINING_MAX_CONCURRENCY, MAX_TRAINING_MAX_CONCURRENCY, retrainingDefinition } from './retraining-definition';
 import { PIPELINE_METRICS_SERVICE } from '../../lambdas/pipeline/metrics';
@@ -126,15 +126,20 @@ export function retrainingSettings(props: RetrainingPipelineProps): RetrainingSe
     const scheduleError = model.schedule === undefined ? undefined : scheduleProblem(model.schedule);
     if (scheduleError) throw new Error(`models: the schedule of "${model.name}" ${scheduleError}`);
   }
-  const modelSpecsDir = resolve(props.modelSpecsDir ?? MODEL_SPECS_SOURCE);
-  if (!existsSync(modelSpecsDir) || !statSync(modelSpecsDir).isDirectory()) {
-    throw new Error(`modelSpecsDir must be an existing folder of model specs, got ${props.modelSpecsDir ?? MODEL_SPECS_SOURCE}`);
-  }
-  return { memorySize, timeout, maxConcurrency, models: props.models, modelSpecsDir };
+  return { memorySize, timeout, maxConcurrency, models: props.models, modelSpecsDir: modelSpecsFolder(props.modelSpecsDir) };
 }
 
-/** Quotes a value for bash (bundling hooks run with `bash -c`). */
-const shellQuote = (value: string): string => `'${value.replace(/'/g, `'\\''`)}'`;
+/** The folder of model specs a function bundles (config/models by default); fails at synth if it is missing. */
+export function modelSpecsFolder(dir: string = MODEL_SPECS_SOURCE): string {
+  const absolute = resolve(dir);
+  if (!existsSync(absolute) || !statSync(absolute).isDirectory()) throw new Error(`modelSpecsDir must be an existing folder of model specs, got ${dir}`);
+  return absolute;
+}
+
+/** The bundling command that copies the model specs next to a function's bundle (to MODEL_SPECS_PATH). */
+export function copyModelSpecsCommand(modelSpecsDir: string, outputDir: string): string {
+  return `cp -R ${shellQuote(modelSpecsDir)} ${shellQuote(join(outputDir, 'model-specs'))}`;
+}
 
 /**
  * The retraining pipeline: one Lambda running every step, a Standard state machine
@@ -207,7 +212,7 @@ export class RetrainingPipeline extends Construct {
           beforeInstall: (inputDir, outputDir) => hooks?.beforeInstall(inputDir, outputDir) ?? [],
           afterBundling: (inputDir, outputDir) => [
             ...(hooks?.afterBundling(inputDir, outputDir) ?? []),
-            `cp -R ${shellQuote(settings.modelSpecsDir)} ${shellQuote(join(outputDir, 'model-specs'))}`,
+            copyModelSpecsCommand(settings.modelSpecsDir, outputDir),
           ],
         },
       },

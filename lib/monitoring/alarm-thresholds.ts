@@ -92,6 +92,16 @@ export interface AlarmThresholds {
    * queue accepted it, lost if not (its policy or key refused it). Either way no run started.
    */
   readonly failedStartsCount: number;
+  /**
+   * Alarm when the drift monitoring job's function fails (AWS/Lambda Errors) more than this many
+   * times in 5 minutes.
+   *
+   * @default 0 (any) - the job runs once per model per schedule tick (hourly by default) and its
+   * S3 reads are retried by the SDK, so an error is a run that judged nothing: no drift, no live
+   * accuracy, no drift retrain for that tick. Lambda retries the run twice, so one bad tick can
+   * count up to 3 errors.
+   */
+  readonly monitoringErrorsCount: number;
 }
 
 export const DEFAULT_ALARM_THRESHOLDS: AlarmThresholds = {
@@ -105,6 +115,7 @@ export const DEFAULT_ALARM_THRESHOLDS: AlarmThresholds = {
   retrainingMissedRuns: 2,
   deadLetteredStartsCount: 0,
   failedStartsCount: 0,
+  monitoringErrorsCount: 0,
 };
 
 /** An alarm's period times its evaluation periods may not exceed 1 day when the period is under 1 hour. */
@@ -135,6 +146,7 @@ export function validateAlarmThresholds(t: AlarmThresholds): string[] {
   check('modelLoadFailuresCount', wholeFrom(0), 'a whole number of failures >= 0 (0 alarms on any)');
   check('deadLetteredStartsCount', wholeFrom(0), 'a whole number of messages >= 0 (0 alarms on any)');
   check('failedStartsCount', wholeFrom(0), 'a whole number of failed invocations >= 0 (0 alarms on any)');
+  check('monitoringErrorsCount', wholeFrom(0), 'a whole number of errors >= 0 (0 alarms on any)');
   check('retrainingMissedRuns', wholeFrom(1, 6), 'a whole number of missed scheduled runs from 1 to 6 (6.5 daily runs is the most a 7-day alarm covers)');
   return problems;
 }

@@ -17,6 +17,21 @@ export interface MonitoredModel {
    * @default - none: the model retrains on upload only and gets no staleness alarm
    */
   readonly schedule?: string;
+  /**
+   * The model's drift monitoring (its spec's monitoring settings; given when capture is on).
+   * @default - not monitored: no DriftDetected or LiveAccuracyLow alarm and no data-loop graphs
+   */
+  readonly monitoring?: MonitoredModelDrift;
+}
+
+export interface MonitoredModelDrift {
+  /** The spec's monitoring.driftThreshold: a feature PSI at or above it is drift. */
+  readonly driftThreshold: number;
+  /**
+   * The spec's monitoring.liveAccuracyFloor (0..1).
+   * @default - no LiveAccuracyLow alarm
+   */
+  readonly liveAccuracyFloor?: number;
 }
 
 /**
@@ -34,8 +49,12 @@ export const ALARM_IDS = [
   'PipelineStartsFailed',
   'RolloutExecutionsFailed',
   'RolloutEventsDeadLettered',
+  'MonitoringErrors',
+  'MonitoringEventsDeadLettered',
   'ModelLoadFailures',
   'RetrainingStale',
+  'DriftDetected',
+  'LiveAccuracyLow',
 ] as const;
 export type AlarmId = (typeof ALARM_IDS)[number];
 
@@ -50,7 +69,8 @@ export interface PlatformAlarmInfo {
   readonly scope: AlarmScope;
   /**
    * What it means and what to do first; `{model}` stands for the model's name, `{hours}` for its
-   * window, `{rule}` for the start rule ("the upload rule", "the schedule of iris").
+   * window, `{rule}` for the start rule ("the upload rule", "the schedule of iris"), `{threshold}`
+   * for a per-model threshold (from the model's spec).
    */
   readonly description: string;
 }
@@ -72,8 +92,12 @@ export function platformAlarmCatalog(t: AlarmThresholds): readonly PlatformAlarm
     info('PipelineStartsFailed', 'start rule', `EventBridge gave up on more than ${t.failedStartsCount} starts of the retraining pipeline by {rule} in 5 minutes (FailedInvocations): those uploads or scheduled runs did not start. First: check the start dead-letter queue (PipelineStartsDeadLettered); a start missing from it was lost (the queue refused it), so start that run by hand.`),
     info('RolloutExecutionsFailed', 'platform', `More than ${t.pipelineExecutionFailuresCount} canary rollout executions failed, timed out or were aborted in 5 minutes: a rollout broke (a broken execution takes its canary out, fail closed, so no canary is left unjudged). First: read registry/<model>/rollout-runs/<rolloutId>/failure.json in the model bucket and the execution's error; npm run registry -- canary status <model> shows where the model stands.`),
     info('RolloutEventsDeadLettered', 'platform', `More than ${t.deadLetteredStartsCount} rollout events wait in the rollout's dead-letter queue: a rollout request EventBridge could not start (its canary serves at its first weight with nothing judging it) or a canary alarm abort it could not deliver. First: read the messages (aws sqs receive-message); abort or restart the canary named there by hand (npm run registry -- canary abort <model>), then delete the messages.`),
+    info('MonitoringErrors', 'platform', `The drift monitoring job failed more than ${t.monitoringErrorsCount} times in 5 minutes (Lambda retries a failed run twice, then its event goes to the job's dead-letter queue): that run judged no drift or live accuracy and could start no drift retrain. First: search the monitoring function's logs for the error (a baseline missing from the champion's manifest, a denied S3 read, a timeout over a large window).`),
+    info('MonitoringEventsDeadLettered', 'platform', `More than ${t.deadLetteredStartsCount} monitoring runs wait in the monitoring job's dead-letter queue: runs that failed after Lambda's retries, or schedule events EventBridge could not deliver. First: read the messages (aws sqs receive-message) for the model and the error, fix it, run the job again (npm run registry -- drift <model> --now), then delete the messages. Messages are kept 14 days.`),
     info('ModelLoadFailures', 'model', `The inference function refused or could not fetch a version of {model} more than ${t.modelLoadFailuresCount} times in 5 minutes (checksum mismatch, unloadable ONNX, registry unreachable). It keeps serving the last good version, so the model in service is older than the champion. First: search the function's logs for the model; if the champion is bad, roll back with npm run registry -- rollback {model}.`),
     info('RetrainingStale', 'model', `No retraining run of {model} finished (promoted, canary or rejected) in the last {hours} hours, ${t.retrainingMissedRuns + 0.5} of its schedule's intervals: scheduled retraining has stopped. First: check the schedule rule is enabled, the pipeline's start dead-letter queue, and recent executions for {model}.`),
+    info('DriftDetected', 'model', `The last drift monitoring run of {model} found a feature whose PSI reached {threshold} (the spec's monitoring.driftThreshold): live inputs no longer look like the training data. A drift retrain starts unless the spec turns retrainOnDrift off or a cool-down is running. First: npm run registry -- drift {model} shows which feature drifted and by how much; check the data source upstream before trusting a model retrained on it.`),
+    info('LiveAccuracyLow', 'model', `The champion of {model} was right on less than {threshold} of the labelled requests in the last monitoring window (feedback joined to captured answers; the spec's monitoring.liveAccuracyFloor). First: npm run registry -- drift {model} for how many labels the window had (a handful makes a noisy number) and the accuracy per version; if the labels are sound, retrain on fresh data or roll back with npm run registry -- rollback {model}.`),
   ];
 }
 
@@ -89,10 +113,17 @@ interface AlarmSpec {
   readonly metric: cloudwatch.IMetric;
   readonly threshold: number;
   readonly below?: boolean;
+  /** Breach at the threshold too (>=), not only above it. */
+  readonly orEqual?: boolean;
   readonly periods?: number;
   readonly missingBreaches?: boolean;
   /** Send OK too: worth it for sustained conditions; a one-off event clears by itself 5 minutes later. */
   readonly notifyRecovery?: boolean;
+}
+
+function comparison(spec: AlarmSpec): cloudwatch.ComparisonOperator {
+  if (spec.below) return spec.orEqual ? cloudwatch.ComparisonOperator.LESS_THAN_OR_EQUAL_TO_THRESHOLD : cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD;
+  return spec.orEqual ? cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD : cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD;
 }
 
 /** The platform's alarms, built from thresholds; every one notifies the topic. */
@@ -120,11 +151,12 @@ export class PlatformAlarms extends Construct {
       const description = (catalog.get(alarmId) ?? '')
         .replace(/\{model\}/g, model ?? '')
         .replace(/\{hours\}/g, String(periods))
-        .replace(/\{rule\}/g, rule?.label ?? '');
+        .replace(/\{rule\}/g, rule?.label ?? '')
+        .replace(/\{threshold\}/g, String(spec.threshold));
       const alarm = new cloudwatch.Alarm(this, constructId, {
         metric: spec.metric,
         threshold: spec.threshold,
-        comparisonOperator: spec.below ? cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD : cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        comparisonOperator: comparison(spec),
         evaluationPeriods: periods,
         datapointsToAlarm: periods,
         treatMissingData: spec.missingBreaches ? cloudwatch.TreatMissingData.BREACHING : cloudwatch.TreatMissingData.NOT_BREACHING,
@@ -156,9 +188,22 @@ export class PlatformAlarms extends Construct {
     const rolloutDeadLettered = m.rolloutDeadLetteredMax();
     if (rolloutDeadLettered) add('RolloutEventsDeadLettered', { metric: rolloutDeadLettered, threshold: t.deadLetteredStartsCount, notifyRecovery: true });
 
+    // The drift monitoring job: a failed run judged nothing, and nothing else reports it.
+    const monitoringErrors = m.dataLoop.monitoringErrorsCount();
+    if (monitoringErrors) add('MonitoringErrors', { metric: monitoringErrors, threshold: t.monitoringErrorsCount });
+    const monitoringDeadLettered = m.dataLoop.monitoringDeadLetteredMax();
+    if (monitoringDeadLettered) add('MonitoringEventsDeadLettered', { metric: monitoringDeadLettered, threshold: t.deadLetteredStartsCount, notifyRecovery: true });
+
     const skipped: { model: string; reason: string }[] = [];
     for (const model of props.models) {
       add('ModelLoadFailures', { metric: m.modelLoadFailuresCount(model.name), threshold: t.modelLoadFailuresCount }, { model: model.name });
+      if (model.monitoring) {
+        // One value per monitoring run (1-hour periods); a run that could not judge (too few
+        // records, no baseline) emits nothing, and no data is not a breach.
+        const { driftThreshold, liveAccuracyFloor } = model.monitoring;
+        add('DriftDetected', { metric: m.dataLoop.maxFeatureDriftMax(model.name), threshold: driftThreshold, orEqual: true }, { model: model.name });
+        if (liveAccuracyFloor !== undefined) add('LiveAccuracyLow', { metric: m.dataLoop.liveAccuracyMin(model.name), threshold: liveAccuracyFloor, below: true }, { model: model.name });
+      }
       const window = retrainingStaleWindow(model.schedule, t.retrainingMissedRuns);
       if ('skipped' in window) {
         skipped.push({ model: model.name, reason: window.skipped });

@@ -1,6 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { Construct } from 'constructs';
+import { PSI_MODERATE } from '../../core/monitoring/contract';
 import { type Variant, VARIANTS } from '../../core/registry/routing';
 import type { AlarmThresholds } from './alarm-thresholds';
 import type { MonitoredModel } from './platform-alarms';
@@ -26,13 +27,17 @@ export interface PlatformDashboardProps {
   readonly defaultInterval?: Duration;
 }
 
+type GraphFactory = (title: string, left: cloudwatch.IMetric[], extra?: Partial<cloudwatch.GraphWidgetProps>) => cloudwatch.GraphWidget;
+type LineFactory = (value: number, label: string) => cloudwatch.HorizontalAnnotation;
+
 const HEADER = [
   '# Serverless MLOps platform',
   'Read it top to bottom. **Is it healthy?** The alarm row first (grey: no data yet, red: read the runbook in `docs/operations.md` under the alarm\'s name), then **API** and **Lambda**.',
   '**Is the model good?** The **Model** row: what each model predicts per version and class (a sudden shift in the class mix after a promotion deserves a look), how fast, load failures, and which version serves.',
   '**Is the canary as good as the champion?** The **Rollout** row: per model, requests, 4xx/5xx and p99 latency of the champion and the canary side by side (what the rollout gate judges), the class mix per variant, and the shadow\'s agreement with the answers.',
+  '**Does live data still look like the training data?** The **Data loop** row: per monitored model, the largest feature PSI and the prediction PSI of each monitoring run against the drift alarm\'s line (0.1 moderate, the spec\'s threshold significant), PSI per feature, the champion\'s live accuracy on labelled requests, records and matched feedback in the window, what the inference function captured, and the capture stream and monitoring job themselves.',
   '**What changed?** The **Pipeline** row: runs, candidate vs champion on the gate metric (the candidate is promoted only if it beats the champion by the spec\'s margin), promotions and quarantined uploads, over the last 30 days; then failed executions next to quarantined uploads, and starts that never became executions (dead-letter queue, failed invocations).',
-  'Dashed lines are alarm thresholds. Custom metrics are in the `ServerlessMlops` namespace, dimension `service` = inference | pipeline.',
+  'Dashed lines are alarm thresholds. Custom metrics are in the `ServerlessMlops` namespace, dimension `service` = inference | pipeline | monitoring.',
 ].join('\n\n');
 
 /**
@@ -58,7 +63,7 @@ export class PlatformDashboard extends Construct {
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { defaultInterval: props.defaultInterval ?? Duration.days(1) });
     const d = this.dashboard;
 
-    d.addWidgets(new cloudwatch.TextWidget({ markdown: HEADER, width: 24, height: 6 }));
+    d.addWidgets(new cloudwatch.TextWidget({ markdown: HEADER, width: 24, height: 7 }));
     d.addWidgets(
       new cloudwatch.AlarmStatusWidget({
         title: 'Alarms (all send to the alarm topic)',
@@ -123,6 +128,8 @@ export class PlatformDashboard extends Construct {
       }),
     );
 
+    this.addDataLoopRow(m, models, section, graph, line);
+
     d.addWidgets(section('### Pipeline: what changed? Runs, candidate vs champion, promotions, quarantined uploads'));
     d.addWidgets(
       graph('Executions', [m.executionsStartedCount(), m.executionsSucceededCount(), m.executionsFailedCount()], { width: 8 }),
@@ -154,6 +161,46 @@ export class PlatformDashboard extends Construct {
         m.startRules().map((r) => m.failedStartsCount(r)),
         { width: 8, leftAnnotations: [line(t.failedStartsCount, 'failed starts alarm')] },
       ),
+    );
+  }
+
+  /** The production data loop: what the monitoring job found per run, and what feeds it. */
+  private addDataLoopRow(m: PlatformMetrics, models: readonly MonitoredModel[], section: (markdown: string) => cloudwatch.TextWidget, graph: GraphFactory, line: LineFactory): void {
+    const monitored = models.flatMap((x) => (x.monitoring ? [{ name: x.name, ...x.monitoring }] : []));
+    if (monitored.length === 0) return;
+    const d = m.dataLoop;
+    const width = Math.max(6, Math.floor(24 / monitored.length));
+    const moderate: cloudwatch.HorizontalAnnotation = { value: PSI_MODERATE, label: 'moderate (0.1)', color: '#ff7f0e', fill: cloudwatch.Shading.NONE };
+    const optional = (metrics: (cloudwatch.IMetric | undefined)[]) => metrics.filter((x): x is cloudwatch.IMetric => x !== undefined);
+    this.dashboard.addWidgets(section('### Data loop: does live data still look like the training data? Drift, live accuracy, capture and feedback (service=monitoring per run)'));
+    this.dashboard.addWidgets(
+      ...monitored.map((x) =>
+        graph(`Drift: ${x.name} (largest feature PSI and prediction PSI per run)`, [d.maxFeatureDriftMax(x.name), d.predictionDriftMax(x.name)], {
+          width,
+          leftAnnotations: [line(x.driftThreshold, 'drift alarm'), moderate],
+        }),
+      ),
+      ...monitored.map((x) => graph(`PSI per feature: ${x.name}`, [d.featureDriftByFeatureMax(x.name)], { width })),
+      ...monitored.map((x) =>
+        graph(`Live accuracy: ${x.name} (champion, labelled requests in the window)`, [d.liveAccuracyMin(x.name)], {
+          width,
+          leftYAxis: { min: 0, max: 1 },
+          leftAnnotations: x.liveAccuracyFloor === undefined ? [] : [line(x.liveAccuracyFloor, 'live accuracy alarm')],
+        }),
+      ),
+      graph('Records and matched feedback in the window (per run)', monitored.flatMap((x) => [d.capturedRecordsMax(x.name), d.feedbackMatchedMax(x.name)]), { width: 8 }),
+      graph('Captured instances and feedback labels (left); capture errors (right)', monitored.flatMap((x) => [d.capturedInstancesCount(x.name), d.feedbackLabelsCount(x.name)]), {
+        width: 8,
+        right: monitored.map((x) => d.captureErrorsCount(x.name)),
+        rightYAxis: { min: 0 },
+      }),
+      graph('Drift retrains started', monitored.map((x) => d.driftRetrainsCount(x.name)), { width: 8 }),
+    );
+    const stream = optional([d.captureIncomingRecordsCount(), d.captureDeliveredRecordsCount()]);
+    const job = optional([d.monitoringErrorsCount(), d.monitoringDeadLetteredMax()]);
+    this.dashboard.addWidgets(
+      ...(stream.length === 0 ? [] : [graph('Capture stream: records in and delivered (left); oldest undelivered, s (right)', stream, { width: 12, right: optional([d.captureDataFreshnessMaxInSeconds()]), rightYAxis: { min: 0 } })]),
+      ...(job.length === 0 ? [] : [graph('Monitoring job: errors and dead-lettered runs (left); longest run, ms (right)', job, { width: 12, right: optional([d.monitoringDurationMaxInMillis()]), rightYAxis: { min: 0 } })]),
     );
   }
 }

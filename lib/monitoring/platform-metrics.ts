@@ -8,6 +8,7 @@ import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { INFERENCE_METRICS, METRICS_SERVICE as INFERENCE_SERVICE } from '../../lambdas/inference/metrics';
 import { PIPELINE_METRICS, PIPELINE_METRICS_SERVICE } from '../../lambdas/pipeline/metrics';
 import { METRICS_NAMESPACE } from '../../lambdas/shared/metrics';
+import { DataLoopMetrics, type MonitoredCapture, type MonitoredJob } from './data-loop-metrics';
 import { RolloutMetrics } from './rollout-metrics';
 
 /** The platform's two functions, as the factory's Lambda methods name them. */
@@ -57,6 +58,16 @@ export interface PlatformMetricsProps {
    */
   readonly rolloutMachine?: MonitoredRollout;
   /**
+   * The drift monitoring job's function and dead-letter queue (MonitoringJob).
+   * @default - no monitoring job metrics
+   */
+  readonly monitoringJob?: MonitoredJob;
+  /**
+   * The capture path's Firehose stream (InferenceCapture).
+   * @default - no capture stream metrics
+   */
+  readonly capture?: MonitoredCapture;
+  /**
    * The period of every metric that does not take its own.
    * @default Duration.minutes(5)
    */
@@ -84,10 +95,13 @@ export class PlatformMetrics {
   readonly period: Duration;
   /** Canary vs champion and shadow metrics (rollout-metrics.ts), over the same period. */
   readonly rollout: RolloutMetrics;
+  /** Capture, feedback, drift and live accuracy (data-loop-metrics.ts). */
+  readonly dataLoop: DataLoopMetrics;
 
   constructor(private readonly props: PlatformMetricsProps) {
     this.period = props.period ?? Duration.minutes(5);
     this.rollout = new RolloutMetrics(this.period);
+    this.dataLoop = new DataLoopMetrics({ job: props.monitoringJob, capture: props.capture, period: this.period });
   }
 
   // --- API (AWS/ApiGateway, ApiId + Stage) ---

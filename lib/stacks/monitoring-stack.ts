@@ -12,6 +12,7 @@ import { nameProblem } from '../../core/registry/keys';
 import { type AlarmThresholds, alarmThresholdsWithDefaults, validateAlarmThresholds } from '../monitoring/alarm-thresholds';
 import { type MonitoredModel, PlatformAlarms } from '../monitoring/platform-alarms';
 import { PlatformDashboard } from '../monitoring/platform-dashboard';
+import type { MonitoredCapture, MonitoredJob } from '../monitoring/data-loop-metrics';
 import { type MonitoredRollout, type MonitoredStarts, PlatformMetrics } from '../monitoring/platform-metrics';
 
 /** The inference API as InferenceApi exposes it (an InferenceApi can be passed as is). */
@@ -40,7 +41,19 @@ export interface MonitoringStackProps extends StackProps {
    * @default - no rollout alarms
    */
   readonly rollout?: MonitoredRollout;
-  /** One per model spec: name, gate metric and schedule (config/models/*.json). */
+  /**
+   * The drift monitoring job (PipelineStack's `monitoringJob`, a MonitoringJob can be passed as
+   * is): its failed runs and dead-lettered events are alarmed on here.
+   * @default - no monitoring job alarms or graphs
+   */
+  readonly monitoringJob?: MonitoredJob;
+  /**
+   * The capture path (InferenceApi's `capture`, an InferenceCapture can be passed as is): its
+   * Firehose stream is drawn.
+   * @default - no capture stream graph
+   */
+  readonly capture?: MonitoredCapture;
+  /** One per model spec: name, gate metric, schedule and drift monitoring (config/models/*.json). */
   readonly models: readonly MonitoredModel[];
   /**
    * Overrides of the alarm thresholds; validated at synth.
@@ -68,6 +81,13 @@ export function monitoredModelsProblems(models: readonly MonitoredModel[], alarm
     seen.add(model.name);
     if (!(GATE_METRICS as readonly string[]).includes(model.gateMetric)) {
       problems.push(`models: the gateMetric of "${model.name}" must be one of ${GATE_METRICS.join(', ')} (the spec's gate.metric), got "${model.gateMetric}"`);
+    }
+    const drift = model.monitoring;
+    if (drift && !(Number.isFinite(drift.driftThreshold) && drift.driftThreshold > 0)) {
+      problems.push(`models: the driftThreshold of "${model.name}" must be a PSI above 0 (the spec's monitoring.driftThreshold), got ${drift.driftThreshold}`);
+    }
+    if (drift?.liveAccuracyFloor !== undefined && !(drift.liveAccuracyFloor > 0 && drift.liveAccuracyFloor <= 1)) {
+      problems.push(`models: the liveAccuracyFloor of "${model.name}" must be a share above 0 and at most 1 (the spec's monitoring.liveAccuracyFloor), got ${drift.liveAccuracyFloor}`);
     }
   }
   if (alarmEmail !== undefined && !EMAIL.test(alarmEmail)) problems.push(`alarmEmail must be an email address, got "${alarmEmail}"`);
@@ -110,6 +130,8 @@ export class MonitoringStack extends Stack {
       stateMachine: props.stateMachine,
       starts: props.pipelineStarts,
       ...(props.rollout ? { rolloutMachine: props.rollout } : {}),
+      ...(props.monitoringJob ? { monitoringJob: props.monitoringJob } : {}),
+      ...(props.capture ? { capture: props.capture } : {}),
     });
     this.alarms = new PlatformAlarms(this, 'Alarms', { metrics: this.metrics, models: props.models, thresholds: this.thresholds, topic: this.alarmTopic });
     this.dashboard = new PlatformDashboard(this, 'Platform', { metrics: this.metrics, models: props.models, thresholds: this.thresholds, alarms: this.alarms.alarms });

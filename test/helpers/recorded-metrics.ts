@@ -3,11 +3,11 @@ import { join, relative, sep } from 'node:path';
 
 /** Where a metric is emitted: which constant, which key, which function folder, which dimensions. */
 export interface RecordedMetric {
-  /** `INFERENCE_METRICS` or `PIPELINE_METRICS`. */
+  /** `INFERENCE_METRICS`, `PIPELINE_METRICS`, `MONITORING_METRICS` or `CAPTURE_METRICS`. */
   readonly constant: string;
   /** The key in that constant, e.g. `predictions`. */
   readonly key: string;
-  /** The function folder under lambdas/ (`inference`, `pipeline`). */
+  /** The function folder under lambdas/ (`inference`, `pipeline`, `monitoring`). */
   readonly folder: string;
   /** The record's own dimension names, sorted (Powertools adds `service`); undefined if not literal. */
   readonly dimensions?: readonly string[];
@@ -35,14 +35,14 @@ function literalKeys(body: string): string[] {
 }
 
 /**
- * Every `record({ name: INFERENCE_METRICS.<key> | PIPELINE_METRICS.<key>, ..., dimensions })` call
+ * Every `record({ name: <INFERENCE|PIPELINE|MONITORING|CAPTURE>_METRICS.<key>, ..., dimensions })` call
  * in lambdas/, read from the source: what the functions actually emit, as opposed to what the
  * constants merely declare. A `dimensions` shorthand is resolved through `const dimensions = {...}`
  * in the same file.
  */
 export function recordedMetrics(root: string = LAMBDAS_DIR): RecordedMetric[] {
   const found: RecordedMetric[] = [];
-  const call = /\.record\(\{\s*name:\s*(INFERENCE_METRICS|PIPELINE_METRICS)\.(\w+),([^;]*?)\}\s*\)/g;
+  const call = /\.record\(\{\s*name:\s*(INFERENCE_METRICS|PIPELINE_METRICS|MONITORING_METRICS|CAPTURE_METRICS)\.(\w+),([^;]*?)\}\s*\)/g;
   for (const file of sourceFiles(root)) {
     const text = readFileSync(file, 'utf8');
     const folder = relative(root, file).split(sep)[0];

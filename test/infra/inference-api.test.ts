@@ -164,6 +164,8 @@ describe('InferenceApi props validation', () => {
       memorySize: 1024,
       throttling: { rateLimit: 100, burstLimit: 200 },
       sagemakerEndpoints: {},
+      // Without a spec, a model is not captured (nothing would expire its captures).
+      capture: { '*': { enabled: false, sampleRate: 0, retentionDays: 1 } },
     });
   });
 });

@@ -1,9 +1,12 @@
 import { join } from 'node:path';
 import type { CfnElement, Stack } from 'aws-cdk-lib';
-import { Capture, Match, Template } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { CAPTURE_METRICS, MONITORING_METRICS } from '../../core/monitoring/contract';
+import { monitoringSettings } from '../../core/pipeline/model-spec';
 import { loadModelSpecs } from '../../core/pipeline/model-specs';
 import { VARIANTS } from '../../core/registry/routing';
 import { INFERENCE_METRICS, METRICS_SERVICE } from '../../lambdas/inference/metrics';
+import { MONITORING_METRICS_SERVICE } from '../../lambdas/monitoring/metrics';
 import { PIPELINE_METRICS, PIPELINE_METRICS_SERVICE } from '../../lambdas/pipeline/metrics';
 import { METRICS_NAMESPACE } from '../../lambdas/shared/metrics';
 import { DEFAULT_ALARM_THRESHOLDS, retrainingStaleWindow } from '../../lib/monitoring/alarm-thresholds';
@@ -13,19 +16,21 @@ import { PipelineStack } from '../../lib/stacks/pipeline-stack';
 import { StorageStack } from '../../lib/stacks/storage-stack';
 import { testApp } from '../helpers/cdk-app';
 import { recordedMetrics } from '../helpers/recorded-metrics';
+import { dashboardBody, drawnMetrics } from './dashboard-body';
 
 const SPECS = loadModelSpecs(join(__dirname, '../../config/models'));
-const MODELS = SPECS.map((s) => ({ name: s.name, gateMetric: s.gate.metric, schedule: s.schedule }));
+const MODELS = SPECS.map((s) => ({ name: s.name, gateMetric: s.gate.metric, schedule: s.schedule, monitoring: { driftThreshold: monitoringSettings(s).driftThreshold } }));
 /** The service dimension each function folder's records carry (POWERTOOLS_SERVICE_NAME). */
-const SERVICE_OF_FOLDER: Readonly<Record<string, string>> = { inference: METRICS_SERVICE, pipeline: PIPELINE_METRICS_SERVICE };
-const CONSTANTS: Readonly<Record<string, Readonly<Record<string, string>>>> = { INFERENCE_METRICS, PIPELINE_METRICS };
+const SERVICE_OF_FOLDER: Readonly<Record<string, string>> = { inference: METRICS_SERVICE, pipeline: PIPELINE_METRICS_SERVICE, monitoring: MONITORING_METRICS_SERVICE };
+/** Every metric name the functions may emit; the data loop's come from core/monitoring/contract.ts (INFERENCE_METRICS repeats CAPTURE_METRICS). */
+const CONSTANTS: Readonly<Record<string, Readonly<Record<string, string>>>> = { INFERENCE_METRICS, PIPELINE_METRICS, MONITORING_METRICS, CAPTURE_METRICS };
 
 /** The platform as bin/app.ts wires it (bundling skipped), plus the monitoring stack reading the others. */
 function platform(props: Partial<MonitoringStackProps> = {}) {
   const app = testApp();
   const storage = new StorageStack(app, 'Storage');
   const pipeline = new PipelineStack(app, 'Pipeline', { dataBucket: storage.dataBucket, modelBucket: storage.modelBucket, specs: SPECS });
-  const inference = new InferenceStack(app, 'Inference', { modelBucket: storage.modelBucket });
+  const inference = new InferenceStack(app, 'Inference', { modelBucket: storage.modelBucket, dataBucket: storage.dataBucket });
   const monitoring = new MonitoringStack(app, 'Monitoring', {
     api: inference.inference,
     inferenceFunction: inference.inference.fn,
@@ -33,6 +38,8 @@ function platform(props: Partial<MonitoringStackProps> = {}) {
     stateMachine: pipeline.pipeline.stateMachine,
     pipelineStarts: pipeline.pipeline,
     rollout: pipeline.rollout,
+    monitoringJob: pipeline.monitoringJob,
+    capture: inference.inference.capture,
     models: MODELS,
     ...props,
   });
@@ -44,47 +51,6 @@ const alarmProperties = (p: ReturnType<typeof platform>, id: string): Properties
   const logicalId = p.monitoring.getLogicalId(p.monitoring.alarms.byId[id].node.defaultChild as CfnElement);
   return p.template.toJSON().Resources[logicalId].Properties as Properties;
 };
-
-/** One metric line of a graph widget, as the dashboard body holds it. */
-interface DrawnMetric {
-  readonly namespace: string;
-  readonly name: string;
-  readonly dimensions: Readonly<Record<string, string>>;
-  /** The SEARCH expression it came from, if any. */
-  readonly search?: string;
-}
-
-/** The dashboard body with every token (Ref, ImportValue) replaced by a placeholder, parsed. */
-function dashboardBody(template: Template): { widgets: { type: string; properties: { metrics?: unknown[][]; alarms?: unknown[] } }[] } {
-  const body = new Capture();
-  template.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardBody: body });
-  const [, parts] = (body.asObject() as { 'Fn::Join': [string, unknown[]] })['Fn::Join'];
-  return JSON.parse(parts.map((part) => (typeof part === 'string' ? part : '<token>')).join(''));
-}
-
-/** Every metric a graph draws: plain metric arrays, and the metrics SEARCH expressions look for. */
-function drawnMetrics(template: Template): DrawnMetric[] {
-  const drawn: DrawnMetric[] = [];
-  for (const widget of dashboardBody(template).widgets) {
-    for (const entry of widget.properties.metrics ?? []) {
-      if (typeof entry[0] === 'string') {
-        const [namespace, name, ...rest] = entry as string[];
-        const pairs = rest.filter((x) => typeof x === 'string');
-        const dimensions = Object.fromEntries(pairs.flatMap((_, i) => (i % 2 === 0 ? [[pairs[i], pairs[i + 1]]] : [])));
-        drawn.push({ namespace, name, dimensions });
-        continue;
-      }
-      const expression = (entry[0] as { expression?: string }).expression ?? '';
-      for (const [search, schema, terms] of expression.matchAll(/SEARCH\('\{([^}]*)\}([^']*)'/g)) {
-        const [namespace, ...dimensionNames] = schema.split(',');
-        const filters = Object.fromEntries([...terms.matchAll(/(\w+)="([^"]*)"/g)].map(([, k, v]) => [k, v]));
-        const { MetricName: name = '', ...values } = filters;
-        drawn.push({ namespace, name, dimensions: Object.fromEntries(dimensionNames.map((d) => [d, values[d] ?? '*'])), search });
-      }
-    }
-  }
-  return drawn;
-}
 
 describe('MonitoringStack', () => {
   const p = platform({ alarmEmail: 'ops@example.com' });
@@ -283,10 +249,12 @@ describe('the dashboard and the metrics the functions emit', () => {
   const drawn = drawnMetrics(template);
   const custom = drawn.filter((m) => m.namespace === METRICS_NAMESPACE);
   const recorded = recordedMetrics();
-  const declared = new Map(Object.entries(CONSTANTS).flatMap(([constant, names]) => Object.entries(names).map(([key, name]) => [name, { constant, key }] as const)));
+  const declared = new Set(Object.values(CONSTANTS).flatMap((names) => Object.values(names)));
+  /** The metric name a record( call emits, whichever constant it names it through. */
+  const nameOf = (r: { constant: string; key: string }) => CONSTANTS[r.constant]?.[r.key];
 
   test('draws every metric the functions declare, and the API, Lambda and Step Functions metrics', () => {
-    expect([...new Set(custom.map((m) => m.name))].sort()).toEqual([...declared.keys()].sort());
+    expect([...new Set(custom.map((m) => m.name))].sort()).toEqual([...declared].sort());
     const names = (namespace: string) => new Set(drawn.filter((m) => m.namespace === namespace).map((m) => m.name));
     expect([...names('AWS/ApiGateway')].sort()).toEqual(['4xx', '5xx', 'Count', 'IntegrationLatency', 'Latency']);
     expect([...names('AWS/Lambda')].sort()).toEqual(['ConcurrentExecutions', 'Duration', 'Errors', 'Invocations', 'Throttles']);
@@ -296,13 +264,12 @@ describe('the dashboard and the metrics the functions emit', () => {
   test('every custom metric on the dashboard, SEARCH expressions included, is declared and recorded in lambdas/ with the drawn service and dimensions', () => {
     const problems: string[] = [];
     for (const metric of custom) {
-      const source = declared.get(metric.name);
-      if (!source) {
-        problems.push(`${metric.name} is drawn but is in neither INFERENCE_METRICS nor PIPELINE_METRICS`);
+      if (!declared.has(metric.name)) {
+        problems.push(`${metric.name} is drawn but is in none of ${Object.keys(CONSTANTS).join(', ')}`);
         continue;
       }
-      const records = recorded.filter((r) => r.constant === source.constant && r.key === source.key);
-      if (records.length === 0) problems.push(`${source.constant}.${source.key} (${metric.name}) is drawn but no record( call in lambdas/ emits it`);
+      const records = recorded.filter((r) => nameOf(r) === metric.name);
+      if (records.length === 0) problems.push(`${metric.name} is drawn but no record( call in lambdas/ emits it`);
       for (const r of records) {
         const drawnWith = Object.keys(metric.dimensions).sort();
         const emittedWith = r.dimensions === undefined ? undefined : [...r.dimensions, 'service'].sort();

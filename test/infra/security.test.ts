@@ -40,17 +40,20 @@ describe('least privilege', () => {
     }
   });
 
-  test('the inference function may only read registry/ objects and list under registry/', () => {
+  test('the inference function may only read registry/ objects, list under registry/ and write feedback/ labels', () => {
     templates.inference.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: {
         Statement: Match.arrayWith([
           Match.objectLike({ Action: 's3:GetObject', Resource: { 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp('^/registry/\\*$')])] } }),
           Match.objectLike({ Action: 's3:ListBucket', Condition: { StringLike: { 's3:prefix': ['registry/*'] } } }),
+          Match.objectLike({ Action: 's3:PutObject', Resource: { 'Fn::Join': ['', Match.arrayWith([{ 'Fn::ImportValue': Match.stringLikeRegexp('DataBucket') }, '/feedback/*'])] } }),
         ]),
       },
     });
-    const statements = Object.values(templates.inference.findResources('AWS::IAM::Policy')).flatMap((p) => p.Properties.PolicyDocument.Statement as { Action: string | string[] }[]);
-    expect(statements.flatMap((s) => [s.Action].flat()).filter((a) => a.startsWith('s3:')).sort()).toEqual(['s3:GetObject', 's3:ListBucket']);
+    // The capture path's roles (Firehose, CloudWatch Logs) are in this stack too: only the function's policy here.
+    const functionPolicies = Object.values(templates.inference.findResources('AWS::IAM::Policy')).filter((p) => JSON.stringify(p.Properties.Roles).includes('InferenceFunctionRole'));
+    const statements = functionPolicies.flatMap((p) => p.Properties.PolicyDocument.Statement as { Action: string | string[] }[]);
+    expect(statements.flatMap((s) => [s.Action].flat()).filter((a) => a.startsWith('s3:')).sort()).toEqual(['s3:GetObject', 's3:ListBucket', 's3:PutObject']);
   });
 });
 

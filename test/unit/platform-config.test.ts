@@ -17,11 +17,11 @@ function problemsOf(raw: unknown): readonly string[] {
 describe('platform configuration (cdk.json context "platform")', () => {
   test('no context gives the production defaults', () => {
     const config = platformConfig(undefined, SPECS);
-    expect(config.storage).toEqual({ terminationProtection: true, noncurrentVersionExpirationDays: 90 });
+    expect(config.storage).toEqual({ terminationProtection: true, noncurrentVersionExpirationDays: 90, captureRetentionDays: Object.fromEntries(SPECS.map((s) => [s.name, 30])) });
     expect(config.inference.logRetention).toBe(30);
     expect(config.inference.auth).toBeUndefined();
     expect(config.pipeline.maxConcurrency).toBe(5);
-    expect(config.monitoring.models).toEqual(expect.arrayContaining([{ name: 'ai4i2020', gateMetric: 'macroF1', schedule: 'cron(0 3 ? * MON *)' }]));
+    expect(config.monitoring.models).toEqual(expect.arrayContaining([{ name: 'ai4i2020', gateMetric: 'macroF1', schedule: 'cron(0 3 ? * MON *)', monitoring: { driftThreshold: 0.25 } }]));
   });
 
   test('values reach the stacks typed: durations, retention, auth, thresholds', () => {
