@@ -20,8 +20,25 @@ export interface RequestRecord {
   readonly latencyMs: number;
 }
 
-/** A route served by this server itself, not the Lambda (the local dashboard). */
-export type LocalRoute = () => { readonly status: number; readonly headers: Readonly<Record<string, string>>; readonly body: string };
+/** What a local route is given: the request, and the values of its pattern's `{name}` segments. */
+export interface LocalRequest {
+  readonly method: string;
+  /** Without the query string. */
+  readonly path: string;
+  /** `{model}` in `/_local/monitoring/{model}` -> the path's segment there, URL-decoded. */
+  readonly params: Readonly<Record<string, string>>;
+  /** The raw body (empty when there is none). */
+  readonly body: Buffer;
+}
+
+export interface LocalAnswer {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+}
+
+/** A route served by this server itself, not the Lambda (the local dashboard, the monitoring job on demand). */
+export type LocalRoute = (request: LocalRequest) => LocalAnswer | Promise<LocalAnswer>;
 
 export interface HttpApiOptions {
   /** 0 picks a free port. */
@@ -29,7 +46,12 @@ export interface HttpApiOptions {
   /** @default '127.0.0.1' */
   readonly host?: string;
   readonly handler: (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
-  /** GET routes answered locally, by exact path. */
+  /**
+   * Routes answered locally, keyed `"<METHOD> <path pattern>"` or just `"<path pattern>"` (GET).
+   * A pattern is matched segment by segment; a `{name}` segment matches any one segment and is
+   * passed in `params`: `'/dashboard'`, `'POST /_local/monitoring/{model}'`. The first match in
+   * key order wins; requests no route matches go to the handler.
+   */
   readonly localRoutes?: Readonly<Record<string, LocalRoute>>;
   /** Every request the handler answered (API Gateway's own metrics). */
   readonly onRequest?: (record: RequestRecord) => void;
@@ -75,15 +97,69 @@ function send(response: ServerResponse, status: number, headers: Readonly<Record
   response.end(body);
 }
 
+export interface CompiledRoute {
+  readonly method: string;
+  /** Literal segments, or `{ param }` for a `{name}` one. */
+  readonly segments: readonly (string | { readonly param: string })[];
+  readonly route: LocalRoute;
+}
+
+const segmentsOf = (path: string) => path.split('/').slice(1);
+
+/** Parses the `localRoutes` keys once; a malformed key fails the start, naming it. */
+export function compileLocalRoutes(routes: Readonly<Record<string, LocalRoute>>): CompiledRoute[] {
+  return Object.entries(routes).map(([key, route]) => {
+    const match = /^(?:([A-Z]+) )?(\/\S*)$/.exec(key);
+    if (!match) throw new Error(`local route "${key}" must be "<METHOD> /path" or "/path", e.g. "POST /_local/monitoring/{model}"`);
+    const segments = segmentsOf(match[2]).map((segment) => {
+      const param = /^\{([A-Za-z_][A-Za-z0-9_]*)\}$/.exec(segment)?.[1];
+      if (param === undefined && /[{}]/.test(segment)) throw new Error(`local route "${key}": a parameter is a whole segment like {model}, got "${segment}"`);
+      return param === undefined ? segment : { param };
+    });
+    return { method: match[1] ?? 'GET', segments, route };
+  });
+}
+
+/** The first route matching the request, with its parameters. */
+export function matchLocalRoute(routes: readonly CompiledRoute[], method: string, path: string): { route: LocalRoute; params: Record<string, string> } | undefined {
+  const parts = segmentsOf(path);
+  for (const candidate of routes) {
+    if (candidate.method !== method || candidate.segments.length !== parts.length) continue;
+    const params: Record<string, string> = {};
+    const matches = candidate.segments.every((segment, i) => {
+      if (typeof segment === 'string') return segment === parts[i];
+      if (parts[i] === '') return false;
+      try {
+        params[segment.param] = decodeURIComponent(parts[i]);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    if (matches) return { route: candidate.route, params };
+  }
+  return undefined;
+}
+
+const jsonError = (code: string, message: string) => JSON.stringify({ error: { code, message } });
+
 export function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
+  const localRoutes = compileLocalRoutes(options.localRoutes ?? {});
   const server: Server = createServer((request, response) => {
     const started = performance.now();
     const method = request.method ?? 'GET';
     const path = request.url ?? '/';
-    const local = method === 'GET' ? options.localRoutes?.[path.split('?')[0]] : undefined;
+    const local = localRoutes.length > 0 ? matchLocalRoute(localRoutes, method, path.split('?')[0]) : undefined;
     if (local) {
-      const answer = local();
-      send(response, answer.status, answer.headers, answer.body);
+      void (async () => {
+        const body = await readBody(request);
+        if (body === 'too-large') return send(response, 413, { 'content-type': 'application/json' }, jsonError('payload_too_large', `local routes take at most ${API_GATEWAY_PAYLOAD_BYTES} bytes`));
+        const answer = await local.route({ method, path: path.split('?')[0], params: local.params, body });
+        send(response, answer.status, answer.headers, answer.body);
+      })().catch((error: unknown) => {
+        // A local tool: the message helps more than it exposes.
+        if (!response.headersSent) send(response, 500, { 'content-type': 'application/json' }, jsonError('internal_error', `${method} ${path.split('?')[0]} failed: ${error instanceof Error ? error.message : String(error)}`));
+      });
       return;
     }
     const record = (status: number) => options.onRequest?.({ method, path: path.split('?')[0], status, latencyMs: performance.now() - started });

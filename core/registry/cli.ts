@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { S3Client } from '@aws-sdk/client-s3';
+import { isMonitoringCommand, misplacedMonitoringOption, MONITORING_ENVIRONMENT, MONITORING_OPTIONS, MONITORING_USAGE, runMonitoringCommand } from '../monitoring/monitoring-cli';
 import { S3ObjectStore } from '../s3-object-store';
 import { AliasError, AliasMovedError } from './aliases';
 import { OnnxModelValidator } from './onnx-validator';
@@ -28,15 +29,19 @@ commands:
                                          every alias move; with --at, the version serving then
   runs <model>                           retraining runs: candidates' scores, decision, version
 ${ROUTING_USAGE}
+${MONITORING_USAGE}
 
 options: --json prints machine-readable JSON
          --allow-schema-change accepts a version whose features or classes differ from the
            champion's (refused otherwise); the change is recorded with --reason
 exit codes: 0 done; 1 a canary/shadow command refused (the version cannot take traffic) or not
   possible in the current routing (a canary already runs, none to act on, the champion moved);
+  no drift report yet, or the monitoring job failed; feedback labels refused or not sent;
   2 anything else that cannot be done as asked (usage, unknown model, schema differs, ...)
-environment: MODEL_BUCKET (required), AWS_ENDPOINT_URL (S3-compatible endpoint, e.g. the local
-platform's), AWS_REGION (default us-east-1), USER (recorded as the actor, default "cli")`;
+environment: MODEL_BUCKET (every command but drift and feedback), AWS_ENDPOINT_URL (S3-compatible
+endpoint, e.g. the local platform's), AWS_REGION (default us-east-1), USER (recorded as the actor,
+default "cli");
+${MONITORING_ENVIRONMENT}`;
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -119,6 +124,7 @@ const OPTIONS = {
   'allow-schema-change': { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
   ...ROUTING_OPTIONS,
+  ...MONITORING_OPTIONS,
 } as const;
 
 /** Edits (insert, delete, replace a character) between two words. */
@@ -157,6 +163,11 @@ export async function runRegistryCli(argv: string[], env: NodeJS.ProcessEnv, io:
       io.out(USAGE);
       return values.help ? 0 : 2;
     }
+    const [first, ...rest] = positionals;
+    // The data loop's commands read the data bucket and the APIs, not the registry.
+    if (isMonitoringCommand(first)) return await runMonitoringCommand(first, rest, { env, values, out: io.out, err: io.err, table, usage: (message) => new UsageError(message), s3Client: s3ClientFromEnv });
+    const misplacedMonitoring = misplacedMonitoringOption(first, values);
+    if (misplacedMonitoring) throw new UsageError(misplacedMonitoring);
     const bucket = env.MODEL_BUCKET;
     if (!bucket) throw new UsageError('MODEL_BUCKET is not set: export MODEL_BUCKET=<the model bucket name>');
     const client = s3ClientFromEnv(env);
