@@ -193,6 +193,23 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
     log,
   });
 
+  // The MonitoringJob stack part: the same runner as the Lambda, drift retrains started here.
+  const runMonitoringJob = createMonitoringRunner({
+    dataStore,
+    models: registry,
+    specs: new Map(specs.map((spec) => [spec.name, spec])),
+    retrain: { start: async (model, reportKey, name) => ({ started: pipeline.startRun(model, 'drift', { reportKey, name }) !== undefined }) },
+    clock: () => new Date(),
+    recorder: { record: (record) => metrics.recordMetric(record) },
+    log: { info: () => undefined, warn: (message, attributes) => log(`monitoring WARN  ${message}${attributes ? ` ${JSON.stringify(attributes)}` : ''}`) },
+  });
+  const monitoring: LocalMonitoring = {
+    async run(model) {
+      await capture.flush();
+      const { report, reportKey } = await runMonitoringJob({ model });
+      return { ...report, reportKey };
+    },
+  };
   let api: HttpApi;
   try {
     api = await startHttpApi({
@@ -201,6 +218,18 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
       localRoutes: {
         '/dashboard': () => ({ status: 200, headers: { 'content-type': 'text/html; charset=utf-8', ...DASHBOARD_HEADERS }, body: DASHBOARD_HTML }),
         '/dashboard/data': () => ({ status: 200, headers: { 'content-type': 'application/json', 'cache-control': 'no-store' }, body: JSON.stringify(metrics.snapshot()) }),
+        // `npm run registry -- drift <model> --now` against the local platform (API_URL): the monitoring job now.
+        'POST /_local/monitoring/{model}': async ({ params }) => {
+          const json = (status: number, body: unknown) => ({ status, headers: { 'content-type': 'application/json', 'cache-control': 'no-store' }, body: JSON.stringify(body) });
+          if (!specs.some((spec) => spec.name === params.model)) {
+            return json(404, { error: { code: 'unknown_model', message: `no model spec for ${JSON.stringify(params.model)} (known: ${specs.map((spec) => spec.name).join(', ')})` } });
+          }
+          try {
+            return json(200, await monitoring.run(params.model));
+          } catch (error) {
+            return json(500, { error: { code: 'monitoring_failed', message: error instanceof Error ? error.message : String(error) } });
+          }
+        },
       },
       onRequest: (record) => metrics.recordRequest(record),
     });
@@ -249,23 +278,6 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
   const schedules = startSchedules(specs, (model) => pipeline.startRun(model, 'schedule'));
   for (const note of schedules.notes) log(`schedule   ${note}`);
 
-  // The MonitoringJob stack part: the same runner as the Lambda, drift retrains started here.
-  const runMonitoringJob = createMonitoringRunner({
-    dataStore,
-    models: registry,
-    specs: new Map(specs.map((spec) => [spec.name, spec])),
-    retrain: { start: async (model, reportKey, name) => ({ started: pipeline.startRun(model, 'drift', { reportKey, name }) !== undefined }) },
-    clock: () => new Date(),
-    recorder: { record: (record) => metrics.recordMetric(record) },
-    log: { info: () => undefined, warn: (message, attributes) => log(`monitoring WARN  ${message}${attributes ? ` ${JSON.stringify(attributes)}` : ''}`) },
-  });
-  const monitoring: LocalMonitoring = {
-    async run(model) {
-      await capture.flush();
-      const { report, reportKey } = await runMonitoringJob({ model });
-      return { ...report, reportKey };
-    },
-  };
   const monitoringTick = (model: string) =>
     monitoring.run(model).then(
       (report) => {

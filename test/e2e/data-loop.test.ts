@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MonitoringReport } from '../../core/monitoring/contract';
 import { readEndpoints } from '../../local/endpoints';
+import { LOCAL_S3_CREDENTIALS } from '../../local/s3-server';
+import { registryCli } from '../helpers/registry-cli';
 import type { PipelineEvent } from '../../local/local-pipeline';
 import { type LocalPlatform, startLocalPlatform } from '../../local/platform';
 import { progressReporter } from '../../local/progress';
@@ -171,6 +173,17 @@ describe('capture -> feedback -> drift -> retrain, through the local platform', 
     }
     expect(driftRuns()).toHaveLength(1);
     expect(driftRuns()[0].input).toMatchObject({ model: 'iris', trigger: 'drift', reportKey: expect.stringMatching(/^monitoring\/iris\//) });
+    // What a user runs: the CLI asks the local platform for a tick and prints the table.
+    const endpoints = readEndpoints(dataDir);
+    const cli = await registryCli(
+      { API_URL: apiUrl, DATA_BUCKET: endpoints.dataBucket, MODEL_BUCKET: endpoints.modelBucket, AWS_ENDPOINT_URL: endpoints.s3Endpoint, AWS_ACCESS_KEY_ID: LOCAL_S3_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: LOCAL_S3_CREDENTIALS.secretAccessKey },
+      ['drift', 'iris', '--now'],
+    );
+    expect(cli.err).toBe('');
+    expect(cli.code).toBe(0);
+    expect(cli.out).toMatch(/petal_length\s.*\bdrift\b/);
+    expect(cli.out).toMatch(/cool-down/);
+    expect(driftRuns()).toHaveLength(1);
     const drift = platform.metrics.snapshot().panels.find((p) => p.id === 'drift');
     expect(drift?.series.map((s) => s.name)).toContain('iris petal_length');
     // The drift run trains on the processed data like a scheduled run, and records what started it.
