@@ -7,13 +7,20 @@ import { CAPTURE_KIND, type CaptureRecord, type FeedbackRecord } from './contrac
  * (Firehose compression; several gzip members in one object), several JSON values on one line
  * (Firehose concatenates records without a delimiter unless told to add one), and CloudWatch Logs
  * subscription envelopes (`{"messageType": "DATA_MESSAGE", "logEvents": [{"message": ...}]}`, what
- * a subscription hands Firehose when nothing decompresses or extracts it). A line that is none of
- * these is counted as unparsable and skipped: one bad line must not hide a window's records.
+ * a subscription hands Firehose when nothing decompresses or extracts it), and Firehose error output
+ * (capture-errors/: one JSON object per source record it could not partition or deliver, the record
+ * base64 in `rawData`; unwrapped by `firehoseErrorData`). A line that is none of these is counted as
+ * unparsable and skipped: one bad line must not hide a window's records.
  */
 
 export interface ReadCounts {
-  /** Lines (or log event messages) that are not JSON. */
+  /** Lines (or log event messages, or error-output rawData) that are not JSON. */
   unparsable: number;
+  /**
+   * Firehose error-output records unwrapped, by error code (`DynamicPartitioning.DeAggregationRecordCountLimitExceeded`, ...; `unknown` without one).
+   * @default - not counted
+   */
+  errorCodes?: Record<string, number>;
 }
 
 const GZIP_MAGIC = [0x1f, 0x8b];
@@ -96,7 +103,49 @@ function emitText(text: string, onValue: (value: unknown) => void, counts: ReadC
   }
 }
 
+/**
+ * The value as a Firehose error-output record (its error code and source record), or undefined
+ * when it is not one. The fields vary with the failure (Firehose developer guide):
+ * `errorCode`/`errorMessage` for processing and dynamic partitioning failures, `ErrorCode` or
+ * `lastErrorCode` for format conversion; all carry `rawData` (the source record, base64) and
+ * `arrivalTimestamp`. No capture or feedback record has a `rawData` field.
+ */
+function asFirehoseError(value: unknown): { readonly code: string; readonly rawData: string } | undefined {
+  if (!isObject(value) || typeof value.rawData !== 'string') return undefined;
+  const code = value.errorCode ?? value.ErrorCode ?? value.lastErrorCode;
+  if (typeof code === 'string') return { code, rawData: value.rawData };
+  const described = ['errorMessage', 'ErrorMessage', 'lastErrorMessage', 'arrivalTimestamp', 'attemptsMade'].some((field) => field in value);
+  return described ? { code: 'unknown', rawData: value.rawData } : undefined;
+}
+
+/** Firehose writes rawData as standard base64, without line breaks. */
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/**
+ * The source record a Firehose error-output record holds: its `rawData`, base64-decoded and, when
+ * it starts with gzip's magic bytes, gunzipped. Firehose keeps a record that failed after
+ * decompression in its compressed form (the gzipped CloudWatch Logs batch); what the text then
+ * holds (an envelope, or message lines) is read like any other object. Undefined when rawData is
+ * not base64 or not a whole gzip stream.
+ */
+export function firehoseErrorData(rawData: string): string | undefined {
+  if (!BASE64.test(rawData)) return undefined;
+  try {
+    return objectText(Buffer.from(rawData, 'base64'));
+  } catch {
+    return undefined;
+  }
+}
+
 function emitValue(value: unknown, onValue: (value: unknown) => void, counts: ReadCounts): void {
+  const failed = asFirehoseError(value);
+  if (failed !== undefined) {
+    if (counts.errorCodes) counts.errorCodes[failed.code] = (counts.errorCodes[failed.code] ?? 0) + 1;
+    const text = firehoseErrorData(failed.rawData);
+    if (text === undefined) counts.unparsable++;
+    else emitText(text, onValue, counts);
+    return;
+  }
   if (!isObject(value) || typeof value.messageType !== 'string') {
     onValue(value);
     return;

@@ -6,12 +6,19 @@
  * local platform all import them from here.
  *
  *   capture/<model>/date=YYYY-MM-DD/hour=HH/<object>     JSON lines of CaptureRecord (Firehose, or the local platform)
+ *   capture-errors/<error type>/date=YYYY-MM-DD/<object> Firehose error output: JSON lines, each a source record it could not partition or deliver (AWS only)
  *   feedback/<model>/date=YYYY-MM-DD/<time>-<id>.jsonl   JSON lines of FeedbackRecord (the feedback endpoint)
  *   monitoring/<model>/<time>.json                       MonitoringReport (the monitoring job)
  *   monitoring-state/<model>/drift-retrain.json          DriftRetrainState (the cool-down, written conditionally)
  */
 
 export const CAPTURE_PREFIX = 'capture/';
+/**
+ * Where Firehose puts what it could not partition or deliver, by error type (`partitioning-failed`,
+ * `processing-failed`, ...): the raw source records (any model's) with the error. Personal data
+ * like capture/, and captured records all the same: the monitoring job reads them too.
+ */
+export const CAPTURE_ERRORS_PREFIX = 'capture-errors/';
 export const FEEDBACK_PREFIX = 'feedback/';
 export const MONITORING_PREFIX = 'monitoring/';
 export const MONITORING_STATE_PREFIX = 'monitoring-state/';
@@ -27,6 +34,8 @@ export const compactTime = (time: Date) => time.toISOString().replace(/[-:.]/g, 
 /** The date partition the capture of `time` lands in (Firehose uses the record's arrival time; the local platform the record's time). */
 export const captureDayPrefix = (model: string, time: Date) => `${CAPTURE_PREFIX}${model}/date=${day(time)}/`;
 export const captureObjectPrefix = (model: string, time: Date) => `${captureDayPrefix(model, time)}hour=${hour(time)}/`;
+/** The date partition of one Firehose error type (a folder under CAPTURE_ERRORS_PREFIX), by arrival time like capture/. */
+export const captureErrorsDayPrefix = (errorType: string, time: Date) => `${CAPTURE_ERRORS_PREFIX}${errorType}/date=${day(time)}/`;
 export const feedbackDayPrefix = (model: string, time: Date) => `${FEEDBACK_PREFIX}${model}/date=${day(time)}/`;
 export const feedbackKey = (model: string, time: Date, requestId: string) => `${feedbackDayPrefix(model, time)}${compactTime(time)}-${requestId}.jsonl`;
 export const monitoringReportKey = (model: string, time: Date) => `${MONITORING_PREFIX}${model}/${compactTime(time)}.json`;
@@ -213,6 +222,8 @@ export const MONITORING_METRICS = {
   feedbackMatched: 'FeedbackMatched',
   /** 1 when a run started a drift retrain; dimension model. */
   driftRetrains: 'DriftRetrains',
+  /** Records in the window the run read from Firehose's error output (capture-errors/), not capture/; dimension model. */
+  errorOutputRecords: 'ErrorOutputRecords',
 } as const;
 
 /** Inference-side metric names for the loop (the inference function's own list includes them). */

@@ -4,7 +4,9 @@ import { DEFAULT_ALIAS, type ModelSource } from '../registry/types';
 import { asCaptureRecord, asFeedbackRecord, type ReadCounts, readJsonValues } from './capture-reader';
 import {
   type Baseline,
+  CAPTURE_ERRORS_PREFIX,
   captureDayPrefix,
+  captureErrorsDayPrefix,
   type CaptureRecord,
   type FeatureDriftResult,
   feedbackDayPrefix,
@@ -21,7 +23,8 @@ export type { RetrainStarter } from './drift-retrain';
 
 /**
  * The monitoring job (issue 14): one run per model per tick. It reads the window's captured
- * records (capture/<model>/date=.../), the feedback since the window's first day, and the
+ * records (capture/<model>/date=.../, and this model's among what Firehose could not partition
+ * or deliver, capture-errors/<error type>/date=.../), the feedback since the window's first day, and the
  * champion's baseline; it judges every feature's drift and the predictions', joins the labels,
  * writes monitoring/<model>/<time>.json and, on drift, starts at most one retrain per cool-down.
  *
@@ -50,11 +53,20 @@ export interface MonitoringJobDeps {
 
 /** What a run read besides the report: objects, and records it could not use (logged, not in the report). */
 export interface MonitoringReadStats {
+  /** Objects read under capture/<model>/. */
   readonly captureObjects: number;
+  /** Objects read under capture-errors/ (Firehose error output, every model's records; none on the local platform). */
+  readonly errorOutputObjects: number;
+  /**
+   * This model's records in the window that came from error output rather than capture/<model>/
+   * (e.g. a batch of more than 500 instances, over Firehose's de-aggregation limit); they are in
+   * the report's records like the others.
+   */
+  readonly errorOutputRecords: number;
   readonly feedbackObjects: number;
   /** Lines that are not JSON. */
   readonly unparsable: number;
-  /** JSON values that are not capture (or feedback) records, or are another model's. */
+  /** JSON values that are not capture (or feedback) records, or are another model's under capture/<model>/ or feedback/<model>/ (error output holds every model's, so those are not counted). */
   readonly invalid: number;
   /** Captured records with a time outside the window. */
   readonly outsideWindow: number;
@@ -112,6 +124,13 @@ async function listDays(store: ObjectStore, days: readonly Date[], prefixOf: (da
   return keys;
 }
 
+/** The error-output objects of the days: every error type Firehose made a folder for (capture-errors/<type>/), then its day partitions. */
+async function listErrorOutput(store: ObjectStore, days: readonly Date[]): Promise<string[]> {
+  const keys: string[] = [];
+  for (const errorType of await store.listPrefixes(CAPTURE_ERRORS_PREFIX)) keys.push(...(await listDays(store, days, (day) => captureErrorsDayPrefix(errorType, day))));
+  return keys;
+}
+
 type Champion = { readonly version: number; readonly baseline?: Baseline } | undefined;
 
 async function championOf(models: MonitoringJobDeps['models'], model: string): Promise<Champion> {
@@ -134,9 +153,10 @@ export async function runMonitoring(deps: MonitoringJobDeps, model: string, now:
   const log = deps.log ?? silent;
   const concurrency = deps.readConcurrency ?? 8;
   const from = new Date(now.getTime() - settings.windowHours * HOUR_MS);
-  const counts: ReadCounts = { unparsable: 0 };
+  const counts: ReadCounts = { unparsable: 0, errorCodes: {} };
   let invalid = 0;
   let outsideWindow = 0;
+  let errorOutputRecords = 0;
 
   const champion = await championOf(deps.models, model);
   const baseline = champion?.baseline;
@@ -168,35 +188,54 @@ export async function runMonitoring(deps: MonitoringJobDeps, model: string, now:
   let records = 0;
   const fromMs = from.getTime();
   const toMs = now.getTime();
-  const take = (record: CaptureRecord) => {
+  /** Counts the record in when it is in the window; says whether it was. */
+  const take = (record: CaptureRecord): boolean => {
     const time = Date.parse(record.time);
     if (time < fromMs || time >= toMs) {
       outsideWindow++;
-      return;
+      return false;
     }
     records++;
     byVersion.set(record.version, (byVersion.get(record.version) ?? 0) + 1);
     for (const { name, drift } of accumulators) drift.add(Object.hasOwn(record.features, name) ? record.features[name] : undefined);
     if (record.version === champion?.version) predictions.add(record.label);
     join.add(record);
+    return true;
   };
+  /** Error output holds every model's records: another model's there is expected, not invalid. */
+  const readCaptures = (keys: readonly string[], errorOutput: boolean) =>
+    forEachLimited(keys, concurrency, async (key) => {
+      const object = await deps.dataStore.get(key);
+      if (!object) return;
+      readJsonValues(
+        object.body,
+        (value) => {
+          const record = asCaptureRecord(value);
+          if (record === undefined) invalid++;
+          else if (record.model === model) {
+            if (take(record) && errorOutput) errorOutputRecords++;
+          } else if (!errorOutput) invalid++;
+        },
+        counts,
+      );
+    });
 
   const captureKeys = (await listDays(deps.dataStore, days, (day) => captureDayPrefix(model, day))).filter((key) => mayHoldWindow(key, from));
-  await forEachLimited(captureKeys, concurrency, async (key) => {
-    const object = await deps.dataStore.get(key);
-    if (!object) return;
-    readJsonValues(
-      object.body,
-      (value) => {
-        const record = asCaptureRecord(value);
-        if (record && record.model === model) take(record);
-        else invalid++;
-      },
-      counts,
-    );
-  });
-  const read: MonitoringReadStats = { captureObjects: captureKeys.length, feedbackObjects: feedbackKeys.length, unparsable: counts.unparsable, invalid, outsideWindow };
+  await readCaptures(captureKeys, false);
+  // Same days: Firehose dates error output by arrival, as it does capture/.
+  const errorOutputKeys = await listErrorOutput(deps.dataStore, days);
+  await readCaptures(errorOutputKeys, true);
+  const read: MonitoringReadStats = {
+    captureObjects: captureKeys.length,
+    errorOutputObjects: errorOutputKeys.length,
+    errorOutputRecords,
+    feedbackObjects: feedbackKeys.length,
+    unparsable: counts.unparsable,
+    invalid,
+    outsideWindow,
+  };
   if (counts.unparsable > 0 || invalid > 0) log.warn('skipped capture or feedback lines that are not records of this model', { model, ...read });
+  if (errorOutputKeys.length > 0) log.info('read Firehose error output (capture-errors/)', { model, errorOutputRecords, errorCodes: counts.errorCodes });
 
   const notJudged = notJudgedReason(champion, records, settings.minRecords);
   const judged = notJudged === undefined;

@@ -1,4 +1,5 @@
 import { MONITORING_METRICS, type MonitoringReport } from '../../core/monitoring/contract';
+import type { MonitoringReadStats } from '../../core/monitoring/job';
 import type { MetricsRecorder } from '../shared/metrics';
 
 /** The monitoring function's metric names (core/monitoring/contract.ts, which the dashboard and alarms import too). */
@@ -37,4 +38,14 @@ export function recordReportMetrics(recorder: MonitoringRecorder, report: Monito
   if (champion?.accuracy !== null && champion?.accuracy !== undefined) {
     recorder.record({ name: MONITORING_METRICS.liveAccuracy, unit: 'None', value: champion.accuracy, dimensions: { model } });
   }
+}
+
+/**
+ * What a run read that the report does not say: this model's records that came from Firehose's
+ * error output (capture-errors/), every run, so the graph shows zero rather than a gap. Above zero,
+ * the capture path is routing records around capture/ (batches over the 500-record de-aggregation
+ * limit, lines it could not parse); the job still counts them.
+ */
+export function recordReadMetrics(recorder: MonitoringRecorder, model: string, read: MonitoringReadStats): void {
+  recorder.record({ name: MONITORING_METRICS.errorOutputRecords, unit: 'Count', value: read.errorOutputRecords, dimensions: { model } });
 }

@@ -4,15 +4,17 @@ import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { CAPTURE_KIND, CAPTURE_PREFIX } from '../../core/monitoring/contract';
+import { CAPTURE_ERRORS_PREFIX, CAPTURE_KIND, CAPTURE_PREFIX } from '../../core/monitoring/contract';
 import { acknowledgeResourceWildcards, grantObjects } from './least-privilege';
 
 /** The log events the subscription sends on: the inference function's capture lines, nothing else it logs. */
 export const CAPTURE_FILTER_PATTERN = `{ $.kind = "${CAPTURE_KIND}" }`;
-/** Where Firehose puts what it could not partition or deliver (raw records, with the error): personal data too. */
-export const CAPTURE_ERRORS_PREFIX = 'capture-errors/';
 /** capture/<model>/date=YYYY-MM-DD/hour=HH/ (core/monitoring/contract.ts), from each record's `model` and its arrival time (UTC). */
 export const CAPTURE_DELIVERY_PREFIX = `${CAPTURE_PREFIX}!{partitionKeyFromQuery:model}/date=!{timestamp:yyyy-MM-dd}/hour=!{timestamp:HH}/`;
+/**
+ * capture-errors/<error type>/date=YYYY-MM-DD/ (contract.ts `captureErrorsDayPrefix`): what Firehose could not partition or
+ * deliver, e.g. a Logs batch of more than 500 captures (over the de-aggregation limit). The monitoring job reads it too.
+ */
 export const CAPTURE_ERROR_OUTPUT_PREFIX = `${CAPTURE_ERRORS_PREFIX}!{firehose:error-output-type}/date=!{timestamp:yyyy-MM-dd}/`;
 /** Objects end like the local platform's (local/capture-delivery.ts), so one reader lists both. */
 export const CAPTURE_FILE_EXTENSION = '.jsonl';
@@ -73,6 +75,8 @@ export class InferenceCapture extends Construct {
   public readonly deliveryStream: firehose.CfnDeliveryStream;
   /** The stream's name: the DeliveryStreamName dimension of its AWS/Firehose metrics. */
   public readonly deliveryStreamName: string;
+  /** How long the stream buffers before writing (what its DataFreshness is judged against). */
+  public readonly bufferingInterval: Duration;
   public readonly subscriptionFilter: logs.CfnSubscriptionFilter;
   /** Assumed by Firehose: writes capture/* and capture-errors/* and its error log, nothing else. */
   public readonly deliveryRole: iam.Role;
@@ -141,6 +145,7 @@ export class InferenceCapture extends Construct {
     // Firehose checks its role when the stream is created: the policy must exist first.
     this.deliveryStream.node.addDependency(this.deliveryRole);
     this.deliveryStreamName = this.deliveryStream.ref;
+    this.bufferingInterval = Duration.seconds(bufferingSeconds);
 
     this.subscriptionRole = new iam.Role(this, 'SubscriptionRole', {
       assumedBy: new iam.ServicePrincipal('logs.amazonaws.com', {

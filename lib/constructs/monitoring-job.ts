@@ -9,7 +9,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { CAPTURE_PREFIX, FEEDBACK_PREFIX, MONITORING_PREFIX, MONITORING_STATE_PREFIX } from '../../core/monitoring/contract';
+import { CAPTURE_ERRORS_PREFIX, CAPTURE_PREFIX, FEEDBACK_PREFIX, MONITORING_PREFIX, MONITORING_STATE_PREFIX } from '../../core/monitoring/contract';
 import { scheduleProblem } from '../../core/pipeline/model-spec';
 import { nameProblem } from '../../core/registry/keys';
 import { MONITORING_METRICS_SERVICE } from '../../lambdas/monitoring/metrics';
@@ -29,7 +29,7 @@ export interface MonitoredSchedule {
 }
 
 export interface MonitoringJobProps {
-  /** Captured records (capture/) and feedback (feedback/) are read; reports (monitoring/) and the cool-down (monitoring-state/) written. */
+  /** Captured records (capture/, and Firehose's error output capture-errors/) and feedback (feedback/) are read; reports (monitoring/) and the cool-down (monitoring-state/) written. */
   readonly dataBucket: s3.IBucket;
   /** The registry: each version's baseline (registry/, read only). */
   readonly modelBucket: s3.IBucket;
@@ -171,17 +171,18 @@ export class MonitoringJob extends Construct {
   }
 
   /**
-   * Reads captured records and feedback; writes reports (never read back by the job) and its
+   * Reads captured records (capture/, and capture-errors/, where Firehose puts records it could
+   * not partition) and feedback; writes reports (never read back by the job) and its
    * cool-down claim (read, written conditionally, deleted again when the retrain it claimed could
    * not start: core/monitoring/drift-retrain.ts); reads baselines from the registry. It deletes
    * nothing else and writes nothing outside monitoring/ and monitoring-state/.
    */
   private grantData(dataBucket: s3.IBucket, modelBucket: s3.IBucket): void {
-    for (const prefix of [CAPTURE_PREFIX, FEEDBACK_PREFIX]) grantObjects(dataBucket, this.fn, prefix, ['s3:GetObject']);
+    for (const prefix of [CAPTURE_PREFIX, CAPTURE_ERRORS_PREFIX, FEEDBACK_PREFIX]) grantObjects(dataBucket, this.fn, prefix, ['s3:GetObject']);
     grantObjects(dataBucket, this.fn, MONITORING_PREFIX, ['s3:PutObject']);
     grantObjects(dataBucket, this.fn, MONITORING_STATE_PREFIX, ['s3:GetObject', 's3:PutObject', 's3:DeleteObject']);
     // Listing also makes S3 answer 404, not 403, for a missing key (e.g. the first run's cool-down state).
-    grantList(dataBucket, this.fn, [CAPTURE_PREFIX, FEEDBACK_PREFIX, MONITORING_PREFIX, MONITORING_STATE_PREFIX]);
+    grantList(dataBucket, this.fn, [CAPTURE_PREFIX, CAPTURE_ERRORS_PREFIX, FEEDBACK_PREFIX, MONITORING_PREFIX, MONITORING_STATE_PREFIX]);
     grantObjects(modelBucket, this.fn, 'registry/', ['s3:GetObject']);
     grantList(modelBucket, this.fn, ['registry/']);
   }

@@ -118,6 +118,23 @@ export const DEFAULT_ALARM_THRESHOLDS: AlarmThresholds = {
   monitoringErrorsCount: 0,
 };
 
+/**
+ * Alarm (CaptureDeliveryFailing) when the capture stream's oldest undelivered record is older than
+ * this many seconds: twice its buffering interval plus 5 minutes (900 s at the default 300 s).
+ *
+ * Why DataFreshness and this line: with dynamic partitioning Firehose's own end-to-end delay may
+ * reach 1.5x the buffering interval (multi-stage buffering, per its documentation), so a healthy
+ * stream peaks near 450 s; 2x plus 5 minutes leaves room for that and a slow PUT, yet pages
+ * within about 15 minutes of records getting stuck. Stuck is what loses data: Firehose keeps an
+ * undeliverable record for 24 hours, and retries a failing error-output write forever, blocking
+ * the stream. DeliveryToS3.Success < 1 was the alternative; it pages on one PUT that a retry then
+ * delivered, and on records that went to capture-errors/ (which the monitoring job reads, so they
+ * are not lost). An idle stream emits no DataFreshness, and no data is not a breach.
+ */
+export function captureDeliveryStaleSeconds(bufferingSeconds: number): number {
+  return 2 * bufferingSeconds + 300;
+}
+
 /** An alarm's period times its evaluation periods may not exceed 1 day when the period is under 1 hour. */
 const MAX_FIVE_MINUTE_PERIODS = 288;
 /** ... and 7 days otherwise (PutMetricAlarm); the staleness alarm uses 1-hour periods. */

@@ -3,6 +3,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { CAPTURE_METRICS, MONITORING_METRICS } from '../../core/monitoring/contract';
+import { DEFAULT_CAPTURE_BUFFERING } from '../constructs/inference-capture';
 import { METRICS_SERVICE as INFERENCE_SERVICE } from '../../lambdas/inference/metrics';
 import { METRICS_NAMESPACE } from '../../lambdas/shared/metrics';
 import { MONITORING_METRICS_SERVICE } from '../../lambdas/monitoring/metrics';
@@ -17,6 +18,11 @@ export interface MonitoredJob {
 export interface MonitoredCapture {
   /** The Firehose stream's name (the DeliveryStreamName dimension). */
   readonly deliveryStreamName: string;
+  /**
+   * How long the stream buffers before writing: its DataFreshness is judged against it (CaptureDeliveryFailing).
+   * @default DEFAULT_CAPTURE_BUFFERING (lib/constructs/inference-capture.ts, 300 s)
+   */
+  readonly bufferingInterval?: Duration;
 }
 
 export interface DataLoopMetricsProps {
@@ -98,6 +104,11 @@ export class DataLoopMetrics {
     return this.job(MONITORING_METRICS.driftRetrains, { model }, 'Sum', `${model} drift retrains`);
   }
 
+  /** Records in a run's window that came from Firehose's error output (capture-errors/), not capture/<model>/. */
+  errorOutputRecordsMax(model: string): cloudwatch.IMetric {
+    return this.job(MONITORING_METRICS.errorOutputRecords, { model }, 'Maximum', `${model} from capture-errors/ in window`);
+  }
+
   // --- What the inference function captured and accepted (ServerlessMlops, service=inference) ---
 
   capturedInstancesCount(model: string): cloudwatch.IMetric {
@@ -128,6 +139,12 @@ export class DataLoopMetrics {
   /** Age of the oldest record not yet in S3 (the buffering interval when healthy); undefined without a capture path. */
   captureDataFreshnessMaxInSeconds(): cloudwatch.IMetric | undefined {
     return this.firehose('DeliveryToS3.DataFreshness', 'Maximum', 'oldest undelivered record (s)');
+  }
+
+  /** The capture stream's buffering interval in seconds; undefined without a capture path. */
+  captureBufferingSeconds(): number | undefined {
+    const capture = this.props.capture;
+    return capture && (capture.bufferingInterval ?? DEFAULT_CAPTURE_BUFFERING).toSeconds();
   }
 
   // --- The monitoring job's function and dead-letter queue ---

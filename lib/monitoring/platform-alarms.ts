@@ -3,7 +3,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { type AlarmThresholds, retrainingStaleWindow } from './alarm-thresholds';
+import { type AlarmThresholds, captureDeliveryStaleSeconds, retrainingStaleWindow } from './alarm-thresholds';
 import type { PlatformMetrics, StartRule } from './platform-metrics';
 
 /** A model the platform serves and retrains, as its spec (config/models/*.json) describes it. */
@@ -51,6 +51,7 @@ export const ALARM_IDS = [
   'RolloutEventsDeadLettered',
   'MonitoringErrors',
   'MonitoringEventsDeadLettered',
+  'CaptureDeliveryFailing',
   'ModelLoadFailures',
   'RetrainingStale',
   'DriftDetected',
@@ -94,6 +95,7 @@ export function platformAlarmCatalog(t: AlarmThresholds): readonly PlatformAlarm
     info('RolloutEventsDeadLettered', 'platform', `More than ${t.deadLetteredStartsCount} rollout events wait in the rollout's dead-letter queue: a rollout request EventBridge could not start (its canary serves at its first weight with nothing judging it) or a canary alarm abort it could not deliver. First: read the messages (aws sqs receive-message); abort or restart the canary named there by hand (npm run registry -- canary abort <model>), then delete the messages.`),
     info('MonitoringErrors', 'platform', `The drift monitoring job failed more than ${t.monitoringErrorsCount} times in 5 minutes (Lambda retries a failed run twice, then its event goes to the job's dead-letter queue): that run judged no drift or live accuracy and could start no drift retrain. First: search the monitoring function's logs for the error (a baseline missing from the champion's manifest, a denied S3 read, a timeout over a large window).`),
     info('MonitoringEventsDeadLettered', 'platform', `More than ${t.deadLetteredStartsCount} monitoring runs wait in the monitoring job's dead-letter queue: runs that failed after Lambda's retries, or schedule events EventBridge could not deliver. First: read the messages (aws sqs receive-message) for the model and the error, fix it, run the job again (npm run registry -- drift <model> --now), then delete the messages. Messages are kept 14 days.`),
+    info('CaptureDeliveryFailing', 'platform', `The capture stream (Firehose) holds a record it has not written to S3 for more than {threshold} s (twice its buffering interval plus 5 minutes): captured requests are not reaching capture/ or capture-errors/, and Firehose drops what it cannot deliver within 24 hours. First: read the stream's error log group (CaptureDeliveryErrors) for the S3 error (access denied, a bucket policy or key change), fix it, and check that capture/<model>/ gets new objects again.`),
     info('ModelLoadFailures', 'model', `The inference function refused or could not fetch a version of {model} more than ${t.modelLoadFailuresCount} times in 5 minutes (checksum mismatch, unloadable ONNX, registry unreachable). It keeps serving the last good version, so the model in service is older than the champion. First: search the function's logs for the model; if the champion is bad, roll back with npm run registry -- rollback {model}.`),
     info('RetrainingStale', 'model', `No retraining run of {model} finished (promoted, canary or rejected) in the last {hours} hours, ${t.retrainingMissedRuns + 0.5} of its schedule's intervals: scheduled retraining has stopped. First: check the schedule rule is enabled, the pipeline's start dead-letter queue, and recent executions for {model}.`),
     info('DriftDetected', 'model', `The last drift monitoring run of {model} found a feature whose PSI reached {threshold} (the spec's monitoring.driftThreshold): live inputs no longer look like the training data. A drift retrain starts unless the spec turns retrainOnDrift off or a cool-down is running. First: npm run registry -- drift {model} shows which feature drifted and by how much; check the data source upstream before trusting a model retrained on it.`),
@@ -193,6 +195,11 @@ export class PlatformAlarms extends Construct {
     if (monitoringErrors) add('MonitoringErrors', { metric: monitoringErrors, threshold: t.monitoringErrorsCount });
     const monitoringDeadLettered = m.dataLoop.monitoringDeadLetteredMax();
     if (monitoringDeadLettered) add('MonitoringEventsDeadLettered', { metric: monitoringDeadLettered, threshold: t.deadLetteredStartsCount, notifyRecovery: true });
+    // The capture stream: records stuck in Firehose are what is lost (captureDeliveryStaleSeconds says why this metric).
+    // Records it sends to capture-errors/ instead are delivered, and read by the job.
+    const freshness = m.dataLoop.captureDataFreshnessMaxInSeconds();
+    const buffering = m.dataLoop.captureBufferingSeconds();
+    if (freshness && buffering !== undefined) add('CaptureDeliveryFailing', { metric: freshness, threshold: captureDeliveryStaleSeconds(buffering), notifyRecovery: true });
 
     const skipped: { model: string; reason: string }[] = [];
     for (const model of props.models) {

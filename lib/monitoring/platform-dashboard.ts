@@ -3,7 +3,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { Construct } from 'constructs';
 import { PSI_MODERATE } from '../../core/monitoring/contract';
 import { type Variant, VARIANTS } from '../../core/registry/routing';
-import type { AlarmThresholds } from './alarm-thresholds';
+import { type AlarmThresholds, captureDeliveryStaleSeconds } from './alarm-thresholds';
 import type { MonitoredModel } from './platform-alarms';
 import type { PlatformMetrics } from './platform-metrics';
 
@@ -188,7 +188,11 @@ export class PlatformDashboard extends Construct {
           leftAnnotations: x.liveAccuracyFloor === undefined ? [] : [line(x.liveAccuracyFloor, 'live accuracy alarm')],
         }),
       ),
-      graph('Records and matched feedback in the window (per run)', monitored.flatMap((x) => [d.capturedRecordsMax(x.name), d.feedbackMatchedMax(x.name)]), { width: 8 }),
+      graph('Records and matched feedback in the window (left); of them from capture-errors/ (right)', monitored.flatMap((x) => [d.capturedRecordsMax(x.name), d.feedbackMatchedMax(x.name)]), {
+        width: 8,
+        right: monitored.map((x) => d.errorOutputRecordsMax(x.name)),
+        rightYAxis: { min: 0 },
+      }),
       graph('Captured instances and feedback labels (left); capture errors (right)', monitored.flatMap((x) => [d.capturedInstancesCount(x.name), d.feedbackLabelsCount(x.name)]), {
         width: 8,
         right: monitored.map((x) => d.captureErrorsCount(x.name)),
@@ -197,9 +201,19 @@ export class PlatformDashboard extends Construct {
       graph('Drift retrains started', monitored.map((x) => d.driftRetrainsCount(x.name)), { width: 8 }),
     );
     const stream = optional([d.captureIncomingRecordsCount(), d.captureDeliveredRecordsCount()]);
+    const buffering = d.captureBufferingSeconds();
     const job = optional([d.monitoringErrorsCount(), d.monitoringDeadLetteredMax()]);
     this.dashboard.addWidgets(
-      ...(stream.length === 0 ? [] : [graph('Capture stream: records in and delivered (left); oldest undelivered, s (right)', stream, { width: 12, right: optional([d.captureDataFreshnessMaxInSeconds()]), rightYAxis: { min: 0 } })]),
+      ...(stream.length === 0
+        ? []
+        : [
+            graph('Capture stream: records in and delivered (left); oldest undelivered, s (right)', stream, {
+              width: 12,
+              right: optional([d.captureDataFreshnessMaxInSeconds()]),
+              rightYAxis: { min: 0 },
+              rightAnnotations: buffering === undefined ? [] : [line(captureDeliveryStaleSeconds(buffering), 'delivery alarm')],
+            }),
+          ]),
       ...(job.length === 0 ? [] : [graph('Monitoring job: errors and dead-lettered runs (left); longest run, ms (right)', job, { width: 12, right: optional([d.monitoringDurationMaxInMillis()]), rightYAxis: { min: 0 } })]),
     );
   }

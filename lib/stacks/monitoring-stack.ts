@@ -49,8 +49,8 @@ export interface MonitoringStackProps extends StackProps {
   readonly monitoringJob?: MonitoredJob;
   /**
    * The capture path (InferenceApi's `capture`, an InferenceCapture can be passed as is): its
-   * Firehose stream is drawn.
-   * @default - no capture stream graph
+   * Firehose stream is drawn, and alarmed on when it stops delivering (CaptureDeliveryFailing).
+   * @default - no capture stream graph or alarm
    */
   readonly capture?: MonitoredCapture;
   /** One per model spec: name, gate metric, schedule and drift monitoring (config/models/*.json). */

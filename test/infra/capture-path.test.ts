@@ -2,11 +2,14 @@ import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { captureObjectPrefix } from '../../core/monitoring/contract';
+import { captureErrorsDayPrefix, captureObjectPrefix } from '../../core/monitoring/contract';
 import { monitoringSettings } from '../../core/pipeline/model-spec';
 import { captureRetentionRules } from '../../lib/constructs/capture-retention';
 import { InferenceApi } from '../../lib/constructs/inference-api';
 import { captureBufferingSeconds, InferenceCapture } from '../../lib/constructs/inference-capture';
+import { captureDeliveryStaleSeconds } from '../../lib/monitoring/alarm-thresholds';
+import { DataLoopMetrics } from '../../lib/monitoring/data-loop-metrics';
+import { dashboardBody } from './dashboard-body';
 import { actionsOf, dataLoopPlatform, keyPattern, logicalId, roleStatements, SPECS, type Statement } from './data-loop-platform';
 
 /**
@@ -63,6 +66,9 @@ describe('the capture path: log subscription -> Firehose -> capture/<model>/', (
       .replace('!{timestamp:HH}', '05');
     expect(rendered).toBe(captureObjectPrefix('iris', time));
     expect(destination().ErrorOutputPrefix).toBe('capture-errors/!{firehose:error-output-type}/date=!{timestamp:yyyy-MM-dd}/');
+    // ... which the monitoring job lists by the contract's key (core/monitoring/job.ts).
+    const errors = (destination().ErrorOutputPrefix as string).replace('!{firehose:error-output-type}', 'partitioning-failed').replace('!{timestamp:yyyy-MM-dd}', '2026-03-04');
+    expect(errors).toBe(captureErrorsDayPrefix('partitioning-failed', time));
   });
 
   test('buffers 300 s by default, at the 64 MB dynamic partitioning requires; other intervals within Firehose\'s 60..900 s', () => {
@@ -83,6 +89,46 @@ describe('the capture path: log subscription -> Firehose -> capture/<model>/', (
     expect(destination().EncryptionConfiguration).toEqual({ NoEncryptionConfig: 'NoEncryption' });
     p.storage.hasResourceProperties('AWS::S3::Bucket', { BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] } });
     expect(roleStatements(p.inference, /CaptureDeliveryRole/).flatMap(actionsOf).filter((a) => a.startsWith('kms:'))).toEqual([]);
+  });
+});
+
+describe('CaptureDeliveryFailing: the capture stream stops delivering', () => {
+  const monitoringStack = p.stacks.monitoring;
+  const alarm = () => {
+    const construct = monitoringStack.alarms.byId.CaptureDeliveryFailing;
+    return construct && (p.monitoring.toJSON().Resources[logicalId(monitoringStack, construct)].Properties as Record<string, unknown>);
+  };
+  const topic = { Ref: logicalId(monitoringStack, monitoringStack.alarmTopic) };
+
+  test('alarms when the stream\'s oldest undelivered record is older than twice its buffering plus 5 minutes (900 s at 300 s), and says when it recovers', () => {
+    expect(alarm()).toMatchObject({
+      Metrics: [{ Id: expect.any(String), ReturnData: true, MetricStat: { Metric: { Namespace: 'AWS/Firehose', MetricName: 'DeliveryToS3.DataFreshness', Dimensions: [{ Name: 'DeliveryStreamName', Value: { 'Fn::ImportValue': expect.stringMatching(/CaptureDeliveryStream/) } }] }, Stat: 'Maximum', Period: 300 } }],
+      Threshold: 900,
+      ComparisonOperator: 'GreaterThanThreshold',
+      EvaluationPeriods: 1,
+      // An idle stream reports no freshness at all: that is not a failure.
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [topic],
+      OKActions: [topic],
+      AlarmDescription: expect.stringMatching(/more than 900 s .* Runbook: docs\/operations\.md, section CaptureDeliveryFailing\.$/),
+    });
+  });
+
+  test('the threshold follows the stream\'s own buffering interval', () => {
+    const stack = new Stack(new App(), 'Capture');
+    const capture = new InferenceCapture(stack, 'Capture', { logGroup: new logs.LogGroup(stack, 'Logs'), dataBucket: new s3.Bucket(stack, 'Data'), bufferingInterval: Duration.seconds(60) });
+    const buffering = new DataLoopMetrics({ capture }).captureBufferingSeconds();
+    expect(buffering).toBe(60);
+    expect(captureDeliveryStaleSeconds(buffering as number)).toBe(420);
+    expect(new DataLoopMetrics({ capture: { deliveryStreamName: 'stream' } }).captureBufferingSeconds()).toBe(300);
+    expect(new DataLoopMetrics().captureBufferingSeconds()).toBeUndefined();
+  });
+
+  test('the dashboard draws the alarm\'s line on the stream\'s freshness', () => {
+    type Graph = { title?: string; annotations?: { horizontal?: { value: number; label: string; yAxis?: string }[] } };
+    const graphs = dashboardBody(p.monitoring).widgets.map((w) => w.properties as Graph);
+    const stream = graphs.find((g) => g.title?.startsWith('Capture stream'));
+    expect(stream?.annotations?.horizontal).toEqual([expect.objectContaining({ value: 900, label: 'delivery alarm', yAxis: 'right' })]);
   });
 });
 

@@ -76,11 +76,14 @@ describe('the monitoring job', () => {
     expect(JSON.stringify(statements)).not.toContain(logicalId(pipelineStack, pipelineStack.rollout.stateMachine));
   });
 
-  test('reads capture/ and feedback/, writes only under monitoring/ and monitoring-state/, and only reads the registry', () => {
+  test('reads capture/, capture-errors/ (Firehose error output) and feedback/, writes only under monitoring/ and monitoring-state/, and only reads the registry', () => {
     const statements = roleStatements(p.pipeline, /MonitoringFunctionRole/).filter((s) => actionsOf(s).some((a) => a.startsWith('s3:') && a !== 's3:ListBucket'));
     const prefixes = (action: string, bucket: string) =>
       statements.filter((s: Statement) => actionsOf(s).includes(action) && JSON.stringify(s.Resource).includes(bucket)).map((s) => keyPattern(s.Resource)).sort();
-    expect(prefixes('s3:GetObject', 'DataBucket')).toEqual(['/capture/*', '/feedback/*', '/monitoring-state/*']);
+    expect(prefixes('s3:GetObject', 'DataBucket')).toEqual(['/capture-errors/*', '/capture/*', '/feedback/*', '/monitoring-state/*']);
+    // It lists the error types under capture-errors/ before their day folders.
+    const listed = roleStatements(p.pipeline, /MonitoringFunctionRole/).filter((s) => actionsOf(s).includes('s3:ListBucket') && JSON.stringify(s.Resource).includes('DataBucket'));
+    expect(listed.flatMap((s) => (s.Condition as { StringLike: { 's3:prefix': string[] } }).StringLike['s3:prefix'])).toContain('capture-errors/*');
     expect(prefixes('s3:PutObject', 'DataBucket')).toEqual(['/monitoring-state/*', '/monitoring/*']);
     // Only its own cool-down claim, released when the retrain it claimed could not start.
     expect(prefixes('s3:DeleteObject', 'DataBucket')).toEqual(['/monitoring-state/*']);

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import { compactTime, driftRetrainStateKey, type MonitoringReport, monitoringReportKey } from '../../core/monitoring/contract';
+import { gzipSync } from 'node:zlib';
+import { type CaptureRecord, compactTime, driftRetrainStateKey, type MonitoringReport, monitoringReportKey } from '../../core/monitoring/contract';
 import { driftExecutionName } from '../../core/monitoring/drift-retrain';
 import { type MonitoringJobDeps, runMonitoring } from '../../core/monitoring/job';
 import type { Baseline, MonitoringSettings } from '../../core/monitoring/contract';
@@ -28,7 +29,8 @@ describe('monitoring job on a local S3 server', () => {
   let baseline: Baseline;
 
   beforeAll(async () => {
-    s3 = await startTestS3(['data']);
+    // firehose-data: a bucket of its own for Firehose's error output, which holds every model's records.
+    s3 = await startTestS3(['data', 'firehose-data']);
     store = s3.store('data');
     baseline = trainingBaseline();
   });
@@ -168,6 +170,37 @@ describe('monitoring job on a local S3 server', () => {
     expect(report.window).toEqual({ from: hoursBefore(24).toISOString(), to: NOW.toISOString() });
   });
 
+  test('records Firehose sent to capture-errors/ count once each with capture/<model>/; another model\'s there are ignored', async () => {
+    const firehose = s3.store('firehose-data');
+    const { deps: d } = deps({ dataStore: firehose });
+    const at = hoursBefore(3);
+    const records = captureRecords('split', 300, { time: at, random: seeded(81), version: 3 });
+    const neighbours = captureRecords('neighbour', 40, { time: at, random: seeded(82), version: 1 });
+    const late = captureRecords('split', 15, { time: hoursBefore(26), random: seeded(83), version: 3 });
+    /** A CloudWatch Logs batch as the subscription sends it, and Firehose's error-output line for it (the batch kept gzipped). */
+    const envelope = (batch: readonly CaptureRecord[]) => JSON.stringify({ messageType: 'DATA_MESSAGE', owner: '123456789012', logGroup: '/aws/lambda/inference', logStream: 's', subscriptionFilters: ['capture'], logEvents: batch.map((r, i) => ({ id: String(i), timestamp: at.getTime(), message: JSON.stringify(r) })) });
+    const failed = (errorCode: string, rawData: Uint8Array | string) => JSON.stringify({ attemptsMade: 1, arrivalTimestamp: at.getTime(), errorCode, errorMessage: 'failed', rawData: Buffer.from(rawData).toString('base64') });
+    const overLimit = 'DynamicPartitioning.DeAggregationRecordCountLimitExceeded';
+
+    await putCapture(firehose, 'split', records.slice(0, 120), new Date(at.getTime() + 60_000));
+    // One batch over the 500-record limit holds both models; a malformed line's batch, decompressed; a late arrival from before the window.
+    await firehose.put('capture-errors/partitioning-failed/date=2026-03-01/capture-1', `${failed(overLimit, gzipSync(envelope([...records.slice(120, 270), ...neighbours])))}\n${failed(overLimit, gzipSync(envelope(late)))}\n`);
+    await firehose.put('capture-errors/processing-failed/date=2026-03-01/capture-2', `${failed('DynamicPartitioning.MetadataExtractionFailed', envelope(records.slice(270)))}\n`);
+    // Outside the window's days: never listed.
+    await firehose.put('capture-errors/partitioning-failed/date=2026-02-27/capture-3', `${failed(overLimit, gzipSync(envelope(records.slice(0, 50))))}\n`);
+    // Labels for records that came only through error output join like any other.
+    await putFeedback(firehose, 'split', records.slice(200, 210).map((r) => ({ inferenceId: r.inferenceId, label: r.label })), hoursBefore(1));
+
+    const { report, read } = await runMonitoring(d, 'split', NOW);
+    expect(report.records).toBe(300);
+    expect(report.recordsByVersion).toEqual({ '3': 300 });
+    expect(report.feedback).toEqual({ received: 10, matched: 10, unmatched: 0 });
+    expect(read).toEqual({ captureObjects: 1, errorOutputObjects: 2, errorOutputRecords: 180, feedbackObjects: 1, unparsable: 0, invalid: 0, outsideWindow: 15 });
+
+    // The local platform writes capture/<model>/ only: nothing to list under capture-errors/.
+    expect((await runMonitoring(deps().deps, 'stable', NOW)).read).toMatchObject({ errorOutputObjects: 0, errorOutputRecords: 0 });
+  });
+
   test('without a champion, or with a champion trained before baselines, nothing is judged', async () => {
     await capture('nochamp', 250, { shift: 3 });
     const none = await runMonitoring(deps({ models: championSource(undefined, undefined) }).deps, 'nochamp', NOW);
@@ -215,6 +248,7 @@ describe('monitoring job on a local S3 server', () => {
       expect(metric('MaxFeatureDrift')[0].value).toBe(report.features.find((f) => f.feature === 'petal_length')!.score);
       expect(metric('CapturedRecords')).toEqual([{ name: 'CapturedRecords', unit: 'Count', value: 150, dimensions: { model: 'iris' } }]);
       expect(metric('DriftRetrains')[0].value).toBe(1);
+      expect(metric('ErrorOutputRecords')).toEqual([{ name: 'ErrorOutputRecords', unit: 'Count', value: 0, dimensions: { model: 'iris' } }]);
       expect(metric('LiveAccuracy')).toEqual([]);
     });
 

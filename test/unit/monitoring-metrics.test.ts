@@ -1,7 +1,7 @@
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { MonitoringReport } from '../../core/monitoring/contract';
-import { type MonitoringMetricName, recordReportMetrics } from '../../lambdas/monitoring/metrics';
+import { type MonitoringMetricName, recordReadMetrics, recordReportMetrics } from '../../lambdas/monitoring/metrics';
 import { StepFunctionsRetrainStarter } from '../../lambdas/monitoring/sfn-retrain-starter';
 import { memoryRecorder } from '../../lambdas/shared/metrics';
 
@@ -61,6 +61,14 @@ describe('recordReportMetrics', () => {
     expect(metrics(report(), 2).LiveAccuracy).toBe(0.5);
     expect(metrics(report(), null).LiveAccuracy).toBeUndefined();
   });
+});
+
+test('recordReadMetrics: the window\'s records that came from Firehose error output, zero included', () => {
+  const recorder = memoryRecorder<MonitoringMetricName>();
+  const read = { captureObjects: 3, errorOutputObjects: 2, errorOutputRecords: 180, feedbackObjects: 1, unparsable: 0, invalid: 0, outsideWindow: 0 };
+  recordReadMetrics(recorder, 'iris', read);
+  recordReadMetrics(recorder, 'iris', { ...read, errorOutputObjects: 0, errorOutputRecords: 0 });
+  expect(recorder.records).toEqual([180, 0].map((value) => ({ name: 'ErrorOutputRecords', unit: 'Count', value, dimensions: { model: 'iris' } })));
 });
 
 describe('StepFunctionsRetrainStarter', () => {
