@@ -10,7 +10,7 @@ import { benchTrainingCapacity } from './training-capacity';
 
 /**
  * `npm run bench [-- <section>...]`: runs every benchmark (or the named sections: training,
- * inference, local-platform, http-serving, missing-category, training-capacity), prints a summary and rewrites their sections of docs/benchmarks.md.
+ * inference, local-platform, http-serving, missing-category, training-capacity, rollout, capture), prints a summary and rewrites their sections of docs/benchmarks.md.
  */
 
 type Bench = (outDir: string, log: (line: string) => void) => Promise<{ markdown: string; failures: string[] }> | { markdown: string; failures: string[] };
@@ -22,6 +22,7 @@ const BENCHES: Readonly<Record<string, Bench>> = {
   'http-serving': benchHttpServing,
   'missing-category': benchMissingCategory,
   rollout: (outDir, log) => import('./rollout').then((m) => m.benchRollout(outDir, log)),
+  capture: (outDir, log) => import('./capture').then((m) => m.benchCapture(outDir, log)),
   'training-capacity': benchTrainingCapacity,
 };
 
