@@ -104,6 +104,12 @@ const promotionSchema = z.union([z.literal('direct'), z.strictObject({ canary: r
   error: 'must be "direct" or {"canary": {steps, bakeSeconds, minRequests, maxExtensions, alpha, maxErrorRateIncrease, maxP99Increase}}',
 });
 
+/** An EventBridge schedule expression, checked by scheduleProblem. */
+const scheduleExpression = z.string({ error: 'must be a string' }).superRefine((expression, ctx) => {
+  const problem = scheduleProblem(expression);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
 /**
  * The production data loop (core/monitoring/contract.ts): capture of served requests, the drift
  * monitoring job and drift retrains. Every field is optional; DEFAULT_MONITORING fills the rest.
@@ -119,13 +125,7 @@ const monitoringSchema = z.strictObject({
       retentionDays: positiveInt('days').optional(),
     })
     .optional(),
-  schedule: z
-    .string({ error: 'must be a string' })
-    .superRefine((expression, ctx) => {
-      const problem = scheduleProblem(expression);
-      if (problem) ctx.addIssue({ code: 'custom', message: problem });
-    })
-    .optional(),
+  schedule: scheduleExpression.optional(),
   windowHours: positiveInt('hours').optional(),
   minRecords: positiveInt('records').optional(),
   driftThreshold: z.number({ error: 'must be a PSI above 0 (0.25 is the usual "significant" line)' }).gt(0, 'must be a PSI above 0 (0.25 is the usual "significant" line)').optional(),
@@ -153,13 +153,7 @@ const specSchema = z
      * on its first start. @default - the dataset named like the model, if there is one
      */
     bundledDataset: z.string({ error: 'must be the name of a bundled dataset (a string)' }).min(1, 'must be the name of a bundled dataset').optional(),
-    schedule: z
-      .string({ error: 'must be a string' })
-      .superRefine((expression, ctx) => {
-        const problem = scheduleProblem(expression);
-        if (problem) ctx.addIssue({ code: 'custom', message: problem });
-      })
-      .optional(),
+    schedule: scheduleExpression.optional(),
   })
   .superRefine((spec, ctx) => {
     const problem = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });

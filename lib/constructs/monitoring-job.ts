@@ -1,5 +1,5 @@
 import { join, resolve } from 'node:path';
-import { Duration, Validations } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -16,6 +16,7 @@ import { MONITORING_METRICS_SERVICE } from '../../lambdas/monitoring/metrics';
 import { METRICS_NAMESPACE } from '../../lambdas/shared/metrics';
 import { acknowledgeResourceWildcards, functionRole, grantList, grantObjects } from './least-privilege';
 import { copyModelSpecsCommand, MODEL_SPECS_PATH, modelSpecsFolder } from './retraining-pipeline';
+import { deadLetterQueue } from './dead-letter-queue';
 
 const PROJECT_ROOT = resolve(__dirname, '..', '..');
 
@@ -111,10 +112,7 @@ export class MonitoringJob extends Construct {
     super(scope, id);
     const settings = monitoringJobSettings(props);
 
-    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', { encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true, retentionPeriod: Duration.days(14) });
-    for (const ruleId of ['AwsSolutions-SQS3', 'Serverless-SQSRedrivePolicy']) {
-      Validations.of(this.deadLetterQueue).acknowledge({ id: ruleId, reason: 'this queue is itself the dead-letter queue (monitoring runs that failed after retries, schedule events that could not be delivered); a DLQ of a DLQ would only move them again' });
-    }
+    this.deadLetterQueue = deadLetterQueue(this, 'DeadLetterQueue', 'monitoring runs that failed after retries, schedule events that could not be delivered');
 
     const functionLogs = new logs.LogGroup(this, 'FunctionLogs', { retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH });
     this.fn = new NodejsFunction(this, 'Function', {

@@ -1,6 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Duration, Size, Validations } from 'aws-cdk-lib';
+import { Duration, Size } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -21,6 +21,7 @@ import { PIPELINE_METRICS_SERVICE } from '../../lambdas/pipeline/metrics';
 import { scheduleProblem } from '../../core/pipeline/model-spec';
 import { scratchSpaceMb } from '../../core/pipeline/training-capacity';
 import { nameProblem } from '../../core/registry/keys';
+import { deadLetterQueue } from './dead-letter-queue';
 
 const PROJECT_ROOT = resolve(__dirname, '..', '..');
 
@@ -251,14 +252,7 @@ export class RetrainingPipeline extends Construct {
     // topic, and log delivery / X-Ray actions that accept no resource but '*'.
     acknowledgeResourceWildcards(this.stateMachine.role, 'state machine role');
 
-    this.deadLetterQueue = new sqs.Queue(this, 'StartDeadLetterQueue', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    for (const id of ['AwsSolutions-SQS3', 'Serverless-SQSRedrivePolicy']) {
-      Validations.of(this.deadLetterQueue).acknowledge({ id, reason: 'this queue is itself the dead-letter queue of the EventBridge rule targets (events that could not start an execution); a DLQ of a DLQ would only move them again' });
-    }
+    this.deadLetterQueue = deadLetterQueue(this, 'StartDeadLetterQueue', 'events of the EventBridge rule targets that could not start an execution');
     const start = (input: events.RuleTargetInput) =>
       new targets.SfnStateMachine(this.stateMachine, { input, deadLetterQueue: this.deadLetterQueue, retryAttempts: 10, maxEventAge: Duration.hours(24) });
 

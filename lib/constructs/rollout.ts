@@ -17,6 +17,7 @@ import { INFERENCE_METRICS, METRICS_SERVICE as INFERENCE_SERVICE } from '../../l
 import { METRICS_NAMESPACE } from '../../lambdas/shared/metrics';
 import { acknowledgeResourceWildcards, functionRole, grantList, grantObjects } from './least-privilege';
 import { rolloutDefinition } from './rollout-definition';
+import { deadLetterQueue } from './dead-letter-queue';
 
 const PROJECT_ROOT = resolve(__dirname, '..', '..');
 
@@ -111,10 +112,7 @@ export class ModelRollout extends Construct {
     const settings = rolloutSettings(props);
     const retention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
 
-    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', { encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true, retentionPeriod: Duration.days(14) });
-    for (const ruleId of ['AwsSolutions-SQS3', 'Serverless-SQSRedrivePolicy']) {
-      Validations.of(this.deadLetterQueue).acknowledge({ id: ruleId, reason: 'this queue is itself the dead-letter queue (rollout starts and alarm aborts that could not be delivered); a DLQ of a DLQ would only move them again' });
-    }
+    this.deadLetterQueue = deadLetterQueue(this, 'DeadLetterQueue', 'rollout starts and alarm aborts that could not be delivered');
 
     const functionLogs = new logs.LogGroup(this, 'FunctionLogs', { retention });
     this.fn = new NodejsFunction(this, 'Function', {
