@@ -3,7 +3,7 @@ import type { ModelManifest } from '../core/manifest';
 import { CAPTURE_KIND } from '../core/monitoring/contract';
 import { toPredictions } from '../lambdas/inference/backends/types';
 import { buildInferenceApp } from '../lambdas/inference/build-app';
-import type { CaptureSink } from '../lambdas/inference/capture';
+import { type CaptureSink, stdoutSink } from '../lambdas/inference/capture';
 import { CONFIG_DEFAULTS, loadConfig } from '../lambdas/inference/config';
 import { instanceValidator, parseEnvelope } from '../lambdas/inference/request';
 import { apiGatewayEvent } from '../local/api-gateway-event';
@@ -37,6 +37,8 @@ export interface RunResult {
   readonly rows: number;
   /** Microseconds per invocation (app.handle) per setup, in request order: index i of each is the same rows, sent back to back. */
   readonly invocations: Readonly<Record<Setup, readonly number[]>>;
+  /** The same, until the work the request deferred (the capture write) is done too: what the function is busy (billed). */
+  readonly busy: Readonly<Record<Setup, readonly number[]>>;
   /** Microseconds of each capture write to stdout in the timed requests, ascending. */
   readonly writes: readonly number[];
   /** Characters of capture per request. */
@@ -56,17 +58,22 @@ export interface CaptureChildResult {
 const event = (model: string, body: unknown): APIGatewayProxyEventV2 => apiGatewayEvent({ method: 'POST', path: `/models/${model}/predict`, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 const bodyFor = (rows: readonly Row[], size: number, i: number) => (size === 1 ? { features: rows[i % rows.length] } : { instances: Array.from({ length: size }, (_, k) => rows[(i * 7 + k) % rows.length]) });
 
-/** stdoutCaptureSink, timed; -nowrite models' lines are dropped. */
+/** stdoutCaptureSink (its queue and deferred write), the write timed; -nowrite models' lines are dropped. */
 class TimedStdoutSink implements CaptureSink {
   writes: number[] = [];
   chars = 0;
+  /** Every capture line written to stdout, warmup included: what the parent must read back. */
+  lines = 0;
+  private readonly inner = stdoutSink((text) => {
+    const start = process.hrtime.bigint();
+    process.stdout.write(text);
+    this.writes.push(Number(process.hrtime.bigint() - start) / 1000);
+    this.chars += text.length;
+    for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) this.lines++;
+  });
 
   write(model: string, lines: string): void {
-    if (model.endsWith('-nowrite')) return;
-    const start = process.hrtime.bigint();
-    process.stdout.write(lines);
-    this.writes.push(Number(process.hrtime.bigint() - start) / 1000);
-    this.chars += lines.length;
+    if (!model.endsWith('-nowrite')) this.inner.write(model, lines);
   }
 }
 
@@ -122,11 +129,11 @@ async function runJob(job: CaptureChildJob): Promise<CaptureChildResult> {
   const settings = Object.fromEntries(job.models.flatMap((m) => SETUPS.map((setup) => [`${m.dataset}-${setup}`, setup === 'off' ? { ...on, enabled: false } : on])));
   const app = buildInferenceApp(loadConfig({ ...process.env, MODEL_BUCKET: job.modelBucket, AWS_ENDPOINT_URL: job.endpoint, CAPTURE_SETTINGS: JSON.stringify(settings) }), { captureSink: sink });
   const results: RunResult[] = [];
-  let captureLines = 0;
   let requests = 0;
   for (const model of job.models) {
     for (const run of job.runs) {
       const invocations: Record<Setup, number[]> = { off: [], nowrite: [], on: [] };
+      const busy: Record<Setup, number[]> = { off: [], nowrite: [], on: [] };
       for (let i = 0; i < run.warmup + run.iterations; i++) {
         if (i === run.warmup) {
           sink.writes = [];
@@ -139,10 +146,16 @@ async function runJob(job: CaptureChildJob): Promise<CaptureChildResult> {
           const start = process.hrtime.bigint();
           const res = await app.handle(request);
           const elapsed = process.hrtime.bigint() - start;
+          // The capture write is deferred to a setImmediate: wait for it here, so its cost falls on
+          // the request that queued it (busy) and not on the next one.
+          await new Promise((resolve) => setImmediate(resolve));
+          const done = process.hrtime.bigint() - start;
           if (res.statusCode !== 200) throw new Error(`${request.rawPath}: status ${res.statusCode}: ${res.body ?? ''}`);
           requests++;
-          if (setup === 'on') captureLines += run.rows;
-          if (i >= run.warmup) invocations[setup].push(Number(elapsed) / 1000);
+          if (i >= run.warmup) {
+            invocations[setup].push(Number(elapsed) / 1000);
+            busy[setup].push(Number(done) / 1000);
+          }
         }
       }
       const body = bodyFor(model.rows, run.rows, 0);
@@ -152,13 +165,14 @@ async function runJob(job: CaptureChildJob): Promise<CaptureChildResult> {
         dataset: model.dataset,
         rows: run.rows,
         invocations,
+        busy,
         writes: [...sink.writes].sort((a, b) => a - b),
         chars: sink.chars / run.iterations,
         stringify: stringifyCost(model.dataset, model.manifest, body, probabilities, job.stringifyCalls[run.rows] ?? 100),
       });
     }
   }
-  return { results, captureLines, requests };
+  return { results, captureLines: sink.lines, requests };
 }
 
 process.once('message', (job: CaptureChildJob) => {

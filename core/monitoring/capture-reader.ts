@@ -1,5 +1,5 @@
 import { gunzipSync } from 'node:zlib';
-import { CAPTURE_KIND, type CaptureRecord, type FeedbackRecord } from './contract';
+import type { FeedbackRecord } from './contract';
 
 /**
  * Reads the objects the capture path and the feedback endpoint write, tolerating every form the
@@ -168,18 +168,6 @@ function emitValue(value: unknown, onValue: (value: unknown) => void, counts: Re
 /** Calls `onValue` with every JSON value an object holds (envelopes unwrapped); counts what could not be read. */
 export function readJsonValues(body: Uint8Array, onValue: (value: unknown) => void, counts: ReadCounts): void {
   emitText(objectText(body), onValue, counts);
-}
-
-const isFeatureValue = (value: unknown) => value === null || typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value));
-
-/** The value as a CaptureRecord when it has the fields the monitoring job reads, else undefined. */
-export function asCaptureRecord(value: unknown): CaptureRecord | undefined {
-  if (!isObject(value) || value.kind !== CAPTURE_KIND) return undefined;
-  const { inferenceId, time, model, version, features, label } = value;
-  if (typeof inferenceId !== 'string' || typeof time !== 'string' || Number.isNaN(Date.parse(time)) || typeof model !== 'string') return undefined;
-  if (typeof version !== 'number' || !Number.isInteger(version) || typeof label !== 'string' || !isObject(features)) return undefined;
-  for (const name in features) if (!isFeatureValue(features[name])) return undefined;
-  return value as unknown as CaptureRecord;
 }
 
 /** The value as a FeedbackRecord when it has the fields the join reads, else undefined. */

@@ -41,7 +41,7 @@ export const feedbackKey = (model: string, time: Date, requestId: string) => `${
 export const monitoringReportKey = (model: string, time: Date) => `${MONITORING_PREFIX}${model}/${compactTime(time)}.json`;
 export const driftRetrainStateKey = (model: string) => `${MONITORING_STATE_PREFIX}${model}/drift-retrain.json`;
 
-/** One answered instance, as the inference function captured it (one log line / JSON line each). */
+/** One answered instance, as the monitoring job reads it (a CapturedRequest expands into these; large requests are written as these). */
 export interface CaptureRecord {
   readonly kind: typeof CAPTURE_KIND;
   /** The instance's inference id (core/monitoring/inference-id.ts). */
@@ -57,6 +57,30 @@ export interface CaptureRecord {
   readonly probabilities: Readonly<Record<string, number>>;
   /** Milliseconds the request took from the answering version being ready to the answer (shared by a batch's instances). */
   readonly latencyMs: number;
+}
+
+/**
+ * One captured request, as the inference function writes it when it can (one log line): the
+ * request body and the answer body as they were sent, so capturing costs a copy of text already
+ * there instead of serialising every instance again. The monitoring job expands it into one
+ * CaptureRecord per instance (core/monitoring/captured-request.ts). A request whose line would
+ * pass CloudWatch Logs' 256 KB event limit is captured as CaptureRecord lines instead.
+ */
+export interface CapturedRequest {
+  readonly kind: typeof CAPTURE_KIND;
+  /** The request's inference id (x-inference-id); the instances' ids are in the answer. */
+  readonly requestId: string;
+  readonly time: string;
+  readonly model: string;
+  readonly version: number;
+  readonly variant: 'champion' | 'canary';
+  readonly latencyMs: number;
+  /** The answering version's feature names in schema order: what instances sent as arrays mean. */
+  readonly featureNames: readonly string[];
+  /** The request body as sent: {"features": ...}, {"instances": [...]} or an array. */
+  readonly request: unknown;
+  /** The answer body (200): its predictions carry each instance's inference id. */
+  readonly response: { readonly predictions: readonly { readonly inferenceId: string; readonly label: string; readonly probabilities: Readonly<Record<string, number>> }[] };
 }
 
 /** One true label sent back for an inference id (one JSON line each in a feedback object). */

@@ -1,7 +1,8 @@
 import type { ModelManifest } from '../manifest';
 import type { ObjectStore } from '../object-store';
 import { DEFAULT_ALIAS, type ModelSource } from '../registry/types';
-import { asCaptureRecord, asFeedbackRecord, type ReadCounts, readJsonValues } from './capture-reader';
+import { asFeedbackRecord, type ReadCounts, readJsonValues } from './capture-reader';
+import { captureRecordsOf } from './captured-request';
 import {
   type Baseline,
   CAPTURE_ERRORS_PREFIX,
@@ -210,11 +211,15 @@ export async function runMonitoring(deps: MonitoringJobDeps, model: string, now:
       readJsonValues(
         object.body,
         (value) => {
-          const record = asCaptureRecord(value);
-          if (record === undefined) invalid++;
-          else if (record.model === model) {
-            if (take(record) && errorOutput) errorOutputRecords++;
-          } else if (!errorOutput) invalid++;
+          const records = captureRecordsOf(value);
+          if (records === undefined) invalid++;
+          else {
+            for (const record of records) {
+              if (record.model === model) {
+                if (take(record) && errorOutput) errorOutputRecords++;
+              } else if (!errorOutput) invalid++;
+            }
+          }
         },
         counts,
       );

@@ -10,7 +10,7 @@ import { type AppLog, INFERENCE_METRICS, type MetricsRecorder } from './metrics'
 import { type LoadedModel, type ModelCache, ModelUnavailableError } from './model-cache';
 import type { ModelCatalog } from './model-catalog';
 import { PAGE_HEADERS, PAGE_HTML } from './page';
-import { decodeBody, parseEnvelope, type PredictRequest, requestFeatureNames, type RequestLimits } from './request';
+import { decodeBody, decodeBodyText, parseBody, parseEnvelope, type PredictRequest, requestFeatureNames, type RequestLimits } from './request';
 import { createRoutedPredict } from './routed-predict';
 import type { RoutingCache } from './routing-cache';
 import { type ApiError, errorResponse, htmlResponse, internalError, jsonResponse, listOf, methodNotAllowed, truncate } from './responses';
@@ -125,7 +125,9 @@ export function createInferenceApp(deps: InferenceAppDeps): InferenceApp {
   }
 
   async function predict(event: APIGatewayProxyEventV2, modelName: string | undefined): Promise<Result> {
-    const body = decodeBody(event.body, event.isBase64Encoded === true, limits.maxBodyBytes);
+    const text = decodeBodyText(event.body, event.isBase64Encoded === true, limits.maxBodyBytes);
+    if (!text.ok) return errorResponse(text.error);
+    const body = parseBody(text.value);
     if (!body.ok) return errorResponse(body.error);
     const request = parseEnvelope(body.value, limits.maxBatch);
     if (!request.ok) return errorResponse(request.error);
@@ -145,7 +147,7 @@ export function createInferenceApp(deps: InferenceAppDeps): InferenceApp {
       await recheck.done;
       champion = await loadModel(name);
     }
-    return routedPredict({ event, request: request.value, champion, routing });
+    return routedPredict({ event, request: request.value, requestText: text.value, champion, routing });
   }
 
   /** POST /models/{name}/feedback: labels checked against the champion's classes, then stored. */

@@ -39,6 +39,12 @@ const badRequest = (code: string, message: string, extra: Omit<ApiError, 'status
 
 /** The request body as JSON, or why it is not: empty, too large, bad base64, bad UTF-8, bad JSON. */
 export function decodeBody(body: string | undefined, isBase64Encoded: boolean, maxBodyBytes: number): Result<unknown> {
+  const decoded = decodeBodyText(body, isBase64Encoded, maxBodyBytes);
+  return decoded.ok ? parseBody(decoded.value) : decoded;
+}
+
+/** The body's text, or why it cannot be read: empty, too large, bad base64, bad UTF-8 (data capture keeps the text as sent). */
+export function decodeBodyText(body: string | undefined, isBase64Encoded: boolean, maxBodyBytes: number): Result<string> {
   if (body === undefined || body === '') return fail(badRequest('empty_body', 'the request has no body', { expected: EXPECTED_BODY }));
   const tooLarge = (bytes: string) => fail({ status: 413, code: 'body_too_large', message: `the body is ${bytes} bytes; the limit is ${maxBodyBytes}`, expected: `at most ${maxBodyBytes} bytes` });
   let text: string;
@@ -61,6 +67,11 @@ export function decodeBody(body: string | undefined, isBase64Encoded: boolean, m
     if (bytes > maxBodyBytes) return tooLarge(String(bytes));
     text = body;
   }
+  return ok(text);
+}
+
+/** The body's text as JSON, or a malformed_json refusal. */
+export function parseBody(text: string): Result<unknown> {
   try {
     return ok(JSON.parse(text) as unknown);
   } catch (error) {

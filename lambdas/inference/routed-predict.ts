@@ -6,7 +6,8 @@ import { assignVariant, inShadowSample, type RoutingDocument, type Variant } fro
 import { BackendError, toPredictions } from './backends/types';
 import { callerKeyOf, requestIdOf } from './caller';
 import type { Capture } from './capture';
-import { type AppLog, elapsedMs, INFERENCE_METRICS, type MetricsRecorder } from './metrics';
+import { recordTogether } from '../shared/metrics';
+import { type AppLog, elapsedMs, INFERENCE_METRICS, type MetricRecord, type MetricsRecorder } from './metrics';
 import type { LoadedModel, ModelCache } from './model-cache';
 import { instanceValidator, type InstanceValidator, type PredictRequest, type RequestLimits } from './request';
 import { type ApiError, errorResponse, jsonResponse } from './responses';
@@ -36,6 +37,8 @@ export interface RoutedPredictDeps {
 export interface RoutedRequest {
   readonly event: APIGatewayProxyEventV2;
   readonly request: PredictRequest;
+  /** The body's text as sent (data capture keeps it). */
+  readonly requestText: string;
   readonly champion: LoadedModel;
   /** The model's routing document in force; undefined: the champion serves everything. */
   readonly routing: RoutingDocument | undefined;
@@ -73,10 +76,14 @@ export function createRoutedPredict(deps: RoutedPredictDeps): (routed: RoutedReq
   /** VariantRequests and VariantLatency for every answer; the 4xx or 5xx count for a refusal. */
   function counted(answer: Result, served: LoadedModel, variant: Variant, start: number): Result {
     const status = answer.statusCode ?? 200;
-    recorder.record({ name: INFERENCE_METRICS.variantRequests, unit: 'Count', value: 1, dimensions: { model: served.name, variant } });
-    recorder.record({ name: INFERENCE_METRICS.variantLatency, unit: 'Milliseconds', value: elapsedMs(start), dimensions: { model: served.name, variant } });
-    if (status >= 500) recorder.record({ name: INFERENCE_METRICS.variantServerErrors, unit: 'Count', value: 1, dimensions: { model: served.name, variant } });
-    else if (status >= 400) recorder.record({ name: INFERENCE_METRICS.variantClientErrors, unit: 'Count', value: 1, dimensions: { model: served.name, variant } });
+    const dimensions = { model: served.name, variant };
+    const metrics: MetricRecord[] = [
+      { name: INFERENCE_METRICS.variantRequests, unit: 'Count', value: 1, dimensions },
+      { name: INFERENCE_METRICS.variantLatency, unit: 'Milliseconds', value: elapsedMs(start), dimensions },
+    ];
+    if (status >= 500) metrics.push({ name: INFERENCE_METRICS.variantServerErrors, unit: 'Count', value: 1, dimensions });
+    else if (status >= 400) metrics.push({ name: INFERENCE_METRICS.variantClientErrors, unit: 'Count', value: 1, dimensions });
+    recordTogether(recorder, metrics);
     return answer;
   }
 
@@ -100,8 +107,7 @@ export function createRoutedPredict(deps: RoutedPredictDeps): (routed: RoutedReq
       const failure: ApiError = error instanceof BackendError ? BACKEND_ERROR : { status: 500, code: 'internal_error', message: `internal error; quote reference ${errorId} when reporting it` };
       return counted(errorResponse(failure, headers), served, variant, start);
     }
-    recorder.record({ name: INFERENCE_METRICS.inferenceLatency, unit: 'Milliseconds', value: elapsedMs(backendStart), dimensions: { model: served.name } });
-    recorder.record({ name: INFERENCE_METRICS.modelVersionInService, unit: 'None', value: served.version, dimensions: { model: served.name } });
+    const inferenceMs = elapsedMs(backendStart);
     const requestId = newInferenceId(served.name);
     const predictions = toPredictions(served.manifest.classes, probabilities).map((p, i, all) => ({ inferenceId: instanceId(requestId, i, all.length), ...p }));
     const perClass = new Map<string, number>();
@@ -112,7 +118,14 @@ export function createRoutedPredict(deps: RoutedPredictDeps): (routed: RoutedReq
     }
     // The answer is final before the shadow runs: it only reads the rows and these probabilities.
     const answer = counted(jsonResponse(200, { model: served.name, version: served.version, inferenceId: requestId, predictions }, { ...headers, [INFERENCE_ID_HEADER]: requestId }), served, variant, start);
-    deps.capture?.record({ requestId, model: served.name, version: served.version, variant, rows: rows.value, predictions, latencyMs: elapsedMs(start), time: new Date() });
+    const captured = deps.capture?.record({ requestId, requestText: routed.requestText, answerText: answer.body ?? '', manifest: served.manifest, model: served.name, version: served.version, variant, rows: rows.value, predictions, latencyMs: elapsedMs(start), time: new Date() }) ?? 0;
+    // Per-model metrics in one entry (each EMF line costs tens of microseconds).
+    const dimensions = { model: served.name };
+    recordTogether(recorder, [
+      { name: INFERENCE_METRICS.inferenceLatency, unit: 'Milliseconds', value: inferenceMs, dimensions },
+      { name: INFERENCE_METRICS.modelVersionInService, unit: 'None', value: served.version, dimensions },
+      ...(captured > 0 ? [{ name: INFERENCE_METRICS.capturedInstances, unit: 'Count' as const, value: captured, dimensions }] : []),
+    ]);
     const shadow = routed.routing?.shadow;
     if (shadow && inShadowSample(shadow, requestIdOf(routed.event))) await shadows.score({ route: shadow, served, rows: rows.value, probabilities });
     return answer;

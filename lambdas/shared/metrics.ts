@@ -23,6 +23,17 @@ export type MetricListener<N extends string = string> = (record: MetricRecord<N>
 
 export interface MetricsRecorder<N extends string = string> {
   record(metric: MetricRecord<N>): void;
+  /**
+   * Several metrics with the same dimensions as one entry (one EMF line instead of one each: a
+   * line costs tens of microseconds on a request path). @default - `record` for each
+   */
+  recordAll?(metrics: readonly MetricRecord<N>[]): void;
+}
+
+/** Records metrics that share their dimensions together when the recorder can, else one by one. */
+export function recordTogether<N extends string>(recorder: MetricsRecorder<N>, metrics: readonly MetricRecord<N>[]): void {
+  if (recorder.recordAll) recorder.recordAll(metrics);
+  else for (const metric of metrics) recorder.record(metric);
 }
 
 const UNITS: Readonly<Record<MetricUnitName, (typeof MetricUnit)[keyof typeof MetricUnit]>> = {
@@ -33,8 +44,9 @@ const UNITS: Readonly<Record<MetricUnitName, (typeof MetricUnit)[keyof typeof Me
 };
 
 /**
- * Publishes each record as its own EMF entry: records carry different dimension sets, and one EMF
- * entry applies all of its dimension sets to all of its metrics. One Metrics instance serves every
+ * Publishes each record as its own EMF entry (records carry different dimension sets, and one EMF
+ * entry applies all of its dimension sets to all of its metrics), and a recordAll group of records
+ * with the same dimensions as one entry. One Metrics instance serves every
  * record (add the record's dimensions and value, publish: publishing clears both); Powertools'
  * singleMetric() would build a new instance, re-read the environment and construct a Console per
  * record, which measured ~30% of a warm request's CPU. POWERTOOLS_METRICS_DISABLED=true (tests,
@@ -48,19 +60,33 @@ export function powertoolsRecorder<N extends string>(options: { readonly service
       namespace: process.env.POWERTOOLS_METRICS_NAMESPACE || METRICS_NAMESPACE,
       serviceName: process.env.POWERTOOLS_SERVICE_NAME || options.serviceName,
     });
+  const publish = (batch: readonly MetricRecord<N>[]) => {
+    for (const metric of batch) options.listener?.(metric);
+    if (disabled || batch.length === 0) return;
+    try {
+      const dimensions = batch[0].dimensions;
+      if (Object.keys(dimensions).length > 0) metrics.addDimensions({ ...dimensions });
+      for (const metric of batch) metrics.addMetric(metric.name, UNITS[metric.unit], metric.value);
+      metrics.publishStoredMetrics();
+    } catch {
+      // A metric that cannot be written must never fail the work it describes; drop what is half-added.
+      metrics.clearMetrics();
+      metrics.clearDimensions();
+    }
+  };
   return {
     record(metric) {
-      options.listener?.(metric);
-      if (disabled) return;
-      try {
-        if (Object.keys(metric.dimensions).length > 0) metrics.addDimensions({ ...metric.dimensions });
-        metrics.addMetric(metric.name, UNITS[metric.unit], metric.value);
-        metrics.publishStoredMetrics();
-      } catch {
-        // A metric that cannot be written must never fail the work it describes; drop what is half-added.
-        metrics.clearMetrics();
-        metrics.clearDimensions();
-      }
+      publish([metric]);
+    },
+    recordAll(batch) {
+      // One entry takes one dimension set: metrics with other dimensions go in their own.
+      const first = batch[0]?.dimensions;
+      const same = (d: Readonly<Record<string, string>>) => {
+        const keys = Object.keys(d);
+        return first !== undefined && keys.length === Object.keys(first).length && keys.every((k) => d[k] === first[k]);
+      };
+      if (batch.every((m) => same(m.dimensions))) publish(batch);
+      else for (const metric of batch) publish([metric]);
     },
   };
 }

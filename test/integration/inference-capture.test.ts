@@ -1,11 +1,12 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { type CaptureRecord, FEEDBACK_PREFIX, type FeedbackRecord } from '../../core/monitoring/contract';
+import { captureRecordsOf } from '../../core/monitoring/captured-request';
 import { INFERENCE_ID_HEADER } from '../../core/monitoring/inference-id';
 import { OnnxModelValidator } from '../../core/registry/onnx-validator';
 import { ModelRegistry } from '../../core/registry/registry';
 import type { InferenceApp } from '../../lambdas/inference/app';
 import { buildInferenceApp } from '../../lambdas/inference/build-app';
-import type { CaptureSink } from '../../lambdas/inference/capture';
+import { type CaptureSink, MAX_CAPTURE_LINE_BYTES } from '../../lambdas/inference/capture';
 import { loadConfig } from '../../lambdas/inference/config';
 import { INFERENCE_METRICS, type MetricRecord } from '../../lambdas/inference/metrics';
 import { apiGatewayEvent } from '../../local/api-gateway-event';
@@ -34,7 +35,19 @@ const sink: CaptureSink = {
   },
 };
 const metrics: MetricRecord[] = [];
-const captured = (): CaptureRecord[] => lines.flatMap((l) => l.lines.trim().split('\n').map((line) => JSON.parse(line) as CaptureRecord));
+/** The sink's lines as the monitoring job reads them: one record per instance. */
+const captured = (): CaptureRecord[] =>
+  lines.flatMap((l) =>
+    l.lines
+      .trim()
+      .split('\n')
+      .flatMap((line) => {
+        const records = captureRecordsOf(JSON.parse(line));
+        if (!records) throw new Error(`not a capture line: ${line}`);
+        return records;
+      }),
+  );
+const rawLines = () => lines.flatMap((l) => l.lines.trim().split('\n'));
 
 async function call(event: APIGatewayProxyEventV2) {
   const result = await app.handle(event);
@@ -94,6 +107,28 @@ describe('inference ids and data capture', () => {
     expect(records.map((r) => r.inferenceId)).toEqual([`${id}.0`, `${id}.1`, `${id}.2`]);
     expect(records[2].features.petal_width).toBeNull();
     expect(records.map((r) => r.label)).toEqual(answer.json.predictions.map((p: { label: string }) => p.label));
+  });
+
+  it('writes a request as one line of its own body and answer, whatever its form; features sent as arrays get their names', async () => {
+    const pretty = JSON.stringify({ instances: [SETOSA, Object.values(VIRGINICA)] }, null, 2);
+    const answer = await call(apiGatewayEvent({ method: 'POST', path: '/models/iris/predict', headers: { 'content-type': 'application/json' }, body: pretty }));
+    expect(answer.status).toBe(200);
+    expect(rawLines()).toHaveLength(1);
+    expect(JSON.parse(rawLines()[0])).toMatchObject({ kind: 'inference-capture', requestId: answer.json.inferenceId, featureNames: Object.keys(SETOSA), request: { instances: [SETOSA, Object.values(VIRGINICA)] } });
+    expect(captured().map((r) => r.features)).toEqual([SETOSA, VIRGINICA]);
+    lines.length = 0;
+    await call(post('/models/iris/predict', Object.values(VIRGINICA)));
+    expect(captured().map((r) => r.features)).toEqual([VIRGINICA]);
+  });
+
+  it('writes a request too large for one log event as one line per instance', async () => {
+    const many = Array.from({ length: 1000 }, (_, i) => ({ ...SETOSA, sepal_length: 5 + i / 1000 + 0.000123456789 }));
+    const answer = await call(post('/models/iris/predict', { instances: many }));
+    expect(answer.status).toBe(200);
+    expect(rawLines()).toHaveLength(1000);
+    for (const line of rawLines()) expect(Buffer.byteLength(line)).toBeLessThan(MAX_CAPTURE_LINE_BYTES);
+    expect(captured().map((r) => r.inferenceId)).toEqual(answer.json.predictions.map((p: { inferenceId: string }) => p.inferenceId));
+    expect(captured()[999].features).toEqual(many[999]);
   });
 
   it('captures nothing of a model whose capture is off, and of refused requests', async () => {

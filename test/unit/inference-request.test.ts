@@ -245,6 +245,8 @@ describe('loadConfig', () => {
       bundledModelsDir: undefined,
       sagemakerEndpoints: {},
       awsEndpointUrl: undefined,
+      dataBucket: undefined,
+      captureSettings: {},
     });
   });
 
@@ -259,8 +261,11 @@ describe('loadConfig', () => {
       BUNDLED_MODELS_DIR: '/var/task/bundled-models',
       SAGEMAKER_ENDPOINTS: '{"big":"big-endpoint"}',
       AWS_ENDPOINT_URL: 'http://127.0.0.1:4568',
+      DATA_BUCKET: 'data',
+      CAPTURE_SETTINGS: '{"iris":{"enabled":true,"sampleRate":0.5,"retentionDays":7},"*":{"enabled":false,"sampleRate":1,"retentionDays":30}}',
     });
-    expect(config).toMatchObject({ modelTtlMs: 50, maxBatch: 10, maxBodyBytes: 2048, maxTextChars: 20, sagemakerEndpoints: { big: 'big-endpoint' }, awsEndpointUrl: 'http://127.0.0.1:4568' });
+    expect(config).toMatchObject({ modelTtlMs: 50, maxBatch: 10, maxBodyBytes: 2048, maxTextChars: 20, sagemakerEndpoints: { big: 'big-endpoint' }, awsEndpointUrl: 'http://127.0.0.1:4568', dataBucket: 'data' });
+    expect(config.captureSettings).toEqual({ iris: { enabled: true, sampleRate: 0.5, retentionDays: 7 }, '*': { enabled: false, sampleRate: 1, retentionDays: 30 } });
   });
 
   it('fails fast naming every bad variable', () => {
@@ -268,5 +273,7 @@ describe('loadConfig', () => {
     expect(attempt).toThrow(ConfigError);
     expect(attempt).toThrow(/MODEL_BUCKET: required.*DEFAULT_MODEL.*MAX_BATCH: must be at least 1.*MAX_BODY_BYTES.*10485760.*SAGEMAKER_ENDPOINTS/);
     expect(() => loadConfig({ MODEL_BUCKET: 'b', MODEL_TTL_SECONDS: 'soon' })).toThrow(/MODEL_TTL_SECONDS.*"soon"/);
+    expect(() => loadConfig({ MODEL_BUCKET: 'b', CAPTURE_SETTINGS: '{"iris":{"enabled":true,"sampleRate":2,"retentionDays":7}}' })).toThrow(/CAPTURE_SETTINGS: must map model names/);
+    expect(() => loadConfig({ MODEL_BUCKET: 'b', CAPTURE_SETTINGS: 'iris=on' })).toThrow(/CAPTURE_SETTINGS: must be a JSON object/);
   });
 });

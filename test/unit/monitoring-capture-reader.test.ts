@@ -1,5 +1,6 @@
+import { captureRecordsOf } from '../../core/monitoring/captured-request';
 import { gzipSync } from 'node:zlib';
-import { asCaptureRecord, asFeedbackRecord, type ReadCounts, readJsonValues, splitConcatenatedJson } from '../../core/monitoring/capture-reader';
+import { asFeedbackRecord, type ReadCounts, readJsonValues, splitConcatenatedJson } from '../../core/monitoring/capture-reader';
 import { CAPTURE_KIND, type CaptureRecord } from '../../core/monitoring/contract';
 
 /** The forms a capture object may take on its way through CloudWatch Logs and Firehose, and bad lines among them. */
@@ -148,9 +149,9 @@ test('splitConcatenatedJson refuses text between values', () => {
   expect(splitConcatenatedJson('{"a":1')).toBeUndefined();
 });
 
-describe('asCaptureRecord', () => {
+describe('captureRecordsOf, one instance per line', () => {
   test('accepts a capture record', () => {
-    expect(asCaptureRecord(record(1))).toEqual(record(1));
+    expect(captureRecordsOf(record(1))).toEqual([record(1)]);
   });
 
   test.each([
@@ -162,7 +163,7 @@ describe('asCaptureRecord', () => {
     ['a feature value that is an object', { ...record(1), features: { a: { nested: 1 } } }],
     ['no label', { ...record(1), label: null }],
   ])('refuses %s', (_, value) => {
-    expect(asCaptureRecord(value)).toBeUndefined();
+    expect(captureRecordsOf(value)).toBeUndefined();
   });
 });
 
