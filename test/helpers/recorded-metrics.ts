@@ -35,22 +35,25 @@ function literalKeys(body: string): string[] {
 }
 
 /**
- * Every `record({ name: <INFERENCE|PIPELINE|MONITORING|CAPTURE>_METRICS.<key>, ..., dimensions })` call
- * in lambdas/, read from the source: what the functions actually emit, as opposed to what the
- * constants merely declare. A `dimensions` shorthand is resolved through `const dimensions = {...}`
- * in the same file.
+ * Every metric record literal `{ name: <INFERENCE|PIPELINE|MONITORING|CAPTURE>_METRICS.<key>, ...,
+ * dimensions }` in lambdas/ (passed to `record(...)`, or listed for `recordTogether(...)`), read
+ * from the source: what the functions actually emit, as opposed to what the constants merely
+ * declare. A `dimensions` shorthand is resolved through the nearest `const dimensions = {...}`
+ * before it in the same file.
  */
 export function recordedMetrics(root: string = LAMBDAS_DIR): RecordedMetric[] {
   const found: RecordedMetric[] = [];
-  const call = /\.record\(\{\s*name:\s*(INFERENCE_METRICS|PIPELINE_METRICS|MONITORING_METRICS|CAPTURE_METRICS)\.(\w+),([^;]*?)\}\s*\)/g;
+  // The record literal: `{ name: X.key, ... }` holding at most one nested `{...}` (a dimensions literal).
+  const call = /\{\s*name:\s*(INFERENCE_METRICS|PIPELINE_METRICS|MONITORING_METRICS|CAPTURE_METRICS)\.(\w+),((?:[^;{}]|\{[^{}]*\})*?)\}/g;
   for (const file of sourceFiles(root)) {
     const text = readFileSync(file, 'utf8');
     const folder = relative(root, file).split(sep)[0];
-    const declared = /const dimensions = \{([^}]*)\}/.exec(text);
+    const declarations = [...text.matchAll(/const dimensions = \{([^}]*)\}/g)];
     for (const match of text.matchAll(call)) {
       const rest = match[3];
       const literal = /dimensions:\s*\{([^}]*)\}/.exec(rest);
       const shorthand = /\bdimensions\s*$/.test(rest.trim()) || /\bdimensions\s*,/.test(rest);
+      const declared = declarations.filter((d) => (d.index ?? 0) < (match.index ?? 0)).at(-1);
       const dimensions = literal ? literalKeys(literal[1]) : shorthand && declared ? literalKeys(declared[1]) : undefined;
       const line = text.slice(0, match.index).split('\n').length;
       found.push({ constant: match[1], key: match[2], folder, dimensions, where: `${relative(root, file)}:${line}` });
