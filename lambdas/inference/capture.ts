@@ -34,8 +34,10 @@ export interface CaptureSink {
  * The Lambda sink: the function's log (stdout). The write is a syscall that wakes the log reader
  * (tens of microseconds on a busy machine, more than building the line), so it is made after the
  * answer is handed back: queued, and written by a setImmediate that runs once the handler's
- * promise has settled (the runtime posts the answer first) or while the next request waits on
- * onnxruntime. What is queued when Lambda freezes the environment is written when it thaws; only
+ * promise has settled and the runtime has taken the answer (or, in a process serving several
+ * requests, while the next one waits on onnxruntime). Whether Lambda's runtime has finished
+ * sending the answer by then is its own affair (not measured here: the bench measures this
+ * process). What is queued when Lambda freezes the environment is written when it thaws; only
  * an environment shut down while frozen loses its last request's line (CapturedInstances, counted
  * with the answer, against the monitoring job's CapturedRecords shows such gaps).
  */
