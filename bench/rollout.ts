@@ -48,8 +48,10 @@ type Setup = (typeof SETUPS)[number];
 type Row = Record<string, string | number | null>;
 
 interface Timings {
-  /** Whole app.handle per request (the invocation), microseconds, ascending. */
+  /** app.handle per request: until the answer is handed back (what the caller waits for), microseconds, ascending. */
   readonly invocation: number[];
+  /** app.handle and then app.settled(): until the work after the answer (the shadow) is done, which the Lambda environment is held for, microseconds, ascending. */
+  readonly busy: number[];
   /** The function's VariantLatency (body in -> answer built), milliseconds, ascending. */
   readonly answer: number[];
   /** ShadowLatency, milliseconds, ascending. */
@@ -97,7 +99,7 @@ async function register(registry: ModelRegistry, store: S3ObjectStore, log: (lin
 
 /** Interleaved requests to the three setups of one dataset; every answer must be a 200. */
 async function measure(app: InferenceApp, metrics: MetricRecord[], dataset: string, rows: readonly Row[], size: number, warmup: number, iterations: number): Promise<Record<Setup, Timings>> {
-  const timings = Object.fromEntries(SETUPS.map((s) => [s, { invocation: [] as number[], answer: [] as number[], shadow: [] as number[], backend: [] as number[] }])) as Record<Setup, Timings>;
+  const timings = Object.fromEntries(SETUPS.map((s) => [s, { invocation: [] as number[], busy: [] as number[], answer: [] as number[], shadow: [] as number[], backend: [] as number[] }])) as Record<Setup, Timings>;
   const body = (i: number) => (size === 1 ? { features: rows[i % rows.length] } : { instances: Array.from({ length: size }, (_, k) => rows[(i * 7 + k) % rows.length]) });
   for (let i = 0; i < warmup + iterations; i++) {
     for (let j = 0; j < SETUPS.length; j++) {
@@ -107,10 +109,13 @@ async function measure(app: InferenceApp, metrics: MetricRecord[], dataset: stri
       const start = process.hrtime.bigint();
       const res = await app.handle(request);
       const elapsed = process.hrtime.bigint() - start;
+      await app.settled();
+      const busy = process.hrtime.bigint() - start;
       if (res.statusCode !== 200) throw new Error(`${request.rawPath}: status ${res.statusCode}: ${res.body ?? ''}`);
       if (i < warmup) continue;
       const t = timings[setup];
       t.invocation.push(Number(elapsed) / 1000);
+      t.busy.push(Number(busy) / 1000);
       for (const m of metrics) {
         if (m.name === INFERENCE_METRICS.variantLatency) t.answer.push(m.value);
         if (m.name === INFERENCE_METRICS.shadowLatency) t.shadow.push(m.value);
@@ -119,7 +124,7 @@ async function measure(app: InferenceApp, metrics: MetricRecord[], dataset: stri
       }
     }
   }
-  for (const t of Object.values(timings)) for (const list of [t.invocation, t.answer, t.shadow, t.backend]) list.sort((a, b) => a - b);
+  for (const t of Object.values(timings)) for (const list of [t.invocation, t.busy, t.answer, t.shadow, t.backend]) list.sort((a, b) => a - b);
   return timings;
 }
 
@@ -141,7 +146,9 @@ export async function benchRollout(_workDir: string, log: (line: string) => void
       POWERTOOLS_LOG_LEVEL: 'SILENT',
     });
     const metrics: MetricRecord[] = [];
-    const app = buildInferenceApp(loadConfig({ ...process.env, MODEL_BUCKET: BUCKET, AWS_ENDPOINT_URL: server.endpoint }), { metricListener: (m) => metrics.push(m) });
+    // Capture off: its cost is the capture section's, and its stdout lines would flood this one's output.
+    const noCapture = JSON.stringify({ '*': { enabled: false, sampleRate: 1, retentionDays: 30 } });
+    const app = buildInferenceApp(loadConfig({ ...process.env, MODEL_BUCKET: BUCKET, AWS_ENDPOINT_URL: server.endpoint, CAPTURE_SETTINGS: noCapture }), { metricListener: (m) => metrics.push(m) });
 
     const us = (v: number) => v.toFixed(0);
     const pct = (a: number, b: number) => `${a >= b ? '+' : ''}${(((a - b) / b) * 100).toFixed(0)} %`;
@@ -151,6 +158,7 @@ export async function benchRollout(_workDir: string, log: (line: string) => void
         const p50 = (s: Setup) => quantile(t[s].invocation, 0.5);
         const p99 = (s: Setup) => quantile(t[s].invocation, 0.99);
         const answerP50 = (s: Setup) => quantile(t[s].answer, 0.5) * 1000;
+        const busyP50 = (s: Setup) => quantile(t[s].busy, 0.5);
         const added = ((p50('shadow') - p50('none')) / p50('none')) * 100;
         if (added >= SHADOW_P50_TARGET_PERCENT) failures.push(`rollout ${model.dataset}, ${run.rows} row(s): a 100 % shadow adds ${added.toFixed(0)} % to the invocation's p50, target under ${SHADOW_P50_TARGET_PERCENT} %`);
         rowsOut.push([
@@ -160,12 +168,13 @@ export async function benchRollout(_workDir: string, log: (line: string) => void
           us(p50('none')),
           `${us(p50('shadow'))} (**${pct(p50('shadow'), p50('none'))}**)`,
           `${us(p99('none'))} / ${us(p99('shadow'))}`,
+          `${us(busyP50('none'))} / ${us(busyP50('shadow'))} (${pct(busyP50('shadow'), busyP50('none'))})`,
           `${us(answerP50('none'))} / ${us(answerP50('shadow'))}`,
           us(quantile(t.none.backend, 0.5) * 1000),
           us(quantile(t.shadow.shadow, 0.5) * 1000),
           `${us(p50('canary'))} (${pct(p50('canary'), p50('none'))})`,
         ]);
-        log(`rollout ${model.dataset} x${run.rows}: p50 none ${us(p50('none'))} µs, shadow ${us(p50('shadow'))} µs (${pct(p50('shadow'), p50('none'))}), answer path ${us(answerP50('none'))} / ${us(answerP50('shadow'))} µs, canary ${us(p50('canary'))} µs`);
+        log(`rollout ${model.dataset} x${run.rows}: p50 none ${us(p50('none'))} µs, shadow ${us(p50('shadow'))} µs (${pct(p50('shadow'), p50('none'))}), busy ${us(busyP50('none'))} / ${us(busyP50('shadow'))} µs, answer path ${us(answerP50('none'))} / ${us(answerP50('shadow'))} µs, canary ${us(p50('canary'))} µs`);
       }
     }
   } finally {
@@ -181,17 +190,20 @@ export async function benchRollout(_workDir: string, log: (line: string) => void
 above the core count means other processes competed for the CPU, and the tails are inflated.
 
 \`bench/rollout.ts\`, in process like the inference section: API Gateway v2 events through the app
-\`buildInferenceApp\` builds, over the local S3 server, Powertools metrics disabled (the recorder still runs).
+\`buildInferenceApp\` builds, over the local S3 server, Powertools metrics disabled (the recorder still runs), data capture off.
 Each dataset's champion is registered under three names: no \`routing.json\`; a shadow of the other
 algorithm's model with \`sample: 100\` (every request scored twice); a canary at \`weight: 50\` whose
 version is the champion's own bytes (one caller id per request, so about half the requests take the
 canary's path), so that column is the cost of routing itself. Requests go to the three in turn,
 rotating the order, ${RUNS.map((r) => `${r.iterations} of ${r.rows} row(s) each after ${r.warmup}`).join(', ')}, timed with
-\`process.hrtime.bigint()\` around \`app.handle(event)\`. Holdout rows of the dataset.
+\`process.hrtime.bigint()\` around \`app.handle(event)\` and then \`app.settled()\`. Holdout rows of the dataset.
 
-- *invocation* (p50, p99): \`app.handle\`, the whole invocation. The shadow runs after the answer is
-  built but inside the invocation (Lambda sends the answer when the handler returns), so **this is
-  what a shadow adds to what the caller waits for**.
+- *invocation* (p50, p99): \`app.handle\`, until the answer is handed back: **what the caller waits
+  for**. The shadow starts after that (\`lambdas/inference/after-response.ts\`); in Lambda the
+  handler returns the answer and the post-response extension holds the environment until the
+  shadow is done (\`post-response-extension.ts\`).
+- *busy* (p50): \`app.handle\` and \`app.settled()\`, until the shadow is done: how long the
+  environment is occupied per request (billed, and not taking the next request).
 - *answer path*: the function's own VariantLatency (request body in, answer built; 10 µs
   resolution): the work that decides the answer, which the shadow does not touch.
 - *backend*: the champion's InferenceLatency (its onnxruntime call) without routing.
@@ -199,18 +211,18 @@ rotating the order, ${RUNS.map((r) => `${r.iterations} of ${r.rows} row(s) each 
 
 Target: a shadow at 100 % adds under ${SHADOW_P50_TARGET_PERCENT} % to p50.
 
-${table(['model', 'champion (shadow)', 'rows', 'invocation p50 µs, none', 'invocation p50 µs, shadow 100 %', 'invocation p99 µs, none / shadow', 'answer path p50 µs, none / shadow', 'backend p50 µs', 'shadow p50 µs', 'invocation p50 µs, canary 50 %'], rowsOut)}
+${table(['model', 'champion (shadow)', 'rows', 'invocation p50 µs, none', 'invocation p50 µs, shadow 100 %', 'invocation p99 µs, none / shadow', 'busy p50 µs, none / shadow', 'answer path p50 µs, none / shadow', 'backend p50 µs', 'shadow p50 µs', 'invocation p50 µs, canary 50 %'], rowsOut)}
 
 ${failures.length > 0 ? `Targets missed:\n\n${failures.map((f) => `- ${f}`).join('\n')}` : 'Every target met.'}
 
-Read against the target: on the **answer path** the shadow adds nothing (the two answer-path columns);
-on the **invocation** it adds its own time (the shadow column: a second model call on the same rows
-plus the comparison, about as long as the champion's own backend call), and the model call is most of
-a small request, so a 100 % shadow cannot stay within 10 % of an invocation it shares. Getting it out of the
-invocation needs a second one (an asynchronous self-invocation or a queue carrying the rows), which
-moves the cost to another invocation per sampled request rather than removing it. A lower
-\`sample\` leaves the other requests untouched: at 10 %, nine requests in ten pay nothing and the p50 stays the
-no-shadow one.
+Read against the target: the shadow is out of what the caller waits for (the invocation columns);
+what it costs is the environment's time after the answer (the busy column: the shadow's own model
+call on the same rows plus the comparison, about as long as the champion's backend call), billed as
+post-runtime time in Lambda, during which that environment takes no new request, so a 100 % shadow
+needs roughly that much more concurrency at the same traffic. A lower \`sample\` scales that cost down.
+This is measured in process; in Lambda it rests on the post-response extension registering (tested
+against a fake Extensions API, not yet in AWS): where it cannot, the handler waits for the shadow and
+the busy column is what the caller waits for.
 `;
   return { markdown, failures };
 }

@@ -3,6 +3,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import type { ModelManifest } from '../../core/manifest';
 import type { ObjectStore } from '../../core/object-store';
 import { type ModelSource, UnknownModelError } from '../../core/registry/types';
+import { AfterResponse } from './after-response';
 import { BackendError } from './backends/types';
 import type { Capture } from './capture';
 import { parseFeedback, storeFeedback } from './feedback';
@@ -47,6 +48,11 @@ export interface InferenceAppDeps {
 
 export interface InferenceApp {
   handle(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2>;
+  /**
+   * Resolves once the work deferred past the answers handed back so far (shadow scoring) has
+   * finished: what the Lambda handler holds the execution environment for. Never rejects.
+   */
+  settled(): Promise<void>;
 }
 
 type Result = APIGatewayProxyStructuredResultV2;
@@ -81,7 +87,9 @@ function modelError(error: unknown): ApiError | undefined {
 
 export function createInferenceApp(deps: InferenceAppDeps): InferenceApp {
   const { limits, log, recorder } = deps;
-  const routedPredict = createRoutedPredict({ models: deps.models, limits, recorder, log, capture: deps.capture });
+  // Deferred tasks catch their own errors (the shadow counts them); this is the net under the net.
+  const afterResponse = new AfterResponse((error) => log.error('work after the answer failed', { error: error instanceof Error ? error.message : String(error) }));
+  const routedPredict = createRoutedPredict({ models: deps.models, limits, recorder, log, capture: deps.capture, afterResponse });
   const clock = deps.clock ?? (() => new Date());
   let coldStart = true;
   /** Per model, the re-check of the alias made for a routing document (by its updatedAt). */
@@ -257,5 +265,6 @@ export function createInferenceApp(deps: InferenceAppDeps): InferenceApp {
         return internalError(errorId);
       }
     },
+    settled: () => afterResponse.settled(),
   };
 }

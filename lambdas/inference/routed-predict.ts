@@ -5,6 +5,7 @@ import { INFERENCE_ID_HEADER, instanceId, newInferenceId } from '../../core/moni
 import { assignVariant, inShadowSample, type RoutingDocument, type Variant } from '../../core/registry/routing';
 import { BackendError, toPredictions } from './backends/types';
 import { callerKeyOf, requestIdOf } from './caller';
+import type { AfterResponse } from './after-response';
 import type { Capture } from './capture';
 import { recordTogether } from '../shared/metrics';
 import { type AppLog, elapsedMs, INFERENCE_METRICS, type MetricRecord, type MetricsRecorder } from './metrics';
@@ -17,7 +18,7 @@ import { ShadowScorer } from './shadow';
  * A predict request once its model is known: which version answers (the champion, or the canary
  * for callers the routing document's canary weight assigns to it), validation against that
  * version's manifest, the prediction, the answer, and then the shadow, if the request is in its
- * sample. Every answer from here on says who answered, in the headers `x-model-version` and
+ * sample, deferred past the answer (after-response.ts). Every answer from here on says who answered, in the headers `x-model-version` and
  * `x-model-variant`, and is counted per variant (VariantRequests, VariantLatency, and
  * VariantClientErrors / VariantServerErrors / VariantPredictions): what a rollout is judged on.
  */
@@ -32,6 +33,8 @@ export interface RoutedPredictDeps {
   readonly log: AppLog;
   /** Data capture of answered requests. @default - nothing is captured */
   readonly capture?: Pick<Capture, 'record'>;
+  /** Where the shadow's scoring goes: after the answer is handed back. */
+  readonly afterResponse: Pick<AfterResponse, 'defer'>;
 }
 
 export interface RoutedRequest {
@@ -116,7 +119,7 @@ export function createRoutedPredict(deps: RoutedPredictDeps): (routed: RoutedReq
       recorder.record({ name: INFERENCE_METRICS.predictions, unit: 'Count', value: count, dimensions: { model: served.name, version: String(served.version), class: label || '(empty)' } });
       recorder.record({ name: INFERENCE_METRICS.variantPredictions, unit: 'Count', value: count, dimensions: { model: served.name, variant, class: label || '(empty)' } });
     }
-    // The answer is final before the shadow runs: it only reads the rows and these probabilities.
+    // The answer is final before the shadow runs (after it is handed back): the shadow only reads the rows and these probabilities.
     const answer = counted(jsonResponse(200, { model: served.name, version: served.version, inferenceId: requestId, predictions }, { ...headers, [INFERENCE_ID_HEADER]: requestId }), served, variant, start);
     const captured = deps.capture?.record({ requestId, requestText: routed.requestText, answerText: answer.body ?? '', manifest: served.manifest, model: served.name, version: served.version, variant, rows: rows.value, predictions, latencyMs: elapsedMs(start), time: new Date() }) ?? 0;
     // Per-model metrics in one entry (each EMF line costs tens of microseconds).
@@ -127,7 +130,7 @@ export function createRoutedPredict(deps: RoutedPredictDeps): (routed: RoutedReq
       ...(captured > 0 ? [{ name: INFERENCE_METRICS.capturedInstances, unit: 'Count' as const, value: captured, dimensions }] : []),
     ]);
     const shadow = routed.routing?.shadow;
-    if (shadow && inShadowSample(shadow, requestIdOf(routed.event))) await shadows.score({ route: shadow, served, rows: rows.value, probabilities });
+    if (shadow && inShadowSample(shadow, requestIdOf(routed.event))) deps.afterResponse.defer(() => shadows.score({ route: shadow, served, rows: rows.value, probabilities }));
     return answer;
   };
 }

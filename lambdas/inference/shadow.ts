@@ -6,8 +6,9 @@ import type { LoadedModel, ModelCache } from './model-cache';
 
 /**
  * Shadow scoring: a version the routing document names as shadow scores the same validated rows
- * as the version that answered, after the answer is built and in the same invocation (Lambda has
- * no "after the response"; the time it adds to the invocation is ShadowLatency). Its result is
+ * as the version that answered, after the answer is handed back (after-response.ts; in Lambda the
+ * execution environment is held for it by post-response-extension.ts, so it runs within the same
+ * invocation's lifetime but not in the time the caller waits). ShadowLatency is its time. Its result is
  * only compared and counted: it never changes the answer, its status or its headers, and a shadow
  * that fails is a ShadowErrors count and a log line, nothing else.
  */

@@ -16,6 +16,10 @@ export const INFERENCE_ENTRY = join(PROJECT_ROOT, 'lambdas', 'inference', 'handl
 /** Where `bundledModelsDir` lands inside the function (the zip is unpacked in /var/task). */
 export const BUNDLED_MODELS_PATH = '/var/task/bundled-models';
 
+/** The post-response hold's preload (lambdas/inference/post-response-extension.ts), bundled as ESM next to the handler. */
+export const POST_RESPONSE_PRELOAD = 'post-response-extension.mjs';
+const POST_RESPONSE_SOURCE = join(PROJECT_ROOT, 'lambdas', 'inference', 'post-response-extension.ts');
+
 /** onnxruntime-node ships one native binary per platform under this folder, ~300 MB in all. */
 const ORT_BINARIES = join('node_modules', 'onnxruntime-node', 'bin', 'napi-v6');
 
@@ -102,7 +106,7 @@ function checkModelsDir(dir: string): string {
  * npm next to the bundle instead, with its CUDA download skipped (its host is unreachable and
  * Lambda has no GPU). @aws-sdk/* stays external: the Lambda runtime provides it.
  */
-export function inferenceBundling(architecture: lambda.Architecture, modelsDir?: string): BundlingOptions {
+export function inferenceBundling(architecture: lambda.Architecture, modelsDir?: string, options: { readonly postResponseHold?: boolean } = {}): BundlingOptions {
   return {
     forceDockerBundling: false,
     sourceMap: true,
@@ -112,14 +116,30 @@ export function inferenceBundling(architecture: lambda.Architecture, modelsDir?:
     commandHooks: {
       beforeBundling: () => [],
       beforeInstall: () => [],
-      afterBundling: (_inputDir, outputDir) => [
+      afterBundling: (inputDir, outputDir) => [
         keepOnlyLambdaBinaryCommand(outputDir, architecture),
         // The copy of the whole project's lock file that npm ci needed; nothing reads it at run time.
         `rm -f ${shellQuote(join(outputDir, 'package-lock.json'))}`,
         ...(modelsDir ? [`cp -R ${shellQuote(modelsDir)} ${shellQuote(join(outputDir, 'bundled-models'))}`] : []),
+        ...(options.postResponseHold ? [postResponsePreloadCommand(inputDir, outputDir)] : []),
       ],
     },
   };
+}
+
+/**
+ * A bash command that bundles the post-response hold's preload as an ES module whose top-level
+ * await registers the extension (Node finishes it before the runtime starts, as internal
+ * extensions must register during init). esbuild is the one NodejsFunction bundles with.
+ */
+export function postResponsePreloadCommand(inputDir: string, outputDir: string): string {
+  const entry = `import { preload } from ${JSON.stringify(POST_RESPONSE_SOURCE)}; await preload();`;
+  return [
+    `echo ${shellQuote(entry)} |`,
+    shellQuote(join(inputDir, 'node_modules', '.bin', 'esbuild')),
+    '--bundle --platform=node --format=esm --target=node24 --log-level=warning --loader=ts --sourcefile=post-response-preload.ts',
+    `--outfile=${shellQuote(join(outputDir, POST_RESPONSE_PRELOAD))}`,
+  ].join(' ');
 }
 
 /**
@@ -132,6 +152,9 @@ export class InferenceFunction extends NodejsFunction {
     // Refuse an unsupported architecture at synth, not when the hook runs inside bundling.
     lambdaBinaryFolder(architecture);
     const modelsDir = props.bundledModelsDir === undefined ? undefined : checkModelsDir(props.bundledModelsDir);
+    // The hold waits for each invocation's report from lambdas/inference/handler.ts; another
+    // handler would never report, and every invocation would be held to its deadline.
+    const postResponseHold = props.entry === undefined || resolve(props.entry) === INFERENCE_ENTRY;
     // An explicit group, because the one Lambda creates on its own keeps logs forever.
     const logGroup = new logs.LogGroup(scope, `${id}Logs`, { retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH });
     super(scope, id, {
@@ -148,11 +171,12 @@ export class InferenceFunction extends NodejsFunction {
       role: functionRole(scope, `${id}Role`, logGroup),
       environment: {
         ...props.environment,
-        // esbuild writes the source map; Node only uses it when asked.
-        NODE_OPTIONS: '--enable-source-maps',
+        // esbuild writes the source map; Node only uses it when asked. The preload registers
+        // the post-response hold before the runtime starts.
+        NODE_OPTIONS: postResponseHold ? `--enable-source-maps --import=/var/task/${POST_RESPONSE_PRELOAD}` : '--enable-source-maps',
         ...(modelsDir ? { BUNDLED_MODELS_DIR: BUNDLED_MODELS_PATH } : {}),
       },
-      bundling: inferenceBundling(architecture, modelsDir),
+      bundling: inferenceBundling(architecture, modelsDir, { postResponseHold }),
     });
     acknowledgeResourceWildcards(this.role ?? this, 'inference function role');
     acknowledgeSynchronousOnly(this, 'by API Gateway');

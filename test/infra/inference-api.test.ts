@@ -7,7 +7,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { InferenceApi, type InferenceApiProps, inferenceSettings } from '../../lib/constructs/inference-api';
-import { inferenceBundling, keepOnlyLambdaBinaryCommand } from '../../lib/constructs/inference-function';
+import { InferenceFunction, inferenceBundling, keepOnlyLambdaBinaryCommand, postResponsePreloadCommand } from '../../lib/constructs/inference-function';
 
 type Statement = { Action: string | string[]; Resource: unknown; Effect: string };
 
@@ -54,7 +54,8 @@ describe('InferenceApi', () => {
           SAGEMAKER_ENDPOINTS: '{}',
           POWERTOOLS_SERVICE_NAME: 'inference',
           POWERTOOLS_METRICS_NAMESPACE: 'ServerlessMlops',
-          NODE_OPTIONS: '--enable-source-maps',
+          // The preload registers the post-response hold (lambdas/inference/post-response-extension.ts) before the runtime starts.
+          NODE_OPTIONS: '--enable-source-maps --import=/var/task/post-response-extension.mjs',
         }),
       },
     });
@@ -183,6 +184,21 @@ describe('inference bundling', () => {
       environment: { ONNXRUNTIME_NODE_INSTALL: 'skip' },
       externalModules: ['@aws-sdk/*'],
     });
+  });
+
+  test('a function with another handler entry gets no post-response preload (it would never report its invocations to the hold)', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = new Stack(app, 'Custom', { env: { account: '111122223333', region: 'eu-west-1' } });
+    new InferenceFunction(stack, 'Fn', { entry: join(__dirname, '..', '..', 'lambdas', 'monitoring', 'handler.ts') });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: { NODE_OPTIONS: '--enable-source-maps' } } });
+  });
+
+  test('the function bundles the post-response preload beside the handler; other users of the bundling (the pipeline function) do not', () => {
+    const hooks = (postResponseHold: boolean) => inferenceBundling(lambda.Architecture.X86_64, undefined, { postResponseHold }).commandHooks?.afterBundling('/repo', '/out') ?? [];
+    expect(hooks(true)).toContain(postResponsePreloadCommand('/repo', '/out'));
+    expect(hooks(true).at(-1)).toMatch(/esbuild' --bundle --platform=node --format=esm .*--outfile='\/out\/post-response-extension\.mjs'$/);
+    expect(hooks(false).join('\n')).not.toContain('post-response');
   });
 
   test.each([

@@ -2,13 +2,14 @@ import { createServer } from 'node:net';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { ModelManifest } from '../../core/manifest';
 import { OnnxModelValidator } from '../../core/registry/onnx-validator';
 import { ModelRegistry } from '../../core/registry/registry';
 import type { InferenceApp } from '../../lambdas/inference/app';
 import { loadConfig } from '../../lambdas/inference/config';
 import { INFERENCE_METRICS, type MetricRecord } from '../../lambdas/inference/metrics';
+import { HOLD_KEY } from '../../lambdas/inference/post-response-extension';
 import { apiGatewayEvent } from '../../local/api-gateway-event';
 import { DATASETS, loadDataset, trainOptionsFor } from '../../training/datasets/catalog';
 import { exportModel, type ExportedModel, sha256Hex } from '../../training/export';
@@ -120,16 +121,29 @@ beforeAll(async () => {
   writeFileSync(join(bundled, 'ghost', 'manifest.json'), JSON.stringify({ ...iris.manifest, name: 'ghost', version: 1 }));
 
   process.env.AWS_ENDPOINT_URL = s3.server.endpoint;
+  // What the preload leaves when the post-response extension registered (read at import).
+  (globalThis as Record<symbol, unknown>)[HOLD_KEY] = hold;
   handlerModule = await import('../../lambdas/inference/handler');
   const config = loadConfig({ ...process.env, MODEL_TTL_SECONDS: String(TTL_SECONDS), DEFAULT_MODEL: 'iris', BUNDLED_MODELS_DIR: bundled });
   app = handlerModule.buildInferenceApp(config, { metricListener: (m) => metrics.push(m) });
 });
 
 afterAll(async () => {
+  delete (globalThis as Record<symbol, unknown>)[HOLD_KEY];
   await s3.close();
   rmSync(scratch, { recursive: true, force: true });
   delete process.env.AWS_ENDPOINT_URL;
 });
+
+/** A stand-in for the post-response hold: which invocations the handler left their deferred work to. */
+const hold = {
+  holding: true,
+  handedOver: [] as string[],
+  answered(requestId: string, work: Promise<void>) {
+    this.handedOver.push(requestId);
+    void work;
+  },
+};
 
 const recorded = (name: string, model?: string) => metrics.filter((m) => m.name === name && (model === undefined || m.dimensions.model === model));
 
@@ -200,6 +214,20 @@ describe('predictions over API Gateway v2 events', () => {
     expect(res.statusCode).toBe(200);
     expect(JSON.parse(res.body ?? '')).toMatchObject({ model: 'iris', predictions: [{ label: 'Iris-setosa' }] });
     expect(recorded(INFERENCE_METRICS.coldStarts)).toEqual([{ name: 'ColdStart', unit: 'Count', value: 1, dimensions: {} }]);
+  });
+
+  it('the handler leaves work after the answer to the post-response hold under the invocation id while the hold runs, else waits for it itself', async () => {
+    const event = post('/models/iris/predict', { features: IRIS_FEATURES });
+    hold.handedOver.length = 0;
+    expect((await handlerModule.handler(event, { awsRequestId: 'req-42' } as Context)).statusCode).toBe(200);
+    expect(hold.handedOver).toEqual(['req-42']);
+    hold.holding = false;
+    try {
+      expect((await handlerModule.handler(event, { awsRequestId: 'req-43' } as Context)).statusCode).toBe(200);
+    } finally {
+      hold.holding = true;
+    }
+    expect(hold.handedOver).toEqual(['req-42']);
   });
 });
 
