@@ -13,6 +13,18 @@ export default tseslint.config(
     },
   },
   {
+    // f(...xs) passes every element as an argument: past ~100k elements it throws RangeError
+    // (Maximum call stack size exceeded), so data-sized arrays must never be spread into a call.
+    files: ['training/**/*.ts', 'core/**/*.ts', 'lambdas/**/*.ts', 'local/**/*.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        { selector: 'CallExpression > SpreadElement', message: 'Do not spread an array into a call (RangeError past ~100k elements): use a loop, or core/arrays.ts (pushAll, maxOf, minOf).' },
+        { selector: 'NewExpression > SpreadElement', message: 'Do not spread an array into a constructor call (RangeError past ~100k elements): use a loop.' },
+      ],
+    },
+  },
+  {
     files: ['test/**/*.ts'],
     ...jestPlugin.configs['flat/recommended'],
     rules: {

@@ -1,4 +1,5 @@
 import type { ManifestFeature } from './manifest';
+import { maxOf } from './arrays';
 
 /**
  * Turns feature values (from a JSON request or a data file) into the ONNX model's inputs, the
@@ -55,7 +56,7 @@ export function toModelInputs(
       inputs[feature.input] = { dtype: 'string', data: rows.map((r) => categoricalValue(feature, r[feature.name])), dims: [n, 1] };
     } else {
       const tokens = rows.map((r) => tokenize(r[feature.name] == null ? '' : String(r[feature.name])));
-      const width = Math.max(1, ...tokens.map((t) => t.length));
+      const width = Math.max(1, maxOf(tokens.map((t) => t.length)));
       const data: string[] = [];
       for (const row of tokens) for (let j = 0; j < width; j++) data.push(row[j] ?? '');
       inputs[feature.input] = { dtype: 'string', data, dims: [n, width] };

@@ -9,6 +9,7 @@ import {
   TEXT_VOCABULARY_SIZE,
   type TextBaseline,
 } from './contract';
+import { pushAll } from '../arrays';
 
 /**
  * Baselines (issue 14): what a version's training data looked like, in the form the drift tests
@@ -256,7 +257,8 @@ function featureProblems(b: Record<string, unknown>, rows: number): string[] {
   const total = (n: number) => (binned = (binned ?? 0) + n);
   if (b.type === 'numeric') {
     const edgeIssues = edgesProblems(`${what} edges`, b.edges);
-    problems.push(...edgeIssues, ...countsProblems(`${what} counts`, b.counts, edgeIssues.length === 0 ? (b.edges as unknown[]).length + 1 : undefined, total));
+    pushAll(problems, edgeIssues);
+    pushAll(problems, countsProblems(`${what} counts`, b.counts, edgeIssues.length === 0 ? (b.edges as unknown[]).length + 1 : undefined, total));
     if (![b.min, b.max].every((x) => typeof x === 'number' && Number.isFinite(x))) problems.push(`${what} min and max are not finite numbers`);
     else if ((b.min as number) > (b.max as number)) problems.push(`${what} min ${b.min} is above max ${b.max}`);
   } else if (b.type === 'categorical') {
@@ -265,9 +267,10 @@ function featureProblems(b: Record<string, unknown>, rows: number): string[] {
     else total(Object.values(b.counts).reduce((a: number, c) => a + (c as number), 0));
   } else {
     const edgeIssues = edgesProblems(`${what} lengthEdges`, b.lengthEdges);
-    problems.push(...edgeIssues, ...countsProblems(`${what} lengthCounts`, b.lengthCounts, edgeIssues.length === 0 ? (b.lengthEdges as unknown[]).length + 1 : undefined, total));
+    pushAll(problems, edgeIssues);
+    pushAll(problems, countsProblems(`${what} lengthCounts`, b.lengthCounts, edgeIssues.length === 0 ? (b.lengthEdges as unknown[]).length + 1 : undefined, total));
     let coverage: number | undefined;
-    problems.push(...countsProblems(`${what} coverageCounts`, b.coverageCounts, COVERAGE_EDGES.length + 1, (n) => (coverage = n)));
+    pushAll(problems, countsProblems(`${what} coverageCounts`, b.coverageCounts, COVERAGE_EDGES.length + 1, (n) => (coverage = n)));
     if (coverage !== undefined && binned !== undefined && coverage !== binned) problems.push(`${what} coverageCounts sum to ${coverage} but lengthCounts to ${binned}`);
     const vocabulary = b.vocabulary;
     if (!Array.isArray(vocabulary) || !vocabulary.every((t) => typeof t === 'string' && t !== '')) problems.push(`${what} vocabulary is not an array of non-empty strings`);
@@ -301,7 +304,7 @@ export function baselineProblems(baseline: unknown, manifest: Pick<ModelManifest
     if (type === undefined) problems.push(`feature "${entry.feature}" is not a feature of the manifest`);
     else if (seen.has(entry.feature)) problems.push(`feature "${entry.feature}" has more than one baseline`);
     else if (entry.type !== type) problems.push(`feature "${entry.feature}" has a ${String(entry.type)} baseline but is ${type} in the manifest`);
-    else if (isCount(rows)) problems.push(...featureProblems(entry, rows));
+    else if (isCount(rows)) pushAll(problems, featureProblems(entry, rows));
     seen.add(entry.feature);
   }
   const without = manifest.features.filter((f) => !seen.has(f.name));

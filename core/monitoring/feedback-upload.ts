@@ -1,4 +1,5 @@
 import { CsvError, parse } from 'csv-parse/sync';
+import { pushAll } from '../arrays';
 
 /**
  * `npm run registry -- feedback <model> <file>`: true labels from a CSV (header
@@ -113,7 +114,7 @@ export async function uploadFeedback(lines: readonly FeedbackLine[], post: Feedb
   let batchSize = options.batchSize ?? FEEDBACK_BATCH;
   let accepted = 0;
   const refused: RefusedLine[] = [];
-  const queue = [...lines];
+  let queue = [...lines];
   let batch: FeedbackLine[] = [];
   let retries = 0;
   while (batch.length > 0 || queue.length > 0) {
@@ -147,7 +148,7 @@ export async function uploadFeedback(lines: readonly FeedbackLine[], post: Feedb
     if (answer.status === 413 && error.code === 'too_many_labels' && batch.length > 1) {
       // A deployment with a smaller MAX_BATCH: the rest of this batch goes back in line.
       batchSize = Math.ceil(batch.length / 2);
-      queue.unshift(...batch.splice(batchSize));
+      queue = pushAll(batch.splice(batchSize), queue);
       continue;
     }
     if (TRANSIENT.has(answer.status) && retries < delays.length) {

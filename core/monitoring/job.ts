@@ -19,6 +19,7 @@ import {
 import { type FeatureDriftAccumulator, featureDriftAccumulator, PredictionDriftAccumulator, verdictOf } from './drift';
 import { claimDriftRetrain, releaseDriftRetrain, type RetrainStarter } from './drift-retrain';
 import { FeedbackJoin, latestLabels } from './live-accuracy';
+import { pushAll } from '../arrays';
 
 export type { RetrainStarter } from './drift-retrain';
 
@@ -128,7 +129,7 @@ async function listDays(store: ObjectStore, days: readonly Date[], prefixOf: (da
 /** The error-output objects of the days: every error type Firehose made a folder for (capture-errors/<type>/), then its day partitions. */
 async function listErrorOutput(store: ObjectStore, days: readonly Date[]): Promise<string[]> {
   const keys: string[] = [];
-  for (const errorType of await store.listPrefixes(CAPTURE_ERRORS_PREFIX)) keys.push(...(await listDays(store, days, (day) => captureErrorsDayPrefix(errorType, day))));
+  for (const errorType of await store.listPrefixes(CAPTURE_ERRORS_PREFIX)) pushAll(keys, await listDays(store, days, (day) => captureErrorsDayPrefix(errorType, day)));
   return keys;
 }
 

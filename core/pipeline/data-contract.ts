@@ -10,6 +10,7 @@ import { DataError } from '../../training/data/errors';
 import { loadTable, looksNumeric, type LoadOptions, type RawTable } from '../../training/data/load';
 import { isMissing } from '../../training/data/schema';
 import type { ModelSpec } from './model-spec';
+import { pushAll } from '../arrays';
 
 export type ProblemKind =
   | 'missing_column' | 'empty_file' | 'unparseable' | 'too_few_rows' | 'unknown_label'
@@ -241,9 +242,9 @@ export function checkDataFile(bytes: Uint8Array, fileName: string, spec: ModelSp
   const problems: Problem[] = [];
   if (contract.onBadRow === 'quarantine') {
     const faults = [...new Set(rejected.map((r) => r.fault))];
-    problems.push(...faults.map((f) => faultSummary(f, rejected.filter((r) => r.fault === f))));
+    pushAll(problems, faults.map((f) => faultSummary(f, rejected.filter((r) => r.fault === f))));
   }
-  problems.push(...tableProblems(table, kept, rejected.length, spec));
+  pushAll(problems, tableProblems(table, kept, rejected.length, spec));
   if (problems.length > 0) return quarantine(problems, table, numericNames, rejected, kept.length);
 
   const report: ContractReport = {

@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ModelSpecError, parseModelSpec, type ModelSpec } from './model-spec';
+import { pushAll } from '../arrays';
 
 /**
  * Reads every *.json spec in `dir` (adding a model is adding a file). All files are checked before
@@ -29,7 +30,7 @@ export function loadModelSpecs(dir: string): ModelSpec[] {
       sourceOf.set(spec.name, source);
       specs.push(spec);
     } catch (error) {
-      if (error instanceof ModelSpecError) problems.push(...error.problems);
+      if (error instanceof ModelSpecError) pushAll(problems, error.problems);
       else problems.push(`${source}: cannot read the file (${(error as Error).message})`);
     }
   }

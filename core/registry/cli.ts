@@ -13,6 +13,7 @@ import { type HistoryEntry, isRoutingCommand, isRoutingRefusal, mergeHistory, mi
 import { RoutingStore } from './routing-store';
 import { listRuns, type RunRecord } from '../pipeline/runs';
 import { type AliasRecord, DEFAULT_ALIAS, RegistrationError, type SchemaChange, type SchemaChangeApproval, SchemaMismatchError, UnknownModelError, type VersionSummary } from './types';
+import { maxOf } from '../arrays';
 
 export const USAGE = `usage: npm run registry -- <command> [options]
 
@@ -65,7 +66,7 @@ export function s3ClientFromEnv(env: NodeJS.ProcessEnv): S3Client {
 }
 
 function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const widths = header.map((h, i) => Math.max(h.length, maxOf(rows.map((r) => r[i].length))));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }

@@ -4,6 +4,7 @@ import type { VariantMetricsQuery, VariantWindow } from '../../core/rollout/metr
 import { type Variant, VARIANTS } from '../../core/registry/routing';
 import { INFERENCE_METRICS, METRICS_SERVICE } from '../inference/metrics';
 import { METRICS_NAMESPACE } from '../shared/metrics';
+import { maxOf } from '../../core/arrays';
 
 /**
  * The rollout gate's metrics from CloudWatch: one GetMetricData call (paged) per window, with one
@@ -96,7 +97,7 @@ export class CloudWatchVariantMetrics implements VariantMetricsQuery {
       if (what.field === 'requests') target.requests = sum;
       else if (what.field === 'serverErrors') target.serverErrors = sum;
       // One datapoint is expected; should CloudWatch split the window, the slowest part's p99 is the cautious reading.
-      else if (what.field === 'p99') target.p99LatencyMs = found.length > 0 ? Math.max(...found) : undefined;
+      else if (what.field === 'p99') target.p99LatencyMs = found.length > 0 ? maxOf(found) : undefined;
       else if (sum > 0 && what.label !== undefined) target.classCounts[what.label] = sum;
     }
     return stats as Readonly<Record<Variant, VariantStats>>;

@@ -1,5 +1,6 @@
 import { type BinnedColumns, gradientHistogram, partitionRows } from './histogram';
 import { type Tree, TreeBuilder } from './tree';
+import { pushAll } from '../../core/arrays';
 
 /** What a tree is grown with (the boosting options that shape one tree). */
 export interface GrowerOptions {
@@ -88,7 +89,7 @@ export class Grower {
       }
     }
     for (const leaf of open) this.pool.push(leaf.hist!);
-    done.push(...open);
+    pushAll(done, open);
     const values = done.map((leaf) => builder.setLeaf(leaf.id, 0, this.leafValue(leaf)));
     return { tree: builder.build(), leaves: done, values };
   }
