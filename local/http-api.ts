@@ -66,10 +66,11 @@ export interface HttpApi {
 const TEXT_TYPES = /^(text\/|application\/(json|xml|javascript|x-www-form-urlencoded)|[^;]*\+(json|xml))/i;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** API Gateway passes text payloads as strings and base64-encodes the rest. */
-function eventBody(bytes: Buffer, contentType: string | undefined): string | Uint8Array | undefined {
+/** API Gateway passes text payloads as strings and base64-encodes the rest (a compressed body is binary whatever its type). */
+function eventBody(bytes: Buffer, contentType: string | undefined, contentEncoding: string | undefined): string | Uint8Array | undefined {
   if (bytes.length === 0) return undefined;
-  if (contentType === undefined || TEXT_TYPES.test(contentType)) {
+  const encoded = contentEncoding !== undefined && contentEncoding.trim().toLowerCase() !== 'identity' && contentEncoding.trim() !== '';
+  if (!encoded && (contentType === undefined || TEXT_TYPES.test(contentType))) {
     try {
       return utf8.decode(bytes);
     } catch {
@@ -171,7 +172,7 @@ export function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
         record(413);
         return;
       }
-      const event = apiGatewayEvent({ method, path, headers: request.headersDistinct, body: eventBody(body, request.headers['content-type']), sourceIp: request.socket.remoteAddress });
+      const event = apiGatewayEvent({ method, path, headers: request.headersDistinct, body: eventBody(body, request.headers['content-type'], request.headers['content-encoding']), sourceIp: request.socket.remoteAddress });
       const result = await options.handler(event);
       const payload = result.body === undefined ? '' : result.isBase64Encoded ? Buffer.from(result.body, 'base64') : result.body;
       const headers: Record<string, string> = { 'apigw-requestid': event.requestContext.requestId };

@@ -65,6 +65,9 @@ class ApiFailure extends Error {
   }
 }
 
+/** The request's Content-Encoding (payload v2 headers arrive lowercased). */
+const contentEncodingOf = (event: APIGatewayProxyEventV2): string | undefined => event.headers?.['content-encoding'];
+
 const sameNames = (manifest: ModelManifest, names: ReadonlySet<string>) => manifest.features.length === names.size && manifest.features.every((f) => names.has(f.name));
 
 function describeSchema(manifest: ModelManifest) {
@@ -133,7 +136,7 @@ export function createInferenceApp(deps: InferenceAppDeps): InferenceApp {
   }
 
   async function predict(event: APIGatewayProxyEventV2, modelName: string | undefined): Promise<Result> {
-    const text = decodeBodyText(event.body, event.isBase64Encoded === true, limits.maxBodyBytes);
+    const text = decodeBodyText(event.body, event.isBase64Encoded === true, limits.maxBodyBytes, contentEncodingOf(event));
     if (!text.ok) return errorResponse(text.error);
     const body = parseBody(text.value);
     if (!body.ok) return errorResponse(body.error);
@@ -160,7 +163,7 @@ export function createInferenceApp(deps: InferenceAppDeps): InferenceApp {
 
   /** POST /models/{name}/feedback: labels checked against the champion's classes, then stored. */
   async function feedback(event: APIGatewayProxyEventV2, name: string): Promise<Result> {
-    const body = decodeBody(event.body, event.isBase64Encoded === true, limits.maxBodyBytes);
+    const body = decodeBody(event.body, event.isBase64Encoded === true, limits.maxBodyBytes, contentEncodingOf(event));
     if (!body.ok) return errorResponse(body.error);
     const champion = await loadModel(name);
     const { capture, feedbackStore } = deps;

@@ -1,3 +1,4 @@
+import { gunzipSync, inflateSync } from 'node:zlib';
 import { z } from 'zod';
 import type { ManifestFeature } from '../../core/manifest';
 import type { FeatureRow } from './backends/types';
@@ -37,37 +38,64 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 const badRequest = (code: string, message: string, extra: Omit<ApiError, 'status' | 'code' | 'message'> = {}): ApiError => ({ status: 400, code, message, ...extra });
 
-/** The request body as JSON, or why it is not: empty, too large, bad base64, bad UTF-8, bad JSON. */
-export function decodeBody(body: string | undefined, isBase64Encoded: boolean, maxBodyBytes: number): Result<unknown> {
-  const decoded = decodeBodyText(body, isBase64Encoded, maxBodyBytes);
+/** The request body as JSON, or why it is not: empty, too large, bad base64, bad compression, bad UTF-8, bad JSON. */
+export function decodeBody(body: string | undefined, isBase64Encoded: boolean, maxBodyBytes: number, contentEncoding?: string): Result<unknown> {
+  const decoded = decodeBodyText(body, isBase64Encoded, maxBodyBytes, contentEncoding);
   return decoded.ok ? parseBody(decoded.value) : decoded;
 }
 
-/** The body's text, or why it cannot be read: empty, too large, bad base64, bad UTF-8 (data capture keeps the text as sent). */
-export function decodeBodyText(body: string | undefined, isBase64Encoded: boolean, maxBodyBytes: number): Result<string> {
+/** Content-Encoding values a body may arrive in (batch clients often gzip). */
+const DECOMPRESSORS: Readonly<Record<string, (bytes: Buffer, options: { maxOutputLength: number }) => Buffer>> = {
+  gzip: gunzipSync,
+  'x-gzip': gunzipSync,
+  deflate: inflateSync,
+};
+
+/**
+ * The body's text, or why it cannot be read: empty, too large, bad base64, bad compression, bad
+ * UTF-8 (data capture keeps the text as sent). A compressed body (Content-Encoding gzip or
+ * deflate; API Gateway hands it over base64-encoded) is held to the same limit once decompressed,
+ * and decompression stops there: a small body that inflates past the limit (a zip bomb) is a 413
+ * after at most maxBodyBytes of output.
+ */
+export function decodeBodyText(body: string | undefined, isBase64Encoded: boolean, maxBodyBytes: number, contentEncoding?: string): Result<string> {
   if (body === undefined || body === '') return fail(badRequest('empty_body', 'the request has no body', { expected: EXPECTED_BODY }));
-  const tooLarge = (bytes: string) => fail({ status: 413, code: 'body_too_large', message: `the body is ${bytes} bytes; the limit is ${maxBodyBytes}`, expected: `at most ${maxBodyBytes} bytes` });
-  let text: string;
+  const tooLarge = (bytes: string, what = 'the body is') => fail({ status: 413, code: 'body_too_large', message: `${what} ${bytes} bytes; the limit is ${maxBodyBytes}`, expected: `at most ${maxBodyBytes} bytes` });
+  const encoding = (contentEncoding ?? '').trim().toLowerCase();
+  const decompress = encoding === '' || encoding === 'identity' ? undefined : DECOMPRESSORS[encoding];
+  if (encoding !== '' && encoding !== 'identity' && !decompress) {
+    return fail({ status: 415, code: 'unsupported_content_encoding', message: `Content-Encoding ${JSON.stringify(truncate(contentEncoding ?? '', 40))} is not supported`, field: 'content-encoding', expected: 'no Content-Encoding, gzip or deflate' });
+  }
+  let bytes: Buffer | undefined;
   if (isBase64Encoded) {
     const compact = body.replace(/\s+/g, '');
     if (!BASE64.test(compact) || compact.length % 4 === 1) {
       return fail(badRequest('invalid_base64', 'the body is flagged base64-encoded but is not valid base64', { expected: 'standard base64 (RFC 4648)' }));
     }
-    const bytes = Math.floor((compact.length * 3) / 4) - (compact.match(/=+$/)?.[0].length ?? 0);
-    if (bytes > maxBodyBytes) return tooLarge(`about ${bytes}`);
-    try {
-      text = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(compact, 'base64'));
-    } catch {
-      return fail(badRequest('invalid_utf8', 'the body is not valid UTF-8', { expected: 'JSON text encoded as UTF-8' }));
-    }
+    const size = Math.floor((compact.length * 3) / 4) - (compact.match(/=+$/)?.[0].length ?? 0);
+    if (size > maxBodyBytes) return tooLarge(`about ${size}`);
+    bytes = Buffer.from(compact, 'base64');
   } else {
     // Cheap first: a string longer than the limit has at least that many UTF-8 bytes.
     if (body.length > maxBodyBytes) return tooLarge(`at least ${body.length}`);
-    const bytes = Buffer.byteLength(body, 'utf8');
-    if (bytes > maxBodyBytes) return tooLarge(String(bytes));
-    text = body;
+    const size = Buffer.byteLength(body, 'utf8');
+    if (size > maxBodyBytes) return tooLarge(String(size));
+    if (!decompress) return ok(body);
+    bytes = Buffer.from(body, 'utf8');
   }
-  return ok(text);
+  if (decompress) {
+    try {
+      bytes = decompress(bytes, { maxOutputLength: maxBodyBytes });
+    } catch (error) {
+      if ((error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') return tooLarge(`more than ${maxBodyBytes}`, `the body decompresses to`);
+      return fail(badRequest(`invalid_${encoding === 'deflate' ? 'deflate' : 'gzip'}`, `the body is sent with Content-Encoding ${encoding} but is not valid ${encoding === 'deflate' ? 'deflate (zlib)' : 'gzip'} data`, { field: 'content-encoding', expected: `${encoding} data, or no Content-Encoding` }));
+    }
+  }
+  try {
+    return ok(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch {
+    return fail(badRequest('invalid_utf8', 'the body is not valid UTF-8', { expected: 'JSON text encoded as UTF-8' }));
+  }
 }
 
 /** The body's text as JSON, or a malformed_json refusal. */

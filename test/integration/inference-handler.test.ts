@@ -1,4 +1,5 @@
 import { createServer } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,6 +39,9 @@ function train(dataset: keyof typeof DATASETS, algorithm: AlgorithmName, name: s
 const post = (path: string, body: unknown, extra: Partial<Parameters<typeof apiGatewayEvent>[0]> = {}) =>
   apiGatewayEvent({ method: 'POST', path, headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body), ...extra });
 const get = (path: string) => apiGatewayEvent({ method: 'GET', path });
+/** A predict request whose body is gzip-compressed, as API Gateway hands a binary body over (base64). */
+const gzipped = (body: string | Buffer, path = '/models/iris/predict') =>
+  apiGatewayEvent({ method: 'POST', path, headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: gzipSync(body) });
 
 interface Answer {
   readonly status: number;
@@ -216,6 +220,15 @@ describe('predictions over API Gateway v2 events', () => {
     expect(recorded(INFERENCE_METRICS.coldStarts)).toEqual([{ name: 'ColdStart', unit: 'Count', value: 1, dimensions: {} }]);
   });
 
+  it('a gzip-compressed batch is answered like the same batch uncompressed', async () => {
+    const body = JSON.stringify({ instances: Array.from({ length: 200 }, () => IRIS_FEATURES) });
+    const plain = await call(app, post('/models/iris/predict', body));
+    const compressed = await call(app, gzipped(body));
+    expect(compressed.status).toBe(200);
+    const labels = (answer: typeof plain) => (answer.json.predictions as { label: string; probabilities: unknown }[]).map((p) => [p.label, p.probabilities]);
+    expect(labels(compressed)).toEqual(labels(plain));
+  });
+
   it('the handler leaves work after the answer to the post-response hold under the invocation id while the hold runs, else waits for it itself', async () => {
     const event = post('/models/iris/predict', { features: IRIS_FEATURES });
     hold.handedOver.length = 0;
@@ -248,6 +261,9 @@ describe('bad requests get a 4xx naming the field, never a 5xx', () => {
     { name: 'an oversized body', event: post('/models/iris/predict', JSON.stringify({ features: IRIS_FEATURES }).padEnd(1024 * 1024 + 1, ' ')), status: 413, code: 'body_too_large' },
     { name: 'invalid base64', event: post('/models/iris/predict', '%%%not-base64', { isBase64Encoded: true }), status: 400, code: 'invalid_base64' },
     { name: 'undecodable bytes', event: post('/models/iris/predict', Buffer.from([0x7b, 0xc3, 0x28, 0x7d]).toString('base64'), { isBase64Encoded: true }), status: 400, code: 'invalid_utf8' },
+    { name: 'a gzip bomb (64 KB that inflates to 50 MB)', event: gzipped(Buffer.alloc(50 * 1024 * 1024, 0x20)), status: 413, code: 'body_too_large' },
+    { name: 'bytes that are not the gzip they say they are', event: post('/models/iris/predict', Buffer.from(JSON.stringify({ features: IRIS_FEATURES })).toString('base64'), { isBase64Encoded: true, headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } }), status: 400, code: 'invalid_gzip', field: 'content-encoding' },
+    { name: 'an encoding the API does not speak', event: post('/models/iris/predict', { features: IRIS_FEATURES }, { headers: { 'content-type': 'application/json', 'content-encoding': 'br' } }), status: 415, code: 'unsupported_content_encoding', field: 'content-encoding' },
     { name: '__proto__', event: post('/models/iris/predict', `{"features": {"__proto__": {"polluted": 1}, "sepal_length": 1}}`), status: 400, code: 'unknown_feature', field: 'features.__proto__' },
     { name: 'constructor', event: post('/models/iris/predict', `{"instances": [{"constructor": {"prototype": {"polluted": 1}}}]}`), status: 400, code: 'unknown_feature', field: 'instances[0].constructor' },
     { name: 'an unknown model', event: post('/models/nope/predict', { features: IRIS_FEATURES }), status: 404, code: 'unknown_model' },

@@ -1,3 +1,4 @@
+import { deflateSync, gzipSync } from 'node:zlib';
 import { toModelInputs } from '../../core/features';
 import type { ManifestFeature } from '../../core/manifest';
 import { toPredictions } from '../../lambdas/inference/backends/types';
@@ -64,6 +65,33 @@ describe('decodeBody', () => {
     expect(errorOf(decodeBody(`"${'é'.repeat(59)}"`, false, 100))).toMatchObject({ status: 413, code: 'body_too_large' });
     expect(errorOf(decodeBody(b64('1'.repeat(150)), true, 100))).toMatchObject({ status: 413, code: 'body_too_large' });
     expect(valueOf(decodeBody('1'.repeat(100), false, 100))).toBe(Number('1'.repeat(100)));
+  });
+});
+
+describe('decodeBody: compressed bodies', () => {
+  const json = JSON.stringify({ instances: Array.from({ length: 40 }, () => GOOD) });
+
+  it('decompresses gzip (and x-gzip, deflate) bodies, which API Gateway passes base64-encoded', () => {
+    expect(valueOf(decodeBody(b64(gzipSync(json)), true, 4096, 'gzip'))).toEqual(JSON.parse(json));
+    expect(valueOf(decodeBody(b64(gzipSync(json)), true, 4096, ' GZIP '))).toEqual(JSON.parse(json));
+    expect(valueOf(decodeBody(b64(gzipSync(json)), true, 4096, 'x-gzip'))).toEqual(JSON.parse(json));
+    expect(valueOf(decodeBody(b64(deflateSync(json)), true, 4096, 'deflate'))).toEqual(JSON.parse(json));
+    expect(valueOf(decodeBody(json, false, 4096, 'identity'))).toEqual(JSON.parse(json));
+  });
+
+  it('holds the decompressed body to the same limit, and stops inflating a bomb at it: 413', () => {
+    const bomb = gzipSync(Buffer.alloc(50 * 1024 * 1024, 0x20));
+    expect(bomb.length).toBeLessThan(64 * 1024);
+    expect(errorOf(decodeBody(b64(bomb), true, 1024 * 1024, 'gzip'))).toMatchObject({ status: 413, code: 'body_too_large', message: 'the body decompresses to more than 1048576 bytes; the limit is 1048576' });
+    expect(errorOf(decodeBody(b64(gzipSync(json)), true, json.length - 1, 'gzip'))).toMatchObject({ status: 413, code: 'body_too_large' });
+  });
+
+  it('refuses bytes that are not what the Content-Encoding says, and encodings it does not speak, naming the header', () => {
+    expect(errorOf(decodeBody(b64(json), true, 4096, 'gzip'))).toMatchObject({ status: 400, code: 'invalid_gzip', field: 'content-encoding' });
+    expect(errorOf(decodeBody(json, false, 4096, 'deflate'))).toMatchObject({ status: 400, code: 'invalid_deflate', field: 'content-encoding' });
+    expect(errorOf(decodeBody(b64(gzipSync(json)), true, 4096, 'br'))).toMatchObject({ status: 415, code: 'unsupported_content_encoding', field: 'content-encoding' });
+    expect(errorOf(decodeBody(b64(gzipSync(json)), true, 4096, 'gzip, gzip'))).toMatchObject({ status: 415, code: 'unsupported_content_encoding' });
+    expect(errorOf(decodeBody(b64(gzipSync(Uint8Array.from([0x7b, 0xff, 0xfe, 0x7d]))), true, 4096, 'gzip'))).toMatchObject({ status: 400, code: 'invalid_utf8' });
   });
 });
 

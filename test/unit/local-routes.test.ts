@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import { compileLocalRoutes, type LocalRoute, matchLocalRoute, startHttpApi } from '../../local/http-api';
 
 /** The local HTTP API's own routes: method + path patterns with `{name}` segments, sync or async. */
@@ -34,6 +35,28 @@ describe('local routes', () => {
   it('refuses a malformed key at start, naming it', () => {
     expect(() => compileLocalRoutes({ 'post /x': answer('') })).toThrow('local route "post /x" must be "<METHOD> /path" or "/path"');
     expect(() => compileLocalRoutes({ '/models/x{name}': answer('') })).toThrow('local route "/models/x{name}": a parameter is a whole segment like {model}, got "x{name}"');
+  });
+
+  it('hands a compressed body to the handler base64-encoded, as API Gateway passes binary bodies, whatever its content type', async () => {
+    const seen: { body?: string; isBase64Encoded: boolean }[] = [];
+    const api = await startHttpApi({
+      port: 0,
+      handler: async (event) => {
+        seen.push({ body: event.body, isBase64Encoded: event.isBase64Encoded });
+        return { statusCode: 200, body: '{}' };
+      },
+    });
+    try {
+      const gzipped = gzipSync('{"features":[1,2,3,4]}');
+      await fetch(`${api.url}/predict`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: gzipped });
+      await fetch(`${api.url}/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"features":[1,2,3,4]}' });
+      expect(seen).toEqual([
+        { body: gzipped.toString('base64'), isBase64Encoded: true },
+        { body: '{"features":[1,2,3,4]}', isBase64Encoded: false },
+      ]);
+    } finally {
+      await api.close();
+    }
   });
 
   it('serves POST routes asynchronously with the body, answers 500 naming a route that throws, and sends the rest to the handler', async () => {
