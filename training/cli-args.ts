@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { parseArgsProblem } from '../core/registry/parse-args-cli';
 import { isAlgorithm } from './algorithms';
 import type { AlgorithmName } from './algorithms/types';
 import type { LoadOptions } from './data/load';
@@ -29,6 +30,10 @@ interface SchemaFile {
   exclude?: string[];
 }
 
+/** The first line of USAGE and where the rest is: what a mistyped command prints after its one-line reason. */
+export const SHORT_USAGE = `Usage: npm run train -- --data <file> [--data <file> ...] --label <column> --out <dir> [options]
+       npm run train -- --help   lists every option`;
+
 export const USAGE = `Usage: npm run train -- --data <file> [--data <file> ...] --label <column> --out <dir> [options]
 
   --data <file>          CSV/TSV file (repeat for several files of one layout)
@@ -57,30 +62,40 @@ export class UsageError extends Error {
 
 const list = (v: string | undefined) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : []);
 
+const OPTIONS = {
+  data: { type: 'string', multiple: true },
+  label: { type: 'string' },
+  out: { type: 'string' },
+  name: { type: 'string' },
+  columns: { type: 'string' },
+  schema: { type: 'string' },
+  text: { type: 'string', multiple: true },
+  types: { type: 'string' },
+  exclude: { type: 'string' },
+  algorithms: { type: 'string' },
+  metric: { type: 'string' },
+  seed: { type: 'string' },
+  delimiter: { type: 'string' },
+  header: { type: 'boolean' },
+  'no-header': { type: 'boolean' },
+  quoting: { type: 'string' },
+  'missing-category': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** parseArgs, its errors (unknown option, missing value, stray argument) as one-line UsageErrors. */
+function parseOptions(argv: string[]) {
+  try {
+    return parseArgs({ args: argv, options: OPTIONS, strict: true }).values;
+  } catch (error) {
+    const problem = parseArgsProblem(error, Object.keys(OPTIONS));
+    if (problem === undefined) throw error;
+    throw new UsageError(problem, { cause: error });
+  }
+}
+
 export function parseTrainCommand(argv: string[]): TrainCommand {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      data: { type: 'string', multiple: true },
-      label: { type: 'string' },
-      out: { type: 'string' },
-      name: { type: 'string' },
-      columns: { type: 'string' },
-      schema: { type: 'string' },
-      text: { type: 'string', multiple: true },
-      types: { type: 'string' },
-      exclude: { type: 'string' },
-      algorithms: { type: 'string' },
-      metric: { type: 'string' },
-      seed: { type: 'string' },
-      delimiter: { type: 'string' },
-      header: { type: 'boolean' },
-      'no-header': { type: 'boolean' },
-      quoting: { type: 'string' },
-      'missing-category': { type: 'string' },
-    },
-    strict: true,
-  });
+  const values = parseOptions(argv);
   const schema: SchemaFile = values.schema ? (JSON.parse(readFileSync(values.schema, 'utf8')) as SchemaFile) : {};
   const data = values.data ?? [];
   const label = values.label ?? schema.label;

@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseTrainCommand, UsageError, USAGE } from './cli-args';
+import { parseTrainCommand, SHORT_USAGE, UsageError, USAGE } from './cli-args';
 import { DataError } from './data/errors';
 import { loadTable } from './data/load';
 import { inferSchema } from './data/schema';
@@ -55,7 +55,8 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
-    if (error instanceof UsageError) console.error(`${error.message}\n\n${USAGE}`);
+    // One line saying what is wrong, then how the command goes (--help has every option).
+    if (error instanceof UsageError) console.error(`${error.message}\n\n${SHORT_USAGE}`);
     else if (error instanceof DataError) console.error(`data error: ${error.message}`);
     else console.error(error);
     process.exit(error instanceof UsageError || error instanceof DataError ? 2 : 1);

@@ -6,6 +6,7 @@ import { isMonitoringCommand, misplacedMonitoringOption, MONITORING_ENVIRONMENT,
 import { S3ObjectStore } from '../s3-object-store';
 import { AliasError, AliasMovedError } from './aliases';
 import { OnnxModelValidator } from './onnx-validator';
+import { parseArgsProblem } from './parse-args-cli';
 import { CorruptRecordError, decodeManifest } from './records';
 import { ModelRegistry } from './registry';
 import { CorruptRoutingError } from './routing';
@@ -128,31 +129,11 @@ const OPTIONS = {
   ...MONITORING_OPTIONS,
 } as const;
 
-/** Edits (insert, delete, replace a character) between two words. */
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) row.push(Math.min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1)));
-    previous = row;
-  }
-  return previous[b.length];
-}
-
-/** The known option closest to a mistyped one (at most 2 edits away), for "did you mean". */
-export function closestOption(typed: string): string | undefined {
-  const [best] = Object.keys(OPTIONS).map((o) => ({ o, d: editDistance(typed, o) })).sort((x, y) => x.d - y.d);
-  return best && best.d <= 2 ? `--${best.o}` : undefined;
-}
-
 function parse(argv: string[]) {
   try {
     return parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
   } catch (error) {
-    const message = (error as Error).message;
-    const unknown = /^Unknown option '(-{1,2}[^']+)'/.exec(message)?.[1];
-    const suggestion = unknown === undefined ? undefined : closestOption(unknown.replace(/^-+/, ''));
-    throw new UsageError(unknown === undefined ? message : `unknown option ${unknown}${suggestion ? `: did you mean ${suggestion}?` : ''}`);
+    throw new UsageError(parseArgsProblem(error, Object.keys(OPTIONS)) ?? (error as Error).message);
   }
 }
 
