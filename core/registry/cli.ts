@@ -12,6 +12,7 @@ import { ModelRegistry } from './registry';
 import { CorruptRoutingError } from './routing';
 import { type HistoryEntry, isRoutingCommand, isRoutingRefusal, mergeHistory, misplacedOption, ROUTING_OPTIONS, ROUTING_USAGE, routingRow, runRoutingCommand } from './routing-cli';
 import { RoutingStore } from './routing-store';
+import { type CliTarget, cliTarget, modelBucketOf, TargetError, unknownModelMessage, unreachableMessage } from './target-cli';
 import { listRuns, type RunRecord } from '../pipeline/runs';
 import { type AliasRecord, DEFAULT_ALIAS, RegistrationError, type SchemaChange, type SchemaChangeApproval, SchemaMismatchError, UnknownModelError, type VersionSummary } from './types';
 import { maxOf } from '../arrays';
@@ -43,7 +44,9 @@ exit codes: 0 done; 1 a canary/shadow command refused (the version cannot take t
 environment: MODEL_BUCKET (every command but drift and feedback), AWS_ENDPOINT_URL (S3-compatible
 endpoint, e.g. the local platform's), AWS_REGION (default us-east-1), USER (recorded as the actor,
 default "cli");
-${MONITORING_ENVIRONMENT}`;
+${MONITORING_ENVIRONMENT}
+With none of MODEL_BUCKET, DATA_BUCKET, API_URL, MONITORING_FUNCTION and AWS_ENDPOINT_URL set, the
+running local platform's (npm start) are used: LOCAL_DATA_DIR/endpoints.json (default .local/).`;
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -138,25 +141,29 @@ function parse(argv: string[]) {
 }
 
 /** Runs one registry command; returns the exit code (1: a routing command refused; 2: the request cannot be met as asked). */
-export async function runRegistryCli(argv: string[], env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
+export async function runRegistryCli(argv: string[], givenEnv: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
+  /** Set once a registry command (not drift or feedback) is about to talk to S3. */
+  let registryTarget: CliTarget | undefined;
   try {
     const { values, positionals } = parse(argv);
     if (values.help || positionals.length === 0) {
       io.out(USAGE);
       return values.help ? 0 : 2;
     }
+    const target = await cliTarget(givenEnv);
+    const { env } = target;
     const [first, ...rest] = positionals;
     // The data loop's commands read the data bucket and the APIs, not the registry.
     if (isMonitoringCommand(first)) return await runMonitoringCommand(first, rest, { env, values, out: io.out, err: io.err, table, usage: (message) => new UsageError(message), s3Client: s3ClientFromEnv });
     const misplacedMonitoring = misplacedMonitoringOption(first, values);
     if (misplacedMonitoring) throw new UsageError(misplacedMonitoring);
-    const bucket = env.MODEL_BUCKET;
-    if (!bucket) throw new UsageError('MODEL_BUCKET is not set: export MODEL_BUCKET=<the model bucket name>');
+    const bucket = modelBucketOf(target);
+    registryTarget = target;
     const client = s3ClientFromEnv(env);
+    const store = new S3ObjectStore(client, bucket);
+    const validator = new OnnxModelValidator();
+    const registry = new ModelRegistry(store, validator);
     try {
-      const store = new S3ObjectStore(client, bucket);
-      const validator = new OnnxModelValidator();
-      const registry = new ModelRegistry(store, validator);
       const routing = new RoutingStore(store, registry, validator);
       const actor = env.USER || 'cli';
       const [command, ...args] = positionals;
@@ -250,10 +257,22 @@ export async function runRegistryCli(argv: string[], env: NodeJS.ProcessEnv, io:
         default:
           throw new UsageError(`unknown command "${command}"`);
       }
+    } catch (error) {
+      if (error instanceof UnknownModelError && error.version === undefined) throw new TargetError(await unknownModelMessage(error.model, bucket, () => registry.listModels()));
+      throw error;
     } finally {
       client.destroy();
     }
   } catch (error) {
+    if (error instanceof TargetError) {
+      io.err(error.message);
+      return 2;
+    }
+    const unreachable = registryTarget && unreachableMessage(error, registryTarget, 'the model registry');
+    if (unreachable) {
+      io.err(unreachable);
+      return 2;
+    }
     if (error instanceof UsageError) {
       io.err(`${error.message}\n\n${USAGE}`);
       return 2;
@@ -275,6 +294,9 @@ export async function runRegistryCli(argv: string[], env: NodeJS.ProcessEnv, io:
 }
 
 if (require.main === module) {
+  // The SDK's notice that its 2027 releases will need Node 22 (the locked version runs on Node 20):
+  // a screenful of warning above every one-line answer, as upload and npm start already know.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   runRegistryCli(process.argv.slice(2), process.env, { out: (t) => console.log(t), err: (t) => console.error(t) }).then(
     (code) => process.exit(code),
     (error: unknown) => {

@@ -62,7 +62,7 @@ describe('registry CLI against a local S3 server', () => {
   });
 
   it('exits 2 with a clear message for an unknown model or version', async () => {
-    expect(await cli('versions', 'tulips')).toMatchObject({ code: 2, err: 'UnknownModelError: unknown model "tulips"' });
+    expect(await cli('versions', 'tulips')).toMatchObject({ code: 2, err: 'no model named "tulips" in the registry s3://cli-models (models: iris)' });
     expect(await cli('promote', 'iris', '9')).toMatchObject({ code: 2, err: 'UnknownModelError: model "iris" has no version 9' });
     expect(await cli('promote', 'iris', 'latest')).toMatchObject({ code: 2, err: expect.stringMatching(/^<version> must be a positive whole number/) });
   });
