@@ -7,10 +7,10 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { type ObjectStore, type PutCondition, PreconditionFailedError, type StoredObject } from './object-store';
+import { unquoteEtag } from './etag';
 
 /** S3 quotes ETags on the wire; the port hands them out bare so callers can compare them as given. */
-const unquote = (etag: string | undefined): string => (etag ?? '').replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
-const quote = (etag: string): string => `"${unquote(etag)}"`;
+const quote = (etag: string): string => `"${unquoteEtag(etag)}"`;
 
 /** The HTTP status and S3 error code of a failed SDK call, without trusting its shape. */
 function s3Failure(error: unknown): { status?: number; code?: string } {
@@ -36,7 +36,7 @@ export class S3ObjectStore implements ObjectStore {
   async get(key: string): Promise<StoredObject | undefined> {
     try {
       const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
-      return { body: await readBody(out.Body, key), etag: unquote(out.ETag) };
+      return { body: await readBody(out.Body, key), etag: unquoteEtag(out.ETag) };
     } catch (error) {
       if (isMissing(error)) return undefined;
       throw error;
@@ -46,7 +46,7 @@ export class S3ObjectStore implements ObjectStore {
   async getIfChanged(key: string, etag: string): Promise<StoredObject | 'unchanged' | undefined> {
     try {
       const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, IfNoneMatch: quote(etag) }));
-      return { body: await readBody(out.Body, key), etag: unquote(out.ETag) };
+      return { body: await readBody(out.Body, key), etag: unquoteEtag(out.ETag) };
     } catch (error) {
       // The SDK treats S3's 304 Not Modified as an error.
       if (s3Failure(error).status === 304) return 'unchanged';
@@ -72,7 +72,7 @@ export class S3ObjectStore implements ObjectStore {
           IfMatch: condition && 'ifMatch' in condition ? quote(condition.ifMatch) : undefined,
         }),
       );
-      return { etag: unquote(out.ETag) };
+      return { etag: unquoteEtag(out.ETag) };
     } catch (error) {
       const { status, code } = s3Failure(error);
       // 409 ConditionalRequestConflict: a concurrent write to the key won while this one was in flight.

@@ -1,5 +1,6 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { unquoteEtag } from '../core/etag';
 
 /**
  * Where s3rver 3.7 differs from S3 in ways the platform depends on, one Koa middleware that
@@ -61,7 +62,7 @@ export interface S3EventNotification {
   }[];
 }
 
-export const unquoteEtag = (etag: string) => etag.trim().replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
+export { unquoteEtag };
 
 /** Serialises async work per key: each caller waits for the previous holder's release. */
 export class KeyedLock {

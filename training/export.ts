@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto';
 import type { ModelManifest } from '../core/manifest';
 import { predictionCounts } from '../core/monitoring/baseline';
 import { predictedClasses } from './baseline';
 import type { Candidate, TrainingRun } from './train';
 import type { SourceFile } from './data/load';
 import { FLOAT, GraphBuilder, STRING } from './onnx/graph-builder';
+import { sha256Hex } from '../core/hash';
 
 export const OUTPUT_LABEL = 'label';
 export const OUTPUT_PROBABILITIES = 'probabilities';
@@ -32,9 +32,6 @@ export function buildOnnx(run: TrainingRun, candidate: Candidate, name: string):
   return graph.toBytes(name, `${candidate.algorithm} classifier for ${run.schema.label}`);
 }
 
-export function sha256Hex(bytes: Uint8Array | string): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
 
 export function exportModel(run: TrainingRun, candidate: Candidate, name: string, sources: readonly SourceFile[]): ExportedModel {
   const onnx = buildOnnx(run, candidate, name);

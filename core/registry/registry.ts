@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { ModelManifest } from '../manifest';
 import { baselineProblems } from '../monitoring/baseline';
 import { type ObjectStore, PreconditionFailedError } from '../object-store';
@@ -21,6 +20,7 @@ import {
   UnknownModelError,
   type VersionSummary,
 } from './types';
+import { sha256Hex } from '../hash';
 
 export interface RegisterMeta {
   /** Who registers it: a user name, "pipeline:<execution>", "cli". */
@@ -75,7 +75,6 @@ export interface AliasMoveRequest {
  */
 export const CLAIM_ATTEMPTS = 50;
 
-const sha256Hex = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
 /** How many problems an error names before "and N more". */
 const LISTED_PROBLEMS = 10;

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { ModelManifest } from '../manifest';
 import { type ObjectStore, PreconditionFailedError } from '../object-store';
 import { AliasMovedError } from './aliases';
@@ -23,6 +23,7 @@ import {
 } from './routing';
 import { describeSchemaDiff, differingParts, diffSchemas, schemasDiffer } from './schema-diff';
 import { DEFAULT_ALIAS, type ModelValidator, RegistrationError, UnknownModelError } from './types';
+import { sha256Hex } from '../hash';
 
 /**
  * The writes of the routing document (routing.ts has the layout and the pure rules). Same
@@ -90,7 +91,6 @@ function nextChangeTime(now: Date, previous: RoutingDocument | undefined): strin
 }
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.random() * ms));
-const sha256Hex = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
 /** The next state of the document (routes and champion) and what the history says about the change. */
 interface Edit {

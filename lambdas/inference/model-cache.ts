@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ModelManifest } from '../../core/manifest';
@@ -7,6 +6,7 @@ import { CorruptRecordError, decodeManifest } from '../../core/registry/records'
 import { DEFAULT_ALIAS, type ModelSource, UnknownModelError } from '../../core/registry/types';
 import { type ModelBackend, ModelLoadError, type Predictor } from './backends/types';
 import { type AppLog, elapsedMs, INFERENCE_METRICS, type MetricsRecorder } from './metrics';
+import { sha256Hex } from '../../core/hash';
 
 /**
  * The models this function serves, one open predictor per model. The `champion` alias is
@@ -85,7 +85,6 @@ interface VersionSlot {
 /** After a failure with nothing to serve, retry sooner than the TTL (a blip should not cost a minute). */
 const FAILURE_RETRY_MS = 5000;
 
-const sha256Hex = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
 /** A version that can never serve: retrying it before the alias moves would fail the same way. */
 const isPermanent = (error: unknown) => error instanceof ModelLoadError || error instanceof CorruptRecordError || error instanceof UnknownModelError;

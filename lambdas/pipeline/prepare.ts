@@ -4,7 +4,7 @@ import { ALGORITHMS as SPEC_ALGORITHMS } from '../../core/pipeline/model-spec';
 import { takeWindow } from '../../core/pipeline/window';
 import { capacityProblem, DatasetTooLargeError, REFERENCE_RESOURCES } from '../../core/pipeline/training-capacity';
 import { TRAINERS } from '../../training/algorithms';
-import { sha256Hex as sha256 } from '../../training/export';
+import { sha256Hex as sha256 } from '../../core/hash';
 import type { AlgorithmName } from '../../training/algorithms/types';
 import { DEFAULT_SEED } from '../../training/train';
 import type { DataFile, DataManifest, ExecutionInput, PrepareResult, ValidationResult } from '../../core/pipeline/contract';

@@ -2,7 +2,7 @@ import { checkDataFile, type ContractReport, type Problem, type ProblemKind, toC
 import type { ExecutionInput, NoNewDataRecord, ValidationResult } from '../../core/pipeline/contract';
 import { deduplicate, RowIdentitySet } from '../../core/pipeline/row-index';
 import { contentColumns, rowDigests } from '../../training/split';
-import { sha256Hex as sha256 } from '../../training/export';
+import { sha256Hex as sha256 } from '../../core/hash';
 import { inBatches } from './batches';
 import { claim, recordedOutcome, removeUpload } from './upload-lifecycle';
 import { specFor, type StepDeps } from './deps';

@@ -6,9 +6,8 @@ import { type BundlingOptions, NodejsFunction } from 'aws-cdk-lib/aws-lambda-nod
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { acknowledgeResourceWildcards, acknowledgeSynchronousOnly, functionRole } from './least-privilege';
+import { PROJECT_ROOT } from './project-root';
 
-/** The repository root, resolved from this file so synth works from any working directory. */
-const PROJECT_ROOT = resolve(__dirname, '..', '..');
 
 /** The inference handler's source file. */
 export const INFERENCE_ENTRY = join(PROJECT_ROOT, 'lambdas', 'inference', 'handler.ts');

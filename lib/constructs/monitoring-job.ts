@@ -1,4 +1,4 @@
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Duration } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -17,8 +17,8 @@ import { METRICS_NAMESPACE } from '../../lambdas/shared/metrics';
 import { acknowledgeResourceWildcards, functionRole, grantList, grantObjects } from './least-privilege';
 import { copyModelSpecsCommand, MODEL_SPECS_PATH, modelSpecsFolder } from './retraining-pipeline';
 import { deadLetterQueue } from './dead-letter-queue';
+import { PROJECT_ROOT } from './project-root';
 
-const PROJECT_ROOT = resolve(__dirname, '..', '..');
 
 /** The monitoring job's handler: event `{ "model": "<name>" }`. */
 export const MONITORING_ENTRY = join(PROJECT_ROOT, 'lambdas', 'monitoring', 'handler.ts');

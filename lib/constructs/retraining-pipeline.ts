@@ -22,8 +22,8 @@ import { scheduleProblem } from '../../core/pipeline/model-spec';
 import { scratchSpaceMb } from '../../core/pipeline/training-capacity';
 import { nameProblem } from '../../core/registry/keys';
 import { deadLetterQueue } from './dead-letter-queue';
+import { PROJECT_ROOT } from './project-root';
 
-const PROJECT_ROOT = resolve(__dirname, '..', '..');
 
 /** The pipeline's one function: it dispatches on `step` (core/pipeline/contract.ts). */
 export const PIPELINE_ENTRY = join(PROJECT_ROOT, 'lambdas', 'pipeline', 'handler.ts');

@@ -1,4 +1,4 @@
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Duration, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -18,8 +18,8 @@ import { METRICS_NAMESPACE } from '../../lambdas/shared/metrics';
 import { acknowledgeResourceWildcards, functionRole, grantList, grantObjects } from './least-privilege';
 import { rolloutDefinition } from './rollout-definition';
 import { deadLetterQueue } from './dead-letter-queue';
+import { PROJECT_ROOT } from './project-root';
 
-const PROJECT_ROOT = resolve(__dirname, '..', '..');
 
 /** The rollout function: the state machine's steps and the rollback alarm's abort. */
 export const ROLLOUT_ENTRY = join(PROJECT_ROOT, 'lambdas', 'rollout', 'handler.ts');

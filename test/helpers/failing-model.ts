@@ -1,6 +1,7 @@
 import { onnx } from 'onnx-proto';
 import type { ModelManifest } from '../../core/manifest';
-import { type ExportedModel, sha256Hex } from '../../training/export';
+import { type ExportedModel } from '../../training/export';
+import { sha256Hex } from '../../core/hash';
 
 /**
  * A model that registers and loads but fails at inference on some rows: a real exported model

@@ -13,7 +13,8 @@ import { INFERENCE_METRICS, type MetricRecord } from '../../lambdas/inference/me
 import { HOLD_KEY } from '../../lambdas/inference/post-response-extension';
 import { apiGatewayEvent } from '../../local/api-gateway-event';
 import { DATASETS, loadDataset, trainOptionsFor } from '../../training/datasets/catalog';
-import { exportModel, type ExportedModel, sha256Hex } from '../../training/export';
+import { exportModel, type ExportedModel } from '../../training/export';
+import { sha256Hex } from '../../core/hash';
 import { FLOAT, GraphBuilder, STRING } from '../../training/onnx/graph-builder';
 import { trainCandidates } from '../../training/train';
 import type { AlgorithmName } from '../../training/algorithms/types';

@@ -4,7 +4,8 @@ import { OnnxModelValidator } from '../../core/registry/onnx-validator';
 import { ModelRegistry, type RegisteredManifest } from '../../core/registry/registry';
 import { RegistrationError, SchemaMismatchError, UnknownModelError } from '../../core/registry/types';
 import { DATASETS, loadDataset, trainOptionsFor } from '../../training/datasets/catalog';
-import { type ExportedModel, exportModel, sha256Hex } from '../../training/export';
+import { type ExportedModel, exportModel } from '../../training/export';
+import { sha256Hex } from '../../core/hash';
 import { trainCandidates } from '../../training/train';
 import { startTestS3, type TestS3 } from '../helpers/local-s3';
 

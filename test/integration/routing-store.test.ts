@@ -8,7 +8,8 @@ import { CorruptRoutingError, DEFAULT_ROLLOUT_PLAN, type RolloutRequest, rollout
 import { RolloutAbortedError, RoutingConflictError, RoutingRefusedError, RoutingStore } from '../../core/registry/routing-store';
 import type { S3ObjectStore } from '../../core/s3-object-store';
 import { DATASETS, loadDataset } from '../../training/datasets/catalog';
-import { type ExportedModel, exportModel, sha256Hex } from '../../training/export';
+import { type ExportedModel, exportModel } from '../../training/export';
+import { sha256Hex } from '../../core/hash';
 import { trainCandidates } from '../../training/train';
 import { startTestS3, type TestS3 } from '../helpers/local-s3';
 
