@@ -24,18 +24,47 @@ function port(name: string, fallback: number): number {
   return value;
 }
 
+/** The variables that choose the ports, and the ports they chose. */
+type Ports = Readonly<Record<'PORT' | 'S3_PORT', number>>;
+
+/** One line for a port another process holds: which port, the likely culprit, the variable that moves it; undefined for other errors. */
+function portInUse(error: unknown, ports: Ports): string | undefined {
+  const { code, port: taken } = (error ?? {}) as { code?: unknown; port?: unknown };
+  if (code !== 'EADDRINUSE') return undefined;
+  const variable = (Object.keys(ports) as (keyof Ports)[]).find((name) => ports[name] === taken) ?? 'PORT or S3_PORT';
+  return `port ${String(taken)} (${variable}) is already in use: another npm start may be running; stop it, or start on another port: ${variable}=<port> npm start (0 = any free port)`;
+}
+
+/**
+ * The S3 server (s3rver) does not pass a listen error to its caller: Node throws it as an uncaught
+ * 'error' event. While the platform starts, such an error is read here; other errors end the
+ * process as an uncaught exception would.
+ */
+function onStartupError(ports: Ports): (error: unknown) => never {
+  return (error) => {
+    const clash = portInUse(error, ports);
+    console.error(clash ?? error);
+    process.exit(clash ? 2 : 1);
+  };
+}
+
 async function main(): Promise<void> {
   const dataDir = localDataDir();
   const started = performance.now();
   const log = (line: string) => console.log(line);
+  const ports: Ports = { PORT: port('PORT', 3000), S3_PORT: port('S3_PORT', 4568) };
+  const startupError = onStartupError(ports);
+  process.on('uncaughtException', startupError);
+  // The API server's listen error is a rejection instead (the platform has stopped its S3 server by then).
   const platform = await startLocalPlatform({
     dataDir,
-    port: port('PORT', 3000),
-    s3Port: port('S3_PORT', 4568),
+    port: ports.PORT,
+    s3Port: ports.S3_PORT,
     specsDir: process.env.MODEL_SPECS_DIR || undefined,
     log,
     onPipelineEvent: progressReporter(log),
-  });
+  }).catch(startupError);
+  process.off('uncaughtException', startupError);
   const { apiUrl, s3Endpoint, dataBucket, modelBucket, region } = platform.endpoints;
   const credentials = `AWS_ACCESS_KEY_ID=${LOCAL_S3_CREDENTIALS.accessKeyId} AWS_SECRET_ACCESS_KEY=${LOCAL_S3_CREDENTIALS.secretAccessKey} AWS_REGION=${region}`;
   log(
