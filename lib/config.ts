@@ -91,6 +91,8 @@ const settingsSchema = z
       })
       .strict()
       .default({}),
+    /** Origins whose pages may call the inference API from a browser (core/cors.ts); off when absent. */
+    cors: z.object({ allowOrigins: z.array(z.string().min(1)).min(1) }).strict().optional(),
     /** Optional JWT authorization of the inference API. */
     auth: z.object({ issuer: z.string().url().startsWith('https://'), audience: z.array(z.string().min(1)).min(1) }).strict().optional(),
     /** Alarm thresholds overriding the defaults (lib/monitoring/alarm-thresholds.ts; ranges checked by the MonitoringStack). */
@@ -161,6 +163,7 @@ export function platformConfig(rawContext: unknown, specs: readonly ModelSpec[])
       throttling: inference.throttling,
       sagemakerEndpoints: inference.sagemakerEndpoints,
       auth: settings.auth,
+      cors: settings.cors,
       capture: perModel((m) => m.capture),
       logRetention,
     },

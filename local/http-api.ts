@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { apiGatewayEvent } from './api-gateway-event';
+import { corsHeaders, type CorsSettings } from '../core/cors';
 
 /**
  * The local stand-in for API Gateway's HTTP API ($default route, payload format 2.0): each HTTP
@@ -53,6 +54,11 @@ export interface HttpApiOptions {
    * key order wins; requests no route matches go to the handler.
    */
   readonly localRoutes?: Readonly<Record<string, LocalRoute>>;
+  /**
+   * Cross-origin access, as API Gateway's corsPreflight gives it: preflights answered here (204),
+   * CORS headers on the handler's answers for allowed origins. @default - off (no CORS headers)
+   */
+  readonly cors?: CorsSettings;
   /** Every request the handler answered (API Gateway's own metrics). */
   readonly onRequest?: (record: RequestRecord) => void;
 }
@@ -164,6 +170,13 @@ export function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
       return;
     }
     const record = (status: number) => options.onRequest?.({ method, path: path.split('?')[0], status, latencyMs: performance.now() - started });
+    const origin = request.headers.origin;
+    if (options.cors && method === 'OPTIONS' && origin !== undefined && request.headers['access-control-request-method'] !== undefined) {
+      // API Gateway answers a preflight itself when CORS is configured; the function never sees it.
+      request.resume();
+      send(response, 204, corsHeaders(options.cors, origin, true), '');
+      return;
+    }
     void (async () => {
       const body = await readBody(request);
       if (body === 'too-large') {
@@ -177,6 +190,7 @@ export function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
       const payload = result.body === undefined ? '' : result.isBase64Encoded ? Buffer.from(result.body, 'base64') : result.body;
       const headers: Record<string, string> = { 'apigw-requestid': event.requestContext.requestId };
       for (const [name, value] of Object.entries(result.headers ?? {})) headers[name] = String(value);
+      Object.assign(headers, corsHeaders(options.cors, origin, false));
       if (result.cookies?.length) response.setHeader('set-cookie', result.cookies);
       const status = result.statusCode ?? 200;
       send(response, status, headers, payload);

@@ -30,6 +30,7 @@ import { LocalVariantMetrics } from './rollout-metrics';
 import { LOCAL_S3_CREDENTIALS, localS3Client, startS3Server } from './s3-server';
 import { startSchedules } from './schedules';
 import { seedPlan } from './seed';
+import { corsFromEnv, corsProblems, type CorsSettings } from '../core/cors';
 
 /**
  * The whole platform on one machine, no AWS account, no Docker: a real S3 server (data kept in
@@ -67,6 +68,8 @@ export interface LocalPlatformOptions {
    * Evaluated every second, so a failing canary is aborted within seconds. @default 60 (the stack's)
    */
   readonly canaryAlarmPeriodSeconds?: number;
+  /** Cross-origin access to the API (core/cors.ts). @default - CORS_ALLOW_ORIGINS (comma-separated), else off */
+  readonly cors?: CorsSettings;
 }
 
 export interface LocalPlatform {
@@ -210,6 +213,9 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
       return { ...report, reportKey };
     },
   };
+  const cors = options.cors ?? corsFromEnv(process.env.CORS_ALLOW_ORIGINS);
+  const corsIssues = cors ? corsProblems(cors) : [];
+  if (corsIssues.length > 0) throw new Error(`CORS_ALLOW_ORIGINS: ${corsIssues.join('; ')}`);
   let api: HttpApi;
   try {
     api = await startHttpApi({
@@ -232,6 +238,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
         },
       },
       onRequest: (record) => metrics.recordRequest(record),
+      cors,
     });
   } catch (error) {
     await canaryAlarms.close();

@@ -23,7 +23,7 @@ import { type ApiError, errorResponse, htmlResponse, internalError, jsonResponse
  *   POST /predict                 the model whose features the request names (exactly one), else DEFAULT_MODEL
  *   GET  /models                  every model with its champion's schema
  *   GET  /models/{name}           versions, aliases, metrics, the version this instance serves, canary and shadow in force
- *   GET  /health                  liveness and the loaded models (no registry calls)
+ *   GET  /health                  liveness and the loaded models (no registry calls); HEAD too, as for every GET
  *   GET  /                        a page to try the models
  * `handle` never throws: an unexpected error becomes a 500 with a reference to the logged error.
  */
@@ -223,7 +223,7 @@ export function createInferenceApp(deps: InferenceAppDeps): InferenceApp {
   }
 
   /** The route for a path: its handlers by method, or undefined (404). */
-  function route(segments: readonly string[]): Readonly<Record<string, RouteHandler>> | undefined {
+  function route(segments: readonly string[]): Readonly<Partial<Record<string, RouteHandler>>> | undefined {
     const [first, name, third] = segments;
     if (segments.length === 0) return { GET: () => htmlResponse(PAGE_HTML, PAGE_HEADERS) };
     if (segments.length === 1 && first === 'health') return { GET: health };
@@ -246,8 +246,11 @@ export function createInferenceApp(deps: InferenceAppDeps): InferenceApp {
     }
     const handlers = route(segments);
     if (!handlers) return errorResponse({ status: 404, code: 'not_found', message: `no route for ${truncate(path)}`, expected: 'one of GET /, GET /health, GET /models, GET /models/{name}, POST /models/{name}/predict, POST /models/{name}/feedback, POST /predict' });
+    // HEAD is GET without the body (uptime checks, curl -I), wherever GET is served.
+    const get = handlers.GET;
+    if (method === 'HEAD' && get) return { ...(await get(event)), body: undefined };
     const handler = handlers[method];
-    if (!handler) return methodNotAllowed(method, Object.keys(handlers));
+    if (!handler) return methodNotAllowed(method, get ? [...Object.keys(handlers), 'HEAD'] : Object.keys(handlers));
     return handler(event);
   }
 

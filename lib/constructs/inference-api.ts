@@ -8,6 +8,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, CORS_EXPOSE_HEADERS, CORS_MAX_AGE_SECONDS, corsProblems, type CorsSettings } from '../../core/cors';
 import { FEEDBACK_PREFIX, type MonitoringSettings } from '../../core/monitoring/contract';
 import { InferenceCapture } from './inference-capture';
 import { InferenceFunction } from './inference-function';
@@ -106,6 +107,12 @@ export interface InferenceApiProps {
    */
   readonly auth?: InferenceAuth;
   /**
+   * Let pages on these origins call the API from a browser (API Gateway answers preflights and
+   * adds the CORS headers; core/cors.ts lists the methods and headers).
+   * @default - off: no CORS headers, browsers on other origins are refused
+   */
+  readonly cors?: CorsSettings;
+  /**
    * How long the function's logs and the API's access logs are kept.
    * @default logs.RetentionDays.ONE_MONTH
    */
@@ -198,6 +205,8 @@ export function inferenceSettings(props: InferenceApiProps): InferenceSettings {
       throw new Error(`auth.audience must list at least one non-empty audience (client id), got ${JSON.stringify(props.auth.audience)}`);
     }
   }
+  const corsIssues = props.cors ? corsProblems(props.cors) : [];
+  if (corsIssues.length > 0) throw new Error(`cors.${corsIssues.join('; cors.')}`);
   const capture = props.capture ?? {};
   if (Object.keys(capture).length > 0 && props.dataBucket === undefined) {
     throw new Error(`capture lists ${Object.keys(capture).join(', ')} but no dataBucket was given: captured requests and feedback are written to the data bucket`);
@@ -271,7 +280,17 @@ export class InferenceApi extends Construct {
     }
 
     // The stage is created here rather than by HttpApi so it can carry throttling and logs.
-    this.api = new apigw.HttpApi(this, 'Api', { createDefaultStage: false, description: 'Model inference (champion of each model)' });
+    this.api = new apigw.HttpApi(this, 'Api', {
+      createDefaultStage: false,
+      description: 'Model inference (champion of each model)',
+      corsPreflight: props.cors && {
+        allowOrigins: [...props.cors.allowOrigins],
+        allowMethods: CORS_ALLOW_METHODS.map((m) => apigw.CorsHttpMethod[m]),
+        allowHeaders: [...CORS_ALLOW_HEADERS],
+        exposeHeaders: [...CORS_EXPOSE_HEADERS],
+        maxAge: Duration.seconds(CORS_MAX_AGE_SECONDS),
+      },
+    });
     this.stage = new apigw.HttpStage(this, 'DefaultStage', {
       httpApi: this.api,
       stageName: '$default',
@@ -290,8 +309,8 @@ export class InferenceApi extends Construct {
     this.api.addRoutes({ path: '/', methods: [apigw.HttpMethod.GET], integration, authorizer });
     // Uptime checks need no token; the more specific route wins over /{proxy+}.
     if (authorizer) {
-      for (const route of this.api.addRoutes({ path: '/health', methods: [apigw.HttpMethod.GET], integration })) {
-        Validations.of(route).acknowledge({ id: 'AwsSolutions-APIG4', reason: 'GET /health stays open for uptime checks; it reveals only liveness and the loaded model versions' });
+      for (const route of this.api.addRoutes({ path: '/health', methods: [apigw.HttpMethod.GET, apigw.HttpMethod.HEAD], integration })) {
+        Validations.of(route).acknowledge({ id: 'AwsSolutions-APIG4', reason: 'GET and HEAD /health stay open for uptime checks; they reveal only liveness and the loaded model versions' });
       }
     } else {
       Validations.of(this.api).acknowledge({ id: 'AwsSolutions-APIG4', reason: 'no platform.auth configured: the API is public by the operator\'s choice (throttled per stage); set platform.auth to require a JWT' });

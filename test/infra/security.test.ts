@@ -123,10 +123,25 @@ describe('optional JWT authorization of the inference API', () => {
     expect(routes.map((r) => r.Properties.AuthorizationType ?? 'NONE')).toEqual(['NONE', 'NONE']);
   });
 
-  test('with platform.auth every route needs a JWT from the issuer, except GET /health', () => {
+  test('with platform.auth every route needs a JWT from the issuer, except GET and HEAD /health', () => {
     const secured = Template.fromStack(platform({ auth: { issuer: 'https://login.example.com/', audience: ['client-a'] } }).stacks.inference);
     secured.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', { AuthorizerType: 'JWT', JwtConfiguration: { Issuer: 'https://login.example.com/', Audience: ['client-a'] }, IdentitySource: ['$request.header.Authorization'] });
     const routes = Object.values(secured.findResources('AWS::ApiGatewayV2::Route')).map((r) => [r.Properties.RouteKey, r.Properties.AuthorizationType ?? 'NONE']);
-    expect(routes.sort()).toEqual([['ANY /{proxy+}', 'JWT'], ['GET /', 'JWT'], ['GET /health', 'NONE']]);
+    expect(routes.sort()).toEqual([['ANY /{proxy+}', 'JWT'], ['GET /', 'JWT'], ['GET /health', 'NONE'], ['HEAD /health', 'NONE']]);
+  });
+
+  test('CORS is off unless platform.cors names origins; then API Gateway answers preflights for those origins with the methods and headers the API uses', () => {
+    expect(templates.inference.findResources('AWS::ApiGatewayV2::Api', { Properties: { CorsConfiguration: Match.anyValue() } })).toEqual({});
+    const open = Template.fromStack(platform({ cors: { allowOrigins: ['https://app.example.com'] } }).stacks.inference);
+    open.hasResourceProperties('AWS::ApiGatewayV2::Api', {
+      CorsConfiguration: {
+        AllowOrigins: ['https://app.example.com'],
+        AllowMethods: ['GET', 'HEAD', 'POST', 'OPTIONS'],
+        AllowHeaders: ['content-type', 'content-encoding', 'authorization', 'x-caller-id'],
+        ExposeHeaders: ['x-inference-id', 'x-model-version', 'x-model-variant'],
+        MaxAge: 600,
+      },
+    });
+    expect(() => platform({ cors: { allowOrigins: ['https://app.example.com/'] } })).toThrow(/cors\.allowOrigins: "https:\/\/app\.example\.com\/" is not an origin/);
   });
 });

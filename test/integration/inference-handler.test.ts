@@ -287,7 +287,17 @@ describe('bad requests get a 4xx naming the field, never a 5xx', () => {
   it('answers 405 with an Allow header', async () => {
     expect((await call(app, get('/models/iris/predict'))).headers.allow).toBe('POST');
     expect((await call(app, get('/predict'))).headers.allow).toBe('POST');
-    expect((await call(app, post('/models', {}))).headers.allow).toBe('GET');
+    expect((await call(app, post('/models', {}))).headers.allow).toBe('GET, HEAD');
+  });
+
+  it('answers HEAD wherever it answers GET: the same status and headers, no body (uptime checks, curl -I)', async () => {
+    for (const path of ['/health', '/models', '/models/iris', '/']) {
+      const head = (await handlerModule.handler(apiGatewayEvent({ method: 'HEAD', path }))) as APIGatewayProxyStructuredResultV2;
+      const full = (await handlerModule.handler(get(path))) as APIGatewayProxyStructuredResultV2;
+      expect([path, head.statusCode, head.body]).toEqual([path, 200, undefined]);
+      expect(head.headers?.['content-type']).toBe(full.headers?.['content-type']);
+    }
+    expect(await call(app, apiGatewayEvent({ method: 'HEAD', path: '/models/iris/predict' }))).toMatchObject({ status: 405, headers: { allow: 'POST' } });
   });
 
   it('lists the allowed categories for an unknown category', async () => {

@@ -59,6 +59,38 @@ describe('local routes', () => {
     }
   });
 
+  it('gives cross-origin access as API Gateway corsPreflight does: preflights answered locally, headers for allowed origins only, nothing when off', async () => {
+    let calls = 0;
+    const handler = async () => {
+      calls++;
+      return { statusCode: 200, headers: { 'content-type': 'application/json', 'x-inference-id': 'id' }, body: '{}' };
+    };
+    const on = await startHttpApi({ port: 0, handler, cors: { allowOrigins: ['https://app.example.com'] } });
+    const off = await startHttpApi({ port: 0, handler });
+    const headersOf = (r: Response) => Object.fromEntries([...r.headers].filter(([name]) => name.startsWith('access-control-') || name === 'vary'));
+    try {
+      const preflight = await fetch(`${on.url}/models/iris/predict`, { method: 'OPTIONS', headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' } });
+      expect(preflight.status).toBe(204);
+      expect(headersOf(preflight)).toEqual({
+        'access-control-allow-origin': 'https://app.example.com',
+        'access-control-allow-methods': 'GET,HEAD,POST,OPTIONS',
+        'access-control-allow-headers': 'content-type,content-encoding,authorization,x-caller-id',
+        'access-control-max-age': '600',
+        vary: 'origin',
+      });
+      expect(calls).toBe(0);
+      const answer = await fetch(`${on.url}/models/iris/predict`, { method: 'POST', headers: { origin: 'https://app.example.com' }, body: '{}' });
+      expect(headersOf(answer)).toEqual({ 'access-control-allow-origin': 'https://app.example.com', 'access-control-expose-headers': 'x-inference-id,x-model-version,x-model-variant', vary: 'origin' });
+      const stranger = await fetch(`${on.url}/models/iris/predict`, { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } });
+      expect([stranger.status, headersOf(stranger)]).toEqual([204, {}]);
+      const offAnswer = await fetch(`${off.url}/models/iris/predict`, { method: 'POST', headers: { origin: 'https://app.example.com' }, body: '{}' });
+      expect(headersOf(offAnswer)).toEqual({});
+    } finally {
+      await on.close();
+      await off.close();
+    }
+  });
+
   it('serves POST routes asynchronously with the body, answers 500 naming a route that throws, and sends the rest to the handler', async () => {
     const api = await startHttpApi({
       port: 0,

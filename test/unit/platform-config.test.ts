@@ -34,12 +34,14 @@ describe('platform configuration (cdk.json context "platform")', () => {
         pipeline: { memorySize: 4096, timeoutMinutes: 10, maxConcurrency: 8 },
         rollout: { memorySize: 512, timeoutSeconds: 120 },
         auth: { issuer: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_abc', audience: ['client-1'] },
+        cors: { allowOrigins: ['https://app.example.com', 'http://localhost:5173'] },
         alarms: { api5xxRatePercent: 2 },
         alarmEmail: 'ops@example.com',
       },
       SPECS,
     );
     expect(config.inference).toMatchObject({ defaultModel: 'iris', memorySize: 2048, throttling: { rateLimit: 50, burstLimit: 100 }, auth: { audience: ['client-1'] }, logRetention: 90 });
+    expect(config.inference.cors).toEqual({ allowOrigins: ['https://app.example.com', 'http://localhost:5173'] });
     expect(config.inference.modelTtl?.toSeconds()).toBe(30);
     expect(config.pipeline.timeout?.toMinutes()).toBe(10);
     expect(config.pipeline).toMatchObject({ memorySize: 4096, maxConcurrency: 8 });
