@@ -1,52 +1,118 @@
 import { readFileSync, statSync } from 'node:fs';
-import { basename } from 'node:path';
+import { basename, join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { INCOMING_PREFIX } from '../lambdas/pipeline/keys';
+import { loadModelSpecs } from '../core/pipeline/model-specs';
 import { isValidName } from '../core/registry/keys';
-import { localDataDir, readEndpoints } from './endpoints';
+import { parseArgsProblem } from '../core/registry/parse-args-cli';
+import { unreachableMessage } from '../core/registry/target-cli';
+import { S3ObjectStore } from '../core/s3-object-store';
+import { INCOMING_PREFIX } from '../lambdas/pipeline/keys';
+import { ENDPOINTS_FILE, localDataDir, type PlatformEndpoints, readEndpoints } from './endpoints';
 import { localS3Client } from './s3-server';
+import { describeOutcome, followUpload, type UploadedFile } from './upload-outcome';
 
 /**
- * `npm run upload -- <file> <model>`: puts a data file at incoming/<model>/<file name> in the
- * running local platform's data bucket (the same as `aws s3 cp`, for those without the AWS CLI),
- * which starts a retraining run. Progress shows in the `npm start` terminal and at /dashboard.
+ * `npm run upload -- <file> <model> [--wait]`: puts a data file at incoming/<model>/<file name> in
+ * the running local platform's data bucket (the same as `aws s3 cp`, for those without the AWS
+ * CLI), where the platform picks it up; --wait follows the run to its outcome.
  */
 // The SDK's notice that its 2027 releases will need Node 22; the locked version runs on Node 20.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-async function main(args: readonly string[]): Promise<number> {
-  const [file, model] = args;
-  if (!file || !model || args.length > 2) {
-    console.error('usage: npm run upload -- <file> <model>   e.g. npm run upload -- training/datasets/iris.csv iris');
-    return 2;
+const USAGE = `usage: npm run upload -- <file> <model> [--wait]   e.g. npm run upload -- training/datasets/iris.csv iris
+  --wait   follow the retraining run to its outcome: exit 0 when it ended as designed (a new version,
+           promoted or kept as challenger, or no new data), 1 when it failed or the file was quarantined
+environment: LOCAL_DATA_DIR (npm start's data folder, default .local), MODEL_SPECS_DIR (the model
+specs npm start reads, default config/models)`;
+
+/** A refusal: the message is printed as it is, exit 2. */
+class Refused extends Error {}
+
+function parse(argv: readonly string[]): { file: string; model: string; wait: boolean } {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...argv], allowPositionals: true, strict: true, options: { wait: { type: 'boolean', default: false } } });
+  } catch (error) {
+    throw new Refused(`${parseArgsProblem(error, ['wait']) ?? (error as Error).message}\n\n${USAGE}`);
   }
-  if (!isValidName(model)) {
-    console.error(`"${model}" is not a model name (lower-case letters, digits and dashes)`);
-    return 2;
+  const [file, model, ...extra] = parsed.positionals;
+  if (!file || !model || extra.length > 0) throw new Refused(USAGE);
+  return { file, model, wait: parsed.values.wait };
+}
+
+/** The models the platform has a spec for: an upload for any other is quarantined, never trained. */
+function checkSpec(model: string): void {
+  const dir = process.env.MODEL_SPECS_DIR || join(__dirname, '..', 'config', 'models');
+  const shown = process.env.MODEL_SPECS_DIR || 'config/models';
+  let known: string[];
+  try {
+    known = loadModelSpecs(dir).map((spec) => spec.name);
+  } catch (error) {
+    throw new Refused(`cannot read the model specs in ${shown}: ${(error as Error).message}`);
   }
+  if (!known.includes(model)) {
+    throw new Refused(`no model spec for "${model}" in ${shown}, so the platform would quarantine the upload (models with a spec: ${known.join(', ') || 'none'})`);
+  }
+}
+
+function endpointsOf(dataDir: string): PlatformEndpoints & { readonly s3Endpoint: string } {
+  let endpoints: PlatformEndpoints;
+  try {
+    endpoints = readEndpoints(dataDir);
+  } catch (error) {
+    throw new Refused((error as Error).message);
+  }
+  if (!endpoints.s3Endpoint) throw new Refused(`${join(dataDir, ENDPOINTS_FILE)} names no S3 endpoint: is it a local platform's?`);
+  return { ...endpoints, s3Endpoint: endpoints.s3Endpoint };
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const { file, model, wait } = parse(argv);
+  if (!isValidName(model)) throw new Refused(`"${model}" is not a model name (lower-case letters, digits and dashes)`);
   let size: number;
   try {
     size = statSync(file).size;
   } catch {
-    console.error(`${file}: no such file`);
-    return 2;
+    throw new Refused(`${file}: no such file`);
   }
-  const endpoints = readEndpoints(localDataDir());
-  if (!endpoints.s3Endpoint) throw new Error('the endpoints file names no S3 endpoint');
+  checkSpec(model);
+  const dataDir = localDataDir();
+  const endpoints = endpointsOf(dataDir);
   const key = `${INCOMING_PREFIX}${model}/${basename(file)}`;
   const client = localS3Client(endpoints.s3Endpoint);
-  const out = await client.send(new PutObjectCommand({ Bucket: endpoints.dataBucket, Key: key, Body: readFileSync(file) }));
-  console.log(`uploaded ${file} (${size} bytes) to s3://${endpoints.dataBucket}/${key} (ETag ${out.ETag ?? '?'})`);
-  // What happens next depends on the file (clean, quarantined, or only rows the model already has):
-  // say what the platform will do, not what it will decide.
-  console.log(`the platform validates it next: new rows retrain "${model}", rows it already has end as "no new data", a bad file is quarantined; watch the npm start terminal or ${endpoints.apiUrl}/dashboard`);
-  return 0;
+  try {
+    const uploadedAt = new Date();
+    const put = await client.send(new PutObjectCommand({ Bucket: endpoints.dataBucket, Key: key, Body: readFileSync(file) }));
+    console.log(`uploaded ${file} (${size} bytes) to s3://${endpoints.dataBucket}/${key}`);
+    // The run's outcome depends on the file: say what the platform will do, not what it will decide.
+    console.log(
+      `the platform starts a retraining run for ${model} when it sees the upload, unless its rows are already known (the run then ends as "no new data") ` +
+        `or it breaks the data contract (it is then quarantined); ${wait ? 'following it' : '--wait follows it'}, as do the npm start terminal and ${endpoints.apiUrl}/dashboard`,
+    );
+    if (!wait) return 0;
+    const upload: UploadedFile = { model, file: basename(file), etag: put.ETag ?? '', uploadedAt };
+    const outcome = await followUpload(upload, {
+      dataStore: new S3ObjectStore(client, endpoints.dataBucket),
+      modelStore: new S3ObjectStore(client, endpoints.modelBucket),
+      onClaimed: (execution) => console.log(`run ${execution} handles it (Ctrl-C stops waiting, not the run)`),
+    });
+    const { lines, exitCode } = describeOutcome(outcome, upload, endpoints.dataBucket);
+    for (const line of lines) console.log(line);
+    return exitCode;
+  } catch (error) {
+    const target = { env: { AWS_ENDPOINT_URL: endpoints.s3Endpoint }, endpointsFile: join(dataDir, ENDPOINTS_FILE), searched: join(dataDir, ENDPOINTS_FILE) };
+    const unreachable = unreachableMessage(error, target, "the local platform's S3 server");
+    throw unreachable ? new Refused(unreachable) : error;
+  } finally {
+    client.destroy();
+  }
 }
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
     console.error(error instanceof Error ? error.message : error);
-    process.exit(1);
+    process.exit(error instanceof Refused ? 2 : 1);
   },
 );
