@@ -24,6 +24,11 @@ function port(name: string, fallback: number): number {
   return value;
 }
 
+/** A value as one word for a POSIX shell: as is when it is plain, else single-quoted. */
+function shellWord(value: string): string {
+  return /^[A-Za-z0-9_./:=@%+-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
 /** The variables that choose the ports, and the ports they chose. */
 type Ports = Readonly<Record<'PORT' | 'S3_PORT', number>>;
 
@@ -66,6 +71,11 @@ async function main(): Promise<void> {
   }).catch(startupError);
   process.off('uncaughtException', startupError);
   const { apiUrl, s3Endpoint, dataBucket, modelBucket, region } = platform.endpoints;
+  // The CLIs find this platform through LOCAL_DATA_DIR/endpoints.json and read the specs it reads:
+  // the commands printed here carry whatever this start was given, so they work as pasted.
+  const settings = (['LOCAL_DATA_DIR', 'MODEL_SPECS_DIR'] as const)
+    .flatMap((name) => (process.env[name] ? [`${name}=${shellWord(resolve(process.env[name]))} `] : []))
+    .join('');
   const credentials = `AWS_ACCESS_KEY_ID=${LOCAL_S3_CREDENTIALS.accessKeyId} AWS_SECRET_ACCESS_KEY=${LOCAL_S3_CREDENTIALS.secretAccessKey} AWS_REGION=${region}`;
   log(
     [
@@ -77,7 +87,7 @@ async function main(): Promise<void> {
       'Predict:',
       `  curl -s ${apiUrl}/models/iris/predict -H 'content-type: application/json' -d '{"features":{"sepal_length":5.1,"sepal_width":3.5,"petal_length":1.4,"petal_width":0.2}}'`,
       'Upload data to retrain (either):',
-      `  npm run upload -- training/datasets/iris.csv iris`,
+      `  ${settings}npm run upload -- training/datasets/iris.csv iris --wait`,
       `  ${credentials} aws --endpoint-url ${s3Endpoint} s3 cp training/datasets/iris.csv s3://${dataBucket}/incoming/iris/iris.csv`,
       '',
     ].join('\n'),
