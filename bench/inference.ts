@@ -15,8 +15,8 @@ import { LOCAL_S3_CREDENTIALS, localS3Client, startS3Server } from '../local/s3-
 import { TRAINERS } from '../training/algorithms';
 import type { AlgorithmName } from '../training/algorithms/types';
 import { readLabels } from '../training/data/labels';
-import { looksNumeric, type RawTable } from '../training/data/load';
-import { isMissing } from '../training/data/schema';
+import { looksNumeric, type RawTable } from '../core/data/load';
+import { isMissing } from '../core/data/schema';
 import { DATASETS, loadDataset, trainOptionsFor } from '../training/datasets/catalog';
 import { exportModel } from '../training/export';
 import { classificationMetrics } from '../training/metrics';

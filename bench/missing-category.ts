@@ -1,5 +1,5 @@
-import type { RawTable } from '../training/data/load';
-import { inferSchema, isMissing, type MissingCategory } from '../training/data/schema';
+import type { RawTable } from '../core/data/load';
+import { inferSchema, isMissing, type MissingCategory } from '../core/data/schema';
 import { DATASETS, loadDataset, trainOptionsFor } from '../training/datasets/catalog';
 import { buildOnnx } from '../training/export';
 import { Rng } from '../training/rng';

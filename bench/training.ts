@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { MISSING_TOKENS } from '../training/data/schema';
+import { MISSING_TOKENS } from '../core/data/schema';
 import { DATASETS, datasetPaths, loadDataset, trainOptionsFor } from '../training/datasets/catalog';
 import { CV_FOLDS, DEFAULT_SEED, KFOLD_BELOW_VALIDATION_ROWS, trainCandidates, type TrainingRun } from '../training/train';
 import { table } from './markdown';

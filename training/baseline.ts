@@ -1,6 +1,6 @@
 import { type BaselineRows, computeFeatureBaselines, type FeatureBaselines, type HoldoutPredictions } from '../core/monitoring/baseline';
-import type { RawTable } from './data/load';
-import { isMissing, type Schema } from './data/schema';
+import type { RawTable } from '../core/data/load';
+import { isMissing, type Schema } from '../core/data/schema';
 
 /**
  * The training side of the baselines (core/monitoring/baseline.ts): a file's cells as the raw

@@ -3,8 +3,8 @@ import { parseArgs } from 'node:util';
 import { parseArgsProblem } from '../core/registry/parse-args-cli';
 import { isAlgorithm } from './algorithms';
 import type { AlgorithmName } from './algorithms/types';
-import type { LoadOptions } from './data/load';
-import { type FeatureType, MISSING_CATEGORY_OPTIONS, type MissingCategory } from './data/schema';
+import type { LoadOptions } from '../core/data/load';
+import { type FeatureType, MISSING_CATEGORY_OPTIONS, type MissingCategory } from '../core/data/schema';
 import type { SelectionMetric } from './train';
 
 export interface TrainCommand {

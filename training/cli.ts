@@ -1,9 +1,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseTrainCommand, SHORT_USAGE, UsageError, USAGE } from './cli-args';
-import { DataError } from './data/errors';
-import { loadTable } from './data/load';
-import { inferSchema } from './data/schema';
+import { DataError } from '../core/data/errors';
+import { loadTable } from '../core/data/load';
+import { inferSchema } from '../core/data/schema';
 import { dataWarnings, formatWarning } from './data/warnings';
 import { exportModel } from './export';
 import { candidatesTable } from './report';

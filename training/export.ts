@@ -2,7 +2,7 @@ import type { ModelManifest } from '../core/manifest';
 import { predictionCounts } from '../core/monitoring/baseline';
 import { predictedClasses } from './baseline';
 import type { Candidate, TrainingRun } from './train';
-import type { SourceFile } from './data/load';
+import type { SourceFile } from '../core/data/load';
 import { FLOAT, GraphBuilder, STRING } from './onnx/graph-builder';
 import { sha256Hex } from '../core/hash';
 

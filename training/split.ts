@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { RawTable } from './data/load';
-import { isMissing } from './data/schema';
+import type { RawTable } from '../core/data/load';
+import { isMissing } from '../core/data/schema';
 
 /**
  * Train / validation / holdout by row content. Each row's part is a pure function of what the row

@@ -1,5 +1,5 @@
 import { createSession, toOrtFeeds } from '../core/onnx-session';
-import type { RawTable } from './data/load';
+import type { RawTable } from '../core/data/load';
 import type { Candidate, TrainingRun } from './train';
 import { OUTPUT_PROBABILITIES } from './export';
 

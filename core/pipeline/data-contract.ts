@@ -6,9 +6,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DataError } from '../../training/data/errors';
-import { loadTable, looksNumeric, type LoadOptions, type RawTable } from '../../training/data/load';
-import { isMissing } from '../../training/data/schema';
+import { DataError } from '../data/errors';
+import { loadTable, looksNumeric, type LoadOptions, type RawTable } from '../data/load';
+import { isMissing } from '../data/schema';
 import type { ModelSpec } from './model-spec';
 import { pushAll } from '../arrays';
 

@@ -57,7 +57,7 @@ const dataSchema = z.strictObject({
   label: columnName,
   exclude: columnList.optional(),
   types: z.record(columnName, z.enum(['numeric', 'categorical', 'text'], { error: 'must be "numeric", "categorical" or "text"' })).optional(),
-  /** How a missing categorical value is encoded (training/data/schema.ts MissingCategory); default "own". */
+  /** How a missing categorical value is encoded (core/data/schema.ts MissingCategory); default "own". */
   missingCategory: z.enum(['own', 'most-frequent'], { error: 'must be "own" or "most-frequent"' }).optional(),
 });
 

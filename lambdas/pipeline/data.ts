@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PROCESSED_LOAD_OPTIONS } from '../../core/pipeline/data-contract';
 import type { ModelSpec } from '../../core/pipeline/model-spec';
-import { loadTable, type RawTable } from '../../training/data/load';
+import { loadTable, type RawTable } from '../../core/data/load';
 import type { TrainOptions } from '../../training/train';
 import type { AlgorithmName } from '../../training/algorithms/types';
 import type { DataManifest } from '../../core/pipeline/contract';

@@ -4,7 +4,7 @@ import { createSession, toOrtFeeds } from '../../core/onnx-session';
 import { decidePromotion } from '../../core/pipeline/gate';
 import type { ModelSpec } from '../../core/pipeline/model-spec';
 import { DEFAULT_ALIAS } from '../../core/registry/types';
-import type { RawTable } from '../../training/data/load';
+import type { RawTable } from '../../core/data/load';
 import { classificationMetrics } from '../../training/metrics';
 import { pickBest, TIE_TOLERANCE } from '../../training/selection';
 import { sameSplit, type SplitRecord } from '../../training/split';

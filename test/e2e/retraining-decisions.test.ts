@@ -10,7 +10,7 @@ import { readEndpoints, type PlatformEndpoints } from '../../local/endpoints';
 import { type LocalPlatform, startLocalPlatform } from '../../local/platform';
 import { progressReporter } from '../../local/progress';
 import { LOCAL_S3_CREDENTIALS } from '../../local/s3-server';
-import { loadTable } from '../../training/data/load';
+import { loadTable } from '../../core/data/load';
 import { PROCESSED_LOAD_OPTIONS } from '../../core/pipeline/data-contract';
 import { rowDigests, splitPart, type SplitRecord } from '../../training/split';
 import { Rng } from '../../training/rng';

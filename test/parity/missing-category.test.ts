@@ -1,7 +1,7 @@
 import { toModelInputs } from '../../core/features';
 import { createSession, toOrtFeeds } from '../../core/onnx-session';
-import type { RawTable } from '../../training/data/load';
-import { inferSchema, type MissingCategory } from '../../training/data/schema';
+import type { RawTable } from '../../core/data/load';
+import { inferSchema, type MissingCategory } from '../../core/data/schema';
 import { FittedEncoder } from '../../training/encoding/encoder';
 import { buildOnnx, OUTPUT_PROBABILITIES } from '../../training/export';
 import { toFloat32 } from '../../training/matrix';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { checkDataFile, MAX_LISTED_ROWS, PROCESSED_LOAD_OPTIONS, toCsv, type ContractReport, type ContractResult } from '../../core/pipeline/data-contract';
 import { parseModelSpec, type ModelSpec } from '../../core/pipeline/model-spec';
 import { loadModelSpecs } from '../../core/pipeline/model-specs';
-import { loadTable } from '../../training/data/load';
+import { loadTable } from '../../core/data/load';
 import { DATASETS, DATASETS_DIR } from '../../training/datasets/catalog';
 import { tempFiles } from '../helpers/temp-files';
 

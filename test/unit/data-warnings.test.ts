@@ -1,6 +1,6 @@
-import type { RawTable } from '../../training/data/load';
-import { loadTable } from '../../training/data/load';
-import { inferSchema, type SchemaOverrides } from '../../training/data/schema';
+import type { RawTable } from '../../core/data/load';
+import { loadTable } from '../../core/data/load';
+import { inferSchema, type SchemaOverrides } from '../../core/data/schema';
 import { dataWarnings, droppedRowsWarning, formatWarning } from '../../training/data/warnings';
 import { DATASETS, loadDataset, trainOptionsFor } from '../../training/datasets/catalog';
 import { tempFiles } from '../helpers/temp-files';

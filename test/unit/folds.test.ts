@@ -1,5 +1,5 @@
 import type { FittedModel, Trainer } from '../../training/algorithms/types';
-import type { RawTable } from '../../training/data/load';
+import type { RawTable } from '../../core/data/load';
 import { otherFolds, stratifiedFolds } from '../../training/folds';
 import { CV_FOLDS, labelledSplit, trainCandidates } from '../../training/train';
 

@@ -1,5 +1,5 @@
-import { DataError } from '../../training/data/errors';
-import { loadTable } from '../../training/data/load';
+import { DataError } from '../../core/data/errors';
+import { loadTable } from '../../core/data/load';
 import { DATASETS, datasetPaths } from '../../training/datasets/catalog';
 import { tempFiles } from '../helpers/temp-files';
 

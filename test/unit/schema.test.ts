@@ -1,7 +1,7 @@
-import { DataError } from '../../training/data/errors';
+import { DataError } from '../../core/data/errors';
 import { readLabels } from '../../training/data/labels';
-import { loadTable } from '../../training/data/load';
-import { inferSchema } from '../../training/data/schema';
+import { loadTable } from '../../core/data/load';
+import { inferSchema } from '../../core/data/schema';
 import { DATASETS, datasetPaths } from '../../training/datasets/catalog';
 import { tempFiles } from '../helpers/temp-files';
 

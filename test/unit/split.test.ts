@@ -1,4 +1,4 @@
-import type { RawTable } from '../../training/data/load';
+import type { RawTable } from '../../core/data/load';
 import { labelledSplit } from '../../training/train';
 import { canonicalRow, contentSplit, rowDigest, sameSplit, SPLIT_SCHEME, splitPart, splitRecord, tableDigests } from '../../training/split';
 

@@ -1,6 +1,6 @@
 import type { AlgorithmName, FittedModel, Trainer } from '../../training/algorithms/types';
-import { DataError } from '../../training/data/errors';
-import { loadTable, type RawTable } from '../../training/data/load';
+import { DataError } from '../../core/data/errors';
+import { loadTable, type RawTable } from '../../core/data/load';
 import { DATASETS, loadDataset } from '../../training/datasets/catalog';
 import { candidatesTable } from '../../training/report';
 import { TIE_TOLERANCE } from '../../training/selection';

@@ -3,7 +3,7 @@ import type { CategoricalBaseline, NumericBaseline, TextBaseline } from '../../c
 import { TRAINERS } from '../../training/algorithms';
 import type { AlgorithmName, FittedModel, Trainer } from '../../training/algorithms/types';
 import { predictedClasses } from '../../training/baseline';
-import { loadTable } from '../../training/data/load';
+import { loadTable } from '../../core/data/load';
 import { DATASETS, loadDataset, trainOptionsFor } from '../../training/datasets/catalog';
 import { exportModel } from '../../training/export';
 import { trainCandidates } from '../../training/train';

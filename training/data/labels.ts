@@ -1,6 +1,6 @@
-import { DataError } from './errors';
-import { isMissing } from './schema';
-import type { RawTable } from './load';
+import { DataError } from '../../core/data/errors';
+import { isMissing } from '../../core/data/schema';
+import type { RawTable } from '../../core/data/load';
 
 export interface Labels {
   /** Class names, sorted (numerically when all are numbers). */

@@ -1,7 +1,7 @@
 import { ALGORITHMS, isAlgorithm, TRAINERS } from '../algorithms';
 import { DEFAULT_FRACTIONS, type SplitFractions } from '../split';
-import type { RawTable } from './load';
-import { isMissing, type Schema, TEXT_MIN_WORDS } from './schema';
+import type { RawTable } from '../../core/data/load';
+import { isMissing, type Schema, TEXT_MIN_WORDS } from '../../core/data/schema';
 
 /**
  * Things a user training on unfamiliar data needs to hear before training starts: choices the

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
-import { loadTable, type LoadOptions, type RawTable } from '../data/load';
-import type { FeatureType } from '../data/schema';
+import { loadTable, type LoadOptions, type RawTable } from '../../core/data/load';
+import type { FeatureType } from '../../core/data/schema';
 
 /** How to read one bundled dataset: files, column names when there is no header, label, exclusions. */
 export interface DatasetSpec {

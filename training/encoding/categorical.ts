@@ -1,5 +1,5 @@
 import type { ManifestFeature } from '../../core/manifest';
-import { isMissing, type MissingCategory } from '../data/schema';
+import { isMissing, type MissingCategory } from '../../core/data/schema';
 
 /**
  * The category a missing value becomes under missingCategory 'own'. Real codes in the files we

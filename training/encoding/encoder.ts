@@ -1,8 +1,8 @@
 import { type FeatureValue, type InputTensor, toModelInputs, tokenize, TOKEN_PATTERN } from '../../core/features';
 import type { ManifestFeature, ManifestInput } from '../../core/manifest';
 import type { EncodedColumn } from '../algorithms/types';
-import type { RawTable } from '../data/load';
-import { DEFAULT_MISSING_CATEGORY, isMissing, type MissingCategory, type Schema } from '../data/schema';
+import type { RawTable } from '../../core/data/load';
+import { DEFAULT_MISSING_CATEGORY, isMissing, type MissingCategory, type Schema } from '../../core/data/schema';
 import type { CsrMatrix } from '../matrix';
 import { FLOAT, type GraphBuilder, ML_DOMAIN, STRING } from '../onnx/graph-builder';
 import { fitCategorical } from './categorical';
