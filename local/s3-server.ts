@@ -1,4 +1,5 @@
 import { S3Client } from '@aws-sdk/client-s3';
+import { LOCAL_S3_CREDENTIALS } from '../core/platform-endpoints';
 import { type S3EventNotification, type S3rverServer, s3Compat, unquoteEtag } from './s3rver-compat';
 
 /**
@@ -88,8 +89,8 @@ export async function startS3Server(options: S3ServerOptions): Promise<LocalS3Se
   };
 }
 
-/** The only keys s3rver accepts (it checks signatures); export them as AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY for the CLIs. */
-export const LOCAL_S3_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
+/** The only keys s3rver accepts (it checks signatures): part of the endpoints contract, which the CLIs in core/ read too. */
+export { LOCAL_S3_CREDENTIALS };
 
 /** An S3 client for the local server: path-style, dummy credentials, no default checksums. */
 export function localS3Client(endpoint: string): S3Client {

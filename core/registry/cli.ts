@@ -150,7 +150,7 @@ export async function runRegistryCli(argv: string[], givenEnv: NodeJS.ProcessEnv
       io.out(USAGE);
       return values.help ? 0 : 2;
     }
-    const target = await cliTarget(givenEnv);
+    const target = cliTarget(givenEnv);
     const { env } = target;
     const [first, ...rest] = positionals;
     // The data loop's commands read the data bucket and the APIs, not the registry.

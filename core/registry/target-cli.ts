@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ENDPOINTS_FILE, localDataDir, readEndpoints } from '../../local/endpoints';
+import { ENDPOINTS_FILE, LOCAL_S3_CREDENTIALS, localDataDir, readEndpoints } from '../platform-endpoints';
 
 /**
  * Which registry (and data bucket, and API) the registry CLI talks to: what the environment names,
@@ -30,7 +30,7 @@ export interface CliTarget {
  * The environment as given when it names a target; otherwise the running local platform's buckets,
  * S3 endpoint, API and S3 credentials (LOCAL_DATA_DIR, else .local: where `npm start` keeps them).
  */
-export async function cliTarget(env: NodeJS.ProcessEnv): Promise<CliTarget> {
+export function cliTarget(env: NodeJS.ProcessEnv): CliTarget {
   const dataDir = localDataDir(env);
   const searched = join(dataDir, ENDPOINTS_FILE);
   if (TARGET_VARIABLES.some((name) => env[name]) || !existsSync(searched)) return { env, searched };
@@ -40,8 +40,6 @@ export async function cliTarget(env: NodeJS.ProcessEnv): Promise<CliTarget> {
   } catch (error) {
     throw new TargetError((error as Error).message);
   }
-  // Loaded only here: the S3 server module brings s3rver with it, which other targets do not need.
-  const { LOCAL_S3_CREDENTIALS } = await import('../../local/s3-server');
   return {
     env: {
       ...env,
