@@ -2,6 +2,29 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import jestPlugin from 'eslint-plugin-jest';
 
+/**
+ * The direction imports may run (docs/architecture.md draws it): bin -> lib; lib -> lambdas, core
+ * (constructs bundle the handlers and read their contracts); local -> lib, lambdas, training, core
+ * (the local platform runs the synthesised definitions and the real handlers); lambdas -> training,
+ * core (the pipeline function hosts the trainer); training -> core; core -> nothing of ours.
+ */
+const layer = (folder, forbidden) => ({
+  files: [`${folder}/**/*.ts`],
+  rules: {
+    'no-restricted-imports': [
+      'error',
+      {
+        patterns: [
+          {
+            regex: `^(\\.\\./)+(${forbidden.join('|')})(/|$)`,
+            message: `${folder}/ may not import from ${forbidden.join(', ')}/: see the layering in eslint.config.mjs and docs/architecture.md`,
+          },
+        ],
+      },
+    ],
+  },
+});
+
 export default tseslint.config(
   { ignores: ['node_modules/', 'cdk.out/', 'dist/', 'coverage/', 'bench/.venv/', '.local/', '**/*.js', '**/*.mjs'] },
   js.configs.recommended,
@@ -24,6 +47,11 @@ export default tseslint.config(
       ],
     },
   },
+  layer('core', ['training', 'lambdas', 'local', 'lib', 'bin']),
+  layer('training', ['lambdas', 'local', 'lib', 'bin']),
+  layer('lambdas', ['local', 'lib', 'bin']),
+  layer('lib', ['local', 'bin']),
+  layer('local', ['bin']),
   {
     files: ['test/**/*.ts'],
     ...jestPlugin.configs['flat/recommended'],

@@ -1,6 +1,5 @@
-import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
 import { maxOf, minOf, pushAll } from '../../core/arrays';
+import { lintRulesHit } from '../helpers/lint-snippet';
 
 const BIG = 500_000;
 
@@ -29,14 +28,8 @@ describe('array helpers for data-sized arrays', () => {
 
 describe('the lint rule that keeps the cliff out of the data paths', () => {
   const SOURCE = 'export const f = (xs: number[], out: number[]) => { out.push(...xs); return Math.max(...xs); };\n';
-  /** The project's eslint on one snippet as if it lived at `file` (a child: eslint loads its flat config by dynamic import). */
-  const rulesHit = (file: string): string[] => {
-    const run = spawnSync(process.execPath, [join('node_modules', 'eslint', 'bin', 'eslint.js'), '--stdin', '--stdin-filename', file, '--format', 'json'], { input: SOURCE, encoding: 'utf8' });
-    return (JSON.parse(run.stdout) as { messages: { ruleId: string }[] }[])[0].messages.map((m) => m.ruleId);
-  };
 
   test('flags spreading into a call in the data paths (training, core, lambdas, local), not in synth-time lib/', () => {
-    expect(rulesHit('training/x.ts')).toEqual(['no-restricted-syntax', 'no-restricted-syntax']);
-    expect(rulesHit('lib/constructs/x.ts')).toEqual([]);
+    expect(lintRulesHit([{ source: SOURCE, file: 'training/x.ts' }, { source: SOURCE, file: 'lib/constructs/x.ts' }])).toEqual([['no-restricted-syntax', 'no-restricted-syntax'], []]);
   });
 });
