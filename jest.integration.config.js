@@ -4,7 +4,7 @@
  * it in INTEGRATION_ENDPOINTS_JSON; run directly, the suite fails at once saying so. The plain
  * `jest` run never sees these files: its testMatch is *.test.ts.
  */
-const base = require('./jest.config');
+const base = require('./jest.common');
 
 module.exports = {
   ...base,

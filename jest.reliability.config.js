@@ -3,7 +3,7 @@
  * platform (test/reliability/*.reliability.ts). Run in band: the parts measure the machine, and a
  * load run beside another part would measure both. The last step writes docs/reliability.md.
  */
-const base = require('./jest.config');
+const base = require('./jest.common');
 
 module.exports = {
   ...base,

@@ -4,7 +4,7 @@
  * files of 10,000 rows). Minutes, not seconds; CI runs it (.ci/run). In band: each part uses a
  * core and gigabytes of memory.
  */
-const base = require('./jest.config');
+const base = require('./jest.common');
 
 module.exports = {
   ...base,
