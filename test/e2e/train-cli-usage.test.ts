@@ -1,24 +1,12 @@
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { runTrainCli } from '../helpers/train-cli';
 
 /**
  * `npm run train` given arguments it cannot use: one line saying what is wrong, the short usage,
  * exit 2 (it used to print parseArgs' TypeError with a stack and exit 1 or 0).
  */
 
-const run = promisify(execFile);
-const ROOT = join(__dirname, '..', '..');
 
-async function train(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(join(ROOT, 'node_modules/.bin/tsx'), [join(ROOT, 'training/cli.ts'), ...args], { cwd: ROOT });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const train = runTrainCli;
 
 const SHORT_USAGE = /^Usage: npm run train -- --data <file> .*\n {7}npm run train -- --help {3}lists every option\n$/m;
 

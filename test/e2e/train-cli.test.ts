@@ -1,25 +1,14 @@
-import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import type { ModelManifest } from '../../core/manifest';
 import { baselineProblems } from '../../core/monitoring/baseline';
 import { tempFiles } from '../helpers/temp-files';
+import { runTrainCli } from '../helpers/train-cli';
 
-const run = promisify(execFile);
-const ROOT = join(__dirname, '..', '..');
 const files = tempFiles();
 afterAll(files.cleanup);
 
-async function train(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(join(ROOT, 'node_modules/.bin/tsx'), [join(ROOT, 'training/cli.ts'), ...args], { cwd: ROOT });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const train = runTrainCli;
 
 describe('npm run train (the CLI)', () => {
   test('trains the candidates, prints the table with the best marked, writes model.onnx and manifest.json', async () => {
