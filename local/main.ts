@@ -3,6 +3,7 @@ import { localDataDir } from './endpoints';
 import { LOCAL_S3_CREDENTIALS } from './s3-server';
 import { startLocalPlatform } from './platform';
 import { progressReporter } from './progress';
+import { shellWord } from '../core/shell';
 
 /**
  * `npm start`: the whole platform on this machine. PORT (3000), S3_PORT (4568), LOCAL_DATA_DIR
@@ -24,10 +25,6 @@ function port(name: string, fallback: number): number {
   return value;
 }
 
-/** A value as one word for a POSIX shell: as is when it is plain, else single-quoted. */
-function shellWord(value: string): string {
-  return /^[A-Za-z0-9_./:=@%+-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
-}
 
 /** The variables that choose the ports, and the ports they chose. */
 type Ports = Readonly<Record<'PORT' | 'S3_PORT', number>>;

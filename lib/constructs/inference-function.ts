@@ -7,6 +7,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { acknowledgeResourceWildcards, acknowledgeSynchronousOnly, functionRole } from './least-privilege';
 import { PROJECT_ROOT } from './project-root';
+import { shellQuote } from '../../core/shell';
 
 
 /** The inference handler's source file. */
@@ -63,10 +64,6 @@ export interface InferenceFunctionProps {
   readonly logRetention?: logs.RetentionDays;
 }
 
-/** Quotes a value for bash (the hooks run with `bash -c` during local bundling). */
-export function shellQuote(value: string): string {
-  return `'${value.replace(/'/g, `'\\''`)}'`;
-}
 
 /** The onnxruntime-node binary folder Lambda loads for an architecture (`<os>/<arch>`). */
 export function lambdaBinaryFolder(architecture: lambda.Architecture): string {
