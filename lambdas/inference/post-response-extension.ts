@@ -66,8 +66,8 @@ export function httpExtensionsApi(runtimeApi: string, fetchImpl: typeof fetch = 
 }
 
 interface Pending {
-  work?: Promise<void>;
-  answered: Promise<Promise<void>>;
+  /** Settles when the handler has answered and the work it handed over is done (a promise resolved with a promise adopts it). */
+  answered: Promise<void>;
   resolve: (work: Promise<void>) => void;
 }
 
@@ -102,7 +102,7 @@ export class PostResponseHold {
       timer = setTimeout(() => resolve('deadline'), wait);
     });
     try {
-      return await Promise.race([entry.answered.then((work) => work).then(() => 'done' as const), deadline]);
+      return await Promise.race([entry.answered.then(() => 'done' as const), deadline]);
     } finally {
       clearTimeout(timer);
       this.pending.delete(requestId);
@@ -140,7 +140,7 @@ export class PostResponseHold {
     let entry = this.pending.get(requestId);
     if (!entry) {
       let resolve!: (work: Promise<void>) => void;
-      const answered = new Promise<Promise<void>>((r) => {
+      const answered = new Promise<void>((r) => {
         resolve = r;
       });
       entry = { answered, resolve };
