@@ -42,8 +42,15 @@ export default tseslint.config(
     rules: {
       'no-restricted-syntax': [
         'error',
-        { selector: 'CallExpression > SpreadElement', message: 'Do not spread an array into a call (RangeError past ~100k elements): use a loop, or core/arrays.ts (pushAll, maxOf, minOf).' },
-        { selector: 'NewExpression > SpreadElement', message: 'Do not spread an array into a constructor call (RangeError past ~100k elements): use a loop.' },
+        {
+          selector: 'CallExpression > SpreadElement',
+          message:
+            'Do not spread an array into a call (RangeError past ~100k elements): use a loop, or core/arrays.ts (pushAll, maxOf, minOf).',
+        },
+        {
+          selector: 'NewExpression > SpreadElement',
+          message: 'Do not spread an array into a constructor call (RangeError past ~100k elements): use a loop.',
+        },
       ],
     },
   },
@@ -60,7 +67,19 @@ export default tseslint.config(
       'jest/no-focused-tests': 'error',
       'jest/no-disabled-tests': 'error',
       // CDK's Template assertions throw on failure, like expect.
-      'jest/expect-expect': ['error', { assertFunctionNames: ['expect', 'expect*', '*.hasResourceProperties', '*.allResourcesProperties', '*.hasResource', '*.hasOutput'] }],
+      'jest/expect-expect': [
+        'error',
+        {
+          assertFunctionNames: [
+            'expect',
+            'expect*',
+            '*.hasResourceProperties',
+            '*.allResourcesProperties',
+            '*.hasResource',
+            '*.hasOutput',
+          ],
+        },
+      ],
     },
   },
 );

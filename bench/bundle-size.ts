@@ -81,21 +81,38 @@ export function measureBundleSize(options: BundleSizeOptions = {}): BundleSize {
     const app = new App({ outdir, context: { 'aws:cdk:enable-asset-metadata': true } });
     const stack = new Stack(app, 'BundleSize');
     const modelBucket = new s3.Bucket(stack, 'ModelBucket');
-    const inference = new InferenceApi(stack, 'Inference', { modelBucket, architecture, bundledModelsDir: options.models, entry: options.entry });
+    const inference = new InferenceApi(stack, 'Inference', {
+      modelBucket,
+      architecture,
+      bundledModelsDir: options.models,
+      entry: options.entry,
+    });
     const assembly = app.synth();
     const synthSeconds = (performance.now() - started) / 1000;
 
-    const template = assembly.getStackByName(stack.stackName).template as { Resources: Record<string, { Metadata?: Record<string, string> }> };
+    const template = assembly.getStackByName(stack.stackName).template as {
+      Resources: Record<string, { Metadata?: Record<string, string> }>;
+    };
     const logicalId = stack.getLogicalId(inference.fn.node.defaultChild as lambda.CfnFunction);
     const assetPath = template.Resources[logicalId]?.Metadata?.['aws:asset:path'];
-    if (!assetPath || !existsSync(join(outdir, assetPath))) throw new Error(`no asset folder found for ${logicalId} in ${outdir}`);
+    if (!assetPath || !existsSync(join(outdir, assetPath)))
+      throw new Error(`no asset folder found for ${logicalId} in ${outdir}`);
     const assetDir = join(outdir, assetPath);
 
     const files = filesUnder(assetDir);
     const unzipped = files.reduce((sum, f) => sum + f.bytes, 0);
     const zipped = zippedBytes(assetDir, outdir);
     const largest = [...files].sort((a, b) => b.bytes - a.bytes).slice(0, 5);
-    return { architecture: architecture.name, synthSeconds, assetDir, outdir, unzippedBytes: unzipped, zippedBytes: zipped, files: files.length, largest };
+    return {
+      architecture: architecture.name,
+      synthSeconds,
+      assetDir,
+      outdir,
+      unzippedBytes: unzipped,
+      zippedBytes: zipped,
+      files: files.length,
+      largest,
+    };
   } finally {
     if (!options.keep) rmSync(outdir, { recursive: true, force: true });
   }
@@ -112,24 +129,33 @@ function main(): number {
     },
   });
   const architecture = values.arch === 'arm64' ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64;
-  if (values.arch !== 'arm64' && values.arch !== 'x86_64') throw new Error(`--arch must be x86_64 or arm64, got ${values.arch}`);
+  if (values.arch !== 'arm64' && values.arch !== 'x86_64')
+    throw new Error(`--arch must be x86_64 or arm64, got ${values.arch}`);
 
   const size = measureBundleSize({ architecture, models: values.models, entry: values.entry, keep: values.keep });
   console.log(`architecture: ${size.architecture}`);
   console.log(`synth (with bundling): ${size.synthSeconds.toFixed(1)} s`);
   console.log(`asset: ${size.assetDir}`);
-  console.log(`unzipped: ${mb(size.unzippedBytes)} (${size.unzippedBytes} bytes, ${size.files} files; Lambda limit ${mb(LAMBDA_UNZIPPED_LIMIT)})`);
-  console.log(`zipped:   ${mb(size.zippedBytes)} (${size.zippedBytes} bytes; direct-upload limit ${mb(LAMBDA_DIRECT_UPLOAD_LIMIT)})`);
+  console.log(
+    `unzipped: ${mb(size.unzippedBytes)} (${size.unzippedBytes} bytes, ${size.files} files; Lambda limit ${mb(LAMBDA_UNZIPPED_LIMIT)})`,
+  );
+  console.log(
+    `zipped:   ${mb(size.zippedBytes)} (${size.zippedBytes} bytes; direct-upload limit ${mb(LAMBDA_DIRECT_UPLOAD_LIMIT)})`,
+  );
   console.log('largest files:');
   for (const f of size.largest) console.log(`  ${mb(f.bytes).padStart(9)}  ${f.path}`);
   if (values.keep) console.log(`kept ${size.outdir}`);
   if (size.unzippedBytes > LAMBDA_UNZIPPED_LIMIT) {
-    console.log(`TARGET MISSED: the function is ${mb(size.unzippedBytes)} unzipped, over Lambda's ${mb(LAMBDA_UNZIPPED_LIMIT)}`);
+    console.log(
+      `TARGET MISSED: the function is ${mb(size.unzippedBytes)} unzipped, over Lambda's ${mb(LAMBDA_UNZIPPED_LIMIT)}`,
+    );
     return 1;
   }
   // --check (CI): the zipped bundle must also stay under the product's own budget.
   if (values.check && size.zippedBytes > ZIPPED_BUDGET) {
-    console.log(`TARGET MISSED: the function is ${mb(size.zippedBytes)} zipped, over the ${mb(ZIPPED_BUDGET)} budget (cold-start download time grows with it)`);
+    console.log(
+      `TARGET MISSED: the function is ${mb(size.zippedBytes)} zipped, over the ${mb(ZIPPED_BUDGET)} budget (cold-start download time grows with it)`,
+    );
     return 1;
   }
   if (values.check) console.log(`check: ${mb(size.zippedBytes)} zipped is within the ${mb(ZIPPED_BUDGET)} budget`);

@@ -22,7 +22,11 @@ type Row = Record<string, string | number | null>;
 export interface CaptureChildJob {
   readonly modelBucket: string;
   readonly endpoint: string;
-  readonly models: readonly { readonly dataset: string; readonly manifest: ModelManifest; readonly rows: readonly Row[] }[];
+  readonly models: readonly {
+    readonly dataset: string;
+    readonly manifest: ModelManifest;
+    readonly rows: readonly Row[];
+  }[];
   readonly runs: readonly { readonly rows: number; readonly warmup: number; readonly iterations: number }[];
   /** Serialisations of one request's records per JSON.stringify measurement, by rows per request. */
   readonly stringifyCalls: Readonly<Record<number, number>>;
@@ -55,8 +59,17 @@ export interface CaptureChildResult {
   readonly requests: number;
 }
 
-const event = (model: string, body: unknown): APIGatewayProxyEventV2 => apiGatewayEvent({ method: 'POST', path: `/models/${model}/predict`, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-const bodyFor = (rows: readonly Row[], size: number, i: number) => (size === 1 ? { features: rows[i % rows.length] } : { instances: Array.from({ length: size }, (_, k) => rows[(i * 7 + k) % rows.length]) });
+const event = (model: string, body: unknown): APIGatewayProxyEventV2 =>
+  apiGatewayEvent({
+    method: 'POST',
+    path: `/models/${model}/predict`,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+const bodyFor = (rows: readonly Row[], size: number, i: number) =>
+  size === 1
+    ? { features: rows[i % rows.length] }
+    : { instances: Array.from({ length: size }, (_, k) => rows[(i * 7 + k) % rows.length]) };
 
 /** stdoutCaptureSink (its queue and deferred write), the write timed; -nowrite models' lines are dropped. */
 class TimedStdoutSink implements CaptureSink {
@@ -83,8 +96,18 @@ class TimedStdoutSink implements CaptureSink {
  * objects, so a feature or class named "__proto__" is a plain key); over the same values in
  * ordinary objects; and as hand-built lines (shared fields once, JSON.stringify of the parts).
  */
-function stringifyCost(dataset: string, manifest: ModelManifest, body: unknown, probabilities: number[][], calls: number): RunResult['stringify'] {
-  const limits = { maxBatch: CONFIG_DEFAULTS.maxBatch, maxBodyBytes: CONFIG_DEFAULTS.maxBodyBytes, maxTextChars: CONFIG_DEFAULTS.maxTextChars };
+function stringifyCost(
+  dataset: string,
+  manifest: ModelManifest,
+  body: unknown,
+  probabilities: number[][],
+  calls: number,
+): RunResult['stringify'] {
+  const limits = {
+    maxBatch: CONFIG_DEFAULTS.maxBatch,
+    maxBodyBytes: CONFIG_DEFAULTS.maxBodyBytes,
+    maxTextChars: CONFIG_DEFAULTS.maxTextChars,
+  };
   const envelope = parseEnvelope(body, limits.maxBatch);
   const rows = envelope.ok ? instanceValidator(manifest.features, limits)(envelope.value) : undefined;
   if (!rows?.ok) throw new Error(`${dataset}: the bench request does not validate`);
@@ -118,7 +141,11 @@ function stringifyCost(dataset: string, manifest: ModelManifest, body: unknown, 
   const probs = predictions.map((p) => p.probabilities);
   return {
     asBuilt: run(lines, rows.value, probs),
-    plainObjects: run(lines, rows.value.map((r) => ({ ...r })), predictions.map((p) => ({ ...p.probabilities }))),
+    plainObjects: run(
+      lines,
+      rows.value.map((r) => ({ ...r })),
+      predictions.map((p) => ({ ...p.probabilities })),
+    ),
     handBuilt: run(handBuilt, rows.value, probs),
   };
 }
@@ -126,8 +153,20 @@ function stringifyCost(dataset: string, manifest: ModelManifest, body: unknown, 
 async function runJob(job: CaptureChildJob): Promise<CaptureChildResult> {
   const sink = new TimedStdoutSink();
   const on = { enabled: true, sampleRate: 1, retentionDays: 30 };
-  const settings = Object.fromEntries(job.models.flatMap((m) => SETUPS.map((setup) => [`${m.dataset}-${setup}`, setup === 'off' ? { ...on, enabled: false } : on])));
-  const app = buildInferenceApp(loadConfig({ ...process.env, MODEL_BUCKET: job.modelBucket, AWS_ENDPOINT_URL: job.endpoint, CAPTURE_SETTINGS: JSON.stringify(settings) }), { captureSink: sink });
+  const settings = Object.fromEntries(
+    job.models.flatMap((m) =>
+      SETUPS.map((setup) => [`${m.dataset}-${setup}`, setup === 'off' ? { ...on, enabled: false } : on]),
+    ),
+  );
+  const app = buildInferenceApp(
+    loadConfig({
+      ...process.env,
+      MODEL_BUCKET: job.modelBucket,
+      AWS_ENDPOINT_URL: job.endpoint,
+      CAPTURE_SETTINGS: JSON.stringify(settings),
+    }),
+    { captureSink: sink },
+  );
   const results: RunResult[] = [];
   let requests = 0;
   for (const model of job.models) {
@@ -150,7 +189,8 @@ async function runJob(job: CaptureChildJob): Promise<CaptureChildResult> {
           // the request that queued it (busy) and not on the next one.
           await new Promise((resolve) => setImmediate(resolve));
           const done = process.hrtime.bigint() - start;
-          if (res.statusCode !== 200) throw new Error(`${request.rawPath}: status ${res.statusCode}: ${res.body ?? ''}`);
+          if (res.statusCode !== 200)
+            throw new Error(`${request.rawPath}: status ${res.statusCode}: ${res.body ?? ''}`);
           requests++;
           if (i >= run.warmup) {
             invocations[setup].push(Number(elapsed) / 1000);
@@ -159,7 +199,9 @@ async function runJob(job: CaptureChildJob): Promise<CaptureChildResult> {
         }
       }
       const body = bodyFor(model.rows, run.rows, 0);
-      const answer = JSON.parse((await app.handle(event(`${model.dataset}-off`, body))).body ?? '{}') as { predictions: { probabilities: Record<string, number> }[] };
+      const answer = JSON.parse((await app.handle(event(`${model.dataset}-off`, body))).body ?? '{}') as {
+        predictions: { probabilities: Record<string, number> }[];
+      };
       const probabilities = answer.predictions.map((p) => model.manifest.classes.map((c) => p.probabilities[c]));
       results.push({
         dataset: model.dataset,
@@ -168,7 +210,13 @@ async function runJob(job: CaptureChildJob): Promise<CaptureChildResult> {
         busy,
         writes: [...sink.writes].sort((a, b) => a - b),
         chars: sink.chars / run.iterations,
-        stringify: stringifyCost(model.dataset, model.manifest, body, probabilities, job.stringifyCalls[run.rows] ?? 100),
+        stringify: stringifyCost(
+          model.dataset,
+          model.manifest,
+          body,
+          probabilities,
+          job.stringifyCalls[run.rows] ?? 100,
+        ),
       });
     }
   }

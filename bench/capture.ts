@@ -102,18 +102,41 @@ function runChild(child: string, job: CaptureChildJob, metrics: boolean): Promis
     proc.on('error', reject);
     proc.on('close', (code) => {
       if (code !== 0 || !result) return reject(new Error(`the capture bench child exited with ${code} and no result`));
-      if (capture.count !== result.captureLines) return reject(new Error(`the child wrote ${result.captureLines} capture lines, ${capture.count} arrived: capture lost records`));
-      resolve({ results: result.results, requests: result.requests, captureLines: capture.count, emfLines: emf.count, bytes });
+      if (capture.count !== result.captureLines)
+        return reject(
+          new Error(
+            `the child wrote ${result.captureLines} capture lines, ${capture.count} arrived: capture lost records`,
+          ),
+        );
+      resolve({
+        results: result.results,
+        requests: result.requests,
+        captureLines: capture.count,
+        emfLines: emf.count,
+        bytes,
+      });
     });
     proc.send(job);
   });
 }
 
-export async function benchCapture(workDir: string, log: (line: string) => void): Promise<{ markdown: string; failures: string[] }> {
+export async function benchCapture(
+  workDir: string,
+  log: (line: string) => void,
+): Promise<{ markdown: string; failures: string[] }> {
   const loadBefore = loadavg()[0];
   mkdirSync(workDir, { recursive: true });
   const child = join(workDir, 'capture-child.js');
-  buildSync({ entryPoints: [CHILD_ENTRY], outfile: child, bundle: true, platform: 'node', target: 'node20', format: 'cjs', external: ['onnxruntime-node'], logLevel: 'error' });
+  buildSync({
+    entryPoints: [CHILD_ENTRY],
+    outfile: child,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    external: ['onnxruntime-node'],
+    logLevel: 'error',
+  });
   const directory = mkdtempSync(join(tmpdir(), 'bench-capture-s3-'));
   const server = await startS3Server({ directory, buckets: [BUCKET] });
   const client = localS3Client(server.endpoint);
@@ -128,18 +151,32 @@ export async function benchCapture(workDir: string, log: (line: string) => void)
       const run = trainCandidates(data, { ...trainOptionsFor(dataset), algorithms: [spec.algorithm] });
       const model = exportModel(run, run.best, spec.dataset, data.sources);
       for (const setup of SETUPS) {
-        const { version } = await registry.register(`${spec.dataset}-${setup}`, model.onnx, model.manifest, { actor: 'bench' });
+        const { version } = await registry.register(`${spec.dataset}-${setup}`, model.onnx, model.manifest, {
+          actor: 'bench',
+        });
         await registry.promote(`${spec.dataset}-${setup}`, version, { actor: 'bench', reason: 'capture benchmark' });
       }
-      models.push({ dataset: spec.dataset, manifest: model.manifest, rows: requestRows(data, model.manifest, run.split.holdout) });
+      models.push({
+        dataset: spec.dataset,
+        manifest: model.manifest,
+        rows: requestRows(data, model.manifest, run.split.holdout),
+      });
       algorithms.set(spec.dataset, spec.algorithm);
       log(`registered ${spec.dataset}: ${spec.algorithm}, as ${SETUPS.map((s) => `${spec.dataset}-${s}`).join(', ')}`);
     }
-    const job: CaptureChildJob = { modelBucket: BUCKET, endpoint: server.endpoint, models, runs: RUNS, stringifyCalls: STRINGIFY_CALLS };
+    const job: CaptureChildJob = {
+      modelBucket: BUCKET,
+      endpoint: server.endpoint,
+      models,
+      runs: RUNS,
+      stringifyCalls: STRINGIFY_CALLS,
+    };
     for (const pass of PASSES) {
       const result = await runChild(child, job, pass.metrics);
       passes.push({ ...pass, result });
-      log(`${pass.name}: the parent read ${result.captureLines} capture lines (every one written) and ${result.emfLines} EMF lines, ${(result.bytes / 2 ** 20).toFixed(1)} MiB`);
+      log(
+        `${pass.name}: the parent read ${result.captureLines} capture lines (every one written) and ${result.emfLines} EMF lines, ${(result.bytes / 2 ** 20).toFixed(1)} MiB`,
+      );
       for (const r of result.results) log(`  ${summary(r)}`);
     }
     return report(passes, algorithms, loadBefore);
@@ -160,7 +197,8 @@ const signed = (v: number) => `${v >= 0 ? '+' : ''}${v.toFixed(1)} %`;
  * what a setup adds, robust to the machine's load drifting during the run, which moves the two
  * p50s apart by more than capture costs when an invocation takes milliseconds.
  */
-const pairedUs = (r: RunResult, setup: Setup) => quantile(ascending(r.invocations[setup].map((t, i) => t - r.invocations.off[i])), 0.5);
+const pairedUs = (r: RunResult, setup: Setup) =>
+  quantile(ascending(r.invocations[setup].map((t, i) => t - r.invocations.off[i])), 0.5);
 /** The same for the time until the deferred write is done as well (what the function is busy, billed). */
 const pairedBusyUs = (r: RunResult) => quantile(ascending(r.busy.on.map((t, i) => t - r.busy.off[i])), 0.5);
 
@@ -172,23 +210,50 @@ function summary(r: RunResult): string {
   );
 }
 
-function report(passes: readonly { name: string; metrics: boolean; result: PassResult }[], algorithms: ReadonlyMap<string, AlgorithmName>, loadBefore: number): { markdown: string; failures: string[] } {
+function report(
+  passes: readonly { name: string; metrics: boolean; result: PassResult }[],
+  algorithms: ReadonlyMap<string, AlgorithmName>,
+  loadBefore: number,
+): { markdown: string; failures: string[] } {
   const failures: string[] = [];
   const lambdaPass = passes.find((pass) => pass.metrics);
   for (const r of lambdaPass?.result.results ?? []) {
     // p50: the paired estimate (see pairedUs); p99: the two tails, which pairing cannot line up.
-    for (const [what, a] of [['p50', (pairedUs(r, 'on') / p(r, 'off', 0.5)) * 100], ['p99', added(r, 0.99)]] as const) {
-      if (a >= TARGET_PERCENT) failures.push(`capture ${r.dataset}, ${r.rows} row(s), metrics on: capture adds ${a.toFixed(1)} % to the invocation's ${what}, target under ${TARGET_PERCENT} %`);
+    for (const [what, a] of [
+      ['p50', (pairedUs(r, 'on') / p(r, 'off', 0.5)) * 100],
+      ['p99', added(r, 0.99)],
+    ] as const) {
+      if (a >= TARGET_PERCENT)
+        failures.push(
+          `capture ${r.dataset}, ${r.rows} row(s), metrics on: capture adds ${a.toFixed(1)} % to the invocation's ${what}, target under ${TARGET_PERCENT} %`,
+        );
     }
   }
   const latencyTable = (results: readonly RunResult[]) =>
     table(
       ['model', 'algorithm', 'rows', 'p50 µs, off', 'p50 µs, on', 'p99 µs, off', 'p99 µs, on'],
-      results.map((r) => [`\`${r.dataset}\``, algorithms.get(r.dataset) ?? '', String(r.rows), us(p(r, 'off', 0.5)), `${us(p(r, 'on', 0.5))} (**${signed(added(r, 0.5))}**)`, us(p(r, 'off', 0.99)), `${us(p(r, 'on', 0.99))} (**${signed(added(r, 0.99))}**)`]),
+      results.map((r) => [
+        `\`${r.dataset}\``,
+        algorithms.get(r.dataset) ?? '',
+        String(r.rows),
+        us(p(r, 'off', 0.5)),
+        `${us(p(r, 'on', 0.5))} (**${signed(added(r, 0.5))}**)`,
+        us(p(r, 'off', 0.99)),
+        `${us(p(r, 'on', 0.99))} (**${signed(added(r, 0.99))}**)`,
+      ]),
     );
   const splitTable = (results: readonly RunResult[]) =>
     table(
-      ['model', 'rows', 'capture KB', 'added µs (paired median)', 'busy: added µs with the deferred write', 'without the write', 'JSON µs: as built / ordinary objects / hand-built', 'stdout write µs p50 / p99'],
+      [
+        'model',
+        'rows',
+        'capture KB',
+        'added µs (paired median)',
+        'busy: added µs with the deferred write',
+        'without the write',
+        'JSON µs: as built / ordinary objects / hand-built',
+        'stdout write µs p50 / p99',
+      ],
       results.map((r) => [
         `\`${r.dataset}\``,
         String(r.rows),
@@ -200,7 +265,9 @@ function report(passes: readonly { name: string; metrics: boolean; result: PassR
         `${quantile(r.writes, 0.5).toFixed(1)} / ${us(quantile(r.writes, 0.99))}`,
       ]),
     );
-  const sections = passes.map((pass) => `### ${pass.name}\n\n${latencyTable(pass.result.results)}\n\n${splitTable(pass.result.results)}`).join('\n\n');
+  const sections = passes
+    .map((pass) => `### ${pass.name}\n\n${latencyTable(pass.result.results)}\n\n${splitTable(pass.result.results)}`)
+    .join('\n\n');
   const emfPerRequest = lambdaPass ? lambdaPass.result.emfLines / lambdaPass.result.requests : 0;
   const markdown = `## Capture: what data capture adds per request
 
@@ -236,7 +303,9 @@ same rows to the three back to back; robust to load drifting during a run, which
 millisecond invocations apart by more than capture costs), and that as a share of the off p50; *without
 the write*, the same for the dropping sink (building the line; CapturedInstances rides in the
 per-model EMF entry the request writes anyway); *JSON*, serialising the request's records one line
-per instance, the path for requests too large for one log event, (${Object.entries(STRINGIFY_CALLS).map(([rows, n]) => `${n} times for ${rows} row(s)`).join(', ')}): as Capture.record does, over the feature rows
+per instance, the path for requests too large for one log event, (${Object.entries(STRINGIFY_CALLS)
+    .map(([rows, n]) => `${n} times for ${rows} row(s)`)
+    .join(', ')}): as Capture.record does, over the feature rows
 and probabilities as the app builds them (null-prototype objects); the same values in ordinary objects;
 and hand-built lines (the request's shared fields once, JSON.stringify of features and probabilities
 spliced in); *stdout write*, the sink's deferred \`process.stdout.write\` (outside the request that

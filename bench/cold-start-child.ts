@@ -34,7 +34,8 @@ async function main(): Promise<void> {
   const second = await mod.handler(event);
   const secondMs = performance.now() - secondStart;
 
-  if (first.statusCode !== 200 || second.statusCode !== 200) throw new Error(`status ${first.statusCode}/${second.statusCode}: ${first.body ?? ''}`);
+  if (first.statusCode !== 200 || second.statusCode !== 200)
+    throw new Error(`status ${first.statusCode}/${second.statusCode}: ${first.body ?? ''}`);
   process.stdout.write(`${JSON.stringify({ bootMs: boot, importMs, firstMs, secondMs })}\n`);
 }
 

@@ -70,13 +70,27 @@ export function quantile(sorted: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
 }
 
-const median = (values: readonly number[]) => quantile([...values].sort((a, b) => a - b), 0.5);
+const median = (values: readonly number[]) =>
+  quantile(
+    [...values].sort((a, b) => a - b),
+    0.5,
+  );
 const ms = (v: number) => v.toFixed(0);
 
 function bundle(outDir: string, variant: Variant): { file: string; bytes: number } {
   const file = join(outDir, variant.name);
   // The deployed function's esbuild settings (CommonJS, source map + --enable-source-maps), for Node 20 here.
-  buildSync({ entryPoints: [HANDLER_ENTRY], outfile: file, bundle: true, platform: 'node', target: 'node20', format: 'cjs', sourcemap: true, external: [...variant.external], logLevel: 'error' });
+  buildSync({
+    entryPoints: [HANDLER_ENTRY],
+    outfile: file,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    sourcemap: true,
+    external: [...variant.external],
+    logLevel: 'error',
+  });
   return { file, bytes: statSync(file).size };
 }
 
@@ -90,12 +104,23 @@ function modelLoadTime(lines: readonly string[]): number {
   throw new Error('the child printed no ModelLoadTime metric');
 }
 
-async function coldStart(child: string, handler: string, event: APIGatewayProxyEventV2, env: Readonly<Record<string, string>>): Promise<Sample> {
+async function coldStart(
+  child: string,
+  handler: string,
+  event: APIGatewayProxyEventV2,
+  env: Readonly<Record<string, string>>,
+): Promise<Sample> {
   const start = performance.now();
   // Asynchronous: the S3 server the child talks to runs on this process's event loop.
   const { stdout } = await run(process.execPath, [child, handler, JSON.stringify(event)], {
     // Metrics on (EMF lines on stdout, as in Lambda): ModelLoadTime splits the first request.
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env, POWERTOOLS_METRICS_DISABLED: 'false', NODE_OPTIONS: '--enable-source-maps' },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      ...env,
+      POWERTOOLS_METRICS_DISABLED: 'false',
+      NODE_OPTIONS: '--enable-source-maps',
+    },
     timeout: 60_000,
   });
   const wallMs = performance.now() - start;
@@ -117,7 +142,15 @@ export const COLD_START_TARGET_MS = 400;
 export async function benchColdStart(options: ColdStartOptions): Promise<ColdStartResult> {
   mkdirSync(options.outDir, { recursive: true });
   const child = join(options.outDir, 'cold-start-child.js');
-  buildSync({ entryPoints: [CHILD_ENTRY], outfile: child, bundle: true, platform: 'node', target: 'node20', format: 'cjs', logLevel: 'error' });
+  buildSync({
+    entryPoints: [CHILD_ENTRY],
+    outfile: child,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    logLevel: 'error',
+  });
 
   const rows: string[][] = [];
   const summary: string[] = [];
@@ -146,7 +179,10 @@ export async function benchColdStart(options: ColdStartOptions): Promise<ColdSta
         ms(med((s) => s.wallMs)),
       ]);
       const total = quantile(totals, 0.5);
-      if (total >= COLD_START_TARGET_MS) failures.push(`cold start ${target.label} (${variant.name}): import + first request median ${ms(total)} ms, target under ${COLD_START_TARGET_MS} ms (${ms(total - COLD_START_TARGET_MS)} ms over)`);
+      if (total >= COLD_START_TARGET_MS)
+        failures.push(
+          `cold start ${target.label} (${variant.name}): import + first request median ${ms(total)} ms, target under ${COLD_START_TARGET_MS} ms (${ms(total - COLD_START_TARGET_MS)} ms over)`,
+        );
       const line = `cold start ${target.label} (${variant.name}): import + first request median ${ms(quantile(totals, 0.5))} ms, max ${ms(totals[totals.length - 1])} ms (import ${ms(med((s) => s.importMs))} + first request ${ms(med((s) => s.firstMs))} of which model load ${ms(med((s) => s.loadMs))}; node boot ${ms(med((s) => s.bootMs))})`;
       summary.push(line);
       options.log(line);

@@ -18,7 +18,10 @@ interface ProfileNode {
   readonly callFrame: { readonly functionName: string; readonly url: string };
 }
 
-export async function profileCpu(work: () => Promise<void>, top = 12): Promise<{ readonly totalMs: number; readonly entries: ProfileEntry[] }> {
+export async function profileCpu(
+  work: () => Promise<void>,
+  top = 12,
+): Promise<{ readonly totalMs: number; readonly entries: ProfileEntry[] }> {
   const session = new Session();
   session.connect();
   try {
@@ -26,7 +29,9 @@ export async function profileCpu(work: () => Promise<void>, top = 12): Promise<{
     await session.post('Profiler.setSamplingInterval', { interval: 100 });
     await session.post('Profiler.start');
     await work();
-    const { profile } = (await session.post('Profiler.stop')) as unknown as { profile: { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] } };
+    const { profile } = (await session.post('Profiler.stop')) as unknown as {
+      profile: { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] };
+    };
     const byId = new Map(profile.nodes.map((n) => [n.id, n]));
     const selfUs = new Map<string, number>();
     profile.samples.forEach((id, i) => {

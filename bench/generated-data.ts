@@ -69,7 +69,7 @@ class RowSource {
     const logit =
       -2.85 +
       0.9 * ((power - 6.4) / 1.6) ** 2 +
-      1.0 * (vibration - 0.4) / 0.16 -
+      (1.0 * (vibration - 0.4)) / 0.16 -
       0.35 * (process - air - 10) +
       (type === 'L' ? 0.35 : type === 'H' ? -0.5 : 0);
     const label: 0 | 1 = rng.next() < 1 / (1 + Math.exp(-logit)) ? 1 : 0;
@@ -111,7 +111,7 @@ export function writeGeneratedCsv(path: string, rows: number, seed: number): Gen
       bytes += buffer.length;
     };
     write(`${GENERATED_COLUMNS.join(',')}\n`);
-    for (let done = 0; done < rows; ) {
+    for (let done = 0; done < rows;) {
       const n = Math.min(CHUNK_ROWS, rows - done);
       const lines = new Array<string>(n);
       for (let i = 0; i < n; i++) {

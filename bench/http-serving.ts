@@ -40,7 +40,10 @@ interface AutocannonResult {
   readonly non2xx: number;
 }
 interface AutocannonInstance extends Promise<AutocannonResult> {
-  on(event: 'response', listener: (client: unknown, statusCode: number, bytes: number, responseTimeMs: number) => void): void;
+  on(
+    event: 'response',
+    listener: (client: unknown, statusCode: number, bytes: number, responseTimeMs: number) => void,
+  ): void;
 }
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- autocannon ships no types; the slice used is typed above.
 const autocannon = require('autocannon') as (options: AutocannonOptions) => AutocannonInstance;
@@ -67,8 +70,14 @@ interface Server {
 function start(name: string, command: string, args: string[], env: Record<string, string>, port: number): Server {
   const output: string[] = [];
   // Its own process group, so the stop signal reaches everything it started.
-  const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...env }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  for (const stream of [child.stdout, child.stderr]) stream?.on('data', (chunk: Buffer) => output.push(...chunk.toString().split('\n')));
+  const child = spawn(command, args, {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  for (const stream of [child.stdout, child.stderr])
+    stream?.on('data', (chunk: Buffer) => output.push(...chunk.toString().split('\n')));
   return { name, child, output, url: `http://127.0.0.1:${port}` };
 }
 
@@ -85,11 +94,18 @@ async function stop(server: Server): Promise<void> {
 async function ready(server: Server, timeoutMs = 180_000): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const answer = await fetch(`${server.url}${PATH}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: BODY })
+    const answer = await fetch(`${server.url}${PATH}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: BODY,
+    })
       .then(async (r) => (r.status === 200 ? await r.text() : undefined))
       .catch(() => undefined);
     if (answer?.includes('"label"')) return answer;
-    if (Date.now() > deadline || server.child.exitCode !== null) throw new Error(`http-serving bench: ${server.name} never answered ${PATH}; output:\n${server.output.join('\n')}`);
+    if (Date.now() > deadline || server.child.exitCode !== null)
+      throw new Error(
+        `http-serving bench: ${server.name} never answered ${PATH}; output:\n${server.output.join('\n')}`,
+      );
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
@@ -108,7 +124,14 @@ async function load(server: Server, connections: number, seconds: number): Promi
   let ok = 0;
   const ticksBefore = cpuTicks(pid);
   const cpuBefore = process.cpuUsage();
-  const instance = autocannon({ url: `${server.url}${PATH}`, connections, duration: seconds, method: 'POST', headers: { 'content-type': 'application/json' }, body: BODY });
+  const instance = autocannon({
+    url: `${server.url}${PATH}`,
+    connections,
+    duration: seconds,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: BODY,
+  });
   // autocannon's own histogram has 1 ms resolution; its per-response times are fractional ms.
   instance.on('response', (_client, status, _bytes, ms) => {
     if (status >= 200 && status < 300) {
@@ -137,7 +160,9 @@ async function measure(server: Server, log: (line: string) => void): Promise<Loa
   for (const connections of CONNECTIONS) {
     await load(server, connections, WARMUP_SECONDS);
     const run = await load(server, connections, RUN_SECONDS);
-    log(`  ${server.name} ${connections} conn: ${run.requestsPerSecond.toFixed(0)} req/s, p50 ${run.p50Ms.toFixed(2)} ms, p99 ${run.p99Ms.toFixed(2)} ms, failed ${run.failed}, server CPU ${(run.serverCpu * 100).toFixed(0)} %, load generator CPU ${(run.generatorCpu * 100).toFixed(0)} %`);
+    log(
+      `  ${server.name} ${connections} conn: ${run.requestsPerSecond.toFixed(0)} req/s, p50 ${run.p50Ms.toFixed(2)} ms, p99 ${run.p99Ms.toFixed(2)} ms, failed ${run.failed}, server CPU ${(run.serverCpu * 100).toFixed(0)} %, load generator CPU ${(run.generatorCpu * 100).toFixed(0)} %`,
+    );
     runs.push(run);
   }
   return runs;
@@ -146,7 +171,9 @@ async function measure(server: Server, log: (line: string) => void): Promise<Loa
 /** The platform trains iris with `lr` only, so both sides serve the same kind of pipeline. */
 function writeIrisOnlySpecs(specsDir: string): void {
   mkdirSync(specsDir, { recursive: true });
-  const spec = JSON.parse(readFileSync(join(ROOT, 'config', 'models', 'iris.json'), 'utf8')) as { training: { algorithms: string[]; seed: number } };
+  const spec = JSON.parse(readFileSync(join(ROOT, 'config', 'models', 'iris.json'), 'utf8')) as {
+    training: { algorithms: string[]; seed: number };
+  };
   spec.training.algorithms = ['lr'];
   writeFileSync(join(specsDir, 'iris.json'), JSON.stringify(spec, null, 2));
 }
@@ -162,7 +189,12 @@ function writeExperiment(file: string, seed: number): { rows: number; c: number 
 }
 
 function startOurs(outDir: string, port: number, s3Port: number, profileDir?: string): Server {
-  const env = { PORT: String(port), S3_PORT: String(s3Port), LOCAL_DATA_DIR: join(outDir, 'data'), MODEL_SPECS_DIR: join(outDir, 'specs') };
+  const env = {
+    PORT: String(port),
+    S3_PORT: String(s3Port),
+    LOCAL_DATA_DIR: join(outDir, 'data'),
+    MODEL_SPECS_DIR: join(outDir, 'specs'),
+  };
   const profile = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
   // What `npm start` runs (tsx local/main.ts), without npm and tsx's wrapper process in between.
   return start('ours', process.execPath, ['--import', 'tsx', ...profile, 'local/main.ts'], env, port);
@@ -179,8 +211,18 @@ interface ProfileNode {
  * timestamps and process.hrtime are both CLOCK_MONOTONIC on Linux, so this process's clock picks
  * the measured window out of the server's profile (start-up and warm-up left out).
  */
-function summariseProfile(file: string, fromUs: number, toUs: number, top = 15): { rows: string[][]; sampledMs: number } {
-  const profile = JSON.parse(readFileSync(file, 'utf8')) as { nodes: ProfileNode[]; startTime: number; samples: number[]; timeDeltas: number[] };
+function summariseProfile(
+  file: string,
+  fromUs: number,
+  toUs: number,
+  top = 15,
+): { rows: string[][]; sampledMs: number } {
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as {
+    nodes: ProfileNode[];
+    startTime: number;
+    samples: number[];
+    timeDeltas: number[];
+  };
   const byNode = new Map<number, number>();
   let at = profile.startTime;
   profile.samples.forEach((id, i) => {
@@ -232,7 +274,10 @@ async function profileOurs(outDir: string, log: (line: string) => void): Promise
   ].join('\n');
 }
 
-export async function benchHttpServing(outDir: string, log: (line: string) => void): Promise<{ markdown: string; failures: string[] }> {
+export async function benchHttpServing(
+  outDir: string,
+  log: (line: string) => void,
+): Promise<{ markdown: string; failures: string[] }> {
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
   writeIrisOnlySpecs(join(outDir, 'specs'));
@@ -252,7 +297,26 @@ export async function benchHttpServing(outDir: string, log: (line: string) => vo
   }
 
   const port = await freePort();
-  const uvicornArgs = ['-m', 'uvicorn', 'app:app', '--app-dir', join(ROOT, 'bench', 'http-reference'), '--host', '127.0.0.1', '--port', String(port), '--workers', '1', '--loop', 'uvloop', '--http', 'httptools', '--log-level', 'warning', '--no-access-log'];
+  const uvicornArgs = [
+    '-m',
+    'uvicorn',
+    'app:app',
+    '--app-dir',
+    join(ROOT, 'bench', 'http-reference'),
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--workers',
+    '1',
+    '--loop',
+    'uvloop',
+    '--http',
+    'httptools',
+    '--log-level',
+    'warning',
+    '--no-access-log',
+  ];
   const reference = start('reference', python, uvicornArgs, { HTTP_REFERENCE_EXPERIMENT: experimentFile }, port);
   let referenceRuns: Load[];
   let referenceAnswer: string;
@@ -269,8 +333,14 @@ export async function benchHttpServing(outDir: string, log: (line: string) => vo
   const rows = oursRuns.map((o, i) => {
     const r = referenceRuns[i];
     const ratio = o.requestsPerSecond / r.requestsPerSecond;
-    if (ratio < TARGET_RATIO) failures.push(`http-serving ${o.connections} conn: ${o.requestsPerSecond.toFixed(0)} req/s is ${ratio.toFixed(2)}x the reference's ${r.requestsPerSecond.toFixed(0)} (target ${TARGET_RATIO}x; ${((TARGET_RATIO * r.requestsPerSecond) / o.requestsPerSecond).toFixed(2)}x short)`);
-    if (o.p99Ms >= r.p99Ms) failures.push(`http-serving ${o.connections} conn: p99 ${o.p99Ms.toFixed(2)} ms is not below the reference's ${r.p99Ms.toFixed(2)} ms`);
+    if (ratio < TARGET_RATIO)
+      failures.push(
+        `http-serving ${o.connections} conn: ${o.requestsPerSecond.toFixed(0)} req/s is ${ratio.toFixed(2)}x the reference's ${r.requestsPerSecond.toFixed(0)} (target ${TARGET_RATIO}x; ${((TARGET_RATIO * r.requestsPerSecond) / o.requestsPerSecond).toFixed(2)}x short)`,
+      );
+    if (o.p99Ms >= r.p99Ms)
+      failures.push(
+        `http-serving ${o.connections} conn: p99 ${o.p99Ms.toFixed(2)} ms is not below the reference's ${r.p99Ms.toFixed(2)} ms`,
+      );
     const met = (ok: boolean) => (ok ? 'met' : '**missed**');
     return [
       String(o.connections),
@@ -322,6 +392,7 @@ ${profile}
 }
 
 function execPythonVersions(python: string): string {
-  const script = 'import importlib.metadata as m, sys; print(", ".join([f"Python {sys.version.split()[0]}"] + [f"{p} {m.version(p)}" for p in ("fastapi", "uvicorn", "pydantic", "scikit-learn", "numpy")]))';
+  const script =
+    'import importlib.metadata as m, sys; print(", ".join([f"Python {sys.version.split()[0]}"] + [f"{p} {m.version(p)}" for p in ("fastapi", "uvicorn", "pydantic", "scikit-learn", "numpy")]))';
   return existsSync(python) ? execFileSync(python, ['-c', script], { encoding: 'utf8' }).trim() : python;
 }

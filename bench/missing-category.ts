@@ -35,7 +35,12 @@ interface Experiment {
 const MUSHROOM_WEAK = ['cap-shape', 'cap-color', 'gill-color', 'habitat', 'population'];
 
 const EXPERIMENTS: readonly Experiment[] = [
-  { name: 'mushrooms', what: 'all 22 columns; real `?` in stalk-root (30% of rows, 71% of them poisonous)', dataset: 'mushrooms', seeds: [42] },
+  {
+    name: 'mushrooms',
+    what: 'all 22 columns; real `?` in stalk-root (30% of rows, 71% of them poisonous)',
+    dataset: 'mushrooms',
+    seeds: [42],
+  },
   {
     name: 'mushrooms, 5 weak columns + stalk-root',
     what: 'the real `?`s matter more when few columns remain',
@@ -43,7 +48,14 @@ const EXPERIMENTS: readonly Experiment[] = [
     keep: [...MUSHROOM_WEAK, 'stalk-root'],
     seeds: SEEDS,
   },
-  { name: 'mushrooms, 5 weak columns, MCAR', what: `${MCAR_RATE * 100}% of gill-color removed at random`, dataset: 'mushrooms', keep: MUSHROOM_WEAK, inject: { column: 'gill-color', mode: 'mcar' }, seeds: SEEDS },
+  {
+    name: 'mushrooms, 5 weak columns, MCAR',
+    what: `${MCAR_RATE * 100}% of gill-color removed at random`,
+    dataset: 'mushrooms',
+    keep: MUSHROOM_WEAK,
+    inject: { column: 'gill-color', mode: 'mcar' },
+    seeds: SEEDS,
+  },
   {
     name: 'mushrooms, 5 weak columns, informative',
     what: `gill-color removed from ${INFORMATIVE.first * 100}% of edible and ${INFORMATIVE.other * 100}% of poisonous rows`,
@@ -52,7 +64,13 @@ const EXPERIMENTS: readonly Experiment[] = [
     inject: { column: 'gill-color', mode: 'informative' },
     seeds: SEEDS,
   },
-  { name: 'ai4i2020, MCAR', what: `${MCAR_RATE * 100}% of Type removed at random`, dataset: 'ai4i2020', inject: { column: 'Type', mode: 'mcar' }, seeds: SEEDS },
+  {
+    name: 'ai4i2020, MCAR',
+    what: `${MCAR_RATE * 100}% of Type removed at random`,
+    dataset: 'ai4i2020',
+    inject: { column: 'Type', mode: 'mcar' },
+    seeds: SEEDS,
+  },
   {
     name: 'ai4i2020, informative',
     what: `Type removed from ${INFORMATIVE.first * 100}% of no-failure rows and ${INFORMATIVE.other * 100}% of failure rows`,
@@ -63,7 +81,12 @@ const EXPERIMENTS: readonly Experiment[] = [
 ];
 
 /** A copy of the table with `column` blanked to `?` in some rows (the label's first value in sorted order is the "first class"). */
-function injectMissing(data: RawTable, label: string, inject: NonNullable<Experiment['inject']>, seed: number): RawTable {
+function injectMissing(
+  data: RawTable,
+  label: string,
+  inject: NonNullable<Experiment['inject']>,
+  seed: number,
+): RawTable {
   const c = data.columns.indexOf(inject.column);
   const l = data.columns.indexOf(label);
   const first = data.rows.reduce((min, r) => (r[l] < min ? r[l] : min), data.rows[0][l]);
@@ -110,20 +133,28 @@ const mean = (xs: readonly number[]) => xs.reduce((s, x) => s + x, 0) / xs.lengt
 async function runExperiment(e: Experiment, log: (line: string) => void, failures: string[]): Promise<PerAlgorithm> {
   const spec = DATASETS[e.dataset];
   const base = loadDataset(spec);
-  const exclude = e.keep ? base.columns.filter((c) => c !== spec.label && !(e.keep as readonly string[]).includes(c)) : (spec.exclude ?? []);
+  const exclude = e.keep
+    ? base.columns.filter((c) => c !== spec.label && !(e.keep as readonly string[]).includes(c))
+    : (spec.exclude ?? []);
   const results: PerAlgorithm = new Map();
   for (const seed of e.seeds) {
     const data = e.inject ? injectMissing(base, spec.label, e.inject, seed) : base;
     for (const setting of SETTINGS) {
       const start = performance.now();
-      const run: TrainingRun = trainCandidates(data, { ...trainOptionsFor(spec), exclude, seed, missingCategory: setting });
+      const run: TrainingRun = trainCandidates(data, {
+        ...trainOptionsFor(spec),
+        exclude,
+        seed,
+        missingCategory: setting,
+      });
       for (const c of run.candidates) {
         const entry = results.get(c.algorithm) ?? { own: [], 'most-frequent': [] };
         entry[setting].push({ accuracy: c.holdout.accuracy, macroF1: c.holdout.macroF1 });
         results.set(c.algorithm, entry);
       }
       const gap = await holdoutParity(run, run.best, buildOnnx(run, run.best, e.dataset), data);
-      if (gap > PARITY_TOLERANCE) failures.push(`${e.name} (${setting}, seed ${seed}): onnxruntime differs from the trainer by ${gap}`);
+      if (gap > PARITY_TOLERANCE)
+        failures.push(`${e.name} (${setting}, seed ${seed}): onnxruntime differs from the trainer by ${gap}`);
       const policies = run.encoder.features.filter((f) => f.missing.policy === 'category').map((f) => f.name);
       log(
         `${e.name}, seed ${seed}, ${setting}: best ${run.best.algorithm} acc ${pct(run.best.holdout.accuracy)} F1 ${pct(run.best.holdout.macroF1)}; ` +
@@ -158,7 +189,10 @@ function conclusion(meanF1: ReadonlyMap<string, number>, widestSwing: number, wo
   ].join('\n');
 }
 
-export async function benchMissingCategory(_outDir: string, log: (line: string) => void): Promise<{ markdown: string; failures: string[] }> {
+export async function benchMissingCategory(
+  _outDir: string,
+  log: (line: string) => void,
+): Promise<{ markdown: string; failures: string[] }> {
   const failures: string[] = [];
   const rows: string[][] = [];
   const summary: string[][] = [];
@@ -170,17 +204,38 @@ export async function benchMissingCategory(_outDir: string, log: (line: string) 
     const deltas = { accuracy: [] as number[], macroF1: [] as number[] };
     for (const [algorithm, r] of results) {
       const own = { accuracy: mean(r.own.map((s) => s.accuracy)), macroF1: mean(r.own.map((s) => s.macroF1)) };
-      const mf = { accuracy: mean(r['most-frequent'].map((s) => s.accuracy)), macroF1: mean(r['most-frequent'].map((s) => s.macroF1)) };
+      const mf = {
+        accuracy: mean(r['most-frequent'].map((s) => s.accuracy)),
+        macroF1: mean(r['most-frequent'].map((s) => s.macroF1)),
+      };
       deltas.accuracy.push((own.accuracy - mf.accuracy) * 100);
       deltas.macroF1.push((own.macroF1 - mf.macroF1) * 100);
-      if ((own.macroF1 - mf.macroF1) * 100 < worst.delta) Object.assign(worst, { delta: (own.macroF1 - mf.macroF1) * 100, algorithm, experiment: e.name });
-      for (let i = 0; i < r.own.length; i++) widestSwing = Math.max(widestSwing, Math.abs(r.own[i].macroF1 - r['most-frequent'][i].macroF1) * 100);
-      rows.push([e.name, algorithm, pct(own.accuracy), pct(mf.accuracy), signed((own.accuracy - mf.accuracy) * 100), pct(own.macroF1), pct(mf.macroF1), signed((own.macroF1 - mf.macroF1) * 100)]);
+      if ((own.macroF1 - mf.macroF1) * 100 < worst.delta)
+        Object.assign(worst, { delta: (own.macroF1 - mf.macroF1) * 100, algorithm, experiment: e.name });
+      for (let i = 0; i < r.own.length; i++)
+        widestSwing = Math.max(widestSwing, Math.abs(r.own[i].macroF1 - r['most-frequent'][i].macroF1) * 100);
+      rows.push([
+        e.name,
+        algorithm,
+        pct(own.accuracy),
+        pct(mf.accuracy),
+        signed((own.accuracy - mf.accuracy) * 100),
+        pct(own.macroF1),
+        pct(mf.macroF1),
+        signed((own.macroF1 - mf.macroF1) * 100),
+      ]);
     }
     const wins = deltas.macroF1.filter((d) => d > 0.05).length;
     const losses = deltas.macroF1.filter((d) => d < -0.05).length;
     meanF1.set(e.name, mean(deltas.macroF1));
-    summary.push([e.name, e.what, String(e.seeds.length), signed(mean(deltas.accuracy)), signed(mean(deltas.macroF1)), `${wins} / ${losses}`]);
+    summary.push([
+      e.name,
+      e.what,
+      String(e.seeds.length),
+      signed(mean(deltas.accuracy)),
+      signed(mean(deltas.macroF1)),
+      `${wins} / ${losses}`,
+    ]);
   }
   const markdown = [
     '## Missing categorical values: a category of their own, or the commonest category',
@@ -206,7 +261,10 @@ export async function benchMissingCategory(_outDir: string, log: (line: string) 
     '',
     'Per algorithm (holdout, mean over seeds):',
     '',
-    table(['experiment', 'algorithm', 'acc % own', 'acc % most-frequent', 'Δ', 'F1 % own', 'F1 % most-frequent', 'Δ'], rows),
+    table(
+      ['experiment', 'algorithm', 'acc % own', 'acc % most-frequent', 'Δ', 'F1 % own', 'F1 % most-frequent', 'Δ'],
+      rows,
+    ),
   ].join('\n');
   return { markdown, failures };
 }

@@ -37,11 +37,12 @@ const RUNS = [
   { rows: 100, warmup: 30, iterations: 300 },
 ] as const;
 /** Champion and shadow per dataset: the shadow is the other algorithm's model, as a retrained candidate may be. */
-const MODELS: readonly { readonly dataset: string; readonly champion: AlgorithmName; readonly other: AlgorithmName }[] = [
-  { dataset: 'iris', champion: 'lr', other: 'nb' },
-  { dataset: 'ai4i2020', champion: 'gbdt', other: 'lr' },
-  { dataset: 'sentiment', champion: 'lr', other: 'nb' },
-];
+const MODELS: readonly { readonly dataset: string; readonly champion: AlgorithmName; readonly other: AlgorithmName }[] =
+  [
+    { dataset: 'iris', champion: 'lr', other: 'nb' },
+    { dataset: 'ai4i2020', champion: 'gbdt', other: 'lr' },
+    { dataset: 'sentiment', champion: 'lr', other: 'nb' },
+  ];
 const SETUPS = ['none', 'shadow', 'canary'] as const;
 type Setup = (typeof SETUPS)[number];
 
@@ -61,14 +62,30 @@ interface Timings {
 }
 
 const event = (model: string, body: unknown, caller: string): APIGatewayProxyEventV2 =>
-  apiGatewayEvent({ method: 'POST', path: `/models/${model}/predict`, headers: { 'content-type': 'application/json', 'x-caller-id': caller }, body: JSON.stringify(body) });
+  apiGatewayEvent({
+    method: 'POST',
+    path: `/models/${model}/predict`,
+    headers: { 'content-type': 'application/json', 'x-caller-id': caller },
+    body: JSON.stringify(body),
+  });
 
 function routing(model: string, champion: number, routes: Pick<RoutingDocument, 'canary' | 'shadow'>): string {
   const at = new Date().toISOString();
-  return JSON.stringify({ model, champion, ...routes, updatedAt: at, actor: 'bench', reason: 'rollout benchmark' } satisfies RoutingDocument);
+  return JSON.stringify({
+    model,
+    champion,
+    ...routes,
+    updatedAt: at,
+    actor: 'bench',
+    reason: 'rollout benchmark',
+  } satisfies RoutingDocument);
 }
 
-async function register(registry: ModelRegistry, store: S3ObjectStore, log: (line: string) => void): Promise<{ dataset: string; note: string; rows: Row[] }[]> {
+async function register(
+  registry: ModelRegistry,
+  store: S3ObjectStore,
+  log: (line: string) => void,
+): Promise<{ dataset: string; note: string; rows: Row[] }[]> {
   const registered: { dataset: string; note: string; rows: Row[] }[] = [];
   for (const spec of MODELS) {
     const dataset = DATASETS[spec.dataset];
@@ -88,19 +105,55 @@ async function register(registry: ModelRegistry, store: S3ObjectStore, log: (lin
       const same = await registry.register(name, champion.onnx, champion.manifest, { actor: 'bench' });
       await registry.promote(name, first.version, { actor: 'bench', reason: 'rollout benchmark' });
       const startedAt = new Date().toISOString();
-      if (setup === 'shadow') await store.put(routingKey(name), routing(name, first.version, { shadow: { version: second.version, sample: 100, startedAt } }));
-      if (setup === 'canary') await store.put(routingKey(name), routing(name, first.version, { canary: { rolloutId: 'bench', version: same.version, weight: 50, startedAt } }));
+      if (setup === 'shadow')
+        await store.put(
+          routingKey(name),
+          routing(name, first.version, { shadow: { version: second.version, sample: 100, startedAt } }),
+        );
+      if (setup === 'canary')
+        await store.put(
+          routingKey(name),
+          routing(name, first.version, {
+            canary: { rolloutId: 'bench', version: same.version, weight: 50, startedAt },
+          }),
+        );
     }
-    registered.push({ dataset: spec.dataset, note: `${spec.champion} (shadow ${spec.other})`, rows: requestRows(data, champion.manifest, run.split.holdout) });
+    registered.push({
+      dataset: spec.dataset,
+      note: `${spec.champion} (shadow ${spec.other})`,
+      rows: requestRows(data, champion.manifest, run.split.holdout),
+    });
     log(`registered ${spec.dataset}: champion ${spec.champion}, shadow ${spec.other}, canary the champion's bytes`);
   }
   return registered;
 }
 
 /** Interleaved requests to the three setups of one dataset; every answer must be a 200. */
-async function measure(app: InferenceApp, metrics: MetricRecord[], dataset: string, rows: readonly Row[], size: number, warmup: number, iterations: number): Promise<Record<Setup, Timings>> {
-  const timings = Object.fromEntries(SETUPS.map((s) => [s, { invocation: [] as number[], busy: [] as number[], answer: [] as number[], shadow: [] as number[], backend: [] as number[] }])) as Record<Setup, Timings>;
-  const body = (i: number) => (size === 1 ? { features: rows[i % rows.length] } : { instances: Array.from({ length: size }, (_, k) => rows[(i * 7 + k) % rows.length]) });
+async function measure(
+  app: InferenceApp,
+  metrics: MetricRecord[],
+  dataset: string,
+  rows: readonly Row[],
+  size: number,
+  warmup: number,
+  iterations: number,
+): Promise<Record<Setup, Timings>> {
+  const timings = Object.fromEntries(
+    SETUPS.map((s) => [
+      s,
+      {
+        invocation: [] as number[],
+        busy: [] as number[],
+        answer: [] as number[],
+        shadow: [] as number[],
+        backend: [] as number[],
+      },
+    ]),
+  ) as Record<Setup, Timings>;
+  const body = (i: number) =>
+    size === 1
+      ? { features: rows[i % rows.length] }
+      : { instances: Array.from({ length: size }, (_, k) => rows[(i * 7 + k) % rows.length]) };
   for (let i = 0; i < warmup + iterations; i++) {
     for (let j = 0; j < SETUPS.length; j++) {
       const setup = SETUPS[(i + j) % SETUPS.length];
@@ -124,11 +177,15 @@ async function measure(app: InferenceApp, metrics: MetricRecord[], dataset: stri
       }
     }
   }
-  for (const t of Object.values(timings)) for (const list of [t.invocation, t.busy, t.answer, t.shadow, t.backend]) list.sort((a, b) => a - b);
+  for (const t of Object.values(timings))
+    for (const list of [t.invocation, t.busy, t.answer, t.shadow, t.backend]) list.sort((a, b) => a - b);
   return timings;
 }
 
-export async function benchRollout(_workDir: string, log: (line: string) => void): Promise<{ markdown: string; failures: string[] }> {
+export async function benchRollout(
+  _workDir: string,
+  log: (line: string) => void,
+): Promise<{ markdown: string; failures: string[] }> {
   const loadBefore = loadavg()[0];
   const directory = mkdtempSync(join(tmpdir(), 'bench-rollout-s3-'));
   const server = await startS3Server({ directory, buckets: [BUCKET] });
@@ -148,7 +205,15 @@ export async function benchRollout(_workDir: string, log: (line: string) => void
     const metrics: MetricRecord[] = [];
     // Capture off: its cost is the capture section's, and its stdout lines would flood this one's output.
     const noCapture = JSON.stringify({ '*': { enabled: false, sampleRate: 1, retentionDays: 30 } });
-    const app = buildInferenceApp(loadConfig({ ...process.env, MODEL_BUCKET: BUCKET, AWS_ENDPOINT_URL: server.endpoint, CAPTURE_SETTINGS: noCapture }), { metricListener: (m) => metrics.push(m) });
+    const app = buildInferenceApp(
+      loadConfig({
+        ...process.env,
+        MODEL_BUCKET: BUCKET,
+        AWS_ENDPOINT_URL: server.endpoint,
+        CAPTURE_SETTINGS: noCapture,
+      }),
+      { metricListener: (m) => metrics.push(m) },
+    );
 
     const us = (v: number) => v.toFixed(0);
     const pct = (a: number, b: number) => `${a >= b ? '+' : ''}${(((a - b) / b) * 100).toFixed(0)} %`;
@@ -160,7 +225,10 @@ export async function benchRollout(_workDir: string, log: (line: string) => void
         const answerP50 = (s: Setup) => quantile(t[s].answer, 0.5) * 1000;
         const busyP50 = (s: Setup) => quantile(t[s].busy, 0.5);
         const added = ((p50('shadow') - p50('none')) / p50('none')) * 100;
-        if (added >= SHADOW_P50_TARGET_PERCENT) failures.push(`rollout ${model.dataset}, ${run.rows} row(s): a 100 % shadow adds ${added.toFixed(0)} % to the invocation's p50, target under ${SHADOW_P50_TARGET_PERCENT} %`);
+        if (added >= SHADOW_P50_TARGET_PERCENT)
+          failures.push(
+            `rollout ${model.dataset}, ${run.rows} row(s): a 100 % shadow adds ${added.toFixed(0)} % to the invocation's p50, target under ${SHADOW_P50_TARGET_PERCENT} %`,
+          );
         rowsOut.push([
           `\`${model.dataset}\``,
           model.note,
@@ -174,7 +242,9 @@ export async function benchRollout(_workDir: string, log: (line: string) => void
           us(quantile(t.shadow.shadow, 0.5) * 1000),
           `${us(p50('canary'))} (${pct(p50('canary'), p50('none'))})`,
         ]);
-        log(`rollout ${model.dataset} x${run.rows}: p50 none ${us(p50('none'))} µs, shadow ${us(p50('shadow'))} µs (${pct(p50('shadow'), p50('none'))}), busy ${us(busyP50('none'))} / ${us(busyP50('shadow'))} µs, answer path ${us(answerP50('none'))} / ${us(answerP50('shadow'))} µs, canary ${us(p50('canary'))} µs`);
+        log(
+          `rollout ${model.dataset} x${run.rows}: p50 none ${us(p50('none'))} µs, shadow ${us(p50('shadow'))} µs (${pct(p50('shadow'), p50('none'))}), busy ${us(busyP50('none'))} / ${us(busyP50('shadow'))} µs, answer path ${us(answerP50('none'))} / ${us(answerP50('shadow'))} µs, canary ${us(p50('canary'))} µs`,
+        );
       }
     }
   } finally {

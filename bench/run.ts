@@ -13,7 +13,10 @@ import { benchTrainingCapacity } from './training-capacity';
  * inference, local-platform, http-serving, missing-category, training-capacity, rollout, capture), prints a summary and rewrites their sections of docs/benchmarks.md.
  */
 
-type Bench = (outDir: string, log: (line: string) => void) => Promise<{ markdown: string; failures: string[] }> | { markdown: string; failures: string[] };
+type Bench = (
+  outDir: string,
+  log: (line: string) => void,
+) => Promise<{ markdown: string; failures: string[] }> | { markdown: string; failures: string[] };
 
 const BENCHES: Readonly<Record<string, Bench>> = {
   training: benchTraining,

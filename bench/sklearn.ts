@@ -48,21 +48,34 @@ export interface ReferenceResult {
 export interface ReferenceOutput {
   readonly environment: Record<string, string>;
   readonly results: ReferenceResult[];
-  readonly best: Record<string, { algorithm: string; holdout: ReferenceScores; parameters: number; tieBreak: boolean; reason: string }>;
+  readonly best: Record<
+    string,
+    { algorithm: string; holdout: ReferenceScores; parameters: number; tieBreak: boolean; reason: string }
+  >;
 }
 
 const ROOT = join(__dirname, '..');
 
 /** Creates (or reuses) bench/.venv with the pinned scikit-learn and returns its python. */
 export function referencePython(): string {
-  const out = execFileSync('bash', [join(ROOT, 'bench/reference/setup.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const out = execFileSync('bash', [join(ROOT, 'bench/reference/setup.sh')], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   return out.trim().split('\n').pop() as string;
 }
 
-export function runReference(python: string, datasets: ExperimentDataset[], seed: number, workDir: string): ReferenceOutput {
+export function runReference(
+  python: string,
+  datasets: ExperimentDataset[],
+  seed: number,
+  workDir: string,
+): ReferenceOutput {
   const experiment = join(workDir, 'experiment.json');
   const results = join(workDir, 'sklearn-results.json');
   writeFileSync(experiment, JSON.stringify({ seed, datasets }));
-  execFileSync(python, [join(ROOT, 'bench/reference/sklearn_reference.py'), experiment, results], { stdio: ['ignore', 'inherit', 'inherit'] });
+  execFileSync(python, [join(ROOT, 'bench/reference/sklearn_reference.py'), experiment, results], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   return JSON.parse(readFileSync(results, 'utf8')) as ReferenceOutput;
 }

@@ -52,7 +52,11 @@ class MemoryObjectStore implements ObjectStore {
     return entry.etag === etag ? 'unchanged' : { body: entry.read(), etag: entry.etag };
   }
 
-  async put(key: string, body: Uint8Array | string, options: { readonly condition?: PutCondition; readonly contentType?: string } = {}): Promise<{ etag: string }> {
+  async put(
+    key: string,
+    body: Uint8Array | string,
+    options: { readonly condition?: PutCondition; readonly contentType?: string } = {},
+  ): Promise<{ etag: string }> {
     this.check(key, options.condition);
     const bytes = typeof body === 'string' ? new Uint8Array(Buffer.from(body, 'utf8')) : Uint8Array.from(body);
     const etag = createHash('md5').update(bytes).digest('hex');
@@ -90,7 +94,8 @@ class MemoryObjectStore implements ObjectStore {
   private check(key: string, condition: PutCondition | undefined): void {
     if (!condition) return;
     const current = this.objects.get(key);
-    if ('ifNoneMatch' in condition ? current !== undefined : current?.etag !== condition.ifMatch) throw new PreconditionFailedError(key);
+    if ('ifNoneMatch' in condition ? current !== undefined : current?.etag !== condition.ifMatch)
+      throw new PreconditionFailedError(key);
   }
 }
 
@@ -183,7 +188,16 @@ async function main(args: readonly string[]): Promise<void> {
     runId: RUN_ID,
     createdAt: at.toISOString(),
     availableFiles: 1,
-    files: [{ key: processed, sha256: file.sha256, rows, bytes: file.bytes, processedAt: at.toISOString(), droppedByContract: 0 }],
+    files: [
+      {
+        key: processed,
+        sha256: file.sha256,
+        rows,
+        bytes: file.bytes,
+        processedAt: at.toISOString(),
+        droppedByContract: 0,
+      },
+    ],
     sha256: createHash('sha256').update(`${processed}\n${file.sha256}\n`).digest('hex'),
     snapshotKey: snapshot,
   };
@@ -195,7 +209,9 @@ async function main(args: readonly string[]): Promise<void> {
   const deps: StepDeps = {
     dataStore,
     modelStore,
-    registry: new ModelRegistry(unused, { validate: () => Promise.reject(new Error('training-capacity: train() validated a model through the registry')) }),
+    registry: new ModelRegistry(unused, {
+      validate: () => Promise.reject(new Error('training-capacity: train() validated a model through the registry')),
+    }),
     specs: new Map([[MODEL, spec]]),
     clock: () => new Date(),
     tmpDir,

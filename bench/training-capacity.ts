@@ -151,13 +151,25 @@ const s1 = (n: number) => n.toFixed(1);
 /** What a child's death says: the kind and the line that names it (plus where, for a stack overflow). */
 function classify(stderr: string, killedByTimeout: boolean): { kind: FailureKind; message: string } {
   if (killedByTimeout) return { kind: 'timeout', message: `still running after ${KILL_AFTER_S} s, killed` };
-  const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
-  if (/heap out of memory|Reached heap limit|Allocation failed|Array buffer allocation failed|Invalid array length|Invalid string length/i.test(stderr)) {
-    const line = lines.find((l) => /out of memory|heap limit|Allocation failed|Invalid (array|string) length/i.test(l)) ?? 'heap limit';
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+  if (
+    /heap out of memory|Reached heap limit|Allocation failed|Array buffer allocation failed|Invalid array length|Invalid string length/i.test(
+      stderr,
+    )
+  ) {
+    const line =
+      lines.find((l) => /out of memory|heap limit|Allocation failed|Invalid (array|string) length/i.test(l)) ??
+      'heap limit';
     return { kind: 'out of memory', message: line };
   }
   if (stderr.includes('Maximum call stack size exceeded')) {
-    const at = lines.filter((l) => l.startsWith('at ')).slice(0, 3).join(' <- ');
+    const at = lines
+      .filter((l) => l.startsWith('at '))
+      .slice(0, 3)
+      .join(' <- ');
     return { kind: 'stack overflow', message: `Maximum call stack size exceeded ${at}` };
   }
   return { kind: 'error', message: lines.slice(0, 3).join(' | ') || 'the child exited without a report' };
@@ -168,16 +180,28 @@ async function measure(child: string, algorithm: Algorithm, rows: number, csv: s
   const start = performance.now();
   const base = { algorithm, rows, cells: rows * GENERATED_FEATURES, load };
   try {
-    const { stdout } = await run(process.execPath, ['--enable-source-maps', `--max-old-space-size=${HEAP_CAP_MB}`, child, algorithm, String(rows), csv, tmp], {
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_ENV: 'production' },
-      timeout: KILL_AFTER_S * 1000,
-      killSignal: 'SIGKILL',
-      maxBuffer: 64 << 20,
-    });
+    const { stdout } = await run(
+      process.execPath,
+      ['--enable-source-maps', `--max-old-space-size=${HEAP_CAP_MB}`, child, algorithm, String(rows), csv, tmp],
+      {
+        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_ENV: 'production' },
+        timeout: KILL_AFTER_S * 1000,
+        killSignal: 'SIGKILL',
+        maxBuffer: 64 << 20,
+      },
+    );
     const report = JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as ChildReport;
     const wallSeconds = (performance.now() - start) / 1000;
     if (report.maxRssKiB / 1024 > MEMORY_MB) {
-      return { ...base, wallSeconds, report, failure: { kind: 'over memory size', message: `peak RSS ${int(report.maxRssKiB / 1024)} MiB > ${MEMORY_MB} MB: Lambda would stop the function` } };
+      return {
+        ...base,
+        wallSeconds,
+        report,
+        failure: {
+          kind: 'over memory size',
+          message: `peak RSS ${int(report.maxRssKiB / 1024)} MiB > ${MEMORY_MB} MB: Lambda would stop the function`,
+        },
+      };
     }
     return { ...base, wallSeconds, report };
   } catch (error) {
@@ -185,7 +209,11 @@ async function measure(child: string, algorithm: Algorithm, rows: number, csv: s
     const wallSeconds = (performance.now() - start) / 1000;
     const timedOut = e.killed === true && e.signal === 'SIGKILL' && wallSeconds >= KILL_AFTER_S - 1;
     const failure = classify(e.stderr ?? String(error), timedOut);
-    return { ...base, wallSeconds, failure: { ...failure, message: `${failure.message} (exit ${e.code ?? e.signal ?? '?'})` } };
+    return {
+      ...base,
+      wallSeconds,
+      failure: { ...failure, message: `${failure.message} (exit ${e.code ?? e.signal ?? '?'})` },
+    };
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
@@ -200,7 +228,11 @@ function predictRss(done: readonly Measured[], cells: number): number | undefine
 }
 
 /** Why the next point is not worth running (too slow, over the section's time, far over the memory size), or undefined. */
-function whyNotRun(done: readonly Measured[], cells: number, budget: { spent: number; allowance: number; bisecting: boolean }): string | undefined {
+function whyNotRun(
+  done: readonly Measured[],
+  cells: number,
+  budget: { spent: number; allowance: number; bisecting: boolean },
+): string | undefined {
   const predicted = predictSeconds(done, cells);
   if (predicted > MAX_PREDICTED_S) return `predicted ${s1(predicted)} s > ${MAX_PREDICTED_S} s`;
   if (budget.spent + predicted > budget.allowance) {
@@ -217,7 +249,9 @@ function whyNotRun(done: readonly Measured[], cells: number, budget: { spent: nu
 function predictSeconds(done: readonly Measured[], cells: number): number {
   const last = done[done.length - 1];
   const before = done[done.length - 2];
-  const b = before ? Math.max(1, Math.log(seconds(last) / seconds(before)) / Math.log(last.cells / before.cells)) : DEFAULT_EXPONENT;
+  const b = before
+    ? Math.max(1, Math.log(seconds(last) / seconds(before)) / Math.log(last.cells / before.cells))
+    : DEFAULT_EXPONENT;
   return seconds(last) * (cells / last.cells) ** b;
 }
 
@@ -231,7 +265,12 @@ interface Limit {
    * limit below what the fit allows, made steeper so that a reader recomputing the limit from them
    * (core/pipeline/training-capacity.ts does) lands on maxCells, not past the failure.
    */
-  readonly published: { readonly time: TimeFit; readonly rss: RssFit; readonly bound: 'time' | 'memory'; readonly steepened?: string };
+  readonly published: {
+    readonly time: TimeFit;
+    readonly rss: RssFit;
+    readonly bound: 'time' | 'memory';
+    readonly steepened?: string;
+  };
   readonly timeCells: number;
   readonly memoryCells: number;
   readonly maxCells: number;
@@ -240,7 +279,12 @@ interface Limit {
   /** Cells of the first failed point (the limit never exceeds it), if any. */
   readonly failedAtCells?: number;
   /** What the fit says at the largest measured point, against what was measured there. */
-  readonly check: { readonly seconds: number; readonly rss: number; readonly measuredSeconds: number; readonly measuredRss: number };
+  readonly check: {
+    readonly seconds: number;
+    readonly rss: number;
+    readonly measuredSeconds: number;
+    readonly measuredRss: number;
+  };
 }
 
 function failureBound(kind: FailureKind | undefined): Limit['bound'] {
@@ -286,7 +330,10 @@ function deriveLimit(algorithm: Algorithm, points: readonly Point[]): Limit | un
     publishedTime = { a: ceil4(TIME_BUDGET_S / maxCells ** time.b), b: publishedTime.b };
     steepened = `a raised from ${time.a.toExponential(2)} to ${publishedTime.a.toExponential(2)}`;
   } else if (cap < fitted) {
-    publishedRss = { base: publishedRss.base, slope: ceil4(((memoryBudget - publishedRss.base) / maxCells) * 1e6) / 1e6 };
+    publishedRss = {
+      base: publishedRss.base,
+      slope: ceil4(((memoryBudget - publishedRss.base) / maxCells) * 1e6) / 1e6,
+    };
     steepened = `slope raised from ${(rss.slope * 1e6).toFixed(0)} to ${(publishedRss.slope * 1e6).toFixed(0)} MiB per M cells`;
   }
   return {
@@ -300,7 +347,12 @@ function deriveLimit(algorithm: Algorithm, points: readonly Point[]): Limit | un
     maxCells,
     bound,
     ...(failed ? { failedAtCells: failed.cells } : {}),
-    check: { seconds: time.a * largest.cells ** time.b, rss: rss.base + rss.slope * largest.cells, measuredSeconds: seconds(largest), measuredRss: rssMiB(largest) },
+    check: {
+      seconds: time.a * largest.cells ** time.b,
+      rss: rss.base + rss.slope * largest.cells,
+      measuredSeconds: seconds(largest),
+      measuredRss: rssMiB(largest),
+    },
   };
 }
 
@@ -347,7 +399,17 @@ export async function benchTrainingCapacity(
   ensureCapacityJson();
   const child = join(outDir, 'training-capacity-child.js');
   // The function's bundling: CommonJS, source map, onnxruntime-node from node_modules.
-  buildSync({ entryPoints: [CHILD_ENTRY], outfile: child, bundle: true, platform: 'node', target: 'node20', format: 'cjs', sourcemap: true, external: ['onnxruntime-node'], logLevel: 'error' });
+  buildSync({
+    entryPoints: [CHILD_ENTRY],
+    outfile: child,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    sourcemap: true,
+    external: ['onnxruntime-node'],
+    logLevel: 'error',
+  });
 
   const files = new Map<number, { path: string; bytes: number; positives: number }>();
   const dataFor = (rows: number) => {
@@ -388,15 +450,25 @@ export async function benchTrainingCapacity(
         spent += point.wallSeconds;
         measuring += point.wallSeconds;
         if (point.failure) {
-          log(`${algorithm} ${int(rows)} rows: FAILED (${point.failure.kind}) after ${s1(point.wallSeconds)} s: ${point.failure.message}`);
+          log(
+            `${algorithm} ${int(rows)} rows: FAILED (${point.failure.kind}) after ${s1(point.wallSeconds)} s: ${point.failure.message}`,
+          );
           notes.push(`${point.failure.kind} at ${int(rows)} rows`);
           if (point.failure.kind === 'stack overflow' || point.failure.kind === 'error') {
-            failures.push(`training-capacity ${algorithm} at ${int(rows)} rows: ${point.failure.kind}: ${point.failure.message}`);
+            failures.push(
+              `training-capacity ${algorithm} at ${int(rows)} rows: ${point.failure.kind}: ${point.failure.message}`,
+            );
           }
           // Once, after running out of memory: the point halfway (geometrically) to the last success narrows the limit.
           const last = good.at(-1);
           const between = last ? Math.round(Math.sqrt(last.rows * rows) / 1000) * 1000 : 0;
-          if (!bisecting && failureBound(point.failure.kind) === 'memory' && last && between > last.rows && between < rows) {
+          if (
+            !bisecting &&
+            failureBound(point.failure.kind) === 'memory' &&
+            last &&
+            between > last.rows &&
+            between < rows
+          ) {
             bisecting = true;
             queue.splice(0, queue.length, between);
             continue;
@@ -405,7 +477,9 @@ export async function benchTrainingCapacity(
         }
         const r = point.report as ChildReport;
         const took = seconds(point as Measured);
-        log(`${algorithm} ${int(rows)} rows: ${s1(r.seconds)} s (cpu ${s1(r.cpuSeconds)} s), peak RSS ${int(r.maxRssKiB / 1024)} MiB, holdout macro F1 ${r.holdout.macroF1.toFixed(3)}, load ${point.load.toFixed(2)}`);
+        log(
+          `${algorithm} ${int(rows)} rows: ${s1(r.seconds)} s (cpu ${s1(r.cpuSeconds)} s), peak RSS ${int(r.maxRssKiB / 1024)} MiB, holdout macro F1 ${r.holdout.macroF1.toFixed(3)}, load ${point.load.toFixed(2)}`,
+        );
         if (bisecting) {
           notes.push(`${int(rows)} rows (between) ok`);
           break;
@@ -465,22 +539,24 @@ export async function benchTrainingCapacity(
 
   const sectionSeconds = (performance.now() - sectionStart) / 1000;
   const order = (p: Point) => ALGORITHMS.indexOf(p.algorithm) * 1e9 + p.rows;
-  const measuredRows = [...points].sort((x, y) => order(x) - order(y)).map((p) => {
-    const r = p.report;
-    return [
-      p.algorithm,
-      int(p.rows),
-      int(p.cells),
-      r ? s1(r.seconds) : `(${s1(p.wallSeconds)} until it died)`,
-      r ? s1(r.cpuSeconds) : '',
-      measured(p) ? `**${s1(seconds(p))}**` : '',
-      r ? int(r.maxRssKiB / 1024) : '',
-      r ? (r.onnxBytes / 2 ** 20).toFixed(r.onnxBytes < 2 ** 20 ? 3 : 1) : '',
-      r ? r.holdout.macroF1.toFixed(3) : '',
-      p.load.toFixed(2),
-      p.failure ? `**failed: ${p.failure.kind}** (${p.failure.message.replace(/\|/g, '\\|')})` : 'ok',
-    ];
-  });
+  const measuredRows = [...points]
+    .sort((x, y) => order(x) - order(y))
+    .map((p) => {
+      const r = p.report;
+      return [
+        p.algorithm,
+        int(p.rows),
+        int(p.cells),
+        r ? s1(r.seconds) : `(${s1(p.wallSeconds)} until it died)`,
+        r ? s1(r.cpuSeconds) : '',
+        measured(p) ? `**${s1(seconds(p))}**` : '',
+        r ? int(r.maxRssKiB / 1024) : '',
+        r ? (r.onnxBytes / 2 ** 20).toFixed(r.onnxBytes < 2 ** 20 ? 3 : 1) : '',
+        r ? r.holdout.macroF1.toFixed(3) : '',
+        p.load.toFixed(2),
+        p.failure ? `**failed: ${p.failure.kind}** (${p.failure.message.replace(/\|/g, '\\|')})` : 'ok',
+      ];
+    });
   const limitRows = limits.map((l) => {
     const extrapolation = l.maxCells / l.largestMeasuredCells;
     return [

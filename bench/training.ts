@@ -2,7 +2,13 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { MISSING_TOKENS } from '../core/data/schema';
 import { DATASETS, datasetPaths, loadDataset, trainOptionsFor } from '../training/datasets/catalog';
-import { CV_FOLDS, DEFAULT_SEED, KFOLD_BELOW_VALIDATION_ROWS, trainCandidates, type TrainingRun } from '../training/train';
+import {
+  CV_FOLDS,
+  DEFAULT_SEED,
+  KFOLD_BELOW_VALIDATION_ROWS,
+  trainCandidates,
+  type TrainingRun,
+} from '../training/train';
 import { table } from './markdown';
 import { type ExperimentDataset, referencePython, type ReferenceOutput, runReference } from './sklearn';
 
@@ -21,7 +27,9 @@ const count = (n: number) => n.toLocaleString('en-US');
 /** The selection protocol a dataset row used, for the tables. */
 function protocol(run: TrainingRun): string {
   const s = run.selection;
-  return s.protocol === 'k-fold' ? `${s.folds}-fold CV on ${count(s.rows)} rows` : `validation split, ${count(s.validationRows)} rows`;
+  return s.protocol === 'k-fold'
+    ? `${s.folds}-fold CV on ${count(s.rows)} rows`
+    : `validation split, ${count(s.validationRows)} rows`;
 }
 const signed = (v: number) => `${v >= 0 ? '+' : ''}${v.toFixed(2)}`;
 
@@ -39,7 +47,11 @@ function experimentFor(name: string, our: TrainingRun): ExperimentDataset {
     features: our.schema.features.map((f) => ({ name: f.name, type: f.type })),
     missing: [...MISSING_TOKENS],
     rows: table.rows.length,
-    split: { train: Array.from(our.split.train), validation: Array.from(our.split.validation), holdout: Array.from(our.split.holdout) },
+    split: {
+      train: Array.from(our.split.train),
+      validation: Array.from(our.split.validation),
+      holdout: Array.from(our.split.holdout),
+    },
     ...(our.cvFolds ? { folds: our.cvFolds.map((f) => Array.from(f)) } : {}),
     selectionMetric: our.selectionMetric === 'macroF1' ? 'macro_f1' : 'accuracy',
   };
@@ -54,18 +66,27 @@ export function benchTraining(workDir: string, log: (line: string) => void): { m
     const start = performance.now();
     const run = trainCandidates(data, { ...trainOptionsFor(spec), seed: DEFAULT_SEED });
     const seconds = (performance.now() - start) / 1000;
-    log(`${name}: best ${run.best.algorithm}, holdout accuracy ${pct(run.best.holdout.accuracy)}%, macro F1 ${pct(run.best.holdout.macroF1)}% (${seconds.toFixed(1)} s)`);
+    log(
+      `${name}: best ${run.best.algorithm}, holdout accuracy ${pct(run.best.holdout.accuracy)}%, macro F1 ${pct(run.best.holdout.macroF1)}% (${seconds.toFixed(1)} s)`,
+    );
     return { name, run, seconds };
   });
 
   log('scikit-learn reference: setting up bench/.venv (first run only) and training on the same splits');
   const python = referencePython();
-  const reference: ReferenceOutput = runReference(python, ours.map((o) => experimentFor(o.name, o.run)), DEFAULT_SEED, workDir);
+  const reference: ReferenceOutput = runReference(
+    python,
+    ours.map((o) => experimentFor(o.name, o.run)),
+    DEFAULT_SEED,
+    workDir,
+  );
 
   const failures: string[] = [];
   const summary = ours.map(({ name, run, seconds }) => {
     const theirs = reference.best[name];
-    const theirSeconds = reference.results.filter((r) => r.dataset === name).reduce((s, r) => s + r.searchSeconds + r.fitSeconds, 0);
+    const theirSeconds = reference.results
+      .filter((r) => r.dataset === name)
+      .reduce((s, r) => s + r.searchSeconds + r.fitSeconds, 0);
     const dAcc = (run.best.holdout.accuracy - theirs.holdout.accuracy) * 100;
     const dF1 = (run.best.holdout.macroF1 - theirs.holdout.macroF1) * 100;
     const ok = dAcc >= -TOLERANCE_PP && dF1 >= -TOLERANCE_PP;
@@ -109,13 +130,20 @@ export function benchTraining(workDir: string, log: (line: string) => void): { m
   );
 
   const env = reference.environment;
-  const small = ours.filter((o) => o.run.split.holdout.length < 1000).map((o) => `${o.name} ${o.run.split.holdout.length} rows, one row ${(100 / o.run.split.holdout.length).toFixed(2)} pp`);
+  const small = ours
+    .filter((o) => o.run.split.holdout.length < 1000)
+    .map(
+      (o) =>
+        `${o.name} ${o.run.split.holdout.length} rows, one row ${(100 / o.run.split.holdout.length).toFixed(2)} pp`,
+    );
   const notes = [
     '',
     failures.length === 0
       ? `Every dataset meets the target at seed ${DEFAULT_SEED}.`
       : `Missed at seed ${DEFAULT_SEED} (one seed, one holdout: check other seeds before reading much into it): ${failures.join('; ')}.`,
-    small.length > 0 ? ` Small holdouts move in big steps (${small.join('; ')}), so there the gap counts rows, not trends.` : '',
+    small.length > 0
+      ? ` Small holdouts move in big steps (${small.join('; ')}), so there the gap counts rows, not trends.`
+      : '',
     '\n',
   ].join('');
   const markdown = `## Training: holdout quality and time beside scikit-learn

@@ -21,13 +21,22 @@ const ORIGIN = /^https?:\/\/[a-z0-9.-]+(:\d{1,5})?$/i;
 
 /** Why the settings cannot be used, one line per problem (empty: fine). */
 export function corsProblems(settings: CorsSettings): string[] {
-  if (settings.allowOrigins.length === 0) return ['allowOrigins: name at least one origin, or leave cors out to keep it off'];
-  return settings.allowOrigins.filter((o) => o !== '*' && !ORIGIN.test(o)).map((o) => `allowOrigins: ${JSON.stringify(o)} is not an origin (scheme and host, optional port, no path or trailing slash; or "*")`);
+  if (settings.allowOrigins.length === 0)
+    return ['allowOrigins: name at least one origin, or leave cors out to keep it off'];
+  return settings.allowOrigins
+    .filter((o) => o !== '*' && !ORIGIN.test(o))
+    .map(
+      (o) =>
+        `allowOrigins: ${JSON.stringify(o)} is not an origin (scheme and host, optional port, no path or trailing slash; or "*")`,
+    );
 }
 
 /** CORS_ALLOW_ORIGINS (comma-separated) as settings; undefined when unset or empty. */
 export function corsFromEnv(value: string | undefined): CorsSettings | undefined {
-  const origins = (value ?? '').split(',').map((o) => o.trim()).filter((o) => o !== '');
+  const origins = (value ?? '')
+    .split(',')
+    .map((o) => o.trim())
+    .filter((o) => o !== '');
   return origins.length === 0 ? undefined : { allowOrigins: origins };
 }
 
@@ -36,7 +45,11 @@ export function corsFromEnv(value: string | undefined): CorsSettings | undefined
  * Gateway's corsPreflight adds them: none when the origin is not allowed; for a preflight also
  * the allowed methods, headers and max age.
  */
-export function corsHeaders(settings: CorsSettings | undefined, origin: string | undefined, preflight: boolean): Record<string, string> {
+export function corsHeaders(
+  settings: CorsSettings | undefined,
+  origin: string | undefined,
+  preflight: boolean,
+): Record<string, string> {
   if (!settings || origin === undefined) return {};
   const any = settings.allowOrigins.includes('*');
   if (!any && !settings.allowOrigins.includes(origin)) return {};

@@ -53,7 +53,11 @@ export function toModelInputs(
     if (feature.type === 'numeric') {
       numericGroups.set(feature.input, [...(numericGroups.get(feature.input) ?? []), feature]);
     } else if (feature.type === 'categorical') {
-      inputs[feature.input] = { dtype: 'string', data: rows.map((r) => categoricalValue(feature, r[feature.name])), dims: [n, 1] };
+      inputs[feature.input] = {
+        dtype: 'string',
+        data: rows.map((r) => categoricalValue(feature, r[feature.name])),
+        dims: [n, 1],
+      };
     } else {
       const tokens = rows.map((r) => tokenize(r[feature.name] == null ? '' : String(r[feature.name])));
       const width = Math.max(1, maxOf(tokens.map((t) => t.length)));

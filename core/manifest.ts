@@ -56,14 +56,25 @@ export interface ClassificationMetrics {
   readonly logLoss: number;
   readonly rocAuc?: number;
   readonly confusionMatrix: number[][];
-  readonly perClass: { readonly class: string; readonly precision: number; readonly recall: number; readonly f1: number; readonly support: number }[];
+  readonly perClass: {
+    readonly class: string;
+    readonly precision: number;
+    readonly recall: number;
+    readonly f1: number;
+    readonly support: number;
+  }[];
 }
 
 export interface CandidateSummary {
   readonly algorithm: string;
   readonly params: Record<string, number | string | boolean>;
   readonly validation: { readonly accuracy: number; readonly macroF1: number };
-  readonly holdout: { readonly accuracy: number; readonly macroF1: number; readonly logLoss: number; readonly rocAuc?: number };
+  readonly holdout: {
+    readonly accuracy: number;
+    readonly macroF1: number;
+    readonly logLoss: number;
+    readonly rocAuc?: number;
+  };
   readonly fitSeconds: number;
   readonly searchSeconds: number;
 }
@@ -84,7 +95,10 @@ export interface ModelManifest {
   readonly inputs: readonly ManifestInput[];
   readonly outputs: { readonly label: string; readonly probabilities: string };
   readonly params: Record<string, number | string | boolean>;
-  readonly metrics: { readonly holdout: ClassificationMetrics; readonly validation: { readonly accuracy: number; readonly macroF1: number } };
+  readonly metrics: {
+    readonly holdout: ClassificationMetrics;
+    readonly validation: { readonly accuracy: number; readonly macroF1: number };
+  };
   readonly selectionMetric: 'accuracy' | 'macroF1';
   readonly candidates: readonly CandidateSummary[];
   /**

@@ -27,7 +27,11 @@ export interface ObjectStore {
   /** Conditional GET: 'unchanged' when the object's ETag is still `etag` (S3 answers 304). */
   getIfChanged(key: string, etag: string): Promise<StoredObject | 'unchanged' | undefined>;
   /** Writes the object; throws PreconditionFailedError when the condition does not hold. */
-  put(key: string, body: Uint8Array | string, options?: { readonly condition?: PutCondition; readonly contentType?: string }): Promise<{ etag: string }>;
+  put(
+    key: string,
+    body: Uint8Array | string,
+    options?: { readonly condition?: PutCondition; readonly contentType?: string },
+  ): Promise<{ etag: string }>;
   /** Every key under the prefix (all pages), in lexicographic order. */
   list(prefix: string): Promise<string[]>;
   /** The next path segments under the prefix ("folders"), e.g. model names under registry/. */

@@ -51,9 +51,14 @@ export function readEndpoints(dataDir: string): PlatformEndpoints {
   try {
     text = readFileSync(file, 'utf8');
   } catch {
-    throw new Error(`${file} not found: start the local platform first (npm start), or set LOCAL_DATA_DIR to its data folder`);
+    throw new Error(
+      `${file} not found: start the local platform first (npm start), or set LOCAL_DATA_DIR to its data folder`,
+    );
   }
   const parsed = endpointsSchema.safeParse(JSON.parse(text));
-  if (!parsed.success) throw new Error(`${file} is not a platform endpoints file: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!parsed.success)
+    throw new Error(
+      `${file} is not a platform endpoints file: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
   return parsed.data;
 }

@@ -15,7 +15,11 @@ const quote = (etag: string): string => `"${unquoteEtag(etag)}"`;
 /** The HTTP status and S3 error code of a failed SDK call, without trusting its shape. */
 function s3Failure(error: unknown): { status?: number; code?: string } {
   if (typeof error !== 'object' || error === null) return {};
-  const { name, Code, $metadata } = error as { name?: unknown; Code?: unknown; $metadata?: { httpStatusCode?: unknown } };
+  const { name, Code, $metadata } = error as {
+    name?: unknown;
+    Code?: unknown;
+    $metadata?: { httpStatusCode?: unknown };
+  };
   const status = typeof $metadata?.httpStatusCode === 'number' ? $metadata.httpStatusCode : undefined;
   const code = typeof Code === 'string' ? Code : typeof name === 'string' ? name : undefined;
   return { status, code };
@@ -45,7 +49,9 @@ export class S3ObjectStore implements ObjectStore {
 
   async getIfChanged(key: string, etag: string): Promise<StoredObject | 'unchanged' | undefined> {
     try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, IfNoneMatch: quote(etag) }));
+      const out = await this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: key, IfNoneMatch: quote(etag) }),
+      );
       return { body: await readBody(out.Body, key), etag: unquoteEtag(out.ETag) };
     } catch (error) {
       // The SDK treats S3's 304 Not Modified as an error.
@@ -76,7 +82,10 @@ export class S3ObjectStore implements ObjectStore {
     } catch (error) {
       const { status, code } = s3Failure(error);
       // 409 ConditionalRequestConflict: a concurrent write to the key won while this one was in flight.
-      if (condition && (status === 412 || status === 409 || code === 'PreconditionFailed' || code === 'ConditionalRequestConflict')) {
+      if (
+        condition &&
+        (status === 412 || status === 409 || code === 'PreconditionFailed' || code === 'ConditionalRequestConflict')
+      ) {
         throw new PreconditionFailedError(key);
       }
       // If-Match on an object that is gone: it changed, as far as the writer is concerned.
@@ -107,11 +116,20 @@ export class S3ObjectStore implements ObjectStore {
     await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
   }
 
-  private async eachPage(prefix: string, delimiter: string | undefined, onPage: (page: ListObjectsV2CommandOutput) => void): Promise<void> {
+  private async eachPage(
+    prefix: string,
+    delimiter: string | undefined,
+    onPage: (page: ListObjectsV2CommandOutput) => void,
+  ): Promise<void> {
     let token: string | undefined;
     do {
       const page = await this.client.send(
-        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, Delimiter: delimiter, ContinuationToken: token }),
+        new ListObjectsV2Command({
+          Bucket: this.bucket,
+          Prefix: prefix,
+          Delimiter: delimiter,
+          ContinuationToken: token,
+        }),
       );
       onPage(page);
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
@@ -119,7 +137,10 @@ export class S3ObjectStore implements ObjectStore {
   }
 }
 
-async function readBody(body: { transformToByteArray(): Promise<Uint8Array> } | undefined, key: string): Promise<Uint8Array> {
+async function readBody(
+  body: { transformToByteArray(): Promise<Uint8Array> } | undefined,
+  key: string,
+): Promise<Uint8Array> {
   if (!body) throw new Error(`S3 returned no body for ${key}`);
   return body.transformToByteArray();
 }

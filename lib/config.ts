@@ -21,7 +21,9 @@ import type { MonitoredModel } from './monitoring/platform-alarms';
 export class PlatformConfigError extends Error {
   override readonly name = 'PlatformConfigError';
   constructor(readonly problems: readonly string[]) {
-    super(`invalid platform configuration (cdk.json context "platform", or -c platform='{...}'):\n  - ${problems.join('\n  - ')}`);
+    super(
+      `invalid platform configuration (cdk.json context "platform", or -c platform='{...}'):\n  - ${problems.join('\n  - ')}`,
+    );
   }
 }
 
@@ -44,14 +46,19 @@ const settingsSchema = z
     logRetentionDays: z
       .number()
       .int()
-      .refine((d) => RETENTION_DAYS.includes(d), { message: `must be one of CloudWatch's retention periods: ${RETENTION_DAYS.join(', ')}` })
+      .refine((d) => RETENTION_DAYS.includes(d), {
+        message: `must be one of CloudWatch's retention periods: ${RETENTION_DAYS.join(', ')}`,
+      })
       .default(30),
     inference: z
       .object({
         memorySize: memory.optional(),
         modelTtlSeconds: z.number().int().min(0).max(3600).optional(),
         maxBatch: z.number().int().min(1).max(10_000).optional(),
-        throttling: z.object({ rateLimit: z.number().positive(), burstLimit: z.number().int().min(1).max(5000) }).strict().optional(),
+        throttling: z
+          .object({ rateLimit: z.number().positive(), burstLimit: z.number().int().min(1).max(5000) })
+          .strict()
+          .optional(),
         /** Models served by SageMaker endpoints: model name -> endpoint name. */
         sagemakerEndpoints: z.record(z.string(), z.string()).optional(),
       })
@@ -92,11 +99,22 @@ const settingsSchema = z
       .strict()
       .default({}),
     /** Origins whose pages may call the inference API from a browser (core/cors.ts); off when absent. */
-    cors: z.object({ allowOrigins: z.array(z.string().min(1)).min(1) }).strict().optional(),
+    cors: z
+      .object({ allowOrigins: z.array(z.string().min(1)).min(1) })
+      .strict()
+      .optional(),
     /** Optional JWT authorization of the inference API. */
-    auth: z.object({ issuer: z.string().url().startsWith('https://'), audience: z.array(z.string().min(1)).min(1) }).strict().optional(),
+    auth: z
+      .object({ issuer: z.string().url().startsWith('https://'), audience: z.array(z.string().min(1)).min(1) })
+      .strict()
+      .optional(),
     /** Alarm thresholds overriding the defaults (lib/monitoring/alarm-thresholds.ts; ranges checked by the MonitoringStack). */
-    alarms: z.partialRecord(z.enum(Object.keys(DEFAULT_ALARM_THRESHOLDS) as [keyof AlarmThresholds, ...(keyof AlarmThresholds)[]]), z.number()).default({}),
+    alarms: z
+      .partialRecord(
+        z.enum(Object.keys(DEFAULT_ALARM_THRESHOLDS) as [keyof AlarmThresholds, ...(keyof AlarmThresholds)[]]),
+        z.number(),
+      )
+      .default({}),
     /** Where alarm notifications are emailed (a subscription to the alarm topic). */
     alarmEmail: z.string().email().optional(),
   })
@@ -107,12 +125,20 @@ export type PlatformSettings = z.output<typeof settingsSchema>;
 export interface PlatformConfig {
   readonly settings: PlatformSettings;
   readonly specs: readonly ModelSpec[];
-  readonly storage: { readonly terminationProtection: boolean; readonly noncurrentVersionExpirationDays: number; readonly captureRetentionDays: Readonly<Record<string, number>> };
+  readonly storage: {
+    readonly terminationProtection: boolean;
+    readonly noncurrentVersionExpirationDays: number;
+    readonly captureRetentionDays: Readonly<Record<string, number>>;
+  };
   readonly inference: Omit<InferenceApiProps, 'modelBucket' | 'dataBucket'>;
   readonly pipeline: Omit<RetrainingPipelineProps, 'dataBucket' | 'modelBucket' | 'models'>;
   readonly rollout: Omit<ModelRolloutProps, 'modelBucket' | 'models' | 'topic'>;
   readonly monitoringJob: Omit<MonitoringJobProps, 'dataBucket' | 'modelBucket' | 'stateMachine' | 'models'>;
-  readonly monitoring: { readonly models: readonly MonitoredModel[]; readonly thresholds: Partial<AlarmThresholds>; readonly alarmEmail?: string };
+  readonly monitoring: {
+    readonly models: readonly MonitoredModel[];
+    readonly thresholds: Partial<AlarmThresholds>;
+    readonly alarmEmail?: string;
+  };
 }
 
 /** `-c platform=...` arrives as a JSON string; cdk.json gives an object. */
@@ -129,24 +155,32 @@ function contextObject(raw: unknown): unknown {
 export function platformConfig(rawContext: unknown, specs: readonly ModelSpec[]): PlatformConfig {
   const parsed = settingsSchema.safeParse(contextObject(rawContext));
   if (!parsed.success) {
-    throw new PlatformConfigError(parsed.error.issues.map((issue) => `${['platform', ...issue.path].join('.')}: ${issue.message}`));
+    throw new PlatformConfigError(
+      parsed.error.issues.map((issue) => `${['platform', ...issue.path].join('.')}: ${issue.message}`),
+    );
   }
   const settings = parsed.data;
   const names = specs.map((s) => s.name);
   const problems: string[] = [];
   if (specs.length === 0) problems.push('config/models holds no model spec: add one (see config/models/iris.json)');
   if (settings.defaultModel !== undefined && !names.includes(settings.defaultModel)) {
-    problems.push(`platform.defaultModel: "${settings.defaultModel}" has no spec in config/models (have: ${names.join(', ') || 'none'})`);
+    problems.push(
+      `platform.defaultModel: "${settings.defaultModel}" has no spec in config/models (have: ${names.join(', ') || 'none'})`,
+    );
   }
   for (const model of Object.keys(settings.inference.sagemakerEndpoints ?? {})) {
-    if (!names.includes(model)) problems.push(`platform.inference.sagemakerEndpoints: "${model}" has no spec in config/models (have: ${names.join(', ')})`);
+    if (!names.includes(model))
+      problems.push(
+        `platform.inference.sagemakerEndpoints: "${model}" has no spec in config/models (have: ${names.join(', ')})`,
+      );
   }
   if (problems.length > 0) throw new PlatformConfigError(problems);
 
   const logRetention = settings.logRetentionDays as logs.RetentionDays;
   const { inference, pipeline, rollout, monitoringJob } = settings;
   /** One value per model, from its spec's monitoring settings (defaults applied). */
-  const perModel = <T>(f: (m: MonitoringSettings) => T): Record<string, T> => Object.fromEntries(specs.map((s) => [s.name, f(monitoringSettings(s))]));
+  const perModel = <T>(f: (m: MonitoringSettings) => T): Record<string, T> =>
+    Object.fromEntries(specs.map((s) => [s.name, f(monitoringSettings(s))]));
   return {
     settings,
     specs,
@@ -187,7 +221,14 @@ export function platformConfig(rawContext: unknown, specs: readonly ModelSpec[])
       models: specs.map((s) => {
         const m = monitoringSettings(s);
         // A model with capture off has nothing to judge: no drift or live-accuracy alarm.
-        const dataLoop = m.capture.enabled ? { monitoring: { driftThreshold: m.driftThreshold, ...(m.liveAccuracyFloor === undefined ? {} : { liveAccuracyFloor: m.liveAccuracyFloor }) } } : {};
+        const dataLoop = m.capture.enabled
+          ? {
+              monitoring: {
+                driftThreshold: m.driftThreshold,
+                ...(m.liveAccuracyFloor === undefined ? {} : { liveAccuracyFloor: m.liveAccuracyFloor }),
+              },
+            }
+          : {};
         return { name: s.name, gateMetric: s.gate.metric, schedule: s.schedule, ...dataLoop };
       }),
       thresholds: settings.alarms as Partial<AlarmThresholds>,

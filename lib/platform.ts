@@ -30,7 +30,12 @@ export function createPlatform(app: App, config: PlatformConfig, env?: Environme
     rollout: config.rollout,
     monitoringJob: config.monitoringJob,
   });
-  const inference = new InferenceStack(app, 'MlopsInference', { env, modelBucket: storage.modelBucket, dataBucket: storage.dataBucket, api: config.inference });
+  const inference = new InferenceStack(app, 'MlopsInference', {
+    env,
+    modelBucket: storage.modelBucket,
+    dataBucket: storage.dataBucket,
+    api: config.inference,
+  });
   // Reads the other stacks' resources; nothing reads it, so it can be replaced on its own.
   const monitoring = new MonitoringStack(app, 'MlopsMonitoring', {
     env,

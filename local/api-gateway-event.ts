@@ -34,7 +34,10 @@ function requestTime(date: Date): string {
 function splitPath(path: string): { rawPath: string; rawQueryString: string } {
   const at = path.indexOf('?');
   const rawPath = at < 0 ? path : path.slice(0, at);
-  return { rawPath: rawPath.startsWith('/') ? rawPath : `/${rawPath}`, rawQueryString: at < 0 ? '' : path.slice(at + 1) };
+  return {
+    rawPath: rawPath.startsWith('/') ? rawPath : `/${rawPath}`,
+    rawQueryString: at < 0 ? '' : path.slice(at + 1),
+  };
 }
 
 function decode(text: string): string {
@@ -60,7 +63,11 @@ function parseQuery(raw: string): Record<string, string> | undefined {
 
 function queryString(query: Readonly<Record<string, string | readonly string[]>>): string {
   return Object.entries(query)
-    .flatMap(([key, values]) => (typeof values === 'string' ? [values] : values).map((v) => `${encodeURIComponent(key)}=${encodeURIComponent(v)}`))
+    .flatMap(([key, values]) =>
+      (typeof values === 'string' ? [values] : values).map(
+        (v) => `${encodeURIComponent(key)}=${encodeURIComponent(v)}`,
+      ),
+    )
     .join('&');
 }
 
@@ -75,13 +82,26 @@ export function apiGatewayEvent(request: HttpRequestParts): APIGatewayProxyEvent
     const joined = typeof value === 'string' ? value : value.join(',');
     headers[key] = Object.hasOwn(headers, key) ? `${headers[key]},${joined}` : joined;
   }
-  const cookies = headers.cookie?.split(';').map((c) => c.trim()).filter((c) => c !== '');
+  const cookies = headers.cookie
+    ?.split(';')
+    .map((c) => c.trim())
+    .filter((c) => c !== '');
   delete headers.cookie;
   headers.host ??= DOMAIN;
   headers['x-forwarded-proto'] ??= 'https';
   const binary = request.body instanceof Uint8Array;
-  const body = request.body === undefined ? undefined : binary ? Buffer.from(request.body as Uint8Array).toString('base64') : (request.body as string);
-  if (body !== undefined) headers['content-length'] ??= String(binary ? (request.body as Uint8Array).length : Buffer.byteLength(body, request.isBase64Encoded ? 'base64' : 'utf8'));
+  const body =
+    request.body === undefined
+      ? undefined
+      : binary
+        ? Buffer.from(request.body as Uint8Array).toString('base64')
+        : (request.body as string);
+  if (body !== undefined)
+    headers['content-length'] ??= String(
+      binary
+        ? (request.body as Uint8Array).length
+        : Buffer.byteLength(body, request.isBase64Encoded ? 'base64' : 'utf8'),
+    );
   const method = request.method.toUpperCase();
   const event: APIGatewayProxyEventV2 = {
     version: '2.0',
@@ -94,7 +114,13 @@ export function apiGatewayEvent(request: HttpRequestParts): APIGatewayProxyEvent
       apiId: API_ID,
       domainName: headers.host,
       domainPrefix: API_ID,
-      http: { method, path: split.rawPath, protocol: 'HTTP/1.1', sourceIp: request.sourceIp ?? '127.0.0.1', userAgent: headers['user-agent'] ?? '' },
+      http: {
+        method,
+        path: split.rawPath,
+        protocol: 'HTTP/1.1',
+        sourceIp: request.sourceIp ?? '127.0.0.1',
+        userAgent: headers['user-agent'] ?? '',
+      },
       requestId: randomUUID(),
       routeKey: '$default',
       stage: '$default',

@@ -51,10 +51,14 @@ export class LocalCaptureDelivery implements CaptureSink {
     this.sizes.clear();
     const now = this.clock();
     const writes = batches.map(([model, lines]) =>
-      this.options.store.put(`${captureObjectPrefix(model, now)}${compactTime(now)}-${randomUUID()}.jsonl`, lines.join(''), { contentType: 'application/x-ndjson' }).then(
-        () => undefined,
-        (error: unknown) => this.options.onError?.(error),
-      ),
+      this.options.store
+        .put(`${captureObjectPrefix(model, now)}${compactTime(now)}-${randomUUID()}.jsonl`, lines.join(''), {
+          contentType: 'application/x-ndjson',
+        })
+        .then(
+          () => undefined,
+          (error: unknown) => this.options.onError?.(error),
+        ),
     );
     this.pending = this.pending.then(() => Promise.all(writes)).then(() => undefined);
     return this.pending;

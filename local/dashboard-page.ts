@@ -142,7 +142,10 @@ setInterval(refresh, 5000);
 `;
 
 const panels = Object.entries(PANEL_TITLES)
-  .map(([id, title]) => `<section data-chart="${id}"><h2>${title}</h2><svg id="chart-${id}" viewBox="0 0 640 190" role="img" aria-label="${title}"></svg></section>`)
+  .map(
+    ([id, title]) =>
+      `<section data-chart="${id}"><h2>${title}</h2><svg id="chart-${id}" viewBox="0 0 640 190" role="img" aria-label="${title}"></svg></section>`,
+  )
   .join('\n');
 
 const PAGE = selfContainedPage({

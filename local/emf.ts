@@ -62,7 +62,8 @@ export function parseEmfLine(line: string): MetricRecord[] {
       const values = metricValue.safeParse(fields[metric.Name]);
       if (!values.success) return [];
       const unit = metric.Unit !== undefined && UNITS.has(metric.Unit) ? (metric.Unit as MetricUnitName) : 'None';
-      for (const value of [values.data].flat()) records.push({ name: metric.Name, unit, value, dimensions: { ...dimensions } });
+      for (const value of [values.data].flat())
+        records.push({ name: metric.Name, unit, value, dimensions: { ...dimensions } });
     }
   }
   return records;

@@ -13,7 +13,9 @@ export interface WorkerRequest<E = unknown> {
   readonly event: E;
 }
 
-export type WorkerReply = { readonly id: number; readonly ok: true; readonly result: unknown } | { readonly id: number; readonly ok: false; readonly error: { readonly name: string; readonly message: string } };
+export type WorkerReply =
+  | { readonly id: number; readonly ok: true; readonly result: unknown }
+  | { readonly id: number; readonly ok: false; readonly error: { readonly name: string; readonly message: string } };
 
 export interface FunctionProcessOptions {
   /** The worker module (a .ts file under the repository). */
@@ -61,13 +63,20 @@ export class FunctionProcess {
     this.child.on('exit', (code, signal) => {
       this.exited = true;
       // An invocation whose process died fails as Lambda reports it (Step Functions retries Lambda.Unknown).
-      for (const waiting of this.pending.values()) waiting.reject(new FunctionError('Lambda.Unknown', `the function process exited (${signal ?? `code ${code}`}) during the invocation`));
+      for (const waiting of this.pending.values())
+        waiting.reject(
+          new FunctionError(
+            'Lambda.Unknown',
+            `the function process exited (${signal ?? `code ${code}`}) during the invocation`,
+          ),
+        );
       this.pending.clear();
     });
   }
 
   invoke(event: unknown): Promise<unknown> {
-    if (this.exited) return Promise.reject(new FunctionError('Lambda.ServiceException', 'the function process is not running'));
+    if (this.exited)
+      return Promise.reject(new FunctionError('Lambda.ServiceException', 'the function process is not running'));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });

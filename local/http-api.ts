@@ -73,9 +73,16 @@ const TEXT_TYPES = /^(text\/|application\/(json|xml|javascript|x-www-form-urlenc
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** API Gateway passes text payloads as strings and base64-encodes the rest (a compressed body is binary whatever its type). */
-function eventBody(bytes: Buffer, contentType: string | undefined, contentEncoding: string | undefined): string | Uint8Array | undefined {
+function eventBody(
+  bytes: Buffer,
+  contentType: string | undefined,
+  contentEncoding: string | undefined,
+): string | Uint8Array | undefined {
   if (bytes.length === 0) return undefined;
-  const encoded = contentEncoding !== undefined && contentEncoding.trim().toLowerCase() !== 'identity' && contentEncoding.trim() !== '';
+  const encoded =
+    contentEncoding !== undefined &&
+    contentEncoding.trim().toLowerCase() !== 'identity' &&
+    contentEncoding.trim() !== '';
   if (!encoded && (contentType === undefined || TEXT_TYPES.test(contentType))) {
     try {
       return utf8.decode(bytes);
@@ -99,7 +106,12 @@ function readBody(request: IncomingMessage): Promise<Buffer | 'too-large'> {
   });
 }
 
-function send(response: ServerResponse, status: number, headers: Readonly<Record<string, string>>, body: string | Buffer): void {
+function send(
+  response: ServerResponse,
+  status: number,
+  headers: Readonly<Record<string, string>>,
+  body: string | Buffer,
+): void {
   response.writeHead(status, { ...headers, 'content-length': String(Buffer.byteLength(body)) });
   response.end(body);
 }
@@ -117,10 +129,14 @@ const segmentsOf = (path: string) => path.split('/').slice(1);
 export function compileLocalRoutes(routes: Readonly<Record<string, LocalRoute>>): CompiledRoute[] {
   return Object.entries(routes).map(([key, route]) => {
     const match = /^(?:([A-Z]+) )?(\/\S*)$/.exec(key);
-    if (!match) throw new Error(`local route "${key}" must be "<METHOD> /path" or "/path", e.g. "POST /_local/monitoring/{model}"`);
+    if (!match)
+      throw new Error(
+        `local route "${key}" must be "<METHOD> /path" or "/path", e.g. "POST /_local/monitoring/{model}"`,
+      );
     const segments = segmentsOf(match[2]).map((segment) => {
       const param = /^\{([A-Za-z_][A-Za-z0-9_]*)\}$/.exec(segment)?.[1];
-      if (param === undefined && /[{}]/.test(segment)) throw new Error(`local route "${key}": a parameter is a whole segment like {model}, got "${segment}"`);
+      if (param === undefined && /[{}]/.test(segment))
+        throw new Error(`local route "${key}": a parameter is a whole segment like {model}, got "${segment}"`);
       return param === undefined ? segment : { param };
     });
     return { method: match[1] ?? 'GET', segments, route };
@@ -128,7 +144,11 @@ export function compileLocalRoutes(routes: Readonly<Record<string, LocalRoute>>)
 }
 
 /** The first route matching the request, with its parameters. */
-export function matchLocalRoute(routes: readonly CompiledRoute[], method: string, path: string): { route: LocalRoute; params: Record<string, string> } | undefined {
+export function matchLocalRoute(
+  routes: readonly CompiledRoute[],
+  method: string,
+  path: string,
+): { route: LocalRoute; params: Record<string, string> } | undefined {
   const parts = segmentsOf(path);
   for (const candidate of routes) {
     if (candidate.method !== method || candidate.segments.length !== parts.length) continue;
@@ -160,18 +180,39 @@ export function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
     if (local) {
       void (async () => {
         const body = await readBody(request);
-        if (body === 'too-large') return send(response, 413, { 'content-type': 'application/json' }, jsonError('payload_too_large', `local routes take at most ${API_GATEWAY_PAYLOAD_BYTES} bytes`));
+        if (body === 'too-large')
+          return send(
+            response,
+            413,
+            { 'content-type': 'application/json' },
+            jsonError('payload_too_large', `local routes take at most ${API_GATEWAY_PAYLOAD_BYTES} bytes`),
+          );
         const answer = await local.route({ method, path: path.split('?')[0], params: local.params, body });
         send(response, answer.status, answer.headers, answer.body);
       })().catch((error: unknown) => {
         // A local tool: the message helps more than it exposes.
-        if (!response.headersSent) send(response, 500, { 'content-type': 'application/json' }, jsonError('internal_error', `${method} ${path.split('?')[0]} failed: ${error instanceof Error ? error.message : String(error)}`));
+        if (!response.headersSent)
+          send(
+            response,
+            500,
+            { 'content-type': 'application/json' },
+            jsonError(
+              'internal_error',
+              `${method} ${path.split('?')[0]} failed: ${error instanceof Error ? error.message : String(error)}`,
+            ),
+          );
       });
       return;
     }
-    const record = (status: number) => options.onRequest?.({ method, path: path.split('?')[0], status, latencyMs: performance.now() - started });
+    const record = (status: number) =>
+      options.onRequest?.({ method, path: path.split('?')[0], status, latencyMs: performance.now() - started });
     const origin = request.headers.origin;
-    if (options.cors && method === 'OPTIONS' && origin !== undefined && request.headers['access-control-request-method'] !== undefined) {
+    if (
+      options.cors &&
+      method === 'OPTIONS' &&
+      origin !== undefined &&
+      request.headers['access-control-request-method'] !== undefined
+    ) {
       // API Gateway answers a preflight itself when CORS is configured; the function never sees it.
       request.resume();
       send(response, 204, corsHeaders(options.cors, origin, true), '');
@@ -181,13 +222,25 @@ export function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
       const body = await readBody(request);
       if (body === 'too-large') {
         // API Gateway answers this itself; the function never runs.
-        send(response, 413, { 'content-type': 'application/json' }, JSON.stringify({ message: 'Request Entity Too Large' }));
+        send(
+          response,
+          413,
+          { 'content-type': 'application/json' },
+          JSON.stringify({ message: 'Request Entity Too Large' }),
+        );
         record(413);
         return;
       }
-      const event = apiGatewayEvent({ method, path, headers: request.headersDistinct, body: eventBody(body, request.headers['content-type'], request.headers['content-encoding']), sourceIp: request.socket.remoteAddress });
+      const event = apiGatewayEvent({
+        method,
+        path,
+        headers: request.headersDistinct,
+        body: eventBody(body, request.headers['content-type'], request.headers['content-encoding']),
+        sourceIp: request.socket.remoteAddress,
+      });
       const result = await options.handler(event);
-      const payload = result.body === undefined ? '' : result.isBase64Encoded ? Buffer.from(result.body, 'base64') : result.body;
+      const payload =
+        result.body === undefined ? '' : result.isBase64Encoded ? Buffer.from(result.body, 'base64') : result.body;
       const headers: Record<string, string> = { 'apigw-requestid': event.requestContext.requestId };
       for (const [name, value] of Object.entries(result.headers ?? {})) headers[name] = String(value);
       Object.assign(headers, corsHeaders(options.cors, origin, false));
@@ -197,7 +250,13 @@ export function startHttpApi(options: HttpApiOptions): Promise<HttpApi> {
       record(status);
     })().catch(() => {
       // The handler never throws; if it does, API Gateway answers 500 with this body.
-      if (!response.headersSent) send(response, 500, { 'content-type': 'application/json' }, JSON.stringify({ message: 'Internal Server Error' }));
+      if (!response.headersSent)
+        send(
+          response,
+          500,
+          { 'content-type': 'application/json' },
+          JSON.stringify({ message: 'Internal Server Error' }),
+        );
       record(500);
     });
   });

@@ -10,7 +10,20 @@ import type { MetricRecord, MetricUnitName } from '../lambdas/shared/metrics';
  * over a sliding window. Old buckets are dropped as time passes, so memory stays bounded.
  */
 
-export type PanelId = 'requests' | 'api-latency' | 'inference-latency' | 'predictions' | 'model-version' | 'variants' | 'shadow' | 'drift' | 'live-accuracy' | 'data-loop' | 'pipeline-runs' | 'scores' | 'health';
+export type PanelId =
+  | 'requests'
+  | 'api-latency'
+  | 'inference-latency'
+  | 'predictions'
+  | 'model-version'
+  | 'variants'
+  | 'shadow'
+  | 'drift'
+  | 'live-accuracy'
+  | 'data-loop'
+  | 'pipeline-runs'
+  | 'scores'
+  | 'health';
 
 /** One line (or set of bars) on a chart: [bucket start in ms since the epoch, value] per bucket with data. */
 export interface DashboardSeries {
@@ -86,49 +99,162 @@ interface PanelSpec extends Omit<DashboardPanel, 'series'> {
 }
 
 /** API Gateway's metric names (namespace AWS/ApiGateway), prefixed so no function metric can collide. */
-const API = { count: 'AWS/ApiGateway:Count', clientErrors: 'AWS/ApiGateway:4XXError', serverErrors: 'AWS/ApiGateway:5XXError', latency: 'AWS/ApiGateway:Latency' };
+const API = {
+  count: 'AWS/ApiGateway:Count',
+  clientErrors: 'AWS/ApiGateway:4XXError',
+  serverErrors: 'AWS/ApiGateway:5XXError',
+  latency: 'AWS/ApiGateway:Latency',
+};
 
 const fixed = (name: string) => () => name;
-const sum = (metric: string, by: readonly string[], label: SeriesSpec['label'], zeroFill = false): SeriesSpec => ({ metric, by, stats: ['sum'], label, zeroFill });
-const last = (metric: string, what: string): SeriesSpec => ({ metric, by: ['model', 'metric'], stats: ['last'], label: (d) => `${d.model} ${what}${d.metric ? ` (${d.metric})` : ''}` });
+const sum = (metric: string, by: readonly string[], label: SeriesSpec['label'], zeroFill = false): SeriesSpec => ({
+  metric,
+  by,
+  stats: ['sum'],
+  label,
+  zeroFill,
+});
+const last = (metric: string, what: string): SeriesSpec => ({
+  metric,
+  by: ['model', 'metric'],
+  stats: ['last'],
+  label: (d) => `${d.model} ${what}${d.metric ? ` (${d.metric})` : ''}`,
+});
 
 /** Every metric the dashboard draws, each in exactly one panel; others (e.g. RetrainingDuration) are not kept. */
 const PANELS: readonly PanelSpec[] = [
-  { id: 'requests', kind: 'line', unit: 'Count', series: [sum(API.count, [], fixed('requests'), true), sum(API.clientErrors, [], fixed('4xx'), true), sum(API.serverErrors, [], fixed('5xx'), true)] },
-  { id: 'api-latency', kind: 'line', unit: 'Milliseconds', series: [{ metric: API.latency, by: [], stats: ['p50', 'p90', 'p99'], label: (_d, stat) => stat }] },
-  { id: 'inference-latency', kind: 'line', unit: 'Milliseconds', series: [{ metric: INFERENCE_METRICS.inferenceLatency, by: ['model'], stats: ['p50', 'p99'], label: (d, stat) => `${d.model} ${stat}` }] },
-  { id: 'predictions', kind: 'line', unit: 'Count', series: [sum(INFERENCE_METRICS.predictions, ['model', 'class'], (d) => `${d.model} ${d.class}`, true)] },
-  { id: 'model-version', kind: 'line', unit: 'None', series: [{ metric: INFERENCE_METRICS.modelVersionInService, by: ['model'], stats: ['max'], label: (d) => d.model }] },
+  {
+    id: 'requests',
+    kind: 'line',
+    unit: 'Count',
+    series: [
+      sum(API.count, [], fixed('requests'), true),
+      sum(API.clientErrors, [], fixed('4xx'), true),
+      sum(API.serverErrors, [], fixed('5xx'), true),
+    ],
+  },
+  {
+    id: 'api-latency',
+    kind: 'line',
+    unit: 'Milliseconds',
+    series: [{ metric: API.latency, by: [], stats: ['p50', 'p90', 'p99'], label: (_d, stat) => stat }],
+  },
+  {
+    id: 'inference-latency',
+    kind: 'line',
+    unit: 'Milliseconds',
+    series: [
+      {
+        metric: INFERENCE_METRICS.inferenceLatency,
+        by: ['model'],
+        stats: ['p50', 'p99'],
+        label: (d, stat) => `${d.model} ${stat}`,
+      },
+    ],
+  },
+  {
+    id: 'predictions',
+    kind: 'line',
+    unit: 'Count',
+    series: [sum(INFERENCE_METRICS.predictions, ['model', 'class'], (d) => `${d.model} ${d.class}`, true)],
+  },
+  {
+    id: 'model-version',
+    kind: 'line',
+    unit: 'None',
+    series: [{ metric: INFERENCE_METRICS.modelVersionInService, by: ['model'], stats: ['max'], label: (d) => d.model }],
+  },
   // The rollout split: who answered (champion or canary, per routing.json) and what failed.
-  { id: 'variants', kind: 'line', unit: 'Count', series: [
-    sum(INFERENCE_METRICS.variantRequests, ['model', 'variant'], (d) => `${d.model} ${d.variant}`, true),
-    sum(INFERENCE_METRICS.variantServerErrors, ['model', 'variant'], (d) => `${d.model} ${d.variant} 5xx`),
-  ] },
+  {
+    id: 'variants',
+    kind: 'line',
+    unit: 'Count',
+    series: [
+      sum(INFERENCE_METRICS.variantRequests, ['model', 'variant'], (d) => `${d.model} ${d.variant}`, true),
+      sum(INFERENCE_METRICS.variantServerErrors, ['model', 'variant'], (d) => `${d.model} ${d.variant} 5xx`),
+    ],
+  },
   // Each shadowed request records its share of rows the shadow labelled as the answer did: the bucket's average.
-  { id: 'shadow', kind: 'line', unit: 'None', series: [{ metric: INFERENCE_METRICS.shadowAgreement, by: ['model'], stats: ['avg'], label: (d) => `${d.model} agreement` }] },
+  {
+    id: 'shadow',
+    kind: 'line',
+    unit: 'None',
+    series: [
+      {
+        metric: INFERENCE_METRICS.shadowAgreement,
+        by: ['model'],
+        stats: ['avg'],
+        label: (d) => `${d.model} agreement`,
+      },
+    ],
+  },
   // The production data loop (core/monitoring): each monitoring run's PSI per feature and of the
   // predicted labels, the champion's live accuracy, and what was captured and labelled.
-  { id: 'drift', kind: 'line', unit: 'None', series: [
-    { metric: MONITORING_METRICS.featureDrift, by: ['model', 'feature'], stats: ['last'], label: (d) => `${d.model} ${d.feature}` },
-    { metric: MONITORING_METRICS.predictionDrift, by: ['model'], stats: ['last'], label: (d) => `${d.model} predictions` },
-  ] },
-  { id: 'live-accuracy', kind: 'line', unit: 'None', series: [{ metric: MONITORING_METRICS.liveAccuracy, by: ['model'], stats: ['last'], label: (d) => d.model }] },
-  { id: 'data-loop', kind: 'bar', unit: 'Count', series: [
-    sum(INFERENCE_METRICS.capturedInstances, ['model'], (d) => `${d.model} captured`),
-    sum(INFERENCE_METRICS.feedbackLabels, ['model'], (d) => `${d.model} labels`),
-    sum(INFERENCE_METRICS.captureErrors, ['model'], (d) => `${d.model} capture errors`),
-  ] },
-  { id: 'pipeline-runs', kind: 'bar', unit: 'Count', series: [
-    sum(PIPELINE_METRICS.runs, ['model', 'outcome'], (d) => `${d.model} ${d.outcome}`),
-    sum(PIPELINE_METRICS.runFailures, ['model'], (d) => `${d.model} failed`),
-    sum(PIPELINE_METRICS.quarantinedFiles, ['model'], (d) => `${d.model} quarantined`),
-  ] },
-  { id: 'scores', kind: 'line', unit: 'None', series: [last(PIPELINE_METRICS.candidateScore, 'candidate'), last(PIPELINE_METRICS.championScore, 'champion'), last(PIPELINE_METRICS.promoted, 'promoted')] },
-  { id: 'health', kind: 'bar', unit: 'Count', series: [
-    sum(INFERENCE_METRICS.coldStarts, [], fixed('cold starts')),
-    sum(INFERENCE_METRICS.modelLoadFailures, ['model'], (d) => `${d.model} load failures`),
-    sum(INFERENCE_METRICS.bundledModelFallbacks, ['model'], (d) => `${d.model} bundled fallbacks`),
-  ] },
+  {
+    id: 'drift',
+    kind: 'line',
+    unit: 'None',
+    series: [
+      {
+        metric: MONITORING_METRICS.featureDrift,
+        by: ['model', 'feature'],
+        stats: ['last'],
+        label: (d) => `${d.model} ${d.feature}`,
+      },
+      {
+        metric: MONITORING_METRICS.predictionDrift,
+        by: ['model'],
+        stats: ['last'],
+        label: (d) => `${d.model} predictions`,
+      },
+    ],
+  },
+  {
+    id: 'live-accuracy',
+    kind: 'line',
+    unit: 'None',
+    series: [{ metric: MONITORING_METRICS.liveAccuracy, by: ['model'], stats: ['last'], label: (d) => d.model }],
+  },
+  {
+    id: 'data-loop',
+    kind: 'bar',
+    unit: 'Count',
+    series: [
+      sum(INFERENCE_METRICS.capturedInstances, ['model'], (d) => `${d.model} captured`),
+      sum(INFERENCE_METRICS.feedbackLabels, ['model'], (d) => `${d.model} labels`),
+      sum(INFERENCE_METRICS.captureErrors, ['model'], (d) => `${d.model} capture errors`),
+    ],
+  },
+  {
+    id: 'pipeline-runs',
+    kind: 'bar',
+    unit: 'Count',
+    series: [
+      sum(PIPELINE_METRICS.runs, ['model', 'outcome'], (d) => `${d.model} ${d.outcome}`),
+      sum(PIPELINE_METRICS.runFailures, ['model'], (d) => `${d.model} failed`),
+      sum(PIPELINE_METRICS.quarantinedFiles, ['model'], (d) => `${d.model} quarantined`),
+    ],
+  },
+  {
+    id: 'scores',
+    kind: 'line',
+    unit: 'None',
+    series: [
+      last(PIPELINE_METRICS.candidateScore, 'candidate'),
+      last(PIPELINE_METRICS.championScore, 'champion'),
+      last(PIPELINE_METRICS.promoted, 'promoted'),
+    ],
+  },
+  {
+    id: 'health',
+    kind: 'bar',
+    unit: 'Count',
+    series: [
+      sum(INFERENCE_METRICS.coldStarts, [], fixed('cold starts')),
+      sum(INFERENCE_METRICS.modelLoadFailures, ['model'], (d) => `${d.model} load failures`),
+      sum(INFERENCE_METRICS.bundledModelFallbacks, ['model'], (d) => `${d.model} bundled fallbacks`),
+    ],
+  },
 ];
 
 export const PANEL_IDS: readonly PanelId[] = PANELS.map((panel) => panel.id);
@@ -160,17 +286,35 @@ export class LocalMetrics {
   /** Bucket start -> series key -> aggregate. */
   private readonly buckets = new Map<number, Map<string, Aggregate>>();
   /** Series key -> what it draws. */
-  private readonly keys = new Map<string, { readonly spec: SeriesSpec; readonly dimensions: Readonly<Record<string, string>> }>();
+  private readonly keys = new Map<
+    string,
+    { readonly spec: SeriesSpec; readonly dimensions: Readonly<Record<string, string>> }
+  >();
   private oldestKept = -Infinity;
-  private readonly totals = { requests: 0, clientErrors: 0, serverErrors: 0, predictions: 0, runs: {} as Record<string, number>, runFailures: 0, quarantinedFiles: 0 };
+  private readonly totals = {
+    requests: 0,
+    clientErrors: 0,
+    serverErrors: 0,
+    predictions: 0,
+    runs: {} as Record<string, number>,
+    runFailures: 0,
+    quarantinedFiles: 0,
+  };
 
   constructor(options: LocalMetricsOptions = {}) {
     this.bucketMs = options.bucketMs ?? 10_000;
     const retentionMs = options.retentionMs ?? 60 * 60_000;
     this.maxSamples = options.maxSamplesPerBucket ?? 10_000;
-    if (!Number.isInteger(this.bucketMs) || this.bucketMs <= 0) throw new Error(`LocalMetrics: bucketMs must be a positive integer, got ${options.bucketMs}`);
-    if (!(retentionMs >= this.bucketMs)) throw new Error(`LocalMetrics: retentionMs must be at least bucketMs (${this.bucketMs}), got ${options.retentionMs}`);
-    if (!Number.isInteger(this.maxSamples) || this.maxSamples <= 0) throw new Error(`LocalMetrics: maxSamplesPerBucket must be a positive integer, got ${options.maxSamplesPerBucket}`);
+    if (!Number.isInteger(this.bucketMs) || this.bucketMs <= 0)
+      throw new Error(`LocalMetrics: bucketMs must be a positive integer, got ${options.bucketMs}`);
+    if (!(retentionMs >= this.bucketMs))
+      throw new Error(
+        `LocalMetrics: retentionMs must be at least bucketMs (${this.bucketMs}), got ${options.retentionMs}`,
+      );
+    if (!Number.isInteger(this.maxSamples) || this.maxSamples <= 0)
+      throw new Error(
+        `LocalMetrics: maxSamplesPerBucket must be a positive integer, got ${options.maxSamplesPerBucket}`,
+      );
     this.bucketCount = Math.ceil(retentionMs / this.bucketMs);
     this.clock = options.clock ?? Date.now;
     this.startedAt = this.clock();
@@ -216,7 +360,13 @@ export class LocalMetrics {
       series: panel.series.flatMap((spec) =>
         keys
           .filter(([, key]) => key.spec === spec)
-          .flatMap(([id, key]) => spec.stats.map((stat) => ({ name: spec.label(key.dimensions, stat), unit: panel.unit, points: this.points(id, stat, spec.zeroFill === true, from, current) })))
+          .flatMap(([id, key]) =>
+            spec.stats.map((stat) => ({
+              name: spec.label(key.dimensions, stat),
+              unit: panel.unit,
+              points: this.points(id, stat, spec.zeroFill === true, from, current),
+            })),
+          )
           .filter((series) => series.points.length > 0),
       ),
     }));
@@ -264,7 +414,11 @@ export class LocalMetrics {
   private value(aggregate: Aggregate, stat: Stat): number {
     const p = PERCENTILES[stat];
     // V8 sorts with TimSort, linear on the already sorted samples of buckets that took no new ones.
-    if (p !== undefined && aggregate.samples) return percentile(aggregate.samples.sort((a, b) => a - b), p);
+    if (p !== undefined && aggregate.samples)
+      return percentile(
+        aggregate.samples.sort((a, b) => a - b),
+        p,
+      );
     if (stat === 'avg') return aggregate.sum / aggregate.seen;
     return stat === 'sum' ? aggregate.sum : stat === 'max' ? aggregate.max : aggregate.last;
   }

@@ -51,15 +51,28 @@ export interface LocalPipelineOptions {
 export function synthesisedPipeline(specs: readonly ModelSpec[]): { definition: object; functionArn: string } {
   // Only the definition is read here; `npm run synth` and the infrastructure tests validate the
   // templates (the built-in CloudFormation validation costs ~3.5 s per synth).
-  const app = new App({ context: { ...cdkJsonContext(), 'aws:cdk:bundling-stacks': [] }, builtinCloudFormationValidation: false });
+  const app = new App({
+    context: { ...cdkJsonContext(), 'aws:cdk:bundling-stacks': [] },
+    builtinCloudFormationValidation: false,
+  });
   const storage = new StorageStack(app, 'MlopsStorage');
-  const stack = new PipelineStack(app, 'MlopsPipeline', { dataBucket: storage.dataBucket, modelBucket: storage.modelBucket, specs });
-  return { definition: renderedDefinition(stack, stack.pipeline.stateMachine), functionArn: placeholderArn(stack, stack.pipeline.fn) };
+  const stack = new PipelineStack(app, 'MlopsPipeline', {
+    dataBucket: storage.dataBucket,
+    modelBucket: storage.modelBucket,
+    specs,
+  });
+  return {
+    definition: renderedDefinition(stack, stack.pipeline.stateMachine),
+    functionArn: placeholderArn(stack, stack.pipeline.fn),
+  };
 }
 
 /** cdk.json's context (feature flags included), as the CDK CLI hands it to bin/app.ts. */
 function cdkJsonContext(): Record<string, unknown> {
-  return (JSON.parse(readFileSync(join(__dirname, '..', 'cdk.json'), 'utf8')) as { context?: Record<string, unknown> }).context ?? {};
+  return (
+    (JSON.parse(readFileSync(join(__dirname, '..', 'cdk.json'), 'utf8')) as { context?: Record<string, unknown> })
+      .context ?? {}
+  );
 }
 
 export class LocalPipeline {
@@ -71,7 +84,11 @@ export class LocalPipeline {
 
   constructor(private readonly options: LocalPipelineOptions) {
     this.emit = options.onEvent ?? (() => undefined);
-    this.fn = new FunctionProcess({ module: join(__dirname, 'pipeline-worker.ts'), env: options.functionEnv, onLine: options.onFunctionOutput });
+    this.fn = new FunctionProcess({
+      module: join(__dirname, 'pipeline-worker.ts'),
+      env: options.functionEnv,
+      onLine: options.onFunctionOutput,
+    });
     const { definition, functionArn } = synthesisedPipeline(options.specs);
     this.executions = new LocalExecutions(definition, {
       retryIntervalMs: options.retryIntervalMs ?? 1000,
@@ -98,15 +115,25 @@ export class LocalPipeline {
     if (object.bucket !== this.options.dataBucket || !object.key.startsWith(INCOMING_PREFIX)) return undefined;
     // A folder marker ("Create folder" in a console, or incoming/<model>/ itself) is not data: no run.
     if (object.key.endsWith('/')) return undefined;
-    return this.start({ trigger: 'upload', bucket: object.bucket, key: object.key, etag: object.etag }, executionNameFor(object));
+    return this.start(
+      { trigger: 'upload', bucket: object.bucket, key: object.key, etag: object.etag },
+      executionNameFor(object),
+    );
   }
 
   /**
    * A schedule, on-demand or drift run ({ model, trigger, reportKey? }), as `aws stepfunctions
    * start-execution` would; `name` (default `<trigger>-<model>-<ms>`) makes a retried start a no-op.
    */
-  startRun(model: string, trigger: 'manual' | 'schedule' | 'drift' = 'manual', options: { readonly reportKey?: string; readonly name?: string } = {}): LocalExecution | undefined {
-    return this.start({ model, trigger, ...(options.reportKey ? { reportKey: options.reportKey } : {}) }, options.name ?? `${trigger}-${model}-${Date.now()}`);
+  startRun(
+    model: string,
+    trigger: 'manual' | 'schedule' | 'drift' = 'manual',
+    options: { readonly reportKey?: string; readonly name?: string } = {},
+  ): LocalExecution | undefined {
+    return this.start(
+      { model, trigger, ...(options.reportKey ? { reportKey: options.reportKey } : {}) },
+      options.name ?? `${trigger}-${model}-${Date.now()}`,
+    );
   }
 
   /** An execution this process started, by name. */
@@ -143,7 +170,15 @@ export class LocalPipeline {
       },
       (error: unknown) => {
         this.running.delete(name);
-        this.emit({ type: 'finished', execution: name, result: { status: 'FAILED', error: 'LocalInterpreterError', cause: error instanceof Error ? error.message : String(error) } });
+        this.emit({
+          type: 'finished',
+          execution: name,
+          result: {
+            status: 'FAILED',
+            error: 'LocalInterpreterError',
+            cause: error instanceof Error ? error.message : String(error),
+          },
+        });
       },
     );
     return execution;

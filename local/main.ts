@@ -25,7 +25,6 @@ function port(name: string, fallback: number): number {
   return value;
 }
 
-
 /** The variables that choose the ports, and the ports they chose. */
 type Ports = Readonly<Record<'PORT' | 'S3_PORT', number>>;
 
@@ -94,7 +93,10 @@ async function main(): Promise<void> {
       const seconds = ((performance.now() - started) / 1000).toFixed(1);
       const unserved = await platform.unserved();
       if (unserved.length === 0) log(`seed       models ready (${seconds} s after start)`);
-      else log(`seed       models ready except ${unserved.map((u) => `${u.model} (${u.reason})`).join(', ')} (${seconds} s after start)`);
+      else
+        log(
+          `seed       models ready except ${unserved.map((u) => `${u.model} (${u.reason})`).join(', ')} (${seconds} s after start)`,
+        );
     },
     (error: unknown) => log(`seed       failed: ${error instanceof Error ? error.message : String(error)}`),
   );

@@ -14,12 +14,17 @@ export interface UploadedObject {
  * event starts nothing. Names allow 1-80 characters of [A-Za-z0-9-_].
  */
 export function executionNameFor(object: UploadedObject): string {
-  const digest = createHash('sha256').update(`${object.bucket}/${object.key}#${object.etag}`).digest('hex').slice(0, 24);
+  const digest = createHash('sha256')
+    .update(`${object.bucket}/${object.key}#${object.etag}`)
+    .digest('hex')
+    .slice(0, 24);
   const file = (object.key.split('/').pop() ?? 'upload').replace(/[^A-Za-z0-9_-]+/g, '-').slice(0, 40);
   return `${file}-${digest}`;
 }
 
-export type StartResult = { readonly started: true; readonly name: string; readonly result: Promise<RunResult> } | { readonly started: false; readonly name: string };
+export type StartResult =
+  | { readonly started: true; readonly name: string; readonly result: Promise<RunResult> }
+  | { readonly started: false; readonly name: string };
 
 /**
  * Starts executions of one state machine definition locally, with Step Functions' name
@@ -41,6 +46,10 @@ export class LocalExecutions {
     this.names.add(name);
     const { onStateEntered, ...options } = this.options;
     const entered = onStateEntered ? (state: string) => onStateEntered(name, state) : undefined;
-    return { started: true, name, result: runStateMachine(this.definition, input, { ...options, executionName: name, onStateEntered: entered }) };
+    return {
+      started: true,
+      name,
+      result: runStateMachine(this.definition, input, { ...options, executionName: name, onStateEntered: entered }),
+    };
   }
 }

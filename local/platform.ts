@@ -108,7 +108,11 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
   mkdirSync(scratch, { recursive: true });
   const specs = loadModelSpecs(options.specsDir ?? join(REPO_ROOT, 'config', 'models'));
 
-  const s3 = await startS3Server({ port: options.s3Port ?? 4568, directory: join(dataDir, 's3'), buckets: [LOCAL_BUCKETS.data, LOCAL_BUCKETS.models] });
+  const s3 = await startS3Server({
+    port: options.s3Port ?? 4568,
+    directory: join(dataDir, 's3'),
+    buckets: [LOCAL_BUCKETS.data, LOCAL_BUCKETS.models],
+  });
   // What a function's execution environment has in AWS: credentials and region in the environment.
   // The local S3 server accepts only its own keys; this process talks to nothing else.
   const awsEnv = {
@@ -156,8 +160,10 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
 
   const appLog: AppLog = {
     info: () => undefined,
-    warn: (message, attributes) => log(`inference  WARN  ${message}${attributes ? ` ${JSON.stringify(attributes)}` : ''}`),
-    error: (message, attributes) => log(`inference  ERROR ${message}${attributes ? ` ${JSON.stringify(attributes)}` : ''}`),
+    warn: (message, attributes) =>
+      log(`inference  WARN  ${message}${attributes ? ` ${JSON.stringify(attributes)}` : ''}`),
+    error: (message, attributes) =>
+      log(`inference  ERROR ${message}${attributes ? ` ${JSON.stringify(attributes)}` : ''}`),
   };
   const defaultModel = options.defaultModel ?? (specs.some((s) => s.name === 'iris') ? 'iris' : undefined);
   const config = loadConfig({
@@ -166,10 +172,15 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
     MODEL_TTL_SECONDS: String(options.modelTtlSeconds ?? 5),
     AWS_ENDPOINT_URL: s3.endpoint,
     DATA_BUCKET: LOCAL_BUCKETS.data,
-    CAPTURE_SETTINGS: JSON.stringify(Object.fromEntries(specs.map((spec) => [spec.name, monitoringSettings(spec).capture]))),
+    CAPTURE_SETTINGS: JSON.stringify(
+      Object.fromEntries(specs.map((spec) => [spec.name, monitoringSettings(spec).capture])),
+    ),
   });
   // The capture path's Firehose: captured lines to capture/<model>/ in the data bucket.
-  const capture = new LocalCaptureDelivery({ store: dataStore, onError: (error) => log(`capture    ERROR ${error instanceof Error ? error.message : String(error)}`) });
+  const capture = new LocalCaptureDelivery({
+    store: dataStore,
+    onError: (error) => log(`capture    ERROR ${error instanceof Error ? error.message : String(error)}`),
+  });
   const app = buildInferenceApp(config, {
     log: appLog,
     captureSink: capture,
@@ -201,10 +212,18 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
     dataStore,
     models: registry,
     specs: new Map(specs.map((spec) => [spec.name, spec])),
-    retrain: { start: async (model, reportKey, name) => ({ started: pipeline.startRun(model, 'drift', { reportKey, name }) !== undefined }) },
+    retrain: {
+      start: async (model, reportKey, name) => ({
+        started: pipeline.startRun(model, 'drift', { reportKey, name }) !== undefined,
+      }),
+    },
     clock: () => new Date(),
     recorder: { record: (record) => metrics.recordMetric(record) },
-    log: { info: () => undefined, warn: (message, attributes) => log(`monitoring WARN  ${message}${attributes ? ` ${JSON.stringify(attributes)}` : ''}`) },
+    log: {
+      info: () => undefined,
+      warn: (message, attributes) =>
+        log(`monitoring WARN  ${message}${attributes ? ` ${JSON.stringify(attributes)}` : ''}`),
+    },
   });
   const monitoring: LocalMonitoring = {
     async run(model) {
@@ -222,18 +241,37 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
       port: options.port ?? 3000,
       handler: (event) => app.handle(event),
       localRoutes: {
-        '/dashboard': () => ({ status: 200, headers: { 'content-type': 'text/html; charset=utf-8', ...DASHBOARD_HEADERS }, body: DASHBOARD_HTML }),
-        '/dashboard/data': () => ({ status: 200, headers: { 'content-type': 'application/json', 'cache-control': 'no-store' }, body: JSON.stringify(metrics.snapshot()) }),
+        '/dashboard': () => ({
+          status: 200,
+          headers: { 'content-type': 'text/html; charset=utf-8', ...DASHBOARD_HEADERS },
+          body: DASHBOARD_HTML,
+        }),
+        '/dashboard/data': () => ({
+          status: 200,
+          headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
+          body: JSON.stringify(metrics.snapshot()),
+        }),
         // `npm run registry -- drift <model> --now` against the local platform (API_URL): the monitoring job now.
         'POST /_local/monitoring/{model}': async ({ params }) => {
-          const json = (status: number, body: unknown) => ({ status, headers: { 'content-type': 'application/json', 'cache-control': 'no-store' }, body: JSON.stringify(body) });
+          const json = (status: number, body: unknown) => ({
+            status,
+            headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
+            body: JSON.stringify(body),
+          });
           if (!specs.some((spec) => spec.name === params.model)) {
-            return json(404, { error: { code: 'unknown_model', message: `no model spec for ${JSON.stringify(params.model)} (known: ${specs.map((spec) => spec.name).join(', ')})` } });
+            return json(404, {
+              error: {
+                code: 'unknown_model',
+                message: `no model spec for ${JSON.stringify(params.model)} (known: ${specs.map((spec) => spec.name).join(', ')})`,
+              },
+            });
           }
           try {
             return json(200, await monitoring.run(params.model));
           } catch (error) {
-            return json(500, { error: { code: 'monitoring_failed', message: error instanceof Error ? error.message : String(error) } });
+            return json(500, {
+              error: { code: 'monitoring_failed', message: error instanceof Error ? error.message : String(error) },
+            });
           }
         },
       },
@@ -257,17 +295,28 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
     if (rollout.onObjectCreated(upload)) return;
     const started = pipeline.onObjectCreated(upload);
     if (started === undefined && pipeline.find(executionNameFor(upload))) {
-      log(`pipeline   ${object.key}: this object version (same key and content) was already handled by execution ${executionNameFor(upload)}; upload under another name to retrain`);
+      log(
+        `pipeline   ${object.key}: this object version (same key and content) was already handled by execution ${executionNameFor(upload)}; upload under another name to retrain`,
+      );
     }
   });
 
-  const endpoints: PlatformEndpoints = { apiUrl: api.url, s3Endpoint: s3.endpoint, region: LOCAL_REGION, dataBucket: LOCAL_BUCKETS.data, modelBucket: LOCAL_BUCKETS.models };
+  const endpoints: PlatformEndpoints = {
+    apiUrl: api.url,
+    s3Endpoint: s3.endpoint,
+    region: LOCAL_REGION,
+    dataBucket: LOCAL_BUCKETS.data,
+    modelBucket: LOCAL_BUCKETS.models,
+  };
   writeEndpoints(dataDir, endpoints);
 
   // Uploads a previous run stopped before handling (Ctrl-C mid-run) are picked up again.
-  const leftovers = await client.send(new ListObjectsV2Command({ Bucket: LOCAL_BUCKETS.data, Prefix: INCOMING_PREFIX }));
+  const leftovers = await client.send(
+    new ListObjectsV2Command({ Bucket: LOCAL_BUCKETS.data, Prefix: INCOMING_PREFIX }),
+  );
   for (const object of leftovers.Contents ?? []) {
-    if (object.Key && object.ETag) pipeline.onObjectCreated({ bucket: LOCAL_BUCKETS.data, key: object.Key, etag: object.ETag.replace(/"/g, '') });
+    if (object.Key && object.ETag)
+      pipeline.onObjectCreated({ bucket: LOCAL_BUCKETS.data, key: object.Key, etag: object.ETag.replace(/"/g, '') });
   }
 
   // Rollouts a previous run stopped mid-way resume under the same execution name: Begin finds its
@@ -288,9 +337,11 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
   const monitoringTick = (model: string) =>
     monitoring.run(model).then(
       (report) => {
-        if (report.drifted.length > 0 || report.retrain.started) log(`monitoring ${model}: drift in ${report.drifted.join(', ')}; ${report.retrain.reason}`);
+        if (report.drifted.length > 0 || report.retrain.started)
+          log(`monitoring ${model}: drift in ${report.drifted.join(', ')}; ${report.retrain.reason}`);
       },
-      (error: unknown) => log(`monitoring ${model}: the job failed: ${error instanceof Error ? error.message : String(error)}`),
+      (error: unknown) =>
+        log(`monitoring ${model}: the job failed: ${error instanceof Error ? error.message : String(error)}`),
     );
   const monitoringSchedules = startSchedules(
     specs.map((spec) => ({ name: spec.name, schedule: monitoringSettings(spec).schedule })),
@@ -302,7 +353,10 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
   async function seed(): Promise<void> {
     const plan = await seedPlan(specs, registry, dataStore);
     for (const skipped of plan.skipped) log(`seed       ${skipped.model}: ${skipped.reason}`);
-    if (plan.uploads.length > 0) log(`seed       first start: training ${plan.uploads.map((u) => u.model).join(', ')} from the bundled data, in that order; each serves once promoted`);
+    if (plan.uploads.length > 0)
+      log(
+        `seed       first start: training ${plan.uploads.map((u) => u.model).join(', ')} from the bundled data, in that order; each serves once promoted`,
+      );
     for (const upload of plan.uploads) {
       const { etag } = await dataStore.put(upload.key, upload.body);
       const object = { bucket: LOCAL_BUCKETS.data, key: upload.key, etag };
@@ -354,7 +408,8 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
 function functionLogLine(line: string, stream: 'stdout' | 'stderr'): string {
   try {
     const entry = JSON.parse(line) as { level?: string; message?: string; error?: unknown };
-    if (typeof entry.message === 'string') return `pipeline-fn ${entry.level ?? ''} ${entry.message}${entry.error ? ` ${JSON.stringify(entry.error)}` : ''}`;
+    if (typeof entry.message === 'string')
+      return `pipeline-fn ${entry.level ?? ''} ${entry.message}${entry.error ? ` ${JSON.stringify(entry.error)}` : ''}`;
   } catch {
     // not JSON
   }

@@ -1,4 +1,9 @@
-import type { CandidateResult, EvaluationResult, RegistrationResult, ValidationResult } from '../core/pipeline/contract';
+import type {
+  CandidateResult,
+  EvaluationResult,
+  RegistrationResult,
+  ValidationResult,
+} from '../core/pipeline/contract';
 import type { PipelineEvent } from './local-pipeline';
 
 /**
@@ -6,7 +11,8 @@ import type { PipelineEvent } from './local-pipeline';
  * the gate's decision, the version registered, and how the execution ended.
  */
 /** The states worth a line (the rest are Pass/Choice plumbing or one line per Map item). */
-const SHOWN_STATES = /^(Validate|Prepare|TrainCandidates|Evaluate|Gate|Register\w+|RecordFailure|Quarantined|NoNewData|PipelineFailed)$/;
+const SHOWN_STATES =
+  /^(Validate|Prepare|TrainCandidates|Evaluate|Gate|Register\w+|RecordFailure|Quarantined|NoNewData|PipelineFailed)$/;
 
 export function progressReporter(write: (line: string) => void): (event: PipelineEvent) => void {
   const models = new Map<string, { model: string; started: number }>();
@@ -18,7 +24,9 @@ export function progressReporter(write: (line: string) => void): (event: Pipelin
         const input = event.input as { model?: string; key?: string; trigger?: string };
         const model = input.model ?? input.key?.split('/')[1] ?? '?';
         models.set(event.execution, { model, started: Date.now() });
-        write(`${tag(model)}started ${input.trigger ?? ''}${input.key ? ` ${input.key}` : ''} (execution ${event.execution})`);
+        write(
+          `${tag(model)}started ${input.trigger ?? ''}${input.key ? ` ${input.key}` : ''} (execution ${event.execution})`,
+        );
         return;
       }
       case 'state': {
@@ -35,7 +43,10 @@ export function progressReporter(write: (line: string) => void): (event: Pipelin
       case 'finished': {
         const run = models.get(event.execution);
         const seconds = run ? ((Date.now() - run.started) / 1000).toFixed(1) : '?';
-        const outcome = event.result.status === 'SUCCEEDED' ? 'succeeded' : `failed: ${event.result.error}${event.result.cause ? ` - ${event.result.cause.slice(0, 300)}` : ''}`;
+        const outcome =
+          event.result.status === 'SUCCEEDED'
+            ? 'succeeded'
+            : `failed: ${event.result.error}${event.result.cause ? ` - ${event.result.cause.slice(0, 300)}` : ''}`;
         write(`${tag(run?.model ?? '?')}${outcome} (${seconds} s)`);
         models.delete(event.execution);
         return;
@@ -49,13 +60,19 @@ function stepLines(step: string, result: unknown, score: (n: number) => string):
     case 'validate': {
       const v = result as ValidationResult;
       if (v.status === 'clean') {
-        const dropped = v.duplicateRows > 0 ? ` (${v.duplicateRows} duplicate row(s) dropped: already processed or repeated in the file)` : '';
+        const dropped =
+          v.duplicateRows > 0
+            ? ` (${v.duplicateRows} duplicate row(s) dropped: already processed or repeated in the file)`
+            : '';
         return [`data clean: ${v.rows} new row(s)${dropped} -> ${v.processedKey}`];
       }
       if (v.status === 'no-new-data') {
-        return [`no new data: all ${v.rowsIn} clean row(s) are already in processed/ - nothing to train, no new version (record: ${v.runKey})`];
+        return [
+          `no new data: all ${v.rowsIn} clean row(s) are already in processed/ - nothing to train, no new version (record: ${v.runKey})`,
+        ];
       }
-      if (v.status === 'quarantined') return [`data quarantined -> ${v.quarantineKey} (${v.problems.slice(0, 3).join('; ')})`];
+      if (v.status === 'quarantined')
+        return [`data quarantined -> ${v.quarantineKey} (${v.problems.slice(0, 3).join('; ')})`];
       if (v.status === 'duplicate') return [`already handled by ${v.handledBy}: nothing to do`];
       return [];
     }
@@ -68,7 +85,9 @@ function stepLines(step: string, result: unknown, score: (n: number) => string):
     }
     case 'evaluate': {
       const e = result as EvaluationResult;
-      const champion = e.champion ? `, champion v${e.champion.version} macroF1 ${score(e.champion.holdout.macroF1)}` : '';
+      const champion = e.champion
+        ? `, champion v${e.champion.version} macroF1 ${score(e.champion.holdout.macroF1)}`
+        : '';
       return [
         `best ${e.best.algorithm}: ${e.selection}`,
         `compared on ${e.comparison.rows} row(s) (${e.comparison.basis}): candidate macroF1 ${score(e.candidate.macroF1)}${champion}`,
@@ -77,8 +96,15 @@ function stepLines(step: string, result: unknown, score: (n: number) => string):
     }
     case 'register': {
       const r = result as RegistrationResult;
-      const serving = r.promoted ? ' (now serving)' : r.canary ? ` (canary: serving ${r.canary.weight}% of callers; rollout ${r.canary.rolloutId}, steps ${r.canary.steps.join(' -> ')}%, ${r.canary.bakeSeconds} s each)` : '';
-      return [`registered v${r.version} as ${r.alias}${serving}`, ...(r.note ? [`not promoted: ${r.note.replace(/^.*; not (promoted|rolled out): /, '')}`] : [])];
+      const serving = r.promoted
+        ? ' (now serving)'
+        : r.canary
+          ? ` (canary: serving ${r.canary.weight}% of callers; rollout ${r.canary.rolloutId}, steps ${r.canary.steps.join(' -> ')}%, ${r.canary.bakeSeconds} s each)`
+          : '';
+      return [
+        `registered v${r.version} as ${r.alias}${serving}`,
+        ...(r.note ? [`not promoted: ${r.note.replace(/^.*; not (promoted|rolled out): /, '')}`] : []),
+      ];
     }
     default:
       return [];

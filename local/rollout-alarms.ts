@@ -53,7 +53,15 @@ export function canaryAlarmEvent(model: string, state: 'ALARM' | 'OK', reason: s
         metrics: [
           {
             id: 'canaryServerErrors',
-            metricStat: { metric: { namespace: METRICS_NAMESPACE, name: INFERENCE_METRICS.variantServerErrors, dimensions: { service: METRICS_SERVICE, model, variant: 'canary' } }, period: 60, stat: 'Sum' },
+            metricStat: {
+              metric: {
+                namespace: METRICS_NAMESPACE,
+                name: INFERENCE_METRICS.variantServerErrors,
+                dimensions: { service: METRICS_SERVICE, model, variant: 'canary' },
+              },
+              period: 60,
+              stat: 'Sum',
+            },
             returnData: true,
           },
         ],
@@ -84,12 +92,17 @@ export class CanaryAlarms {
       const state = errors > 0 ? 'ALARM' : 'OK';
       if ((this.states.get(model) ?? 'OK') === state) continue;
       this.states.set(model, state);
-      this.options.log?.(`alarm      ${canaryAlarmName(model)} -> ${state}${state === 'ALARM' ? ` (${errors} canary server error(s) in ${this.periodMs / 1000} s)` : ''}`);
+      this.options.log?.(
+        `alarm      ${canaryAlarmName(model)} -> ${state}${state === 'ALARM' ? ` (${errors} canary server error(s) in ${this.periodMs / 1000} s)` : ''}`,
+      );
       if (state !== 'ALARM') continue;
       const reason = `Threshold Crossed: ${errors} canary server error(s) in the last ${this.periodMs / 1000} s, greater than the threshold (0.0)`;
       const delivered = this.options.onAlarm(canaryAlarmEvent(model, 'ALARM', reason, new Date(now))).then(
         () => undefined,
-        (error: unknown) => this.options.log?.(`alarm      ${canaryAlarmName(model)}: the abort failed: ${error instanceof Error ? error.message : String(error)}`),
+        (error: unknown) =>
+          this.options.log?.(
+            `alarm      ${canaryAlarmName(model)}: the abort failed: ${error instanceof Error ? error.message : String(error)}`,
+          ),
       );
       this.pending.add(delivered);
       void delivered.finally(() => this.pending.delete(delivered));

@@ -51,11 +51,23 @@ export interface LocalRolloutOptions {
 
 /** The rollout state machine as `cdk deploy` ships it (the pipeline stack synthesised, assets not bundled). */
 export function synthesisedRollout(specs: readonly ModelSpec[]): { definition: object; functionArn: string } {
-  const context = (JSON.parse(readFileSync(join(__dirname, '..', 'cdk.json'), 'utf8')) as { context?: Record<string, unknown> }).context ?? {};
-  const app = new App({ context: { ...context, 'aws:cdk:bundling-stacks': [] }, builtinCloudFormationValidation: false });
+  const context =
+    (JSON.parse(readFileSync(join(__dirname, '..', 'cdk.json'), 'utf8')) as { context?: Record<string, unknown> })
+      .context ?? {};
+  const app = new App({
+    context: { ...context, 'aws:cdk:bundling-stacks': [] },
+    builtinCloudFormationValidation: false,
+  });
   const storage = new StorageStack(app, 'MlopsStorage');
-  const stack = new PipelineStack(app, 'MlopsPipeline', { dataBucket: storage.dataBucket, modelBucket: storage.modelBucket, specs });
-  return { definition: renderedDefinition(stack, stack.rollout.stateMachine), functionArn: placeholderArn(stack, stack.rollout.fn) };
+  const stack = new PipelineStack(app, 'MlopsPipeline', {
+    dataBucket: storage.dataBucket,
+    modelBucket: storage.modelBucket,
+    specs,
+  });
+  return {
+    definition: renderedDefinition(stack, stack.rollout.stateMachine),
+    functionArn: placeholderArn(stack, stack.rollout.fn),
+  };
 }
 
 export class LocalRollout {
@@ -81,7 +93,11 @@ export class LocalRollout {
       },
       [SNS_PUBLISH]: async (params) => {
         const { Subject, Message } = params as { Subject?: string; Message?: unknown };
-        this.emit({ type: 'notification', subject: Subject ?? '', message: typeof Message === 'string' ? Message : JSON.stringify(Message) });
+        this.emit({
+          type: 'notification',
+          subject: Subject ?? '',
+          message: typeof Message === 'string' ? Message : JSON.stringify(Message),
+        });
         return { MessageId: `local-${Date.now()}` };
       },
     };
@@ -94,13 +110,21 @@ export class LocalRollout {
     // Step Functions refuses a name it has seen; a closed platform starts nothing.
     if (this.names.has(name) || this.stop.signal.aborted) return undefined;
     this.names.add(name);
-    const result = runStateMachine(this.definition, { bucket: object.bucket, key: object.key }, {
-      taskHandlers: this.handlers,
-      executionName: name,
-      retryIntervalMs: this.options.retryIntervalMs ?? 1000,
-      signal: this.stop.signal,
-      onStateEntered: (state) => this.emit({ type: 'state', execution: name, state }),
-    }).catch((error: unknown): RunResult => ({ status: 'FAILED', error: 'LocalInterpreterError', cause: error instanceof Error ? error.message : String(error) }));
+    const result = runStateMachine(
+      this.definition,
+      { bucket: object.bucket, key: object.key },
+      {
+        taskHandlers: this.handlers,
+        executionName: name,
+        retryIntervalMs: this.options.retryIntervalMs ?? 1000,
+        signal: this.stop.signal,
+        onStateEntered: (state) => this.emit({ type: 'state', execution: name, state }),
+      },
+    ).catch((error: unknown): RunResult => ({
+      status: 'FAILED',
+      error: 'LocalInterpreterError',
+      cause: error instanceof Error ? error.message : String(error),
+    }));
     const execution: RolloutExecution = { name, key: object.key, startedAt: new Date(), result };
     this.started.set(name, execution);
     this.running.set(name, execution);
@@ -142,14 +166,19 @@ export function rolloutProgress(log: (line: string) => void): (event: RolloutEve
     if (event.type === 'started') log(`rollout    ${event.key}: started (${event.execution})`);
     if (event.type === 'notification') log(`rollout    notice "${event.subject}": ${event.message}`);
     if (event.type === 'alarm') log(`rollout    alarm: ${JSON.stringify(event.result)}`);
-    if (event.type === 'finished') log(`rollout    ${event.execution}: ${event.result.status === 'SUCCEEDED' ? 'finished' : `failed: ${event.result.error} ${event.result.cause ?? ''}`}`);
+    if (event.type === 'finished')
+      log(
+        `rollout    ${event.execution}: ${event.result.status === 'SUCCEEDED' ? 'finished' : `failed: ${event.result.error} ${event.result.cause ?? ''}`}`,
+      );
     if (event.type === 'step' && event.step === 'judge') {
       const verdict = event.result as { status?: string; reason?: string };
       log(`rollout    judge: ${verdict.status}: ${(verdict.reason ?? '').slice(0, 400)}`);
     }
     if (event.type === 'step' && ['advance', 'promote', 'abort', 'begin'].includes(event.step)) {
       const result = event.result as { status?: string; reason?: string; rollout?: { weight?: number } };
-      log(`rollout    ${event.step}: ${result.status}${result.rollout?.weight !== undefined && event.step === 'advance' ? ` (weight ${result.rollout.weight}%)` : ''}${result.reason ? `: ${result.reason.slice(0, 300)}` : ''}`);
+      log(
+        `rollout    ${event.step}: ${result.status}${result.rollout?.weight !== undefined && event.step === 'advance' ? ` (weight ${result.rollout.weight}%)` : ''}${result.reason ? `: ${result.reason.slice(0, 300)}` : ''}`,
+      );
     }
   };
 }

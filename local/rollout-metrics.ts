@@ -33,7 +33,13 @@ export interface LocalVariantMetricsOptions {
   readonly clock?: () => number;
 }
 
-const VARIANT_METRICS = new Set<string>([INFERENCE_METRICS.variantRequests, INFERENCE_METRICS.variantServerErrors, INFERENCE_METRICS.variantClientErrors, INFERENCE_METRICS.variantLatency, INFERENCE_METRICS.variantPredictions]);
+const VARIANT_METRICS = new Set<string>([
+  INFERENCE_METRICS.variantRequests,
+  INFERENCE_METRICS.variantServerErrors,
+  INFERENCE_METRICS.variantClientErrors,
+  INFERENCE_METRICS.variantLatency,
+  INFERENCE_METRICS.variantPredictions,
+]);
 
 /** Nearest-rank percentile, as CloudWatch computes it over raw values. */
 function percentile(values: number[], p: number): number | undefined {
@@ -74,7 +80,10 @@ export class LocalVariantMetrics implements VariantMetricsQuery {
       case INFERENCE_METRICS.variantLatency: {
         bucket.latencySeen += 1;
         // Reservoir sampling (algorithm R): every latency of the second has the same chance to be kept.
-        const slot = bucket.latencies.length < this.maxSamples ? bucket.latencies.length : Math.floor(Math.random() * bucket.latencySeen);
+        const slot =
+          bucket.latencies.length < this.maxSamples
+            ? bucket.latencies.length
+            : Math.floor(Math.random() * bucket.latencySeen);
         if (slot < this.maxSamples) bucket.latencies[slot] = record.value;
         break;
       }
@@ -87,7 +96,10 @@ export class LocalVariantMetrics implements VariantMetricsQuery {
   }
 
   async window(model: string, since: Date, until: Date): Promise<VariantWindow> {
-    return { champion: this.stats(model, 'champion', since.getTime(), until.getTime()), canary: this.stats(model, 'canary', since.getTime(), until.getTime()) };
+    return {
+      champion: this.stats(model, 'champion', since.getTime(), until.getTime()),
+      canary: this.stats(model, 'canary', since.getTime(), until.getTime()),
+    };
   }
 
   /** The variant's server errors from `since` to `until` (what the local canary alarm evaluates). */
@@ -103,11 +115,15 @@ export class LocalVariantMetrics implements VariantMetricsQuery {
   private stats(model: string, variant: Variant, since: number, until: number): VariantStats {
     const buckets = this.buckets(model, variant, since, until);
     const classCounts: Record<string, number> = {};
-    for (const b of buckets) for (const [label, count] of b.classes) classCounts[label] = (classCounts[label] ?? 0) + count;
+    for (const b of buckets)
+      for (const [label, count] of b.classes) classCounts[label] = (classCounts[label] ?? 0) + count;
     return {
       requests: buckets.reduce((sum, b) => sum + b.requests, 0),
       serverErrors: buckets.reduce((sum, b) => sum + b.serverErrors, 0),
-      p99LatencyMs: percentile(buckets.flatMap((b) => b.latencies), 99),
+      p99LatencyMs: percentile(
+        buckets.flatMap((b) => b.latencies),
+        99,
+      ),
       classCounts,
     };
   }
@@ -116,7 +132,8 @@ export class LocalVariantMetrics implements VariantMetricsQuery {
   private buckets(model: string, variant: Variant, since: number, until: number): Bucket[] {
     const from = Math.floor(since / BUCKET_MS) * BUCKET_MS;
     const found: Bucket[] = [];
-    for (const [start, bucket] of this.data.get(model)?.get(variant) ?? []) if (start >= from && start <= until) found.push(bucket);
+    for (const [start, bucket] of this.data.get(model)?.get(variant) ?? [])
+      if (start >= from && start <= until) found.push(bucket);
     return found;
   }
 
@@ -128,7 +145,11 @@ export class LocalVariantMetrics implements VariantMetricsQuery {
     if (!byTime) byVariant.set(variant, (byTime = new Map()));
     const start = Math.floor(at / BUCKET_MS) * BUCKET_MS;
     let bucket = byTime.get(start);
-    if (!bucket) byTime.set(start, (bucket = { requests: 0, serverErrors: 0, clientErrors: 0, latencySeen: 0, latencies: [], classes: new Map() }));
+    if (!bucket)
+      byTime.set(
+        start,
+        (bucket = { requests: 0, serverErrors: 0, clientErrors: 0, latencySeen: 0, latencies: [], classes: new Map() }),
+      );
     return bucket;
   }
 
@@ -140,7 +161,8 @@ export class LocalVariantMetrics implements VariantMetricsQuery {
     this.lastPrune = now;
     const oldest = now - this.retentionMs;
     for (const byVariant of this.data.values()) {
-      for (const byTime of byVariant.values()) for (const start of byTime.keys()) if (start < oldest) byTime.delete(start);
+      for (const byTime of byVariant.values())
+        for (const start of byTime.keys()) if (start < oldest) byTime.delete(start);
     }
   }
 }

@@ -58,7 +58,10 @@ export interface S3rverServer {
 export interface S3EventNotification {
   readonly Records: readonly {
     readonly eventName: string;
-    readonly s3: { readonly bucket: { readonly name: string }; readonly object: { readonly key: string; readonly eTag?: string; readonly size?: number } };
+    readonly s3: {
+      readonly bucket: { readonly name: string };
+      readonly object: { readonly key: string; readonly eTag?: string; readonly size?: number };
+    };
   }[];
 }
 
@@ -85,7 +88,8 @@ export class KeyedLock {
   }
 }
 
-const escapeXml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const escapeXml = (s: string) =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 function xmlElements(fields: Readonly<Record<string, string | number | boolean | undefined>>): string {
   return Object.entries(fields)
@@ -108,7 +112,11 @@ export interface ConditionFailure {
 }
 
 /** What S3 answers when a write's condition does not hold (undefined: it holds). */
-export function conditionFailure(current: string | undefined, ifNoneMatch: string, ifMatch: string): ConditionFailure | undefined {
+export function conditionFailure(
+  current: string | undefined,
+  ifNoneMatch: string,
+  ifMatch: string,
+): ConditionFailure | undefined {
   const failed = (condition: string): ConditionFailure => ({
     status: 412,
     code: 'PreconditionFailed',
@@ -143,7 +151,14 @@ async function currentEtag(server: S3rverServer, bucket: string, key: string): P
  * that s3rver is still rewriting. Listings and other keys are not held up. (A client that never
  * reads a large GET body holds its key until the connection closes.)
  */
-async function objectRequest(server: S3rverServer, locks: KeyedLock, ctx: KoaContext, next: () => Promise<void>, bucket: string, key: string) {
+async function objectRequest(
+  server: S3rverServer,
+  locks: KeyedLock,
+  ctx: KoaContext,
+  next: () => Promise<void>,
+  bucket: string,
+  key: string,
+) {
   const release = await locks.acquire(`${bucket}/${key}`);
   // Koa writes the body after the middleware chain returns, so the response (or its failure)
   // releases the lock, not the end of this function.
@@ -152,10 +167,17 @@ async function objectRequest(server: S3rverServer, locks: KeyedLock, ctx: KoaCon
     const conditional = ctx.method === 'PUT' && !SUB_RESOURCES.some((q) => q in ctx.query);
     const ifNoneMatch = conditional ? ctx.get('if-none-match') : '';
     const ifMatch = conditional ? ctx.get('if-match') : '';
-    const failure = ifNoneMatch || ifMatch ? conditionFailure(await currentEtag(server, bucket, key), ifNoneMatch, ifMatch) : undefined;
+    const failure =
+      ifNoneMatch || ifMatch
+        ? conditionFailure(await currentEtag(server, bucket, key), ifNoneMatch, ifMatch)
+        : undefined;
     if (failure) {
       ctx.set('x-amz-error-code', failure.code);
-      answer(ctx, failure.status, `<Error>${xmlElements({ Code: failure.code, Message: failure.message, Condition: failure.condition, Key: key })}</Error>`);
+      answer(
+        ctx,
+        failure.status,
+        `<Error>${xmlElements({ Code: failure.code, Message: failure.message, Condition: failure.condition, Key: key })}</Error>`,
+      );
       return;
     }
     await next();
@@ -178,7 +200,11 @@ const queryValue = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0
  */
 async function listObjectsV2(server: S3rverServer, ctx: KoaContext, bucket: string, pageSize: number): Promise<void> {
   if (!(await server.store.getBucket(bucket))) {
-    answer(ctx, 404, `<Error>${xmlElements({ Code: 'NoSuchBucket', Message: 'The specified bucket does not exist', BucketName: bucket })}</Error>`);
+    answer(
+      ctx,
+      404,
+      `<Error>${xmlElements({ Code: 'NoSuchBucket', Message: 'The specified bucket does not exist', BucketName: bucket })}</Error>`,
+    );
     return;
   }
   const q = (name: string) => queryValue(ctx.query[name]);
@@ -213,7 +239,11 @@ async function listObjectsV2(server: S3rverServer, ctx: KoaContext, bucket: stri
       ? `<Contents>${xmlElements({ Key: o.key, LastModified: o.lastModifiedDate.toISOString(), ETag: String(o.metadata['etag']), Size: o.size, StorageClass: 'STANDARD' })}</Contents>`
       : `<CommonPrefixes>${xmlElements({ Prefix: name })}</CommonPrefixes>`,
   );
-  answer(ctx, 200, `<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">${head}${body.join('')}</ListBucketResult>`);
+  answer(
+    ctx,
+    200,
+    `<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">${head}${body.join('')}</ListBucketResult>`,
+  );
 }
 
 /**
@@ -228,7 +258,8 @@ export function s3Compat(server: S3rverServer, listPageSize = 1000): KoaMiddlewa
     if (!match) return next();
     const bucket = decodeURIComponent(match[1]);
     if (match[2]) return objectRequest(server, locks, ctx, next, bucket, decodeURIComponent(match[2]));
-    if (ctx.method === 'GET' && queryValue(ctx.query['list-type']) === '2') return listObjectsV2(server, ctx, bucket, listPageSize);
+    if (ctx.method === 'GET' && queryValue(ctx.query['list-type']) === '2')
+      return listObjectsV2(server, ctx, bucket, listPageSize);
     return next();
   };
 }

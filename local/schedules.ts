@@ -23,7 +23,10 @@ export interface LocalSchedules {
   stop(): void;
 }
 
-export function startSchedules(models: readonly { readonly name: string; readonly schedule?: string }[], run: (model: string) => void): LocalSchedules {
+export function startSchedules(
+  models: readonly { readonly name: string; readonly schedule?: string }[],
+  run: (model: string) => void,
+): LocalSchedules {
   const timers: NodeJS.Timeout[] = [];
   const notes: string[] = [];
   for (const { name, schedule } of models) {

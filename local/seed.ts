@@ -18,7 +18,10 @@ export interface SeedUpload {
   readonly body: Buffer;
 }
 
-export type SeedPlan = { readonly uploads: readonly SeedUpload[]; readonly skipped: readonly { readonly model: string; readonly reason: string }[] };
+export type SeedPlan = {
+  readonly uploads: readonly SeedUpload[];
+  readonly skipped: readonly { readonly model: string; readonly reason: string }[];
+};
 
 /** The bundled data of a model, as one file (several files of one layout are concatenated). */
 export function bundledData(spec: ModelSpec): { readonly file: string; readonly body: Buffer } | undefined {
@@ -33,7 +36,11 @@ export function bundledData(spec: ModelSpec): { readonly file: string; readonly 
 }
 
 /** What to upload: models with no champion and no processed data yet, smallest data first. */
-export async function seedPlan(specs: readonly ModelSpec[], registry: ModelRegistry, dataStore: ObjectStore): Promise<SeedPlan> {
+export async function seedPlan(
+  specs: readonly ModelSpec[],
+  registry: ModelRegistry,
+  dataStore: ObjectStore,
+): Promise<SeedPlan> {
   const uploads: SeedUpload[] = [];
   const skipped: { model: string; reason: string }[] = [];
   for (const spec of specs) {
@@ -42,7 +49,10 @@ export async function seedPlan(specs: readonly ModelSpec[], registry: ModelRegis
     if ((await dataStore.list(processedPrefix(spec.name))).length > 0) continue;
     const data = bundledData(spec);
     if (!data) {
-      const missing = spec.bundledDataset === undefined ? 'no bundled dataset' : `its bundledDataset "${spec.bundledDataset}" is not one of ${Object.keys(DATASETS).join(', ')}`;
+      const missing =
+        spec.bundledDataset === undefined
+          ? 'no bundled dataset'
+          : `its bundledDataset "${spec.bundledDataset}" is not one of ${Object.keys(DATASETS).join(', ')}`;
       skipped.push({ model: spec.name, reason: `${missing}; upload data to incoming/${spec.name}/ to train it` });
       continue;
     }

@@ -64,7 +64,9 @@ interface AslState {
 export function allStates(definition: { States: Record<string, AslState> }): [string, AslState][] {
   return Object.entries(definition.States).flatMap(([name, state]) => [
     [name, state] as [string, AslState],
-    ...[state.ItemProcessor, state.Iterator, ...(state.Branches ?? [])].flatMap((inner) => (inner ? allStates(inner) : [])),
+    ...[state.ItemProcessor, state.Iterator, ...(state.Branches ?? [])].flatMap((inner) =>
+      inner ? allStates(inner) : [],
+    ),
   ]);
 }
 
@@ -77,7 +79,9 @@ function bindTasks(definition: { States: Record<string, AslState> }, handlers: R
     const resource = state.Resource ?? '';
     const handler = handlers[resource];
     if (!handler) {
-      throw new Error(`Task state "${name}" uses ${resource}, which has no local handler; pass one in taskHandlers (have: ${Object.keys(handlers).join(', ')})`);
+      throw new Error(
+        `Task state "${name}" uses ${resource}, which has no local handler; pass one in taskHandlers (have: ${Object.keys(handlers).join(', ')})`,
+      );
     }
     byState[name] = async (input) => ((await handler(input)) ?? null) as JsonValue;
     retries[name] = 0;
@@ -94,7 +98,12 @@ export async function runStateMachine(definition: object, input: unknown, option
   const machine = new asl.StateMachine(definition as ConstructorParameters<typeof asl.StateMachine>[0]);
   const execution = machine.run(input as JsonValue, {
     overrides: { taskResourceLocalHandlers: byState, retryIntervalOverrides },
-    context: { Execution: { Name: options.executionName ?? `local-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`, Input: input as JsonValue } },
+    context: {
+      Execution: {
+        Name: options.executionName ?? `local-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`,
+        Input: input as JsonValue,
+      },
+    },
   });
   const stop = () => execution.abort();
   options.signal?.addEventListener('abort', stop, { once: true });
@@ -110,7 +119,8 @@ export async function runStateMachine(definition: object, input: unknown, option
     return { status: 'SUCCEEDED', output };
   } catch (error) {
     await watching.catch(() => undefined);
-    if (error instanceof asl.ExecutionAbortedError) return { status: 'FAILED', error: 'ExecutionAborted', cause: 'the execution was stopped before it ended' };
+    if (error instanceof asl.ExecutionAbortedError)
+      return { status: 'FAILED', error: 'ExecutionAborted', cause: 'the execution was stopped before it ended' };
     if (error instanceof asl.ExecutionError) {
       const cause = (error as Error & { cause?: unknown }).cause;
       const inner = cause instanceof Error ? cause : undefined;
@@ -141,8 +151,12 @@ function placeholderFor(logicalId: string, type: string | undefined): string {
  * partition, region, account) resolved to placeholders that `placeholderArn` also gives.
  */
 export function renderedDefinition(stack: Stack, stateMachine: CdkStateMachine): object {
-  const template = Template.fromStack(stack).toJSON() as { Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }> };
-  const logicalId = stack.resolve((stateMachine.node.defaultChild as unknown as { logicalId: string }).logicalId) as string;
+  const template = Template.fromStack(stack).toJSON() as {
+    Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }>;
+  };
+  const logicalId = stack.resolve(
+    (stateMachine.node.defaultChild as unknown as { logicalId: string }).logicalId,
+  ) as string;
   const body = template.Resources[logicalId]?.Properties?.DefinitionString;
   const resolveToken = (value: unknown): string => {
     if (typeof value === 'string') return value;
@@ -153,7 +167,12 @@ export function renderedDefinition(stack: Stack, stateMachine: CdkStateMachine):
     }
     if ('Ref' in token) {
       const ref = token.Ref as string;
-      const pseudo: Record<string, string> = { 'AWS::Partition': 'aws', 'AWS::Region': 'us-east-1', 'AWS::AccountId': '123456789012', 'AWS::URLSuffix': 'amazonaws.com' };
+      const pseudo: Record<string, string> = {
+        'AWS::Partition': 'aws',
+        'AWS::Region': 'us-east-1',
+        'AWS::AccountId': '123456789012',
+        'AWS::URLSuffix': 'amazonaws.com',
+      };
       return pseudo[ref] ?? placeholderFor(ref, template.Resources[ref]?.Type);
     }
     if ('Fn::GetAtt' in token) {

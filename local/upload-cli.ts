@@ -32,7 +32,12 @@ class Refused extends Error {}
 function parse(argv: readonly string[]): { file: string; model: string; wait: boolean } {
   let parsed;
   try {
-    parsed = parseArgs({ args: [...argv], allowPositionals: true, strict: true, options: { wait: { type: 'boolean', default: false } } });
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: { wait: { type: 'boolean', default: false } },
+    });
   } catch (error) {
     throw new Refused(`${parseArgsProblem(error, ['wait']) ?? (error as Error).message}\n\n${USAGE}`);
   }
@@ -52,7 +57,9 @@ function checkSpec(model: string): void {
     throw new Refused(`cannot read the model specs in ${shown}: ${(error as Error).message}`);
   }
   if (!known.includes(model)) {
-    throw new Refused(`no model spec for "${model}" in ${shown}, so the platform would quarantine the upload (models with a spec: ${known.join(', ') || 'none'})`);
+    throw new Refused(
+      `no model spec for "${model}" in ${shown}, so the platform would quarantine the upload (models with a spec: ${known.join(', ') || 'none'})`,
+    );
   }
 }
 
@@ -63,7 +70,8 @@ function endpointsOf(dataDir: string): PlatformEndpoints & { readonly s3Endpoint
   } catch (error) {
     throw new Refused((error as Error).message);
   }
-  if (!endpoints.s3Endpoint) throw new Refused(`${join(dataDir, ENDPOINTS_FILE)} names no S3 endpoint: is it a local platform's?`);
+  if (!endpoints.s3Endpoint)
+    throw new Refused(`${join(dataDir, ENDPOINTS_FILE)} names no S3 endpoint: is it a local platform's?`);
   return { ...endpoints, s3Endpoint: endpoints.s3Endpoint };
 }
 
@@ -83,7 +91,9 @@ async function main(argv: readonly string[]): Promise<number> {
   const client = localS3Client(endpoints.s3Endpoint);
   try {
     const uploadedAt = new Date();
-    const put = await client.send(new PutObjectCommand({ Bucket: endpoints.dataBucket, Key: key, Body: readFileSync(file) }));
+    const put = await client.send(
+      new PutObjectCommand({ Bucket: endpoints.dataBucket, Key: key, Body: readFileSync(file) }),
+    );
     console.log(`uploaded ${file} (${size} bytes) to s3://${endpoints.dataBucket}/${key}`);
     // The run's outcome depends on the file: say what the platform will do, not what it will decide.
     console.log(
@@ -101,7 +111,11 @@ async function main(argv: readonly string[]): Promise<number> {
     for (const line of lines) console.log(line);
     return exitCode;
   } catch (error) {
-    const target = { env: { AWS_ENDPOINT_URL: endpoints.s3Endpoint }, endpointsFile: join(dataDir, ENDPOINTS_FILE), searched: join(dataDir, ENDPOINTS_FILE) };
+    const target = {
+      env: { AWS_ENDPOINT_URL: endpoints.s3Endpoint },
+      endpointsFile: join(dataDir, ENDPOINTS_FILE),
+      searched: join(dataDir, ENDPOINTS_FILE),
+    };
     const unreachable = unreachableMessage(error, target, "the local platform's S3 server");
     throw unreachable ? new Refused(unreachable) : error;
   } finally {

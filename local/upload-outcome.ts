@@ -1,6 +1,15 @@
 import type { ObjectStore } from '../core/object-store';
 import type { NoNewDataRecord, RunSummary } from '../core/pipeline/contract';
-import { claimKey, etagToken, failureKey, noNewDataKey, quarantineKey, quarantineReportKey, runIdFor, summaryKey } from '../lambdas/pipeline/keys';
+import {
+  claimKey,
+  etagToken,
+  failureKey,
+  noNewDataKey,
+  quarantineKey,
+  quarantineReportKey,
+  runIdFor,
+  summaryKey,
+} from '../lambdas/pipeline/keys';
 
 /**
  * What became of one upload under incoming/<model>/, read through the platform's public doors
@@ -23,8 +32,20 @@ export interface UploadedFile {
 export type UploadOutcome =
   | { readonly status: 'finished'; readonly execution: string; readonly summary: RunSummary }
   | { readonly status: 'no-new-data'; readonly execution: string; readonly record: NoNewDataRecord }
-  | { readonly status: 'failed'; readonly execution: string; readonly failure: { readonly failedAt?: string; readonly error?: { readonly error?: string; readonly cause?: unknown } } }
-  | { readonly status: 'quarantined'; readonly key: string; readonly reportKey: string; readonly problems: readonly string[] }
+  | {
+      readonly status: 'failed';
+      readonly execution: string;
+      readonly failure: {
+        readonly failedAt?: string;
+        readonly error?: { readonly error?: string; readonly cause?: unknown };
+      };
+    }
+  | {
+      readonly status: 'quarantined';
+      readonly key: string;
+      readonly reportKey: string;
+      readonly problems: readonly string[];
+    }
   | { readonly status: 'timed-out'; readonly after: number; readonly execution?: string };
 
 export interface FollowOptions {
@@ -62,7 +83,10 @@ async function recorded(model: string, execution: string, store: ObjectStore): P
   if (summary) return { status: 'finished', execution, summary };
   const record = await readJson<NoNewDataRecord>(store, noNewDataKey(model, runId));
   if (record) return { status: 'no-new-data', execution, record };
-  const failure = await readJson<Extract<UploadOutcome, { status: 'failed' }>['failure']>(store, failureKey(model, runId));
+  const failure = await readJson<Extract<UploadOutcome, { status: 'failed' }>['failure']>(
+    store,
+    failureKey(model, runId),
+  );
   return failure && { status: 'failed', execution, failure };
 }
 
@@ -75,20 +99,30 @@ export async function followUpload(upload: UploadedFile, options: FollowOptions)
     const refused = await quarantined(upload, options.dataStore);
     if (refused) return refused;
     if (execution === undefined) {
-      execution = (await readJson<{ execution?: string }>(options.dataStore, claimKey(upload.model, upload.file, upload.etag)))?.execution;
+      execution = (
+        await readJson<{ execution?: string }>(options.dataStore, claimKey(upload.model, upload.file, upload.etag))
+      )?.execution;
       if (execution !== undefined) options.onClaimed?.(execution);
     }
     const outcome = execution === undefined ? undefined : await recorded(upload.model, execution, options.modelStore);
     if (outcome) return outcome;
-    if (Date.now() >= deadline) return { status: 'timed-out', after: timeoutMs, ...(execution === undefined ? {} : { execution }) };
+    if (Date.now() >= deadline)
+      return { status: 'timed-out', after: timeoutMs, ...(execution === undefined ? {} : { execution }) };
     await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 1000));
   }
 }
 
-const when = (at: string | undefined, upload: UploadedFile) => (at !== undefined && at < upload.uploadedAt.toISOString() ? ' (an earlier run: these bytes were uploaded under this name before)' : '');
+const when = (at: string | undefined, upload: UploadedFile) =>
+  at !== undefined && at < upload.uploadedAt.toISOString()
+    ? ' (an earlier run: these bytes were uploaded under this name before)'
+    : '';
 
 /** The outcome as lines to print, and the exit code: 0 the run ended as designed, 1 it failed or the file was refused. */
-export function describeOutcome(outcome: UploadOutcome, upload: UploadedFile, dataBucket: string): { readonly lines: string[]; readonly exitCode: 0 | 1 } {
+export function describeOutcome(
+  outcome: UploadOutcome,
+  upload: UploadedFile,
+  dataBucket: string,
+): { readonly lines: string[]; readonly exitCode: 0 | 1 } {
   switch (outcome.status) {
     case 'finished': {
       const { summary } = outcome;
@@ -98,21 +132,38 @@ export function describeOutcome(outcome: UploadOutcome, upload: UploadedFile, da
         : r.canary
           ? `v${r.version} registered; as a canary it serves ${r.canary.weight}% of callers (rollout ${r.canary.rolloutId}, steps ${r.canary.steps.join(' -> ')}%)`
           : `v${r.version} registered as ${r.alias}, not promoted`;
-      const lines = [`run ${outcome.execution} finished${when(summary.finishedAt, upload)}: ${result}`, `gate: ${summary.decision.reason}`];
+      const lines = [
+        `run ${outcome.execution} finished${when(summary.finishedAt, upload)}: ${result}`,
+        `gate: ${summary.decision.reason}`,
+      ];
       if (r.note) lines.push(`note: ${r.note}`);
       return { lines, exitCode: 0 };
     }
     case 'no-new-data':
       // The record's message begins "no new data: ...".
-      return { lines: [`run ${outcome.execution} ended${when(outcome.record.finishedAt, upload)}: ${outcome.record.message}`], exitCode: 0 };
+      return {
+        lines: [`run ${outcome.execution} ended${when(outcome.record.finishedAt, upload)}: ${outcome.record.message}`],
+        exitCode: 0,
+      };
     case 'failed': {
       const { error, cause } = outcome.failure.error ?? {};
-      const why = [error, typeof cause === 'string' ? cause : cause === undefined ? undefined : JSON.stringify(cause)].filter(Boolean).join(': ').slice(0, 500);
-      return { lines: [`run ${outcome.execution} failed${when(outcome.failure.failedAt, upload)}: ${why || 'see its failure record'} (npm run registry -- runs ${upload.model})`], exitCode: 1 };
+      const why = [error, typeof cause === 'string' ? cause : cause === undefined ? undefined : JSON.stringify(cause)]
+        .filter(Boolean)
+        .join(': ')
+        .slice(0, 500);
+      return {
+        lines: [
+          `run ${outcome.execution} failed${when(outcome.failure.failedAt, upload)}: ${why || 'see its failure record'} (npm run registry -- runs ${upload.model})`,
+        ],
+        exitCode: 1,
+      };
     }
     case 'quarantined':
       return {
-        lines: [`refused: the file breaks ${upload.model}'s data contract and was moved to s3://${dataBucket}/${outcome.key} (report: ${outcome.reportKey})`, ...outcome.problems.slice(0, 5).map((p) => `  ${p}`)],
+        lines: [
+          `refused: the file breaks ${upload.model}'s data contract and was moved to s3://${dataBucket}/${outcome.key} (report: ${outcome.reportKey})`,
+          ...outcome.problems.slice(0, 5).map((p) => `  ${p}`),
+        ],
         exitCode: 1,
       };
     case 'timed-out':

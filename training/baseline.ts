@@ -1,4 +1,9 @@
-import { type BaselineRows, computeFeatureBaselines, type FeatureBaselines, type HoldoutPredictions } from '../core/monitoring/baseline';
+import {
+  type BaselineRows,
+  computeFeatureBaselines,
+  type FeatureBaselines,
+  type HoldoutPredictions,
+} from '../core/monitoring/baseline';
 import type { RawTable } from '../core/data/load';
 import { isMissing, type Schema } from '../core/data/schema';
 
@@ -15,7 +20,8 @@ export function tableRows(table: RawTable, rows: ArrayLike<number>): BaselineRow
     count: rows.length,
     value(feature, row) {
       const c = column.get(feature);
-      if (c === undefined) throw new Error(`feature "${feature}" is not a column of the data (columns: ${table.columns.join(', ')})`);
+      if (c === undefined)
+        throw new Error(`feature "${feature}" is not a column of the data (columns: ${table.columns.join(', ')})`);
       const cell = table.rows[rows[row]][c];
       return isMissing(cell) ? null : cell;
     },

@@ -60,7 +60,13 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
-const list = (v: string | undefined) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : []);
+const list = (v: string | undefined) =>
+  v
+    ? v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : [];
 
 const OPTIONS = {
   data: { type: 'string', multiple: true },
@@ -106,13 +112,16 @@ export function parseTrainCommand(argv: string[]): TrainCommand {
   const types: Record<string, FeatureType> = { ...(schema.types ?? {}) };
   for (const pair of list(values.types)) {
     const [column, type] = pair.split('=');
-    if (!['numeric', 'categorical', 'text'].includes(type)) throw new UsageError(`--types ${pair}: type must be numeric, categorical or text`);
+    if (!['numeric', 'categorical', 'text'].includes(type))
+      throw new UsageError(`--types ${pair}: type must be numeric, categorical or text`);
     types[column] = type as FeatureType;
   }
   for (const column of values.text ?? []) types[column] = 'text';
 
   const algorithms = values.algorithms ? list(values.algorithms) : undefined;
-  for (const a of algorithms ?? []) if (!isAlgorithm(a)) throw new UsageError(`--algorithms: unknown algorithm "${a}" (choose from lr, gbdt, rf, nb, svm)`);
+  for (const a of algorithms ?? [])
+    if (!isAlgorithm(a))
+      throw new UsageError(`--algorithms: unknown algorithm "${a}" (choose from lr, gbdt, rf, nb, svm)`);
   const metric = values.metric ?? 'macroF1';
   if (metric !== 'macroF1' && metric !== 'accuracy') throw new UsageError('--metric must be macroF1 or accuracy');
   const seed = values.seed === undefined ? undefined : Number(values.seed);
@@ -120,7 +129,9 @@ export function parseTrainCommand(argv: string[]): TrainCommand {
   if (values.quoting && !['on', 'off'].includes(values.quoting)) throw new UsageError('--quoting must be on or off');
   const missingCategory = values['missing-category'];
   if (missingCategory !== undefined && !(MISSING_CATEGORY_OPTIONS as readonly string[]).includes(missingCategory)) {
-    throw new UsageError(`--missing-category must be ${MISSING_CATEGORY_OPTIONS.join(' or ')}, got "${missingCategory}"`);
+    throw new UsageError(
+      `--missing-category must be ${MISSING_CATEGORY_OPTIONS.join(' or ')}, got "${missingCategory}"`,
+    );
   }
 
   const columns = values.columns ? list(values.columns) : schema.columns;

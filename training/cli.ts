@@ -21,7 +21,8 @@ async function main(argv: string[]): Promise<number> {
   const log = (message: string) => console.error(`[${((performance.now() - started) / 1000).toFixed(1)}s] ${message}`);
   const table = loadTable(command.data, command.load);
   log(`loaded ${table.rows.length} rows x ${table.columns.length} columns from ${command.data.length} file(s)`);
-  for (const w of dataWarnings(table, inferSchema(table, command), { algorithms: command.algorithms })) console.error(formatWarning(w));
+  for (const w of dataWarnings(table, inferSchema(table, command), { algorithms: command.algorithms }))
+    console.error(formatWarning(w));
   const run = trainCandidates(table, {
     label: command.label,
     types: command.types,
@@ -39,7 +40,9 @@ async function main(argv: string[]): Promise<number> {
   const { onnx, manifest } = exportModel(run, run.best, command.name, table.sources);
   const gap = await holdoutParity(run, run.best, onnx, table);
   if (gap > PARITY_TOLERANCE) {
-    console.error(`refusing to write the model: onnxruntime's probabilities differ from the trainer's by ${gap} (> ${PARITY_TOLERANCE})`);
+    console.error(
+      `refusing to write the model: onnxruntime's probabilities differ from the trainer's by ${gap} (> ${PARITY_TOLERANCE})`,
+    );
     return 1;
   }
   mkdirSync(command.out, { recursive: true });

@@ -32,14 +32,23 @@ export function buildOnnx(run: TrainingRun, candidate: Candidate, name: string):
   return graph.toBytes(name, `${candidate.algorithm} classifier for ${run.schema.label}`);
 }
 
-
-export function exportModel(run: TrainingRun, candidate: Candidate, name: string, sources: readonly SourceFile[]): ExportedModel {
+export function exportModel(
+  run: TrainingRun,
+  candidate: Candidate,
+  name: string,
+  sources: readonly SourceFile[],
+): ExportedModel {
   const onnx = buildOnnx(run, candidate, name);
   const summary = (c: Candidate) => ({
     algorithm: c.algorithm,
     params: c.params,
     validation: c.validation,
-    holdout: { accuracy: c.holdout.accuracy, macroF1: c.holdout.macroF1, logLoss: c.holdout.logLoss, ...(c.holdout.rocAuc === undefined ? {} : { rocAuc: c.holdout.rocAuc }) },
+    holdout: {
+      accuracy: c.holdout.accuracy,
+      macroF1: c.holdout.macroF1,
+      logLoss: c.holdout.logLoss,
+      ...(c.holdout.rocAuc === undefined ? {} : { rocAuc: c.holdout.rocAuc }),
+    },
     fitSeconds: c.fitSeconds,
     searchSeconds: c.searchSeconds,
   });
@@ -56,13 +65,20 @@ export function exportModel(run: TrainingRun, candidate: Candidate, name: string
     metrics: { holdout: candidate.holdout, validation: candidate.validation },
     selectionMetric: run.selectionMetric,
     candidates: run.candidates.map(summary),
-    split: { ...run.splitRecord, train: run.split.train.length, validation: run.split.validation.length, holdout: run.split.holdout.length },
+    split: {
+      ...run.splitRecord,
+      train: run.split.train.length,
+      validation: run.split.validation.length,
+      holdout: run.split.holdout.length,
+    },
     trainingData: sources.map((s) => ({ uri: s.uri, sha256: s.sha256, rows: s.rows })),
     sha256: sha256Hex(onnx),
     createdAt: new Date().toISOString(),
     // Last: the long part of the file, after what a reader looks for.
-    baseline: { ...run.baseline, predictions: predictionCounts(predictedClasses(candidate.holdoutProbabilities, run.classes)) },
+    baseline: {
+      ...run.baseline,
+      predictions: predictionCounts(predictedClasses(candidate.holdoutProbabilities, run.classes)),
+    },
   };
   return { onnx, manifest };
 }
-

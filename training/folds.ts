@@ -12,7 +12,12 @@
  * the same fold, so a duplicate is never scored by a model that trained on its twin. Folds hold
  * ascending row indices; some are empty only when there are fewer distinct rows than folds.
  */
-export function stratifiedFolds(rows: ArrayLike<number>, y: ArrayLike<number>, digests: readonly string[], k: number): Int32Array[] {
+export function stratifiedFolds(
+  rows: ArrayLike<number>,
+  y: ArrayLike<number>,
+  digests: readonly string[],
+  k: number,
+): Int32Array[] {
   if (!(Number.isInteger(k) && k >= 2)) throw new Error(`k-fold needs k >= 2, got ${k}`);
   // class -> digest -> rows holding it
   const byClass = new Map<number, Map<string, number[]>>();

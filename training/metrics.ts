@@ -8,7 +8,8 @@ export function argmaxRows(probabilities: ArrayLike<number>, nClasses: number): 
   const out = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     let best = 0;
-    for (let k = 1; k < nClasses; k++) if (probabilities[i * nClasses + k] > probabilities[i * nClasses + best]) best = k;
+    for (let k = 1; k < nClasses; k++)
+      if (probabilities[i * nClasses + k] > probabilities[i * nClasses + best]) best = k;
     out[i] = best;
   }
   return out;
@@ -35,7 +36,7 @@ export function rocAuc(y: ArrayLike<number>, scores: ArrayLike<number>): number 
   const order = Array.from({ length: y.length }, (_, i) => i).sort((a, b) => scores[a] - scores[b]);
   let positives = 0;
   let rankSum = 0;
-  for (let i = 0; i < order.length; ) {
+  for (let i = 0; i < order.length;) {
     let j = i;
     while (j + 1 < order.length && scores[order[j + 1]] === scores[order[i]]) j++;
     const averageRank = (i + j) / 2 + 1;

@@ -21,7 +21,19 @@ export function selectionProtocol(run: TrainingRun): string {
 export function candidatesTable(run: TrainingRun): string {
   const metric = run.selectionMetric === 'macroF1' ? 'macro F1' : 'accuracy';
   const kFold = run.selection.protocol === 'k-fold';
-  const header = ['', 'algorithm', `${kFold ? 'cv' : 'val'} ${metric}`, ...(kFold ? ['± std'] : []), 'holdout acc', 'holdout F1', 'log loss', 'ROC AUC', 'fit s', 'size', 'params'];
+  const header = [
+    '',
+    'algorithm',
+    `${kFold ? 'cv' : 'val'} ${metric}`,
+    ...(kFold ? ['± std'] : []),
+    'holdout acc',
+    'holdout F1',
+    'log loss',
+    'ROC AUC',
+    'fit s',
+    'size',
+    'params',
+  ];
   const rows = run.candidates.map((c) => [
     c === run.best ? (run.selection.tieBreak ? '*=' : '*') : '',
     c.algorithm,
@@ -33,10 +45,16 @@ export function candidatesTable(run: TrainingRun): string {
     num(c.holdout.rocAuc),
     c.fitSeconds.toFixed(2),
     count(c.parameters),
-    Object.entries(c.params).map(([k, v]) => `${k}=${v}`).join(' '),
+    Object.entries(c.params)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' '),
   ]);
   const widths = header.map((h, i) => rows.reduce((w, r) => Math.max(w, r[i].length), h.length));
-  const line = (cells: string[]) => cells.map((c, i) => pad(c, widths[i])).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => pad(c, widths[i]))
+      .join('  ')
+      .trimEnd();
   const lines = [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
   for (const s of run.skipped) lines.push(`(${s.algorithm} skipped: ${s.reason})`);
   lines.push(`${selectionProtocol(run)}; size = parameters the model stores`);

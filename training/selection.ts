@@ -46,7 +46,11 @@ function names(list: readonly string[]): string {
  * them the one with the fewest parameters wins, then the earliest in the array (callers pass
  * candidates in the algorithms' order). `scoreName` only words the reason.
  */
-export function pickBest(contenders: readonly Contender[], tolerance = TIE_TOLERANCE, scoreName = 'selection score'): Pick {
+export function pickBest(
+  contenders: readonly Contender[],
+  tolerance = TIE_TOLERANCE,
+  scoreName = 'selection score',
+): Pick {
   if (contenders.length === 0) throw new Error('pickBest: no candidates to choose from');
   if (!(tolerance >= 0)) throw new Error(`pickBest: tolerance must be >= 0, got ${tolerance}`);
   const value = (i: number) => (Number.isNaN(contenders[i].score) ? -Infinity : contenders[i].score);
@@ -61,7 +65,12 @@ export function pickBest(contenders: readonly Contender[], tolerance = TIE_TOLER
 
   const chosen = contenders[index];
   if (tied.length === 1) {
-    return { index, tied, tieBreak: false, reason: `${chosen.algorithm} has the best ${scoreName} (${score(chosen.score)})` };
+    return {
+      index,
+      tied,
+      tieBreak: false,
+      reason: `${chosen.algorithm} has the best ${scoreName} (${score(chosen.score)})`,
+    };
   }
   // Listed best score first, as a reader compares them.
   const byScore = [...tied].sort((a, b) => value(b) - value(a) || a - b);

@@ -100,13 +100,30 @@ export function splitPart(digest: string, seed: number, fractions: SplitFraction
   return u < fractions.holdout + fractions.validation ? 'validation' : 'train';
 }
 
-export function splitRecord(tableColumns: readonly string[], exclude: readonly string[] | undefined, seed: number, fractions: SplitFractions = DEFAULT_FRACTIONS): SplitRecord {
-  return { scheme: SPLIT_SCHEME, seed, fractions: { validation: fractions.validation, holdout: fractions.holdout }, columns: contentColumns(tableColumns, exclude) };
+export function splitRecord(
+  tableColumns: readonly string[],
+  exclude: readonly string[] | undefined,
+  seed: number,
+  fractions: SplitFractions = DEFAULT_FRACTIONS,
+): SplitRecord {
+  return {
+    scheme: SPLIT_SCHEME,
+    seed,
+    fractions: { validation: fractions.validation, holdout: fractions.holdout },
+    columns: contentColumns(tableColumns, exclude),
+  };
 }
 
 /** Whether two records put every row in the same part (so one's holdout is the other's holdout). */
 export function sameSplit(
-  a: { readonly scheme?: string; readonly seed?: number; readonly fractions?: Partial<SplitFractions>; readonly columns?: readonly string[] } | undefined,
+  a:
+    | {
+        readonly scheme?: string;
+        readonly seed?: number;
+        readonly fractions?: Partial<SplitFractions>;
+        readonly columns?: readonly string[];
+      }
+    | undefined,
   b: SplitRecord,
 ): boolean {
   return (
@@ -124,7 +141,11 @@ export function tableDigests(table: RawTable, record: SplitRecord): string[] {
 }
 
 /** The digest of each row of `rows` (laid out as `columns`), by the record's content columns. */
-export function rowDigests(columns: readonly string[], rows: readonly (readonly string[])[], record: Pick<SplitRecord, 'columns'>): string[] {
+export function rowDigests(
+  columns: readonly string[],
+  rows: readonly (readonly string[])[],
+  record: Pick<SplitRecord, 'columns'>,
+): string[] {
   const index = record.columns.map((c) => {
     const i = columns.indexOf(c);
     if (i < 0) throw new Error(`split column "${c}" is not in the data (columns: ${columns.join(', ')})`);
@@ -149,5 +170,9 @@ export function rowDigests(columns: readonly string[], rows: readonly (readonly 
 export function contentSplit(digests: readonly string[], record: SplitRecord): Split {
   const parts: Record<SplitPart, number[]> = { train: [], validation: [], holdout: [] };
   for (let r = 0; r < digests.length; r++) parts[splitPart(digests[r], record.seed, record.fractions)].push(r);
-  return { train: Int32Array.from(parts.train), validation: Int32Array.from(parts.validation), holdout: Int32Array.from(parts.holdout) };
+  return {
+    train: Int32Array.from(parts.train),
+    validation: Int32Array.from(parts.validation),
+    holdout: Int32Array.from(parts.holdout),
+  };
 }

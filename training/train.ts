@@ -11,7 +11,15 @@ import { FittedEncoder } from './encoding/encoder';
 import { otherFolds, stratifiedFolds } from './folds';
 import { classificationMetrics } from './metrics';
 import { pickBest, TIE_TOLERANCE } from './selection';
-import { contentSplit, DEFAULT_FRACTIONS, type Split, type SplitFractions, type SplitRecord, splitRecord, tableDigests } from './split';
+import {
+  contentSplit,
+  DEFAULT_FRACTIONS,
+  type Split,
+  type SplitFractions,
+  type SplitRecord,
+  splitRecord,
+  tableDigests,
+} from './split';
 
 export type SelectionMetric = 'macroF1' | 'accuracy';
 
@@ -128,7 +136,9 @@ function subset(y: Int32Array, rows: Int32Array): Int32Array {
 }
 
 function describe(params: Params): string {
-  return Object.entries(params).map(([k, v]) => `${k}=${v}`).join(' ');
+  return Object.entries(params)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
 }
 
 /** Encoded rows to fit a grid point on and the rows it is scored on, with the columns' descriptions. */
@@ -139,9 +149,20 @@ interface SearchFold {
 }
 
 /** Fits the encoder on `fitRows` only (nothing of the held-out rows leaks into the scaling or the vocabulary). */
-function searchFold(table: RawTable, schema: Schema, y: Int32Array, nClasses: number, fitRows: Int32Array, heldRows: Int32Array): SearchFold {
+function searchFold(
+  table: RawTable,
+  schema: Schema,
+  y: Int32Array,
+  nClasses: number,
+  fitRows: Int32Array,
+  heldRows: Int32Array,
+): SearchFold {
   const encoder = FittedEncoder.fit(table, schema, fitRows);
-  const encode = (rows: Int32Array): TrainingSet => ({ x: encoder.transform(encoder.tableInputs(table, rows)), y: subset(y, rows), nClasses });
+  const encode = (rows: Int32Array): TrainingSet => ({
+    x: encoder.transform(encoder.tableInputs(table, rows)),
+    y: subset(y, rows),
+    nClasses,
+  });
   return { train: encode(fitRows), heldOut: encode(heldRows), columns: encoder.columns };
 }
 
@@ -183,7 +204,12 @@ function searchGrid(
     const accuracy: number[] = [];
     const macroF1: number[] = [];
     for (const fold of folds) {
-      const model = trainer.fit(fold.train, params, { seed, validation: fold.heldOut, columns: fold.columns, onProgress: progress });
+      const model = trainer.fit(fold.train, params, {
+        seed,
+        validation: fold.heldOut,
+        columns: fold.columns,
+        onProgress: progress,
+      });
       const m = classificationMetrics(fold.heldOut.y, model.predictProba(fold.heldOut.x), classes);
       accuracy.push(m.accuracy);
       macroF1.push(m.macroF1);
@@ -191,8 +217,11 @@ function searchGrid(
     const a = meanStd(accuracy);
     const f = meanStd(macroF1);
     const mean = { accuracy: a.mean, macroF1: f.mean };
-    const spread = folds.length > 1 ? ` (std ${a.std.toFixed(4)} / ${f.std.toFixed(4)} over ${folds.length} folds)` : '';
-    progress(`${algorithm} ${describe(params)}: ${folds.length > 1 ? 'CV mean ' : 'validation '}accuracy ${mean.accuracy.toFixed(4)} macro F1 ${mean.macroF1.toFixed(4)}${spread} (${seconds(pointStart).toFixed(2)} s)`);
+    const spread =
+      folds.length > 1 ? ` (std ${a.std.toFixed(4)} / ${f.std.toFixed(4)} over ${folds.length} folds)` : '';
+    progress(
+      `${algorithm} ${describe(params)}: ${folds.length > 1 ? 'CV mean ' : 'validation '}accuracy ${mean.accuracy.toFixed(4)} macro F1 ${mean.macroF1.toFixed(4)}${spread} (${seconds(pointStart).toFixed(2)} s)`,
+    );
     if (!best || mean[metric] > best.mean[metric]) best = { params, mean, std: { accuracy: a.std, macroF1: f.std } };
   }
   if (!best) throw new Error(`${algorithm} has an empty hyper-parameter grid`);
@@ -219,7 +248,9 @@ function selectionFolds(
   const cvFolds = stratifiedFolds(pool, y, digests, CV_FOLDS);
   const nonEmpty = cvFolds.filter((f) => f.length > 0);
   if (nonEmpty.length < 2) {
-    throw new DataError(`too few distinct rows (${pool.length} rows in train + validation) for ${CV_FOLDS}-fold cross-validation`);
+    throw new DataError(
+      `too few distinct rows (${pool.length} rows in train + validation) for ${CV_FOLDS}-fold cross-validation`,
+    );
   }
   const folds = nonEmpty.map((held, i) => searchFold(table, schema, y, nClasses, otherFolds(nonEmpty, i), held));
   return { folds, cvFolds };
@@ -240,10 +271,17 @@ export function trainCandidates(table: RawTable, options: TrainOptions): Trainin
   const progress = options.onProgress ?? (() => undefined);
   const trainers: Readonly<Record<AlgorithmName, Trainer>> = { ...TRAINERS, ...options.trainers };
   const schema = inferSchema(table, options);
-  const { classes, y, split, record, digests } = labelledSplit(table, { label: schema.label, exclude: options.exclude }, seed, options.fractions);
+  const { classes, y, split, record, digests } = labelledSplit(
+    table,
+    { label: schema.label, exclude: options.exclude },
+    seed,
+    options.fractions,
+  );
   const pool = concat(split.train, split.validation);
   if (pool.length < classes.length * 2 || split.holdout.length === 0) {
-    throw new DataError(`too few rows (${y.length}) to split into train, validation and holdout for ${classes.length} classes`);
+    throw new DataError(
+      `too few rows (${y.length}) to split into train, validation and holdout for ${classes.length} classes`,
+    );
   }
   const hasText = schema.features.some((f) => f.type === 'text');
   const requested = options.algorithms ?? ALGORITHMS;
@@ -251,14 +289,21 @@ export function trainCandidates(table: RawTable, options: TrainOptions): Trainin
     .filter((a) => hasText && !trainers[a].supportsText)
     .map((algorithm) => ({ algorithm, reason: 'does not train on text features' }));
   const algorithms = requested.filter((a) => !skipped.some((s) => s.algorithm === a));
-  if (algorithms.length === 0) throw new DataError(`none of the algorithms (${requested.join(', ')}) can train on this data`);
+  if (algorithms.length === 0)
+    throw new DataError(`none of the algorithms (${requested.join(', ')}) can train on this data`);
 
   const { folds, cvFolds } = selectionFolds(table, schema, y, classes.length, split, pool, digests);
   const encoder = FittedEncoder.fit(table, schema, pool);
-  const finalTrain: TrainingSet = { x: encoder.transform(encoder.tableInputs(table, pool)), y: subset(y, pool), nClasses: classes.length };
+  const finalTrain: TrainingSet = {
+    x: encoder.transform(encoder.tableInputs(table, pool)),
+    y: subset(y, pool),
+    nClasses: classes.length,
+  };
   const holdoutX = encoder.transform(encoder.tableInputs(table, split.holdout));
   const holdoutY = subset(y, split.holdout);
-  progress(`split (seed ${seed}): ${split.train.length} train, ${split.validation.length} validation, ${split.holdout.length} holdout rows; ${encoder.columns.length} encoded columns`);
+  progress(
+    `split (seed ${seed}): ${split.train.length} train, ${split.validation.length} validation, ${split.holdout.length} holdout rows; ${encoder.columns.length} encoded columns`,
+  );
   const kFold = cvFolds !== undefined;
   const metricName = metric === 'macroF1' ? 'macro F1' : 'accuracy';
   const scoreName = kFold ? `${folds.length}-fold CV ${metricName}` : `validation ${metricName}`;

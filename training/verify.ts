@@ -10,7 +10,12 @@ export const PARITY_TOLERANCE = 1e-5;
  * Runs the exported model in onnxruntime on the holdout rows (raw values in, as a request would
  * send them) and returns the largest difference from the trainer's own probabilities.
  */
-export async function holdoutParity(run: TrainingRun, candidate: Candidate, onnx: Uint8Array, table: RawTable): Promise<number> {
+export async function holdoutParity(
+  run: TrainingRun,
+  candidate: Candidate,
+  onnx: Uint8Array,
+  table: RawTable,
+): Promise<number> {
   const session = await createSession(onnx);
   const inputs = run.encoder.tableInputs(table, run.split.holdout);
   const result = await session.run(toOrtFeeds(inputs));

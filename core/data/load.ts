@@ -63,7 +63,10 @@ export function looksNumeric(value: string): boolean {
  * the one giving more fields); sentences full of commas in a tab-separated file do not fool it.
  */
 function detectDelimiter(text: string): string {
-  const lines = text.split('\n', 51).slice(0, 50).filter((l) => l.trim() !== '');
+  const lines = text
+    .split('\n', 51)
+    .slice(0, 50)
+    .filter((l) => l.trim() !== '');
   let best = { delimiter: ',', consistent: false, fields: 0 };
   for (const delimiter of ['\t', ',', ';']) {
     const counts = lines.map((l) => l.split(delimiter).length - 1);
@@ -119,7 +122,8 @@ function csvOptions(delimiter: string, quoting: boolean): Options {
 
 /** The line the record after the first `records` ones starts on (blank lines skipped). */
 function lineAfterRecords(text: string, delimiter: string, quoting: boolean, records: number): number {
-  const before = records > 0 ? (parse(text, { ...csvOptions(delimiter, quoting), to: records }) as unknown as ParsedRecord[]) : [];
+  const before =
+    records > 0 ? (parse(text, { ...csvOptions(delimiter, quoting), to: records }) as unknown as ParsedRecord[]) : [];
   const lines = text.split(/\r\n|\n|\r/);
   let line = before.length > 0 ? before[before.length - 1].info.lines + 1 : 1;
   while (line < lines.length && lines[line - 1].trim() === '') line++;
@@ -170,7 +174,11 @@ function parseText(text: string, delimiter: string, quoting: boolean, file: stri
 }
 
 /** The file's records that spanned several lines, or undefined when none did. */
-function multilineRecords(file: number, records: readonly LocatedRecord[], start: number): MultilineRecords | undefined {
+function multilineRecords(
+  file: number,
+  records: readonly LocatedRecord[],
+  start: number,
+): MultilineRecords | undefined {
   let count = 0;
   let lines = 0;
   let firstLine = 0;
@@ -219,7 +227,10 @@ export function loadTable(paths: readonly string[], options: LoadOptions = {}): 
     if (header) {
       const names = records[0].map((n) => n.trim());
       if (columns && columns.join('\u0000') !== names.join('\u0000')) {
-        throw new DataError(`${path}: header (${names.join(', ')}) differs from the first file's (${columns.join(', ')})`, { file: path, row: 1 });
+        throw new DataError(
+          `${path}: header (${names.join(', ')}) differs from the first file's (${columns.join(', ')})`,
+          { file: path, row: 1 },
+        );
       }
       columns = names;
       start = 1;
@@ -232,7 +243,8 @@ export function loadTable(paths: readonly string[], options: LoadOptions = {}): 
       const record = records[i];
       if (record.length !== columns.length) {
         const { first, last } = parsed[i];
-        const spans = last > first ? ` (the record spans lines ${first}-${last}: a quote there is probably unbalanced)` : '';
+        const spans =
+          last > first ? ` (the record spans lines ${first}-${last}: a quote there is probably unbalanced)` : '';
         throw new DataError(
           `${path}: line ${lineOf[i]} has ${record.length} fields, expected ${columns.length} (${columns.join(', ')})${spans}`,
           { file: path, row: lineOf[i] },

@@ -80,11 +80,16 @@ export function inferSchema(table: RawTable, overrides: SchemaOverrides): Schema
   const { label } = overrides;
   const known = new Set(table.columns);
   if (!known.has(label)) {
-    const hint = table.format.header ? '' : ' (the file has no header row: name the columns with --columns or a schema file)';
-    throw new DataError(`label column "${label}" not found; columns are: ${table.columns.join(', ')}${hint}`, { column: label });
+    const hint = table.format.header
+      ? ''
+      : ' (the file has no header row: name the columns with --columns or a schema file)';
+    throw new DataError(`label column "${label}" not found; columns are: ${table.columns.join(', ')}${hint}`, {
+      column: label,
+    });
   }
   for (const name of [...(overrides.exclude ?? []), ...Object.keys(overrides.types ?? {})]) {
-    if (!known.has(name)) throw new DataError(`column "${name}" not found; columns are: ${table.columns.join(', ')}`, { column: name });
+    if (!known.has(name))
+      throw new DataError(`column "${name}" not found; columns are: ${table.columns.join(', ')}`, { column: name });
   }
 
   const features: FeatureSchema[] = [];
@@ -115,7 +120,12 @@ export function inferSchema(table: RawTable, overrides: SchemaOverrides): Schema
     features.push({ name, type });
   });
   if (features.length === 0) throw new DataError('no feature columns left to train on', {});
-  return { label, features, ignored, ...(overrides.missingCategory ? { missingCategory: overrides.missingCategory } : {}) };
+  return {
+    label,
+    features,
+    ignored,
+    ...(overrides.missingCategory ? { missingCategory: overrides.missingCategory } : {}),
+  };
 }
 
 function firstNonNumeric(table: RawTable, c: number): number {

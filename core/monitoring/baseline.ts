@@ -137,7 +137,15 @@ function numericBaseline(feature: string, rows: BaselineRows): NumericBaseline {
   }
   const { edges, counts, sorted } = quantileBins(values.subarray(0, n));
   // With no value at all the range is [0, 0], as the manifest's feature range is.
-  return { feature, type: 'numeric', edges, counts, missing: rows.count - n, min: n > 0 ? sorted[0] : 0, max: n > 0 ? sorted[n - 1] : 0 };
+  return {
+    feature,
+    type: 'numeric',
+    edges,
+    counts,
+    missing: rows.count - n,
+    min: n > 0 ? sorted[0] : 0,
+    max: n > 0 ? sorted[n - 1] : 0,
+  };
 }
 
 const byCodeUnits = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
@@ -182,11 +190,23 @@ function textBaseline(feature: string, rows: BaselineRows, vocabularySize: numbe
     if (tokens !== undefined) coverageCounts[binIndex(COVERAGE_EDGES, coverageShare(tokens, known))]++;
   }
   const { edges, counts } = quantileBins(lengths.subarray(0, n));
-  return { feature, type: 'text', lengthEdges: edges, lengthCounts: counts, vocabulary, coverageCounts, missing: rows.count - n };
+  return {
+    feature,
+    type: 'text',
+    lengthEdges: edges,
+    lengthCounts: counts,
+    vocabulary,
+    coverageCounts,
+    missing: rows.count - n,
+  };
 }
 
 /** Every feature's baseline, in the order given (the manifest's). */
-export function computeFeatureBaselines(features: readonly Pick<ManifestFeature, 'name' | 'type'>[], rows: BaselineRows, options: BaselineOptions = {}): FeatureBaselines {
+export function computeFeatureBaselines(
+  features: readonly Pick<ManifestFeature, 'name' | 'type'>[],
+  rows: BaselineRows,
+  options: BaselineOptions = {},
+): FeatureBaselines {
   const vocabularySize = Math.min(options.vocabularySize ?? TEXT_VOCABULARY_SIZE, TEXT_VOCABULARY_SIZE);
   return {
     rows: rows.count,
@@ -203,7 +223,8 @@ export function predictionCounts({ classes, predicted }: HoldoutPredictions): Re
   const counts = new Array<number>(classes.length).fill(0);
   for (let i = 0; i < predicted.length; i++) {
     const k = predicted[i];
-    if (!Number.isInteger(k) || k < 0 || k >= classes.length) throw new RangeError(`holdout row ${i} predicts class index ${k}; there are ${classes.length} classes`);
+    if (!Number.isInteger(k) || k < 0 || k >= classes.length)
+      throw new RangeError(`holdout row ${i} predicts class index ${k}; there are ${classes.length} classes`);
     counts[k]++;
   }
   return Object.fromEntries(classes.map((c, k) => [c, counts[k]]));
@@ -230,15 +251,22 @@ const isCount = (x: unknown): x is number => typeof x === 'number' && Number.isI
 
 function edgesProblems(what: string, edges: unknown): string[] {
   if (!Array.isArray(edges)) return [`${what} is not an array`];
-  if (!edges.every((e) => typeof e === 'number' && Number.isFinite(e))) return [`${what} holds a value that is not a finite number`];
+  if (!edges.every((e) => typeof e === 'number' && Number.isFinite(e)))
+    return [`${what} holds a value that is not a finite number`];
   const at = edges.findIndex((e: number, i) => i > 0 && !(e > (edges[i - 1] as number)));
   return at > 0 ? [`${what} are not strictly ascending (${edges[at - 1]} then ${edges[at]})`] : [];
 }
 
 /** Problems with per-bin counts; `sum` gets the total when they are well-formed. */
-function countsProblems(what: string, counts: unknown, bins: number | undefined, sum: (total: number) => void): string[] {
+function countsProblems(
+  what: string,
+  counts: unknown,
+  bins: number | undefined,
+  sum: (total: number) => void,
+): string[] {
   if (!Array.isArray(counts)) return [`${what} is not an array`];
-  if (bins !== undefined && counts.length !== bins) return [`${what} has ${counts.length} entries, expected ${bins} (one per bin)`];
+  if (bins !== undefined && counts.length !== bins)
+    return [`${what} has ${counts.length} entries, expected ${bins} (one per bin)`];
   if (!counts.every(isCount)) return [`${what} holds a value that is not a non-negative integer`];
   sum(counts.reduce((a: number, b: number) => a + b, 0));
   return [];
@@ -247,7 +275,9 @@ function countsProblems(what: string, counts: unknown, bins: number | undefined,
 function totalProblem(what: string, binned: number | undefined, missing: unknown, rows: number): string[] {
   if (!isCount(missing)) return [`${what} missing is not a non-negative integer`];
   if (binned === undefined || binned + missing === rows) return [];
-  return [`${what} counts (${binned}) and missing (${missing}) sum to ${binned + missing}, not the baseline's ${rows} rows`];
+  return [
+    `${what} counts (${binned}) and missing (${missing}) sum to ${binned + missing}, not the baseline's ${rows} rows`,
+  ];
 }
 
 function featureProblems(b: Record<string, unknown>, rows: number): string[] {
@@ -258,23 +288,47 @@ function featureProblems(b: Record<string, unknown>, rows: number): string[] {
   if (b.type === 'numeric') {
     const edgeIssues = edgesProblems(`${what} edges`, b.edges);
     pushAll(problems, edgeIssues);
-    pushAll(problems, countsProblems(`${what} counts`, b.counts, edgeIssues.length === 0 ? (b.edges as unknown[]).length + 1 : undefined, total));
-    if (![b.min, b.max].every((x) => typeof x === 'number' && Number.isFinite(x))) problems.push(`${what} min and max are not finite numbers`);
+    pushAll(
+      problems,
+      countsProblems(
+        `${what} counts`,
+        b.counts,
+        edgeIssues.length === 0 ? (b.edges as unknown[]).length + 1 : undefined,
+        total,
+      ),
+    );
+    if (![b.min, b.max].every((x) => typeof x === 'number' && Number.isFinite(x)))
+      problems.push(`${what} min and max are not finite numbers`);
     else if ((b.min as number) > (b.max as number)) problems.push(`${what} min ${b.min} is above max ${b.max}`);
   } else if (b.type === 'categorical') {
     if (!isObject(b.counts)) problems.push(`${what} counts is not an object of category -> rows`);
-    else if (!Object.values(b.counts).every(isCount)) problems.push(`${what} counts holds a value that is not a non-negative integer`);
+    else if (!Object.values(b.counts).every(isCount))
+      problems.push(`${what} counts holds a value that is not a non-negative integer`);
     else total(Object.values(b.counts).reduce((a: number, c) => a + (c as number), 0));
   } else {
     const edgeIssues = edgesProblems(`${what} lengthEdges`, b.lengthEdges);
     pushAll(problems, edgeIssues);
-    pushAll(problems, countsProblems(`${what} lengthCounts`, b.lengthCounts, edgeIssues.length === 0 ? (b.lengthEdges as unknown[]).length + 1 : undefined, total));
+    pushAll(
+      problems,
+      countsProblems(
+        `${what} lengthCounts`,
+        b.lengthCounts,
+        edgeIssues.length === 0 ? (b.lengthEdges as unknown[]).length + 1 : undefined,
+        total,
+      ),
+    );
     let coverage: number | undefined;
-    pushAll(problems, countsProblems(`${what} coverageCounts`, b.coverageCounts, COVERAGE_EDGES.length + 1, (n) => (coverage = n)));
-    if (coverage !== undefined && binned !== undefined && coverage !== binned) problems.push(`${what} coverageCounts sum to ${coverage} but lengthCounts to ${binned}`);
+    pushAll(
+      problems,
+      countsProblems(`${what} coverageCounts`, b.coverageCounts, COVERAGE_EDGES.length + 1, (n) => (coverage = n)),
+    );
+    if (coverage !== undefined && binned !== undefined && coverage !== binned)
+      problems.push(`${what} coverageCounts sum to ${coverage} but lengthCounts to ${binned}`);
     const vocabulary = b.vocabulary;
-    if (!Array.isArray(vocabulary) || !vocabulary.every((t) => typeof t === 'string' && t !== '')) problems.push(`${what} vocabulary is not an array of non-empty strings`);
-    else if (vocabulary.length > TEXT_VOCABULARY_SIZE) problems.push(`${what} vocabulary has ${vocabulary.length} tokens, more than ${TEXT_VOCABULARY_SIZE}`);
+    if (!Array.isArray(vocabulary) || !vocabulary.every((t) => typeof t === 'string' && t !== ''))
+      problems.push(`${what} vocabulary is not an array of non-empty strings`);
+    else if (vocabulary.length > TEXT_VOCABULARY_SIZE)
+      problems.push(`${what} vocabulary has ${vocabulary.length} tokens, more than ${TEXT_VOCABULARY_SIZE}`);
     else if (new Set(vocabulary).size !== vocabulary.length) problems.push(`${what} vocabulary lists a token twice`);
   }
   return [...problems, ...totalProblem(what, binned, b.missing, rows)];
@@ -303,12 +357,16 @@ export function baselineProblems(baseline: unknown, manifest: Pick<ModelManifest
     const type = declared.get(entry.feature);
     if (type === undefined) problems.push(`feature "${entry.feature}" is not a feature of the manifest`);
     else if (seen.has(entry.feature)) problems.push(`feature "${entry.feature}" has more than one baseline`);
-    else if (entry.type !== type) problems.push(`feature "${entry.feature}" has a ${String(entry.type)} baseline but is ${type} in the manifest`);
+    else if (entry.type !== type)
+      problems.push(`feature "${entry.feature}" has a ${String(entry.type)} baseline but is ${type} in the manifest`);
     else if (isCount(rows)) pushAll(problems, featureProblems(entry, rows));
     seen.add(entry.feature);
   }
   const without = manifest.features.filter((f) => !seen.has(f.name));
-  if (without.length > 0) problems.push(`no baseline for feature${without.length > 1 ? 's' : ''} ${without.map((f) => `"${f.name}"`).join(', ')}`);
+  if (without.length > 0)
+    problems.push(
+      `no baseline for feature${without.length > 1 ? 's' : ''} ${without.map((f) => `"${f.name}"`).join(', ')}`,
+    );
   const predictions = baseline.predictions;
   if (!isObject(predictions)) {
     problems.push('predictions is not an object of class -> rows');
@@ -316,8 +374,10 @@ export function baselineProblems(baseline: unknown, manifest: Pick<ModelManifest
     const missing = manifest.classes.filter((c) => !Object.hasOwn(predictions, c));
     const extra = Object.keys(predictions).filter((c) => !manifest.classes.includes(c));
     if (missing.length > 0) problems.push(`predictions lack the classes ${missing.map((c) => `"${c}"`).join(', ')}`);
-    if (extra.length > 0) problems.push(`predictions list ${extra.map((c) => `"${c}"`).join(', ')}, not classes of the manifest`);
-    if (!Object.values(predictions).every(isCount)) problems.push('predictions hold a value that is not a non-negative integer');
+    if (extra.length > 0)
+      problems.push(`predictions list ${extra.map((c) => `"${c}"`).join(', ')}, not classes of the manifest`);
+    if (!Object.values(predictions).every(isCount))
+      problems.push('predictions hold a value that is not a non-negative integer');
   }
   return problems;
 }

@@ -114,7 +114,9 @@ function asFirehoseError(value: unknown): { readonly code: string; readonly rawD
   if (!isObject(value) || typeof value.rawData !== 'string') return undefined;
   const code = value.errorCode ?? value.ErrorCode ?? value.lastErrorCode;
   if (typeof code === 'string') return { code, rawData: value.rawData };
-  const described = ['errorMessage', 'ErrorMessage', 'lastErrorMessage', 'arrivalTimestamp', 'attemptsMade'].some((field) => field in value);
+  const described = ['errorMessage', 'ErrorMessage', 'lastErrorMessage', 'arrivalTimestamp', 'attemptsMade'].some(
+    (field) => field in value,
+  );
   return described ? { code: 'unknown', rawData: value.rawData } : undefined;
 }
 
@@ -174,6 +176,12 @@ export function readJsonValues(body: Uint8Array, onValue: (value: unknown) => vo
 export function asFeedbackRecord(value: unknown): FeedbackRecord | undefined {
   if (!isObject(value)) return undefined;
   const { inferenceId, label, receivedAt, model } = value;
-  if (typeof inferenceId !== 'string' || typeof label !== 'string' || typeof receivedAt !== 'string' || typeof model !== 'string') return undefined;
+  if (
+    typeof inferenceId !== 'string' ||
+    typeof label !== 'string' ||
+    typeof receivedAt !== 'string' ||
+    typeof model !== 'string'
+  )
+    return undefined;
   return value as unknown as FeedbackRecord;
 }

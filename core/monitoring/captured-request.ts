@@ -8,9 +8,11 @@ import { CAPTURE_KIND, type CaptureRecord, type CapturedRequest } from './contra
  */
 
 type Json = Readonly<Record<string, unknown>>;
-const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isObject = (value: unknown): value is Json =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 
-const isFeatureValue = (value: unknown) => value === null || typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value));
+const isFeatureValue = (value: unknown) =>
+  value === null || typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value));
 
 function instancesOf(request: unknown): readonly unknown[] | undefined {
   if (Array.isArray(request)) return [request];
@@ -21,7 +23,10 @@ function instancesOf(request: unknown): readonly unknown[] | undefined {
 }
 
 function featuresOf(instance: unknown, names: readonly string[]): CaptureRecord['features'] | undefined {
-  const features: Record<string, number | string | null> = Object.create(null) as Record<string, number | string | null>;
+  const features: Record<string, number | string | null> = Object.create(null) as Record<
+    string,
+    number | string | null
+  >;
   if (Array.isArray(instance)) {
     if (instance.length !== names.length) return undefined;
     for (let i = 0; i < names.length; i++) {
@@ -40,24 +45,53 @@ function featuresOf(instance: unknown, names: readonly string[]): CaptureRecord[
 
 function asInstanceRecord(value: Json): CaptureRecord | undefined {
   const { inferenceId, time, model, version, features, label } = value;
-  if (typeof inferenceId !== 'string' || typeof time !== 'string' || Number.isNaN(Date.parse(time)) || typeof model !== 'string') return undefined;
-  if (typeof version !== 'number' || !Number.isInteger(version) || typeof label !== 'string' || !isObject(features)) return undefined;
+  if (
+    typeof inferenceId !== 'string' ||
+    typeof time !== 'string' ||
+    Number.isNaN(Date.parse(time)) ||
+    typeof model !== 'string'
+  )
+    return undefined;
+  if (typeof version !== 'number' || !Number.isInteger(version) || typeof label !== 'string' || !isObject(features))
+    return undefined;
   for (const name in features) if (!isFeatureValue(features[name])) return undefined;
   return value as unknown as CaptureRecord;
 }
 
 function expandRequest(value: Json): CaptureRecord[] | undefined {
   const { requestId, time, model, version, variant, latencyMs, featureNames, request, response } = value;
-  if (typeof requestId !== 'string' || typeof time !== 'string' || Number.isNaN(Date.parse(time)) || typeof model !== 'string') return undefined;
-  if (typeof version !== 'number' || !Number.isInteger(version) || !Array.isArray(featureNames) || !featureNames.every((n) => typeof n === 'string')) return undefined;
+  if (
+    typeof requestId !== 'string' ||
+    typeof time !== 'string' ||
+    Number.isNaN(Date.parse(time)) ||
+    typeof model !== 'string'
+  )
+    return undefined;
+  if (
+    typeof version !== 'number' ||
+    !Number.isInteger(version) ||
+    !Array.isArray(featureNames) ||
+    !featureNames.every((n) => typeof n === 'string')
+  )
+    return undefined;
   const instances = instancesOf(request);
-  const predictions = isObject(response) && Array.isArray(response.predictions) ? (response.predictions as CapturedRequest['response']['predictions']) : undefined;
+  const predictions =
+    isObject(response) && Array.isArray(response.predictions)
+      ? (response.predictions as CapturedRequest['response']['predictions'])
+      : undefined;
   if (!instances || !predictions || instances.length !== predictions.length) return undefined;
   const records: CaptureRecord[] = [];
   for (let i = 0; i < instances.length; i++) {
     const prediction = predictions[i];
     const features = featuresOf(instances[i], featureNames as string[]);
-    if (!features || !isObject(prediction) || typeof prediction.inferenceId !== 'string' || typeof prediction.label !== 'string' || !isObject(prediction.probabilities)) return undefined;
+    if (
+      !features ||
+      !isObject(prediction) ||
+      typeof prediction.inferenceId !== 'string' ||
+      typeof prediction.label !== 'string' ||
+      !isObject(prediction.probabilities)
+    )
+      return undefined;
     records.push({
       kind: CAPTURE_KIND,
       inferenceId: prediction.inferenceId,

@@ -35,10 +35,13 @@ export const compactTime = (time: Date) => time.toISOString().replace(/[-:.]/g, 
 export const captureDayPrefix = (model: string, time: Date) => `${CAPTURE_PREFIX}${model}/date=${day(time)}/`;
 export const captureObjectPrefix = (model: string, time: Date) => `${captureDayPrefix(model, time)}hour=${hour(time)}/`;
 /** The date partition of one Firehose error type (a folder under CAPTURE_ERRORS_PREFIX), by arrival time like capture/. */
-export const captureErrorsDayPrefix = (errorType: string, time: Date) => `${CAPTURE_ERRORS_PREFIX}${errorType}/date=${day(time)}/`;
+export const captureErrorsDayPrefix = (errorType: string, time: Date) =>
+  `${CAPTURE_ERRORS_PREFIX}${errorType}/date=${day(time)}/`;
 export const feedbackDayPrefix = (model: string, time: Date) => `${FEEDBACK_PREFIX}${model}/date=${day(time)}/`;
-export const feedbackKey = (model: string, time: Date, requestId: string) => `${feedbackDayPrefix(model, time)}${compactTime(time)}-${requestId}.jsonl`;
-export const monitoringReportKey = (model: string, time: Date) => `${MONITORING_PREFIX}${model}/${compactTime(time)}.json`;
+export const feedbackKey = (model: string, time: Date, requestId: string) =>
+  `${feedbackDayPrefix(model, time)}${compactTime(time)}-${requestId}.jsonl`;
+export const monitoringReportKey = (model: string, time: Date) =>
+  `${MONITORING_PREFIX}${model}/${compactTime(time)}.json`;
 export const driftRetrainStateKey = (model: string) => `${MONITORING_STATE_PREFIX}${model}/drift-retrain.json`;
 
 /** One answered instance, as the monitoring job reads it (a CapturedRequest expands into these; large requests are written as these). */
@@ -80,7 +83,13 @@ export interface CapturedRequest {
   /** The request body as sent: {"features": ...}, {"instances": [...]} or an array. */
   readonly request: unknown;
   /** The answer body (200): its predictions carry each instance's inference id. */
-  readonly response: { readonly predictions: readonly { readonly inferenceId: string; readonly label: string; readonly probabilities: Readonly<Record<string, number>> }[] };
+  readonly response: {
+    readonly predictions: readonly {
+      readonly inferenceId: string;
+      readonly label: string;
+      readonly probabilities: Readonly<Record<string, number>>;
+    }[];
+  };
 }
 
 /** One true label sent back for an inference id (one JSON line each in a feedback object). */
@@ -190,7 +199,13 @@ export interface MonitoringReport {
   readonly threshold: number;
   readonly features: readonly FeatureDriftResult[];
   /** The baseline version's predicted-label distribution, live vs its holdout. */
-  readonly predictions: { readonly test: 'psi'; readonly score: number | null; readonly verdict: DriftVerdict; readonly live: Readonly<Record<string, number>>; readonly baseline: Readonly<Record<string, number>> };
+  readonly predictions: {
+    readonly test: 'psi';
+    readonly score: number | null;
+    readonly verdict: DriftVerdict;
+    readonly live: Readonly<Record<string, number>>;
+    readonly baseline: Readonly<Record<string, number>>;
+  };
   readonly feedback: { readonly received: number; readonly matched: number; readonly unmatched: number };
   readonly liveAccuracy: readonly LiveAccuracy[];
   /** Features at or above the threshold (prediction drift is reported, not a retrain reason). */

@@ -36,31 +36,49 @@ export type DriftRetrainClaim =
 function parseState(body: Uint8Array): DriftRetrainState | undefined {
   try {
     const value = JSON.parse(Buffer.from(body).toString('utf8')) as Partial<DriftRetrainState>;
-    if (typeof value.startedAt !== 'string' || Number.isNaN(Date.parse(value.startedAt)) || typeof value.execution !== 'string') return undefined;
+    if (
+      typeof value.startedAt !== 'string' ||
+      Number.isNaN(Date.parse(value.startedAt)) ||
+      typeof value.execution !== 'string'
+    )
+      return undefined;
     return value as DriftRetrainState;
   } catch {
     return undefined;
   }
 }
 
-const coolDownEnd = (state: DriftRetrainState, cooldownHours: number) => new Date(Date.parse(state.startedAt) + cooldownHours * 3600_000);
+const coolDownEnd = (state: DriftRetrainState, cooldownHours: number) =>
+  new Date(Date.parse(state.startedAt) + cooldownHours * 3600_000);
 
 function inCoolDown(state: DriftRetrainState, cooldownHours: number, now: Date): string | undefined {
   const until = coolDownEnd(state, cooldownHours);
-  return now < until ? `cool-down until ${until.toISOString()}: drift retrain ${state.execution} started at ${state.startedAt}` : undefined;
+  return now < until
+    ? `cool-down until ${until.toISOString()}: drift retrain ${state.execution} started at ${state.startedAt}`
+    : undefined;
 }
 
 /**
  * Claims the right to start a drift retrain now, or says why not (the cool-down, or another tick
  * claimed it first). A state object that cannot be read is replaced (it holds no cool-down).
  */
-export async function claimDriftRetrain(store: ObjectStore, model: string, now: Date, cooldownHours: number, reportKey: string): Promise<DriftRetrainClaim> {
+export async function claimDriftRetrain(
+  store: ObjectStore,
+  model: string,
+  now: Date,
+  cooldownHours: number,
+  reportKey: string,
+): Promise<DriftRetrainClaim> {
   const key = driftRetrainStateKey(model);
   const current = await store.get(key);
   const previous = current === undefined ? undefined : parseState(current.body);
   const waiting = previous === undefined ? undefined : inCoolDown(previous, cooldownHours, now);
   if (waiting) return { claimed: false, reason: waiting };
-  const state: DriftRetrainState = { startedAt: now.toISOString(), execution: driftExecutionName(model, now), reportKey };
+  const state: DriftRetrainState = {
+    startedAt: now.toISOString(),
+    execution: driftExecutionName(model, now),
+    reportKey,
+  };
   try {
     const { etag } = await store.put(key, JSON.stringify(state, null, 2), {
       condition: current === undefined ? { ifNoneMatch: '*' } : { ifMatch: current.etag },
@@ -71,7 +89,9 @@ export async function claimDriftRetrain(store: ObjectStore, model: string, now: 
     if (!(error instanceof PreconditionFailedError)) throw error;
     const winner = await store.get(key);
     const theirs = winner === undefined ? undefined : parseState(winner.body);
-    const reason = theirs ? `another monitoring run claimed the drift retrain first (${theirs.execution} at ${theirs.startedAt}); cool-down until ${coolDownEnd(theirs, cooldownHours).toISOString()}` : 'another monitoring run changed the drift retrain state at the same time';
+    const reason = theirs
+      ? `another monitoring run claimed the drift retrain first (${theirs.execution} at ${theirs.startedAt}); cool-down until ${coolDownEnd(theirs, cooldownHours).toISOString()}`
+      : 'another monitoring run changed the drift retrain state at the same time';
     return { claimed: false, reason };
   }
 }

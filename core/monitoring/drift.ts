@@ -45,10 +45,14 @@ function total(counts: readonly number[]): number {
 
 /** PSI of `actual` against `expected`, both rows per bin in the same bin order. */
 export function psi(expected: readonly number[], actual: readonly number[]): number {
-  if (expected.length !== actual.length) throw new RangeError(`psi needs the same bins on both sides, got ${expected.length} expected and ${actual.length} actual`);
+  if (expected.length !== actual.length)
+    throw new RangeError(
+      `psi needs the same bins on both sides, got ${expected.length} expected and ${actual.length} actual`,
+    );
   const expectedTotal = total(expected);
   const actualTotal = total(actual);
-  if (!(expectedTotal > 0) || !(actualTotal > 0)) throw new RangeError(`psi needs rows on both sides, got ${expectedTotal} expected and ${actualTotal} actual`);
+  if (!(expectedTotal > 0) || !(actualTotal > 0))
+    throw new RangeError(`psi needs rows on both sides, got ${expectedTotal} expected and ${actualTotal} actual`);
   let sum = 0;
   for (let i = 0; i < expected.length; i++) {
     const e = Math.max(expected[i] / expectedTotal, PSI_EMPTY_SHARE);
@@ -78,8 +82,12 @@ export interface ChiSquareResult {
  * so such rows are left out of the test and reported as unseen / missing shares instead. Undefined
  * (no test) with fewer than two such bins or no rows in them.
  */
-export function chiSquareGoodnessOfFit(expected: readonly number[], observed: readonly number[]): ChiSquareResult | undefined {
-  if (expected.length !== observed.length) throw new RangeError(`chi-square needs the same bins on both sides, got ${expected.length} and ${observed.length}`);
+export function chiSquareGoodnessOfFit(
+  expected: readonly number[],
+  observed: readonly number[],
+): ChiSquareResult | undefined {
+  if (expected.length !== observed.length)
+    throw new RangeError(`chi-square needs the same bins on both sides, got ${expected.length} and ${observed.length}`);
   let expectedTotal = 0;
   let observedTotal = 0;
   let bins = 0;
@@ -133,7 +141,8 @@ class NumericDrift implements FeatureDriftAccumulator {
   }
 
   result(threshold: number, judged: boolean): FeatureDriftResult {
-    const score = this.count === 0 ? null : psi([...this.baseline.counts, this.baseline.missing], [...this.bins, this.missing]);
+    const score =
+      this.count === 0 ? null : psi([...this.baseline.counts, this.baseline.missing], [...this.bins, this.missing]);
     return {
       feature: this.baseline.feature,
       type: 'numeric',
@@ -221,7 +230,10 @@ class TextDrift implements FeatureDriftAccumulator {
     let score: number | null = null;
     if (this.count > 0) {
       const lengths = psi([...this.baseline.lengthCounts, this.baseline.missing], [...this.lengthBins, this.missing]);
-      const coverage = psi([...this.baseline.coverageCounts, this.baseline.missing], [...this.coverageBins, this.missing]);
+      const coverage = psi(
+        [...this.baseline.coverageCounts, this.baseline.missing],
+        [...this.coverageBins, this.missing],
+      );
       score = Math.max(lengths, coverage);
     }
     return {
@@ -249,7 +261,11 @@ export function featureDriftAccumulator(baseline: FeatureBaseline): FeatureDrift
 }
 
 /** One feature's drift over a list of live values (the accumulator, in one call). */
-export function featureDrift(baseline: FeatureBaseline, values: Iterable<FeatureValue>, options: { readonly threshold: number; readonly judged: boolean }): FeatureDriftResult {
+export function featureDrift(
+  baseline: FeatureBaseline,
+  values: Iterable<FeatureValue>,
+  options: { readonly threshold: number; readonly judged: boolean },
+): FeatureDriftResult {
   const accumulator = featureDriftAccumulator(baseline);
   for (const value of values) accumulator.add(value);
   return accumulator.result(options.threshold, options.judged);

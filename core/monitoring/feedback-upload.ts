@@ -44,21 +44,38 @@ export class FeedbackFileError extends Error {
 export function parseFeedbackCsv(text: string, file: string): { lines: FeedbackLine[]; refused: RefusedLine[] } {
   let records: { record: string[]; info: { lines: number } }[];
   try {
-    records = parse(text, { bom: true, info: true, trim: true, skip_empty_lines: true, relax_column_count: true, record_delimiter: ['\r\n', '\n'] }) as unknown as typeof records;
+    records = parse(text, {
+      bom: true,
+      info: true,
+      trim: true,
+      skip_empty_lines: true,
+      relax_column_count: true,
+      record_delimiter: ['\r\n', '\n'],
+    }) as unknown as typeof records;
   } catch (error) {
     const line = error instanceof CsvError ? (error as CsvError & { lines?: number }).lines : undefined;
-    throw new FeedbackFileError(`${file}: not a readable CSV${line === undefined ? '' : ` (line ${line})`}: ${(error as Error).message}`, { cause: error });
+    throw new FeedbackFileError(
+      `${file}: not a readable CSV${line === undefined ? '' : ` (line ${line})`}: ${(error as Error).message}`,
+      { cause: error },
+    );
   }
   const [header, ...rows] = records;
   if (!header || header.record.length !== 2 || header.record[0] !== HEADER[0] || header.record[1] !== HEADER[1]) {
-    throw new FeedbackFileError(`${file}: the first line must be the header ${HEADER.join(',')}, got ${header ? JSON.stringify(header.record.join(',')) : 'an empty file'}`);
+    throw new FeedbackFileError(
+      `${file}: the first line must be the header ${HEADER.join(',')}, got ${header ? JSON.stringify(header.record.join(',')) : 'an empty file'}`,
+    );
   }
   const lines: FeedbackLine[] = [];
   const refused: RefusedLine[] = [];
   // A record is located by the line it ends on (a quoted field may span lines; ids and labels do not).
   for (const { record, info } of rows) {
     if (record.length === 2) lines.push({ line: info.lines, inferenceId: record[0], label: record[1] });
-    else refused.push({ line: info.lines, code: 'bad_line', message: `expected 2 fields (${HEADER.join(',')}), got ${record.length}` });
+    else
+      refused.push({
+        line: info.lines,
+        code: 'bad_line',
+        message: `expected 2 fields (${HEADER.join(',')}), got ${record.length}`,
+      });
   }
   if (lines.length === 0 && refused.length === 0) throw new FeedbackFileError(`${file}: no labels after the header`);
   return { lines, refused };
@@ -70,7 +87,9 @@ export interface FeedbackAnswer {
   readonly body: unknown;
 }
 
-export type FeedbackPost = (items: readonly { readonly inferenceId: string; readonly label: string }[]) => Promise<FeedbackAnswer>;
+export type FeedbackPost = (
+  items: readonly { readonly inferenceId: string; readonly label: string }[],
+) => Promise<FeedbackAnswer>;
 
 export interface UploadResult {
   readonly accepted: number;
@@ -99,16 +118,25 @@ interface ApiErrorBody {
   readonly field?: unknown;
 }
 
-const apiError = (body: unknown): ApiErrorBody => (typeof body === 'object' && body !== null && typeof (body as { error?: unknown }).error === 'object' ? ((body as { error: ApiErrorBody }).error ?? {}) : {});
+const apiError = (body: unknown): ApiErrorBody =>
+  typeof body === 'object' && body !== null && typeof (body as { error?: unknown }).error === 'object'
+    ? ((body as { error: ApiErrorBody }).error ?? {})
+    : {};
 const describe = (answer: FeedbackAnswer): string => {
   const error = apiError(answer.body);
-  return typeof error.message === 'string' ? `${answer.status} ${String(error.code ?? '')}: ${error.message}` : `status ${answer.status}`;
+  return typeof error.message === 'string'
+    ? `${answer.status} ${String(error.code ?? '')}: ${error.message}`
+    : `status ${answer.status}`;
 };
 const TRANSIENT = new Set([429, 502, 503, 504]);
 const inFileOrder = (refused: readonly RefusedLine[]) => [...refused].sort((a, b) => a.line - b.line);
 
 /** Sends the lines in batches; each line ends accepted, refused (with the API's reason) or, if the upload stops, not sent. */
-export async function uploadFeedback(lines: readonly FeedbackLine[], post: FeedbackPost, options: UploadOptions = {}): Promise<UploadResult> {
+export async function uploadFeedback(
+  lines: readonly FeedbackLine[],
+  post: FeedbackPost,
+  options: UploadOptions = {},
+): Promise<UploadResult> {
   const delays = options.retryDelaysMs ?? RETRY_DELAYS_MS;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   let batchSize = options.batchSize ?? FEEDBACK_BATCH;
@@ -122,7 +150,12 @@ export async function uploadFeedback(lines: readonly FeedbackLine[], post: Feedb
       batch = queue.splice(0, batchSize);
       retries = 0;
     }
-    const stop = (why: string): UploadResult => ({ accepted, refused: inFileOrder(refused), notSent: batch.length + queue.length, stopped: why });
+    const stop = (why: string): UploadResult => ({
+      accepted,
+      refused: inFileOrder(refused),
+      notSent: batch.length + queue.length,
+      stopped: why,
+    });
     let answer: FeedbackAnswer;
     try {
       answer = await post(batch.map(({ inferenceId, label }) => ({ inferenceId, label })));
@@ -140,7 +173,13 @@ export async function uploadFeedback(lines: readonly FeedbackLine[], post: Feedb
     const index = item ? Number(item[1]) : -1;
     if (answer.status >= 400 && answer.status < 500 && index >= 0 && index < batch.length) {
       const [bad] = batch.splice(index, 1);
-      const line: RefusedLine = { line: bad.line, inferenceId: bad.inferenceId, code: String(error.code ?? answer.status), message: String(error.message ?? `status ${answer.status}`), column: item?.[2] };
+      const line: RefusedLine = {
+        line: bad.line,
+        inferenceId: bad.inferenceId,
+        code: String(error.code ?? answer.status),
+        message: String(error.message ?? `status ${answer.status}`),
+        column: item?.[2],
+      };
       refused.push(line);
       options.onRefused?.(line);
       continue;
@@ -166,10 +205,16 @@ export function httpFeedbackPost(apiUrl: string, model: string): FeedbackPost {
   return async (items) => {
     let response: Response;
     try {
-      response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ feedback: items }) });
+      response = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ feedback: items }),
+      });
     } catch (error) {
       const cause = (error as Error & { cause?: { code?: string; message?: string } }).cause;
-      throw new Error(`cannot reach ${url}: ${cause?.code ?? cause?.message ?? (error as Error).message}`, { cause: error });
+      throw new Error(`cannot reach ${url}: ${cause?.code ?? cause?.message ?? (error as Error).message}`, {
+        cause: error,
+      });
     }
     const text = await response.text();
     let body: unknown;

@@ -15,7 +15,8 @@ import { createHash, randomUUID } from 'node:crypto';
 
 export const INFERENCE_ID_HEADER = 'x-inference-id';
 
-const ID_PATTERN = /^([0-9a-f]{8})-([0-9a-f]{4})-(7[0-9a-f]{3})-([89ab][0-9a-f]{3})-([0-9a-f]{4})([0-9a-f]{8})(?:\.(0|[1-9][0-9]{0,5}))?$/;
+const ID_PATTERN =
+  /^([0-9a-f]{8})-([0-9a-f]{4})-(7[0-9a-f]{3})-([89ab][0-9a-f]{3})-([0-9a-f]{4})([0-9a-f]{8})(?:\.(0|[1-9][0-9]{0,5}))?$/;
 
 function check(model: string, body: string): string {
   return createHash('sha256').update(model).update(':').update(body).digest('hex').slice(0, 8);
@@ -39,7 +40,13 @@ export function instanceId(requestId: string, index: number, count: number): str
 
 export type ParsedInferenceId =
   /** `id`: the instance id as issued (lower case). */
-  | { readonly ok: true; readonly id: string; readonly requestId: string; readonly index: number | undefined; readonly issuedAt: number }
+  | {
+      readonly ok: true;
+      readonly id: string;
+      readonly requestId: string;
+      readonly index: number | undefined;
+      readonly issuedAt: number;
+    }
   | { readonly ok: false; readonly reason: 'malformed' | 'not-issued' };
 
 /**
@@ -53,5 +60,11 @@ export function parseInferenceId(model: string, id: string): ParsedInferenceId {
   const body = `${match[1]}${match[2]}${match[3]}${match[4]}${match[5]}`;
   if (check(model, body) !== match[6]) return { ok: false, reason: 'not-issued' };
   const normalized = id.toLowerCase();
-  return { ok: true, id: normalized, requestId: normalized.split('.')[0], index: match[7] === undefined ? undefined : Number(match[7]), issuedAt: parseInt(body.slice(0, 12), 16) };
+  return {
+    ok: true,
+    id: normalized,
+    requestId: normalized.split('.')[0],
+    index: match[7] === undefined ? undefined : Number(match[7]),
+    issuedAt: parseInt(body.slice(0, 12), 16),
+  };
 }

@@ -92,14 +92,21 @@ export function manifestBaseline(manifest: ModelManifest): Baseline | undefined 
   const baseline = (manifest as ModelManifest & { readonly baseline?: unknown }).baseline;
   if (typeof baseline !== 'object' || baseline === null) return undefined;
   const { features, predictions, rows } = baseline as Partial<Baseline>;
-  return Array.isArray(features) && typeof predictions === 'object' && predictions !== null && typeof rows === 'number' ? (baseline as Baseline) : undefined;
+  return Array.isArray(features) && typeof predictions === 'object' && predictions !== null && typeof rows === 'number'
+    ? (baseline as Baseline)
+    : undefined;
 }
 
 /** The UTC days [from, to) touches, as Dates at each day's midnight. */
 export function windowDays(from: Date, to: Date): Date[] {
   const days: Date[] = [];
   const last = new Date(Math.max(from.getTime(), to.getTime() - 1));
-  for (let day = Date.UTC(from.getUTCFullYear(), from.getUTCMonth(), from.getUTCDate()); day <= last.getTime(); day += 24 * HOUR_MS) days.push(new Date(day));
+  for (
+    let day = Date.UTC(from.getUTCFullYear(), from.getUTCMonth(), from.getUTCDate());
+    day <= last.getTime();
+    day += 24 * HOUR_MS
+  )
+    days.push(new Date(day));
   return days;
 }
 
@@ -129,7 +136,8 @@ async function listDays(store: ObjectStore, days: readonly Date[], prefixOf: (da
 /** The error-output objects of the days: every error type Firehose made a folder for (capture-errors/<type>/), then its day partitions. */
 async function listErrorOutput(store: ObjectStore, days: readonly Date[]): Promise<string[]> {
   const keys: string[] = [];
-  for (const errorType of await store.listPrefixes(CAPTURE_ERRORS_PREFIX)) pushAll(keys, await listDays(store, days, (day) => captureErrorsDayPrefix(errorType, day)));
+  for (const errorType of await store.listPrefixes(CAPTURE_ERRORS_PREFIX))
+    pushAll(keys, await listDays(store, days, (day) => captureErrorsDayPrefix(errorType, day)));
   return keys;
 }
 
@@ -144,8 +152,10 @@ async function championOf(models: MonitoringJobDeps['models'], model: string): P
 
 function notJudgedReason(champion: Champion, records: number, minRecords: number): string | undefined {
   if (champion === undefined) return 'the model has no champion to compare with';
-  if (champion.baseline === undefined) return `champion v${champion.version} has no baseline (trained before baselines were recorded)`;
-  if (records < minRecords) return `${records} records in the window, fewer than the ${minRecords} needed (monitoring.minRecords)`;
+  if (champion.baseline === undefined)
+    return `champion v${champion.version} has no baseline (trained before baselines were recorded)`;
+  if (records < minRecords)
+    return `${records} records in the window, fewer than the ${minRecords} needed (monitoring.minRecords)`;
   return undefined;
 }
 
@@ -184,7 +194,9 @@ export async function runMonitoring(deps: MonitoringJobDeps, model: string, now:
   const join = new FeedbackJoin(latestLabels(feedback));
   feedback.length = 0;
 
-  const accumulators: { readonly name: string; readonly drift: FeatureDriftAccumulator }[] = (baseline?.features ?? []).map((b) => ({ name: b.feature, drift: featureDriftAccumulator(b) }));
+  const accumulators: { readonly name: string; readonly drift: FeatureDriftAccumulator }[] = (
+    baseline?.features ?? []
+  ).map((b) => ({ name: b.feature, drift: featureDriftAccumulator(b) }));
   const predictions = new PredictionDriftAccumulator(baseline?.predictions ?? {});
   const byVersion = new Map<number, number>();
   let records = 0;
@@ -199,7 +211,8 @@ export async function runMonitoring(deps: MonitoringJobDeps, model: string, now:
     }
     records++;
     byVersion.set(record.version, (byVersion.get(record.version) ?? 0) + 1);
-    for (const { name, drift } of accumulators) drift.add(Object.hasOwn(record.features, name) ? record.features[name] : undefined);
+    for (const { name, drift } of accumulators)
+      drift.add(Object.hasOwn(record.features, name) ? record.features[name] : undefined);
     if (record.version === champion?.version) predictions.add(record.label);
     join.add(record);
     return true;
@@ -226,7 +239,9 @@ export async function runMonitoring(deps: MonitoringJobDeps, model: string, now:
       );
     });
 
-  const captureKeys = (await listDays(deps.dataStore, days, (day) => captureDayPrefix(model, day))).filter((key) => mayHoldWindow(key, from));
+  const captureKeys = (await listDays(deps.dataStore, days, (day) => captureDayPrefix(model, day))).filter((key) =>
+    mayHoldWindow(key, from),
+  );
   await readCaptures(captureKeys, false);
   // Same days: Firehose dates error output by arrival, as it does capture/.
   const errorOutputKeys = await listErrorOutput(deps.dataStore, days);
@@ -240,8 +255,14 @@ export async function runMonitoring(deps: MonitoringJobDeps, model: string, now:
     invalid,
     outsideWindow,
   };
-  if (counts.unparsable > 0 || invalid > 0) log.warn('skipped capture or feedback lines that are not records of this model', { model, ...read });
-  if (errorOutputKeys.length > 0) log.info('read Firehose error output (capture-errors/)', { model, errorOutputRecords, errorCodes: counts.errorCodes });
+  if (counts.unparsable > 0 || invalid > 0)
+    log.warn('skipped capture or feedback lines that are not records of this model', { model, ...read });
+  if (errorOutputKeys.length > 0)
+    log.info('read Firehose error output (capture-errors/)', {
+      model,
+      errorOutputRecords,
+      errorCodes: counts.errorCodes,
+    });
 
   const notJudged = notJudgedReason(champion, records, settings.minRecords);
   const judged = notJudged === undefined;
@@ -255,7 +276,9 @@ export async function runMonitoring(deps: MonitoringJobDeps, model: string, now:
     generatedAt: now.toISOString(),
     window: { from: from.toISOString(), to: now.toISOString() },
     records,
-    recordsByVersion: Object.fromEntries([...byVersion].sort(([a], [b]) => a - b).map(([version, n]) => [String(version), n])),
+    recordsByVersion: Object.fromEntries(
+      [...byVersion].sort(([a], [b]) => a - b).map(([version, n]) => [String(version), n]),
+    ),
     baselineVersion: baseline ? (champion?.version ?? null) : null,
     minRecords: settings.minRecords,
     judged,
@@ -275,7 +298,9 @@ export async function runMonitoring(deps: MonitoringJobDeps, model: string, now:
 
   const write = (retrain: MonitoringReport['retrain']) => {
     const full: MonitoringReport = { ...report, retrain };
-    return deps.dataStore.put(reportKey, JSON.stringify(full, null, 2), { contentType: 'application/json' }).then(() => full);
+    return deps.dataStore
+      .put(reportKey, JSON.stringify(full, null, 2), { contentType: 'application/json' })
+      .then(() => full);
   };
   const done = async (retrain: MonitoringReport['retrain']): Promise<MonitoringRun> => {
     const full = await write(retrain);
@@ -285,12 +310,19 @@ export async function runMonitoring(deps: MonitoringJobDeps, model: string, now:
 
   if (!judged) return done({ started: false, reason: `not judged: ${notJudged}` });
   if (drifted.length === 0) {
-    const largest = features.reduce<FeatureDriftResult | undefined>((best, f) => (f.score !== null && (best?.score ?? -Infinity) < f.score ? f : best), undefined);
+    const largest = features.reduce<FeatureDriftResult | undefined>(
+      (best, f) => (f.score !== null && (best?.score ?? -Infinity) < f.score ? f : best),
+      undefined,
+    );
     const top = largest ? ` (largest: ${largest.feature} ${(largest.score as number).toFixed(3)})` : '';
     return done({ started: false, reason: `no drift: every feature's PSI is below the threshold ${threshold}${top}` });
   }
   const list = drifted.join(', ');
-  if (!settings.retrainOnDrift) return done({ started: false, reason: `drift in ${list}, but retraining on drift is off (monitoring.retrainOnDrift)` });
+  if (!settings.retrainOnDrift)
+    return done({
+      started: false,
+      reason: `drift in ${list}, but retraining on drift is off (monitoring.retrainOnDrift)`,
+    });
 
   const claim = await claimDriftRetrain(deps.dataStore, model, now, settings.cooldownHours, reportKey);
   if (!claim.claimed) return done({ started: false, reason: `drift in ${list}, not retraining: ${claim.reason}` });
@@ -303,10 +335,19 @@ export async function runMonitoring(deps: MonitoringJobDeps, model: string, now:
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     await releaseDriftRetrain(deps.dataStore, model, claim.etag);
-    await write({ started: false, execution, reason: `drift in ${list}, but starting ${execution} failed: ${message}` });
+    await write({
+      started: false,
+      execution,
+      reason: `drift in ${list}, but starting ${execution} failed: ${message}`,
+    });
     throw new Error(`monitoring ${model}: starting drift retrain ${execution} failed: ${message}`, { cause: error });
   }
-  if (!started) return done({ started: false, execution, reason: `drift in ${list}, but the retraining runner refused ${execution} (an execution of that name exists)` });
+  if (!started)
+    return done({
+      started: false,
+      execution,
+      reason: `drift in ${list}, but the retraining runner refused ${execution} (an execution of that name exists)`,
+    });
   log.info('drift retrain started', { model, reportKey, execution, drifted });
   return { reportKey, championVersion: champion?.version ?? null, report: startedReport, read };
 }

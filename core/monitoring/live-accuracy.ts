@@ -12,7 +12,9 @@ import type { CaptureRecord, FeedbackRecord, LiveAccuracy, MonitoringReport } fr
  */
 
 /** The label for each id: the latest receivedAt wins (ties: the later record read). */
-export function latestLabels(feedback: Iterable<Pick<FeedbackRecord, 'inferenceId' | 'label' | 'receivedAt'>>): Map<string, string> {
+export function latestLabels(
+  feedback: Iterable<Pick<FeedbackRecord, 'inferenceId' | 'label' | 'receivedAt'>>,
+): Map<string, string> {
   const latest = new Map<string, { label: string; at: number }>();
   for (const record of feedback) {
     const parsed = Date.parse(record.receivedAt);
@@ -26,7 +28,9 @@ export function latestLabels(feedback: Iterable<Pick<FeedbackRecord, 'inferenceI
 }
 
 /** Accuracy and macro F1 from (true, predicted) pair counts; macro F1 over every label present on either side, as scikit-learn's f1_score(average='macro'). */
-export function scoresFromPairs(pairs: Iterable<{ readonly actual: string; readonly predicted: string; readonly count: number }>): { labelled: number; accuracy: number | null; macroF1: number | null } {
+export function scoresFromPairs(
+  pairs: Iterable<{ readonly actual: string; readonly predicted: string; readonly count: number }>,
+): { labelled: number; accuracy: number | null; macroF1: number | null } {
   let labelled = 0;
   let correct = 0;
   const truePositives = new Map<string, number>();
@@ -88,7 +92,9 @@ export class FeedbackJoin {
       .sort((a, b) => a - b)
       .map((version) => {
         const rows = this.pairs.get(version) as Map<string, Map<string, number>>;
-        const pairs = [...rows].flatMap(([actual, row]) => [...row].map(([predicted, count]) => ({ actual, predicted, count })));
+        const pairs = [...rows].flatMap(([actual, row]) =>
+          [...row].map(([predicted, count]) => ({ actual, predicted, count })),
+        );
         return { version, ...scoresFromPairs(pairs) };
       });
     return { feedback: { received, matched, unmatched: received - matched }, liveAccuracy };

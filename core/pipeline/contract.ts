@@ -26,7 +26,14 @@
 
 export type PipelineStep = 'validate' | 'prepare' | 'train' | 'evaluate' | 'register' | 'record-failure';
 
-export const PIPELINE_STEPS: readonly PipelineStep[] = ['validate', 'prepare', 'train', 'evaluate', 'register', 'record-failure'];
+export const PIPELINE_STEPS: readonly PipelineStep[] = [
+  'validate',
+  'prepare',
+  'train',
+  'evaluate',
+  'register',
+  'record-failure',
+];
 
 /** What every Task sends the function. */
 export interface StepRequest<I = unknown> {
@@ -56,10 +63,28 @@ export interface ExecutionInput {
 /** validate: checks incoming/<model>/<file> against the spec's data contract. */
 export type ValidationResult =
   /** `rows`: new rows written to processed/; `duplicateRows`: rows dropped as already there (or repeated in the file). */
-  | { readonly status: 'clean'; readonly processedKey: string; readonly reportKey: string; readonly dataSha256: string; readonly rows: number; readonly duplicateRows: number }
+  | {
+      readonly status: 'clean';
+      readonly processedKey: string;
+      readonly reportKey: string;
+      readonly dataSha256: string;
+      readonly rows: number;
+      readonly duplicateRows: number;
+    }
   /** Every clean row of the upload is already in processed/<model>/: nothing to train on, not a failure. */
-  | { readonly status: 'no-new-data'; readonly reportKey: string; readonly rowsIn: number; readonly duplicateRows: number; readonly runKey: string }
-  | { readonly status: 'quarantined'; readonly quarantineKey: string; readonly reportKey: string; readonly problems: readonly string[] }
+  | {
+      readonly status: 'no-new-data';
+      readonly reportKey: string;
+      readonly rowsIn: number;
+      readonly duplicateRows: number;
+      readonly runKey: string;
+    }
+  | {
+      readonly status: 'quarantined';
+      readonly quarantineKey: string;
+      readonly reportKey: string;
+      readonly problems: readonly string[];
+    }
   /** Not a data file (a folder marker from the S3 console's "Create folder"): nothing to do, not a failure. */
   | { readonly status: 'ignored'; readonly reason: string }
   /** schedule / manual runs: nothing new to validate, train on what processed/ holds. */
@@ -196,7 +221,12 @@ export interface RegistrationResult {
   /** Set when the gate promoted but the version is not champion: the champion moved since Evaluate, or a canary could not start. */
   readonly note?: string;
   /** Set when the spec's promotion is a canary plan and the rollout started: the version serves a share of callers, not all. */
-  readonly canary?: { readonly rolloutId: string; readonly weight: number; readonly steps: readonly number[]; readonly bakeSeconds: number };
+  readonly canary?: {
+    readonly rolloutId: string;
+    readonly weight: number;
+    readonly steps: readonly number[];
+    readonly bakeSeconds: number;
+  };
 }
 
 /** record-failure: what failed is kept under runs/<model>/<runId or execution>/failure.json. */

@@ -13,10 +13,18 @@ import type { ModelSpec } from './model-spec';
 import { pushAll } from '../arrays';
 
 export type ProblemKind =
-  | 'missing_column' | 'empty_file' | 'unparseable' | 'too_few_rows' | 'unknown_label'
-  | 'bad_value' | 'too_many_missing' | 'single_class' | 'too_many_dropped'
+  | 'missing_column'
+  | 'empty_file'
+  | 'unparseable'
+  | 'too_few_rows'
+  | 'unknown_label'
+  | 'bad_value'
+  | 'too_many_missing'
+  | 'single_class'
+  | 'too_many_dropped'
   /** The upload itself cannot be handled: no model spec for its folder, or a key outside incoming/<model>/<file>. */
-  | 'unknown_model' | 'misplaced_key';
+  | 'unknown_model'
+  | 'misplaced_key';
 
 export interface Problem {
   readonly kind: ProblemKind;
@@ -63,7 +71,12 @@ export interface ContractReport {
 
 export type ContractResult =
   /** `columns` and `rows` are the clean rows (what `toCsv` writes), for the steps after the contract (deduplication). */
-  | { readonly status: 'clean'; readonly columns: readonly string[]; readonly rows: readonly (readonly string[])[]; readonly report: ContractReport }
+  | {
+      readonly status: 'clean';
+      readonly columns: readonly string[];
+      readonly rows: readonly (readonly string[])[];
+      readonly report: ContractReport;
+    }
   | { readonly status: 'quarantine'; readonly report: ContractReport };
 
 /** Keeps a report of a file with thousands of bad rows small enough to read and to store. */
@@ -76,7 +89,8 @@ export const PROCESSED_LOAD_OPTIONS: LoadOptions = { delimiter: ',', quoting: tr
 const MOSTLY_NUMERIC = 0.95;
 
 function decodeProblem(bytes: Uint8Array): Problem | undefined {
-  if (bytes.includes(0)) return { kind: 'unparseable', message: 'the file is binary (it contains NUL bytes), not delimited text' };
+  if (bytes.includes(0))
+    return { kind: 'unparseable', message: 'the file is binary (it contains NUL bytes), not delimited text' };
   try {
     new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
@@ -112,21 +126,43 @@ function numericColumns(table: RawTable, spec: ModelSpec): string[] {
   });
 }
 
-function rowFault(row: string[], table: RawTable, spec: ModelSpec, numeric: readonly number[], labelIndex: number): Omit<RejectedRow, 'line'> | undefined {
+function rowFault(
+  row: string[],
+  table: RawTable,
+  spec: ModelSpec,
+  numeric: readonly number[],
+  labelIndex: number,
+): Omit<RejectedRow, 'line'> | undefined {
   const { label } = spec.data;
   // A header line inside the data (files concatenated, or a header on a file read as headerless).
   if (row.every((v, c) => v.trim() === table.columns[c])) {
-    return { column: label, value: row[labelIndex], fault: 'repeated_header', reason: 'the line repeats the column names (a header inside the data)' };
+    return {
+      column: label,
+      value: row[labelIndex],
+      fault: 'repeated_header',
+      reason: 'the line repeats the column names (a header inside the data)',
+    };
   }
   const value = row[labelIndex];
-  if (isMissing(value)) return { column: label, value, fault: 'missing_label', reason: `the label "${label}" is missing` };
+  if (isMissing(value))
+    return { column: label, value, fault: 'missing_label', reason: `the label "${label}" is missing` };
   const allowed = spec.contract.labelValues;
   if (allowed && !allowed.includes(value.trim())) {
-    return { column: label, value, fault: 'unknown_label', reason: `"${value}" is not one of the label values (${allowed.join(', ')})` };
+    return {
+      column: label,
+      value,
+      fault: 'unknown_label',
+      reason: `"${value}" is not one of the label values (${allowed.join(', ')})`,
+    };
   }
   for (const c of numeric) {
     if (!isMissing(row[c]) && !looksNumeric(row[c])) {
-      return { column: table.columns[c], value: row[c], fault: 'bad_value', reason: `"${row[c]}" is not a number (the column is numeric)` };
+      return {
+        column: table.columns[c],
+        value: row[c],
+        fault: 'bad_value',
+        reason: `"${row[c]}" is not a number (the column is numeric)`,
+      };
     }
   }
   return undefined;
@@ -159,12 +195,19 @@ function tableProblems(table: RawTable, kept: readonly string[][], rejected: num
     });
   }
   if (kept.length < contract.minRows) {
-    problems.push({ kind: 'too_few_rows', message: `${kept.length} usable row(s), the contract needs at least ${contract.minRows}` });
+    problems.push({
+      kind: 'too_few_rows',
+      message: `${kept.length} usable row(s), the contract needs at least ${contract.minRows}`,
+    });
   }
   const labelIndex = table.columns.indexOf(data.label);
   const classes = new Set(kept.map((r) => r[labelIndex].trim()));
   if (kept.length > 0 && classes.size < 2) {
-    problems.push({ kind: 'single_class', message: `the label "${data.label}" has only one class (${[...classes][0]}); a classifier needs at least two`, column: data.label });
+    problems.push({
+      kind: 'single_class',
+      message: `the label "${data.label}" has only one class (${[...classes][0]}); a classifier needs at least two`,
+      column: data.label,
+    });
   }
   if (kept.length > 0) {
     table.columns.forEach((name, c) => {
@@ -191,7 +234,12 @@ export interface CheckOptions {
  * Checks one uploaded file. Clean: `rows` are the file's rows minus rejected ones, same columns in
  * the same order; `toCsv(columns, rows)` writes them as PROCESSED_LOAD_OPTIONS reads them. Quarantine: the report says what failed and where.
  */
-export function checkDataFile(bytes: Uint8Array, fileName: string, spec: ModelSpec, options: CheckOptions = {}): ContractResult {
+export function checkDataFile(
+  bytes: Uint8Array,
+  fileName: string,
+  spec: ModelSpec,
+  options: CheckOptions = {},
+): ContractResult {
   const { contract, data } = spec;
   const checkedAt = (options.now ?? new Date()).toISOString();
   const summary = (numeric: readonly string[]): ContractReport['contract'] => ({
@@ -204,11 +252,24 @@ export function checkDataFile(bytes: Uint8Array, fileName: string, spec: ModelSp
     onBadRow: contract.onBadRow,
     maxDroppedFraction: contract.maxDroppedFraction,
   });
-  const quarantine = (problems: Problem[], table?: RawTable, numeric: readonly string[] = [], rejected: RejectedRow[] = [], rowsOut = 0): ContractResult => ({
+  const quarantine = (
+    problems: Problem[],
+    table?: RawTable,
+    numeric: readonly string[] = [],
+    rejected: RejectedRow[] = [],
+    rowsOut = 0,
+  ): ContractResult => ({
     status: 'quarantine',
     report: {
-      file: fileName, checkedAt, status: 'quarantine', rowsIn: table?.rows.length ?? 0, rowsOut,
-      dropped: rejected.slice(0, MAX_LISTED_ROWS), droppedCount: rejected.length, problems, contract: summary(numeric),
+      file: fileName,
+      checkedAt,
+      status: 'quarantine',
+      rowsIn: table?.rows.length ?? 0,
+      rowsOut,
+      dropped: rejected.slice(0, MAX_LISTED_ROWS),
+      droppedCount: rejected.length,
+      problems,
+      contract: summary(numeric),
     },
   });
 
@@ -216,15 +277,29 @@ export function checkDataFile(bytes: Uint8Array, fileName: string, spec: ModelSp
   const undecodable = decodeProblem(bytes);
   if (undecodable) return quarantine([{ ...undecodable, message: `${fileName}: ${undecodable.message}` }]);
   // Without column names the contract is a header row: guessing would turn a bad header into data.
-  const loaded = loadBytes(bytes, fileName, { columns: data.columns, header: data.columns ? undefined : true, delimiter: data.delimiter, quoting: data.quoting });
+  const loaded = loadBytes(bytes, fileName, {
+    columns: data.columns,
+    header: data.columns ? undefined : true,
+    delimiter: data.delimiter,
+    quoting: data.quoting,
+  });
   if (!('rows' in loaded)) return quarantine([loaded]);
   const table = loaded;
 
-  const missingColumns = [...new Set([data.label, ...contract.requiredColumns])].filter((c) => !table.columns.includes(c));
+  const missingColumns = [...new Set([data.label, ...contract.requiredColumns])].filter(
+    (c) => !table.columns.includes(c),
+  );
   if (missingColumns.length > 0) {
-    const hint = !data.columns && table.columns.some(looksNumeric) ? ' (the first line looks like data; the contract expects a header row)' : '';
+    const hint =
+      !data.columns && table.columns.some(looksNumeric)
+        ? ' (the first line looks like data; the contract expects a header row)'
+        : '';
     return quarantine(
-      missingColumns.map((column) => ({ kind: 'missing_column', column, message: `${fileName}: column "${column}" is missing; the file has ${table.columns.join(', ')}${hint}` })),
+      missingColumns.map((column) => ({
+        kind: 'missing_column',
+        column,
+        message: `${fileName}: column "${column}" is missing; the file has ${table.columns.join(', ')}${hint}`,
+      })),
     );
   }
 
@@ -242,14 +317,29 @@ export function checkDataFile(bytes: Uint8Array, fileName: string, spec: ModelSp
   const problems: Problem[] = [];
   if (contract.onBadRow === 'quarantine') {
     const faults = [...new Set(rejected.map((r) => r.fault))];
-    pushAll(problems, faults.map((f) => faultSummary(f, rejected.filter((r) => r.fault === f))));
+    pushAll(
+      problems,
+      faults.map((f) =>
+        faultSummary(
+          f,
+          rejected.filter((r) => r.fault === f),
+        ),
+      ),
+    );
   }
   pushAll(problems, tableProblems(table, kept, rejected.length, spec));
   if (problems.length > 0) return quarantine(problems, table, numericNames, rejected, kept.length);
 
   const report: ContractReport = {
-    file: fileName, checkedAt, status: 'clean', rowsIn: table.rows.length, rowsOut: kept.length,
-    dropped: rejected.slice(0, MAX_LISTED_ROWS), droppedCount: rejected.length, problems, contract: summary(numericNames),
+    file: fileName,
+    checkedAt,
+    status: 'clean',
+    rowsIn: table.rows.length,
+    rowsOut: kept.length,
+    dropped: rejected.slice(0, MAX_LISTED_ROWS),
+    droppedCount: rejected.length,
+    problems,
+    contract: summary(numericNames),
   };
   return { status: 'clean', columns: table.columns, rows: kept, report };
 }

@@ -45,19 +45,37 @@ export function decidePromotion({ candidate, champion, gate }: GateInput): GateD
   const { metric, margin, floor } = gate;
   const candidateScore = candidate.metrics[metric];
   const championScore = champion?.metrics[metric];
-  const decide = (promote: boolean, reason: string): GateDecision => ({ promote, reason, metric, candidateScore, championScore, margin });
+  const decide = (promote: boolean, reason: string): GateDecision => ({
+    promote,
+    reason,
+    metric,
+    candidateScore,
+    championScore,
+    margin,
+  });
 
-  if (!Number.isFinite(candidateScore)) return decide(false, `${metric} of the candidate is not a number (${candidateScore})`);
+  if (!Number.isFinite(candidateScore))
+    return decide(false, `${metric} of the candidate is not a number (${candidateScore})`);
   if (candidateScore < floor - TOLERANCE) {
     return decide(false, `${metric} ${fmt(candidateScore)} is below the floor ${floor}`);
   }
-  if (!champion) return decide(true, `${metric} ${fmt(candidateScore)} clears the floor ${floor} and there is no champion yet`);
+  if (!champion)
+    return decide(true, `${metric} ${fmt(candidateScore)} clears the floor ${floor} and there is no champion yet`);
   if (championScore === undefined || !Number.isFinite(championScore)) {
     // A champion whose score cannot be read cannot be defended; the floor already holds.
-    return decide(true, `${metric} ${fmt(candidateScore)} clears the floor ${floor}; champion v${champion.version} has no usable ${metric}`);
+    return decide(
+      true,
+      `${metric} ${fmt(candidateScore)} clears the floor ${floor}; champion v${champion.version} has no usable ${metric}`,
+    );
   }
   if (candidateScore - championScore >= margin - TOLERANCE) {
-    return decide(true, `${metric} ${fmt(candidateScore)} beats champion v${champion.version}'s ${fmt(championScore)} by at least the margin ${margin}`);
+    return decide(
+      true,
+      `${metric} ${fmt(candidateScore)} beats champion v${champion.version}'s ${fmt(championScore)} by at least the margin ${margin}`,
+    );
   }
-  return decide(false, `${metric} ${fmt(candidateScore)} does not beat champion v${champion.version}'s ${fmt(championScore)} by the margin ${margin}`);
+  return decide(
+    false,
+    `${metric} ${fmt(candidateScore)} does not beat champion v${champion.version}'s ${fmt(championScore)} by the margin ${margin}`,
+  );
 }

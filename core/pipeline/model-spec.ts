@@ -19,8 +19,15 @@ export const DEFAULT_MAX_MISSING_FRACTION = 0.5;
 /** Share of rows that may be dropped as bad before the whole file is treated as suspect. */
 export const DEFAULT_MAX_DROPPED_FRACTION = 0.05;
 
-const fraction = (what = 'a number between 0 and 1') => z.number({ error: `must be ${what}` }).min(0, `must be ${what}`).max(1, `must be ${what}`);
-const columnName = z.string({ error: 'must be a column name (a string)' }).trim().min(1, 'must be a non-empty column name');
+const fraction = (what = 'a number between 0 and 1') =>
+  z
+    .number({ error: `must be ${what}` })
+    .min(0, `must be ${what}`)
+    .max(1, `must be ${what}`);
+const columnName = z
+  .string({ error: 'must be a column name (a string)' })
+  .trim()
+  .min(1, 'must be a non-empty column name');
 const columnList = z.array(columnName, { error: 'must be a list of column names' });
 
 /**
@@ -33,7 +40,8 @@ export function scheduleProblem(expression: string): string | undefined {
     const n = Number(rate[1]);
     if (n < 1) return `must have a rate of at least 1, got "${expression}"`;
     const plural = rate[2].endsWith('s');
-    if (n === 1 && plural) return `must use the singular unit for 1 ("rate(1 ${rate[2].slice(0, -1)})"), got "${expression}"`;
+    if (n === 1 && plural)
+      return `must use the singular unit for 1 ("rate(1 ${rate[2].slice(0, -1)})"), got "${expression}"`;
     if (n > 1 && !plural) return `must use the plural unit for ${n} ("rate(${n} ${rate[2]}s)"), got "${expression}"`;
     return undefined;
   }
@@ -43,7 +51,8 @@ export function scheduleProblem(expression: string): string | undefined {
     if (fields.length !== 6) {
       return `must have 6 cron fields (minutes hours day-of-month month day-of-week year), got ${fields.length} in "${expression}"`;
     }
-    if (fields[2] !== '?' && fields[4] !== '?') return `must use "?" for day-of-month or day-of-week (EventBridge requires one), got "${expression}"`;
+    if (fields[2] !== '?' && fields[4] !== '?')
+      return `must use "?" for day-of-month or day-of-week (EventBridge requires one), got "${expression}"`;
     return undefined;
   }
   return `must be "rate(N hours|days)" or "cron(m h dom mon dow year)", got "${expression}"`;
@@ -52,11 +61,19 @@ export function scheduleProblem(expression: string): string | undefined {
 const dataSchema = z.strictObject({
   /** Column names for headerless files; without it the file must have a header row. */
   columns: columnList.min(2, 'must name at least two columns (a feature and the label)').optional(),
-  delimiter: z.string({ error: 'must be a one-character string' }).length(1, 'must be exactly one character (e.g. "," or "\\t")').optional(),
+  delimiter: z
+    .string({ error: 'must be a one-character string' })
+    .length(1, 'must be exactly one character (e.g. "," or "\\t")')
+    .optional(),
   quoting: z.boolean({ error: 'must be true or false' }).optional(),
   label: columnName,
   exclude: columnList.optional(),
-  types: z.record(columnName, z.enum(['numeric', 'categorical', 'text'], { error: 'must be "numeric", "categorical" or "text"' })).optional(),
+  types: z
+    .record(
+      columnName,
+      z.enum(['numeric', 'categorical', 'text'], { error: 'must be "numeric", "categorical" or "text"' }),
+    )
+    .optional(),
   /** How a missing categorical value is encoded (core/data/schema.ts MissingCategory); default "own". */
   missingCategory: z.enum(['own', 'most-frequent'], { error: 'must be "own" or "most-frequent"' }).optional(),
 });
@@ -64,26 +81,46 @@ const dataSchema = z.strictObject({
 const contractSchema = z.strictObject({
   /** @default - every named feature plus the label */
   requiredColumns: columnList.optional(),
-  labelValues: z.array(z.string({ error: 'must be a string' }).min(1), { error: 'must be a list of class names' }).min(2, 'must list at least two classes').optional(),
-  minRows: z.number({ error: 'must be a whole number >= 1' }).int('must be a whole number >= 1').min(1, 'must be a whole number >= 1'),
+  labelValues: z
+    .array(z.string({ error: 'must be a string' }).min(1), { error: 'must be a list of class names' })
+    .min(2, 'must list at least two classes')
+    .optional(),
+  minRows: z
+    .number({ error: 'must be a whole number >= 1' })
+    .int('must be a whole number >= 1')
+    .min(1, 'must be a whole number >= 1'),
   maxMissingFraction: fraction().default(DEFAULT_MAX_MISSING_FRACTION),
   onBadRow: z.enum(['drop', 'quarantine'], { error: 'must be "drop" or "quarantine"' }),
   maxDroppedFraction: fraction().default(DEFAULT_MAX_DROPPED_FRACTION),
 });
 
-const positiveInt = (what: string) => z.number({ error: `must be a whole number of ${what} >= 1` }).int(`must be a whole number of ${what} >= 1`).min(1, `must be a whole number of ${what} >= 1`);
+const positiveInt = (what: string) =>
+  z
+    .number({ error: `must be a whole number of ${what} >= 1` })
+    .int(`must be a whole number of ${what} >= 1`)
+    .min(1, `must be a whole number of ${what} >= 1`);
 
 /**
  * What a run trains on: the newest processed files within every bound given (files, rows, days).
  * @default - no window: every file the model ever received
  */
 const windowSchema = z
-  .strictObject({ files: positiveInt('files').optional(), rows: positiveInt('rows').optional(), days: positiveInt('days').optional() })
-  .refine((w) => w.files !== undefined || w.rows !== undefined || w.days !== undefined, 'must set at least one of files, rows, days (or leave the window out)');
+  .strictObject({
+    files: positiveInt('files').optional(),
+    rows: positiveInt('rows').optional(),
+    days: positiveInt('days').optional(),
+  })
+  .refine(
+    (w) => w.files !== undefined || w.rows !== undefined || w.days !== undefined,
+    'must set at least one of files, rows, days (or leave the window out)',
+  );
 
 const trainingSchema = z.strictObject({
   window: windowSchema.optional(),
-  algorithms: z.array(z.enum(ALGORITHMS, { error: `must be one of ${ALGORITHMS.join(', ')}` })).min(1, 'must list at least one algorithm').optional(),
+  algorithms: z
+    .array(z.enum(ALGORITHMS, { error: `must be one of ${ALGORITHMS.join(', ')}` }))
+    .min(1, 'must list at least one algorithm')
+    .optional(),
   seed: z.number({ error: 'must be a whole number' }).int('must be a whole number').optional(),
   selectionMetric: z.enum(METRICS, { error: `must be one of ${METRICS.join(', ')}` }),
 });
@@ -101,7 +138,8 @@ const gateSchema = z.strictObject({
  * A model's first version is always promoted directly (there is nothing to compare live with).
  */
 const promotionSchema = z.union([z.literal('direct'), z.strictObject({ canary: rolloutPlanSchema.partial() })], {
-  error: 'must be "direct" or {"canary": {steps, bakeSeconds, minRequests, maxExtensions, alpha, maxErrorRateIncrease, maxP99Increase}}',
+  error:
+    'must be "direct" or {"canary": {steps, bakeSeconds, minRequests, maxExtensions, alpha, maxErrorRateIncrease, maxP99Increase}}',
 });
 
 /** An EventBridge schedule expression, checked by scheduleProblem. */
@@ -128,7 +166,10 @@ const monitoringSchema = z.strictObject({
   schedule: scheduleExpression.optional(),
   windowHours: positiveInt('hours').optional(),
   minRecords: positiveInt('records').optional(),
-  driftThreshold: z.number({ error: 'must be a PSI above 0 (0.25 is the usual "significant" line)' }).gt(0, 'must be a PSI above 0 (0.25 is the usual "significant" line)').optional(),
+  driftThreshold: z
+    .number({ error: 'must be a PSI above 0 (0.25 is the usual "significant" line)' })
+    .gt(0, 'must be a PSI above 0 (0.25 is the usual "significant" line)')
+    .optional(),
   cooldownHours: positiveInt('hours').optional(),
   retrainOnDrift: z.boolean({ error: 'must be true or false' }).optional(),
   liveAccuracyFloor: fraction().optional(),
@@ -138,7 +179,11 @@ const specSchema = z
   .strictObject({
     name: z.string({ error: 'must be a string' }).superRefine((name, ctx) => {
       const problem = nameProblem('model', name);
-      if (problem) ctx.addIssue({ code: 'custom', message: problem.replace(/^model name "[^"]*" is not valid: /, 'must be valid: ') + `, got "${name}"` });
+      if (problem)
+        ctx.addIssue({
+          code: 'custom',
+          message: problem.replace(/^model name "[^"]*" is not valid: /, 'must be valid: ') + `, got "${name}"`,
+        });
     }),
     data: dataSchema,
     contract: contractSchema,
@@ -152,7 +197,10 @@ const specSchema = z
      * The bundled dataset (training/datasets/catalog.ts) the local platform trains this model from
      * on its first start. @default - the dataset named like the model, if there is one
      */
-    bundledDataset: z.string({ error: 'must be the name of a bundled dataset (a string)' }).min(1, 'must be the name of a bundled dataset').optional(),
+    bundledDataset: z
+      .string({ error: 'must be the name of a bundled dataset (a string)' })
+      .min(1, 'must be the name of a bundled dataset')
+      .optional(),
     schedule: scheduleExpression.optional(),
   })
   .superRefine((spec, ctx) => {
@@ -164,7 +212,9 @@ const specSchema = z
       const duplicate = columns.find((c, i) => columns.indexOf(c) !== i);
       if (duplicate) problem(['data', 'columns'], `must not repeat a name, got "${duplicate}" twice`);
       const unknown = (names: readonly string[], path: (string | number)[]) => {
-        for (const name of names) if (!columns.includes(name)) problem(path, `names "${name}", which is not in data.columns (${columns.join(', ')})`);
+        for (const name of names)
+          if (!columns.includes(name))
+            problem(path, `names "${name}", which is not in data.columns (${columns.join(', ')})`);
       };
       unknown([label], ['data', 'label']);
       unknown(exclude, ['data', 'exclude']);
@@ -172,10 +222,15 @@ const specSchema = z
       unknown(spec.contract.requiredColumns ?? [], ['contract', 'requiredColumns']);
     }
     for (const name of spec.contract.requiredColumns ?? []) {
-      if (exclude.includes(name)) problem(['contract', 'requiredColumns'], `names "${name}", which data.exclude leaves out`);
+      if (exclude.includes(name))
+        problem(['contract', 'requiredColumns'], `names "${name}", which data.exclude leaves out`);
     }
     const steps = spec.promotion !== undefined && spec.promotion !== 'direct' ? spec.promotion.canary.steps : undefined;
-    if (steps?.some((w, i) => i > 0 && w <= steps[i - 1])) problem(['promotion', 'canary', 'steps'], `must be ascending weights (percent of callers), got ${JSON.stringify(steps)}`);
+    if (steps?.some((w, i) => i > 0 && w <= steps[i - 1]))
+      problem(
+        ['promotion', 'canary', 'steps'],
+        `must be ascending weights (percent of callers), got ${JSON.stringify(steps)}`,
+      );
     const classes = spec.contract.labelValues ?? [];
     const repeated = classes.find((c, i) => classes.indexOf(c) !== i);
     if (repeated) problem(['contract', 'labelValues'], `must not repeat a class, got "${repeated}" twice`);

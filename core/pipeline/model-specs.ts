@@ -11,7 +11,9 @@ import { pushAll } from '../arrays';
 export function loadModelSpecs(dir: string): ModelSpec[] {
   let names: string[];
   try {
-    names = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
+    names = readdirSync(dir)
+      .filter((f) => f.endsWith('.json'))
+      .sort();
   } catch (error) {
     throw new ModelSpecError([`${dir}: cannot read the model spec folder (${(error as Error).message})`]);
   }

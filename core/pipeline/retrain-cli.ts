@@ -23,14 +23,26 @@ const POLL_MS = 5000;
 
 /** Step Functions execution names: 1-80 characters of [A-Za-z0-9-_]; unique per manual start. */
 export function manualExecutionName(model: string, now: Date): string {
-  return `manual-${model}-${now.toISOString().replace(/[^0-9]/g, '').slice(0, 17)}`.slice(0, 80);
+  return `manual-${model}-${now
+    .toISOString()
+    .replace(/[^0-9]/g, '')
+    .slice(0, 17)}`.slice(0, 80);
 }
 
 /** Starts (and optionally follows) one execution; returns the exit code (2: cannot be done as asked). */
-export async function runRetrainCli(argv: string[], env: NodeJS.ProcessEnv, io: RetrainIo, client?: SFNClient): Promise<number> {
+export async function runRetrainCli(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+  io: RetrainIo,
+  client?: SFNClient,
+): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { wait: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } } });
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { wait: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
+    });
   } catch (error) {
     io.err(`${(error as Error).message}\n\n${USAGE}`);
     return 2;
@@ -43,7 +55,9 @@ export async function runRetrainCli(argv: string[], env: NodeJS.ProcessEnv, io: 
   const [model] = positionals;
   const known = loadModelSpecs(SPECS_DIR).map((s) => s.name);
   if (!model || !known.includes(model)) {
-    io.err(`${model ? `no model spec for "${model}"` : 'which model?'} (known models: ${known.join(', ')})\n\n${USAGE}`);
+    io.err(
+      `${model ? `no model spec for "${model}"` : 'which model?'} (known models: ${known.join(', ')})\n\n${USAGE}`,
+    );
     return 2;
   }
   const stateMachineArn = env.STATE_MACHINE_ARN;
@@ -51,10 +65,21 @@ export async function runRetrainCli(argv: string[], env: NodeJS.ProcessEnv, io: 
     io.err(`STATE_MACHINE_ARN is not set: export it from the MlopsPipeline stack's StateMachineArn output\n\n${USAGE}`);
     return 2;
   }
-  const sfn = client ?? new SFNClient({ region: env.AWS_REGION || 'us-east-1', ...(env.AWS_ENDPOINT_URL ? { endpoint: env.AWS_ENDPOINT_URL } : {}) });
+  const sfn =
+    client ??
+    new SFNClient({
+      region: env.AWS_REGION || 'us-east-1',
+      ...(env.AWS_ENDPOINT_URL ? { endpoint: env.AWS_ENDPOINT_URL } : {}),
+    });
   // The state machine adds `execution` itself ($$.Execution.Name); the caller gives model and trigger.
   const input: Omit<ExecutionInput, 'execution'> = { model, trigger: 'manual' };
-  const started = await sfn.send(new StartExecutionCommand({ stateMachineArn, name: manualExecutionName(model, new Date()), input: JSON.stringify(input) }));
+  const started = await sfn.send(
+    new StartExecutionCommand({
+      stateMachineArn,
+      name: manualExecutionName(model, new Date()),
+      input: JSON.stringify(input),
+    }),
+  );
   io.out(`started ${started.executionArn}`);
   if (!values.wait) return 0;
 

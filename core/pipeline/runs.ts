@@ -14,7 +14,8 @@ import type { NoNewDataRecord, RunSummary } from './contract';
 
 export const runsPrefix = (model: string) => `runs/${model}/`;
 export const runPrefix = (model: string, runId: string) => `${runsPrefix(model)}${runId}/`;
-export const candidatePrefix = (model: string, runId: string, algorithm: string) => `${runPrefix(model, runId)}candidates/${algorithm}/`;
+export const candidatePrefix = (model: string, runId: string, algorithm: string) =>
+  `${runPrefix(model, runId)}candidates/${algorithm}/`;
 export const summaryKey = (model: string, runId: string) => `${runPrefix(model, runId)}summary.json`;
 export const failureKey = (model: string, runId: string) => `${runPrefix(model, runId)}failure.json`;
 export const noNewDataKey = (model: string, runId: string) => `${runPrefix(model, runId)}no-new-data.json`;
@@ -26,7 +27,14 @@ export type RunRecord =
   | { readonly runId: string; readonly status: 'finished'; readonly summary: RunSummary }
   /** Ended before training: every row of its upload was already in processed/ (not a failure). */
   | { readonly runId: string; readonly status: 'no-new-data'; readonly record: NoNewDataRecord }
-  | { readonly runId: string; readonly status: 'failed'; readonly failure: { readonly failedAt?: string; readonly error?: { readonly error?: string; readonly cause?: unknown } } }
+  | {
+      readonly runId: string;
+      readonly status: 'failed';
+      readonly failure: {
+        readonly failedAt?: string;
+        readonly error?: { readonly error?: string; readonly cause?: unknown };
+      };
+    }
   /** Candidates written, no record yet: running, or stopped before it could record anything. */
   | { readonly runId: string; readonly status: 'incomplete' };
 

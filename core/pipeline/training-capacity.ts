@@ -50,7 +50,10 @@ export interface StepResources {
 export const MAX_STEP_SECONDS = 900;
 
 /** The resources the capacity was measured for: the pipeline function's defaults. */
-export const REFERENCE_RESOURCES: StepResources = { memoryMb: TRAINING_CAPACITY.referenceMemoryMb, timeoutSeconds: MAX_STEP_SECONDS };
+export const REFERENCE_RESOURCES: StepResources = {
+  memoryMb: TRAINING_CAPACITY.referenceMemoryMb,
+  timeoutSeconds: MAX_STEP_SECONDS,
+};
 
 /** Training may use this share of the step's timeout; the rest is loading, export, the ONNX check and uploads, and CPU differences. */
 export function timeBudgetSeconds(timeoutSeconds: number, capacity: TrainingCapacity = TRAINING_CAPACITY): number {
@@ -66,15 +69,28 @@ export interface AlgorithmLimit {
 }
 
 /** One algorithm's limit on a function of these resources, or undefined for an algorithm never measured. */
-export function algorithmLimit(algorithm: string, resources: StepResources, capacity: TrainingCapacity = TRAINING_CAPACITY): AlgorithmLimit | undefined {
+export function algorithmLimit(
+  algorithm: string,
+  resources: StepResources,
+  capacity: TrainingCapacity = TRAINING_CAPACITY,
+): AlgorithmLimit | undefined {
   const m = capacity.algorithms[algorithm];
   if (!m) return undefined;
   const { memoryMb } = resources;
   // seconds = a * cells^b at a full vCPU; with a share s of one, seconds / s.
-  const share = Math.min(1, memoryMb / FULL_VCPU_MEMORY_MB) / Math.min(1, capacity.referenceMemoryMb / FULL_VCPU_MEMORY_MB);
-  const timeCells = Math.pow((timeBudgetSeconds(resources.timeoutSeconds, capacity) * share) / m.seconds.a, 1 / m.seconds.b);
-  const memoryCells = Math.max(0, ((memoryMb * capacity.memoryHeadroom - m.rssMiB.base) / m.rssMiB.perMillionCells) * 1e6);
-  return timeCells <= memoryCells ? { algorithm, maxCells: Math.floor(timeCells), bound: 'time' } : { algorithm, maxCells: Math.floor(memoryCells), bound: 'memory' };
+  const share =
+    Math.min(1, memoryMb / FULL_VCPU_MEMORY_MB) / Math.min(1, capacity.referenceMemoryMb / FULL_VCPU_MEMORY_MB);
+  const timeCells = Math.pow(
+    (timeBudgetSeconds(resources.timeoutSeconds, capacity) * share) / m.seconds.a,
+    1 / m.seconds.b,
+  );
+  const memoryCells = Math.max(
+    0,
+    ((memoryMb * capacity.memoryHeadroom - m.rssMiB.base) / m.rssMiB.perMillionCells) * 1e6,
+  );
+  return timeCells <= memoryCells
+    ? { algorithm, maxCells: Math.floor(timeCells), bound: 'time' }
+    : { algorithm, maxCells: Math.floor(memoryCells), bound: 'memory' };
 }
 
 /** A training dataset's size as Prepare sees it before reading any data. */
@@ -95,7 +111,10 @@ export class DatasetTooLargeError extends Error {
  * here; twice that (an upload being validated is written there too), plus room for the runtime.
  */
 export function scratchSpaceMb(resources: StepResources, capacity: TrainingCapacity = TRAINING_CAPACITY): number {
-  const largest = Object.keys(capacity.algorithms).reduce((most, a) => Math.max(most, algorithmLimit(a, resources, capacity)?.maxCells ?? 0), 0);
+  const largest = Object.keys(capacity.algorithms).reduce(
+    (most, a) => Math.max(most, algorithmLimit(a, resources, capacity)?.maxCells ?? 0),
+    0,
+  );
   const needed = Math.ceil((2 * largest * capacity.csvBytesPerCell) / 2 ** 20) + 256;
   return Math.min(10_240, Math.max(512, Math.ceil(needed / 512) * 512));
 }
@@ -106,21 +125,36 @@ const count = (n: number) => Math.round(n).toLocaleString('en-US');
  * Why these algorithms cannot train on data of this size at this memory, with what to change;
  * undefined when every one fits. `model` names the spec file in the advice.
  */
-export function capacityProblem(model: string, size: DatasetSize, algorithms: readonly string[], resources: StepResources, capacity: TrainingCapacity = TRAINING_CAPACITY): string | undefined {
+export function capacityProblem(
+  model: string,
+  size: DatasetSize,
+  algorithms: readonly string[],
+  resources: StepResources,
+  capacity: TrainingCapacity = TRAINING_CAPACITY,
+): string | undefined {
   const { memoryMb } = resources;
   const cells = size.rows * Math.max(1, size.featureColumns);
-  const limits = algorithms.map((a) => algorithmLimit(a, resources, capacity)).filter((l): l is AlgorithmLimit => l !== undefined);
+  const limits = algorithms
+    .map((a) => algorithmLimit(a, resources, capacity))
+    .filter((l): l is AlgorithmLimit => l !== undefined);
   const over = limits.filter((l) => cells > l.maxCells).sort((x, y) => x.maxCells - y.maxCells);
   if (over.length === 0) return undefined;
   const tightest = over[0];
   const maxRows = Math.floor(tightest.maxCells / Math.max(1, size.featureColumns));
   const fits = limits.filter((l) => cells <= l.maxCells).map((l) => l.algorithm);
-  const why = over.map((l) => `${l.algorithm} at most ${count(l.maxCells)} (${l.bound === 'time' ? `its ${Math.round(timeBudgetSeconds(resources.timeoutSeconds, capacity))} s share of a ${Math.round(Math.min(resources.timeoutSeconds, MAX_STEP_SECONDS))} s step` : `${memoryMb} MB of memory`})`);
+  const why = over.map(
+    (l) =>
+      `${l.algorithm} at most ${count(l.maxCells)} (${l.bound === 'time' ? `its ${Math.round(timeBudgetSeconds(resources.timeoutSeconds, capacity))} s share of a ${Math.round(Math.min(resources.timeoutSeconds, MAX_STEP_SECONDS))} s step` : `${memoryMb} MB of memory`})`,
+  );
   const fixes = [
     `set "training": {"window": {"rows": ${maxRows}}} in config/models/${model}.json to train on the newest rows`,
     fits.length > 0 ? `train only ${fits.join(', ')} ("training.algorithms")` : undefined,
-    over.some((l) => l.bound === 'memory') ? 'raise platform.pipeline.memorySize (memory-bound algorithms only)' : undefined,
-    over.some((l) => l.bound === 'time') && resources.timeoutSeconds < MAX_STEP_SECONDS ? `raise the pipeline's timeout (${resources.timeoutSeconds} s) towards 15 minutes` : undefined,
+    over.some((l) => l.bound === 'memory')
+      ? 'raise platform.pipeline.memorySize (memory-bound algorithms only)'
+      : undefined,
+    over.some((l) => l.bound === 'time') && resources.timeoutSeconds < MAX_STEP_SECONDS
+      ? `raise the pipeline's timeout (${resources.timeoutSeconds} s) towards 15 minutes`
+      : undefined,
   ].filter((f): f is string => f !== undefined);
   return (
     `the training data is too large for one training step: ${count(size.rows)} rows x ${size.featureColumns} feature column(s) = ${count(cells)} cells; ` +

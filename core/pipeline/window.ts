@@ -22,7 +22,9 @@ export async function takeWindow<T extends WindowCandidate>(
   now: Date,
   rowsOf: (file: T) => Promise<number>,
 ): Promise<{ file: T; rows: number }[]> {
-  const newestFirst = [...files].sort((a, b) => b.processedAt.getTime() - a.processedAt.getTime() || (a.key < b.key ? 1 : -1));
+  const newestFirst = [...files].sort(
+    (a, b) => b.processedAt.getTime() - a.processedAt.getTime() || (a.key < b.key ? 1 : -1),
+  );
   let inBounds = newestFirst;
   if (window?.days !== undefined) {
     const since = now.getTime() - window.days * DAY_MS;

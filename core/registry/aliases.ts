@@ -27,7 +27,9 @@ export class AliasMovedError extends Error {
     readonly expected: number | null,
     readonly current: number | null,
   ) {
-    super(`alias "${alias}" points at ${current === null ? 'nothing' : `v${current}`}, not ${expected === null ? 'nothing' : `v${expected}`} as the caller expected`);
+    super(
+      `alias "${alias}" points at ${current === null ? 'nothing' : `v${current}`}, not ${expected === null ? 'nothing' : `v${expected}`} as the caller expected`,
+    );
   }
 }
 
@@ -38,7 +40,8 @@ export interface CurrentAlias {
 
 /** Where to move the alias, given where it points now; `stay` leaves it as it is. A schema
  * change the move makes (accepted by the caller) is recorded on the alias and in the history. */
-export type MovePlan = { readonly kind: AliasMove['kind']; readonly version: number; readonly schemaChange?: SchemaChange } | 'stay';
+export type MovePlan =
+  { readonly kind: AliasMove['kind']; readonly version: number; readonly schemaChange?: SchemaChange } | 'stay';
 
 /** Enough to keep a handful of writers racing for one alias from failing each other. */
 export const MOVE_ATTEMPTS = 10;
@@ -90,5 +93,7 @@ export async function moveAlias(
     await new HistoryLog(store).append({ ...record, kind: decision.kind });
     return record;
   }
-  throw new AliasError(`alias "${alias}" of model "${model}" kept being moved by others (${MOVE_ATTEMPTS} attempts); try again`);
+  throw new AliasError(
+    `alias "${alias}" of model "${model}" kept being moved by others (${MOVE_ATTEMPTS} attempts); try again`,
+  );
 }

@@ -2,7 +2,14 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { S3Client } from '@aws-sdk/client-s3';
-import { isMonitoringCommand, misplacedMonitoringOption, MONITORING_ENVIRONMENT, MONITORING_OPTIONS, MONITORING_USAGE, runMonitoringCommand } from '../monitoring/monitoring-cli';
+import {
+  isMonitoringCommand,
+  misplacedMonitoringOption,
+  MONITORING_ENVIRONMENT,
+  MONITORING_OPTIONS,
+  MONITORING_USAGE,
+  runMonitoringCommand,
+} from '../monitoring/monitoring-cli';
 import { S3ObjectStore } from '../s3-object-store';
 import { AliasError, AliasMovedError } from './aliases';
 import { OnnxModelValidator } from './onnx-validator';
@@ -10,11 +17,37 @@ import { parseArgsProblem } from './parse-args-cli';
 import { CorruptRecordError, decodeManifest } from './records';
 import { ModelRegistry } from './registry';
 import { CorruptRoutingError } from './routing';
-import { type HistoryEntry, isRoutingCommand, isRoutingRefusal, mergeHistory, misplacedOption, ROUTING_OPTIONS, ROUTING_USAGE, routingRow, runRoutingCommand } from './routing-cli';
+import {
+  type HistoryEntry,
+  isRoutingCommand,
+  isRoutingRefusal,
+  mergeHistory,
+  misplacedOption,
+  ROUTING_OPTIONS,
+  ROUTING_USAGE,
+  routingRow,
+  runRoutingCommand,
+} from './routing-cli';
 import { RoutingStore } from './routing-store';
-import { type CliTarget, cliTarget, modelBucketOf, TargetError, unknownModelMessage, unreachableMessage } from './target-cli';
+import {
+  type CliTarget,
+  cliTarget,
+  modelBucketOf,
+  TargetError,
+  unknownModelMessage,
+  unreachableMessage,
+} from './target-cli';
 import { listRuns, type RunRecord } from '../pipeline/runs';
-import { type AliasRecord, DEFAULT_ALIAS, RegistrationError, type SchemaChange, type SchemaChangeApproval, SchemaMismatchError, UnknownModelError, type VersionSummary } from './types';
+import {
+  type AliasRecord,
+  DEFAULT_ALIAS,
+  RegistrationError,
+  type SchemaChange,
+  type SchemaChangeApproval,
+  SchemaMismatchError,
+  UnknownModelError,
+  type VersionSummary,
+} from './types';
 import { maxOf } from '../arrays';
 
 export const USAGE = `usage: npm run registry -- <command> [options]
@@ -61,28 +94,52 @@ export interface CliIo {
 export function s3ClientFromEnv(env: NodeJS.ProcessEnv): S3Client {
   const region = env.AWS_REGION || 'us-east-1';
   // Keys in the given environment are used as given; otherwise the SDK's default chain applies.
-  const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_SESSION_TOKEN: sessionToken } = env;
-  const credentials = accessKeyId && secretAccessKey ? { credentials: { accessKeyId, secretAccessKey, sessionToken } } : {};
+  const {
+    AWS_ACCESS_KEY_ID: accessKeyId,
+    AWS_SECRET_ACCESS_KEY: secretAccessKey,
+    AWS_SESSION_TOKEN: sessionToken,
+  } = env;
+  const credentials =
+    accessKeyId && secretAccessKey ? { credentials: { accessKeyId, secretAccessKey, sessionToken } } : {};
   const endpoint = env.AWS_ENDPOINT_URL;
   if (!endpoint) return new S3Client({ region, ...credentials });
   // Emulators serve buckets by path and may predate the SDK's default request checksums.
-  return new S3Client({ region, endpoint, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED', ...credentials });
+  return new S3Client({
+    region,
+    endpoint,
+    forcePathStyle: true,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    ...credentials,
+  });
 }
 
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, maxOf(rows.map((r) => r[i].length))));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]))
+      .join('  ')
+      .trimEnd();
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
 const metric = (v: number) => v.toFixed(4);
 const from = (r: AliasRecord) => (r.previousVersion === undefined ? '-' : `v${r.previousVersion}`);
-const schemaNote = (change: SchemaChange | undefined) => (change ? ` [schema changed from champion v${change.championVersion}'s: ${change.differences}]` : '');
+const schemaNote = (change: SchemaChange | undefined) =>
+  change ? ` [schema changed from champion v${change.championVersion}'s: ${change.differences}]` : '';
 
 function versionsTable(versions: readonly VersionSummary[]): string {
   return table(
     ['version', 'algorithm', 'accuracy', 'macro F1', 'created', 'aliases', 'sha256'],
-    versions.map((v) => [`v${v.version}`, v.algorithm, metric(v.metrics.accuracy), metric(v.metrics.macroF1), v.createdAt, v.aliases.join(','), v.sha256.slice(0, 12)]),
+    versions.map((v) => [
+      `v${v.version}`,
+      v.algorithm,
+      metric(v.metrics.accuracy),
+      metric(v.metrics.macroF1),
+      v.createdAt,
+      v.aliases.join(','),
+      v.sha256.slice(0, 12),
+    ]),
   );
 }
 
@@ -91,7 +148,11 @@ function historyTable(entries: readonly HistoryEntry[]): string {
   if (entries.length === 0) return '(no alias moves yet)';
   return table(
     ['time', 'alias', 'kind', 'from', 'to', 'actor', 'reason'],
-    entries.map((m) => (m.kind === 'routing' ? routingRow(m) : [m.movedAt, m.alias, m.kind, from(m), `v${m.version}`, m.actor, `${m.reason}${schemaNote(m.schemaChange)}`])),
+    entries.map((m) =>
+      m.kind === 'routing'
+        ? routingRow(m)
+        : [m.movedAt, m.alias, m.kind, from(m), `v${m.version}`, m.actor, `${m.reason}${schemaNote(m.schemaChange)}`],
+    ),
   );
 }
 
@@ -105,10 +166,21 @@ function runsTable(runs: readonly RunRecord[]): string {
         const candidates = s.candidates.map((c) => `${c.algorithm} ${metric(c.holdout.macroF1)}`).join(', ');
         const compared = s.comparison ? ` on ${s.comparison.rows} rows` : '';
         const champion = s.champion ? `v${s.champion.version} ${metric(s.champion.holdout.macroF1)}${compared}` : '-';
-        return [r.runId, s.finishedAt, 'finished', candidates, s.best, champion, `v${s.registration.version} ${s.registration.alias}`, s.decision.reason];
+        return [
+          r.runId,
+          s.finishedAt,
+          'finished',
+          candidates,
+          s.best,
+          champion,
+          `v${s.registration.version} ${s.registration.alias}`,
+          s.decision.reason,
+        ];
       }
-      if (r.status === 'no-new-data') return [r.runId, r.record.finishedAt, 'no new data', '-', '-', '-', 'no new version', r.record.message];
-      if (r.status === 'failed') return [r.runId, r.failure.failedAt ?? '-', 'failed', '-', '-', '-', '-', r.failure.error?.error ?? '-'];
+      if (r.status === 'no-new-data')
+        return [r.runId, r.record.finishedAt, 'no new data', '-', '-', '-', 'no new version', r.record.message];
+      if (r.status === 'failed')
+        return [r.runId, r.failure.failedAt ?? '-', 'failed', '-', '-', '-', '-', r.failure.error?.error ?? '-'];
       return [r.runId, '-', 'incomplete', '-', '-', '-', '-', '-'];
     }),
   );
@@ -116,7 +188,8 @@ function runsTable(runs: readonly RunRecord[]): string {
 
 function positiveInt(text: string | undefined, what: string): number {
   const value = Number(text);
-  if (!text || !Number.isInteger(value) || value < 1) throw new UsageError(`${what} must be a positive whole number, got "${text ?? ''}"`);
+  if (!text || !Number.isInteger(value) || value < 1)
+    throw new UsageError(`${what} must be a positive whole number, got "${text ?? ''}"`);
   return value;
 }
 
@@ -154,7 +227,16 @@ export async function runRegistryCli(argv: string[], givenEnv: NodeJS.ProcessEnv
     const { env } = target;
     const [first, ...rest] = positionals;
     // The data loop's commands read the data bucket and the APIs, not the registry.
-    if (isMonitoringCommand(first)) return await runMonitoringCommand(first, rest, { env, values, out: io.out, err: io.err, table, usage: (message) => new UsageError(message), s3Client: s3ClientFromEnv });
+    if (isMonitoringCommand(first))
+      return await runMonitoringCommand(first, rest, {
+        env,
+        values,
+        out: io.out,
+        err: io.err,
+        table,
+        usage: (message) => new UsageError(message),
+        s3Client: s3ClientFromEnv,
+      });
     const misplacedMonitoring = misplacedMonitoringOption(first, values);
     if (misplacedMonitoring) throw new UsageError(misplacedMonitoring);
     const bucket = modelBucketOf(target);
@@ -173,8 +255,18 @@ export async function runRegistryCli(argv: string[], givenEnv: NodeJS.ProcessEnv
         return value;
       };
       const print = (json: unknown, text: string) => io.out(values.json ? JSON.stringify(json, null, 2) : text);
-      const allowSchemaChange = (fallback: string): SchemaChangeApproval | undefined => (values['allow-schema-change'] ? { reason: values.reason ?? fallback } : undefined);
-      if (isRoutingCommand(command)) return await runRoutingCommand(command, args, { routing, registry, actor, values, print, table, usage: (message) => new UsageError(message) });
+      const allowSchemaChange = (fallback: string): SchemaChangeApproval | undefined =>
+        values['allow-schema-change'] ? { reason: values.reason ?? fallback } : undefined;
+      if (isRoutingCommand(command))
+        return await runRoutingCommand(command, args, {
+          routing,
+          registry,
+          actor,
+          values,
+          print,
+          table,
+          usage: (message) => new UsageError(message),
+        });
       const misplaced = misplacedOption(command, values);
       if (misplaced) throw new UsageError(misplaced);
       switch (command) {
@@ -182,12 +274,30 @@ export async function runRegistryCli(argv: string[], givenEnv: NodeJS.ProcessEnv
           const models = await registry.listModels();
           const rows = await Promise.all(
             models.map(async (model) => {
-              const versions = await registry.listVersions(model).catch((e: unknown) => (e instanceof UnknownModelError ? [] : Promise.reject(e)));
+              const versions = await registry
+                .listVersions(model)
+                .catch((e: unknown) => (e instanceof UnknownModelError ? [] : Promise.reject(e)));
               const champion = versions.find((v) => v.aliases.includes(DEFAULT_ALIAS));
-              return { model, versions: versions.length, latest: versions.at(-1)?.version, champion: champion?.version };
+              return {
+                model,
+                versions: versions.length,
+                latest: versions.at(-1)?.version,
+                champion: champion?.version,
+              };
             }),
           );
-          const text = rows.length === 0 ? '(no models registered)' : table(['model', 'versions', 'latest', 'champion'], rows.map((r) => [r.model, String(r.versions), r.latest === undefined ? '-' : `v${r.latest}`, r.champion === undefined ? '-' : `v${r.champion}`]));
+          const text =
+            rows.length === 0
+              ? '(no models registered)'
+              : table(
+                  ['model', 'versions', 'latest', 'champion'],
+                  rows.map((r) => [
+                    r.model,
+                    String(r.versions),
+                    r.latest === undefined ? '-' : `v${r.latest}`,
+                    r.champion === undefined ? '-' : `v${r.champion}`,
+                  ]),
+                );
           print(rows, text);
           return 0;
         }
@@ -199,7 +309,10 @@ export async function runRegistryCli(argv: string[], givenEnv: NodeJS.ProcessEnv
         case 'register': {
           const [model, dir] = [arg(0, 'model'), arg(1, 'dir')];
           const manifestPath = join(dir, 'manifest.json');
-          const [onnx, manifestText] = await Promise.all([readFile(join(dir, 'model.onnx')), readFile(manifestPath, 'utf8')]).catch((e: unknown) => {
+          const [onnx, manifestText] = await Promise.all([
+            readFile(join(dir, 'model.onnx')),
+            readFile(manifestPath, 'utf8'),
+          ]).catch((e: unknown) => {
             throw new UsageError(`cannot read ${dir}/model.onnx and manifest.json: ${(e as Error).message}`);
           });
           const parent = values.parent === undefined ? undefined : positiveInt(values.parent, '--parent');
@@ -210,7 +323,10 @@ export async function runRegistryCli(argv: string[], givenEnv: NodeJS.ProcessEnv
             allowSchemaChange: allowSchemaChange('registered with --allow-schema-change'),
           });
           const { manifest } = registered;
-          print(registered, `registered ${model} v${registered.version} (${manifest.algorithm}, sha256 ${manifest.sha256.slice(0, 12)})${schemaNote(manifest.registration.schemaChange)}`);
+          print(
+            registered,
+            `registered ${model} v${registered.version} (${manifest.algorithm}, sha256 ${manifest.sha256.slice(0, 12)})${schemaNote(manifest.registration.schemaChange)}`,
+          );
           return 0;
         }
         case 'promote': {
@@ -224,12 +340,21 @@ export async function runRegistryCli(argv: string[], givenEnv: NodeJS.ProcessEnv
             allowSchemaChange: allowSchemaChange('promoted with --allow-schema-change'),
           });
           const already = typeof before === 'object' && before.record.version === version;
-          print(record, already ? `${alias} of ${model} is already v${version}` : `${alias} of ${model}: ${from(record)} -> v${record.version}${schemaNote(record.schemaChange)}`);
+          print(
+            record,
+            already
+              ? `${alias} of ${model} is already v${version}`
+              : `${alias} of ${model}: ${from(record)} -> v${record.version}${schemaNote(record.schemaChange)}`,
+          );
           return 0;
         }
         case 'rollback': {
           const model = arg(0, 'model');
-          const record = await registry.rollback(model, { alias: values.alias, actor, reason: values.reason ?? 'rolled back with the registry CLI' });
+          const record = await registry.rollback(model, {
+            alias: values.alias,
+            actor,
+            reason: values.reason ?? 'rolled back with the registry CLI',
+          });
           print(record, `${record.alias} of ${model}: ${from(record)} -> v${record.version} (rolled back)`);
           return 0;
         }
@@ -237,10 +362,14 @@ export async function runRegistryCli(argv: string[], givenEnv: NodeJS.ProcessEnv
           const model = arg(0, 'model');
           if (values.at !== undefined) {
             const at = new Date(values.at);
-            if (Number.isNaN(at.getTime())) throw new UsageError(`--at must be an ISO time (e.g. 2025-01-31T12:00:00Z), got "${values.at}"`);
+            if (Number.isNaN(at.getTime()))
+              throw new UsageError(`--at must be an ISO time (e.g. 2025-01-31T12:00:00Z), got "${values.at}"`);
             const alias = values.alias ?? DEFAULT_ALIAS;
             const version = await registry.versionAt(model, at, alias);
-            print({ model, alias, at: at.toISOString(), version: version ?? null }, `${alias} of ${model} at ${at.toISOString()}: ${version === undefined ? 'not set' : `v${version}`}`);
+            print(
+              { model, alias, at: at.toISOString(), version: version ?? null },
+              `${alias} of ${model} at ${at.toISOString()}: ${version === undefined ? 'not set' : `v${version}`}`,
+            );
             return 0;
           }
           const moves = await registry.history(model, values.alias);
@@ -258,7 +387,8 @@ export async function runRegistryCli(argv: string[], givenEnv: NodeJS.ProcessEnv
           throw new UsageError(`unknown command "${command}"`);
       }
     } catch (error) {
-      if (error instanceof UnknownModelError && error.version === undefined) throw new TargetError(await unknownModelMessage(error.model, bucket, () => registry.listModels()));
+      if (error instanceof UnknownModelError && error.version === undefined)
+        throw new TargetError(await unknownModelMessage(error.model, bucket, () => registry.listModels()));
       throw error;
     } finally {
       client.destroy();
@@ -285,7 +415,13 @@ export async function runRegistryCli(argv: string[], givenEnv: NodeJS.ProcessEnv
       io.err(`${error.name}: ${error.message} (--allow-schema-change --reason <why> accepts it)`);
       return 2;
     }
-    if (error instanceof UnknownModelError || error instanceof RegistrationError || error instanceof AliasError || error instanceof CorruptRecordError || error instanceof CorruptRoutingError) {
+    if (
+      error instanceof UnknownModelError ||
+      error instanceof RegistrationError ||
+      error instanceof AliasError ||
+      error instanceof CorruptRecordError ||
+      error instanceof CorruptRoutingError
+    ) {
       io.err(`${error.name}: ${error.message}`);
       return 2;
     }

@@ -25,7 +25,8 @@ export function sortMoves(moves: readonly AliasMove[]): AliasMove[] {
   return [...moves].sort((a, b) => time(a.movedAt) - time(b.movedAt));
 }
 
-const sameMove = (a: AliasRecord, b: AliasRecord) => a.alias === b.alias && a.version === b.version && a.movedAt === b.movedAt;
+const sameMove = (a: AliasRecord, b: AliasRecord) =>
+  a.alias === b.alias && a.version === b.version && a.movedAt === b.movedAt;
 
 /**
  * The history completed with the alias's current record: its history object is written just
@@ -35,7 +36,20 @@ const sameMove = (a: AliasRecord, b: AliasRecord) => a.alias === b.alias && a.ve
 export function withCurrent(moves: readonly AliasMove[], current: AliasRecord | undefined): AliasMove[] {
   if (!current || moves.some((m) => sameMove(m, current))) return sortMoves(moves);
   const { model, alias, version, previousVersion, movedAt, actor, reason, schemaChange } = current;
-  return sortMoves([...moves, { model, alias, version, previousVersion, movedAt, actor, reason, ...(schemaChange ? { schemaChange } : {}), kind: 'promote' }]);
+  return sortMoves([
+    ...moves,
+    {
+      model,
+      alias,
+      version,
+      previousVersion,
+      movedAt,
+      actor,
+      reason,
+      ...(schemaChange ? { schemaChange } : {}),
+      kind: 'promote',
+    },
+  ]);
 }
 
 /**
@@ -108,6 +122,8 @@ export class HistoryLog {
       const object = await this.store.get(key);
       return object ? decodeAliasMove(object.body, key) : undefined;
     });
-    return sortMoves(moves.filter((m): m is AliasMove => m !== undefined && (alias === undefined || m.alias === alias)));
+    return sortMoves(
+      moves.filter((m): m is AliasMove => m !== undefined && (alias === undefined || m.alias === alias)),
+    );
   }
 }

@@ -22,7 +22,8 @@ export function nameProblem(kind: 'model' | 'alias', name: string): string | und
 
 export const modelPrefix = (model: string) => `${REGISTRY_PREFIX}${model}/`;
 export const versionsPrefix = (model: string) => `${modelPrefix(model)}versions/`;
-export const versionKey = (model: string, version: number, file: VersionFile) => `${versionsPrefix(model)}${version}/${file}`;
+export const versionKey = (model: string, version: number, file: VersionFile) =>
+  `${versionsPrefix(model)}${version}/${file}`;
 export const aliasesPrefix = (model: string) => `${modelPrefix(model)}aliases/`;
 export const aliasKey = (model: string, alias: string) => `${aliasesPrefix(model)}${alias}.json`;
 export const historyPrefix = (model: string) => `${modelPrefix(model)}history/`;
@@ -31,7 +32,8 @@ export const historyPrefix = (model: string) => `${modelPrefix(model)}history/`;
  * One object per alias move, named so that a listing comes back in time order. The id keeps
  * two moves in the same millisecond (on different aliases) from overwriting each other.
  */
-export const historyKey = (model: string, movedAt: string, alias: string, id: string) => `${historyPrefix(model)}${movedAt}-${alias}-${id}.json`;
+export const historyKey = (model: string, movedAt: string, alias: string, id: string) =>
+  `${historyPrefix(model)}${movedAt}-${alias}-${id}.json`;
 
 /** The version and file a key under versions/ names, or undefined for anything else. */
 export function parseVersionKey(model: string, key: string): { version: number; file: VersionFile } | undefined {

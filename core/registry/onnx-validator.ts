@@ -25,7 +25,10 @@ export function smokeValue(feature: ManifestFeature): FeatureValue {
 const list = (names: readonly string[]) => names.map((n) => `"${n}"`).join(', ');
 
 /** Problems between what the manifest declares and what the graph has (empty: they agree). */
-export function signatureProblems(manifest: ModelManifest, session: Pick<ort.InferenceSession, 'inputNames' | 'outputNames' | 'inputMetadata'>): string[] {
+export function signatureProblems(
+  manifest: ModelManifest,
+  session: Pick<ort.InferenceSession, 'inputNames' | 'outputNames' | 'inputMetadata'>,
+): string[] {
   const problems: string[] = [];
   const declared = manifest.inputs.map((i) => i.name);
   const missing = declared.filter((n) => !session.inputNames.includes(n));
@@ -34,7 +37,8 @@ export function signatureProblems(manifest: ModelManifest, session: Pick<ort.Inf
   if (extra.length > 0) problems.push(`model.onnx's inputs ${list(extra)} are not in the manifest`);
   for (const input of manifest.inputs) {
     const meta = session.inputMetadata.find((m) => m.name === input.name);
-    if (meta?.isTensor && meta.type !== input.dtype) problems.push(`input "${input.name}" is ${meta.type} in model.onnx but ${input.dtype} in the manifest`);
+    if (meta?.isTensor && meta.type !== input.dtype)
+      problems.push(`input "${input.name}" is ${meta.type} in model.onnx but ${input.dtype} in the manifest`);
   }
   const fed = manifest.features.map((f) => f.input);
   const unfed = declared.filter((n) => !fed.includes(n));
@@ -42,28 +46,34 @@ export function signatureProblems(manifest: ModelManifest, session: Pick<ort.Inf
   if (unfed.length > 0) problems.push(`no feature feeds the inputs ${list(unfed)}`);
   if (unknown.length > 0) problems.push(`features feed inputs ${list(unknown)} that the manifest does not declare`);
   for (const output of [manifest.outputs.label, manifest.outputs.probabilities]) {
-    if (!session.outputNames.includes(output)) problems.push(`model.onnx has no output "${output}" (it has ${list(session.outputNames)})`);
+    if (!session.outputNames.includes(output))
+      problems.push(`model.onnx has no output "${output}" (it has ${list(session.outputNames)})`);
   }
   return problems;
 }
 
-const isTensor = (value: unknown): value is ort.Tensor => typeof value === 'object' && value !== null && 'dims' in value && 'data' in value;
+const isTensor = (value: unknown): value is ort.Tensor =>
+  typeof value === 'object' && value !== null && 'dims' in value && 'data' in value;
 
 /** Problems with one row's prediction (empty: it is sensible). */
 export function predictionProblems(manifest: ModelManifest, probabilities: unknown, label: unknown): string[] {
   const classes = manifest.classes;
   // e.g. skl2onnx's default ZipMap output is a sequence of maps, which the handler cannot read.
-  if (!isTensor(probabilities)) return [`output "${manifest.outputs.probabilities}" is not a tensor (export it without ZipMap)`];
+  if (!isTensor(probabilities))
+    return [`output "${manifest.outputs.probabilities}" is not a tensor (export it without ZipMap)`];
   if (!isTensor(label)) return [`output "${manifest.outputs.label}" is not a tensor`];
   const problems: string[] = [];
   const dims = probabilities.dims.join(',');
-  if (dims !== `1,${classes.length}`) problems.push(`probabilities have shape [${dims}], expected [1,${classes.length}] (one per class)`);
+  if (dims !== `1,${classes.length}`)
+    problems.push(`probabilities have shape [${dims}], expected [1,${classes.length}] (one per class)`);
   const values = Array.from(probabilities.data as ArrayLike<number>, Number);
   const sum = values.reduce((a, b) => a + b, 0);
-  if (!values.every(Number.isFinite) || Math.abs(sum - 1) > PROBABILITY_SUM_TOLERANCE) problems.push(`probabilities [${values.join(', ')}] do not sum to 1`);
+  if (!values.every(Number.isFinite) || Math.abs(sum - 1) > PROBABILITY_SUM_TOLERANCE)
+    problems.push(`probabilities [${values.join(', ')}] do not sum to 1`);
   // Numeric class labels come back as int64 (bigint); the manifest lists every class as text.
   const predicted = label.data.length === 1 ? String((label.data as ArrayLike<unknown>)[0]) : undefined;
-  if (predicted === undefined || !classes.includes(predicted)) problems.push(`label ${JSON.stringify(predicted ?? null)} is not one of the classes ${list(classes)}`);
+  if (predicted === undefined || !classes.includes(predicted))
+    problems.push(`label ${JSON.stringify(predicted ?? null)} is not one of the classes ${list(classes)}`);
   return problems;
 }
 
@@ -77,7 +87,8 @@ export class OnnxModelValidator implements ModelValidator {
     }
     try {
       const mismatches = signatureProblems(manifest, session);
-      if (mismatches.length > 0) throw new RegistrationError(`model.onnx does not match its manifest: ${mismatches.join('; ')}`);
+      if (mismatches.length > 0)
+        throw new RegistrationError(`model.onnx does not match its manifest: ${mismatches.join('; ')}`);
       const row = Object.fromEntries(manifest.features.map((f) => [f.name, smokeValue(f)]));
       let outputs: ort.InferenceSession.OnnxValueMapType;
       try {
@@ -85,8 +96,13 @@ export class OnnxModelValidator implements ModelValidator {
       } catch (error) {
         throw new RegistrationError(`the smoke prediction failed: ${(error as Error).message}`, { cause: error });
       }
-      const problems = predictionProblems(manifest, outputs[manifest.outputs.probabilities], outputs[manifest.outputs.label]);
-      if (problems.length > 0) throw new RegistrationError(`the smoke prediction is not sensible: ${problems.join('; ')}`);
+      const problems = predictionProblems(
+        manifest,
+        outputs[manifest.outputs.probabilities],
+        outputs[manifest.outputs.label],
+      );
+      if (problems.length > 0)
+        throw new RegistrationError(`the smoke prediction is not sensible: ${problems.join('; ')}`);
     } finally {
       await session.release();
     }

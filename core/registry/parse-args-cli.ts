@@ -8,7 +8,8 @@ function editDistance(a: string, b: string): number {
   let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const row = [i];
-    for (let j = 1; j <= b.length; j++) row.push(Math.min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1)));
+    for (let j = 1; j <= b.length; j++)
+      row.push(Math.min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1)));
     previous = row;
   }
   return previous[b.length];
@@ -41,6 +42,7 @@ export function parseArgsProblem(error: unknown, known: readonly string[]): stri
     return /does not take an argument/.test(message) ? `${option} takes no value` : `${option} needs a value`;
   }
   const argument = /^Unexpected argument '([^']*)'/.exec(message)?.[1];
-  if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL' && argument !== undefined) return `unexpected argument "${argument}": every input is given with an option`;
+  if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL' && argument !== undefined)
+    return `unexpected argument "${argument}": every input is given with an option`;
   return message.split('\n')[0];
 }

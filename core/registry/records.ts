@@ -41,7 +41,14 @@ const manifest = z.looseObject({
       missing: z.looseObject({ policy: z.string(), value: z.union([z.number(), z.string()]) }),
     }),
   ),
-  inputs: z.array(z.looseObject({ name: z.string(), feature: z.union([z.string(), z.array(z.string())]), dtype: z.enum(['float32', 'string']), shape: z.array(z.number()) })),
+  inputs: z.array(
+    z.looseObject({
+      name: z.string(),
+      feature: z.union([z.string(), z.array(z.string())]),
+      dtype: z.enum(['float32', 'string']),
+      shape: z.array(z.number()),
+    }),
+  ),
   outputs: z.object({ label: z.string(), probabilities: z.string() }),
   metrics: z.looseObject({
     holdout: z.looseObject({ accuracy: z.number(), macroF1: z.number() }),

@@ -3,7 +3,17 @@ import { baselineProblems } from '../monitoring/baseline';
 import { type ObjectStore, PreconditionFailedError } from '../object-store';
 import { AliasError, AliasMovedError, moveAlias, readAlias } from './aliases';
 import { HistoryLog, rollbackTarget, versionAt, withCurrent } from './history';
-import { aliasesPrefix, aliasKey, isValidName, nameProblem, parseAliasKey, REGISTRY_PREFIX, versionKey, versionsPrefix, versionsWith } from './keys';
+import {
+  aliasesPrefix,
+  aliasKey,
+  isValidName,
+  nameProblem,
+  parseAliasKey,
+  REGISTRY_PREFIX,
+  versionKey,
+  versionsPrefix,
+  versionsWith,
+} from './keys';
 import { decodeAliasRecord, decodeManifest, encodeJson } from './records';
 import { describeSchemaDiff, diffSchemas, schemasDiffer } from './schema-diff';
 import {
@@ -75,11 +85,11 @@ export interface AliasMoveRequest {
  */
 export const CLAIM_ATTEMPTS = 50;
 
-
 /** How many problems an error names before "and N more". */
 const LISTED_PROBLEMS = 10;
 const listed = (problems: readonly string[]) =>
-  problems.slice(0, LISTED_PROBLEMS).join('; ') + (problems.length > LISTED_PROBLEMS ? `; and ${problems.length - LISTED_PROBLEMS} more` : '');
+  problems.slice(0, LISTED_PROBLEMS).join('; ') +
+  (problems.length > LISTED_PROBLEMS ? `; and ${problems.length - LISTED_PROBLEMS} more` : '');
 
 /**
  * The model registry over an ObjectStore (S3): immutable numbered versions, aliases moved
@@ -104,7 +114,10 @@ export class ModelRegistry implements ModelSource {
   async listVersions(model: string): Promise<VersionSummary[]> {
     const versions = versionsWith(model, await this.versionKeys(model), 'manifest.json');
     if (versions.length === 0) throw new UnknownModelError(model);
-    const [manifests, aliases] = await Promise.all([Promise.all(versions.map((v) => this.getManifest(model, v))), this.aliasRecords(model)]);
+    const [manifests, aliases] = await Promise.all([
+      Promise.all(versions.map((v) => this.getManifest(model, v))),
+      this.aliasRecords(model),
+    ]);
     return manifests.map((m, i) => ({
       model,
       version: versions[i],
@@ -129,7 +142,11 @@ export class ModelRegistry implements ModelSource {
     return object.body;
   }
 
-  async resolveAlias(model: string, alias: string, etag?: string): Promise<{ record: AliasRecord; etag: string } | 'unchanged' | undefined> {
+  async resolveAlias(
+    model: string,
+    alias: string,
+    etag?: string,
+  ): Promise<{ record: AliasRecord; etag: string } | 'unchanged' | undefined> {
     if (!isValidName(model) || !isValidName(alias)) return undefined;
     const key = aliasKey(model, alias);
     const object = etag === undefined ? await this.store.get(key) : await this.store.getIfChanged(key, etag);
@@ -141,12 +158,19 @@ export class ModelRegistry implements ModelSource {
    * Validates the model, claims the next version number and stores it. Throws RegistrationError,
    * or SchemaMismatchError when its schema differs from the champion's (see RegisterMeta).
    */
-  async register(model: string, onnx: Uint8Array, manifest: ModelManifest, meta: RegisterMeta): Promise<RegisteredVersion & { readonly manifest: RegisteredManifest }> {
+  async register(
+    model: string,
+    onnx: Uint8Array,
+    manifest: ModelManifest,
+    meta: RegisterMeta,
+  ): Promise<RegisteredVersion & { readonly manifest: RegisteredManifest }> {
     const problem = nameProblem('model', model);
     if (problem) throw new RegistrationError(problem);
     const actual = sha256Hex(onnx);
     if (manifest.sha256 !== actual) {
-      throw new RegistrationError(`manifest.sha256 (${manifest.sha256}) is not the sha256 of model.onnx (${actual}): the manifest belongs to another model file`);
+      throw new RegistrationError(
+        `manifest.sha256 (${manifest.sha256}) is not the sha256 of model.onnx (${actual}): the manifest belongs to another model file`,
+      );
     }
     // A manifest without a baseline (trained before baselines, or elsewhere) is accepted; the
     // monitoring job then reports its drift as "not judged". A malformed one would break the
@@ -161,7 +185,10 @@ export class ModelRegistry implements ModelSource {
     // Checked before a version number is claimed, so a refusal leaves nothing behind. The champion
     // can still move before the version is written; promote checks again against the one it replaces.
     const champion = (await readAlias(this.store, model, DEFAULT_ALIAS))?.record.version;
-    const schemaChange = champion === undefined ? undefined : await this.checkSchema(model, undefined, manifest, champion, meta.allowSchemaChange);
+    const schemaChange =
+      champion === undefined
+        ? undefined
+        : await this.checkSchema(model, undefined, manifest, champion, meta.allowSchemaChange);
     await this.validator.validate(onnx, manifest);
     const version = await this.claimVersion(model, onnx);
     // The registry's name for the model wins over the working name it was exported under.
@@ -171,7 +198,12 @@ export class ModelRegistry implements ModelSource {
       version,
       parentVersion: meta.parentVersion,
       pipelineExecution: meta.pipelineExecution,
-      registration: { actor: meta.actor, reason: meta.reason, registeredAt: this.clock().toISOString(), ...(schemaChange ? { schemaChange } : {}) },
+      registration: {
+        actor: meta.actor,
+        reason: meta.reason,
+        registeredAt: this.clock().toISOString(),
+        ...(schemaChange ? { schemaChange } : {}),
+      },
     };
     // Written last: the version is visible (listed, resolvable) only once this exists.
     await this.store.put(versionKey(model, version, 'manifest.json'), encodeJson(stored), {
@@ -200,8 +232,14 @@ export class ModelRegistry implements ModelSource {
         }
         if (current?.record.version === version) return 'stay';
         // Moving the champion: checked against the very record the conditional write replaces.
-        const champion = alias === DEFAULT_ALIAS ? current?.record.version : (await readAlias(this.store, model, DEFAULT_ALIAS))?.record.version;
-        const schemaChange = champion === undefined || champion === version ? undefined : await this.checkSchema(model, version, manifest, champion, request.allowSchemaChange);
+        const champion =
+          alias === DEFAULT_ALIAS
+            ? current?.record.version
+            : (await readAlias(this.store, model, DEFAULT_ALIAS))?.record.version;
+        const schemaChange =
+          champion === undefined || champion === version
+            ? undefined
+            : await this.checkSchema(model, version, manifest, champion, request.allowSchemaChange);
         return { kind: 'promote', version, ...(schemaChange ? { schemaChange } : {}) };
       },
       request,
@@ -222,7 +260,8 @@ export class ModelRegistry implements ModelSource {
       async (current) => {
         if (!current) throw new AliasError(`alias "${alias}" of model "${model}" is not set: nothing to roll back`);
         const target = rollbackTarget(withCurrent(await this.log.read(model, alias), current.record));
-        if (target === undefined) throw new AliasError(`alias "${alias}" of model "${model}" has no earlier version to roll back to`);
+        if (target === undefined)
+          throw new AliasError(`alias "${alias}" of model "${model}" has no earlier version to roll back to`);
         return { kind: 'rollback', version: target };
       },
       request,
@@ -260,14 +299,22 @@ export class ModelRegistry implements ModelSource {
         version = Math.max(version + 1, (await latest()) + 1);
       }
     }
-    throw new RegistrationError(`could not claim a version number for model "${model}" in ${CLAIM_ATTEMPTS} attempts: too many concurrent registrations`);
+    throw new RegistrationError(
+      `could not claim a version number for model "${model}" in ${CLAIM_ATTEMPTS} attempts: too many concurrent registrations`,
+    );
   }
 
   /**
    * Compares the version's schema with the champion's: the same, undefined; different, the change
    * to record when it is allowed, else SchemaMismatchError. `version` is undefined while registering.
    */
-  private async checkSchema(model: string, version: number | undefined, manifest: ModelManifest, championVersion: number, allow: SchemaChangeApproval | undefined): Promise<SchemaChange | undefined> {
+  private async checkSchema(
+    model: string,
+    version: number | undefined,
+    manifest: ModelManifest,
+    championVersion: number,
+    allow: SchemaChangeApproval | undefined,
+  ): Promise<SchemaChange | undefined> {
     const diff = diffSchemas(manifest, await this.getManifest(model, championVersion));
     if (!schemasDiffer(diff)) return undefined;
     if (!allow) throw new SchemaMismatchError(model, version, championVersion, diff);
@@ -285,7 +332,12 @@ export class ModelRegistry implements ModelSource {
   }
 
   private async hasVersion(model: string, version: number): Promise<boolean> {
-    return Number.isInteger(version) && version > 0 && isValidName(model) && (await this.store.get(versionKey(model, version, 'manifest.json'))) !== undefined;
+    return (
+      Number.isInteger(version) &&
+      version > 0 &&
+      isValidName(model) &&
+      (await this.store.get(versionKey(model, version, 'manifest.json'))) !== undefined
+    );
   }
 
   private async hasAnyVersion(model: string): Promise<boolean> {

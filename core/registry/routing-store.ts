@@ -64,13 +64,16 @@ const READ_CONCURRENCY = 16;
 
 /** Why a canary weight or shadow sample is not usable, or undefined. */
 export function percentProblem(what: string, value: number): string | undefined {
-  return Number.isFinite(value) && value > 0 && value <= 100 ? undefined : `${what} must be a percentage above 0 and at most 100, got ${value}`;
+  return Number.isFinite(value) && value > 0 && value <= 100
+    ? undefined
+    : `${what} must be a percentage above 0 and at most 100, got ${value}`;
 }
 
 /** Why a rollout plan is not usable (the schema, and weights that only go up), or undefined. */
 export function planProblem(plan: RolloutPlan): string | undefined {
   const parsed = rolloutPlanSchema.safeParse(plan);
-  if (!parsed.success) return `the rollout plan is not valid: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'} ${i.message}`).join('; ')}`;
+  if (!parsed.success)
+    return `the rollout plan is not valid: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'} ${i.message}`).join('; ')}`;
   const down = plan.steps.findIndex((w, i) => i > 0 && w <= plan.steps[i - 1]);
   return down === -1 ? undefined : `the rollout plan's steps must go up, got ${plan.steps.join(', ')}`;
 }
@@ -80,7 +83,10 @@ export function planProblem(plan: RolloutPlan): string | undefined {
  * to 56 characters; the time and the random part keep rollouts apart.
  */
 export function newRolloutId(model: string, now: Date): string {
-  const compact = now.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '');
+  const compact = now
+    .toISOString()
+    .replace(/\.\d{3}Z$/, 'Z')
+    .replace(/[-:]/g, '');
   return `${model.slice(0, 56)}-${compact}-${randomBytes(3).toString('hex')}`;
 }
 
@@ -98,7 +104,8 @@ interface Edit {
   readonly canary?: CanaryRoute;
   readonly shadow?: ShadowRoute;
   /** `champion`: the one the change was made over, when that is not the document's (a promotion's). */
-  readonly change: Pick<RoutingChange, 'action' | 'version'> & Partial<Pick<RoutingChange, 'rolloutId' | 'weight' | 'sample' | 'champion'>>;
+  readonly change: Pick<RoutingChange, 'action' | 'version'> &
+    Partial<Pick<RoutingChange, 'rolloutId' | 'weight' | 'sample' | 'champion'>>;
 }
 
 export class RoutingStore {
@@ -116,7 +123,8 @@ export class RoutingStore {
     const object = await this.store.get(key);
     if (!object) return undefined;
     const document = decodeRouting(object.body, key);
-    if (document.model !== model) throw new CorruptRoutingError(`${key} is the routing document of "${document.model}", not "${model}"`);
+    if (document.model !== model)
+      throw new CorruptRoutingError(`${key} is the routing document of "${document.model}", not "${model}"`);
     return { document, etag: object.etag };
   }
 
@@ -124,10 +132,18 @@ export class RoutingStore {
    * Starts a canary: a manual one at `weight`, or one a rollout state machine drives through
    * `plan` (weight = its first step; the RolloutRequest written after the document starts it).
    */
-  async startCanary(model: string, version: number, opts: { weight?: number; plan?: RolloutPlan } & RoutingActor): Promise<RoutingDocument> {
+  async startCanary(
+    model: string,
+    version: number,
+    opts: { weight?: number; plan?: RolloutPlan } & RoutingActor,
+  ): Promise<RoutingDocument> {
     const { plan } = opts;
     const weight = plan ? plan.steps[0] : opts.weight;
-    const problem = plan ? planProblem(plan) : weight === undefined ? 'a canary needs a weight or a rollout plan' : percentProblem('the canary weight', weight);
+    const problem = plan
+      ? planProblem(plan)
+      : weight === undefined
+        ? 'a canary needs a weight or a rollout plan'
+        : percentProblem('the canary weight', weight);
     if (problem !== undefined || weight === undefined) throw new RangeError(problem);
     // Cheap checks first: a refusal should not wait for the model to load.
     this.refuseSecondCanary((await this.read(model))?.document);
@@ -138,16 +154,29 @@ export class RoutingStore {
     const { document } = await this.write(model, opts, CHANGE_ATTEMPTS, async (current) => {
       this.refuseSecondCanary(current);
       const champion = await this.checkAgainstChampion(model, version, manifest, 'canary');
-      return { champion, canary, shadow: current?.shadow, change: { action: 'canary-start', version, rolloutId, weight } };
+      return {
+        champion,
+        canary,
+        shadow: current?.shadow,
+        change: { action: 'canary-start', version, rolloutId, weight },
+      };
     });
-    if (!document || document.champion === null) throw new Error('unreachable: a canary start always writes, over a champion');
+    if (!document || document.champion === null)
+      throw new Error('unreachable: a canary start always writes, over a champion');
     if (plan) {
       // After the document: the state machine this object starts finds its canary in place. Without
       // the request nothing would judge the canary, so a failed write takes it out again.
       try {
         await this.requestRollout(model, document, opts);
       } catch (error) {
-        await this.abortCanary(model, { actor: opts.actor, reason: `the rollout request could not be written: ${error instanceof Error ? error.message : String(error)}` }, { rolloutId });
+        await this.abortCanary(
+          model,
+          {
+            actor: opts.actor,
+            reason: `the rollout request could not be written: ${error instanceof Error ? error.message : String(error)}`,
+          },
+          { rolloutId },
+        );
         throw error;
       }
     }
@@ -161,10 +190,25 @@ export class RoutingStore {
    */
   async requestRollout(model: string, document: RoutingDocument, who: RoutingActor): Promise<void> {
     const { canary, champion } = document;
-    if (!canary?.plan || champion === null) throw new RoutingConflictError(`the routing document of "${model}" has no planned canary over a champion to request a rollout for`);
-    const request: RolloutRequest = { model, rolloutId: canary.rolloutId, version: canary.version, champion, plan: canary.plan, requestedAt: document.updatedAt, actor: who.actor, reason: who.reason };
+    if (!canary?.plan || champion === null)
+      throw new RoutingConflictError(
+        `the routing document of "${model}" has no planned canary over a champion to request a rollout for`,
+      );
+    const request: RolloutRequest = {
+      model,
+      rolloutId: canary.rolloutId,
+      version: canary.version,
+      champion,
+      plan: canary.plan,
+      requestedAt: document.updatedAt,
+      actor: who.actor,
+      reason: who.reason,
+    };
     try {
-      await this.store.put(rolloutRequestKey(model, canary.rolloutId), encodeJson(request), { condition: { ifNoneMatch: '*' }, contentType: 'application/json' });
+      await this.store.put(rolloutRequestKey(model, canary.rolloutId), encodeJson(request), {
+        condition: { ifNoneMatch: '*' },
+        contentType: 'application/json',
+      });
     } catch (error) {
       if (!(error instanceof PreconditionFailedError)) throw error;
     }
@@ -174,11 +218,20 @@ export class RoutingStore {
   async setCanaryWeight(model: string, rolloutId: string, step: number, who: RoutingActor): Promise<RoutingDocument> {
     const { document } = await this.write(model, who, CHANGE_ATTEMPTS, async (current) => {
       const canary = this.ownCanary(model, current, rolloutId);
-      if (!canary.plan) throw new RoutingConflictError(`the canary of ${model} (rollout ${rolloutId}) is manual: it has no plan steps`);
+      if (!canary.plan)
+        throw new RoutingConflictError(`the canary of ${model} (rollout ${rolloutId}) is manual: it has no plan steps`);
       const weight = canary.plan.steps[step];
-      if (weight === undefined) throw new RoutingConflictError(`the plan of rollout ${rolloutId} has steps 0-${canary.plan.steps.length - 1}, not ${step}`);
+      if (weight === undefined)
+        throw new RoutingConflictError(
+          `the plan of rollout ${rolloutId} has steps 0-${canary.plan.steps.length - 1}, not ${step}`,
+        );
       if (canary.step === step && canary.weight === weight) return 'unchanged';
-      return { champion: current?.champion ?? null, canary: { ...canary, weight, step }, shadow: current?.shadow, change: { action: 'canary-weight', version: canary.version, rolloutId, weight } };
+      return {
+        champion: current?.champion ?? null,
+        canary: { ...canary, weight, step },
+        shadow: current?.shadow,
+        change: { action: 'canary-weight', version: canary.version, rolloutId, weight },
+      };
     });
     if (!document) throw new Error('unreachable: a canary was found, so the document exists');
     return document;
@@ -189,7 +242,11 @@ export class RoutingStore {
    * registry's AliasMovedError), then takes the canary out of the document. If an abort lands
    * in between, the abort wins: the champion goes back and this throws RolloutAbortedError.
    */
-  async promoteCanary(model: string, who: RoutingActor, opts: { rolloutId?: string } = {}): Promise<{ version: number; previousChampion: number | null; document: RoutingDocument }> {
+  async promoteCanary(
+    model: string,
+    who: RoutingActor,
+    opts: { rolloutId?: string } = {},
+  ): Promise<{ version: number; previousChampion: number | null; document: RoutingDocument }> {
     const current = (await this.read(model))?.document;
     const canary = this.canaryToActOn(model, current, opts.rolloutId, 'promote');
     const previousChampion = current?.champion ?? null;
@@ -197,10 +254,19 @@ export class RoutingStore {
     await this.registry.promote(model, version, { ...who, ifCurrentVersion: previousChampion });
     const { document } = await this.write(model, who, CHANGE_ATTEMPTS, async (now) => {
       if (now?.canary?.rolloutId !== canary.rolloutId) {
-        await this.undoPromotion(model, version, previousChampion, { actor: who.actor, reason: `canary ${canary.rolloutId} was aborted while it was being promoted` });
-        throw new RolloutAbortedError(`the canary v${version} of ${model} (rollout ${canary.rolloutId}) was aborted or replaced while it was being promoted: the champion stays ${previousChampion === null ? 'unset' : `v${previousChampion}`}`);
+        await this.undoPromotion(model, version, previousChampion, {
+          actor: who.actor,
+          reason: `canary ${canary.rolloutId} was aborted while it was being promoted`,
+        });
+        throw new RolloutAbortedError(
+          `the canary v${version} of ${model} (rollout ${canary.rolloutId}) was aborted or replaced while it was being promoted: the champion stays ${previousChampion === null ? 'unset' : `v${previousChampion}`}`,
+        );
       }
-      return { champion: version, shadow: now.shadow, change: { action: 'canary-promote', version, rolloutId: canary.rolloutId, champion: previousChampion } };
+      return {
+        champion: version,
+        shadow: now.shadow,
+        change: { action: 'canary-promote', version, rolloutId: canary.rolloutId, champion: previousChampion },
+      };
     });
     if (!document) throw new Error('unreachable: a canary promotion always writes');
     return { version, previousChampion, document };
@@ -210,7 +276,11 @@ export class RoutingStore {
    * Takes the canary out (weight 0) whatever else is writing, and points `challenger` at its
    * version. A no-op (aborted: false) when there is no canary, or it is not rollout `rolloutId`.
    */
-  async abortCanary(model: string, who: RoutingActor, opts: { rolloutId?: string } = {}): Promise<{ aborted: boolean; document: RoutingDocument | undefined }> {
+  async abortCanary(
+    model: string,
+    who: RoutingActor,
+    opts: { rolloutId?: string } = {},
+  ): Promise<{ aborted: boolean; document: RoutingDocument | undefined }> {
     let aborted: CanaryRoute | undefined;
     let startedOver: number | null = null;
     const { document, written } = await this.write(model, who, ABORT_ATTEMPTS, async (current) => {
@@ -218,7 +288,11 @@ export class RoutingStore {
       if (!canary || (opts.rolloutId !== undefined && canary.rolloutId !== opts.rolloutId)) return 'unchanged';
       [aborted, startedOver] = [canary, current.champion];
       // No other read here: the fewer round trips between read and write, the sooner an abort lands.
-      return { champion: current.champion, shadow: current.shadow, change: { action: 'canary-abort', version: canary.version, rolloutId: canary.rolloutId, weight: 0 } };
+      return {
+        champion: current.champion,
+        shadow: current.shadow,
+        change: { action: 'canary-abort', version: canary.version, rolloutId: canary.rolloutId, weight: 0 },
+      };
     });
     if (!written || !aborted) return { aborted: false, document };
     const { version, rolloutId } = aborted;
@@ -230,7 +304,11 @@ export class RoutingStore {
   }
 
   /** Starts scoring a sample of requests with `version` too (its answers are never returned). */
-  async startShadow(model: string, version: number, opts: { sample?: number } & RoutingActor): Promise<RoutingDocument> {
+  async startShadow(
+    model: string,
+    version: number,
+    opts: { sample?: number } & RoutingActor,
+  ): Promise<RoutingDocument> {
     const sample = opts.sample ?? 100;
     const problem = percentProblem('the shadow sample', sample);
     if (problem !== undefined) throw new RangeError(problem);
@@ -240,7 +318,12 @@ export class RoutingStore {
     const { document } = await this.write(model, opts, CHANGE_ATTEMPTS, async (current) => {
       this.refuseSecondShadow(current);
       const champion = await this.checkAgainstChampion(model, version, manifest, 'shadow');
-      return { champion: current?.canary ? current.champion : champion, canary: current?.canary, shadow, change: { action: 'shadow-start', version, sample } };
+      return {
+        champion: current?.canary ? current.champion : champion,
+        canary: current?.canary,
+        shadow,
+        change: { action: 'shadow-start', version, sample },
+      };
     });
     if (!document) throw new Error('unreachable: a shadow start always writes');
     return document;
@@ -250,7 +333,11 @@ export class RoutingStore {
     const { document } = await this.write(model, who, CHANGE_ATTEMPTS, async (current) => {
       if (!current?.shadow) throw new RoutingConflictError(`${model} has no shadow to stop`);
       const champion = current.canary ? current.champion : await this.liveChampion(model);
-      return { champion, canary: current.canary, change: { action: 'shadow-stop', version: current.shadow.version, sample: 0 } };
+      return {
+        champion,
+        canary: current.canary,
+        change: { action: 'shadow-stop', version: current.shadow.version, sample: 0 },
+      };
     });
     if (!document) throw new Error('unreachable: a shadow was found, so the document exists');
     return document;
@@ -262,7 +349,9 @@ export class RoutingStore {
     const keys = await this.store.list(routingHistoryPrefix(model));
     const changes: RoutingChange[] = [];
     for (let i = 0; i < keys.length; i += READ_CONCURRENCY) {
-      const batch = await Promise.all(keys.slice(i, i + READ_CONCURRENCY).map(async (key) => ({ key, object: await this.store.get(key) })));
+      const batch = await Promise.all(
+        keys.slice(i, i + READ_CONCURRENCY).map(async (key) => ({ key, object: await this.store.get(key) })),
+      );
       for (const { key, object } of batch) if (object) changes.push(decodeChange(object.body, key));
     }
     // Keys are time-ordered; sorting by `at` as well keeps the order if someone renamed one.
@@ -273,7 +362,12 @@ export class RoutingStore {
    * The conditional-write loop: read, decide (may throw, or leave the document as it is), write
    * with the ETag read; a lost race goes round again. The history object follows a landed write.
    */
-  private async write(model: string, who: RoutingActor, attempts: number, decide: (current: RoutingDocument | undefined) => Promise<Edit | 'unchanged'>): Promise<{ document: RoutingDocument | undefined; written: boolean }> {
+  private async write(
+    model: string,
+    who: RoutingActor,
+    attempts: number,
+    decide: (current: RoutingDocument | undefined) => Promise<Edit | 'unchanged'>,
+  ): Promise<{ document: RoutingDocument | undefined; written: boolean }> {
     const backoffMs = attempts > CHANGE_ATTEMPTS ? 5 : 20;
     for (let attempt = 1; attempt <= attempts; attempt++) {
       const current = await this.read(model);
@@ -290,27 +384,48 @@ export class RoutingStore {
         reason: who.reason,
       };
       try {
-        await this.store.put(routingKey(model), encodeJson(document), { condition: current ? { ifMatch: current.etag } : { ifNoneMatch: '*' }, contentType: 'application/json' });
+        await this.store.put(routingKey(model), encodeJson(document), {
+          condition: current ? { ifMatch: current.etag } : { ifNoneMatch: '*' },
+          contentType: 'application/json',
+        });
       } catch (error) {
         if (!(error instanceof PreconditionFailedError)) throw error;
         await pause(backoffMs * attempt);
         continue;
       }
-      const change: RoutingChange = { model, champion: edit.champion, ...edit.change, at, actor: who.actor, reason: who.reason };
-      await this.store.put(routingHistoryKey(model, at, randomBytes(4).toString('hex')), encodeJson(change), { condition: { ifNoneMatch: '*' }, contentType: 'application/json' });
+      const change: RoutingChange = {
+        model,
+        champion: edit.champion,
+        ...edit.change,
+        at,
+        actor: who.actor,
+        reason: who.reason,
+      };
+      await this.store.put(routingHistoryKey(model, at, randomBytes(4).toString('hex')), encodeJson(change), {
+        condition: { ifNoneMatch: '*' },
+        contentType: 'application/json',
+      });
       return { document, written: true };
     }
-    throw new RoutingConflictError(`the routing document of ${model} kept being changed by others (${attempts} attempts); try again`);
+    throw new RoutingConflictError(
+      `the routing document of ${model} kept being changed by others (${attempts} attempts); try again`,
+    );
   }
 
   private refuseSecondCanary(document: RoutingDocument | undefined): void {
     const canary = document?.canary;
-    if (canary) throw new RoutingConflictError(`${document.model} already has a canary: v${canary.version} at ${canary.weight}% (rollout ${canary.rolloutId}); abort it first`);
+    if (canary)
+      throw new RoutingConflictError(
+        `${document.model} already has a canary: v${canary.version} at ${canary.weight}% (rollout ${canary.rolloutId}); abort it first`,
+      );
   }
 
   private refuseSecondShadow(document: RoutingDocument | undefined): void {
     const shadow = document?.shadow;
-    if (shadow) throw new RoutingConflictError(`${document.model} already has a shadow: v${shadow.version} scoring ${shadow.sample}% of requests; stop it first`);
+    if (shadow)
+      throw new RoutingConflictError(
+        `${document.model} already has a shadow: v${shadow.version} scoring ${shadow.sample}% of requests; stop it first`,
+      );
   }
 
   /** The canary rollout `rolloutId` drives; RolloutAbortedError when the document no longer has it. */
@@ -318,17 +433,29 @@ export class RoutingStore {
     const canary = document?.canary;
     if (canary?.rolloutId === rolloutId) return canary;
     const now = canary ? `the canary is now rollout ${canary.rolloutId}` : 'there is no canary';
-    throw new RolloutAbortedError(`rollout ${rolloutId} of ${model} is no longer running (aborted, promoted or replaced): ${now}`);
+    throw new RolloutAbortedError(
+      `rollout ${rolloutId} of ${model} is no longer running (aborted, promoted or replaced): ${now}`,
+    );
   }
 
-  private canaryToActOn(model: string, document: RoutingDocument | undefined, rolloutId: string | undefined, what: string): CanaryRoute {
+  private canaryToActOn(
+    model: string,
+    document: RoutingDocument | undefined,
+    rolloutId: string | undefined,
+    what: string,
+  ): CanaryRoute {
     if (rolloutId !== undefined) return this.ownCanary(model, document, rolloutId);
     if (!document?.canary) throw new RoutingConflictError(`${model} has no canary to ${what}`);
     return document.canary;
   }
 
   /** Moves the champion back from the aborted canary's version to the one it started over (if it is still there). */
-  private async undoPromotion(model: string, canaryVersion: number, startedOver: number | null, who: RoutingActor): Promise<void> {
+  private async undoPromotion(
+    model: string,
+    canaryVersion: number,
+    startedOver: number | null,
+    who: RoutingActor,
+  ): Promise<void> {
     if (startedOver === null || startedOver === canaryVersion) return;
     try {
       await this.registry.promote(model, startedOver, { ...who, ifCurrentVersion: canaryVersion });
@@ -345,36 +472,55 @@ export class RoutingStore {
 
   /** Everything that makes a version unfit to take traffic next to the champion; its manifest when fit. */
   private async checkCandidate(model: string, version: number, role: 'canary' | 'shadow'): Promise<ModelManifest> {
-    if (!Number.isInteger(version) || version < 1) throw new RoutingRefusedError(`version must be a positive whole number, got ${version}`);
+    if (!Number.isInteger(version) || version < 1)
+      throw new RoutingRefusedError(`version must be a positive whole number, got ${version}`);
     let manifest: ModelManifest;
     let bytes: Uint8Array;
     try {
       manifest = await this.registry.getManifest(model, version);
       bytes = await this.registry.getModelBytes(model, version);
     } catch (error) {
-      if (error instanceof UnknownModelError || error instanceof CorruptRecordError) throw new RoutingRefusedError(`${error.message}: it cannot be a ${role}`, { cause: error });
+      if (error instanceof UnknownModelError || error instanceof CorruptRecordError)
+        throw new RoutingRefusedError(`${error.message}: it cannot be a ${role}`, { cause: error });
       throw error;
     }
     await this.checkAgainstChampion(model, version, manifest, role);
     const actual = sha256Hex(bytes);
-    if (actual !== manifest.sha256) throw new RoutingRefusedError(`${model} v${version}'s model.onnx (sha256 ${actual.slice(0, 12)}) is not the file its manifest names (${manifest.sha256.slice(0, 12)}): it cannot be a ${role}`);
+    if (actual !== manifest.sha256)
+      throw new RoutingRefusedError(
+        `${model} v${version}'s model.onnx (sha256 ${actual.slice(0, 12)}) is not the file its manifest names (${manifest.sha256.slice(0, 12)}): it cannot be a ${role}`,
+      );
     try {
       await this.validator.validate(bytes, manifest);
     } catch (error) {
-      if (error instanceof RegistrationError) throw new RoutingRefusedError(`${model} v${version} fails to load: ${error.message}; it cannot be a ${role}`, { cause: error });
+      if (error instanceof RegistrationError)
+        throw new RoutingRefusedError(`${model} v${version} fails to load: ${error.message}; it cannot be a ${role}`, {
+          cause: error,
+        });
       throw error;
     }
     return manifest;
   }
 
   /** The champion version, once the version is known not to be it and to share its schema. */
-  private async checkAgainstChampion(model: string, version: number, manifest: ModelManifest, role: 'canary' | 'shadow'): Promise<number> {
+  private async checkAgainstChampion(
+    model: string,
+    version: number,
+    manifest: ModelManifest,
+    role: 'canary' | 'shadow',
+  ): Promise<number> {
     const champion = await this.liveChampion(model);
-    if (champion === null) throw new RoutingRefusedError(`${model} has no champion yet: a ${role} is compared with the champion, so promote a version first`);
-    if (champion === version) throw new RoutingRefusedError(`${model} v${version} is the champion: it cannot also be a ${role}`);
+    if (champion === null)
+      throw new RoutingRefusedError(
+        `${model} has no champion yet: a ${role} is compared with the champion, so promote a version first`,
+      );
+    if (champion === version)
+      throw new RoutingRefusedError(`${model} v${version} is the champion: it cannot also be a ${role}`);
     const diff = diffSchemas(manifest, await this.registry.getManifest(model, champion));
     if (schemasDiffer(diff)) {
-      throw new RoutingRefusedError(`${model} v${version}'s ${differingParts(diff)} differ from champion v${champion}'s: ${describeSchemaDiff(diff, LISTED_DIFFERENCES)}; the champion's clients would fail on it as a ${role}`);
+      throw new RoutingRefusedError(
+        `${model} v${version}'s ${differingParts(diff)} differ from champion v${champion}'s: ${describeSchemaDiff(diff, LISTED_DIFFERENCES)}; the champion's clients would fail on it as a ${role}`,
+      );
     }
     return champion;
   }
@@ -388,6 +534,9 @@ function decodeChange(body: Uint8Array, key: string): RoutingChange {
     throw new CorruptRoutingError(`${key} is not JSON: ${(error as Error).message}`);
   }
   const parsed = routingChangeSchema.safeParse(value);
-  if (!parsed.success) throw new CorruptRoutingError(`${key} is not a routing change: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'} ${i.message}`).join('; ')}`);
+  if (!parsed.success)
+    throw new CorruptRoutingError(
+      `${key} is not a routing change: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'} ${i.message}`).join('; ')}`,
+    );
   return parsed.data;
 }

@@ -17,7 +17,8 @@ import { modelPrefix } from './keys';
 
 export const routingKey = (model: string) => `${modelPrefix(model)}routing.json`;
 export const routingHistoryPrefix = (model: string) => `${modelPrefix(model)}routing-history/`;
-export const routingHistoryKey = (model: string, at: string, id: string) => `${routingHistoryPrefix(model)}${at}-${id}.json`;
+export const routingHistoryKey = (model: string, at: string, id: string) =>
+  `${routingHistoryPrefix(model)}${at}-${id}.json`;
 export const rolloutsPrefix = (model: string) => `${modelPrefix(model)}rollouts/`;
 export const rolloutRequestKey = (model: string, rolloutId: string) => `${rolloutsPrefix(model)}${rolloutId}.json`;
 
@@ -93,7 +94,14 @@ export const routingDocumentSchema = z.strictObject({
 });
 export type RoutingDocument = z.infer<typeof routingDocumentSchema>;
 
-export const ROUTING_ACTIONS = ['canary-start', 'canary-weight', 'canary-promote', 'canary-abort', 'shadow-start', 'shadow-stop'] as const;
+export const ROUTING_ACTIONS = [
+  'canary-start',
+  'canary-weight',
+  'canary-promote',
+  'canary-abort',
+  'shadow-start',
+  'shadow-stop',
+] as const;
 export type RoutingAction = (typeof ROUTING_ACTIONS)[number];
 
 /** One change of the routing document, kept in routing-history/ (who, when, why, what). */
@@ -138,7 +146,9 @@ export function decodeRouting(body: Uint8Array | string, what: string): RoutingD
   }
   const parsed = routingDocumentSchema.safeParse(value);
   if (!parsed.success) {
-    throw new CorruptRoutingError(`${what} is not a routing document: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'} ${i.message}`).join('; ')}`);
+    throw new CorruptRoutingError(
+      `${what} is not a routing document: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'} ${i.message}`).join('; ')}`,
+    );
   }
   return parsed.data;
 }
@@ -157,9 +167,14 @@ export function assignmentBucket(rolloutId: string, callerKey: string): number {
 }
 
 /** The variant that answers this caller: canary when its bucket is below the canary's weight. */
-export function assignVariant(canary: Pick<CanaryRoute, 'rolloutId' | 'weight'> | undefined, callerKey: string): Variant {
+export function assignVariant(
+  canary: Pick<CanaryRoute, 'rolloutId' | 'weight'> | undefined,
+  callerKey: string,
+): Variant {
   if (!canary || canary.weight <= 0) return 'champion';
-  return assignmentBucket(canary.rolloutId, callerKey) < Math.round(canary.weight * (ASSIGNMENT_BUCKETS / 100)) ? 'canary' : 'champion';
+  return assignmentBucket(canary.rolloutId, callerKey) < Math.round(canary.weight * (ASSIGNMENT_BUCKETS / 100))
+    ? 'canary'
+    : 'champion';
 }
 
 /** Whether a request is scored by the shadow: its id hashed, below the sample percentage. */

@@ -58,14 +58,17 @@ export function diffSchemas(version: ModelSchema, champion: ModelSchema): Schema
     extra: version.features.filter((f) => !championTypes.has(f.name)).map(signature),
     retyped: version.features.flatMap((f) => {
       const championType = championTypes.get(f.name);
-      return championType !== undefined && championType !== f.type ? [{ name: f.name, type: f.type, championType }] : [];
+      return championType !== undefined && championType !== f.type
+        ? [{ name: f.name, type: f.type, championType }]
+        : [];
     }),
     missingClasses: champion.classes.filter((c) => !versionClasses.has(c)),
     extraClasses: version.classes.filter((c) => !championClasses.has(c)),
   };
 }
 
-export const featuresDiffer = (diff: SchemaDiff): boolean => diff.missing.length + diff.extra.length + diff.retyped.length > 0;
+export const featuresDiffer = (diff: SchemaDiff): boolean =>
+  diff.missing.length + diff.extra.length + diff.retyped.length > 0;
 export const classesDiffer = (diff: SchemaDiff): boolean => diff.missingClasses.length + diff.extraClasses.length > 0;
 export const schemasDiffer = (diff: SchemaDiff): boolean => featuresDiffer(diff) || classesDiffer(diff);
 
@@ -90,7 +93,8 @@ export function describeSchemaDiff(diff: SchemaDiff, limit = Number.POSITIVE_INF
   const parts: string[] = [];
   if (diff.missing.length > 0) parts.push(`missing ${list(diff.missing, feature, limit)}`);
   if (diff.extra.length > 0) parts.push(`extra ${list(diff.extra, feature, limit)}`);
-  if (diff.retyped.length > 0) parts.push(list(diff.retyped, (f) => `${f.name} is ${f.type}, champion has ${f.championType}`, limit));
+  if (diff.retyped.length > 0)
+    parts.push(list(diff.retyped, (f) => `${f.name} is ${f.type}, champion has ${f.championType}`, limit));
   if (diff.missingClasses.length > 0) parts.push(`missing classes ${list(diff.missingClasses, String, limit)}`);
   if (diff.extraClasses.length > 0) parts.push(`extra classes ${list(diff.extraClasses, String, limit)}`);
   return parts.join('; ');

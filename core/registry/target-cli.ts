@@ -64,7 +64,9 @@ export function modelBucketOf(target: CliTarget): string {
   if (bucket) return bucket;
   const named = TARGET_VARIABLES.filter((name) => target.env[name]);
   if (named.length === 0) {
-    throw new TargetError(`MODEL_BUCKET is not set and no local platform is running (no ${target.searched}): export MODEL_BUCKET=<the model bucket name>, or start the local platform with npm start`);
+    throw new TargetError(
+      `MODEL_BUCKET is not set and no local platform is running (no ${target.searched}): export MODEL_BUCKET=<the model bucket name>, or start the local platform with npm start`,
+    );
   }
   throw new TargetError(
     `MODEL_BUCKET is not set: export MODEL_BUCKET=<the model bucket name>, or unset ${named.join(', ')} to use the local platform (npm start) through ${target.searched}`,
@@ -72,13 +74,26 @@ export function modelBucketOf(target: CliTarget): string {
 }
 
 /** Errors of a connection that never got an answer (the SDK gives the socket's code after its retries). */
-const UNREACHABLE = ['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EAI_AGAIN', 'EPIPE'];
+const UNREACHABLE = [
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ETIMEDOUT',
+  'EAI_AGAIN',
+  'EPIPE',
+];
 const UNREACHABLE_IN_MESSAGE = new RegExp(`\\b(${UNREACHABLE.join('|')})\\b`);
 
 function unreachableCode(error: unknown): string | undefined {
   // Read by shape, not instanceof: a socket error from another realm (a test VM) is no `Error` here,
   // and the SDK then wraps it in a plain error whose message alone keeps the code.
-  for (let e = error, depth = 0; typeof e === 'object' && e !== null && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+  for (
+    let e = error, depth = 0;
+    typeof e === 'object' && e !== null && depth < 5;
+    e = (e as { cause?: unknown }).cause, depth++
+  ) {
     const { code, name, message } = e as { code?: unknown; name?: unknown; message?: unknown };
     if (typeof code === 'string' && UNREACHABLE.includes(code)) return code;
     if (name === 'TimeoutError') return 'timed out';
@@ -93,13 +108,19 @@ export function unreachableMessage(error: unknown, target: CliTarget, what: stri
   const code = unreachableCode(error);
   if (code === undefined) return undefined;
   const endpoint = target.env.AWS_ENDPOINT_URL;
-  if (target.endpointsFile) return `cannot reach ${what} at ${endpoint ?? 'S3'} (is npm start running? ${target.endpointsFile} says it answers there)`;
+  if (target.endpointsFile)
+    return `cannot reach ${what} at ${endpoint ?? 'S3'} (is npm start running? ${target.endpointsFile} says it answers there)`;
   return `cannot reach ${what} at ${endpoint ?? `S3 in ${target.env.AWS_REGION || 'us-east-1'}`} (${code})`;
 }
 
 /** "No model named ...", with the models there are when listing them works. */
-export async function unknownModelMessage(model: string, bucket: string, listModels: () => Promise<string[]>): Promise<string> {
+export async function unknownModelMessage(
+  model: string,
+  bucket: string,
+  listModels: () => Promise<string[]>,
+): Promise<string> {
   const models = await listModels().catch(() => undefined);
-  const known = models === undefined ? '' : models.length === 0 ? ' (no models registered yet)' : ` (models: ${models.join(', ')})`;
+  const known =
+    models === undefined ? '' : models.length === 0 ? ' (no models registered yet)' : ` (models: ${models.join(', ')})`;
   return `no model named "${model}" in the registry s3://${bucket}${known}`;
 }

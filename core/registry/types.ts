@@ -73,7 +73,11 @@ export interface RegisteredVersion {
 /** What the inference handler needs from the registry (read-only, cheap to re-check). */
 export interface ModelSource {
   /** The alias and its ETag; 'unchanged' when `etag` is given and still current; undefined when unset. */
-  resolveAlias(model: string, alias: string, etag?: string): Promise<{ record: AliasRecord; etag: string } | 'unchanged' | undefined>;
+  resolveAlias(
+    model: string,
+    alias: string,
+    etag?: string,
+  ): Promise<{ record: AliasRecord; etag: string } | 'unchanged' | undefined>;
   getManifest(model: string, version: number): Promise<ModelManifest>;
   getModelBytes(model: string, version: number): Promise<Uint8Array>;
   listModels(): Promise<string[]>;
@@ -108,7 +112,9 @@ export class SchemaMismatchError extends Error {
     readonly diff: SchemaDiff,
   ) {
     const subject = version === undefined ? `the new ${model} version` : `${model} v${version}`;
-    super(`${subject}'s ${differingParts(diff)} differ from champion v${championVersion}'s: ${describeSchemaDiff(diff, LISTED_DIFFERENCES)}`);
+    super(
+      `${subject}'s ${differingParts(diff)} differ from champion v${championVersion}'s: ${describeSchemaDiff(diff, LISTED_DIFFERENCES)}`,
+    );
   }
 }
 

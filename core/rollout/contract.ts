@@ -57,7 +57,9 @@ export const rolloutStateSchema = z.strictObject({
 });
 export type RolloutState = z.infer<typeof rolloutStateSchema>;
 
-export type BeginResult = { readonly status: 'started'; readonly rollout: RolloutState } | { readonly status: 'superseded'; readonly key: string; readonly reason: string };
+export type BeginResult =
+  | { readonly status: 'started'; readonly rollout: RolloutState }
+  | { readonly status: 'superseded'; readonly key: string; readonly reason: string };
 
 /** The window the judge read, for the execution history and the notice. */
 export interface JudgedWindow {
@@ -124,8 +126,10 @@ export const ROUTING_CONFLICT_ERROR = 'RoutingConflictError';
  *   registry/<model>/rollout-runs/<rolloutId>/failure.json   what failed, when an execution broke
  */
 export const rolloutRunsPrefix = (model: string) => `${modelPrefix(model)}rollout-runs/`;
-export const rolloutClaimKey = (model: string, rolloutId: string) => `${rolloutRunsPrefix(model)}${rolloutId}/claim.json`;
-export const rolloutFailureKey = (model: string, rolloutId: string) => `${rolloutRunsPrefix(model)}${rolloutId}/failure.json`;
+export const rolloutClaimKey = (model: string, rolloutId: string) =>
+  `${rolloutRunsPrefix(model)}${rolloutId}/claim.json`;
+export const rolloutFailureKey = (model: string, rolloutId: string) =>
+  `${rolloutRunsPrefix(model)}${rolloutId}/failure.json`;
 
 /** registry/<model>/rollouts/<rolloutId>.json -> its model and rollout id, or undefined for any other key. */
 export function parseRolloutRequestKey(key: string): { model: string; rolloutId: string } | undefined {
@@ -134,6 +138,8 @@ export function parseRolloutRequestKey(key: string): { model: string; rolloutId:
 }
 
 /** The step's weight and its place in the plan, for reasons: "step 2 of 3 (50%)". */
-export function describeStep(rollout: Pick<RolloutState, 'step' | 'weight'> & { readonly plan: Pick<RolloutPlan, 'steps'> }): string {
+export function describeStep(
+  rollout: Pick<RolloutState, 'step' | 'weight'> & { readonly plan: Pick<RolloutPlan, 'steps'> },
+): string {
   return `step ${rollout.step + 1} of ${rollout.plan.steps.length} (${rollout.weight}%)`;
 }

@@ -89,19 +89,40 @@ export const errorRateCheck: Check = (canary, champion, plan) => {
   const rates = `canary ${ec}/${nc} (${percent(nc ? ec / nc : 0)}) vs champion ${eb}/${nb} (${percent(nb ? eb / nb : 0)})`;
   const allowed = `the champion's + ${percent(plan.maxErrorRateIncrease)}`;
   return p < plan.alpha
-    ? { check: 'error-rate', outcome: 'fail', statistic: z, pValue: p, detail: `server error rate ${rates} is above ${allowed} (one-sided z-test, z = ${z.toFixed(2)}, p = ${pText(p)} < alpha ${plan.alpha})` }
-    : { check: 'error-rate', outcome: 'pass', statistic: z, pValue: p, detail: `server error rate ${rates}: not shown above ${allowed} (z = ${z.toFixed(2)}, p = ${pText(p)})` };
+    ? {
+        check: 'error-rate',
+        outcome: 'fail',
+        statistic: z,
+        pValue: p,
+        detail: `server error rate ${rates} is above ${allowed} (one-sided z-test, z = ${z.toFixed(2)}, p = ${pText(p)} < alpha ${plan.alpha})`,
+      }
+    : {
+        check: 'error-rate',
+        outcome: 'pass',
+        statistic: z,
+        pValue: p,
+        detail: `server error rate ${rates}: not shown above ${allowed} (z = ${z.toFixed(2)}, p = ${pText(p)})`,
+      };
 };
 
 export const p99LatencyCheck: Check = (canary, champion, plan) => {
   const c = canary.p99LatencyMs;
   const b = champion.p99LatencyMs;
   if (c === undefined || b === undefined) {
-    return { check: 'p99-latency', outcome: 'not-applicable', detail: `no latency recorded for the ${c === undefined ? 'canary' : 'champion'} in the window` };
+    return {
+      check: 'p99-latency',
+      outcome: 'not-applicable',
+      detail: `no latency recorded for the ${c === undefined ? 'canary' : 'champion'} in the window`,
+    };
   }
   const limit = b * (1 + plan.maxP99Increase) + P99_SLACK_MS;
   const text = `p99 latency ${c.toFixed(1)} ms vs champion ${b.toFixed(1)} ms (limit ${limit.toFixed(1)} ms = champion × ${1 + plan.maxP99Increase} + ${P99_SLACK_MS} ms)`;
-  return { check: 'p99-latency', outcome: c > limit ? 'fail' : 'pass', statistic: c, detail: c > limit ? `${text} is too slow` : text };
+  return {
+    check: 'p99-latency',
+    outcome: c > limit ? 'fail' : 'pass',
+    statistic: c,
+    detail: c > limit ? `${text} is too slow` : text,
+  };
 };
 
 interface Category {
@@ -118,11 +139,16 @@ export function poolCategories(classes: readonly Category[], canaryTotal: number
   const total = canaryTotal + championTotal;
   // expected = rowTotal × columnTotal / total >= 5 in both rows  <=>  columnTotal >= 5 × total / smaller row
   const needed = (MIN_EXPECTED_COUNT * total) / Math.min(canaryTotal, championTotal);
-  const ascending = classes.filter((c) => c.canary + c.champion > 0).sort((a, b) => a.canary + a.champion - (b.canary + b.champion) || (a.label < b.label ? -1 : 1));
+  const ascending = classes
+    .filter((c) => c.canary + c.champion > 0)
+    .sort((a, b) => a.canary + a.champion - (b.canary + b.champion) || (a.label < b.label ? -1 : 1));
   const pooled: Category[] = [];
   let i = 0;
   let pooledTotal = 0;
-  while (i < ascending.length && (ascending[i].canary + ascending[i].champion < needed || (pooled.length > 0 && pooledTotal < needed))) {
+  while (
+    i < ascending.length &&
+    (ascending[i].canary + ascending[i].champion < needed || (pooled.length > 0 && pooledTotal < needed))
+  ) {
     pooled.push(ascending[i]);
     pooledTotal += ascending[i].canary + ascending[i].champion;
     i++;
@@ -130,37 +156,65 @@ export function poolCategories(classes: readonly Category[], canaryTotal: number
   const rest = ascending.slice(i);
   if (pooled.length === 0) return rest;
   if (pooled.length === 1) return [pooled[0], ...rest];
-  const merged = { label: pooled.map((c) => c.label).join(' + '), canary: pooled.reduce((s, c) => s + c.canary, 0), champion: pooled.reduce((s, c) => s + c.champion, 0) };
+  const merged = {
+    label: pooled.map((c) => c.label).join(' + '),
+    canary: pooled.reduce((s, c) => s + c.canary, 0),
+    champion: pooled.reduce((s, c) => s + c.champion, 0),
+  };
   return [merged, ...rest];
 }
 
 export const predictionDistributionCheck: Check = (canary, champion, plan) => {
   const labels = [...new Set([...Object.keys(canary.classCounts), ...Object.keys(champion.classCounts)])];
-  const classes = labels.map((label) => ({ label, canary: canary.classCounts[label] ?? 0, champion: champion.classCounts[label] ?? 0 }));
+  const classes = labels.map((label) => ({
+    label,
+    canary: canary.classCounts[label] ?? 0,
+    champion: champion.classCounts[label] ?? 0,
+  }));
   const canaryTotal = classes.reduce((s, c) => s + c.canary, 0);
   const championTotal = classes.reduce((s, c) => s + c.champion, 0);
   if (canaryTotal === 0 || championTotal === 0) {
-    return { check: 'prediction-distribution', outcome: 'not-applicable', detail: `no predictions recorded for the ${canaryTotal === 0 ? 'canary' : 'champion'} in the window` };
+    return {
+      check: 'prediction-distribution',
+      outcome: 'not-applicable',
+      detail: `no predictions recorded for the ${canaryTotal === 0 ? 'canary' : 'champion'} in the window`,
+    };
   }
   const categories = poolCategories(classes, canaryTotal, championTotal);
   if (categories.length < 2) {
-    return { check: 'prediction-distribution', outcome: 'not-applicable', detail: `predictions fall into ${categories.length} class (after pooling classes with fewer than ${MIN_EXPECTED_COUNT} expected): nothing to compare` };
+    return {
+      check: 'prediction-distribution',
+      outcome: 'not-applicable',
+      detail: `predictions fall into ${categories.length} class (after pooling classes with fewer than ${MIN_EXPECTED_COUNT} expected): nothing to compare`,
+    };
   }
   const total = canaryTotal + championTotal;
   let x2 = 0;
   for (const c of categories) {
     const column = c.canary + c.champion;
-    for (const [observed, row] of [[c.canary, canaryTotal], [c.champion, championTotal]] as const) {
+    for (const [observed, row] of [
+      [c.canary, canaryTotal],
+      [c.champion, championTotal],
+    ] as const) {
       const expected = (row * column) / total;
       x2 += ((observed - expected) * (observed - expected)) / expected;
     }
   }
   const df = categories.length - 1;
   const p = chiSquareSurvival(x2, df);
-  const shares = [...categories].sort((a, b) => (a.label < b.label ? -1 : 1)).map((c) => `${c.label} ${percent(c.canary / canaryTotal)} vs ${percent(c.champion / championTotal)}`).join(', ');
+  const shares = [...categories]
+    .sort((a, b) => (a.label < b.label ? -1 : 1))
+    .map((c) => `${c.label} ${percent(c.canary / canaryTotal)} vs ${percent(c.champion / championTotal)}`)
+    .join(', ');
   const text = `predicted classes (canary vs champion, ${canaryTotal} and ${championTotal} rows): ${shares}; chi-square ${x2.toFixed(2)}, df ${df}, p = ${pText(p)}`;
   return p < plan.alpha
-    ? { check: 'prediction-distribution', outcome: 'fail', statistic: x2, pValue: p, detail: `${text} < alpha ${plan.alpha}: the canary answers differently` }
+    ? {
+        check: 'prediction-distribution',
+        outcome: 'fail',
+        statistic: x2,
+        pValue: p,
+        detail: `${text} < alpha ${plan.alpha}: the canary answers differently`,
+      }
     : { check: 'prediction-distribution', outcome: 'pass', statistic: x2, pValue: p, detail: text };
 };
 
@@ -169,10 +223,16 @@ export const LIVE_CHECKS: readonly Check[] = [errorRateCheck, p99LatencyCheck, p
 
 /** Judges one step's window: canary against champion under the plan's sample size and significance. */
 export function judgeStep(canary: VariantStats, champion: VariantStats, plan: GatePlan): GateVerdict {
-  const short = (['canary', 'champion'] as const).filter((v) => (v === 'canary' ? canary : champion).requests < plan.minRequests);
+  const short = (['canary', 'champion'] as const).filter(
+    (v) => (v === 'canary' ? canary : champion).requests < plan.minRequests,
+  );
   if (short.length > 0) {
     const counts = short.map((v) => `the ${v} answered ${(v === 'canary' ? canary : champion).requests}`).join(' and ');
-    return { verdict: 'insufficient', reason: `${counts} of the ${plan.minRequests} requests each variant needs to be judged`, checks: [] };
+    return {
+      verdict: 'insufficient',
+      reason: `${counts} of the ${plan.minRequests} requests each variant needs to be judged`,
+      checks: [],
+    };
   }
   const checks = LIVE_CHECKS.map((check) => check(canary, champion, plan));
   const failed = checks.filter((c) => c.outcome === 'fail');

@@ -11,10 +11,27 @@ import { type AppLog, INFERENCE_METRICS, type MetricsRecorder } from './metrics'
 import { type LoadedModel, type ModelCache, ModelUnavailableError } from './model-cache';
 import type { ModelCatalog } from './model-catalog';
 import { PAGE_HEADERS, PAGE_HTML } from './page';
-import { decodeBody, decodeBodyText, parseBody, parseEnvelope, type PredictRequest, requestFeatureNames, type RequestLimits } from './request';
+import {
+  decodeBody,
+  decodeBodyText,
+  parseBody,
+  parseEnvelope,
+  type PredictRequest,
+  requestFeatureNames,
+  type RequestLimits,
+} from './request';
 import { createRoutedPredict } from './routed-predict';
 import type { RoutingCache } from './routing-cache';
-import { type ApiError, errorResponse, htmlResponse, internalError, jsonResponse, listOf, methodNotAllowed, truncate } from './responses';
+import {
+  type ApiError,
+  errorResponse,
+  htmlResponse,
+  internalError,
+  jsonResponse,
+  listOf,
+  methodNotAllowed,
+  truncate,
+} from './responses';
 
 /**
  * The inference API as a function of API Gateway HTTP API (payload v2) events. Routes:
@@ -68,31 +85,57 @@ class ApiFailure extends Error {
 /** The request's Content-Encoding (payload v2 headers arrive lowercased). */
 const contentEncodingOf = (event: APIGatewayProxyEventV2): string | undefined => event.headers?.['content-encoding'];
 
-const sameNames = (manifest: ModelManifest, names: ReadonlySet<string>) => manifest.features.length === names.size && manifest.features.every((f) => names.has(f.name));
+const sameNames = (manifest: ModelManifest, names: ReadonlySet<string>) =>
+  manifest.features.length === names.size && manifest.features.every((f) => names.has(f.name));
 
 function describeSchema(manifest: ModelManifest) {
   return {
     algorithm: manifest.algorithm,
     label: manifest.label,
     classes: manifest.classes,
-    features: manifest.features.map((f) => ({ name: f.name, type: f.type, ...(f.categories ? { categories: f.categories } : {}), ...(f.range ? { range: f.range } : {}) })),
+    features: manifest.features.map((f) => ({
+      name: f.name,
+      type: f.type,
+      ...(f.categories ? { categories: f.categories } : {}),
+      ...(f.range ? { range: f.range } : {}),
+    })),
   };
 }
 
 function modelError(error: unknown): ApiError | undefined {
   if (error instanceof UnknownModelError) {
-    return { status: 404, code: 'unknown_model', message: `unknown model ${JSON.stringify(truncate(error.model))}`, expected: 'a model with a champion version; see GET /models' };
+    return {
+      status: 404,
+      code: 'unknown_model',
+      message: `unknown model ${JSON.stringify(truncate(error.model))}`,
+      expected: 'a model with a champion version; see GET /models',
+    };
   }
-  if (error instanceof ModelUnavailableError) return { status: 503, code: 'model_unavailable', message: `model ${JSON.stringify(error.model)} cannot be served right now; try again shortly` };
-  if (error instanceof BackendError) return { status: 502, code: 'backend_error', message: 'the model backend failed to answer; try again shortly' };
+  if (error instanceof ModelUnavailableError)
+    return {
+      status: 503,
+      code: 'model_unavailable',
+      message: `model ${JSON.stringify(error.model)} cannot be served right now; try again shortly`,
+    };
+  if (error instanceof BackendError)
+    return { status: 502, code: 'backend_error', message: 'the model backend failed to answer; try again shortly' };
   return undefined;
 }
 
 export function createInferenceApp(deps: InferenceAppDeps): InferenceApp {
   const { limits, log, recorder } = deps;
   // Deferred tasks catch their own errors (the shadow counts them); this is the net under the net.
-  const afterResponse = new AfterResponse((error) => log.error('work after the answer failed', { error: error instanceof Error ? error.message : String(error) }));
-  const routedPredict = createRoutedPredict({ models: deps.models, limits, recorder, log, capture: deps.capture, afterResponse });
+  const afterResponse = new AfterResponse((error) =>
+    log.error('work after the answer failed', { error: error instanceof Error ? error.message : String(error) }),
+  );
+  const routedPredict = createRoutedPredict({
+    models: deps.models,
+    limits,
+    recorder,
+    log,
+    capture: deps.capture,
+    afterResponse,
+  });
   const clock = deps.clock ?? (() => new Date());
   let coldStart = true;
   /** Per model, the re-check of the alias made for a routing document (by its updatedAt). */
@@ -100,7 +143,11 @@ export function createInferenceApp(deps: InferenceAppDeps): InferenceApp {
 
   const registryUnavailable = (error: unknown): never => {
     log.error('model registry unreachable', { error: error instanceof Error ? error.message : String(error) });
-    throw new ApiFailure({ status: 503, code: 'registry_unavailable', message: 'the model registry cannot be read right now; try again shortly' });
+    throw new ApiFailure({
+      status: 503,
+      code: 'registry_unavailable',
+      message: 'the model registry cannot be read right now; try again shortly',
+    });
   };
 
   async function loadModel(name: string): Promise<LoadedModel> {
@@ -118,15 +165,23 @@ export function createInferenceApp(deps: InferenceAppDeps): InferenceApp {
     const names = requestFeatureNames(request);
     const fallback = deps.defaultModel;
     const undetermined = (message: string): never => {
-      throw new ApiFailure({ status: 400, code: 'model_not_determined', message, expected: 'feature names that match exactly one model, or POST /models/{name}/predict' });
+      throw new ApiFailure({
+        status: 400,
+        code: 'model_not_determined',
+        message,
+        expected: 'feature names that match exactly one model, or POST /models/{name}/predict',
+      });
     };
-    if (names === undefined) return fallback ?? undetermined('values in schema order need a model: use POST /models/{name}/predict');
+    if (names === undefined)
+      return fallback ?? undetermined('values in schema order need a model: use POST /models/{name}/predict');
     const wanted = new Set(names);
     if (fallback !== undefined) {
       const model = await deps.models.get(fallback).catch(() => undefined);
       if (model && sameNames(model.manifest, wanted)) return fallback;
     }
-    const catalog = await deps.catalog.models().catch((error: unknown) => (fallback === undefined ? registryUnavailable(error) : []));
+    const catalog = await deps.catalog
+      .models()
+      .catch((error: unknown) => (fallback === undefined ? registryUnavailable(error) : []));
     const matches = catalog.filter((m) => m.champion && sameNames(m.champion.manifest, wanted)).map((m) => m.name);
     if (matches.length === 1) return matches[0];
     if (fallback !== undefined) return fallback;
@@ -136,7 +191,12 @@ export function createInferenceApp(deps: InferenceAppDeps): InferenceApp {
   }
 
   async function predict(event: APIGatewayProxyEventV2, modelName: string | undefined): Promise<Result> {
-    const text = decodeBodyText(event.body, event.isBase64Encoded === true, limits.maxBodyBytes, contentEncodingOf(event));
+    const text = decodeBodyText(
+      event.body,
+      event.isBase64Encoded === true,
+      limits.maxBodyBytes,
+      contentEncodingOf(event),
+    );
     if (!text.ok) return errorResponse(text.error);
     const body = parseBody(text.value);
     if (!body.ok) return errorResponse(body.error);
@@ -152,7 +212,13 @@ export function createInferenceApp(deps: InferenceAppDeps): InferenceApp {
       const name = champion.name;
       let recheck = rechecks.get(name);
       if (recheck?.updatedAt !== routing.updatedAt) {
-        recheck = { updatedAt: routing.updatedAt, done: deps.models.recheck(name).then(() => undefined, () => undefined) };
+        recheck = {
+          updatedAt: routing.updatedAt,
+          done: deps.models.recheck(name).then(
+            () => undefined,
+            () => undefined,
+          ),
+        };
         rechecks.set(name, recheck);
       }
       await recheck.done;
@@ -168,24 +234,55 @@ export function createInferenceApp(deps: InferenceAppDeps): InferenceApp {
     const champion = await loadModel(name);
     const { capture, feedbackStore } = deps;
     if (!capture || !feedbackStore) {
-      return errorResponse({ status: 503, code: 'feedback_unavailable', message: 'this deployment does not accept feedback (no data capture or data bucket is configured)' });
+      return errorResponse({
+        status: 503,
+        code: 'feedback_unavailable',
+        message: 'this deployment does not accept feedback (no data capture or data bucket is configured)',
+      });
     }
     const now = clock();
-    const records = parseFeedback(body.value, { model: champion.name, classes: champion.manifest.classes, capture: capture.settingsFor(champion.name), maxItems: limits.maxBatch, now });
+    const records = parseFeedback(body.value, {
+      model: champion.name,
+      classes: champion.manifest.classes,
+      capture: capture.settingsFor(champion.name),
+      maxItems: limits.maxBatch,
+      now,
+    });
     if (!records.ok) return errorResponse(records.error);
     try {
       await storeFeedback(feedbackStore, champion.name, records.value, now);
     } catch (error) {
-      log.error('feedback could not be stored', { model: champion.name, error: error instanceof Error ? error.message : String(error) });
-      return errorResponse({ status: 503, code: 'feedback_unavailable', message: 'the feedback could not be stored right now; nothing was kept, send it again shortly' });
+      log.error('feedback could not be stored', {
+        model: champion.name,
+        error: error instanceof Error ? error.message : String(error),
+      });
+      return errorResponse({
+        status: 503,
+        code: 'feedback_unavailable',
+        message: 'the feedback could not be stored right now; nothing was kept, send it again shortly',
+      });
     }
-    recorder.record({ name: INFERENCE_METRICS.feedbackLabels, unit: 'Count', value: records.value.length, dimensions: { model: champion.name } });
+    recorder.record({
+      name: INFERENCE_METRICS.feedbackLabels,
+      unit: 'Count',
+      value: records.value.length,
+      dimensions: { model: champion.name },
+    });
     return jsonResponse(200, { model: champion.name, accepted: records.value.length });
   }
 
   async function listModels(): Promise<Result> {
     const catalog = await deps.catalog.models().catch(registryUnavailable);
-    const models = catalog.map((m) => (m.champion ? { name: m.name, version: m.champion.version, ...describeSchema(m.champion.manifest), metrics: m.champion.manifest.metrics.holdout } : { name: m.name, version: null }));
+    const models = catalog.map((m) =>
+      m.champion
+        ? {
+            name: m.name,
+            version: m.champion.version,
+            ...describeSchema(m.champion.manifest),
+            metrics: m.champion.manifest.metrics.holdout,
+          }
+        : { name: m.name, version: null },
+    );
     return jsonResponse(200, { defaultModel: deps.defaultModel ?? null, models });
   }
 
@@ -197,28 +294,60 @@ export function createInferenceApp(deps: InferenceAppDeps): InferenceApp {
     const aliases: Record<string, number> = {};
     for (const v of versions) for (const alias of v.aliases) aliases[alias] = v.version;
     const championVersion = aliases.champion;
-    const champion = championVersion === undefined ? undefined : await deps.source.getManifest(name, championVersion).catch(registryUnavailable);
+    const champion =
+      championVersion === undefined
+        ? undefined
+        : await deps.source.getManifest(name, championVersion).catch(registryUnavailable);
     const serving = deps.models.loaded().find((m) => m.name === name);
     // What this instance routes by (its cached copy: the same TTL as the champion).
     const document = await deps.routing?.get(name);
     const routing = {
-      canary: document?.canary ? { version: document.canary.version, weight: document.canary.weight, rolloutId: document.canary.rolloutId, step: document.canary.step ?? null, steps: document.canary.plan?.steps ?? null, startedAt: document.canary.startedAt } : null,
-      shadow: document?.shadow ? { version: document.shadow.version, sample: document.shadow.sample, startedAt: document.shadow.startedAt } : null,
+      canary: document?.canary
+        ? {
+            version: document.canary.version,
+            weight: document.canary.weight,
+            rolloutId: document.canary.rolloutId,
+            step: document.canary.step ?? null,
+            steps: document.canary.plan?.steps ?? null,
+            startedAt: document.canary.startedAt,
+          }
+        : null,
+      shadow: document?.shadow
+        ? { version: document.shadow.version, sample: document.shadow.sample, startedAt: document.shadow.startedAt }
+        : null,
     };
     return jsonResponse(200, {
       name,
       aliases,
       // The baseline is what drift is measured against (core/monitoring); null for versions trained before baselines.
-      champion: champion ? { version: championVersion, ...describeSchema(champion), metrics: champion.metrics, baseline: champion.baseline ?? null } : null,
+      champion: champion
+        ? {
+            version: championVersion,
+            ...describeSchema(champion),
+            metrics: champion.metrics,
+            baseline: champion.baseline ?? null,
+          }
+        : null,
       capture: deps.capture ? deps.capture.settingsFor(name) : { enabled: false },
-      serving: serving ? { version: serving.version, origin: serving.origin, backend: serving.backend, loadedAt: serving.loadedAt } : null,
+      serving: serving
+        ? { version: serving.version, origin: serving.origin, backend: serving.backend, loadedAt: serving.loadedAt }
+        : null,
       routing,
-      versions: versions.map(({ version, algorithm, createdAt, sha256, metrics, aliases: on }) => ({ version, algorithm, createdAt, sha256, metrics, aliases: on })),
+      versions: versions.map(({ version, algorithm, createdAt, sha256, metrics, aliases: on }) => ({
+        version,
+        algorithm,
+        createdAt,
+        sha256,
+        metrics,
+        aliases: on,
+      })),
     });
   }
 
   function health(): Result {
-    const models = deps.models.loaded().map((m) => ({ name: m.name, version: m.version, origin: m.origin, backend: m.backend, loadedAt: m.loadedAt }));
+    const models = deps.models
+      .loaded()
+      .map((m) => ({ name: m.name, version: m.version, origin: m.origin, backend: m.backend, loadedAt: m.loadedAt }));
     return jsonResponse(200, { status: 'ok', defaultModel: deps.defaultModel ?? null, models });
   }
 
@@ -240,12 +369,22 @@ export function createInferenceApp(deps: InferenceAppDeps): InferenceApp {
     const path = event.rawPath ?? event.requestContext?.http?.path ?? '/';
     let segments: string[];
     try {
-      segments = path.split('/').filter((s) => s !== '').map((s) => decodeURIComponent(s));
+      segments = path
+        .split('/')
+        .filter((s) => s !== '')
+        .map((s) => decodeURIComponent(s));
     } catch {
       segments = ['\0'];
     }
     const handlers = route(segments);
-    if (!handlers) return errorResponse({ status: 404, code: 'not_found', message: `no route for ${truncate(path)}`, expected: 'one of GET /, GET /health, GET /models, GET /models/{name}, POST /models/{name}/predict, POST /models/{name}/feedback, POST /predict' });
+    if (!handlers)
+      return errorResponse({
+        status: 404,
+        code: 'not_found',
+        message: `no route for ${truncate(path)}`,
+        expected:
+          'one of GET /, GET /health, GET /models, GET /models/{name}, POST /models/{name}/predict, POST /models/{name}/feedback, POST /predict',
+      });
     // HEAD is GET without the body (uptime checks, curl -I), wherever GET is served.
     const get = handlers.GET;
     if (method === 'HEAD' && get) return { ...(await get(event)), body: undefined };
@@ -267,7 +406,11 @@ export function createInferenceApp(deps: InferenceAppDeps): InferenceApp {
         const mapped = modelError(error);
         if (mapped) return errorResponse(mapped);
         const errorId = randomUUID();
-        log.error('unhandled error', { errorId, error: error instanceof Error ? { name: error.name, message: error.message, stack: error.stack } : String(error) });
+        log.error('unhandled error', {
+          errorId,
+          error:
+            error instanceof Error ? { name: error.name, message: error.message, stack: error.stack } : String(error),
+        });
         return internalError(errorId);
       }
     },

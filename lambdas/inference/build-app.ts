@@ -32,8 +32,11 @@ export interface BuildOptions {
 
 /** The app over the real registry in S3, as the Lambda runs it (also used by tests and the local platform). */
 export function buildInferenceApp(config: InferenceConfig, options: BuildOptions = {}): InferenceApp {
-  const log = options.log ?? powertoolsLog(new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME || METRICS_SERVICE }));
-  const s3 = new S3Client(config.awsEndpointUrl === undefined ? {} : { endpoint: config.awsEndpointUrl, forcePathStyle: true });
+  const log =
+    options.log ?? powertoolsLog(new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME || METRICS_SERVICE }));
+  const s3 = new S3Client(
+    config.awsEndpointUrl === undefined ? {} : { endpoint: config.awsEndpointUrl, forcePathStyle: true },
+  );
   // The function only reads the registry; the validator is what ModelRegistry needs to register.
   const store = new S3ObjectStore(s3, config.modelBucket);
   const source = new ModelRegistry(store, new OnnxModelValidator());
@@ -42,10 +45,19 @@ export function buildInferenceApp(config: InferenceConfig, options: BuildOptions
   const onnx = new OnnxBackend();
   const endpoints = Object.entries(config.sagemakerEndpoints);
   const sagemaker = endpoints.length === 0 ? undefined : new SageMakerRuntimeClient({});
-  const remote = new Map<string, ModelBackend>(sagemaker ? endpoints.map(([model, endpoint]) => [model, new SageMakerBackend(sagemaker, endpoint)]) : []);
+  const remote = new Map<string, ModelBackend>(
+    sagemaker ? endpoints.map(([model, endpoint]) => [model, new SageMakerBackend(sagemaker, endpoint)]) : [],
+  );
   const backendFor = (model: string): ModelBackend => remote.get(model) ?? onnx;
 
-  const models = new ModelCache({ source, backendFor, ttlMs: config.modelTtlMs, bundledModelsDir: config.bundledModelsDir, recorder, log });
+  const models = new ModelCache({
+    source,
+    backendFor,
+    ttlMs: config.modelTtlMs,
+    bundledModelsDir: config.bundledModelsDir,
+    recorder,
+    log,
+  });
   const catalog = new ModelCatalog(source, config.modelTtlMs);
   // Versions a routing document stops naming are let go (the champion's stays, and the one the
   // document was written over: a canary just promoted is the next champion, not loaded twice).
@@ -54,9 +66,20 @@ export function buildInferenceApp(config: InferenceConfig, options: BuildOptions
     ttlMs: config.modelTtlMs,
     recorder,
     log,
-    onChange: (model, document) => models.retainVersions(model, [document?.canary?.version, document?.shadow?.version, document?.champion ?? undefined].filter((v) => v !== undefined)),
+    onChange: (model, document) =>
+      models.retainVersions(
+        model,
+        [document?.canary?.version, document?.shadow?.version, document?.champion ?? undefined].filter(
+          (v) => v !== undefined,
+        ),
+      ),
   });
-  const capture = new Capture({ settings: config.captureSettings, sink: options.captureSink ?? stdoutCaptureSink, recorder, log });
+  const capture = new Capture({
+    settings: config.captureSettings,
+    sink: options.captureSink ?? stdoutCaptureSink,
+    recorder,
+    log,
+  });
   const feedbackStore = config.dataBucket === undefined ? undefined : new S3ObjectStore(s3, config.dataBucket);
   return createInferenceApp({
     source,

@@ -38,7 +38,12 @@ function jwtSubject(event: APIGatewayProxyEventV2): string | undefined {
  * `x-caller-id: alice`. Stickiness, not security: a client choosing its id chooses its bucket.
  */
 export function callerKeyOf(event: APIGatewayProxyEventV2): string {
-  return nonEmpty(event.headers?.[CALLER_ID_HEADER]) ?? jwtSubject(event) ?? nonEmpty(event.requestContext?.http?.sourceIp) ?? 'anonymous';
+  return (
+    nonEmpty(event.headers?.[CALLER_ID_HEADER]) ??
+    jwtSubject(event) ??
+    nonEmpty(event.requestContext?.http?.sourceIp) ??
+    'anonymous'
+  );
 }
 
 /** API Gateway's request id (the shadow sample is decided per request), else a random one. */

@@ -1,5 +1,11 @@
 import type { ModelManifest } from '../../core/manifest';
-import { CAPTURE_KIND, CAPTURE_METRICS, type CaptureRecord, DEFAULT_MONITORING, type MonitoringSettings } from '../../core/monitoring/contract';
+import {
+  CAPTURE_KIND,
+  CAPTURE_METRICS,
+  type CaptureRecord,
+  DEFAULT_MONITORING,
+  type MonitoringSettings,
+} from '../../core/monitoring/contract';
 import { instanceId } from '../../core/monitoring/inference-id';
 import type { Variant } from '../../core/registry/routing';
 import type { FeatureRow, Prediction } from './backends/types';
@@ -110,8 +116,16 @@ export class Capture {
       this.deps.sink.write(answer.model, line ?? instanceLines(answer));
       return answer.rows.length;
     } catch (error) {
-      this.deps.recorder.record({ name: CAPTURE_METRICS.captureErrors, unit: 'Count', value: 1, dimensions: { model: answer.model } });
-      this.deps.log.warn('data capture failed; the answer was not affected', { model: answer.model, error: error instanceof Error ? error.message : String(error) });
+      this.deps.recorder.record({
+        name: CAPTURE_METRICS.captureErrors,
+        unit: 'Count',
+        value: 1,
+        dimensions: { model: answer.model },
+      });
+      this.deps.log.warn('data capture failed; the answer was not affected', {
+        model: answer.model,
+        error: error instanceof Error ? error.message : String(error),
+      });
       return 0;
     }
   }
@@ -125,7 +139,8 @@ export class Capture {
       `{"kind":"${CAPTURE_KIND}","requestId":"${answer.requestId}","time":"${answer.time.toISOString()}","model":"${answer.model}","version":${answer.version},` +
       `"variant":"${answer.variant}","latencyMs":${answer.latencyMs},"featureNames":${this.featureNames(answer.manifest)},"request":${request},"response":${answer.answerText}}\n`;
     // Characters are at most 3 UTF-8 bytes each (astral ones are 2 characters and 4 bytes).
-    if (line.length * 3 <= MAX_CAPTURE_LINE_BYTES || Buffer.byteLength(line, 'utf8') <= MAX_CAPTURE_LINE_BYTES) return line;
+    if (line.length * 3 <= MAX_CAPTURE_LINE_BYTES || Buffer.byteLength(line, 'utf8') <= MAX_CAPTURE_LINE_BYTES)
+      return line;
     return undefined;
   }
 

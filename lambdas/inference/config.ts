@@ -61,7 +61,8 @@ const number = (fallback: number, check: z.ZodNumber) =>
       if (v === undefined || v === '') return fallback;
       const n = Number(v);
       const parsed = check.safeParse(n);
-      if (!parsed.success) ctx.addIssue({ code: 'custom', message: `${parsed.error.issues[0]?.message ?? 'invalid'} (got "${v}")` });
+      if (!parsed.success)
+        ctx.addIssue({ code: 'custom', message: `${parsed.error.issues[0]?.message ?? 'invalid'} (got "${v}")` });
       return n;
     });
 
@@ -80,7 +81,10 @@ const endpoints = z
     }
     const parsed = z.record(z.string().refine(isValidName), z.string().min(1)).safeParse(json);
     if (!parsed.success || Array.isArray(json)) {
-      ctx.addIssue({ code: 'custom', message: 'must map model names to SageMaker endpoint names, e.g. {"big-model":"big-model-endpoint"}' });
+      ctx.addIssue({
+        code: 'custom',
+        message: 'must map model names to SageMaker endpoint names, e.g. {"big-model":"big-model-endpoint"}',
+      });
       return {};
     }
     return Object.fromEntries(Object.entries(json as Record<string, string>));
@@ -102,27 +106,54 @@ const captureSettings = z
     try {
       json = JSON.parse(v);
     } catch {
-      ctx.addIssue({ code: 'custom', message: 'must be a JSON object, e.g. {"iris":{"enabled":true,"sampleRate":1,"retentionDays":30}}' });
+      ctx.addIssue({
+        code: 'custom',
+        message: 'must be a JSON object, e.g. {"iris":{"enabled":true,"sampleRate":1,"retentionDays":30}}',
+      });
       return {};
     }
-    const parsed = z.record(z.string().refine((name) => name === '*' || isValidName(name)), captureEntry).safeParse(json);
+    const parsed = z
+      .record(
+        z.string().refine((name) => name === '*' || isValidName(name)),
+        captureEntry,
+      )
+      .safeParse(json);
     if (!parsed.success || Array.isArray(json)) {
-      ctx.addIssue({ code: 'custom', message: 'must map model names (or "*" for any other model) to {"enabled": boolean, "sampleRate": 0..1, "retentionDays": whole days >= 1}' });
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          'must map model names (or "*" for any other model) to {"enabled": boolean, "sampleRate": 0..1, "retentionDays": whole days >= 1}',
+      });
       return {};
     }
     return parsed.data;
   });
 
 const schema = z.object({
-  MODEL_BUCKET: z.string({ error: 'required: the model registry bucket name' }).trim().min(1, 'required: the model registry bucket name'),
-  DEFAULT_MODEL: optionalText.pipe(z.string().refine(isValidName, 'must be a model name (1-64 lower-case letters, digits, - or _)').optional()),
-  MODEL_TTL_SECONDS: number(CONFIG_DEFAULTS.modelTtlSeconds, z.number().finite().min(0, 'must be a number of seconds >= 0')),
+  MODEL_BUCKET: z
+    .string({ error: 'required: the model registry bucket name' })
+    .trim()
+    .min(1, 'required: the model registry bucket name'),
+  DEFAULT_MODEL: optionalText.pipe(
+    z.string().refine(isValidName, 'must be a model name (1-64 lower-case letters, digits, - or _)').optional(),
+  ),
+  MODEL_TTL_SECONDS: number(
+    CONFIG_DEFAULTS.modelTtlSeconds,
+    z.number().finite().min(0, 'must be a number of seconds >= 0'),
+  ),
   MAX_BATCH: number(CONFIG_DEFAULTS.maxBatch, z.number().int('must be a whole number').min(1, 'must be at least 1')),
   MAX_BODY_BYTES: number(
     CONFIG_DEFAULTS.maxBodyBytes,
-    z.number().int('must be a whole number of bytes').min(1024, 'must be at least 1024').max(API_GATEWAY_MAX_BODY_BYTES, `must not exceed API Gateway's limit of ${API_GATEWAY_MAX_BODY_BYTES} bytes`),
+    z
+      .number()
+      .int('must be a whole number of bytes')
+      .min(1024, 'must be at least 1024')
+      .max(API_GATEWAY_MAX_BODY_BYTES, `must not exceed API Gateway's limit of ${API_GATEWAY_MAX_BODY_BYTES} bytes`),
   ),
-  MAX_TEXT_CHARS: number(CONFIG_DEFAULTS.maxTextChars, z.number().int('must be a whole number').min(1, 'must be at least 1')),
+  MAX_TEXT_CHARS: number(
+    CONFIG_DEFAULTS.maxTextChars,
+    z.number().int('must be a whole number').min(1, 'must be at least 1'),
+  ),
   BUNDLED_MODELS_DIR: optionalText,
   SAGEMAKER_ENDPOINTS: endpoints,
   DATA_BUCKET: optionalText,

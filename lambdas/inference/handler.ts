@@ -23,14 +23,20 @@ const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME || 
 const app = buildInferenceApp(loadConfig(process.env), { log: powertoolsLog(logger) });
 const hold = installedHold();
 
-export const handler = async (event: APIGatewayProxyEventV2, context?: Context): Promise<APIGatewayProxyStructuredResultV2> => {
+export const handler = async (
+  event: APIGatewayProxyEventV2,
+  context?: Context,
+): Promise<APIGatewayProxyStructuredResultV2> => {
   try {
     if (context) logger.addContext(context);
     return await app.handle(event);
   } catch (error) {
     // app.handle answers every error itself; this is the net under the net. Never throw to Lambda.
     const errorId = randomUUID();
-    logger.error('unhandled error in handler', { errorId, error: error instanceof Error ? error.message : String(error) });
+    logger.error('unhandled error in handler', {
+      errorId,
+      error: error instanceof Error ? error.message : String(error),
+    });
     return internalError(errorId);
   } finally {
     if (hold?.holding && context) hold.answered(context.awsRequestId, app.settled());

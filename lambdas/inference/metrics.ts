@@ -82,13 +82,16 @@ export const silentLog: AppLog = { info: () => undefined, warn: () => undefined,
 
 /** AppLog over Powertools' Logger (JSON lines; POWERTOOLS_LOG_LEVEL=SILENT keeps tests quiet). */
 export function powertoolsLog(logger: Logger): AppLog {
-  const write = (level: 'info' | 'warn' | 'error') => (message: string, attributes?: Readonly<Record<string, unknown>>) =>
-    attributes === undefined ? logger[level](message) : logger[level](message, { ...attributes });
+  const write =
+    (level: 'info' | 'warn' | 'error') => (message: string, attributes?: Readonly<Record<string, unknown>>) =>
+      attributes === undefined ? logger[level](message) : logger[level](message, { ...attributes });
   return { info: write('info'), warn: write('warn'), error: write('error') };
 }
 
 /** Powertools EMF recorder for the inference function's metrics (see lambdas/shared/metrics.ts). */
-export function powertoolsRecorder(options: { readonly metrics?: Metrics; readonly listener?: MetricListener } = {}): MetricsRecorder {
+export function powertoolsRecorder(
+  options: { readonly metrics?: Metrics; readonly listener?: MetricListener } = {},
+): MetricsRecorder {
   return shared.powertoolsRecorder<InferenceMetricName>({ ...options, serviceName: METRICS_SERVICE });
 }
 

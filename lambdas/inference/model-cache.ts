@@ -85,9 +85,9 @@ interface VersionSlot {
 /** After a failure with nothing to serve, retry sooner than the TTL (a blip should not cost a minute). */
 const FAILURE_RETRY_MS = 5000;
 
-
 /** A version that can never serve: retrying it before the alias moves would fail the same way. */
-const isPermanent = (error: unknown) => error instanceof ModelLoadError || error instanceof CorruptRecordError || error instanceof UnknownModelError;
+const isPermanent = (error: unknown) =>
+  error instanceof ModelLoadError || error instanceof CorruptRecordError || error instanceof UnknownModelError;
 
 const reasonOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
@@ -146,7 +146,11 @@ export class ModelCache {
     let slot = slots.get(version);
     if (!slot) slots.set(version, (slot = {}));
     if (slot.loaded) return slot.loaded;
-    if (slot.failure && (slot.permanent || this.now() - (slot.failedAt ?? 0) < Math.min(this.options.ttlMs, FAILURE_RETRY_MS))) throw slot.failure;
+    if (
+      slot.failure &&
+      (slot.permanent || this.now() - (slot.failedAt ?? 0) < Math.min(this.options.ttlMs, FAILURE_RETRY_MS))
+    )
+      throw slot.failure;
     if (!slot.pending) {
       const settled = slot;
       settled.pending = this.loadSlot(model, version, settled).finally(() => {
@@ -187,7 +191,10 @@ export class ModelCache {
     entry.checkedAt = this.now();
     if (resolved === 'unchanged') {
       if (entry.current) return entry.current;
-      throw entry.failure ?? new ModelUnavailableError(model, `version refused earlier; waiting for "${this.alias}" to move`);
+      throw (
+        entry.failure ??
+        new ModelUnavailableError(model, `version refused earlier; waiting for "${this.alias}" to move`)
+      );
     }
     const { record, etag } = resolved;
     if (entry.current?.origin === 'registry' && entry.current.version === record.version) {
@@ -196,8 +203,14 @@ export class ModelCache {
     }
     try {
       // A canary promoted to champion is already open.
-      const loaded = this.versions.get(model)?.get(record.version)?.loaded ?? (await this.loadVersion(model, record.version));
-      this.options.log.info('model version loaded', { model, version: record.version, previousVersion: entry.current?.version, alias: this.alias });
+      const loaded =
+        this.versions.get(model)?.get(record.version)?.loaded ?? (await this.loadVersion(model, record.version));
+      this.options.log.info('model version loaded', {
+        model,
+        version: record.version,
+        previousVersion: entry.current?.version,
+        alias: this.alias,
+      });
       Object.assign(entry, { current: loaded, aliasEtag: etag, failure: undefined });
       return loaded;
     } catch (error) {
@@ -205,7 +218,11 @@ export class ModelCache {
       // A refused version is remembered by the alias ETag, so it is not retried until the alias moves.
       if (permanent) entry.aliasEtag = etag;
       this.loadFailed(model, record.version, error, permanent ? 'refused until the alias moves' : 'will retry');
-      return this.fallback(model, entry, new ModelUnavailableError(model, `version ${record.version} cannot be served`, { cause: error }));
+      return this.fallback(
+        model,
+        entry,
+        new ModelUnavailableError(model, `version ${record.version} cannot be served`, { cause: error }),
+      );
     }
   }
 
@@ -227,11 +244,19 @@ export class ModelCache {
   private async registryUnreachable(model: string, entry: Entry, error: unknown): Promise<LoadedModel> {
     entry.checkedAt = this.now();
     if (entry.current) {
-      this.options.log.warn('model registry unreachable; serving the loaded version', { model, version: entry.current.version, error: reasonOf(error) });
+      this.options.log.warn('model registry unreachable; serving the loaded version', {
+        model,
+        version: entry.current.version,
+        error: reasonOf(error),
+      });
       return entry.current;
     }
     this.loadFailed(model, undefined, error, 'registry unreachable');
-    return this.fallback(model, entry, new ModelUnavailableError(model, 'the model registry is unreachable', { cause: error }));
+    return this.fallback(
+      model,
+      entry,
+      new ModelUnavailableError(model, 'the model registry is unreachable', { cause: error }),
+    );
   }
 
   /** The last good version, else the bundled copy, else the failure (remembered until the next check). */
@@ -241,7 +266,12 @@ export class ModelCache {
     const bundled = await this.loadBundled(model);
     if (bundled) {
       this.options.log.warn('serving the bundled model', { model, version: bundled.version, reason: failure.message });
-      this.options.recorder.record({ name: INFERENCE_METRICS.bundledModelFallbacks, unit: 'Count', value: 1, dimensions: { model } });
+      this.options.recorder.record({
+        name: INFERENCE_METRICS.bundledModelFallbacks,
+        unit: 'Count',
+        value: 1,
+        dimensions: { model },
+      });
       entry.current = bundled;
       entry.failure = undefined;
       return bundled;
@@ -252,7 +282,12 @@ export class ModelCache {
 
   private loadFailed(model: string, version: number | undefined, error: unknown, outcome: string): void {
     this.options.log.error('model load failed', { model, version, outcome, error: reasonOf(error) });
-    this.options.recorder.record({ name: INFERENCE_METRICS.modelLoadFailures, unit: 'Count', value: 1, dimensions: { model } });
+    this.options.recorder.record({
+      name: INFERENCE_METRICS.modelLoadFailures,
+      unit: 'Count',
+      value: 1,
+      dimensions: { model },
+    });
   }
 
   private async loadVersion(model: string, version: number): Promise<LoadedModel> {
@@ -261,17 +296,40 @@ export class ModelCache {
     const manifest = await this.options.source.getManifest(model, version);
     const onnx = backend.needsModelBytes ? await this.options.source.getModelBytes(model, version) : undefined;
     const loaded = await this.open(model, version, manifest, onnx, backend, 'registry');
-    this.options.recorder.record({ name: INFERENCE_METRICS.modelLoadTime, unit: 'Milliseconds', value: elapsedMs(start), dimensions: { model } });
+    this.options.recorder.record({
+      name: INFERENCE_METRICS.modelLoadTime,
+      unit: 'Milliseconds',
+      value: elapsedMs(start),
+      dimensions: { model },
+    });
     return loaded;
   }
 
-  private async open(model: string, version: number, manifest: ModelManifest, onnx: Uint8Array | undefined, backend: ModelBackend, origin: LoadedModel['origin']): Promise<LoadedModel> {
+  private async open(
+    model: string,
+    version: number,
+    manifest: ModelManifest,
+    onnx: Uint8Array | undefined,
+    backend: ModelBackend,
+    origin: LoadedModel['origin'],
+  ): Promise<LoadedModel> {
     if (onnx !== undefined) {
       const actual = sha256Hex(onnx);
-      if (actual !== manifest.sha256) throw new ModelLoadError(`model "${model}" version ${version}: model.onnx has sha256 ${actual}, the manifest says ${manifest.sha256}`);
+      if (actual !== manifest.sha256)
+        throw new ModelLoadError(
+          `model "${model}" version ${version}: model.onnx has sha256 ${actual}, the manifest says ${manifest.sha256}`,
+        );
     }
     const predictor = await backend.open({ manifest, onnx });
-    return { name: model, version, manifest, predictor, backend: backend.kind, origin, loadedAt: new Date().toISOString() };
+    return {
+      name: model,
+      version,
+      manifest,
+      predictor,
+      backend: backend.kind,
+      origin,
+      loadedAt: new Date().toISOString(),
+    };
   }
 
   /** BUNDLED_MODELS_DIR/<model>/{manifest.json,model.onnx}, verified like any version; undefined if absent or bad. */

@@ -46,7 +46,8 @@ export class ModelCatalog {
       if (resolved === 'unchanged') return { name, champion: before };
       if (resolved === undefined) return { name };
       const { record, etag } = resolved;
-      const manifest = before?.version === record.version ? before.manifest : await this.source.getManifest(name, record.version);
+      const manifest =
+        before?.version === record.version ? before.manifest : await this.source.getManifest(name, record.version);
       return { name, champion: { version: record.version, manifest, etag } };
     } catch {
       return { name, champion: before };

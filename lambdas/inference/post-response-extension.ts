@@ -53,13 +53,17 @@ export function httpExtensionsApi(runtimeApi: string, fetchImpl: typeof fetch = 
       });
       const text = await response.text();
       const id = response.headers.get('lambda-extension-identifier');
-      if (!response.ok || !id) throw new Error(`the Extensions API refused the registration (HTTP ${response.status}): ${text.slice(0, 200)}`);
+      if (!response.ok || !id)
+        throw new Error(`the Extensions API refused the registration (HTTP ${response.status}): ${text.slice(0, 200)}`);
       return id;
     },
     async next(extensionId) {
-      const response = await fetchImpl(`${base}/event/next`, { headers: { 'Lambda-Extension-Identifier': extensionId } });
+      const response = await fetchImpl(`${base}/event/next`, {
+        headers: { 'Lambda-Extension-Identifier': extensionId },
+      });
       const text = await response.text();
-      if (!response.ok) throw new Error(`the Extensions API refused the next event (HTTP ${response.status}): ${text.slice(0, 200)}`);
+      if (!response.ok)
+        throw new Error(`the Extensions API refused the next event (HTTP ${response.status}): ${text.slice(0, 200)}`);
       return JSON.parse(text) as ExtensionEvent;
     },
   };
@@ -122,7 +126,10 @@ export class PostResponseHold {
         const event = await api.next(extensionId);
         if (event.eventType !== 'INVOKE' || !event.requestId) return;
         if ((await this.released(event.requestId, event.deadlineMs)) === 'deadline') {
-          this.log.warn('work after the answer was not done by the invocation deadline; the environment was let go without it', { requestId: event.requestId });
+          this.log.warn(
+            'work after the answer was not done by the invocation deadline; the environment was let go without it',
+            { requestId: event.requestId },
+          );
         }
       }
     } finally {
@@ -155,7 +162,11 @@ export class PostResponseHold {
  * Lambda refuses (the handler then awaits its deferred work itself). A loop that fails later
  * stops holding, which leaves the environment to freeze as if there were no extension.
  */
-export async function startPostResponseHold(env: NodeJS.ProcessEnv, log: HoldLog, api?: ExtensionsApi): Promise<PostResponseHold | undefined> {
+export async function startPostResponseHold(
+  env: NodeJS.ProcessEnv,
+  log: HoldLog,
+  api?: ExtensionsApi,
+): Promise<PostResponseHold | undefined> {
   const runtimeApi = env.AWS_LAMBDA_RUNTIME_API;
   if (!api && !runtimeApi) return undefined;
   const extensions = api ?? httpExtensionsApi(runtimeApi as string);
@@ -163,7 +174,9 @@ export async function startPostResponseHold(env: NodeJS.ProcessEnv, log: HoldLog
   try {
     extensionId = await extensions.register();
   } catch (error) {
-    log.warn('the post-response extension could not register; the shadow runs before each answer is returned', { error: error instanceof Error ? error.message : String(error) });
+    log.warn('the post-response extension could not register; the shadow runs before each answer is returned', {
+      error: error instanceof Error ? error.message : String(error),
+    });
     return undefined;
   }
   const hold = new PostResponseHold(log);
@@ -187,6 +200,8 @@ export function installHold(hold: PostResponseHold | undefined): void {
  * whose top-level `await preload()` Node finishes before the runtime asks for its first event).
  */
 export async function preload(env: NodeJS.ProcessEnv = process.env): Promise<void> {
-  const log: HoldLog = { warn: (message, attributes) => console.warn(JSON.stringify({ level: 'WARN', message, ...attributes })) };
+  const log: HoldLog = {
+    warn: (message, attributes) => console.warn(JSON.stringify({ level: 'WARN', message, ...attributes })),
+  };
   installHold(await startPostResponseHold(env, log));
 }

@@ -36,10 +36,19 @@ const EXPECTED_BODY = '{"features": {...}}, {"instances": [...]}, or an array of
 const EXPECTED_INSTANCE = 'an object of feature values by name, or an array of values in schema order';
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
-const badRequest = (code: string, message: string, extra: Omit<ApiError, 'status' | 'code' | 'message'> = {}): ApiError => ({ status: 400, code, message, ...extra });
+const badRequest = (
+  code: string,
+  message: string,
+  extra: Omit<ApiError, 'status' | 'code' | 'message'> = {},
+): ApiError => ({ status: 400, code, message, ...extra });
 
 /** The request body as JSON, or why it is not: empty, too large, bad base64, bad compression, bad UTF-8, bad JSON. */
-export function decodeBody(body: string | undefined, isBase64Encoded: boolean, maxBodyBytes: number, contentEncoding?: string): Result<unknown> {
+export function decodeBody(
+  body: string | undefined,
+  isBase64Encoded: boolean,
+  maxBodyBytes: number,
+  contentEncoding?: string,
+): Result<unknown> {
   const decoded = decodeBodyText(body, isBase64Encoded, maxBodyBytes, contentEncoding);
   return decoded.ok ? parseBody(decoded.value) : decoded;
 }
@@ -58,19 +67,41 @@ const DECOMPRESSORS: Readonly<Record<string, (bytes: Buffer, options: { maxOutpu
  * and decompression stops there: a small body that inflates past the limit (a zip bomb) is a 413
  * after at most maxBodyBytes of output.
  */
-export function decodeBodyText(body: string | undefined, isBase64Encoded: boolean, maxBodyBytes: number, contentEncoding?: string): Result<string> {
-  if (body === undefined || body === '') return fail(badRequest('empty_body', 'the request has no body', { expected: EXPECTED_BODY }));
-  const tooLarge = (bytes: string, what = 'the body is') => fail({ status: 413, code: 'body_too_large', message: `${what} ${bytes} bytes; the limit is ${maxBodyBytes}`, expected: `at most ${maxBodyBytes} bytes` });
+export function decodeBodyText(
+  body: string | undefined,
+  isBase64Encoded: boolean,
+  maxBodyBytes: number,
+  contentEncoding?: string,
+): Result<string> {
+  if (body === undefined || body === '')
+    return fail(badRequest('empty_body', 'the request has no body', { expected: EXPECTED_BODY }));
+  const tooLarge = (bytes: string, what = 'the body is') =>
+    fail({
+      status: 413,
+      code: 'body_too_large',
+      message: `${what} ${bytes} bytes; the limit is ${maxBodyBytes}`,
+      expected: `at most ${maxBodyBytes} bytes`,
+    });
   const encoding = (contentEncoding ?? '').trim().toLowerCase();
   const decompress = encoding === '' || encoding === 'identity' ? undefined : DECOMPRESSORS[encoding];
   if (encoding !== '' && encoding !== 'identity' && !decompress) {
-    return fail({ status: 415, code: 'unsupported_content_encoding', message: `Content-Encoding ${JSON.stringify(truncate(contentEncoding ?? '', 40))} is not supported`, field: 'content-encoding', expected: 'no Content-Encoding, gzip or deflate' });
+    return fail({
+      status: 415,
+      code: 'unsupported_content_encoding',
+      message: `Content-Encoding ${JSON.stringify(truncate(contentEncoding ?? '', 40))} is not supported`,
+      field: 'content-encoding',
+      expected: 'no Content-Encoding, gzip or deflate',
+    });
   }
   let bytes: Buffer | undefined;
   if (isBase64Encoded) {
     const compact = body.replace(/\s+/g, '');
     if (!BASE64.test(compact) || compact.length % 4 === 1) {
-      return fail(badRequest('invalid_base64', 'the body is flagged base64-encoded but is not valid base64', { expected: 'standard base64 (RFC 4648)' }));
+      return fail(
+        badRequest('invalid_base64', 'the body is flagged base64-encoded but is not valid base64', {
+          expected: 'standard base64 (RFC 4648)',
+        }),
+      );
     }
     const size = Math.floor((compact.length * 3) / 4) - (compact.match(/=+$/)?.[0].length ?? 0);
     if (size > maxBodyBytes) return tooLarge(`about ${size}`);
@@ -87,8 +118,15 @@ export function decodeBodyText(body: string | undefined, isBase64Encoded: boolea
     try {
       bytes = decompress(bytes, { maxOutputLength: maxBodyBytes });
     } catch (error) {
-      if ((error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') return tooLarge(`more than ${maxBodyBytes}`, `the body decompresses to`);
-      return fail(badRequest(`invalid_${encoding === 'deflate' ? 'deflate' : 'gzip'}`, `the body is sent with Content-Encoding ${encoding} but is not valid ${encoding === 'deflate' ? 'deflate (zlib)' : 'gzip'} data`, { field: 'content-encoding', expected: `${encoding} data, or no Content-Encoding` }));
+      if ((error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE')
+        return tooLarge(`more than ${maxBodyBytes}`, `the body decompresses to`);
+      return fail(
+        badRequest(
+          `invalid_${encoding === 'deflate' ? 'deflate' : 'gzip'}`,
+          `the body is sent with Content-Encoding ${encoding} but is not valid ${encoding === 'deflate' ? 'deflate (zlib)' : 'gzip'} data`,
+          { field: 'content-encoding', expected: `${encoding} data, or no Content-Encoding` },
+        ),
+      );
     }
   }
   try {
@@ -108,7 +146,8 @@ export function parseBody(text: string): Result<unknown> {
   }
 }
 
-const isRecord = (v: unknown): v is Readonly<Record<string, unknown>> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isRecord = (v: unknown): v is Readonly<Record<string, unknown>> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function describe(v: unknown): string {
   if (v === null) return 'null';
@@ -132,7 +171,12 @@ const batchSchemas = new Map<number, z.ZodType>();
 function batchSchema(maxBatch: number): z.ZodType {
   let schema = batchSchemas.get(maxBatch);
   if (!schema) {
-    schema = z.strictObject({ instances: z.array(instanceSchema, { error: 'an array of instances' }).min(1, 'at least one instance').max(maxBatch) });
+    schema = z.strictObject({
+      instances: z
+        .array(instanceSchema, { error: 'an array of instances' })
+        .min(1, 'at least one instance')
+        .max(maxBatch),
+    });
     batchSchemas.set(maxBatch, schema);
   }
   return schema;
@@ -140,35 +184,63 @@ function batchSchema(maxBatch: number): z.ZodType {
 
 function envelopeError(issues: readonly z.core.$ZodIssue[], maxBatch: number): ApiError {
   const issue = issues.find((i) => i.code === 'too_big') ?? issues[0];
-  const field = issue.path.reduce<string>((base, key) => fieldPath(base, typeof key === 'number' ? key : String(key)), '');
+  const field = issue.path.reduce<string>(
+    (base, key) => fieldPath(base, typeof key === 'number' ? key : String(key)),
+    '',
+  );
   switch (issue.code) {
     case 'too_big':
-      return { status: 413, code: 'batch_too_large', message: `a batch holds at most ${maxBatch} instances`, field, expected: `at most ${maxBatch} instances` };
+      return {
+        status: 413,
+        code: 'batch_too_large',
+        message: `a batch holds at most ${maxBatch} instances`,
+        field,
+        expected: `at most ${maxBatch} instances`,
+      };
     case 'too_small':
       return badRequest('empty_batch', 'the batch has no instances', { field, expected: 'at least one instance' });
     case 'unrecognized_keys': {
       const key = issue.keys[0] ?? '';
-      return badRequest('unknown_field', `unknown field ${JSON.stringify(truncate(key))} in the request body`, { field: fieldPath(field, key), expected: EXPECTED_BODY });
+      return badRequest('unknown_field', `unknown field ${JSON.stringify(truncate(key))} in the request body`, {
+        field: fieldPath(field, key),
+        expected: EXPECTED_BODY,
+      });
     }
     case 'invalid_union':
-      return badRequest('invalid_instance', `${field} must be ${EXPECTED_INSTANCE}`, { field, expected: EXPECTED_INSTANCE });
+      return badRequest('invalid_instance', `${field} must be ${EXPECTED_INSTANCE}`, {
+        field,
+        expected: EXPECTED_INSTANCE,
+      });
     default:
-      return badRequest('invalid_body', `${field || 'the body'} is not valid: ${issue.message}`, { field: field || undefined, expected: field === 'instances' ? 'an array of instances' : EXPECTED_BODY });
+      return badRequest('invalid_body', `${field || 'the body'} is not valid: ${issue.message}`, {
+        field: field || undefined,
+        expected: field === 'instances' ? 'an array of instances' : EXPECTED_BODY,
+      });
   }
 }
 
 /** Which form the body takes, and its instances; no model knowledge needed. */
 export function parseEnvelope(json: unknown, maxBatch: number): Result<PredictRequest> {
   if (Array.isArray(json)) return ok({ form: 'single', instances: [{ value: json, path: '' }] });
-  if (!isRecord(json)) return fail(badRequest('invalid_body', `the body is ${describe(json)}`, { expected: EXPECTED_BODY }));
+  if (!isRecord(json))
+    return fail(badRequest('invalid_body', `the body is ${describe(json)}`, { expected: EXPECTED_BODY }));
   if (Object.hasOwn(json, 'instances')) {
     const instances = json.instances;
     if (Array.isArray(instances) && instances.length > maxBatch) {
-      return fail({ status: 413, code: 'batch_too_large', message: `the batch has ${instances.length} instances; the limit is ${maxBatch}`, field: 'instances', expected: `at most ${maxBatch} instances` });
+      return fail({
+        status: 413,
+        code: 'batch_too_large',
+        message: `the batch has ${instances.length} instances; the limit is ${maxBatch}`,
+        field: 'instances',
+        expected: `at most ${maxBatch} instances`,
+      });
     }
     const parsed = batchSchema(maxBatch).safeParse(json);
     if (!parsed.success) return fail(envelopeError(parsed.error.issues, maxBatch));
-    return ok({ form: 'batch', instances: (instances as RawInstance['value'][]).map((value, i) => ({ value, path: `instances[${i}]` })) });
+    return ok({
+      form: 'batch',
+      instances: (instances as RawInstance['value'][]).map((value, i) => ({ value, path: `instances[${i}]` })),
+    });
   }
   if (Object.hasOwn(json, 'features')) {
     const parsed = singleSchema.safeParse(json);
@@ -177,7 +249,9 @@ export function parseEnvelope(json: unknown, maxBatch: number): Result<PredictRe
   }
   const keys = Object.keys(json);
   const found = keys.length === 0 ? 'an empty object' : `an object with ${listOf(keys, 5)}`;
-  return fail(badRequest('invalid_body', `the body is ${found}; expected "features" or "instances"`, { expected: EXPECTED_BODY }));
+  return fail(
+    badRequest('invalid_body', `the body is ${found}; expected "features" or "instances"`, { expected: EXPECTED_BODY }),
+  );
 }
 
 /** The feature names a request uses (all named instances together); undefined for positional ones. */
@@ -211,11 +285,23 @@ function featureCheck(feature: ManifestFeature, limits: RequestLimits): FeatureC
     return (value, field) => {
       if (value === null) return ok(null);
       if (typeof value !== 'string' && !(typeof value === 'number' && Number.isFinite(value))) {
-        return fail(badRequest('invalid_type', `${field} must be a category (a string); got ${describe(value)}`, { field, expected, allowed }));
+        return fail(
+          badRequest('invalid_type', `${field} must be a category (a string); got ${describe(value)}`, {
+            field,
+            expected,
+            allowed,
+          }),
+        );
       }
       const category = String(value).trim();
       if (!known.has(category)) {
-        return fail(badRequest('unknown_category', `${field}: unknown category ${JSON.stringify(truncate(category))}`, { field, expected, allowed }));
+        return fail(
+          badRequest('unknown_category', `${field}: unknown category ${JSON.stringify(truncate(category))}`, {
+            field,
+            expected,
+            allowed,
+          }),
+        );
       }
       return ok(category);
     };
@@ -224,8 +310,16 @@ function featureCheck(feature: ManifestFeature, limits: RequestLimits): FeatureC
   const expected = `a string of at most ${max} characters${orMissing}`;
   return (value, field) => {
     if (value === null) return ok(null);
-    if (typeof value !== 'string') return fail(badRequest('invalid_type', `${field} must be a string; got ${describe(value)}`, { field, expected }));
-    if (value.length > max) return fail({ status: 413, code: 'text_too_long', message: `${field} has ${value.length} characters; the limit is ${max}`, field, expected });
+    if (typeof value !== 'string')
+      return fail(badRequest('invalid_type', `${field} must be a string; got ${describe(value)}`, { field, expected }));
+    if (value.length > max)
+      return fail({
+        status: 413,
+        code: 'text_too_long',
+        message: `${field} has ${value.length} characters; the limit is ${max}`,
+        field,
+        expected,
+      });
     return ok(value);
   };
 }
@@ -241,14 +335,26 @@ export function instanceValidator(features: readonly ManifestFeature[], limits: 
   const fromObject = (value: Readonly<Record<string, unknown>>, path: string): Result<FeatureRow> => {
     for (const key of Object.keys(value)) {
       if (!checks.has(key)) {
-        return fail(badRequest('unknown_feature', `unknown feature ${JSON.stringify(truncate(key))}`, { field: fieldPath(path, key), expected: `one of the model's features: ${listOf(names)}`, allowed: names.slice(0, 50) }));
+        return fail(
+          badRequest('unknown_feature', `unknown feature ${JSON.stringify(truncate(key))}`, {
+            field: fieldPath(path, key),
+            expected: `one of the model's features: ${listOf(names)}`,
+            allowed: names.slice(0, 50),
+          }),
+        );
       }
     }
     const row: Record<string, string | number | null> = Object.create(null) as Record<string, string | number | null>;
     for (const name of names) {
       const field = fieldPath(path, name);
       if (!Object.hasOwn(value, name)) {
-        return fail(badRequest('missing_feature', `missing feature ${JSON.stringify(truncate(name))} (send null for a missing value)`, { field, expected: 'the feature, or null to impute it' }));
+        return fail(
+          badRequest(
+            'missing_feature',
+            `missing feature ${JSON.stringify(truncate(name))} (send null for a missing value)`,
+            { field, expected: 'the feature, or null to impute it' },
+          ),
+        );
       }
       const checked = (checks.get(name) as FeatureCheck)(value[name], field);
       if (!checked.ok) return checked;
@@ -259,7 +365,13 @@ export function instanceValidator(features: readonly ManifestFeature[], limits: 
 
   const fromArray = (value: readonly unknown[], path: string): Result<FeatureRow> => {
     if (value.length !== names.length) {
-      return fail(badRequest('wrong_length', `${path || 'the body'} has ${value.length} values; the model takes ${names.length}`, { field: path || undefined, expected: schemaOrder }));
+      return fail(
+        badRequest(
+          'wrong_length',
+          `${path || 'the body'} has ${value.length} values; the model takes ${names.length}`,
+          { field: path || undefined, expected: schemaOrder },
+        ),
+      );
     }
     const row: Record<string, string | number | null> = Object.create(null) as Record<string, string | number | null>;
     for (let i = 0; i < names.length; i++) {
@@ -273,7 +385,9 @@ export function instanceValidator(features: readonly ManifestFeature[], limits: 
   return (request) => {
     const rows: FeatureRow[] = [];
     for (const { value, path } of request.instances) {
-      const row = Array.isArray(value) ? fromArray(value, path) : fromObject(value as Readonly<Record<string, unknown>>, path);
+      const row = Array.isArray(value)
+        ? fromArray(value, path)
+        : fromObject(value as Readonly<Record<string, unknown>>, path);
       if (!row.ok) return row;
       rows.push(row.value);
     }

@@ -26,11 +26,18 @@ export const fail = (error: ApiError): { readonly ok: false; readonly error: Api
 
 const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' } as const;
 
-export function jsonResponse(status: number, body: unknown, headers: Readonly<Record<string, string>> = {}): APIGatewayProxyStructuredResultV2 {
+export function jsonResponse(
+  status: number,
+  body: unknown,
+  headers: Readonly<Record<string, string>> = {},
+): APIGatewayProxyStructuredResultV2 {
   return { statusCode: status, headers: { ...JSON_HEADERS, ...headers }, body: JSON.stringify(body) };
 }
 
-export function errorResponse(error: ApiError, headers: Readonly<Record<string, string>> = {}): APIGatewayProxyStructuredResultV2 {
+export function errorResponse(
+  error: ApiError,
+  headers: Readonly<Record<string, string>> = {},
+): APIGatewayProxyStructuredResultV2 {
   const { status, ...rest } = error;
   const body: Record<string, unknown> = { code: rest.code, message: rest.message };
   if (rest.field !== undefined) body.field = rest.field;
@@ -39,18 +46,34 @@ export function errorResponse(error: ApiError, headers: Readonly<Record<string, 
   return jsonResponse(status, { error: body }, headers);
 }
 
-export function htmlResponse(html: string, headers: Readonly<Record<string, string>> = {}): APIGatewayProxyStructuredResultV2 {
-  return { statusCode: 200, headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache', ...headers }, body: html };
+export function htmlResponse(
+  html: string,
+  headers: Readonly<Record<string, string>> = {},
+): APIGatewayProxyStructuredResultV2 {
+  return {
+    statusCode: 200,
+    headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache', ...headers },
+    body: html,
+  };
 }
 
 /** 500 for what the caller cannot fix: a reference to the logged error, nothing else. */
 export function internalError(errorId: string): APIGatewayProxyStructuredResultV2 {
-  return errorResponse({ status: 500, code: 'internal_error', message: `internal error; quote reference ${errorId} when reporting it` });
+  return errorResponse({
+    status: 500,
+    code: 'internal_error',
+    message: `internal error; quote reference ${errorId} when reporting it`,
+  });
 }
 
 export function methodNotAllowed(method: string, allow: readonly string[]): APIGatewayProxyStructuredResultV2 {
   return errorResponse(
-    { status: 405, code: 'method_not_allowed', message: `${truncate(method, 20)} is not allowed here`, expected: allow.join(', ') },
+    {
+      status: 405,
+      code: 'method_not_allowed',
+      message: `${truncate(method, 20)} is not allowed here`,
+      expected: allow.join(', '),
+    },
     { allow: allow.join(', ') },
   );
 }

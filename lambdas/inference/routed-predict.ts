@@ -49,7 +49,11 @@ export interface RoutedRequest {
 
 type Result = APIGatewayProxyStructuredResultV2;
 
-const BACKEND_ERROR: ApiError = { status: 502, code: 'backend_error', message: 'the model backend failed to answer; try again shortly' };
+const BACKEND_ERROR: ApiError = {
+  status: 502,
+  code: 'backend_error',
+  message: 'the model backend failed to answer; try again shortly',
+};
 
 export function createRoutedPredict(deps: RoutedPredictDeps): (routed: RoutedRequest) => Promise<Result> {
   const { limits, log, recorder } = deps;
@@ -66,9 +70,14 @@ export function createRoutedPredict(deps: RoutedPredictDeps): (routed: RoutedReq
   };
 
   /** The canary for the callers its weight assigns to it; the champion when it cannot load (ModelLoadFailures says so). */
-  async function answering({ event, champion, routing }: RoutedRequest): Promise<{ served: LoadedModel; variant: Variant }> {
+  async function answering({
+    event,
+    champion,
+    routing,
+  }: RoutedRequest): Promise<{ served: LoadedModel; variant: Variant }> {
     const canary = routing?.canary;
-    if (!canary || assignVariant(canary, callerKeyOf(event)) !== 'canary') return { served: champion, variant: 'champion' };
+    if (!canary || assignVariant(canary, callerKeyOf(event)) !== 'canary')
+      return { served: champion, variant: 'champion' };
     try {
       return { served: await deps.models.version(champion.name, canary.version), variant: 'canary' };
     } catch {
@@ -84,8 +93,10 @@ export function createRoutedPredict(deps: RoutedPredictDeps): (routed: RoutedReq
       { name: INFERENCE_METRICS.variantRequests, unit: 'Count', value: 1, dimensions },
       { name: INFERENCE_METRICS.variantLatency, unit: 'Milliseconds', value: elapsedMs(start), dimensions },
     ];
-    if (status >= 500) metrics.push({ name: INFERENCE_METRICS.variantServerErrors, unit: 'Count', value: 1, dimensions });
-    else if (status >= 400) metrics.push({ name: INFERENCE_METRICS.variantClientErrors, unit: 'Count', value: 1, dimensions });
+    if (status >= 500)
+      metrics.push({ name: INFERENCE_METRICS.variantServerErrors, unit: 'Count', value: 1, dimensions });
+    else if (status >= 400)
+      metrics.push({ name: INFERENCE_METRICS.variantClientErrors, unit: 'Count', value: 1, dimensions });
     recordTogether(recorder, metrics);
     return answer;
   }
@@ -106,31 +117,82 @@ export function createRoutedPredict(deps: RoutedPredictDeps): (routed: RoutedReq
       probabilities = await served.predictor.predict(rows.value);
     } catch (error) {
       const errorId = randomUUID();
-      log.error('the model backend failed on a valid request', { errorId, model: served.name, version: served.version, variant, error: error instanceof Error ? { name: error.name, message: error.message } : String(error) });
-      const failure: ApiError = error instanceof BackendError ? BACKEND_ERROR : { status: 500, code: 'internal_error', message: `internal error; quote reference ${errorId} when reporting it` };
+      log.error('the model backend failed on a valid request', {
+        errorId,
+        model: served.name,
+        version: served.version,
+        variant,
+        error: error instanceof Error ? { name: error.name, message: error.message } : String(error),
+      });
+      const failure: ApiError =
+        error instanceof BackendError
+          ? BACKEND_ERROR
+          : {
+              status: 500,
+              code: 'internal_error',
+              message: `internal error; quote reference ${errorId} when reporting it`,
+            };
       return counted(errorResponse(failure, headers), served, variant, start);
     }
     const inferenceMs = elapsedMs(backendStart);
     const requestId = newInferenceId(served.name);
-    const predictions = toPredictions(served.manifest.classes, probabilities).map((p, i, all) => ({ inferenceId: instanceId(requestId, i, all.length), ...p }));
+    const predictions = toPredictions(served.manifest.classes, probabilities).map((p, i, all) => ({
+      inferenceId: instanceId(requestId, i, all.length),
+      ...p,
+    }));
     const perClass = new Map<string, number>();
     for (const p of predictions) perClass.set(p.label, (perClass.get(p.label) ?? 0) + 1);
     for (const [label, count] of perClass) {
-      recorder.record({ name: INFERENCE_METRICS.predictions, unit: 'Count', value: count, dimensions: { model: served.name, version: String(served.version), class: label || '(empty)' } });
-      recorder.record({ name: INFERENCE_METRICS.variantPredictions, unit: 'Count', value: count, dimensions: { model: served.name, variant, class: label || '(empty)' } });
+      recorder.record({
+        name: INFERENCE_METRICS.predictions,
+        unit: 'Count',
+        value: count,
+        dimensions: { model: served.name, version: String(served.version), class: label || '(empty)' },
+      });
+      recorder.record({
+        name: INFERENCE_METRICS.variantPredictions,
+        unit: 'Count',
+        value: count,
+        dimensions: { model: served.name, variant, class: label || '(empty)' },
+      });
     }
     // The answer is final before the shadow runs (after it is handed back): the shadow only reads the rows and these probabilities.
-    const answer = counted(jsonResponse(200, { model: served.name, version: served.version, inferenceId: requestId, predictions }, { ...headers, [INFERENCE_ID_HEADER]: requestId }), served, variant, start);
-    const captured = deps.capture?.record({ requestId, requestText: routed.requestText, answerText: answer.body ?? '', manifest: served.manifest, model: served.name, version: served.version, variant, rows: rows.value, predictions, latencyMs: elapsedMs(start), time: new Date() }) ?? 0;
+    const answer = counted(
+      jsonResponse(
+        200,
+        { model: served.name, version: served.version, inferenceId: requestId, predictions },
+        { ...headers, [INFERENCE_ID_HEADER]: requestId },
+      ),
+      served,
+      variant,
+      start,
+    );
+    const captured =
+      deps.capture?.record({
+        requestId,
+        requestText: routed.requestText,
+        answerText: answer.body ?? '',
+        manifest: served.manifest,
+        model: served.name,
+        version: served.version,
+        variant,
+        rows: rows.value,
+        predictions,
+        latencyMs: elapsedMs(start),
+        time: new Date(),
+      }) ?? 0;
     // Per-model metrics in one entry (each EMF line costs tens of microseconds).
     const dimensions = { model: served.name };
     recordTogether(recorder, [
       { name: INFERENCE_METRICS.inferenceLatency, unit: 'Milliseconds', value: inferenceMs, dimensions },
       { name: INFERENCE_METRICS.modelVersionInService, unit: 'None', value: served.version, dimensions },
-      ...(captured > 0 ? [{ name: INFERENCE_METRICS.capturedInstances, unit: 'Count' as const, value: captured, dimensions }] : []),
+      ...(captured > 0
+        ? [{ name: INFERENCE_METRICS.capturedInstances, unit: 'Count' as const, value: captured, dimensions }]
+        : []),
     ]);
     const shadow = routed.routing?.shadow;
-    if (shadow && inShadowSample(shadow, requestIdOf(routed.event))) deps.afterResponse.defer(() => shadows.score({ route: shadow, served, rows: rows.value, probabilities }));
+    if (shadow && inShadowSample(shadow, requestIdOf(routed.event)))
+      deps.afterResponse.defer(() => shadows.score({ route: shadow, served, rows: rows.value, probabilities }));
     return answer;
   };
 }

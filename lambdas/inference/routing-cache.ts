@@ -21,7 +21,8 @@ export interface RoutingSource {
 /** routing.json over the registry bucket the function already reads (registry/* is granted). */
 export function routingObjectSource(store: Pick<ObjectStore, 'get' | 'getIfChanged'>): RoutingSource {
   return {
-    getRouting: (model, etag) => (etag === undefined ? store.get(routingKey(model)) : store.getIfChanged(routingKey(model), etag)),
+    getRouting: (model, etag) =>
+      etag === undefined ? store.get(routingKey(model)) : store.getIfChanged(routingKey(model), etag),
   };
 }
 
@@ -79,7 +80,12 @@ export class RoutingCache {
       read = await this.options.source.getRouting(model, entry.etag);
     } catch (error) {
       entry.checkedAt = this.now();
-      this.options.log.warn('routing document unreadable; the last one read still applies', { model, error: error instanceof Error ? error.message : String(error), canary: entry.document?.canary?.version, shadow: entry.document?.shadow?.version });
+      this.options.log.warn('routing document unreadable; the last one read still applies', {
+        model,
+        error: error instanceof Error ? error.message : String(error),
+        canary: entry.document?.canary?.version,
+        shadow: entry.document?.shadow?.version,
+      });
       return entry.document;
     }
     entry.checkedAt = this.now();
@@ -93,17 +99,23 @@ export class RoutingCache {
     } else {
       try {
         const document = decodeRouting(read.body, routingKey(model));
-        if (document.model !== model) throw new CorruptRoutingError(`${routingKey(model)} is the routing document of model "${document.model}"`);
+        if (document.model !== model)
+          throw new CorruptRoutingError(`${routingKey(model)} is the routing document of model "${document.model}"`);
         Object.assign(entry, { document, etag: read.etag, corrupt: undefined });
       } catch (error) {
-        const corrupt = error instanceof CorruptRoutingError ? error : new CorruptRoutingError(String(error), { cause: error });
+        const corrupt =
+          error instanceof CorruptRoutingError ? error : new CorruptRoutingError(String(error), { cause: error });
         Object.assign(entry, { document: undefined, etag: read.etag, corrupt });
         this.reportCorrupt(model, corrupt);
       }
     }
     if (entry.document !== before) {
       const { canary, shadow } = entry.document ?? {};
-      this.options.log.info('routing document in force', { model, canary: canary ? { version: canary.version, weight: canary.weight, rolloutId: canary.rolloutId } : null, shadow: shadow ? { version: shadow.version, sample: shadow.sample } : null });
+      this.options.log.info('routing document in force', {
+        model,
+        canary: canary ? { version: canary.version, weight: canary.weight, rolloutId: canary.rolloutId } : null,
+        shadow: shadow ? { version: shadow.version, sample: shadow.sample } : null,
+      });
       this.options.onChange?.(model, entry.document);
     }
     return entry.document;
@@ -111,6 +123,11 @@ export class RoutingCache {
 
   private reportCorrupt(model: string, error: CorruptRoutingError): void {
     this.options.log.error('routing document ignored; the champion serves everything', { model, error: error.message });
-    this.options.recorder.record({ name: INFERENCE_METRICS.routingDocumentErrors, unit: 'Count', value: 1, dimensions: { model } });
+    this.options.recorder.record({
+      name: INFERENCE_METRICS.routingDocumentErrors,
+      unit: 'Count',
+      value: 1,
+      dimensions: { model },
+    });
   }
 }

@@ -37,8 +37,10 @@ export function compareWithShadow(
   shadow: { readonly classes: readonly string[]; readonly probabilities: readonly (readonly number[])[] },
 ): ShadowComparison {
   const rows = served.probabilities.length;
-  if (rows === 0 || shadow.probabilities.length !== rows) throw new Error(`the shadow scored ${shadow.probabilities.length} rows for ${rows}`);
-  const same = served.classes.length === shadow.classes.length && served.classes.every((c, k) => shadow.classes[k] === c);
+  if (rows === 0 || shadow.probabilities.length !== rows)
+    throw new Error(`the shadow scored ${shadow.probabilities.length} rows for ${rows}`);
+  const same =
+    served.classes.length === shadow.classes.length && served.classes.every((c, k) => shadow.classes[k] === c);
   const shadowIndex = new Map(shadow.classes.map((c, k) => [c, k]));
   const onlyInShadow = shadow.classes.flatMap((c, k) => (served.classes.includes(c) ? [] : [k]));
   let agreeing = 0;
@@ -58,7 +60,10 @@ export function compareWithShadow(
   return { agreement: agreeing / rows, probabilityDelta: deltas / rows };
 }
 
-const sameFeatures = (a: ModelManifest, b: ModelManifest) => a === b || (a.features.length === b.features.length && a.features.every((f, i) => f.name === b.features[i].name && f.type === b.features[i].type));
+const sameFeatures = (a: ModelManifest, b: ModelManifest) =>
+  a === b ||
+  (a.features.length === b.features.length &&
+    a.features.every((f, i) => f.name === b.features[i].name && f.type === b.features[i].type));
 
 export interface ShadowScorerDeps {
   readonly models: Pick<ModelCache, 'version'>;
@@ -95,17 +100,46 @@ export class ShadowScorer {
     try {
       const shadow = await this.deps.models.version(served.name, route.version);
       // The rows were checked against the answering version's features; another schema would be imputed or refused silently.
-      if (!sameFeatures(served.manifest, shadow.manifest)) throw new Error(`shadow version ${route.version} takes other features than version ${served.version}`);
+      if (!sameFeatures(served.manifest, shadow.manifest))
+        throw new Error(`shadow version ${route.version} takes other features than version ${served.version}`);
       const probabilities = await shadow.predictor.predict(rows);
-      const { agreement, probabilityDelta } = compareWithShadow({ classes: served.manifest.classes, probabilities: input.probabilities }, { classes: shadow.manifest.classes, probabilities });
-      recorder.record({ name: INFERENCE_METRICS.shadowPredictions, unit: 'Count', value: rows.length, dimensions: { model: served.name } });
-      recorder.record({ name: INFERENCE_METRICS.shadowAgreement, unit: 'None', value: agreement, dimensions: { model: served.name } });
-      recorder.record({ name: INFERENCE_METRICS.shadowProbabilityDelta, unit: 'None', value: probabilityDelta, dimensions: { model: served.name } });
+      const { agreement, probabilityDelta } = compareWithShadow(
+        { classes: served.manifest.classes, probabilities: input.probabilities },
+        { classes: shadow.manifest.classes, probabilities },
+      );
+      recorder.record({
+        name: INFERENCE_METRICS.shadowPredictions,
+        unit: 'Count',
+        value: rows.length,
+        dimensions: { model: served.name },
+      });
+      recorder.record({
+        name: INFERENCE_METRICS.shadowAgreement,
+        unit: 'None',
+        value: agreement,
+        dimensions: { model: served.name },
+      });
+      recorder.record({
+        name: INFERENCE_METRICS.shadowProbabilityDelta,
+        unit: 'None',
+        value: probabilityDelta,
+        dimensions: { model: served.name },
+      });
     } catch (error) {
       this.failed(served.name, route.version, error);
-      recorder.record({ name: INFERENCE_METRICS.shadowErrors, unit: 'Count', value: 1, dimensions: { model: served.name } });
+      recorder.record({
+        name: INFERENCE_METRICS.shadowErrors,
+        unit: 'Count',
+        value: 1,
+        dimensions: { model: served.name },
+      });
     }
-    recorder.record({ name: INFERENCE_METRICS.shadowLatency, unit: 'Milliseconds', value: elapsedMs(start), dimensions: { model: served.name } });
+    recorder.record({
+      name: INFERENCE_METRICS.shadowLatency,
+      unit: 'Milliseconds',
+      value: elapsedMs(start),
+      dimensions: { model: served.name },
+    });
   }
 
   private failed(model: string, version: number, error: unknown): void {
@@ -113,6 +147,9 @@ export class ShadowScorer {
     const last = this.lastFailureLog.get(model);
     if (last !== undefined && now - last < FAILURE_LOG_INTERVAL_MS) return;
     this.lastFailureLog.set(model, now);
-    this.deps.log.warn('shadow scoring failed; answers are not affected (ShadowErrors counts every failure, this is logged once a minute)', { model, shadowVersion: version, error: error instanceof Error ? error.message : String(error) });
+    this.deps.log.warn(
+      'shadow scoring failed; answers are not affected (ShadowErrors counts every failure, this is logged once a minute)',
+      { model, shadowVersion: version, error: error instanceof Error ? error.message : String(error) },
+    );
   }
 }

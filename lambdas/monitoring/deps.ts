@@ -27,7 +27,9 @@ export function monitoredSpec(deps: Pick<MonitoringDeps, 'specs'>, model: string
   const spec = deps.specs.get(model);
   if (!spec) {
     const known = [...deps.specs.keys()].sort().join(', ') || 'none';
-    throw new MonitoringRequestError(`no model spec for model "${model}" (known models: ${known}); add config/models/${model}.json`);
+    throw new MonitoringRequestError(
+      `no model spec for model "${model}" (known models: ${known}); add config/models/${model}.json`,
+    );
   }
   return spec;
 }

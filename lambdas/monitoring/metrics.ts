@@ -17,26 +17,61 @@ export const NO_METRICS: MonitoringRecorder = { record: () => undefined };
  * every run, so their graphs show zero rather than a gap. `championVersion` picks the live
  * accuracy the LiveAccuracy metric (and its alarm) follows.
  */
-export function recordReportMetrics(recorder: MonitoringRecorder, report: MonitoringReport, championVersion: number | null): void {
+export function recordReportMetrics(
+  recorder: MonitoringRecorder,
+  report: MonitoringReport,
+  championVersion: number | null,
+): void {
   const model = report.model;
-  recorder.record({ name: MONITORING_METRICS.capturedRecords, unit: 'Count', value: report.records, dimensions: { model } });
-  recorder.record({ name: MONITORING_METRICS.feedbackMatched, unit: 'Count', value: report.feedback.matched, dimensions: { model } });
-  recorder.record({ name: MONITORING_METRICS.driftRetrains, unit: 'Count', value: report.retrain.started ? 1 : 0, dimensions: { model } });
+  recorder.record({
+    name: MONITORING_METRICS.capturedRecords,
+    unit: 'Count',
+    value: report.records,
+    dimensions: { model },
+  });
+  recorder.record({
+    name: MONITORING_METRICS.feedbackMatched,
+    unit: 'Count',
+    value: report.feedback.matched,
+    dimensions: { model },
+  });
+  recorder.record({
+    name: MONITORING_METRICS.driftRetrains,
+    unit: 'Count',
+    value: report.retrain.started ? 1 : 0,
+    dimensions: { model },
+  });
   if (report.judged) {
     let max: number | undefined;
     for (const result of report.features) {
       if (result.score === null) continue;
-      recorder.record({ name: MONITORING_METRICS.featureDrift, unit: 'None', value: result.score, dimensions: { model, feature: result.feature } });
+      recorder.record({
+        name: MONITORING_METRICS.featureDrift,
+        unit: 'None',
+        value: result.score,
+        dimensions: { model, feature: result.feature },
+      });
       max = Math.max(max ?? result.score, result.score);
     }
-    if (max !== undefined) recorder.record({ name: MONITORING_METRICS.maxFeatureDrift, unit: 'None', value: max, dimensions: { model } });
+    if (max !== undefined)
+      recorder.record({ name: MONITORING_METRICS.maxFeatureDrift, unit: 'None', value: max, dimensions: { model } });
   }
   if (report.predictions.verdict !== 'not-judged' && report.predictions.score !== null) {
-    recorder.record({ name: MONITORING_METRICS.predictionDrift, unit: 'None', value: report.predictions.score, dimensions: { model } });
+    recorder.record({
+      name: MONITORING_METRICS.predictionDrift,
+      unit: 'None',
+      value: report.predictions.score,
+      dimensions: { model },
+    });
   }
   const champion = report.liveAccuracy.find((live) => live.version === championVersion);
   if (champion?.accuracy !== null && champion?.accuracy !== undefined) {
-    recorder.record({ name: MONITORING_METRICS.liveAccuracy, unit: 'None', value: champion.accuracy, dimensions: { model } });
+    recorder.record({
+      name: MONITORING_METRICS.liveAccuracy,
+      unit: 'None',
+      value: champion.accuracy,
+      dimensions: { model },
+    });
   }
 }
 
@@ -47,5 +82,10 @@ export function recordReportMetrics(recorder: MonitoringRecorder, report: Monito
  * limit, lines it could not parse); the job still counts them.
  */
 export function recordReadMetrics(recorder: MonitoringRecorder, model: string, read: MonitoringReadStats): void {
-  recorder.record({ name: MONITORING_METRICS.errorOutputRecords, unit: 'Count', value: read.errorOutputRecords, dimensions: { model } });
+  recorder.record({
+    name: MONITORING_METRICS.errorOutputRecords,
+    unit: 'Count',
+    value: read.errorOutputRecords,
+    dimensions: { model },
+  });
 }

@@ -25,10 +25,21 @@ export function createMonitoringRunner(deps: MonitoringDeps): MonitoringRunner {
   const recorder = deps.recorder ?? NO_METRICS;
   return async (event) => {
     const parsed = eventSchema.safeParse(event);
-    if (!parsed.success) throw new MonitoringRequestError(`monitoring event must be { "model": "<name>" }, got ${JSON.stringify(event)}`);
+    if (!parsed.success)
+      throw new MonitoringRequestError(`monitoring event must be { "model": "<name>" }, got ${JSON.stringify(event)}`);
     const { model } = parsed.data;
     const settings = monitoringSettings(monitoredSpec(deps, model));
-    const run = await runMonitoring({ dataStore: deps.dataStore, models: deps.models, settings: () => settings, retrain: deps.retrain, log: deps.log }, model, deps.clock());
+    const run = await runMonitoring(
+      {
+        dataStore: deps.dataStore,
+        models: deps.models,
+        settings: () => settings,
+        retrain: deps.retrain,
+        log: deps.log,
+      },
+      model,
+      deps.clock(),
+    );
     recordReportMetrics(recorder, run.report, run.championVersion);
     recordReadMetrics(recorder, model, run.read);
     return run;

@@ -17,7 +17,13 @@ export class StepFunctionsRetrainStarter implements RetrainStarter {
     // The state machine adds `execution` ($$.Execution.Name) itself.
     const input: Omit<ExecutionInput, 'execution'> = { model, trigger: 'drift', reportKey };
     try {
-      await this.client.send(new StartExecutionCommand({ stateMachineArn: this.stateMachineArn, name: executionName, input: JSON.stringify(input) }));
+      await this.client.send(
+        new StartExecutionCommand({
+          stateMachineArn: this.stateMachineArn,
+          name: executionName,
+          input: JSON.stringify(input),
+        }),
+      );
       return { started: true };
     } catch (error) {
       if (error instanceof Error && error.name === 'ExecutionAlreadyExists') return { started: true };

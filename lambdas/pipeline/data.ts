@@ -28,7 +28,9 @@ export async function loadRunData(deps: StepDeps, data: DataManifest): Promise<R
   }
   const expected = data.files.reduce((sum, f) => sum + f.rows, 0);
   if (table.rows.length !== expected) {
-    throw new Error(`the run's data snapshot ${data.snapshotKey} holds ${table.rows.length} rows, but its files' reports add up to ${expected}`);
+    throw new Error(
+      `the run's data snapshot ${data.snapshotKey} holds ${table.rows.length} rows, but its files' reports add up to ${expected}`,
+    );
   }
   const origin: RawTable['origin'] = new Array<RawTable['origin'][number]>(table.rows.length);
   let row = 0;

@@ -13,7 +13,16 @@ export const INCOMING_PREFIX = 'incoming/';
 
 export const processedPrefix = (model: string) => `processed/${model}/`;
 export const quarantinePrefix = (model: string) => `quarantine/${model}/`;
-export { candidatePrefix, comparisonRowsKey, dataManifestKey, failureKey, noNewDataKey, runPrefix, snapshotKey, summaryKey } from '../../core/pipeline/runs';
+export {
+  candidatePrefix,
+  comparisonRowsKey,
+  dataManifestKey,
+  failureKey,
+  noNewDataKey,
+  runPrefix,
+  snapshotKey,
+  summaryKey,
+} from '../../core/pipeline/runs';
 
 /** Splits incoming/<model>/<file>; undefined when the key is not of that form. */
 export function parseIncomingKey(key: string): { model: string; file: string } | undefined {
@@ -34,7 +43,10 @@ export function etagToken(etag: string): string {
 
 /** 2026-11-23T14:13:42.123Z -> 20261123T141342Z: sorts by time, no characters S3 tools dislike. */
 export function compactTime(date: Date): string {
-  return date.toISOString().replace(/\.\d+Z$/, 'Z').replace(/[-:]/g, '');
+  return date
+    .toISOString()
+    .replace(/\.\d+Z$/, 'Z')
+    .replace(/[-:]/g, '');
 }
 
 function stem(file: string): string {
@@ -47,7 +59,12 @@ export function processedKey(model: string, file: string, etag: string, at: Date
 }
 
 /** The processed copy of this upload (same etag and file), if one of `keys` is it. */
-export function findProcessedKey(keys: readonly string[], model: string, file: string, etag: string): string | undefined {
+export function findProcessedKey(
+  keys: readonly string[],
+  model: string,
+  file: string,
+  etag: string,
+): string | undefined {
   const suffix = `-${etagToken(etag)}-${stem(file)}.csv`;
   return keys.find((k) => k.startsWith(processedPrefix(model)) && k.endsWith(suffix));
 }
@@ -60,7 +77,10 @@ export const processedRowsKey = (key: string) => key.replace(/\.csv$/, '.rows');
 export function findDataLessReportKeys(keys: readonly string[], model: string, file: string, etag: string): string[] {
   const suffix = `-${etagToken(etag)}-${stem(file)}.report.json`;
   const data = new Set(keys.filter(isProcessedData));
-  return keys.filter((k) => k.startsWith(processedPrefix(model)) && k.endsWith(suffix) && !data.has(k.replace(/\.report\.json$/, '.csv')));
+  return keys.filter(
+    (k) =>
+      k.startsWith(processedPrefix(model)) && k.endsWith(suffix) && !data.has(k.replace(/\.report\.json$/, '.csv')),
+  );
 }
 
 /** When a processed key was written, from its <time> prefix; undefined for a key not of that form. */
@@ -72,7 +92,8 @@ export function processedAt(key: string): Date | undefined {
 }
 
 /** claims/<model>/<etag>-<stem>.json: which execution handles this object version (first writer wins). */
-export const claimKey = (model: string, file: string, etag: string) => `claims/${model}/${etagToken(etag)}-${stem(file)}.json`;
+export const claimKey = (model: string, file: string, etag: string) =>
+  `claims/${model}/${etagToken(etag)}-${stem(file)}.json`;
 export const isProcessedData = (key: string) => key.endsWith('.csv');
 
 /** quarantine/<model>/<file>; with an etag, the key for a second, different upload of that file name. */

@@ -7,16 +7,33 @@ import { TRAINERS } from '../../training/algorithms';
 import { sha256Hex as sha256 } from '../../core/hash';
 import type { AlgorithmName } from '../../training/algorithms/types';
 import { DEFAULT_SEED } from '../../training/train';
-import type { DataFile, DataManifest, ExecutionInput, PrepareResult, ValidationResult } from '../../core/pipeline/contract';
+import type {
+  DataFile,
+  DataManifest,
+  ExecutionInput,
+  PrepareResult,
+  ValidationResult,
+} from '../../core/pipeline/contract';
 import type { ModelSpec } from '../../core/pipeline/model-spec';
 import { specFor, type StepDeps } from './deps';
-import { dataManifestKey, isProcessedData, processedAt, processedPrefix, processedReportKey, runIdFor, snapshotKey } from './keys';
+import {
+  dataManifestKey,
+  isProcessedData,
+  processedAt,
+  processedPrefix,
+  processedReportKey,
+  runIdFor,
+  snapshotKey,
+} from './keys';
 import { inBatches } from './batches';
 
 export type PrepareInput = ExecutionInput & { readonly validation?: ValidationResult };
 
 /** The spec's algorithms (default: all), minus those that cannot train on its declared text features. */
-export function algorithmsFor(types: Readonly<Record<string, string>> | undefined, requested: readonly AlgorithmName[] | undefined): AlgorithmName[] {
+export function algorithmsFor(
+  types: Readonly<Record<string, string>> | undefined,
+  requested: readonly AlgorithmName[] | undefined,
+): AlgorithmName[] {
   const hasText = Object.values(types ?? {}).includes('text');
   return (requested ?? [...SPEC_ALGORITHMS]).filter((a) => !hasText || TRAINERS[a].supportsText);
 }
@@ -25,7 +42,11 @@ export function algorithmsFor(types: Readonly<Record<string, string>> | undefine
 async function countsOf(deps: StepDeps, key: string): Promise<{ rows: number; dropped: number }> {
   const report = await deps.dataStore.get(processedReportKey(key));
   if (!report) throw new Error(`processed file ${key} has no report (${processedReportKey(key)})`);
-  const parsed = JSON.parse(Buffer.from(report.body).toString('utf8')) as { rowsKept?: number; rowsOut?: number; droppedCount?: number };
+  const parsed = JSON.parse(Buffer.from(report.body).toString('utf8')) as {
+    rowsKept?: number;
+    rowsOut?: number;
+    droppedCount?: number;
+  };
   return { rows: parsed.rowsKept ?? parsed.rowsOut ?? 0, dropped: parsed.droppedCount ?? 0 };
 }
 
@@ -34,7 +55,11 @@ async function countsOf(deps: StepDeps, key: string): Promise<{ rows: number; dr
  * (every processed file of a model shares it; the object read is handed back so the snapshot does
  * not read it again), minus the label and the excluded ones.
  */
-async function featureColumnCount(deps: StepDeps, spec: ModelSpec, someKey: string | undefined): Promise<{ count: number; read?: StoredObject }> {
+async function featureColumnCount(
+  deps: StepDeps,
+  spec: ModelSpec,
+  someKey: string | undefined,
+): Promise<{ count: number; read?: StoredObject }> {
   let columns = spec.data.columns;
   let read: StoredObject | undefined;
   if (!columns && someKey !== undefined) {
@@ -60,7 +85,9 @@ class Snapshot {
     const line = end < 0 ? text : text.slice(0, end);
     this.header ??= { key, line };
     if (line !== this.header.line) {
-      throw new Error(`${key} has the columns "${line}", but ${this.header.key} has "${this.header.line}": processed files of one model must share their columns`);
+      throw new Error(
+        `${key} has the columns "${line}", but ${this.header.key} has "${this.header.line}": processed files of one model must share their columns`,
+      );
     }
     const rows = end < 0 ? '' : text.slice(end + 1);
     this.bodies.set(key, rows === '' || rows.endsWith('\n') ? rows : `${rows}\n`);
@@ -84,7 +111,9 @@ export async function prepare(input: PrepareInput, deps: StepDeps): Promise<Prep
   const runId = runIdFor(input.execution);
   const keys = (await deps.dataStore.list(processedPrefix(input.model))).filter(isProcessedData).sort();
   if (keys.length === 0) {
-    throw new Error(`no training data for model "${input.model}": processed/${input.model}/ holds no .csv files (upload to incoming/${input.model}/)`);
+    throw new Error(
+      `no training data for model "${input.model}": processed/${input.model}/ holds no .csv files (upload to incoming/${input.model}/)`,
+    );
   }
   const now = deps.clock();
   const window = spec.training.window;
@@ -96,18 +125,31 @@ export async function prepare(input: PrepareInput, deps: StepDeps): Promise<Prep
     return counts.rows;
   });
   const algorithms = algorithmsFor(spec.data.types, spec.training.algorithms);
-  if (algorithms.length === 0) throw new Error(`none of the algorithms of model "${input.model}" can train on its text features`);
+  if (algorithms.length === 0)
+    throw new Error(`none of the algorithms of model "${input.model}" can train on its text features`);
   const rows = chosen.reduce((sum, c) => sum + c.rows, 0);
   const first = chosen[0]?.file.key;
   const featureColumns = await featureColumnCount(deps, spec, first);
-  const tooLarge = capacityProblem(input.model, { rows, featureColumns: featureColumns.count }, algorithms, deps.resources ?? REFERENCE_RESOURCES);
+  const tooLarge = capacityProblem(
+    input.model,
+    { rows, featureColumns: featureColumns.count },
+    algorithms,
+    deps.resources ?? REFERENCE_RESOURCES,
+  );
   if (tooLarge) throw new DatasetTooLargeError(tooLarge);
   const snapshot = new Snapshot();
   const files: DataFile[] = await inBatches(chosen, 16, async ({ file, rows }) => {
     const object = file.key === first && featureColumns.read ? featureColumns.read : await deps.dataStore.get(file.key);
     if (!object) throw new Error(`data file ${file.key} disappeared while preparing the run`);
     snapshot.add(file.key, object.body);
-    return { key: file.key, sha256: sha256(object.body), rows, bytes: object.body.length, processedAt: file.processedAt.toISOString(), droppedByContract: dropped.get(file.key) ?? 0 };
+    return {
+      key: file.key,
+      sha256: sha256(object.body),
+      rows,
+      bytes: object.body.length,
+      processedAt: file.processedAt.toISOString(),
+      droppedByContract: dropped.get(file.key) ?? 0,
+    };
   });
   const dataSnapshotKey = snapshotKey(input.model, runId);
   await deps.modelStore.put(dataSnapshotKey, snapshot.text(files.map((f) => f.key)), { contentType: 'text/csv' });

@@ -32,6 +32,11 @@ export async function recordFailure(input: FailureInput, deps: StepDeps): Promis
     state,
   };
   await deps.modelStore.put(key, JSON.stringify(record, null, 2), { contentType: 'application/json' });
-  (deps.recorder ?? NO_METRICS).record({ name: PIPELINE_METRICS.runFailures, unit: 'Count', value: 1, dimensions: { model } });
+  (deps.recorder ?? NO_METRICS).record({
+    name: PIPELINE_METRICS.runFailures,
+    unit: 'Count',
+    value: 1,
+    dimensions: { model },
+  });
   return { failureKey: key };
 }

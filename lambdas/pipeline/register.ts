@@ -2,7 +2,15 @@ import { UnknownModelError } from '../../core/registry/types';
 import { AliasMovedError } from '../../core/registry/aliases';
 import { PreconditionFailedError } from '../../core/object-store';
 import { droppedRowsWarning } from '../../training/data/warnings';
-import type { CandidateResult, DataFile, EvaluationResult, ExecutionInput, PrepareResult, RegistrationResult, RunSummary } from '../../core/pipeline/contract';
+import type {
+  CandidateResult,
+  DataFile,
+  EvaluationResult,
+  ExecutionInput,
+  PrepareResult,
+  RegistrationResult,
+  RunSummary,
+} from '../../core/pipeline/contract';
 import { type StepDeps, specFor } from './deps';
 import { NO_METRICS, PIPELINE_METRICS } from './metrics';
 import { summaryKey } from './keys';
@@ -18,7 +26,6 @@ export type RegisterInput = ExecutionInput & {
   readonly candidates: readonly CandidateResult[];
   readonly evaluation: EvaluationResult;
 };
-
 
 /** A version this execution registered before (a retry after register wrote it), newest first. */
 async function registeredBy(deps: StepDeps, model: string, execution: string): Promise<number | undefined> {
@@ -52,16 +59,27 @@ export async function register(input: RegisterInput, deps: StepDeps): Promise<Re
   if (version === undefined) {
     const { onnx, manifest } = await readCandidate(deps, evaluation.best.candidatePrefix);
     const parentVersion = expected ?? evaluation.champion?.version ?? undefined;
-    const registered = await deps.registry.register(model, onnx, { ...manifest, parentVersion, pipelineExecution: execution }, {
-      actor,
-      reason: evaluation.decision.reason,
-      parentVersion,
-      pipelineExecution: execution,
-      allowSchemaChange,
-    });
+    const registered = await deps.registry.register(
+      model,
+      onnx,
+      { ...manifest, parentVersion, pipelineExecution: execution },
+      {
+        actor,
+        reason: evaluation.decision.reason,
+        parentVersion,
+        pipelineExecution: execution,
+        allowSchemaChange,
+      },
+    );
     version = registered.version;
   }
-  const decision = await moveAliases(deps, model, version, { actor, allowSchemaChange, promote, reason: evaluation.decision.reason, expected });
+  const decision = await moveAliases(deps, model, version, {
+    actor,
+    allowSchemaChange,
+    promote,
+    reason: evaluation.decision.reason,
+    expected,
+  });
   const registration: RegistrationResult = {
     version,
     alias: decision.promote ? 'champion' : 'challenger',
@@ -116,17 +134,41 @@ async function moveAliases(
   deps: StepDeps,
   model: string,
   version: number,
-  move: { actor: string; allowSchemaChange: { reason: string }; promote: boolean; reason: string; expected: number | null | undefined },
+  move: {
+    actor: string;
+    allowSchemaChange: { reason: string };
+    promote: boolean;
+    reason: string;
+    expected: number | null | undefined;
+  },
 ): Promise<{ promote: boolean; reason: string; canary?: RegistrationResult['canary'] }> {
   const { actor, allowSchemaChange, reason } = move;
   const promotion = specFor(deps, model).promotion;
-  if (move.promote && promotion !== undefined && promotion !== 'direct' && move.expected !== null && move.expected !== undefined) {
-    return startRollout(deps, model, version, { ...DEFAULT_ROLLOUT_PLAN, ...promotion.canary }, { actor, allowSchemaChange, reason, expected: move.expected });
+  if (
+    move.promote &&
+    promotion !== undefined &&
+    promotion !== 'direct' &&
+    move.expected !== null &&
+    move.expected !== undefined
+  ) {
+    return startRollout(
+      deps,
+      model,
+      version,
+      { ...DEFAULT_ROLLOUT_PLAN, ...promotion.canary },
+      { actor, allowSchemaChange, reason, expected: move.expected },
+    );
   }
   if (move.promote) {
     try {
       const condition = move.expected === undefined ? {} : { ifCurrentVersion: move.expected };
-      await deps.registry.promote(model, version, { alias: 'champion', actor, reason, allowSchemaChange, ...condition });
+      await deps.registry.promote(model, version, {
+        alias: 'champion',
+        actor,
+        reason,
+        allowSchemaChange,
+        ...condition,
+      });
       return { promote: true, reason };
     } catch (error) {
       if (!(error instanceof AliasMovedError)) throw error;
@@ -154,12 +196,17 @@ async function startRollout(
   move: { actor: string; allowSchemaChange: { reason: string }; reason: string; expected: number },
 ): Promise<{ promote: boolean; reason: string; canary?: RegistrationResult['canary'] }> {
   const { actor, allowSchemaChange } = move;
-  const routing = deps.routing ?? new RoutingStore(deps.modelStore, deps.registry, new OnnxModelValidator(), deps.clock);
+  const routing =
+    deps.routing ?? new RoutingStore(deps.modelStore, deps.registry, new OnnxModelValidator(), deps.clock);
   /** The version is the challenger while it rolls out (the rollout promotes it or says why not). */
   const started = async (canary: CanaryRoute) => {
     const reason = `${move.reason}; rolling out as a canary: ${canary.weight}% of callers first (steps ${plan.steps.join(' -> ')}%, ${plan.bakeSeconds} s each, judged on live metrics against v${move.expected}), champion v${move.expected} keeps serving the rest`;
     await deps.registry.promote(model, version, { alias: 'challenger', actor, reason, allowSchemaChange });
-    return { promote: false, reason, canary: { rolloutId: canary.rolloutId, weight: canary.weight, steps: plan.steps, bakeSeconds: plan.bakeSeconds } };
+    return {
+      promote: false,
+      reason,
+      canary: { rolloutId: canary.rolloutId, weight: canary.weight, steps: plan.steps, bakeSeconds: plan.bakeSeconds },
+    };
   };
   const current = (await routing.read(model))?.document;
   if (current?.canary?.version === version) {
@@ -175,13 +222,16 @@ async function startRollout(
   const champion = await deps.registry.resolveAlias(model, 'champion');
   const now = champion && champion !== 'unchanged' ? champion.record.version : null;
   if (now !== move.expected) {
-    return notRolledOut(`the champion moved from ${versionName(move.expected)} to ${versionName(now)} while this run was evaluated, and this version was never compared with ${versionName(now)}`);
+    return notRolledOut(
+      `the champion moved from ${versionName(move.expected)} to ${versionName(now)} while this run was evaluated, and this version was never compared with ${versionName(now)}`,
+    );
   }
   let document;
   try {
     document = await routing.startCanary(model, version, { plan, actor, reason: move.reason });
   } catch (error) {
-    if (error instanceof RoutingConflictError || error instanceof RoutingRefusedError) return notRolledOut(error.message);
+    if (error instanceof RoutingConflictError || error instanceof RoutingRefusedError)
+      return notRolledOut(error.message);
     throw error;
   }
   if (!document.canary) throw new Error(`unreachable: the routing document of ${model} has no canary after a start`);
@@ -191,7 +241,10 @@ async function startRollout(
 /** Run records are written once: a retried step finds the record there and keeps it. */
 async function writeOnce(deps: StepDeps, key: string, record: unknown): Promise<void> {
   try {
-    await deps.modelStore.put(key, JSON.stringify(record, null, 2), { contentType: 'application/json', condition: { ifNoneMatch: '*' } });
+    await deps.modelStore.put(key, JSON.stringify(record, null, 2), {
+      contentType: 'application/json',
+      condition: { ifNoneMatch: '*' },
+    });
   } catch (error) {
     if (!(error instanceof PreconditionFailedError)) throw error;
   }
@@ -211,14 +264,34 @@ function reportRun(deps: StepDeps, input: RegisterInput, summary: RunSummary): v
   const { model } = input;
   const metric = specFor(deps, model).gate.metric;
   const promoted = summary.registration.promoted;
-  recorder.record({ name: PIPELINE_METRICS.runs, unit: 'Count', value: 1, dimensions: { model, outcome: promoted ? 'promoted' : summary.registration.canary ? 'canary' : 'rejected' } });
+  recorder.record({
+    name: PIPELINE_METRICS.runs,
+    unit: 'Count',
+    value: 1,
+    dimensions: { model, outcome: promoted ? 'promoted' : summary.registration.canary ? 'canary' : 'rejected' },
+  });
   recorder.record({ name: PIPELINE_METRICS.promoted, unit: 'Count', value: promoted ? 1 : 0, dimensions: { model } });
-  recorder.record({ name: PIPELINE_METRICS.candidateScore, unit: 'None', value: input.evaluation.candidate[metric], dimensions: { model, metric } });
+  recorder.record({
+    name: PIPELINE_METRICS.candidateScore,
+    unit: 'None',
+    value: input.evaluation.candidate[metric],
+    dimensions: { model, metric },
+  });
   if (input.evaluation.champion) {
-    recorder.record({ name: PIPELINE_METRICS.championScore, unit: 'None', value: input.evaluation.champion.holdout[metric], dimensions: { model, metric } });
+    recorder.record({
+      name: PIPELINE_METRICS.championScore,
+      unit: 'None',
+      value: input.evaluation.champion.holdout[metric],
+      dimensions: { model, metric },
+    });
   }
   const started = input.startedAt ? Date.parse(input.startedAt) : Number.NaN;
   if (Number.isFinite(started)) {
-    recorder.record({ name: PIPELINE_METRICS.runDuration, unit: 'Seconds', value: (Date.parse(summary.finishedAt) - started) / 1000, dimensions: { model } });
+    recorder.record({
+      name: PIPELINE_METRICS.runDuration,
+      unit: 'Seconds',
+      value: (Date.parse(summary.finishedAt) - started) / 1000,
+      dimensions: { model },
+    });
   }
 }

@@ -20,10 +20,13 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 function checkInput(step: PipelineStep, input: unknown): void {
-  if (!isRecord(input)) throw new StepRequestError(`step "${step}": input must be a JSON object, got ${JSON.stringify(input)}`);
+  if (!isRecord(input))
+    throw new StepRequestError(`step "${step}": input must be a JSON object, got ${JSON.stringify(input)}`);
   const state = step === 'record-failure' ? input.state : input;
   if (!isRecord(state) || typeof state.model !== 'string' || state.model === '') {
-    throw new StepRequestError(`step "${step}": ${step === 'record-failure' ? 'input.state.model' : 'input.model'} must be a model name`);
+    throw new StepRequestError(
+      `step "${step}": ${step === 'record-failure' ? 'input.state.model' : 'input.model'} must be a model name`,
+    );
   }
   const needs: Partial<Record<PipelineStep, readonly string[]>> = {
     train: ['runId', 'dataManifestKey', 'seed', 'algorithm'],
@@ -32,7 +35,8 @@ function checkInput(step: PipelineStep, input: unknown): void {
     register: ['execution', 'prepare', 'candidates', 'evaluation'],
   };
   const missing = (needs[step] ?? []).filter((field) => input[field] === undefined);
-  if (missing.length > 0) throw new StepRequestError(`step "${step}": input is missing ${missing.map((f) => `"${f}"`).join(', ')}`);
+  if (missing.length > 0)
+    throw new StepRequestError(`step "${step}": input is missing ${missing.map((f) => `"${f}"`).join(', ')}`);
 }
 
 /**

@@ -34,13 +34,19 @@ export async function train(item: TrainItem, deps: StepDeps): Promise<CandidateR
   const { onnx, manifest } = exportModel(run, candidate, item.model, table.sources);
   const gap = await holdoutParity(run, candidate, onnx, table);
   if (!(gap <= PARITY_TOLERANCE)) {
-    throw new Error(`${algorithm}: the exported ONNX model differs from the trainer by ${gap} on the holdout (tolerance ${PARITY_TOLERANCE}); refusing it`);
+    throw new Error(
+      `${algorithm}: the exported ONNX model differs from the trainer by ${gap} on the holdout (tolerance ${PARITY_TOLERANCE}); refusing it`,
+    );
   }
   const prefix = candidatePrefix(item.model, item.runId, algorithm);
   await deps.modelStore.put(`${prefix}model.onnx`, onnx, { contentType: 'application/octet-stream' });
-  await deps.modelStore.put(`${prefix}manifest.json`, JSON.stringify({ ...manifest, createdAt: deps.clock().toISOString() }, null, 2), {
-    contentType: 'application/json',
-  });
+  await deps.modelStore.put(
+    `${prefix}manifest.json`,
+    JSON.stringify({ ...manifest, createdAt: deps.clock().toISOString() }, null, 2),
+    {
+      contentType: 'application/json',
+    },
+  );
   return {
     algorithm,
     candidatePrefix: prefix,

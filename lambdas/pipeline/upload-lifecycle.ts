@@ -29,7 +29,8 @@ export async function claim(deps: StepDeps, model: string, key: string, executio
   } catch (error) {
     if (!(error instanceof PreconditionFailedError)) throw error;
     const existing = await deps.dataStore.get(key);
-    const holder = existing && (JSON.parse(Buffer.from(existing.body).toString('utf8')) as { execution?: unknown }).execution;
+    const holder =
+      existing && (JSON.parse(Buffer.from(existing.body).toString('utf8')) as { execution?: unknown }).execution;
     if (typeof holder !== 'string') throw new Error(`${key} exists but names no execution`, { cause: error });
     if (holder === execution || !existing || !(await runFailed(deps, model, holder))) return holder;
     try {
@@ -46,13 +47,26 @@ export async function claim(deps: StepDeps, model: string, key: string, executio
  * The answer of a run that already has its final record (a restart re-running a finished run, or a
  * retried step): a finished run stops as handled by itself, a no-new-data run answers as it did.
  */
-export async function recordedOutcome(deps: StepDeps, model: string, execution: string): Promise<ValidationResult | undefined> {
+export async function recordedOutcome(
+  deps: StepDeps,
+  model: string,
+  execution: string,
+): Promise<ValidationResult | undefined> {
   const runId = runIdFor(execution);
-  const [summary, noNewData] = await Promise.all([deps.modelStore.get(summaryKey(model, runId)), deps.modelStore.get(noNewDataKey(model, runId))]);
+  const [summary, noNewData] = await Promise.all([
+    deps.modelStore.get(summaryKey(model, runId)),
+    deps.modelStore.get(noNewDataKey(model, runId)),
+  ]);
   if (summary) return { status: 'duplicate', handledBy: execution };
   if (!noNewData) return undefined;
   const record = JSON.parse(Buffer.from(noNewData.body).toString('utf8')) as NoNewDataRecord;
-  return { status: 'no-new-data', reportKey: record.reportKey, rowsIn: record.rowsIn, duplicateRows: record.duplicateRows, runKey: noNewDataKey(model, runId) };
+  return {
+    status: 'no-new-data',
+    reportKey: record.reportKey,
+    rowsIn: record.rowsIn,
+    duplicateRows: record.duplicateRows,
+    runKey: noNewDataKey(model, runId),
+  };
 }
 
 /** Removes the upload once its run has an outcome, unless it was replaced by another upload meanwhile. */
@@ -61,4 +75,3 @@ export async function removeUpload(deps: StepDeps, key: string | undefined, etag
   const current = await deps.dataStore.get(key);
   if (current && etagToken(current.etag) === etagToken(etag)) await deps.dataStore.delete(key);
 }
-

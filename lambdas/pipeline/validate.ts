@@ -1,4 +1,10 @@
-import { checkDataFile, type ContractReport, type Problem, type ProblemKind, toCsv } from '../../core/pipeline/data-contract';
+import {
+  checkDataFile,
+  type ContractReport,
+  type Problem,
+  type ProblemKind,
+  toCsv,
+} from '../../core/pipeline/data-contract';
 import type { ExecutionInput, NoNewDataRecord, ValidationResult } from '../../core/pipeline/contract';
 import { deduplicate, RowIdentitySet } from '../../core/pipeline/row-index';
 import { contentColumns, rowDigests } from '../../training/split';
@@ -9,8 +15,19 @@ import { specFor, type StepDeps } from './deps';
 import { NO_METRICS, PIPELINE_METRICS } from './metrics';
 import { PreconditionFailedError } from '../../core/object-store';
 import {
-  claimKey, findProcessedKey, findDataLessReportKeys, isProcessedData, noNewDataKey, parseIncomingKey, processedKey, processedPrefix, processedReportKey,
-  processedRowsKey, quarantineKey, quarantineReportKey, runIdFor,
+  claimKey,
+  findProcessedKey,
+  findDataLessReportKeys,
+  isProcessedData,
+  noNewDataKey,
+  parseIncomingKey,
+  processedKey,
+  processedPrefix,
+  processedReportKey,
+  processedRowsKey,
+  quarantineKey,
+  quarantineReportKey,
+  runIdFor,
 } from './keys';
 
 /** The report stored next to a processed or quarantined file: the contract report plus where it came from. */
@@ -25,7 +42,6 @@ export interface StoredReport extends ContractReport {
   readonly duplicatesOfProcessed?: number;
   readonly duplicatesWithinFile?: number;
 }
-
 
 const problemsOf = (report: ContractReport) => report.problems.map((p) => p.message);
 
@@ -44,7 +60,12 @@ function handledByOther(report: StoredReport | undefined, execution: string): Va
 }
 
 /** The result for a processed copy already written (a redelivered event, or a retry after a partial failure). */
-async function processedResult(deps: StepDeps, key: string, execution: string, owner?: string): Promise<ValidationResult> {
+async function processedResult(
+  deps: StepDeps,
+  key: string,
+  execution: string,
+  owner?: string,
+): Promise<ValidationResult> {
   const reportKey = processedReportKey(key);
   const [data, reportObject] = await Promise.all([deps.dataStore.get(key), deps.dataStore.get(reportKey)]);
   if (!data) throw new Error(`processed copy ${key} disappeared while validating`);
@@ -54,18 +75,27 @@ async function processedResult(deps: StepDeps, key: string, execution: string, o
   const madeBy = owner === execution ? undefined : report;
   return (
     handledByOther(madeBy, execution) ?? {
-      status: 'clean', processedKey: key, reportKey, dataSha256: sha256(data.body), rows: report?.rowsKept ?? report?.rowsOut ?? 0, duplicateRows: duplicateRows(report),
+      status: 'clean',
+      processedKey: key,
+      reportKey,
+      dataSha256: sha256(data.body),
+      rows: report?.rowsKept ?? report?.rowsOut ?? 0,
+      duplicateRows: duplicateRows(report),
     }
   );
 }
 
-const duplicateRows = (report: StoredReport | undefined) => (report?.duplicatesOfProcessed ?? 0) + (report?.duplicatesWithinFile ?? 0);
+const duplicateRows = (report: StoredReport | undefined) =>
+  (report?.duplicatesOfProcessed ?? 0) + (report?.duplicatesWithinFile ?? 0);
 
 /**
  * The report of an earlier run on this upload that found no new row. A report without data that
  * says rows were kept is what a stop between writing the report and the data leaves: not an answer.
  */
-async function noNewDataReport(deps: StepDeps, reportKeys: readonly string[]): Promise<{ key: string; report: StoredReport } | undefined> {
+async function noNewDataReport(
+  deps: StepDeps,
+  reportKeys: readonly string[],
+): Promise<{ key: string; report: StoredReport } | undefined> {
   for (const key of reportKeys) {
     const report = await readStoredReport(deps, key);
     if (report?.rowsKept === 0) return { key, report };
@@ -74,8 +104,20 @@ async function noNewDataReport(deps: StepDeps, reportKeys: readonly string[]): P
 }
 
 /** An upload already found to hold no new row (a retry of the run that found it): answer as it did. */
-function noNewDataResult({ key: reportKey, report }: { key: string; report: StoredReport }, model: string, execution: string): ValidationResult {
-  return handledByOther(report, execution) ?? { status: 'no-new-data', reportKey, rowsIn: report.rowsOut, duplicateRows: duplicateRows(report), runKey: noNewDataKey(model, runIdFor(execution)) };
+function noNewDataResult(
+  { key: reportKey, report }: { key: string; report: StoredReport },
+  model: string,
+  execution: string,
+): ValidationResult {
+  return (
+    handledByOther(report, execution) ?? {
+      status: 'no-new-data',
+      reportKey,
+      rowsIn: report.rowsOut,
+      duplicateRows: duplicateRows(report),
+      runKey: noNewDataKey(model, runIdFor(execution)),
+    }
+  );
 }
 
 /** The identities of every row the model already has: the sidecars of its processed files. */
@@ -95,12 +137,25 @@ async function readStoredReport(deps: StepDeps, key: string): Promise<StoredRepo
 }
 
 /** A quarantine of this very upload (same etag), if one was already made, under either key it may have. */
-async function quarantinedResult(deps: StepDeps, model: string, file: string, etag: string, execution: string): Promise<ValidationResult | undefined> {
+async function quarantinedResult(
+  deps: StepDeps,
+  model: string,
+  file: string,
+  etag: string,
+  execution: string,
+): Promise<ValidationResult | undefined> {
   for (const key of [quarantineKey(model, file), quarantineKey(model, file, etag)]) {
     const reportKey = quarantineReportKey(key);
     const report = await readStoredReport(deps, reportKey);
     if (report?.source?.etag === etag && (await deps.dataStore.get(key))) {
-      return handledByOther(report, execution) ?? { status: 'quarantined', quarantineKey: key, reportKey, problems: problemsOf(report) };
+      return (
+        handledByOther(report, execution) ?? {
+          status: 'quarantined',
+          quarantineKey: key,
+          reportKey,
+          problems: problemsOf(report),
+        }
+      );
     }
   }
   return undefined;
@@ -134,29 +189,50 @@ export async function validate(input: ExecutionInput, deps: StepDeps): Promise<V
   // A "Create folder" in the S3 console writes a zero-byte key ending in "/": not data, nothing to do.
   if (input.key.endsWith('/')) return { status: 'ignored', reason: `${input.key} is a folder marker, not a data file` };
   if (input.bucket !== undefined && deps.dataBucket !== undefined && input.bucket !== deps.dataBucket) {
-    throw new Error(`the upload is in bucket "${input.bucket}", but this pipeline reads the data bucket "${deps.dataBucket}"`);
+    throw new Error(
+      `the upload is in bucket "${input.bucket}", but this pipeline reads the data bucket "${deps.dataBucket}"`,
+    );
   }
-  if (!input.key.startsWith('incoming/')) throw new Error(`key "${input.key}" is not an upload: it must be incoming/<model>/<file>`);
+  if (!input.key.startsWith('incoming/'))
+    throw new Error(`key "${input.key}" is not an upload: it must be incoming/<model>/<file>`);
   const parsed = parseIncomingKey(input.key);
   if (!parsed) {
     // incoming/<file> (no model folder): kept in quarantine with the reason, once, instead of failing on every retry.
     const file = input.key.replace(/^incoming\//, '');
-    return refuseUpload(deps, input, UNSORTED_MODEL, file, 'misplaced_key', `${input.key} is not under a model's folder: upload to incoming/<model>/${file}`);
+    return refuseUpload(
+      deps,
+      input,
+      UNSORTED_MODEL,
+      file,
+      'misplaced_key',
+      `${input.key} is not under a model's folder: upload to incoming/<model>/${file}`,
+    );
   }
   const { model, file } = parsed;
-  if (model !== input.model) throw new Error(`key "${input.key}" belongs to model "${model}", but the execution is for model "${input.model}"`);
+  if (model !== input.model)
+    throw new Error(`key "${input.key}" belongs to model "${model}", but the execution is for model "${input.model}"`);
   if (!deps.specs.has(model)) {
     const known = [...deps.specs.keys()].sort().join(', ') || 'none';
-    return refuseUpload(deps, input, model, file, 'unknown_model', `there is no model spec for "${model}" (known models: ${known}); add config/models/${model}.json and upload again`);
+    return refuseUpload(
+      deps,
+      input,
+      model,
+      file,
+      'unknown_model',
+      `there is no model spec for "${model}" (known models: ${known}); add config/models/${model}.json and upload again`,
+    );
   }
   const spec = specFor(deps, model);
 
   const object = await deps.dataStore.get(input.key);
   const etag = object?.etag ?? input.etag;
-  if (etag === undefined) throw new Error(`${input.key} does not exist and the event has no etag to find what became of it`);
+  if (etag === undefined)
+    throw new Error(`${input.key} does not exist and the event has no etag to find what became of it`);
   const processedKeys = await deps.dataStore.list(processedPrefix(model));
   const existing = findProcessedKey(processedKeys, model, file, etag);
-  const existingReport = existing ? undefined : await noNewDataReport(deps, findDataLessReportKeys(processedKeys, model, file, etag));
+  const existingReport = existing
+    ? undefined
+    : await noNewDataReport(deps, findDataLessReportKeys(processedKeys, model, file, etag));
 
   // One execution per object version: the first to create the claim handles it. S3 (and the local
   // server) refuse a second If-None-Match:* write, so concurrent deliveries cannot both retrain.
@@ -195,7 +271,9 @@ export async function validate(input: ExecutionInput, deps: StepDeps): Promise<V
   if (checked.status === 'clean') {
     // Rows the model already has (an upload of the same content under another name, overlapping
     // exports) would count twice in training and inflate scores: only new rows are kept.
-    const digests = rowDigests(checked.columns, checked.rows, { columns: contentColumns(checked.columns, spec.data.exclude) });
+    const digests = rowDigests(checked.columns, checked.rows, {
+      columns: contentColumns(checked.columns, spec.data.exclude),
+    });
     const fresh = deduplicate(checked.rows, digests, await processedIdentities(deps, processedKeys));
     const key = processedKey(model, file, object.etag, now);
     const reportKey = processedReportKey(key);
@@ -212,12 +290,21 @@ export async function validate(input: ExecutionInput, deps: StepDeps): Promise<V
       return recordNoNewData(deps, input, reportKey, report);
     }
     // The sidecar before the data: whenever the data is listed, its rows' identities are there too.
-    await deps.dataStore.put(processedRowsKey(key), fresh.keptIdentities.encode(), { contentType: 'application/octet-stream' });
+    await deps.dataStore.put(processedRowsKey(key), fresh.keptIdentities.encode(), {
+      contentType: 'application/octet-stream',
+    });
     const csv = toCsv(checked.columns, fresh.kept);
     await deps.dataStore.put(key, csv, { contentType: 'text/csv' });
     // The upload stays in incoming/ until the run has an outcome (Register, or the failure path
     // removes it): a stop in between leaves it there for the next start to finish the run.
-    return { status: 'clean', processedKey: key, reportKey, dataSha256: sha256(csv), rows: fresh.kept.length, duplicateRows: duplicateRows(report) };
+    return {
+      status: 'clean',
+      processedKey: key,
+      reportKey,
+      dataSha256: sha256(csv),
+      rows: fresh.kept.length,
+      duplicateRows: duplicateRows(report),
+    };
   }
   return quarantine(deps, input.key, model, file, object, { ...checked.report, source });
 }
@@ -242,7 +329,12 @@ async function quarantine(
   await deps.dataStore.put(key, object.body);
   await deps.dataStore.put(reportKey, json(report), { contentType: 'application/json' });
   await deps.dataStore.delete(uploadKey);
-  (deps.recorder ?? NO_METRICS).record({ name: PIPELINE_METRICS.quarantinedFiles, unit: 'Count', value: 1, dimensions: { model } });
+  (deps.recorder ?? NO_METRICS).record({
+    name: PIPELINE_METRICS.quarantinedFiles,
+    unit: 'Count',
+    value: 1,
+    dimensions: { model },
+  });
   return { status: 'quarantined', quarantineKey: key, reportKey, problems: report.problems.map((p) => p.message) };
 }
 
@@ -251,7 +343,14 @@ async function quarantine(
  * with a report naming the reason, under the same one-execution-per-object claim as any upload, so
  * a redelivered event or a restart answers from the quarantine instead of failing again.
  */
-async function refuseUpload(deps: StepDeps, input: ExecutionInput, model: string, file: string, kind: ProblemKind, message: string): Promise<ValidationResult> {
+async function refuseUpload(
+  deps: StepDeps,
+  input: ExecutionInput,
+  model: string,
+  file: string,
+  kind: ProblemKind,
+  message: string,
+): Promise<ValidationResult> {
   const key = input.key as string;
   const object = await deps.dataStore.get(key);
   const etag = object?.etag ?? input.etag;
@@ -264,14 +363,27 @@ async function refuseUpload(deps: StepDeps, input: ExecutionInput, model: string
     throw new Error(`${key} (etag ${etag}) does not exist and was not quarantined`);
   }
   const problems: Problem[] = [{ kind, message }];
-  return quarantine(deps, key, model, file, object, { file, checkedAt: deps.clock().toISOString(), status: 'quarantine', rowsIn: 0, rowsOut: 0, problems, source: { key, etag: object.etag, execution: input.execution } });
+  return quarantine(deps, key, model, file, object, {
+    file,
+    checkedAt: deps.clock().toISOString(),
+    status: 'quarantine',
+    rowsIn: 0,
+    rowsOut: 0,
+    problems,
+    source: { key, etag: object.etag, execution: input.execution },
+  });
 }
 
 /**
  * Ends the run for an upload with no new row: a record under runs/ (so `registry runs` lists it)
  * and a run metric with outcome "no-new-data". Not a failure: nothing is quarantined, nobody is paged.
  */
-async function recordNoNewData(deps: StepDeps, input: ExecutionInput, reportKey: string, report: StoredReport): Promise<ValidationResult> {
+async function recordNoNewData(
+  deps: StepDeps,
+  input: ExecutionInput,
+  reportKey: string,
+  report: StoredReport,
+): Promise<ValidationResult> {
   const runKey = noNewDataKey(input.model, runIdFor(input.execution));
   const duplicates = duplicateRows(report);
   const record: NoNewDataRecord = {
@@ -288,10 +400,18 @@ async function recordNoNewData(deps: StepDeps, input: ExecutionInput, reportKey:
   };
   try {
     // Written once: a retried step keeps the first record.
-    await deps.modelStore.put(runKey, json(record), { contentType: 'application/json', condition: { ifNoneMatch: '*' } });
+    await deps.modelStore.put(runKey, json(record), {
+      contentType: 'application/json',
+      condition: { ifNoneMatch: '*' },
+    });
   } catch (error) {
     if (!(error instanceof PreconditionFailedError)) throw error;
   }
-  (deps.recorder ?? NO_METRICS).record({ name: PIPELINE_METRICS.runs, unit: 'Count', value: 1, dimensions: { model: input.model, outcome: 'no-new-data' } });
+  (deps.recorder ?? NO_METRICS).record({
+    name: PIPELINE_METRICS.runs,
+    unit: 'Count',
+    value: 1,
+    dimensions: { model: input.model, outcome: 'no-new-data' },
+  });
   return { status: 'no-new-data', reportKey, rowsIn: report.rowsOut, duplicateRows: duplicates, runKey };
 }

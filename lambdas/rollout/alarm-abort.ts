@@ -18,7 +18,18 @@ const alarmEventSchema = z.object({
     configuration: z
       .object({
         metrics: z
-          .array(z.object({ metricStat: z.object({ metric: z.object({ name: z.string().optional(), dimensions: z.record(z.string(), z.string()).optional() }) }).optional() }))
+          .array(
+            z.object({
+              metricStat: z
+                .object({
+                  metric: z.object({
+                    name: z.string().optional(),
+                    dimensions: z.record(z.string(), z.string()).optional(),
+                  }),
+                })
+                .optional(),
+            }),
+          )
           .optional(),
       })
       .optional(),
@@ -32,20 +43,32 @@ export class AlarmEventError extends Error {
 }
 
 export function isAlarmEvent(event: unknown): boolean {
-  return typeof event === 'object' && event !== null && (event as Record<string, unknown>)['detail-type'] === ALARM_EVENT_DETAIL_TYPE;
+  return (
+    typeof event === 'object' &&
+    event !== null &&
+    (event as Record<string, unknown>)['detail-type'] === ALARM_EVENT_DETAIL_TYPE
+  );
 }
 
 export function parseAlarmEvent(event: unknown): AlarmStateChange {
   const parsed = alarmEventSchema.safeParse(event);
-  if (!parsed.success) throw new AlarmEventError(`not a CloudWatch alarm state change: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'} ${i.message}`).join('; ')}`);
+  if (!parsed.success)
+    throw new AlarmEventError(
+      `not a CloudWatch alarm state change: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'} ${i.message}`).join('; ')}`,
+    );
   return parsed.data;
 }
 
 /** The model whose canary the alarm watches: the `model` dimension of its canary metric. */
 export function alarmModel(event: AlarmStateChange): string {
   const metrics = event.detail.configuration?.metrics ?? [];
-  const model = metrics.map((m) => m.metricStat?.metric.dimensions).find((d) => d?.variant === 'canary' && d.model)?.model;
-  if (!model) throw new AlarmEventError(`alarm ${event.detail.alarmName} watches no metric with dimensions model and variant=canary: not a canary rollback alarm`);
+  const model = metrics
+    .map((m) => m.metricStat?.metric.dimensions)
+    .find((d) => d?.variant === 'canary' && d.model)?.model;
+  if (!model)
+    throw new AlarmEventError(
+      `alarm ${event.detail.alarmName} watches no metric with dimensions model and variant=canary: not a canary rollback alarm`,
+    );
   return model;
 }
 
@@ -61,7 +84,8 @@ export type AlarmAbortResult =
 export async function alarmAbort(event: unknown, deps: RolloutDeps): Promise<AlarmAbortResult> {
   const alarm = parseAlarmEvent(event);
   const { alarmName, state } = alarm.detail;
-  if (state.value !== 'ALARM') return { status: 'ignored', reason: `alarm ${alarmName} went to ${state.value}: only ALARM aborts a canary` };
+  if (state.value !== 'ALARM')
+    return { status: 'ignored', reason: `alarm ${alarmName} went to ${state.value}: only ALARM aborts a canary` };
   const model = alarmModel(alarm);
   const reason = `alarm ${alarmName} went to ALARM${state.timestamp ? ` at ${state.timestamp}` : ''}: ${state.reason ?? 'the canary answered with server errors'}`;
   const result = await deps.routing.abortCanary(model, { actor: `alarm:${alarmName}`, reason });

@@ -1,5 +1,11 @@
 import { PreconditionFailedError } from '../../core/object-store';
-import { type BeginResult, parseRolloutRequestKey, rolloutClaimKey, type RolloutStart, type RolloutState } from '../../core/rollout/contract';
+import {
+  type BeginResult,
+  parseRolloutRequestKey,
+  rolloutClaimKey,
+  type RolloutStart,
+  type RolloutState,
+} from '../../core/rollout/contract';
 import { rolloutRequestSchema } from '../../core/registry/routing';
 import type { RolloutDeps } from './deps';
 
@@ -33,10 +39,15 @@ export async function begin(input: RolloutStart, execution: string, deps: Rollou
     throw new RolloutRequestError(`${input.key} is not JSON: ${(error as Error).message}`, { cause: error });
   }
   const parsed = rolloutRequestSchema.safeParse(value);
-  if (!parsed.success) throw new RolloutRequestError(`${input.key} is not a rollout request: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'} ${i.message}`).join('; ')}`);
+  if (!parsed.success)
+    throw new RolloutRequestError(
+      `${input.key} is not a rollout request: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'} ${i.message}`).join('; ')}`,
+    );
   const request = parsed.data;
   if (request.model !== target.model || request.rolloutId !== target.rolloutId) {
-    throw new RolloutRequestError(`${input.key} names rollout ${request.rolloutId} of ${request.model}, not the one its key says`);
+    throw new RolloutRequestError(
+      `${input.key} names rollout ${request.rolloutId} of ${request.model}, not the one its key says`,
+    );
   }
 
   const current = await deps.routing.read(request.model);
@@ -49,12 +60,18 @@ export async function begin(input: RolloutStart, execution: string, deps: Rollou
   const claimKey = rolloutClaimKey(request.model, request.rolloutId);
   const claim: Claim = { execution, claimedAt: deps.clock().toISOString() };
   try {
-    await deps.store.put(claimKey, JSON.stringify(claim), { condition: { ifNoneMatch: '*' }, contentType: 'application/json' });
+    await deps.store.put(claimKey, JSON.stringify(claim), {
+      condition: { ifNoneMatch: '*' },
+      contentType: 'application/json',
+    });
   } catch (error) {
     if (!(error instanceof PreconditionFailedError)) throw error;
     const existing = await deps.store.get(claimKey);
     const owner = existing ? (JSON.parse(Buffer.from(existing.body).toString('utf8')) as Claim).execution : 'unknown';
-    if (owner !== execution) return superseded(`rollout ${request.rolloutId} of ${request.model} is already driven by execution ${owner} (a repeated S3 event)`);
+    if (owner !== execution)
+      return superseded(
+        `rollout ${request.rolloutId} of ${request.model} is already driven by execution ${owner} (a repeated S3 event)`,
+      );
   }
 
   const step = canary.step ?? 0;

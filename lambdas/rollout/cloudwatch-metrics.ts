@@ -1,4 +1,9 @@
-import { type CloudWatchClient, GetMetricDataCommand, type GetMetricDataCommandOutput, type MetricDataQuery } from '@aws-sdk/client-cloudwatch';
+import {
+  type CloudWatchClient,
+  GetMetricDataCommand,
+  type GetMetricDataCommandOutput,
+  type MetricDataQuery,
+} from '@aws-sdk/client-cloudwatch';
 import type { VariantStats } from '../../core/rollout/live-gate';
 import type { VariantMetricsQuery, VariantWindow } from '../../core/rollout/metrics-query';
 import { type Variant, VARIANTS } from '../../core/registry/routing';
@@ -61,7 +66,15 @@ export class CloudWatchVariantMetrics implements VariantMetricsQuery {
       const dimensions = { service: this.service, model, variant: what.variant, ...extra };
       queries.push({
         Id: id,
-        MetricStat: { Metric: { Namespace: this.namespace, MetricName: metricName, Dimensions: Object.entries(dimensions).map(([Name, Value]) => ({ Name, Value })) }, Period: period, Stat: stat },
+        MetricStat: {
+          Metric: {
+            Namespace: this.namespace,
+            MetricName: metricName,
+            Dimensions: Object.entries(dimensions).map(([Name, Value]) => ({ Name, Value })),
+          },
+          Period: period,
+          Stat: stat,
+        },
         ReturnData: true,
       });
     };
@@ -69,7 +82,11 @@ export class CloudWatchVariantMetrics implements VariantMetricsQuery {
       add(`requests${v}`, { variant, field: 'requests' }, INFERENCE_METRICS.variantRequests, 'Sum');
       add(`errors${v}`, { variant, field: 'serverErrors' }, INFERENCE_METRICS.variantServerErrors, 'Sum');
       add(`latency${v}`, { variant, field: 'p99' }, INFERENCE_METRICS.variantLatency, 'p99');
-      classes.forEach((label, c) => add(`class${v}_${c}`, { variant, field: 'class', label }, INFERENCE_METRICS.variantPredictions, 'Sum', { class: label }));
+      classes.forEach((label, c) =>
+        add(`class${v}_${c}`, { variant, field: 'class', label }, INFERENCE_METRICS.variantPredictions, 'Sum', {
+          class: label,
+        }),
+      );
     });
 
     const values = new Map<string, number[]>();
@@ -77,7 +94,13 @@ export class CloudWatchVariantMetrics implements VariantMetricsQuery {
     for (let i = 0; i < queries.length; i += MAX_QUERIES) {
       let token: string | undefined;
       do {
-        const page: GetMetricDataCommandOutput = await this.options.client.send(new GetMetricDataCommand({ ...window, MetricDataQueries: queries.slice(i, i + MAX_QUERIES), NextToken: token }));
+        const page: GetMetricDataCommandOutput = await this.options.client.send(
+          new GetMetricDataCommand({
+            ...window,
+            MetricDataQueries: queries.slice(i, i + MAX_QUERIES),
+            NextToken: token,
+          }),
+        );
         for (const result of page.MetricDataResults ?? []) {
           if (result.Id === undefined) continue;
           values.set(result.Id, [...(values.get(result.Id) ?? []), ...(result.Values ?? [])]);
@@ -86,7 +109,10 @@ export class CloudWatchVariantMetrics implements VariantMetricsQuery {
       } while (token);
     }
 
-    const stats: Record<Variant, { requests: number; serverErrors: number; p99LatencyMs: number | undefined; classCounts: Record<string, number> }> = {
+    const stats: Record<
+      Variant,
+      { requests: number; serverErrors: number; p99LatencyMs: number | undefined; classCounts: Record<string, number> }
+    > = {
       champion: { requests: 0, serverErrors: 0, p99LatencyMs: undefined, classCounts: {} },
       canary: { requests: 0, serverErrors: 0, p99LatencyMs: undefined, classCounts: {} },
     };

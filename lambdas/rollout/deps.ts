@@ -3,7 +3,10 @@ import type { VariantMetricsQuery } from '../../core/rollout/metrics-query';
 import type { RoutingStore } from '../../core/registry/routing-store';
 
 /** The routing store's writes the rollout function makes (it never starts a canary). */
-export type RolloutRouting = Pick<RoutingStore, 'read' | 'setCanaryWeight' | 'promoteCanary' | 'abortCanary' | 'history'>;
+export type RolloutRouting = Pick<
+  RoutingStore,
+  'read' | 'setCanaryWeight' | 'promoteCanary' | 'abortCanary' | 'history'
+>;
 
 /** What every rollout step needs: the model bucket, the routing document, live metrics and time. */
 export interface RolloutDeps {

@@ -29,7 +29,12 @@ export interface RolloutEnv {
  * it does not ship onnxruntime, and refuses if ever asked to validate.
  */
 export const noModelLoading: ModelValidator = {
-  validate: () => Promise.reject(new RegistrationError('the rollout function does not load models: register versions and start canaries with the registry CLI or the pipeline')),
+  validate: () =>
+    Promise.reject(
+      new RegistrationError(
+        'the rollout function does not load models: register versions and start canaries with the registry CLI or the pipeline',
+      ),
+    ),
 };
 
 export function buildRolloutDeps(env: RolloutEnv): RolloutDeps {
@@ -44,7 +49,12 @@ export function buildRolloutDeps(env: RolloutEnv): RolloutDeps {
   return {
     store,
     routing: new RoutingStore(store, registry, noModelLoading),
-    metrics: new CloudWatchVariantMetrics({ client: new CloudWatchClient({}), classesOf, namespace: env.METRICS_NAMESPACE || undefined, service: env.INFERENCE_SERVICE_NAME || undefined }),
+    metrics: new CloudWatchVariantMetrics({
+      client: new CloudWatchClient({}),
+      classesOf,
+      namespace: env.METRICS_NAMESPACE || undefined,
+      service: env.INFERENCE_SERVICE_NAME || undefined,
+    }),
     clock: () => new Date(),
   };
 }

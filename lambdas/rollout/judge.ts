@@ -28,15 +28,26 @@ export async function judge(rollout: RolloutState, deps: RolloutDeps): Promise<J
   const verdict = judgeStep(measured.canary, champion, rollout.plan);
   const lastStep = rollout.step >= rollout.plan.steps.length - 1;
   const extensionsLeft = rollout.extensions < rollout.plan.maxExtensions;
-  const baselineNote = championBaseline ? ` (champion measured before this step, ${championBaseline.since} to ${championBaseline.until}: at 100% it serves nobody)` : '';
+  const baselineNote = championBaseline
+    ? ` (champion measured before this step, ${championBaseline.since} to ${championBaseline.until}: at 100% it serves nobody)`
+    : '';
   return {
     status: verdict.verdict,
     reason: `${describeStep(rollout)} of rollout ${rollout.rolloutId}, canary v${rollout.version}: ${verdict.reason}${baselineNote}`,
-    rollout: verdict.verdict === 'insufficient' && extensionsLeft ? { ...rollout, extensions: rollout.extensions + 1 } : rollout,
+    rollout:
+      verdict.verdict === 'insufficient' && extensionsLeft
+        ? { ...rollout, extensions: rollout.extensions + 1 }
+        : rollout,
     lastStep,
     extensionsLeft,
     checks: verdict.checks,
-    window: { since: since.toISOString(), until: until.toISOString(), canary: measured.canary, champion, ...(championBaseline ? { championBaseline } : {}) },
+    window: {
+      since: since.toISOString(),
+      until: until.toISOString(),
+      canary: measured.canary,
+      champion,
+      ...(championBaseline ? { championBaseline } : {}),
+    },
   };
 }
 
@@ -45,8 +56,11 @@ export async function endedElsewhere(rollout: RolloutState, deps: RolloutDeps): 
   const current = (await deps.routing.read(rollout.model))?.document;
   if (current?.canary?.rolloutId === rollout.rolloutId) return undefined;
   const history = await deps.routing.history(rollout.model);
-  const last = history.filter((c) => c.rolloutId === rollout.rolloutId && (c.action === 'canary-abort' || c.action === 'canary-promote')).at(-1);
-  if (last) return `rollout ${rollout.rolloutId} (canary v${rollout.version}) was ended elsewhere: ${last.action} by ${last.actor} at ${last.at}: ${last.reason}`;
+  const last = history
+    .filter((c) => c.rolloutId === rollout.rolloutId && (c.action === 'canary-abort' || c.action === 'canary-promote'))
+    .at(-1);
+  if (last)
+    return `rollout ${rollout.rolloutId} (canary v${rollout.version}) was ended elsewhere: ${last.action} by ${last.actor} at ${last.at}: ${last.reason}`;
   const now = current?.canary ? `the canary is now rollout ${current.canary.rolloutId}` : 'there is no canary';
   return `rollout ${rollout.rolloutId} (canary v${rollout.version}) is no longer the canary of ${rollout.model}: ${now}`;
 }

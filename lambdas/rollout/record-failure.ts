@@ -1,4 +1,9 @@
-import { type CaughtError, parseRolloutRequestKey, rolloutFailureKey, type RolloutState } from '../../core/rollout/contract';
+import {
+  type CaughtError,
+  parseRolloutRequestKey,
+  rolloutFailureKey,
+  type RolloutState,
+} from '../../core/rollout/contract';
 import { executionActor, type RolloutDeps } from './deps';
 
 export interface FailureInput {
@@ -24,8 +29,20 @@ export async function recordFailure(input: FailureInput, execution: string, deps
   const error = input.error ?? { Error: 'Unknown', Cause: 'no error was recorded' };
   const key = rolloutFailureKey(target.model, target.rolloutId);
   const at = deps.clock().toISOString();
-  await deps.store.put(key, JSON.stringify({ model: target.model, rolloutId: target.rolloutId, execution, at, error, rollout: input.rollout }, null, 2), { contentType: 'application/json' });
+  await deps.store.put(
+    key,
+    JSON.stringify(
+      { model: target.model, rolloutId: target.rolloutId, execution, at, error, rollout: input.rollout },
+      null,
+      2,
+    ),
+    { contentType: 'application/json' },
+  );
   const reason = `the rollout execution ${execution} failed (${error.Error}: ${error.Cause ?? ''}); the canary is taken out rather than left without a judge (record: ${key})`;
-  const { aborted } = await deps.routing.abortCanary(target.model, { actor: executionActor(execution), reason }, { rolloutId: target.rolloutId });
+  const { aborted } = await deps.routing.abortCanary(
+    target.model,
+    { actor: executionActor(execution), reason },
+    { rolloutId: target.rolloutId },
+  );
   return { recorded: key, aborted };
 }

@@ -1,5 +1,10 @@
 import { z } from 'zod';
-import { ROLLOUT_STEPS, type RolloutStepRequest, rolloutStartSchema, rolloutStateSchema } from '../../core/rollout/contract';
+import {
+  ROLLOUT_STEPS,
+  type RolloutStepRequest,
+  rolloutStartSchema,
+  rolloutStateSchema,
+} from '../../core/rollout/contract';
 import { alarmAbort, isAlarmEvent } from './alarm-abort';
 import { begin } from './begin';
 import type { RolloutDeps } from './deps';
@@ -15,12 +20,21 @@ export class RolloutStepRequestError extends Error {
 const requestSchema = z.object({ step: z.enum(ROLLOUT_STEPS), execution: z.string().min(1), input: z.unknown() });
 const withRollout = z.object({ rollout: rolloutStateSchema }).passthrough();
 const caughtError = z.object({ Error: z.string(), Cause: z.string().optional() });
-const abortInput = withRollout.extend({ status: z.string().optional(), reason: z.string().optional(), error: caughtError.optional() });
-const failureInput = z.object({ rollout: rolloutStateSchema.optional(), key: z.string().optional(), error: caughtError.optional() }).passthrough();
+const abortInput = withRollout.extend({
+  status: z.string().optional(),
+  reason: z.string().optional(),
+  error: caughtError.optional(),
+});
+const failureInput = z
+  .object({ rollout: rolloutStateSchema.optional(), key: z.string().optional(), error: caughtError.optional() })
+  .passthrough();
 
 function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   const parsed = schema.safeParse(value);
-  if (!parsed.success) throw new RolloutStepRequestError(`${what}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'} ${i.message}`).join('; ')}`);
+  if (!parsed.success)
+    throw new RolloutStepRequestError(
+      `${what}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'} ${i.message}`).join('; ')}`,
+    );
   return parsed.data;
 }
 
@@ -34,21 +48,37 @@ export type RolloutRunner = (event: unknown) => Promise<unknown>;
 export function createRolloutRunner(deps: RolloutDeps): RolloutRunner {
   return async (event) => {
     if (isAlarmEvent(event)) return alarmAbort(event, deps);
-    const request: RolloutStepRequest = parse(requestSchema, event, `expected { step: ${ROLLOUT_STEPS.join(' | ')}, execution, input } or a CloudWatch alarm state change`);
+    const request: RolloutStepRequest = parse(
+      requestSchema,
+      event,
+      `expected { step: ${ROLLOUT_STEPS.join(' | ')}, execution, input } or a CloudWatch alarm state change`,
+    );
     const { step, execution, input } = request;
     switch (step) {
       case 'begin':
-        return begin(parse(rolloutStartSchema, input, 'begin: input must be the rollout request { bucket, key }'), execution, deps);
+        return begin(
+          parse(rolloutStartSchema, input, 'begin: input must be the rollout request { bucket, key }'),
+          execution,
+          deps,
+        );
       case 'judge':
         return judge(parse(withRollout, input, 'judge: input must hold the rollout state').rollout, deps);
       case 'advance':
-        return advance(parse(withRollout, input, 'advance: input must hold the rollout state').rollout, execution, deps);
+        return advance(
+          parse(withRollout, input, 'advance: input must hold the rollout state').rollout,
+          execution,
+          deps,
+        );
       case 'promote':
         return promote(parse(withRollout, input, 'promote: input must hold the rollout state'), execution, deps);
       case 'abort':
         return abort(parse(abortInput, input, 'abort: input must hold the rollout state'), execution, deps);
       case 'record-failure':
-        return recordFailure(parse(failureInput, input, 'record-failure: input must be the failed state'), execution, deps);
+        return recordFailure(
+          parse(failureInput, input, 'record-failure: input must be the failed state'),
+          execution,
+          deps,
+        );
     }
   };
 }

@@ -17,7 +17,10 @@ export interface PageParts {
 
 const hash = (text: string) => `'sha256-${createHash('sha256').update(text).digest('base64')}'`;
 
-export function selfContainedPage(parts: PageParts): { readonly html: string; readonly headers: Readonly<Record<string, string>> } {
+export function selfContainedPage(parts: PageParts): {
+  readonly html: string;
+  readonly headers: Readonly<Record<string, string>>;
+} {
   const html = `<!doctype html>
 <html lang="en">
 <head>

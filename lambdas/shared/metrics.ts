@@ -31,7 +31,10 @@ export interface MetricsRecorder<N extends string = string> {
 }
 
 /** Records metrics that share their dimensions together when the recorder can, else one by one. */
-export function recordTogether<N extends string>(recorder: MetricsRecorder<N>, metrics: readonly MetricRecord<N>[]): void {
+export function recordTogether<N extends string>(
+  recorder: MetricsRecorder<N>,
+  metrics: readonly MetricRecord<N>[],
+): void {
   if (recorder.recordAll) recorder.recordAll(metrics);
   else for (const metric of metrics) recorder.record(metric);
 }
@@ -52,8 +55,13 @@ const UNITS: Readonly<Record<MetricUnitName, (typeof MetricUnit)[keyof typeof Me
  * record, which measured ~30% of a warm request's CPU. POWERTOOLS_METRICS_DISABLED=true (tests,
  * the local platform, which watches through the listener) skips Powertools altogether.
  */
-export function powertoolsRecorder<N extends string>(options: { readonly serviceName: string; readonly metrics?: Metrics; readonly listener?: MetricListener<N> }): MetricsRecorder<N> {
-  const disabled = options.metrics === undefined && (process.env.POWERTOOLS_METRICS_DISABLED ?? '').trim().toLowerCase() === 'true';
+export function powertoolsRecorder<N extends string>(options: {
+  readonly serviceName: string;
+  readonly metrics?: Metrics;
+  readonly listener?: MetricListener<N>;
+}): MetricsRecorder<N> {
+  const disabled =
+    options.metrics === undefined && (process.env.POWERTOOLS_METRICS_DISABLED ?? '').trim().toLowerCase() === 'true';
   const metrics =
     options.metrics ??
     new Metrics({
@@ -92,7 +100,9 @@ export function powertoolsRecorder<N extends string>(options: { readonly service
 }
 
 /** Keeps records in memory (and passes them on); for tests and the local platform. */
-export function memoryRecorder<N extends string>(listener?: MetricListener<N>): MetricsRecorder<N> & { readonly records: MetricRecord<N>[] } {
+export function memoryRecorder<N extends string>(
+  listener?: MetricListener<N>,
+): MetricsRecorder<N> & { readonly records: MetricRecord<N>[] } {
   const records: MetricRecord<N>[] = [];
   return {
     records,

@@ -27,9 +27,15 @@ export function captureRetentionRules(retentionDays: Readonly<Record<string, num
     const problem = nameProblem('model', model);
     if (problem) problems.push(problem);
     const days = retentionDays[model];
-    if (!Number.isInteger(days) || days < 1) problems.push(`the retention of "${model}" must be a whole number of days >= 1 (its spec's monitoring.capture.retentionDays), got ${days}`);
+    if (!Number.isInteger(days) || days < 1)
+      problems.push(
+        `the retention of "${model}" must be a whole number of days >= 1 (its spec's monitoring.capture.retentionDays), got ${days}`,
+      );
   }
-  if (2 * models.length + 1 > MAX_RETENTION_RULES) problems.push(`${models.length} models need ${2 * models.length + 1} lifecycle rules; S3 allows ${MAX_RETENTION_RULES} besides the bucket's own`);
+  if (2 * models.length + 1 > MAX_RETENTION_RULES)
+    problems.push(
+      `${models.length} models need ${2 * models.length + 1} lifecycle rules; S3 allows ${MAX_RETENTION_RULES} besides the bucket's own`,
+    );
   if (problems.length > 0) throw new Error(`capture retention cannot be built:\n- ${problems.join('\n- ')}`);
   if (models.length === 0) return [];
 

@@ -8,9 +8,16 @@ import type { Construct } from 'constructs';
  * a DLQ of a DLQ would only move the messages again. `holds` says what lands in it.
  */
 export function deadLetterQueue(scope: Construct, id: string, holds: string): sqs.Queue {
-  const queue = new sqs.Queue(scope, id, { encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true, retentionPeriod: Duration.days(14) });
+  const queue = new sqs.Queue(scope, id, {
+    encryption: sqs.QueueEncryption.SQS_MANAGED,
+    enforceSSL: true,
+    retentionPeriod: Duration.days(14),
+  });
   for (const ruleId of ['AwsSolutions-SQS3', 'Serverless-SQSRedrivePolicy']) {
-    Validations.of(queue).acknowledge({ id: ruleId, reason: `this queue is itself the dead-letter queue (${holds}); a DLQ of a DLQ would only move them again` });
+    Validations.of(queue).acknowledge({
+      id: ruleId,
+      reason: `this queue is itself the dead-letter queue (${holds}); a DLQ of a DLQ would only move them again`,
+    });
   }
   return queue;
 }

@@ -8,7 +8,14 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, CORS_EXPOSE_HEADERS, CORS_MAX_AGE_SECONDS, corsProblems, type CorsSettings } from '../../core/cors';
+import {
+  CORS_ALLOW_HEADERS,
+  CORS_ALLOW_METHODS,
+  CORS_EXPOSE_HEADERS,
+  CORS_MAX_AGE_SECONDS,
+  corsProblems,
+  type CorsSettings,
+} from '../../core/cors';
 import { FEEDBACK_PREFIX, type MonitoringSettings } from '../../core/monitoring/contract';
 import { InferenceCapture } from './inference-capture';
 import { InferenceFunction } from './inference-function';
@@ -196,25 +203,38 @@ export function inferenceSettings(props: InferenceApiProps): InferenceSettings {
   for (const [model, endpoint] of Object.entries(sagemakerEndpoints)) {
     modelName('a sagemakerEndpoints key', model);
     if (!ENDPOINT_NAME.test(endpoint)) {
-      throw new Error(`sagemakerEndpoints["${model}"] must be a SageMaker endpoint name (letters, digits, hyphens; at most 63), got "${endpoint}"`);
+      throw new Error(
+        `sagemakerEndpoints["${model}"] must be a SageMaker endpoint name (letters, digits, hyphens; at most 63), got "${endpoint}"`,
+      );
     }
   }
   if (props.auth) {
-    if (!/^https:\/\/[^\s/]+/.test(props.auth.issuer)) throw new Error(`auth.issuer must be the token issuer's https URL, got "${props.auth.issuer}"`);
+    if (!/^https:\/\/[^\s/]+/.test(props.auth.issuer))
+      throw new Error(`auth.issuer must be the token issuer's https URL, got "${props.auth.issuer}"`);
     if (props.auth.audience.length === 0 || props.auth.audience.some((a) => a.trim() === '')) {
-      throw new Error(`auth.audience must list at least one non-empty audience (client id), got ${JSON.stringify(props.auth.audience)}`);
+      throw new Error(
+        `auth.audience must list at least one non-empty audience (client id), got ${JSON.stringify(props.auth.audience)}`,
+      );
     }
   }
   const corsIssues = props.cors ? corsProblems(props.cors) : [];
   if (corsIssues.length > 0) throw new Error(`cors.${corsIssues.join('; cors.')}`);
   const capture = props.capture ?? {};
   if (Object.keys(capture).length > 0 && props.dataBucket === undefined) {
-    throw new Error(`capture lists ${Object.keys(capture).join(', ')} but no dataBucket was given: captured requests and feedback are written to the data bucket`);
+    throw new Error(
+      `capture lists ${Object.keys(capture).join(', ')} but no dataBucket was given: captured requests and feedback are written to the data bucket`,
+    );
   }
   for (const [model, settings] of Object.entries(capture)) {
     modelName('a capture key', model);
-    if (!(settings.sampleRate >= 0 && settings.sampleRate <= 1)) throw new Error(`capture["${model}"].sampleRate must be a share of requests from 0 to 1, got ${settings.sampleRate}`);
-    if (!Number.isInteger(settings.retentionDays) || settings.retentionDays < 1) throw new Error(`capture["${model}"].retentionDays must be a whole number of days >= 1, got ${settings.retentionDays}`);
+    if (!(settings.sampleRate >= 0 && settings.sampleRate <= 1))
+      throw new Error(
+        `capture["${model}"].sampleRate must be a share of requests from 0 to 1, got ${settings.sampleRate}`,
+      );
+    if (!Number.isInteger(settings.retentionDays) || settings.retentionDays < 1)
+      throw new Error(
+        `capture["${model}"].retentionDays must be a whole number of days >= 1, got ${settings.retentionDays}`,
+      );
   }
   return {
     modelTtlSeconds: ttl / 1000,
@@ -222,7 +242,12 @@ export function inferenceSettings(props: InferenceApiProps): InferenceSettings {
     memorySize: wholeNumberIn('memorySize', props.memorySize ?? INFERENCE_DEFAULTS.memorySize, 128, 10_240, ' of MB'),
     throttling,
     sagemakerEndpoints,
-    capture: Object.fromEntries([...Object.keys(capture).sort().map((m) => [m, capture[m]] as const), ['*', UNLISTED_MODEL_CAPTURE] as const]),
+    capture: Object.fromEntries([
+      ...Object.keys(capture)
+        .sort()
+        .map((m) => [m, capture[m]] as const),
+      ['*', UNLISTED_MODEL_CAPTURE] as const,
+    ]),
   };
 }
 
@@ -258,7 +283,9 @@ export class InferenceApi extends Construct {
         MODEL_TTL_SECONDS: String(settings.modelTtlSeconds),
         MAX_BATCH: String(settings.maxBatch),
         SAGEMAKER_ENDPOINTS: JSON.stringify(settings.sagemakerEndpoints),
-        ...(props.dataBucket ? { DATA_BUCKET: props.dataBucket.bucketName, CAPTURE_SETTINGS: JSON.stringify(settings.capture) } : {}),
+        ...(props.dataBucket
+          ? { DATA_BUCKET: props.dataBucket.bucketName, CAPTURE_SETTINGS: JSON.stringify(settings.capture) }
+          : {}),
         POWERTOOLS_SERVICE_NAME: METRICS_SERVICE,
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
       },
@@ -297,23 +324,39 @@ export class InferenceApi extends Construct {
       autoDeploy: true,
       throttle: settings.throttling,
       accessLogSettings: {
-        destination: new apigw.LogGroupLogDestination(new logs.LogGroup(this, 'AccessLogs', { retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH })),
+        destination: new apigw.LogGroupLogDestination(
+          new logs.LogGroup(this, 'AccessLogs', { retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH }),
+        ),
         // JSON, so Logs Insights can query fields without a parse pattern.
         format: apigwv1.AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FIELDS)),
       },
     });
     // The handler does its own routing (/predict, /models, ...), so every path reaches it.
     const integration = new HttpLambdaIntegration('Inference', this.fn);
-    const authorizer = props.auth ? new HttpJwtAuthorizer('Jwt', props.auth.issuer, { jwtAudience: [...props.auth.audience] }) : undefined;
+    const authorizer = props.auth
+      ? new HttpJwtAuthorizer('Jwt', props.auth.issuer, { jwtAudience: [...props.auth.audience] })
+      : undefined;
     this.api.addRoutes({ path: '/{proxy+}', methods: [apigw.HttpMethod.ANY], integration, authorizer });
     this.api.addRoutes({ path: '/', methods: [apigw.HttpMethod.GET], integration, authorizer });
     // Uptime checks need no token; the more specific route wins over /{proxy+}.
     if (authorizer) {
-      for (const route of this.api.addRoutes({ path: '/health', methods: [apigw.HttpMethod.GET, apigw.HttpMethod.HEAD], integration })) {
-        Validations.of(route).acknowledge({ id: 'AwsSolutions-APIG4', reason: 'GET and HEAD /health stay open for uptime checks; they reveal only liveness and the loaded model versions' });
+      for (const route of this.api.addRoutes({
+        path: '/health',
+        methods: [apigw.HttpMethod.GET, apigw.HttpMethod.HEAD],
+        integration,
+      })) {
+        Validations.of(route).acknowledge({
+          id: 'AwsSolutions-APIG4',
+          reason:
+            'GET and HEAD /health stay open for uptime checks; they reveal only liveness and the loaded model versions',
+        });
       }
     } else {
-      Validations.of(this.api).acknowledge({ id: 'AwsSolutions-APIG4', reason: 'no platform.auth configured: the API is public by the operator\'s choice (throttled per stage); set platform.auth to require a JWT' });
+      Validations.of(this.api).acknowledge({
+        id: 'AwsSolutions-APIG4',
+        reason:
+          "no platform.auth configured: the API is public by the operator's choice (throttled per stage); set platform.auth to require a JWT",
+      });
     }
     this.url = this.stage.url;
   }
@@ -325,7 +368,9 @@ export class InferenceApi extends Construct {
       new iam.PolicyStatement({
         actions: ['sagemaker:InvokeEndpoint'],
         // SageMaker endpoint ARNs carry the name in lower case.
-        resources: [...new Set(endpoints)].map((name) => stack.formatArn({ service: 'sagemaker', resource: 'endpoint', resourceName: name.toLowerCase() })),
+        resources: [...new Set(endpoints)].map((name) =>
+          stack.formatArn({ service: 'sagemaker', resource: 'endpoint', resourceName: name.toLowerCase() }),
+        ),
       }),
     );
   }

@@ -54,7 +54,9 @@ export interface InferenceCaptureProps {
 export function captureBufferingSeconds(interval: Duration = DEFAULT_CAPTURE_BUFFERING): number {
   const seconds = interval.toSeconds({ integral: false });
   if (!Number.isInteger(seconds) || seconds < 60 || seconds > 900) {
-    throw new Error(`bufferingInterval must be whole seconds from 60 to 900 (Firehose's range with dynamic partitioning), got ${seconds} s`);
+    throw new Error(
+      `bufferingInterval must be whole seconds from 60 to 900 (Firehose's range with dynamic partitioning), got ${seconds} s`,
+    );
   }
   return seconds;
 }
@@ -90,17 +92,24 @@ export class InferenceCapture extends Construct {
     const bufferingSeconds = captureBufferingSeconds(props.bufferingInterval);
     const stack = Stack.of(this);
 
-    this.errorLogGroup = new logs.LogGroup(this, 'DeliveryErrors', { retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH });
+    this.errorLogGroup = new logs.LogGroup(this, 'DeliveryErrors', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+    });
     const errorStream = this.errorLogGroup.addStream('S3Delivery');
 
     this.deliveryRole = new iam.Role(this, 'DeliveryRole', {
-      assumedBy: new iam.ServicePrincipal('firehose.amazonaws.com', { conditions: { StringEquals: { 'aws:SourceAccount': stack.account } } }),
+      assumedBy: new iam.ServicePrincipal('firehose.amazonaws.com', {
+        conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
+      }),
       description: 'Firehose capture stream: writes capture/ and capture-errors/ in the data bucket and its error log',
     });
     // Write only; s3:AbortMultipartUpload lets Firehose clean up a large object it could not finish.
-    for (const prefix of [CAPTURE_PREFIX, CAPTURE_ERRORS_PREFIX]) grantObjects(props.dataBucket, this.deliveryRole, prefix, ['s3:PutObject', 's3:AbortMultipartUpload']);
+    for (const prefix of [CAPTURE_PREFIX, CAPTURE_ERRORS_PREFIX])
+      grantObjects(props.dataBucket, this.deliveryRole, prefix, ['s3:PutObject', 's3:AbortMultipartUpload']);
     // The bucket's region (a bucket-level read of no data), which Firehose checks before delivering.
-    this.deliveryRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetBucketLocation'], resources: [props.dataBucket.bucketArn] }));
+    this.deliveryRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['s3:GetBucketLocation'], resources: [props.dataBucket.bucketArn] }),
+    );
     this.errorLogGroup.grantWrite(this.deliveryRole);
     acknowledgeResourceWildcards(this.deliveryRole, 'capture delivery role');
 
@@ -126,7 +135,10 @@ export class InferenceCapture extends Construct {
             // CloudWatch Logs sends gzipped batches of log events...
             { type: 'Decompression', parameters: [{ parameterName: 'CompressionFormat', parameterValue: 'GZIP' }] },
             // ... of which only each event's message (the CaptureRecord JSON) is kept ...
-            { type: 'CloudWatchLogProcessing', parameters: [{ parameterName: 'DataMessageExtraction', parameterValue: 'true' }] },
+            {
+              type: 'CloudWatchLogProcessing',
+              parameters: [{ parameterName: 'DataMessageExtraction', parameterValue: 'true' }],
+            },
             // ... partitioned by the record's own model ...
             {
               type: 'MetadataExtraction',
@@ -139,7 +151,11 @@ export class InferenceCapture extends Construct {
             { type: 'AppendDelimiterToRecord' },
           ],
         },
-        cloudWatchLoggingOptions: { enabled: true, logGroupName: this.errorLogGroup.logGroupName, logStreamName: errorStream.logStreamName },
+        cloudWatchLoggingOptions: {
+          enabled: true,
+          logGroupName: this.errorLogGroup.logGroupName,
+          logStreamName: errorStream.logStreamName,
+        },
       },
     });
     // Firehose checks its role when the stream is created: the policy must exist first.
@@ -149,11 +165,19 @@ export class InferenceCapture extends Construct {
 
     this.subscriptionRole = new iam.Role(this, 'SubscriptionRole', {
       assumedBy: new iam.ServicePrincipal('logs.amazonaws.com', {
-        conditions: { StringEquals: { 'aws:SourceAccount': stack.account }, ArnLike: { 'aws:SourceArn': props.logGroup.logGroupArn } },
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': stack.account },
+          ArnLike: { 'aws:SourceArn': props.logGroup.logGroupArn },
+        },
       }),
-      description: 'CloudWatch Logs: sends the inference function\'s capture lines to the capture stream',
+      description: "CloudWatch Logs: sends the inference function's capture lines to the capture stream",
     });
-    this.subscriptionRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['firehose:PutRecord', 'firehose:PutRecordBatch'], resources: [this.deliveryStream.attrArn] }));
+    this.subscriptionRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['firehose:PutRecord', 'firehose:PutRecordBatch'],
+        resources: [this.deliveryStream.attrArn],
+      }),
+    );
     // L1 because the L2 destination takes an IDeliveryStream, and importing one adds an unused
     // Firehose CIDR mapping to the template (a CloudFormation validation warning).
     this.subscriptionFilter = new logs.CfnSubscriptionFilter(this, 'Subscription', {

@@ -9,7 +9,6 @@ import { acknowledgeResourceWildcards, acknowledgeSynchronousOnly, functionRole 
 import { PROJECT_ROOT } from './project-root';
 import { shellQuote } from '../../core/shell';
 
-
 /** The inference handler's source file. */
 export const INFERENCE_ENTRY = join(PROJECT_ROOT, 'lambdas', 'inference', 'handler.ts');
 
@@ -64,7 +63,6 @@ export interface InferenceFunctionProps {
   readonly logRetention?: logs.RetentionDays;
 }
 
-
 /** The onnxruntime-node binary folder Lambda loads for an architecture (`<os>/<arch>`). */
 export function lambdaBinaryFolder(architecture: lambda.Architecture): string {
   if (architecture.name === lambda.Architecture.X86_64.name) return 'linux/x64';
@@ -102,7 +100,11 @@ function checkModelsDir(dir: string): string {
  * npm next to the bundle instead, with its CUDA download skipped (its host is unreachable and
  * Lambda has no GPU). @aws-sdk/* stays external: the Lambda runtime provides it.
  */
-export function inferenceBundling(architecture: lambda.Architecture, modelsDir?: string, options: { readonly postResponseHold?: boolean } = {}): BundlingOptions {
+export function inferenceBundling(
+  architecture: lambda.Architecture,
+  modelsDir?: string,
+  options: { readonly postResponseHold?: boolean } = {},
+): BundlingOptions {
   return {
     forceDockerBundling: false,
     sourceMap: true,
@@ -152,7 +154,9 @@ export class InferenceFunction extends NodejsFunction {
     // handler would never report, and every invocation would be held to its deadline.
     const postResponseHold = props.entry === undefined || resolve(props.entry) === INFERENCE_ENTRY;
     // An explicit group, because the one Lambda creates on its own keeps logs forever.
-    const logGroup = new logs.LogGroup(scope, `${id}Logs`, { retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH });
+    const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+    });
     super(scope, id, {
       entry: props.entry ?? INFERENCE_ENTRY,
       handler: 'handler',
@@ -169,7 +173,9 @@ export class InferenceFunction extends NodejsFunction {
         ...props.environment,
         // esbuild writes the source map; Node only uses it when asked. The preload registers
         // the post-response hold before the runtime starts.
-        NODE_OPTIONS: postResponseHold ? `--enable-source-maps --import=/var/task/${POST_RESPONSE_PRELOAD}` : '--enable-source-maps',
+        NODE_OPTIONS: postResponseHold
+          ? `--enable-source-maps --import=/var/task/${POST_RESPONSE_PRELOAD}`
+          : '--enable-source-maps',
         ...(modelsDir ? { BUNDLED_MODELS_DIR: BUNDLED_MODELS_PATH } : {}),
       },
       bundling: inferenceBundling(architecture, modelsDir, { postResponseHold }),

@@ -17,20 +17,34 @@ export type ObjectAction = 's3:GetObject' | 's3:PutObject' | 's3:DeleteObject' |
 
 /** A Lambda execution role that can write to its own log group only. */
 export function functionRole(scope: Construct, id: string, logGroup: logs.ILogGroup): iam.Role {
-  const role = new iam.Role(scope, id, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: 'Lambda execution role: its own log group, and the grants its construct adds' });
+  const role = new iam.Role(scope, id, {
+    assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+    description: 'Lambda execution role: its own log group, and the grants its construct adds',
+  });
   logGroup.grantWrite(role);
   return role;
 }
 
 /** Named object actions on the keys under `prefix` (e.g. 'registry/'). */
-export function grantObjects(bucket: s3.IBucket, grantee: iam.IGrantable, prefix: string, actions: readonly ObjectAction[]): void {
-  grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions: [...actions], resources: [bucket.arnForObjects(`${prefix}*`)] }));
+export function grantObjects(
+  bucket: s3.IBucket,
+  grantee: iam.IGrantable,
+  prefix: string,
+  actions: readonly ObjectAction[],
+): void {
+  grantee.grantPrincipal.addToPrincipalPolicy(
+    new iam.PolicyStatement({ actions: [...actions], resources: [bucket.arnForObjects(`${prefix}*`)] }),
+  );
 }
 
 /** ListBucket, only for listings under the given prefixes. */
 export function grantList(bucket: s3.IBucket, grantee: iam.IGrantable, prefixes: readonly string[]): void {
   grantee.grantPrincipal.addToPrincipalPolicy(
-    new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn], conditions: { StringLike: { 's3:prefix': prefixes.map((p) => `${p}*`) } } }),
+    new iam.PolicyStatement({
+      actions: ['s3:ListBucket'],
+      resources: [bucket.bucketArn],
+      conditions: { StringLike: { 's3:prefix': prefixes.map((p) => `${p}*`) } },
+    }),
   );
 }
 
@@ -50,12 +64,15 @@ export function acknowledgeResourceWildcards(scope: IConstruct, what: string): v
     validate() {
       for (const node of scope.node.findAll()) {
         if (!(node instanceof iam.CfnPolicy)) continue;
-        const document = Stack.of(node).resolve(node.policyDocument) as { Statement?: { Effect?: string; Resource?: unknown }[] };
+        const document = Stack.of(node).resolve(node.policyDocument) as {
+          Statement?: { Effect?: string; Resource?: unknown }[];
+        };
         for (const statement of document.Statement ?? []) {
           if (statement.Effect !== 'Allow') continue;
           for (const resource of [statement.Resource].flat()) {
             const flat = flattenCfnReference(resource);
-            if (flat.includes('*')) Validations.of(node).acknowledge({ id: `AwsSolutions-IAM5[Resource::${flat}]`, reason });
+            if (flat.includes('*'))
+              Validations.of(node).acknowledge({ id: `AwsSolutions-IAM5[Resource::${flat}]`, reason });
           }
         }
       }
@@ -71,4 +88,3 @@ export function acknowledgeSynchronousOnly(fn: IConstruct, caller: string): void
     reason: `invoked synchronously only (${caller}); a Lambda DLQ applies to asynchronous invocations, and failures already return to the caller`,
   });
 }
-

@@ -9,7 +9,13 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { CAPTURE_ERRORS_PREFIX, CAPTURE_PREFIX, FEEDBACK_PREFIX, MONITORING_PREFIX, MONITORING_STATE_PREFIX } from '../../core/monitoring/contract';
+import {
+  CAPTURE_ERRORS_PREFIX,
+  CAPTURE_PREFIX,
+  FEEDBACK_PREFIX,
+  MONITORING_PREFIX,
+  MONITORING_STATE_PREFIX,
+} from '../../core/monitoring/contract';
 import { scheduleProblem } from '../../core/pipeline/model-spec';
 import { nameProblem } from '../../core/registry/keys';
 import { MONITORING_METRICS_SERVICE } from '../../lambdas/monitoring/metrics';
@@ -18,7 +24,6 @@ import { acknowledgeResourceWildcards, functionRole, grantList, grantObjects } f
 import { copyModelSpecsCommand, MODEL_SPECS_PATH, modelSpecsFolder } from './retraining-pipeline';
 import { deadLetterQueue } from './dead-letter-queue';
 import { PROJECT_ROOT } from './project-root';
-
 
 /** The monitoring job's handler: event `{ "model": "<name>" }`. */
 export const MONITORING_ENTRY = join(PROJECT_ROOT, 'lambdas', 'monitoring', 'handler.ts');
@@ -69,13 +74,19 @@ export interface MonitoringJobProps {
 export const MONITORING_JOB_DEFAULTS = { memorySize: 1024, timeoutSeconds: 300 } as const;
 
 /** Validates the props before anything is built; every problem at once, each with what was received. */
-export function monitoringJobSettings(props: MonitoringJobProps): { memorySize: number; timeout: Duration; modelSpecsDir: string } {
+export function monitoringJobSettings(props: MonitoringJobProps): {
+  memorySize: number;
+  timeout: Duration;
+  modelSpecsDir: string;
+} {
   const problems: string[] = [];
   const memorySize = props.memorySize ?? MONITORING_JOB_DEFAULTS.memorySize;
-  if (!Number.isInteger(memorySize) || memorySize < 128 || memorySize > 10240) problems.push(`memorySize must be a whole number of MB from 128 to 10240, got ${memorySize}`);
+  if (!Number.isInteger(memorySize) || memorySize < 128 || memorySize > 10240)
+    problems.push(`memorySize must be a whole number of MB from 128 to 10240, got ${memorySize}`);
   const timeout = props.timeout ?? Duration.seconds(MONITORING_JOB_DEFAULTS.timeoutSeconds);
   const seconds = timeout.toSeconds({ integral: false });
-  if (!Number.isInteger(seconds) || seconds < 1 || seconds > 900) problems.push(`timeout must be whole seconds from 1 s to 15 minutes (Lambda's limit), got ${seconds} s`);
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > 900)
+    problems.push(`timeout must be whole seconds from 1 s to 15 minutes (Lambda's limit), got ${seconds} s`);
   if (props.models.length === 0) problems.push('models must list at least one model to monitor, got none');
   const seen = new Set<string>();
   for (const model of props.models) {
@@ -112,9 +123,15 @@ export class MonitoringJob extends Construct {
     super(scope, id);
     const settings = monitoringJobSettings(props);
 
-    this.deadLetterQueue = deadLetterQueue(this, 'DeadLetterQueue', 'monitoring runs that failed after retries, schedule events that could not be delivered');
+    this.deadLetterQueue = deadLetterQueue(
+      this,
+      'DeadLetterQueue',
+      'monitoring runs that failed after retries, schedule events that could not be delivered',
+    );
 
-    const functionLogs = new logs.LogGroup(this, 'FunctionLogs', { retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH });
+    const functionLogs = new logs.LogGroup(this, 'FunctionLogs', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+    });
     this.fn = new NodejsFunction(this, 'Function', {
       entry: props.entry ?? MONITORING_ENTRY,
       handler: 'handler',
@@ -162,7 +179,12 @@ export class MonitoringJob extends Construct {
       schedules[model.name] = new events.Rule(this, `Schedule-${model.name}`, {
         description: `Runs the drift monitoring of ${model.name} on ${model.schedule}`,
         schedule: events.Schedule.expression(model.schedule),
-        targets: [new targets.LambdaFunction(this.fn, { event: events.RuleTargetInput.fromObject({ model: model.name }), ...delivery })],
+        targets: [
+          new targets.LambdaFunction(this.fn, {
+            event: events.RuleTargetInput.fromObject({ model: model.name }),
+            ...delivery,
+          }),
+        ],
       });
     }
     this.schedules = schedules;
@@ -176,11 +198,18 @@ export class MonitoringJob extends Construct {
    * nothing else and writes nothing outside monitoring/ and monitoring-state/.
    */
   private grantData(dataBucket: s3.IBucket, modelBucket: s3.IBucket): void {
-    for (const prefix of [CAPTURE_PREFIX, CAPTURE_ERRORS_PREFIX, FEEDBACK_PREFIX]) grantObjects(dataBucket, this.fn, prefix, ['s3:GetObject']);
+    for (const prefix of [CAPTURE_PREFIX, CAPTURE_ERRORS_PREFIX, FEEDBACK_PREFIX])
+      grantObjects(dataBucket, this.fn, prefix, ['s3:GetObject']);
     grantObjects(dataBucket, this.fn, MONITORING_PREFIX, ['s3:PutObject']);
     grantObjects(dataBucket, this.fn, MONITORING_STATE_PREFIX, ['s3:GetObject', 's3:PutObject', 's3:DeleteObject']);
     // Listing also makes S3 answer 404, not 403, for a missing key (e.g. the first run's cool-down state).
-    grantList(dataBucket, this.fn, [CAPTURE_PREFIX, CAPTURE_ERRORS_PREFIX, FEEDBACK_PREFIX, MONITORING_PREFIX, MONITORING_STATE_PREFIX]);
+    grantList(dataBucket, this.fn, [
+      CAPTURE_PREFIX,
+      CAPTURE_ERRORS_PREFIX,
+      FEEDBACK_PREFIX,
+      MONITORING_PREFIX,
+      MONITORING_STATE_PREFIX,
+    ]);
     grantObjects(modelBucket, this.fn, 'registry/', ['s3:GetObject']);
     grantList(modelBucket, this.fn, ['registry/']);
   }

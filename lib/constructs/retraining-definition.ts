@@ -15,7 +15,11 @@ import type { PipelineStep } from '../../core/pipeline/contract';
  * unlike a step's own (deterministic) failures. Throttles get a retry of their own
  * (LAMBDA_THROTTLE_RETRY).
  */
-export const LAMBDA_TRANSIENT_ERRORS = ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException'] as const;
+export const LAMBDA_TRANSIENT_ERRORS = [
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+] as const;
 
 /** Lambda refused the invocation for lack of concurrency: the step never ran, so retrying is always safe. */
 export const LAMBDA_THROTTLE_ERROR = 'Lambda.TooManyRequestsException';
@@ -36,7 +40,12 @@ export const TRANSIENT_RETRY = { interval: Duration.seconds(2), backoffRate: 2, 
  * half of it (2.5 minutes), and retries of candidates throttled together spread out instead of
  * all coming back at the same moment. A step still throttled after that fails the run (Catch).
  */
-export const THROTTLE_RETRY = { interval: Duration.seconds(5), backoffRate: 2, maxDelay: Duration.seconds(60), maxAttempts: 8 } as const;
+export const THROTTLE_RETRY = {
+  interval: Duration.seconds(5),
+  backoffRate: 2,
+  maxDelay: Duration.seconds(60),
+  maxAttempts: 8,
+} as const;
 
 /**
  * How many candidates the training Map trains at once when the props do not say.
@@ -86,7 +95,12 @@ export function retrainingDefinition(scope: Construct, props: RetrainingDefiniti
    * retriers (the first whose errors match is used): transient errors within seconds, throttles
    * within minutes.
    */
-  const step = (id: string, name: PipelineStep, resultPath: string | undefined, input: Record<string, unknown> | string = sfn.JsonPath.entirePayload) => {
+  const step = (
+    id: string,
+    name: PipelineStep,
+    resultPath: string | undefined,
+    input: Record<string, unknown> | string = sfn.JsonPath.entirePayload,
+  ) => {
     const task = withRetry(
       new tasks.LambdaInvoke(scope, id, {
         lambdaFunction: fn,
@@ -110,20 +124,31 @@ export function retrainingDefinition(scope: Construct, props: RetrainingDefiniti
     );
 
   // Failure path: record what failed, tell someone, end Failed with the original error.
-  const pipelineFailed = new sfn.Fail(scope, 'PipelineFailed', { errorPath: '$.error.Error', causePath: '$.error.Cause' });
+  const pipelineFailed = new sfn.Fail(scope, 'PipelineFailed', {
+    errorPath: '$.error.Error',
+    causePath: '$.error.Cause',
+  });
   const notifyFailure = notice(
     'NotifyFailure',
     'Retraining failed',
-    { model: sfn.JsonPath.stringAt('$.model'), execution: sfn.JsonPath.stringAt('$.execution'), error: sfn.JsonPath.objectAt('$.error') },
+    {
+      model: sfn.JsonPath.stringAt('$.model'),
+      execution: sfn.JsonPath.stringAt('$.execution'),
+      error: sfn.JsonPath.objectAt('$.error'),
+    },
     sfn.JsonPath.DISCARD,
   );
-  notifyFailure.addCatch(pipelineFailed, { errors: ['States.ALL'], resultPath: '$.notifyFailureError' }).next(pipelineFailed);
+  notifyFailure
+    .addCatch(pipelineFailed, { errors: ['States.ALL'], resultPath: '$.notifyFailureError' })
+    .next(pipelineFailed);
   const recordFailure = step('RecordFailure', 'record-failure', sfn.JsonPath.DISCARD, {
     state: sfn.JsonPath.entirePayload,
     error: sfn.JsonPath.objectAt('$.error'),
   });
   // A failure to record the failure must not hide it: still notify, keeping the original $.error.
-  recordFailure.addCatch(notifyFailure, { errors: ['States.ALL'], resultPath: '$.recordFailureError' }).next(notifyFailure);
+  recordFailure
+    .addCatch(notifyFailure, { errors: ['States.ALL'], resultPath: '$.recordFailureError' })
+    .next(notifyFailure);
   const onError = <T extends sfn.TaskStateBase | sfn.Map>(state: T): T => {
     state.addCatch(recordFailure, { errors: ['States.ALL'], resultPath: '$.error' });
     return state;
@@ -143,12 +168,20 @@ export function retrainingDefinition(scope: Construct, props: RetrainingDefiniti
     },
   });
   const namedInput = new sfn.Pass(scope, 'ExecutionInput', {
-    parameters: { 'model.$': '$.model', 'trigger.$': '$.trigger', 'execution.$': '$$.Execution.Name', 'startedAt.$': '$$.Execution.StartTime' },
+    parameters: {
+      'model.$': '$.model',
+      'trigger.$': '$.trigger',
+      'execution.$': '$$.Execution.Name',
+      'startedAt.$': '$$.Execution.StartTime',
+    },
   });
   const start = new sfn.Choice(scope, 'Upload?')
     // not(isPresent) rather than isNotPresent: same meaning in AWS, and aws-local-stepfunctions
     // 3.0.0 evaluates `IsPresent: false` as always false.
-    .when(sfn.Condition.and(sfn.Condition.isPresent('$.key'), sfn.Condition.not(sfn.Condition.isPresent('$.model'))), modelFromKey)
+    .when(
+      sfn.Condition.and(sfn.Condition.isPresent('$.key'), sfn.Condition.not(sfn.Condition.isPresent('$.model'))),
+      modelFromKey,
+    )
     .otherwise(namedInput);
 
   const validate = onError(step('Validate', 'validate', '$.validation'));
@@ -158,7 +191,9 @@ export function retrainingDefinition(scope: Construct, props: RetrainingDefiniti
   // A quarantine is the pipeline doing its job on bad data, not a broken run: the execution
   // succeeds (so PipelineExecutionsFailed means broken runs only); the notice, the report under
   // quarantine/ and the QuarantinedFiles metric say what happened.
-  const quarantined = new sfn.Succeed(scope, 'Quarantined', { comment: 'The upload broke the data contract; see the quarantine report' });
+  const quarantined = new sfn.Succeed(scope, 'Quarantined', {
+    comment: 'The upload broke the data contract; see the quarantine report',
+  });
   const notifyQuarantine = onError(
     notice(
       'NotifyQuarantine',
@@ -182,7 +217,9 @@ export function retrainingDefinition(scope: Construct, props: RetrainingDefiniti
   const train = step('Train', 'train', undefined);
   // A Catch cannot leave the Map's iteration, so the item fails with the task's own error and
   // the Map's Catch takes the failure path.
-  train.addCatch(new sfn.Fail(scope, 'TrainFailed', { errorPath: '$.Error', causePath: '$.Cause' }), { errors: ['States.ALL'] });
+  train.addCatch(new sfn.Fail(scope, 'TrainFailed', { errorPath: '$.Error', causePath: '$.Cause' }), {
+    errors: ['States.ALL'],
+  });
   const trainCandidates = onError(
     new sfn.Map(scope, 'TrainCandidates', {
       itemsPath: '$.prepare.algorithms',

@@ -16,15 +16,24 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { shellQuote } from '../../core/shell';
 import { inferenceBundling } from './inference-function';
-import { acknowledgeResourceWildcards, acknowledgeSynchronousOnly, functionRole, grantList, grantObjects } from './least-privilege';
-import { DEFAULT_TRAINING_MAX_CONCURRENCY, MAX_TRAINING_MAX_CONCURRENCY, retrainingDefinition } from './retraining-definition';
+import {
+  acknowledgeResourceWildcards,
+  acknowledgeSynchronousOnly,
+  functionRole,
+  grantList,
+  grantObjects,
+} from './least-privilege';
+import {
+  DEFAULT_TRAINING_MAX_CONCURRENCY,
+  MAX_TRAINING_MAX_CONCURRENCY,
+  retrainingDefinition,
+} from './retraining-definition';
 import { PIPELINE_METRICS_SERVICE } from '../../lambdas/pipeline/metrics';
 import { scheduleProblem } from '../../core/pipeline/model-spec';
 import { scratchSpaceMb } from '../../core/pipeline/training-capacity';
 import { nameProblem } from '../../core/registry/keys';
 import { deadLetterQueue } from './dead-letter-queue';
 import { PROJECT_ROOT } from './project-root';
-
 
 /** The pipeline's one function: it dispatches on `step` (core/pipeline/contract.ts). */
 export const PIPELINE_ENTRY = join(PROJECT_ROOT, 'lambdas', 'pipeline', 'handler.ts');
@@ -97,7 +106,11 @@ export interface RetrainingSettings {
   readonly modelSpecsDir: string;
 }
 
-export const RETRAINING_DEFAULTS = { memorySize: 3008, timeoutMinutes: 15, maxConcurrency: DEFAULT_TRAINING_MAX_CONCURRENCY } as const;
+export const RETRAINING_DEFAULTS = {
+  memorySize: 3008,
+  timeoutMinutes: 15,
+  maxConcurrency: DEFAULT_TRAINING_MAX_CONCURRENCY,
+} as const;
 
 /** Validates the props before anything is built; errors say what was received and what fits. */
 export function retrainingSettings(props: RetrainingPipelineProps): RetrainingSettings {
@@ -128,13 +141,20 @@ export function retrainingSettings(props: RetrainingPipelineProps): RetrainingSe
     const scheduleError = model.schedule === undefined ? undefined : scheduleProblem(model.schedule);
     if (scheduleError) throw new Error(`models: the schedule of "${model.name}" ${scheduleError}`);
   }
-  return { memorySize, timeout, maxConcurrency, models: props.models, modelSpecsDir: modelSpecsFolder(props.modelSpecsDir) };
+  return {
+    memorySize,
+    timeout,
+    maxConcurrency,
+    models: props.models,
+    modelSpecsDir: modelSpecsFolder(props.modelSpecsDir),
+  };
 }
 
 /** The folder of model specs a function bundles (config/models by default); fails at synth if it is missing. */
 export function modelSpecsFolder(dir: string = MODEL_SPECS_SOURCE): string {
   const absolute = resolve(dir);
-  if (!existsSync(absolute) || !statSync(absolute).isDirectory()) throw new Error(`modelSpecsDir must be an existing folder of model specs, got ${dir}`);
+  if (!existsSync(absolute) || !statSync(absolute).isDirectory())
+    throw new Error(`modelSpecsDir must be an existing folder of model specs, got ${dir}`);
   return absolute;
 }
 
@@ -192,7 +212,9 @@ export class RetrainingPipeline extends Construct {
       architecture,
       memorySize: settings.memorySize,
       // /tmp for the largest dataset a training step accepts at this memory (Prepare refuses larger).
-      ephemeralStorageSize: Size.mebibytes(scratchSpaceMb({ memoryMb: settings.memorySize, timeoutSeconds: settings.timeout.toSeconds() })),
+      ephemeralStorageSize: Size.mebibytes(
+        scratchSpaceMb({ memoryMb: settings.memorySize, timeoutSeconds: settings.timeout.toSeconds() }),
+      ),
       timeout: settings.timeout,
       tracing: lambda.Tracing.ACTIVE,
       logGroup: functionLogs,
@@ -223,13 +245,15 @@ export class RetrainingPipeline extends Construct {
     grantObjects(props.dataBucket, fn, 'incoming/', ['s3:GetObject', 's3:DeleteObject']);
     // processed/ and quarantine/ are written once and kept; claims/ records which execution
     // handles an object version (conditional put) and is never deleted.
-    for (const prefix of ['processed/', 'quarantine/', 'claims/']) grantObjects(props.dataBucket, fn, prefix, ['s3:GetObject', 's3:PutObject']);
+    for (const prefix of ['processed/', 'quarantine/', 'claims/'])
+      grantObjects(props.dataBucket, fn, prefix, ['s3:GetObject', 's3:PutObject']);
     grantList(props.dataBucket, fn, ['incoming/', 'processed/', 'quarantine/', 'claims/']);
     // The registry (versions, aliases, history) and run records; nothing there is ever deleted.
-    for (const prefix of ['registry/', 'runs/']) grantObjects(props.modelBucket, fn, prefix, ['s3:GetObject', 's3:PutObject']);
+    for (const prefix of ['registry/', 'runs/'])
+      grantObjects(props.modelBucket, fn, prefix, ['s3:GetObject', 's3:PutObject']);
     grantList(props.modelBucket, fn, ['registry/', 'runs/']);
     acknowledgeResourceWildcards(fn.role ?? fn, 'pipeline function role');
-    acknowledgeSynchronousOnly(fn, 'by the state machine\'s Lambda tasks, which retry and catch its errors');
+    acknowledgeSynchronousOnly(fn, "by the state machine's Lambda tasks, which retry and catch its errors");
     this.fn = fn;
 
     this.topic = new sns.Topic(this, 'Topic', {
@@ -239,7 +263,14 @@ export class RetrainingPipeline extends Construct {
 
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineType: sfn.StateMachineType.STANDARD,
-      definitionBody: sfn.DefinitionBody.fromChainable(retrainingDefinition(this, { fn, topic: this.topic, maxConcurrency: settings.maxConcurrency, taskTimeout: settings.timeout })),
+      definitionBody: sfn.DefinitionBody.fromChainable(
+        retrainingDefinition(this, {
+          fn,
+          topic: this.topic,
+          maxConcurrency: settings.maxConcurrency,
+          taskTimeout: settings.timeout,
+        }),
+      ),
       tracingEnabled: true,
       logs: {
         destination: new logs.LogGroup(this, 'StateMachineLogs', { retention }),
@@ -253,16 +284,28 @@ export class RetrainingPipeline extends Construct {
     // topic, and log delivery / X-Ray actions that accept no resource but '*'.
     acknowledgeResourceWildcards(this.stateMachine.role, 'state machine role');
 
-    this.deadLetterQueue = deadLetterQueue(this, 'StartDeadLetterQueue', 'events of the EventBridge rule targets that could not start an execution');
+    this.deadLetterQueue = deadLetterQueue(
+      this,
+      'StartDeadLetterQueue',
+      'events of the EventBridge rule targets that could not start an execution',
+    );
     const start = (input: events.RuleTargetInput) =>
-      new targets.SfnStateMachine(this.stateMachine, { input, deadLetterQueue: this.deadLetterQueue, retryAttempts: 10, maxEventAge: Duration.hours(24) });
+      new targets.SfnStateMachine(this.stateMachine, {
+        input,
+        deadLetterQueue: this.deadLetterQueue,
+        retryAttempts: 10,
+        maxEventAge: Duration.hours(24),
+      });
 
     this.rule = new events.Rule(this, 'UploadRule', {
       description: `Starts the retraining pipeline for every object created under ${INCOMING_PREFIX}`,
       eventPattern: {
         source: ['aws.s3'],
         detailType: ['Object Created'],
-        detail: { bucket: { name: [props.dataBucket.bucketName] }, object: { key: events.Match.prefix(INCOMING_PREFIX) } },
+        detail: {
+          bucket: { name: [props.dataBucket.bucketName] },
+          object: { key: events.Match.prefix(INCOMING_PREFIX) },
+        },
       },
       targets: [
         start(
@@ -298,7 +341,10 @@ export class RetrainingPipeline extends Construct {
       ['ExecutionsAborted', this.stateMachine.metricAborted({ period, statistic: 'Sum' })],
       ['ExecutionsTimedOut', this.stateMachine.metricTimedOut({ period, statistic: 'Sum' })],
       // Starts EventBridge could not deliver: no execution exists to fail, so only this tells.
-      ['StartsDeadLettered', this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum' })],
+      [
+        'StartsDeadLettered',
+        this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum' }),
+      ],
     ];
     return watched.map(([name, metric]) => {
       const alarm = new cloudwatch.Alarm(this, `${name}Alarm`, {

@@ -8,8 +8,18 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { Construct } from 'constructs';
-import { ALIAS_MOVED_ERROR, ROLLOUT_ABORTED_ERROR, ROUTING_CONFLICT_ERROR, type RolloutStep } from '../../core/rollout/contract';
-import { LAMBDA_THROTTLE_ERROR, LAMBDA_TRANSIENT_ERRORS, THROTTLE_RETRY, TRANSIENT_RETRY } from './retraining-definition';
+import {
+  ALIAS_MOVED_ERROR,
+  ROLLOUT_ABORTED_ERROR,
+  ROUTING_CONFLICT_ERROR,
+  type RolloutStep,
+} from '../../core/rollout/contract';
+import {
+  LAMBDA_THROTTLE_ERROR,
+  LAMBDA_TRANSIENT_ERRORS,
+  THROTTLE_RETRY,
+  TRANSIENT_RETRY,
+} from './retraining-definition';
 
 export interface RolloutDefinitionProps {
   /** The rollout function: every Task invokes it with { step, execution, input }. */
@@ -39,7 +49,11 @@ export function rolloutDefinition(scope: Construct, props: RolloutDefinitionProp
   const step = (id: string, name: RolloutStep, resultPath?: string) => {
     const task = new tasks.LambdaInvoke(scope, id, {
       lambdaFunction: fn,
-      payload: sfn.TaskInput.fromObject({ step: name, execution: sfn.JsonPath.stringAt('$$.Execution.Name'), input: sfn.JsonPath.entirePayload }),
+      payload: sfn.TaskInput.fromObject({
+        step: name,
+        execution: sfn.JsonPath.stringAt('$$.Execution.Name'),
+        input: sfn.JsonPath.entirePayload,
+      }),
       payloadResponseOnly: true,
       // The retries below replace CDK's default one, so the retried errors are the contract's.
       retryOnServiceExceptions: false,
@@ -81,8 +95,16 @@ export function rolloutDefinition(scope: Construct, props: RolloutDefinitionProp
     return onError(notice).next(end);
   };
 
-  const promoted = ending('Promoted', new sfn.Succeed(scope, 'Promoted', { comment: 'The canary passed every step and is the champion' }));
-  const aborted = ending('Aborted', new sfn.Succeed(scope, 'Aborted', { comment: 'The canary was taken out: by the gate, an alarm or an operator (see $.reason)' }));
+  const promoted = ending(
+    'Promoted',
+    new sfn.Succeed(scope, 'Promoted', { comment: 'The canary passed every step and is the champion' }),
+  );
+  const aborted = ending(
+    'Aborted',
+    new sfn.Succeed(scope, 'Aborted', {
+      comment: 'The canary was taken out: by the gate, an alarm or an operator (see $.reason)',
+    }),
+  );
 
   // Advance and Promote find the rollout ended by someone else (an operator, the alarm): that is an outcome, not a failure.
   const abortedElsewhere = new sfn.Pass(scope, 'AbortedElsewhere', {

@@ -20,7 +20,6 @@ import { rolloutDefinition } from './rollout-definition';
 import { deadLetterQueue } from './dead-letter-queue';
 import { PROJECT_ROOT } from './project-root';
 
-
 /** The rollout function: the state machine's steps and the rollback alarm's abort. */
 export const ROLLOUT_ENTRY = join(PROJECT_ROOT, 'lambdas', 'rollout', 'handler.ts');
 /** What starts a rollout: a RolloutRequest written by the routing store (core/registry/routing.ts). */
@@ -69,11 +68,14 @@ export interface ModelRolloutProps {
 /** Validates the props before anything is built; errors say what was received and what fits. */
 export function rolloutSettings(props: ModelRolloutProps): { memorySize: number; timeout: Duration } {
   const memorySize = props.memorySize ?? 256;
-  if (!Number.isInteger(memorySize) || memorySize < 128 || memorySize > 10240) throw new Error(`memorySize must be a whole number of MB from 128 to 10240, got ${memorySize}`);
+  if (!Number.isInteger(memorySize) || memorySize < 128 || memorySize > 10240)
+    throw new Error(`memorySize must be a whole number of MB from 128 to 10240, got ${memorySize}`);
   const timeout = props.timeout ?? Duration.minutes(1);
   const seconds = timeout.toSeconds({ integral: false });
-  if (!Number.isInteger(seconds) || seconds < 3 || seconds > 900) throw new Error(`timeout must be whole seconds from 3 s to 15 minutes (Lambda's limit), got ${seconds} s`);
-  if (props.models.length === 0) throw new Error('models must list at least one model (one per config/models/*.json spec), got none');
+  if (!Number.isInteger(seconds) || seconds < 3 || seconds > 900)
+    throw new Error(`timeout must be whole seconds from 3 s to 15 minutes (Lambda's limit), got ${seconds} s`);
+  if (props.models.length === 0)
+    throw new Error('models must list at least one model (one per config/models/*.json spec), got none');
   const seen = new Set<string>();
   for (const model of props.models) {
     const problem = nameProblem('model', model);
@@ -112,7 +114,11 @@ export class ModelRollout extends Construct {
     const settings = rolloutSettings(props);
     const retention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
 
-    this.deadLetterQueue = deadLetterQueue(this, 'DeadLetterQueue', 'rollout starts and alarm aborts that could not be delivered');
+    this.deadLetterQueue = deadLetterQueue(
+      this,
+      'DeadLetterQueue',
+      'rollout starts and alarm aborts that could not be delivered',
+    );
 
     const functionLogs = new logs.LogGroup(this, 'FunctionLogs', { retention });
     this.fn = new NodejsFunction(this, 'Function', {
@@ -144,9 +150,15 @@ export class ModelRollout extends Construct {
 
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineType: sfn.StateMachineType.STANDARD,
-      definitionBody: sfn.DefinitionBody.fromChainable(rolloutDefinition(this, { fn: this.fn, topic: props.topic, taskTimeout: settings.timeout })),
+      definitionBody: sfn.DefinitionBody.fromChainable(
+        rolloutDefinition(this, { fn: this.fn, topic: props.topic, taskTimeout: settings.timeout }),
+      ),
       tracingEnabled: true,
-      logs: { destination: new logs.LogGroup(this, 'StateMachineLogs', { retention }), level: sfn.LogLevel.ALL, includeExecutionData: true },
+      logs: {
+        destination: new logs.LogGroup(this, 'StateMachineLogs', { retention }),
+        level: sfn.LogLevel.ALL,
+        includeExecutionData: true,
+      },
     });
     acknowledgeResourceWildcards(this.stateMachine.role, 'rollout state machine role');
 
@@ -156,18 +168,25 @@ export class ModelRollout extends Construct {
       eventPattern: {
         source: ['aws.s3'],
         detailType: ['Object Created'],
-        detail: { bucket: { name: [props.modelBucket.bucketName] }, object: { key: events.Match.wildcard(ROLLOUT_REQUEST_PATTERN) } },
+        detail: {
+          bucket: { name: [props.modelBucket.bucketName] },
+          object: { key: events.Match.wildcard(ROLLOUT_REQUEST_PATTERN) },
+        },
       },
       targets: [
         new targets.SfnStateMachine(this.stateMachine, {
-          input: events.RuleTargetInput.fromObject({ bucket: events.EventField.fromPath('$.detail.bucket.name'), key: events.EventField.fromPath('$.detail.object.key') }),
+          input: events.RuleTargetInput.fromObject({
+            bucket: events.EventField.fromPath('$.detail.bucket.name'),
+            key: events.EventField.fromPath('$.detail.object.key'),
+          }),
           ...delivery,
         }),
       ],
     });
 
     const alarms: Record<string, cloudwatch.Alarm> = {};
-    for (const model of props.models) alarms[model] = this.canaryAlarm(model, props.inferenceService ?? INFERENCE_SERVICE);
+    for (const model of props.models)
+      alarms[model] = this.canaryAlarm(model, props.inferenceService ?? INFERENCE_SERVICE);
     this.alarms = alarms;
     this.alarmRule = new events.Rule(this, 'AlarmRule', {
       description: 'Aborts the canary of a model whose rollback alarm went to ALARM',
@@ -212,22 +231,37 @@ export class ModelRollout extends Construct {
    */
   private grantRegistry(bucket: s3.IBucket): void {
     grantObjects(bucket, this.fn, 'registry/', ['s3:GetObject']);
-    for (const prefix of ['registry/*/routing', 'registry/*/aliases/', 'registry/*/history/', 'registry/*/rollout-runs/']) grantObjects(bucket, this.fn, prefix, ['s3:PutObject']);
+    for (const prefix of [
+      'registry/*/routing',
+      'registry/*/aliases/',
+      'registry/*/history/',
+      'registry/*/rollout-runs/',
+    ])
+      grantObjects(bucket, this.fn, prefix, ['s3:PutObject']);
     grantList(bucket, this.fn, ['registry/']);
     // The Allows above use 'registry/*/...', and '*' spans '/' in an ARN (registry/<m>/rollouts/routing.json
     // would match): an explicit Deny keeps the function from ever writing a rollout request.
-    this.fn.addToRolePolicy(new iam.PolicyStatement({ effect: iam.Effect.DENY, actions: ['s3:PutObject'], resources: [bucket.arnForObjects('registry/*/rollouts/*')] }));
+    this.fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        effect: iam.Effect.DENY,
+        actions: ['s3:PutObject'],
+        resources: [bucket.arnForObjects('registry/*/rollouts/*')],
+      }),
+    );
   }
 
   /** GetMetricData accepts no resource but '*' (it has no resource-level permissions), so it gets a policy of its own to acknowledge. */
   private grantMetricsRead(): void {
     const role = this.fn.role;
     if (!role) throw new Error('the rollout function has no role');
-    const policy = new iam.Policy(this, 'MetricsReadPolicy', { statements: [new iam.PolicyStatement({ actions: ['cloudwatch:GetMetricData'], resources: ['*'] })] });
+    const policy = new iam.Policy(this, 'MetricsReadPolicy', {
+      statements: [new iam.PolicyStatement({ actions: ['cloudwatch:GetMetricData'], resources: ['*'] })],
+    });
     policy.attachToRole(role);
     Validations.of(policy).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: "cloudwatch:GetMetricData supports no resource-level permissions (the Service Authorization Reference lists no resource type for it), so '*' is the only resource it takes; the action itself only reads metrics",
+      reason:
+        "cloudwatch:GetMetricData supports no resource-level permissions (the Service Authorization Reference lists no resource type for it), so '*' is the only resource it takes; the action itself only reads metrics",
     });
   }
 }

@@ -43,7 +43,9 @@ export function secureBucketDefaults(props: SecureBucketProps): s3.BucketProps {
     lifecycleRules: [
       { id: 'expire-old-versions', noncurrentVersionExpiration: Duration.days(days) },
       { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(7) },
-      ...(props.expirationDays === undefined ? [] : [{ id: 'expire-objects', expiration: Duration.days(props.expirationDays) }]),
+      ...(props.expirationDays === undefined
+        ? []
+        : [{ id: 'expire-objects', expiration: Duration.days(props.expirationDays) }]),
     ],
     serverAccessLogsBucket: props.serverAccessLogsBucket,
     serverAccessLogsPrefix: props.serverAccessLogsBucket ? props.serverAccessLogsPrefix : undefined,
@@ -56,7 +58,11 @@ export class SecureBucket extends Construct {
 
   constructor(scope: Construct, id: string, props: SecureBucketProps = {}) {
     super(scope, id);
-    this.bucket = new s3.Bucket(this, 'Bucket', secureBucketDefaults({ ...props, serverAccessLogsPrefix: props.serverAccessLogsPrefix ?? `${id}/` }));
+    this.bucket = new s3.Bucket(
+      this,
+      'Bucket',
+      secureBucketDefaults({ ...props, serverAccessLogsPrefix: props.serverAccessLogsPrefix ?? `${id}/` }),
+    );
     if (props.eventBridgeEnabled) {
       // Set on the CloudFormation resource itself: the L2 `eventBridgeEnabled` goes through a
       // custom resource, which LocalStack's free tier cannot run.

@@ -150,21 +150,37 @@ export function validateAlarmThresholds(t: AlarmThresholds): string[] {
   const problems: string[] = [];
   const check = (field: keyof AlarmThresholds, ok: (v: number) => boolean, expected: string) => {
     const value = t[field];
-    if (typeof value !== 'number' || !Number.isFinite(value) || !ok(value)) problems.push(`thresholds.${field} must be ${expected}, got ${String(value)}`);
+    if (typeof value !== 'number' || !Number.isFinite(value) || !ok(value))
+      problems.push(`thresholds.${field} must be ${expected}, got ${String(value)}`);
   };
   const percent = (v: number) => v > 0 && v < 100;
-  const wholeFrom = (min: number, max = Number.MAX_SAFE_INTEGER) => (v: number) => Number.isInteger(v) && v >= min && v <= max;
+  const wholeFrom =
+    (min: number, max = Number.MAX_SAFE_INTEGER) =>
+    (v: number) =>
+      Number.isInteger(v) && v >= min && v <= max;
   check('api5xxRatePercent', percent, 'a percentage above 0 and below 100 (e.g. 1 for 1%)');
   check('inferenceErrorRatePercent', percent, 'a percentage above 0 and below 100 (e.g. 1 for 1%)');
-  check('apiLatencyP99InMillis', (v) => v > 0 && v < MAX_API_LATENCY_MS, `milliseconds above 0 and below ${MAX_API_LATENCY_MS} (API Gateway's integration timeout)`);
-  check('sustainedPeriods', wholeFrom(1, MAX_FIVE_MINUTE_PERIODS), `a whole number of 5-minute periods from 1 to ${MAX_FIVE_MINUTE_PERIODS} (CloudWatch: at most 1 day for periods under 1 hour)`);
+  check(
+    'apiLatencyP99InMillis',
+    (v) => v > 0 && v < MAX_API_LATENCY_MS,
+    `milliseconds above 0 and below ${MAX_API_LATENCY_MS} (API Gateway's integration timeout)`,
+  );
+  check(
+    'sustainedPeriods',
+    wholeFrom(1, MAX_FIVE_MINUTE_PERIODS),
+    `a whole number of 5-minute periods from 1 to ${MAX_FIVE_MINUTE_PERIODS} (CloudWatch: at most 1 day for periods under 1 hour)`,
+  );
   check('functionThrottlesCount', wholeFrom(0), 'a whole number of throttles >= 0 (0 alarms on any)');
   check('pipelineExecutionFailuresCount', wholeFrom(0), 'a whole number of executions >= 0 (0 alarms on any)');
   check('modelLoadFailuresCount', wholeFrom(0), 'a whole number of failures >= 0 (0 alarms on any)');
   check('deadLetteredStartsCount', wholeFrom(0), 'a whole number of messages >= 0 (0 alarms on any)');
   check('failedStartsCount', wholeFrom(0), 'a whole number of failed invocations >= 0 (0 alarms on any)');
   check('monitoringErrorsCount', wholeFrom(0), 'a whole number of errors >= 0 (0 alarms on any)');
-  check('retrainingMissedRuns', wholeFrom(1, 6), 'a whole number of missed scheduled runs from 1 to 6 (6.5 daily runs is the most a 7-day alarm covers)');
+  check(
+    'retrainingMissedRuns',
+    wholeFrom(1, 6),
+    'a whole number of missed scheduled runs from 1 to 6 (6.5 daily runs is the most a 7-day alarm covers)',
+  );
   return problems;
 }
 
@@ -202,10 +218,13 @@ export type RetrainingStaleWindow = { readonly hours: number } | { readonly skip
 export function retrainingStaleWindow(schedule: string | undefined, missedRuns: number): RetrainingStaleWindow {
   if (schedule === undefined) return { skipped: 'no schedule: it retrains on upload only, so silence is normal' };
   const rate = /^rate\((\d+) (hours?|days?)\)$/.exec(schedule.trim());
-  if (!rate) return { skipped: `schedule ${schedule} is not rate(N hours|days); only rate schedules have a known interval` };
+  if (!rate)
+    return { skipped: `schedule ${schedule} is not rate(N hours|days); only rate schedules have a known interval` };
   const hours = Math.ceil(Number(rate[1]) * HOURS[rate[2]] * (missedRuns + 0.5));
   if (hours > MAX_ALARM_LOOKBACK_HOURS) {
-    return { skipped: `${missedRuns + 0.5} x ${schedule} is ${hours} h, beyond the ${MAX_ALARM_LOOKBACK_HOURS} h (7 days) a CloudWatch alarm can look back` };
+    return {
+      skipped: `${missedRuns + 0.5} x ${schedule} is ${hours} h, beyond the ${MAX_ALARM_LOOKBACK_HOURS} h (7 days) a CloudWatch alarm can look back`,
+    };
   }
   return { hours };
 }

@@ -76,7 +76,11 @@ export class DataLoopMetrics {
 
   /** One line per feature: its PSI in each run. */
   featureDriftByFeatureMax(model: string): cloudwatch.IMetric {
-    return new cloudwatch.SearchExpression({ expression: featureDriftSearchExpression(model, this.runPeriod), label: "${PROP('Dim.feature')}", period: this.runPeriod });
+    return new cloudwatch.SearchExpression({
+      expression: featureDriftSearchExpression(model, this.runPeriod),
+      label: "${PROP('Dim.feature')}",
+      period: this.runPeriod,
+    });
   }
 
   /** PSI of the predicted-label mix against the holdout's. */
@@ -106,7 +110,12 @@ export class DataLoopMetrics {
 
   /** Records in a run's window that came from Firehose's error output (capture-errors/), not capture/<model>/. */
   errorOutputRecordsMax(model: string): cloudwatch.IMetric {
-    return this.job(MONITORING_METRICS.errorOutputRecords, { model }, 'Maximum', `${model} from capture-errors/ in window`);
+    return this.job(
+      MONITORING_METRICS.errorOutputRecords,
+      { model },
+      'Maximum',
+      `${model} from capture-errors/ in window`,
+    );
   }
 
   // --- What the inference function captured and accepted (ServerlessMlops, service=inference) ---
@@ -156,24 +165,61 @@ export class DataLoopMetrics {
 
   /** undefined without a monitoring job. */
   monitoringDurationMaxInMillis(): cloudwatch.IMetric | undefined {
-    return this.props.job?.fn.metricDuration({ statistic: 'Maximum', period: this.period, label: 'monitoring run max' });
+    return this.props.job?.fn.metricDuration({
+      statistic: 'Maximum',
+      period: this.period,
+      label: 'monitoring run max',
+    });
   }
 
   /** Failed runs and undelivered schedule events waiting; undefined without a monitoring job. */
   monitoringDeadLetteredMax(): cloudwatch.IMetric | undefined {
-    return this.props.job?.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: this.period, label: 'monitoring runs in the dead-letter queue' });
+    return this.props.job?.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+      statistic: 'Maximum',
+      period: this.period,
+      label: 'monitoring runs in the dead-letter queue',
+    });
   }
 
-  private job(metricName: string, dimensions: Record<string, string>, statistic: string, label: string): cloudwatch.Metric {
-    return new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service: MONITORING_METRICS_SERVICE, ...dimensions }, statistic, label, period: this.runPeriod });
+  private job(
+    metricName: string,
+    dimensions: Record<string, string>,
+    statistic: string,
+    label: string,
+  ): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName,
+      dimensionsMap: { service: MONITORING_METRICS_SERVICE, ...dimensions },
+      statistic,
+      label,
+      period: this.runPeriod,
+    });
   }
 
   private firehose(metricName: string, statistic: string, label: string): cloudwatch.Metric | undefined {
     const capture = this.props.capture;
-    return capture && new cloudwatch.Metric({ namespace: 'AWS/Firehose', metricName, dimensionsMap: { DeliveryStreamName: capture.deliveryStreamName }, statistic, label, period: this.period });
+    return (
+      capture &&
+      new cloudwatch.Metric({
+        namespace: 'AWS/Firehose',
+        metricName,
+        dimensionsMap: { DeliveryStreamName: capture.deliveryStreamName },
+        statistic,
+        label,
+        period: this.period,
+      })
+    );
   }
 
   private inference(metricName: string, model: string, label: string): cloudwatch.Metric {
-    return new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service: INFERENCE_SERVICE, model }, statistic: 'Sum', label, period: this.period });
+    return new cloudwatch.Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName,
+      dimensionsMap: { service: INFERENCE_SERVICE, model },
+      statistic: 'Sum',
+      label,
+      period: this.period,
+    });
   }
 }

@@ -111,11 +111,19 @@ export class PlatformMetrics {
   }
 
   api4xxRatePercent(): cloudwatch.IMetric {
-    return this.ratePercent(['clientErrors', this.props.stage.metricClientError({ period: this.period })], ['requests', this.apiRequests()], '4xx %');
+    return this.ratePercent(
+      ['clientErrors', this.props.stage.metricClientError({ period: this.period })],
+      ['requests', this.apiRequests()],
+      '4xx %',
+    );
   }
 
   api5xxRatePercent(): cloudwatch.IMetric {
-    return this.ratePercent(['serverErrors', this.props.stage.metricServerError({ period: this.period })], ['requests', this.apiRequests()], '5xx %');
+    return this.ratePercent(
+      ['serverErrors', this.props.stage.metricServerError({ period: this.period })],
+      ['requests', this.apiRequests()],
+      '5xx %',
+    );
   }
 
   apiLatencyP50InMillis(): cloudwatch.IMetric {
@@ -132,7 +140,11 @@ export class PlatformMetrics {
 
   /** The Lambda's share of the latency; the rest is API Gateway. */
   apiIntegrationLatencyP99InMillis(): cloudwatch.IMetric {
-    return this.props.stage.metricIntegrationLatency({ statistic: 'p99', period: this.period, label: 'integration p99' });
+    return this.props.stage.metricIntegrationLatency({
+      statistic: 'p99',
+      period: this.period,
+      label: 'integration p99',
+    });
   }
 
   // --- Lambda (AWS/Lambda, FunctionName) ---
@@ -152,7 +164,11 @@ export class PlatformMetrics {
   functionErrorRatePercent(fn: PlatformFunction): cloudwatch.IMetric {
     const metric = this.fn(fn);
     const options = { statistic: 'Sum', period: this.period };
-    return this.ratePercent([`${fn}Errors`, metric.metricErrors(options)], [`${fn}Invocations`, metric.metricInvocations(options)], `${fn} error %`);
+    return this.ratePercent(
+      [`${fn}Errors`, metric.metricErrors(options)],
+      [`${fn}Invocations`, metric.metricInvocations(options)],
+      `${fn} error %`,
+    );
   }
 
   functionThrottlesCount(fn: PlatformFunction): cloudwatch.IMetric {
@@ -160,7 +176,11 @@ export class PlatformMetrics {
   }
 
   functionConcurrentExecutionsMax(fn: PlatformFunction): cloudwatch.IMetric {
-    return this.fn(fn).metric('ConcurrentExecutions', { statistic: 'Maximum', period: this.period, label: `${fn} concurrency` });
+    return this.fn(fn).metric('ConcurrentExecutions', {
+      statistic: 'Maximum',
+      period: this.period,
+      label: `${fn} concurrency`,
+    });
   }
 
   /** One per new inference execution environment (the app's ColdStart metric; dimension service only). */
@@ -181,7 +201,12 @@ export class PlatformMetrics {
 
   /** All of a model's predictions (every version and class): a SUM over the SEARCH. */
   predictionsCount(model: string): cloudwatch.IMetric {
-    return new cloudwatch.MathExpression({ expression: `SUM(${predictionsSearchExpression(model, this.period)})`, usingMetrics: {}, label: model, period: this.period });
+    return new cloudwatch.MathExpression({
+      expression: `SUM(${predictionsSearchExpression(model, this.period)})`,
+      usingMetrics: {},
+      label: model,
+      period: this.period,
+    });
   }
 
   inferenceLatencyP50InMillis(model: string): cloudwatch.IMetric {
@@ -232,7 +257,11 @@ export class PlatformMetrics {
     const options = { statistic: 'Sum', period: this.period };
     return new cloudwatch.MathExpression({
       expression: 'FILL(failed, 0) + FILL(timedOut, 0) + FILL(aborted, 0)',
-      usingMetrics: { failed: sm.metricFailed(options), timedOut: sm.metricTimedOut(options), aborted: sm.metricAborted(options) },
+      usingMetrics: {
+        failed: sm.metricFailed(options),
+        timedOut: sm.metricTimedOut(options),
+        aborted: sm.metricAborted(options),
+      },
       label,
       period: this.period,
     });
@@ -246,7 +275,11 @@ export class PlatformMetrics {
 
   /** Rollout starts and alarm aborts EventBridge could not deliver; undefined without a rollout. */
   rolloutDeadLetteredMax(): cloudwatch.IMetric | undefined {
-    return this.props.rolloutMachine?.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: this.period, label: 'rollout events in the dead-letter queue' });
+    return this.props.rolloutMachine?.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+      statistic: 'Maximum',
+      period: this.period,
+      label: 'rollout events in the dead-letter queue',
+    });
   }
 
   executionTimeP50InMillis(): cloudwatch.IMetric {
@@ -263,12 +296,24 @@ export class PlatformMetrics {
 
   /** The best candidate's holdout score on the model's gate metric (e.g. macroF1). */
   candidateScore(model: string, gateMetric: string, period?: Duration): cloudwatch.IMetric {
-    return this.pipeline(PIPELINE_METRICS.candidateScore, { model, metric: gateMetric }, 'Maximum', `candidate ${gateMetric}`, period);
+    return this.pipeline(
+      PIPELINE_METRICS.candidateScore,
+      { model, metric: gateMetric },
+      'Maximum',
+      `candidate ${gateMetric}`,
+      period,
+    );
   }
 
   /** The champion's score on the same holdout rows. */
   championScore(model: string, gateMetric: string, period?: Duration): cloudwatch.IMetric {
-    return this.pipeline(PIPELINE_METRICS.championScore, { model, metric: gateMetric }, 'Maximum', `champion ${gateMetric}`, period);
+    return this.pipeline(
+      PIPELINE_METRICS.championScore,
+      { model, metric: gateMetric },
+      'Maximum',
+      `champion ${gateMetric}`,
+      period,
+    );
   }
 
   promotionsCount(model: string, period?: Duration): cloudwatch.IMetric {
@@ -308,7 +353,12 @@ export class PlatformMetrics {
    */
   quarantinedFilesAllModelsCount(): cloudwatch.IMetric {
     const search = `SEARCH('{${METRICS_NAMESPACE},model,service} MetricName="${PIPELINE_METRICS.quarantinedFiles}" service="${PIPELINE_METRICS_SERVICE}"', 'Sum', ${this.period.toSeconds()})`;
-    return new cloudwatch.MathExpression({ expression: `SUM(${search})`, usingMetrics: {}, label: 'quarantined uploads', period: this.period });
+    return new cloudwatch.MathExpression({
+      expression: `SUM(${search})`,
+      usingMetrics: {},
+      label: 'quarantined uploads',
+      period: this.period,
+    });
   }
 
   // --- Pipeline starts (AWS/SQS, AWS/Events) ---
@@ -326,7 +376,11 @@ export class PlatformMetrics {
 
   /** Starts waiting in the dead-letter queue: the highest count seen in the period. */
   deadLetteredStartsMax(): cloudwatch.IMetric {
-    return this.props.starts.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: this.period, label: 'starts in the dead-letter queue' });
+    return this.props.starts.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+      statistic: 'Maximum',
+      period: this.period,
+      label: 'starts in the dead-letter queue',
+    });
   }
 
   /** Starts EventBridge gave up on, for one rule (RuleName: the default event bus). */
@@ -355,7 +409,11 @@ export class PlatformMetrics {
    * 100 * part / total, 0 when there was no traffic (IF avoids dividing by zero). Each rate
    * names its own ids: the metrics of one graph share one id space.
    */
-  private ratePercent([partId, part]: [string, cloudwatch.IMetric], [totalId, total]: [string, cloudwatch.IMetric], label: string): cloudwatch.MathExpression {
+  private ratePercent(
+    [partId, part]: [string, cloudwatch.IMetric],
+    [totalId, total]: [string, cloudwatch.IMetric],
+    label: string,
+  ): cloudwatch.MathExpression {
     return new cloudwatch.MathExpression({
       expression: `IF(${totalId} > 0, 100 * FILL(${partId}, 0) / ${totalId}, 0)`,
       usingMetrics: { [partId]: part, [totalId]: total },
@@ -364,15 +422,40 @@ export class PlatformMetrics {
     });
   }
 
-  private inference(metricName: string, dimensions: Record<string, string>, statistic: string, label: string): cloudwatch.Metric {
+  private inference(
+    metricName: string,
+    dimensions: Record<string, string>,
+    statistic: string,
+    label: string,
+  ): cloudwatch.Metric {
     return this.custom(INFERENCE_SERVICE, metricName, dimensions, statistic, label, this.period);
   }
 
-  private pipeline(metricName: string, dimensions: Record<string, string>, statistic: string, label: string, period?: Duration): cloudwatch.Metric {
+  private pipeline(
+    metricName: string,
+    dimensions: Record<string, string>,
+    statistic: string,
+    label: string,
+    period?: Duration,
+  ): cloudwatch.Metric {
     return this.custom(PIPELINE_METRICS_SERVICE, metricName, dimensions, statistic, label, period ?? this.period);
   }
 
-  private custom(service: string, metricName: string, dimensions: Record<string, string>, statistic: string, label: string, period: Duration): cloudwatch.Metric {
-    return new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service, ...dimensions }, statistic, label, period });
+  private custom(
+    service: string,
+    metricName: string,
+    dimensions: Record<string, string>,
+    statistic: string,
+    label: string,
+    period: Duration,
+  ): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName,
+      dimensionsMap: { service, ...dimensions },
+      statistic,
+      label,
+      period,
+    });
   }
 }

@@ -81,7 +81,19 @@ export class RolloutMetrics {
     return this.metric(INFERENCE_METRICS.routingDocumentErrors, { model }, 'Sum', `${model} routing document errors`);
   }
 
-  private metric(metricName: string, dimensions: Record<string, string>, statistic: string, label: string): cloudwatch.Metric {
-    return new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { service: INFERENCE_SERVICE, ...dimensions }, statistic, label, period: this.period });
+  private metric(
+    metricName: string,
+    dimensions: Record<string, string>,
+    statistic: string,
+    label: string,
+  ): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName,
+      dimensionsMap: { service: INFERENCE_SERVICE, ...dimensions },
+      statistic,
+      label,
+      period: this.period,
+    });
   }
 }

@@ -24,7 +24,11 @@ export class InferenceStack extends Stack {
 
   constructor(scope: Construct, id: string, props: InferenceStackProps) {
     super(scope, id, props);
-    this.inference = new InferenceApi(this, 'Inference', { ...props.api, modelBucket: props.modelBucket, dataBucket: props.dataBucket });
+    this.inference = new InferenceApi(this, 'Inference', {
+      ...props.api,
+      modelBucket: props.modelBucket,
+      dataBucket: props.dataBucket,
+    });
     new CfnOutput(this, 'ApiUrl', { value: this.inference.url, description: 'Base URL of the inference API' });
   }
 }

@@ -9,7 +9,11 @@ import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { METRICS as GATE_METRICS } from '../../core/pipeline/model-spec';
 import { nameProblem } from '../../core/registry/keys';
-import { type AlarmThresholds, alarmThresholdsWithDefaults, validateAlarmThresholds } from '../monitoring/alarm-thresholds';
+import {
+  type AlarmThresholds,
+  alarmThresholdsWithDefaults,
+  validateAlarmThresholds,
+} from '../monitoring/alarm-thresholds';
 import { type MonitoredModel, PlatformAlarms } from '../monitoring/platform-alarms';
 import { PlatformDashboard } from '../monitoring/platform-dashboard';
 import type { MonitoredCapture, MonitoredJob } from '../monitoring/data-loop-metrics';
@@ -72,7 +76,8 @@ const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 /** Validates what thresholds cannot: the models and the email, with what was received. */
 export function monitoredModelsProblems(models: readonly MonitoredModel[], alarmEmail?: string): string[] {
   const problems: string[] = [];
-  if (models.length === 0) problems.push('models must list at least one model (one per config/models/*.json spec), got none');
+  if (models.length === 0)
+    problems.push('models must list at least one model (one per config/models/*.json spec), got none');
   const seen = new Set<string>();
   for (const model of models) {
     const nameError = nameProblem('model', model.name);
@@ -80,17 +85,24 @@ export function monitoredModelsProblems(models: readonly MonitoredModel[], alarm
     if (seen.has(model.name)) problems.push(`models: "${model.name}" is listed twice; list each model once`);
     seen.add(model.name);
     if (!(GATE_METRICS as readonly string[]).includes(model.gateMetric)) {
-      problems.push(`models: the gateMetric of "${model.name}" must be one of ${GATE_METRICS.join(', ')} (the spec's gate.metric), got "${model.gateMetric}"`);
+      problems.push(
+        `models: the gateMetric of "${model.name}" must be one of ${GATE_METRICS.join(', ')} (the spec's gate.metric), got "${model.gateMetric}"`,
+      );
     }
     const drift = model.monitoring;
     if (drift && !(Number.isFinite(drift.driftThreshold) && drift.driftThreshold > 0)) {
-      problems.push(`models: the driftThreshold of "${model.name}" must be a PSI above 0 (the spec's monitoring.driftThreshold), got ${drift.driftThreshold}`);
+      problems.push(
+        `models: the driftThreshold of "${model.name}" must be a PSI above 0 (the spec's monitoring.driftThreshold), got ${drift.driftThreshold}`,
+      );
     }
     if (drift?.liveAccuracyFloor !== undefined && !(drift.liveAccuracyFloor > 0 && drift.liveAccuracyFloor <= 1)) {
-      problems.push(`models: the liveAccuracyFloor of "${model.name}" must be a share above 0 and at most 1 (the spec's monitoring.liveAccuracyFloor), got ${drift.liveAccuracyFloor}`);
+      problems.push(
+        `models: the liveAccuracyFloor of "${model.name}" must be a share above 0 and at most 1 (the spec's monitoring.liveAccuracyFloor), got ${drift.liveAccuracyFloor}`,
+      );
     }
   }
-  if (alarmEmail !== undefined && !EMAIL.test(alarmEmail)) problems.push(`alarmEmail must be an email address, got "${alarmEmail}"`);
+  if (alarmEmail !== undefined && !EMAIL.test(alarmEmail))
+    problems.push(`alarmEmail must be an email address, got "${alarmEmail}"`);
   return problems;
 }
 
@@ -110,8 +122,12 @@ export class MonitoringStack extends Stack {
     super(scope, id, props);
     // Validate first: every problem at once, before anything is built.
     this.thresholds = alarmThresholdsWithDefaults(props.thresholds);
-    const problems = [...monitoredModelsProblems(props.models, props.alarmEmail), ...validateAlarmThresholds(this.thresholds)];
-    if (props.api.stage.api !== props.api.api) problems.push('api.stage must be a stage of api.api (pass the InferenceApi, or its api and stage)');
+    const problems = [
+      ...monitoredModelsProblems(props.models, props.alarmEmail),
+      ...validateAlarmThresholds(this.thresholds),
+    ];
+    if (props.api.stage.api !== props.api.api)
+      problems.push('api.stage must be a stage of api.api (pass the InferenceApi, or its api and stage)');
     if (problems.length > 0) throw new Error(`MonitoringStack ${id} cannot be built:\n- ${problems.join('\n- ')}`);
 
     this.alarmTopic = this.createAlarmTopic();
@@ -119,7 +135,8 @@ export class MonitoringStack extends Stack {
       const subscription = this.alarmTopic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
       Validations.of(subscription).acknowledge({
         id: 'Serverless-SNSRedrivePolicy',
-        reason: 'SNS retries email delivery, and an alarm stays in ALARM (and red on the dashboard) whether or not its mail arrived; a dead-letter queue of alarm mails would itself need someone to be notified',
+        reason:
+          'SNS retries email delivery, and an alarm stays in ALARM (and red on the dashboard) whether or not its mail arrived; a dead-letter queue of alarm mails would itself need someone to be notified',
       });
     }
 
@@ -133,15 +150,28 @@ export class MonitoringStack extends Stack {
       ...(props.monitoringJob ? { monitoringJob: props.monitoringJob } : {}),
       ...(props.capture ? { capture: props.capture } : {}),
     });
-    this.alarms = new PlatformAlarms(this, 'Alarms', { metrics: this.metrics, models: props.models, thresholds: this.thresholds, topic: this.alarmTopic });
-    this.dashboard = new PlatformDashboard(this, 'Platform', { metrics: this.metrics, models: props.models, thresholds: this.thresholds, alarms: this.alarms.alarms });
+    this.alarms = new PlatformAlarms(this, 'Alarms', {
+      metrics: this.metrics,
+      models: props.models,
+      thresholds: this.thresholds,
+      topic: this.alarmTopic,
+    });
+    this.dashboard = new PlatformDashboard(this, 'Platform', {
+      metrics: this.metrics,
+      models: props.models,
+      thresholds: this.thresholds,
+      alarms: this.alarms.alarms,
+    });
 
     const region = this.region;
     new CfnOutput(this, 'DashboardUrl', {
       value: `https://${region}.console.aws.amazon.com/cloudwatch/home?region=${region}#dashboards:name=${this.dashboard.dashboard.dashboardName}`,
       description: 'The platform dashboard: is it healthy, is the model good, what changed',
     });
-    new CfnOutput(this, 'AlarmTopicArn', { value: this.alarmTopic.topicArn, description: 'Every platform alarm notifies this topic; subscribe to it (email, chat, pager)' });
+    new CfnOutput(this, 'AlarmTopicArn', {
+      value: this.alarmTopic.topicArn,
+      description: 'Every platform alarm notifies this topic; subscribe to it (email, chat, pager)',
+    });
   }
 
   /**
@@ -151,12 +181,19 @@ export class MonitoringStack extends Stack {
    */
   private createAlarmTopic(): sns.Topic {
     const cloudwatchService = new iam.ServicePrincipal('cloudwatch.amazonaws.com');
-    const key = new kms.Key(this, 'AlarmTopicKey', { enableKeyRotation: true, description: 'Encrypts the platform alarm topic' });
+    const key = new kms.Key(this, 'AlarmTopicKey', {
+      enableKeyRotation: true,
+      description: 'Encrypts the platform alarm topic',
+    });
     // Kept without conditions: whether the KMS call SNS makes for CloudWatch carries
     // aws:SourceArn is not documented, and a condition it failed would drop every notification
     // silently. The topic policy below is what limits publishing to this account's alarms.
     key.grant(cloudwatchService, 'kms:Decrypt', 'kms:GenerateDataKey*');
-    const topic = new sns.Topic(this, 'AlarmTopic', { masterKey: key, enforceSSL: true, displayName: 'Serverless MLOps alarms' });
+    const topic = new sns.Topic(this, 'AlarmTopic', {
+      masterKey: key,
+      enforceSSL: true,
+      displayName: 'Serverless MLOps alarms',
+    });
     // The topic has a policy (enforceSSL), so the account-wide default no longer lets CloudWatch in.
     topic.addToResourcePolicy(
       new iam.PolicyStatement({
@@ -166,7 +203,14 @@ export class MonitoringStack extends Stack {
         resources: [topic.topicArn],
         conditions: {
           StringEquals: { 'aws:SourceAccount': this.account },
-          ArnLike: { 'aws:SourceArn': this.formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }) },
+          ArnLike: {
+            'aws:SourceArn': this.formatArn({
+              service: 'cloudwatch',
+              resource: 'alarm',
+              resourceName: '*',
+              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+            }),
+          },
         },
       }),
     );

@@ -66,9 +66,23 @@ export class PipelineStack extends Stack {
         models: monitored,
       });
     }
-    new CfnOutput(this, 'StateMachineArn', { value: this.pipeline.stateMachine.stateMachineArn, description: 'Start an on-demand run: aws stepfunctions start-execution --state-machine-arn <this> --input \'{"model":"<name>","trigger":"manual"}\'' });
-    new CfnOutput(this, 'StartDeadLetterQueueUrl', { value: this.pipeline.deadLetterQueue.queueUrl, description: 'Uploads and scheduled runs EventBridge could not start (docs/operations.md, PipelineStartsDeadLettered)' });
-    new CfnOutput(this, 'NotificationTopicArn', { value: this.pipeline.topic.topicArn, description: 'Subscribe to run summaries, quarantines and failures, and rollout outcomes' });
-    new CfnOutput(this, 'RolloutStateMachineArn', { value: this.rollout.stateMachine.stateMachineArn, description: 'Rollouts of canaries: one execution per registry/<model>/rollouts/<id>.json request' });
+    new CfnOutput(this, 'StateMachineArn', {
+      value: this.pipeline.stateMachine.stateMachineArn,
+      description:
+        'Start an on-demand run: aws stepfunctions start-execution --state-machine-arn <this> --input \'{"model":"<name>","trigger":"manual"}\'',
+    });
+    new CfnOutput(this, 'StartDeadLetterQueueUrl', {
+      value: this.pipeline.deadLetterQueue.queueUrl,
+      description:
+        'Uploads and scheduled runs EventBridge could not start (docs/operations.md, PipelineStartsDeadLettered)',
+    });
+    new CfnOutput(this, 'NotificationTopicArn', {
+      value: this.pipeline.topic.topicArn,
+      description: 'Subscribe to run summaries, quarantines and failures, and rollout outcomes',
+    });
+    new CfnOutput(this, 'RolloutStateMachineArn', {
+      value: this.rollout.stateMachine.stateMachineArn,
+      description: 'Rollouts of canaries: one execution per registry/<model>/rollouts/<id>.json request',
+    });
   }
 }

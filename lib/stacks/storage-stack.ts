@@ -36,9 +36,18 @@ export class StorageStack extends Stack {
     // stay disabled on every bucket), whatever the app's feature flags say.
     this.node.setContext('@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy', true);
     // Who read or changed which object (S3 server access logs), kept a year.
-    this.accessLogBucket = new SecureBucket(this, 'AccessLogBucket', { expirationDays: 365, noncurrentVersionExpirationDays: 30 }).bucket;
-    Validations.of(this.accessLogBucket).acknowledge({ id: 'AwsSolutions-S1', reason: 'this is the access-log bucket of the other buckets; logging its own access would log every log delivery' });
-    const logged = { noncurrentVersionExpirationDays: props.noncurrentVersionExpirationDays, serverAccessLogsBucket: this.accessLogBucket };
+    this.accessLogBucket = new SecureBucket(this, 'AccessLogBucket', {
+      expirationDays: 365,
+      noncurrentVersionExpirationDays: 30,
+    }).bucket;
+    Validations.of(this.accessLogBucket).acknowledge({
+      id: 'AwsSolutions-S1',
+      reason: 'this is the access-log bucket of the other buckets; logging its own access would log every log delivery',
+    });
+    const logged = {
+      noncurrentVersionExpirationDays: props.noncurrentVersionExpirationDays,
+      serverAccessLogsBucket: this.accessLogBucket,
+    };
     // EventBridge on the data bucket: uploads under incoming/ start retraining.
     const dataBucket = new SecureBucket(this, 'DataBucket', { ...logged, eventBridgeEnabled: true }).bucket;
     // Captured requests and feedback are personal data in many deployments: kept per model's spec.
@@ -46,7 +55,13 @@ export class StorageStack extends Stack {
     this.dataBucket = dataBucket;
     // EventBridge on the model bucket: rollout requests under registry/<model>/rollouts/ start a rollout.
     this.modelBucket = new SecureBucket(this, 'ModelBucket', { ...logged, eventBridgeEnabled: true }).bucket;
-    new CfnOutput(this, 'DataBucketName', { value: this.dataBucket.bucketName, description: 'Upload training data to s3://<this>/incoming/<model>/ to retrain' });
-    new CfnOutput(this, 'ModelBucketName', { value: this.modelBucket.bucketName, description: 'The model registry (npm run registry with MODEL_BUCKET=<this>)' });
+    new CfnOutput(this, 'DataBucketName', {
+      value: this.dataBucket.bucketName,
+      description: 'Upload training data to s3://<this>/incoming/<model>/ to retrain',
+    });
+    new CfnOutput(this, 'ModelBucketName', {
+      value: this.modelBucket.bucketName,
+      description: 'The model registry (npm run registry with MODEL_BUCKET=<this>)',
+    });
   }
 }

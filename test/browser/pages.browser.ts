@@ -13,7 +13,9 @@ import { type LocalPlatform, startLocalPlatform } from '../../local/platform';
  */
 
 const REPO = join(__dirname, '../..');
-const CHROMIUM = process.env.CHROMIUM_PATH || ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].find((p) => existsSync(p));
+const CHROMIUM =
+  process.env.CHROMIUM_PATH ||
+  ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].find((p) => existsSync(p));
 
 jest.setTimeout(120_000);
 
@@ -35,7 +37,10 @@ describe('the pages in a browser', () => {
   }
 
   beforeAll(async () => {
-    if (!CHROMIUM) throw new Error('no Chromium found: install Debian\'s chromium (apt-get install chromium), or set CHROMIUM_PATH; .ci/run installs it');
+    if (!CHROMIUM)
+      throw new Error(
+        "no Chromium found: install Debian's chromium (apt-get install chromium), or set CHROMIUM_PATH; .ci/run installs it",
+      );
     dataDir = mkdtempSync(join(tmpdir(), 'browser-'));
     screenshots = process.env.SCREENSHOTS_DIR || join(dataDir, 'screenshots');
     mkdirSync(screenshots, { recursive: true });
@@ -44,7 +49,17 @@ describe('the pages in a browser', () => {
     copyFileSync(join(REPO, 'config/models/iris.json'), join(specsDir, 'iris.json'));
     platform = await startLocalPlatform({ dataDir, port: 0, s3Port: 0, specsDir, log: () => undefined });
     await platform.seeded;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--no-first-run'] });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--headless=new',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-dev-shm-usage',
+        '--disable-background-networking',
+        '--no-first-run',
+      ],
+    });
   });
 
   afterAll(async () => {
@@ -56,7 +71,12 @@ describe('the pages in a browser', () => {
   test('GET / builds the form from the model schema, and a submitted prediction is shown', async () => {
     const page = await open('/');
     await page.locator('#model option', { hasText: 'iris (version 1)' }).waitFor({ state: 'attached' });
-    const values: Record<string, string> = { sepal_length: '6.9', sepal_width: '3.1', petal_length: '5.8', petal_width: '2.1' };
+    const values: Record<string, string> = {
+      sepal_length: '6.9',
+      sepal_width: '3.1',
+      petal_length: '5.8',
+      petal_width: '2.1',
+    };
     for (const [feature, value] of Object.entries(values)) await page.fill(`[data-feature="${feature}"]`, value);
     await page.click('button[type="submit"]');
     await page.locator('#result h2').waitFor();
@@ -69,11 +89,25 @@ describe('the pages in a browser', () => {
 
   test('GET /dashboard draws the charts from the traffic and the seeding run', async () => {
     for (let i = 0; i < 20; i += 1) {
-      await fetch(`${platform.endpoints.apiUrl}/models/iris/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ features: { sepal_length: 5 + i / 10, sepal_width: 3.4, petal_length: 1.5 + i / 5, petal_width: 0.2 + i / 10 } }) });
+      await fetch(`${platform.endpoints.apiUrl}/models/iris/predict`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          features: {
+            sepal_length: 5 + i / 10,
+            sepal_width: 3.4,
+            petal_length: 1.5 + i / 5,
+            petal_width: 0.2 + i / 10,
+          },
+        }),
+      });
     }
     const page = await open('/dashboard');
     for (const chart of ['requests', 'api-latency', 'predictions', 'model-version', 'pipeline-runs']) {
-      await page.locator(`[data-chart="${chart}"] svg path, [data-chart="${chart}"] svg rect`).first().waitFor({ state: 'attached', timeout: 15_000 });
+      await page
+        .locator(`[data-chart="${chart}"] svg path, [data-chart="${chart}"] svg rect`)
+        .first()
+        .waitFor({ state: 'attached', timeout: 15_000 });
     }
     expect(Number((await page.textContent('#t-requests'))?.replace(/\D/g, ''))).toBeGreaterThanOrEqual(20);
     expect(Number((await page.textContent('#t-predictions'))?.replace(/\D/g, ''))).toBeGreaterThanOrEqual(20);

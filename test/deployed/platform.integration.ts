@@ -35,13 +35,16 @@ const endpoints = endpointsFromEnv();
 const s3 = new S3Client({
   region: endpoints.region,
   // Emulators: path-style addressing, and no default request checksums (s3rver predates them).
-  ...(endpoints.s3Endpoint === undefined ? {} : { endpoint: endpoints.s3Endpoint, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED' as const }),
+  ...(endpoints.s3Endpoint === undefined
+    ? {}
+    : { endpoint: endpoints.s3Endpoint, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED' as const }),
 });
 const dataStore = new S3ObjectStore(s3, endpoints.dataBucket);
 const modelStore = new S3ObjectStore(s3, endpoints.modelBucket);
 
 const spec = loadModelSpecs(join(ROOT, 'config', 'models')).find((s) => s.name === MODEL);
-if (!spec?.data.columns || !spec.contract.labelValues) throw new Error(`config/models/${MODEL}.json must name its columns and label values`);
+if (!spec?.data.columns || !spec.contract.labelValues)
+  throw new Error(`config/models/${MODEL}.json must name its columns and label values`);
 const CLASSES = spec.contract.labelValues;
 const FEATURES = spec.data.columns.filter((c) => c !== spec.data.label);
 /** The data file the iris spec describes (no header, columns as in the spec). */
@@ -55,7 +58,8 @@ const EXAMPLES = [
 ].map(({ label, values }) => ({ label, features: Object.fromEntries(FEATURES.map((name, i) => [name, values[i]])) }));
 
 /** The right number of columns, but no usable row: unknown labels and words where numbers belong. */
-const MALFORMED_CSV = Array.from({ length: 40 }, (_, i) => `${i % 2 === 0 ? 'five' : '5.1'},3.5,1.4,0.2,Iris-unknown`).join('\n') + '\n';
+const MALFORMED_CSV =
+  Array.from({ length: 40 }, (_, i) => `${i % 2 === 0 ? 'five' : '5.1'},3.5,1.4,0.2,Iris-unknown`).join('\n') + '\n';
 
 const STAMP = new Date().toISOString().replace(/[-:.]/g, '');
 
@@ -93,11 +97,15 @@ const predictionSchema = z.object({
   model: z.string(),
   version: z.number(),
   inferenceId: z.string(),
-  predictions: z.array(z.object({ inferenceId: z.string(), label: z.string(), probabilities: z.record(z.string(), z.number()) })).min(1),
+  predictions: z
+    .array(z.object({ inferenceId: z.string(), label: z.string(), probabilities: z.record(z.string(), z.number()) }))
+    .min(1),
 });
 type PredictResponse = z.infer<typeof predictionSchema>;
 
-const errorSchema = z.object({ error: z.object({ code: z.string(), message: z.string(), field: z.string().optional() }) });
+const errorSchema = z.object({
+  error: z.object({ code: z.string(), message: z.string(), field: z.string().optional() }),
+});
 
 async function call(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
   const response = await fetch(`${endpoints.apiUrl}${path}`, {
@@ -110,7 +118,9 @@ async function call(method: 'GET' | 'POST', path: string, body?: unknown): Promi
   try {
     return { status: response.status, json: JSON.parse(text) as unknown };
   } catch {
-    throw new Error(`${method} ${path} answered ${response.status} with a body that is not JSON: ${text.slice(0, 300)}`);
+    throw new Error(
+      `${method} ${path} answered ${response.status} with a body that is not JSON: ${text.slice(0, 300)}`,
+    );
   }
 }
 
@@ -135,12 +145,20 @@ async function predict(body: unknown): Promise<PredictResponse> {
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
 /** Polls until `attempt` returns a value; a throw inside it ends the wait at once (a definite failure). */
-async function waitFor<T>(what: string, timeoutMs: number, attempt: () => Promise<T | undefined>, lastSeen: () => string): Promise<T> {
+async function waitFor<T>(
+  what: string,
+  timeoutMs: number,
+  attempt: () => Promise<T | undefined>,
+  lastSeen: () => string,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const result = await attempt();
     if (result !== undefined) return result;
-    if (Date.now() >= deadline) throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}; last seen: ${lastSeen()}`);
+    if (Date.now() >= deadline)
+      throw new Error(
+        `timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}; last seen: ${lastSeen()}`,
+      );
     await sleep(POLL_MS);
   }
 }
@@ -187,11 +205,19 @@ function runOfUpload(runs: readonly RunRecord[], upload: Upload, execution: stri
     (r) =>
       r.status === 'finished' &&
       r.summary.finishedAt >= upload.notBefore &&
-      findProcessedKey(r.summary.data.files.map((f) => f.key), MODEL, upload.file, upload.etag) !== undefined,
+      findProcessedKey(
+        r.summary.data.files.map((f) => f.key),
+        MODEL,
+        upload.file,
+        upload.etag,
+      ) !== undefined,
   );
 }
 
-const quarantineKeys = (upload: Upload) => ({ copy: `quarantine/${MODEL}/${upload.file}`, report: `quarantine/${MODEL}/${upload.file}.report.json` });
+const quarantineKeys = (upload: Upload) => ({
+  copy: `quarantine/${MODEL}/${upload.file}`,
+  report: `quarantine/${MODEL}/${upload.file}.report.json`,
+});
 
 async function waitForRun(upload: Upload): Promise<RunSummary> {
   let execution: string | undefined;
@@ -202,7 +228,8 @@ async function waitForRun(upload: Upload): Promise<RunSummary> {
     async () => {
       execution ??= await claimedBy(upload);
       const quarantined = await readJson(dataStore, quarantineKeys(upload).report);
-      if (quarantined !== undefined) throw new Error(`${upload.key} was quarantined instead of training: ${JSON.stringify(quarantined)}`);
+      if (quarantined !== undefined)
+        throw new Error(`${upload.key} was quarantined instead of training: ${JSON.stringify(quarantined)}`);
       const runs = await listRuns(modelStore, MODEL);
       const run = runOfUpload(runs, upload, execution);
       seen = `claimed by ${execution ?? '(no execution yet: is the EventBridge rule delivering?)'}, ${runs.length} run record(s) of ${MODEL}, this upload's run: ${run?.status ?? 'none yet'}`;
@@ -237,7 +264,14 @@ describe(`the deployed platform (${endpoints.apiUrl})`, () => {
 
     expect(summary).toMatchObject({ model: MODEL, trigger: 'upload' });
     // The run trained on this upload (its processed copy), and compared against the champion that served.
-    expect(findProcessedKey(summary.data.files.map((f) => f.key), MODEL, uploaded.file, uploaded.etag)).toBeDefined();
+    expect(
+      findProcessedKey(
+        summary.data.files.map((f) => f.key),
+        MODEL,
+        uploaded.file,
+        uploaded.etag,
+      ),
+    ).toBeDefined();
     expect(summary.champion?.version).toBe(championBefore);
     // iris is easy: the candidate may only tie the champion and stay a challenger. Either way the
     // registry must say what the summary says.
@@ -267,16 +301,24 @@ describe(`the deployed platform (${endpoints.apiUrl})`, () => {
 
     expect(batch.model).toBe(MODEL);
     expect(batch.predictions.map((p) => p.label)).toEqual(EXAMPLES.map((e) => e.label));
-    expect(batch.predictions.map((p) => Object.keys(p.probabilities).sort())).toEqual(EXAMPLES.map(() => [...CLASSES].sort()));
+    expect(batch.predictions.map((p) => Object.keys(p.probabilities).sort())).toEqual(
+      EXAMPLES.map(() => [...CLASSES].sort()),
+    );
     expect(single.predictions).toHaveLength(1);
     expect(CLASSES).toContain(single.predictions[0].label);
   });
 
   it('takes a true label for an answer by its inference id, and refuses one for an id it never issued', async () => {
     const answer = await predict({ features: EXAMPLES[0].features });
-    const accepted = await call('POST', `/models/${MODEL}/feedback`, { inferenceId: answer.predictions[0].inferenceId, label: EXAMPLES[0].label });
+    const accepted = await call('POST', `/models/${MODEL}/feedback`, {
+      inferenceId: answer.predictions[0].inferenceId,
+      label: EXAMPLES[0].label,
+    });
     expect(accepted).toEqual({ status: 200, json: { model: MODEL, accepted: 1 } });
-    const unknown = await call('POST', `/models/${MODEL}/feedback`, { inferenceId: '0190f5c2-7a1b-7c3d-8e4f-0123456789ab', label: EXAMPLES[0].label });
+    const unknown = await call('POST', `/models/${MODEL}/feedback`, {
+      inferenceId: '0190f5c2-7a1b-7c3d-8e4f-0123456789ab',
+      label: EXAMPLES[0].label,
+    });
     expect(unknown.status).toBe(404);
     expect(errorSchema.parse(unknown.json).error).toMatchObject({ code: 'unknown_inference_id', field: 'inferenceId' });
   });
@@ -301,7 +343,11 @@ describe(`the deployed platform (${endpoints.apiUrl})`, () => {
       `${keys.copy} and ${keys.report} in ${endpoints.dataBucket}`,
       QUARANTINE_TIMEOUT_MS,
       async () => {
-        const [copy, report, original] = await Promise.all([dataStore.get(keys.copy), readJson(dataStore, keys.report), dataStore.get(uploaded.key)]);
+        const [copy, report, original] = await Promise.all([
+          dataStore.get(keys.copy),
+          readJson(dataStore, keys.report),
+          dataStore.get(uploaded.key),
+        ]);
         seen = `copy ${copy ? 'present' : 'absent'}, report ${report === undefined ? 'absent' : 'present'}, original ${original ? 'still in incoming/' : 'gone'}`;
         // The original goes only after its copy and report are written.
         return copy && report !== undefined && !original ? { copy, report } : undefined;

@@ -25,7 +25,11 @@ const ROOT = join(__dirname, '..', '..');
 function runJest(env: NodeJS.ProcessEnv, args: readonly string[]): Promise<number> {
   const jest = require.resolve('jest/bin/jest');
   return new Promise((done) => {
-    const child = spawn(process.execPath, [jest, '--config', join(ROOT, 'jest.integration.config.js'), '--runInBand', ...args], { cwd: ROOT, env, stdio: 'inherit' });
+    const child = spawn(
+      process.execPath,
+      [jest, '--config', join(ROOT, 'jest.integration.config.js'), '--runInBand', ...args],
+      { cwd: ROOT, env, stdio: 'inherit' },
+    );
     child.on('error', (error) => {
       console.error(`integration: could not start jest: ${error.message}`);
       done(1);

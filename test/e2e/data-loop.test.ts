@@ -37,7 +37,15 @@ function irisRows(): Row[] {
     .filter((line) => line.trim() !== '')
     .map((line) => {
       const [sepal_length, sepal_width, petal_length, petal_width, label] = line.split(',');
-      return { features: { sepal_length: Number(sepal_length), sepal_width: Number(sepal_width), petal_length: Number(petal_length), petal_width: Number(petal_width) }, label };
+      return {
+        features: {
+          sepal_length: Number(sepal_length),
+          sepal_width: Number(sepal_width),
+          petal_length: Number(petal_length),
+          petal_width: Number(petal_width),
+        },
+        label,
+      };
     });
 }
 
@@ -67,15 +75,25 @@ describe('capture -> feedback -> drift -> retrain, through the local platform', 
   const rows = irisRows();
   const random = seeded(7);
 
-  async function predictMany(count: number, shift: (features: Record<string, number>) => Record<string, number>): Promise<Answered[]> {
+  async function predictMany(
+    count: number,
+    shift: (features: Record<string, number>) => Record<string, number>,
+  ): Promise<Answered[]> {
     const answered: Answered[] = [];
     // Eight at a time: steady traffic, not one request per event-loop turn.
     for (let start = 0; start < count; start += 8) {
       const batch = Array.from({ length: Math.min(8, count - start) }, () => rows[Math.floor(random() * rows.length)]);
       const answers = await Promise.all(
         batch.map(async (row) => {
-          const response = await fetch(`${apiUrl}/models/iris/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ features: shift(row.features) }) });
-          const body = (await response.json()) as { inferenceId: string; predictions: { inferenceId: string; label: string }[] };
+          const response = await fetch(`${apiUrl}/models/iris/predict`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ features: shift(row.features) }),
+          });
+          const body = (await response.json()) as {
+            inferenceId: string;
+            predictions: { inferenceId: string; label: string }[];
+          };
           if (response.status !== 200) throw new Error(`predict answered ${response.status}: ${JSON.stringify(body)}`);
           expect(response.headers.get('x-inference-id')).toBe(body.inferenceId);
           return { id: body.predictions[0].inferenceId, predicted: body.predictions[0].label, truth: row.label };
@@ -94,8 +112,13 @@ describe('capture -> feedback -> drift -> retrain, through the local platform', 
     const specsDir = join(dataDir, 'specs');
     mkdirSync(specsDir);
     // iris as shipped, trained on two algorithms so seeding and the drift run take seconds.
-    const spec = JSON.parse(readFileSync(join(REPO, 'config/models/iris.json'), 'utf8')) as Record<string, unknown> & { training: Record<string, unknown> };
-    writeFileSync(join(specsDir, 'iris.json'), JSON.stringify({ ...spec, training: { ...spec.training, algorithms: ['lr', 'nb'] } }));
+    const spec = JSON.parse(readFileSync(join(REPO, 'config/models/iris.json'), 'utf8')) as Record<string, unknown> & {
+      training: Record<string, unknown>;
+    };
+    writeFileSync(
+      join(specsDir, 'iris.json'),
+      JSON.stringify({ ...spec, training: { ...spec.training, algorithms: ['lr', 'nb'] } }),
+    );
     const log = (line: string) => lines.push(line);
     const progress = progressReporter(log);
     platform = await startLocalPlatform({
@@ -130,9 +153,17 @@ describe('capture -> feedback -> drift -> retrain, through the local platform', 
     expect(steadyReport.records).toBe(500);
     expect(steadyReport.judged).toBe(true);
     expect(steadyReport.baselineVersion).toBe(1);
-    expect(steadyReport.features.map((f) => f.feature).sort()).toEqual(['petal_length', 'petal_width', 'sepal_length', 'sepal_width']);
+    expect(steadyReport.features.map((f) => f.feature).sort()).toEqual([
+      'petal_length',
+      'petal_width',
+      'sepal_length',
+      'sepal_width',
+    ]);
     for (const feature of steadyReport.features) {
-      expect({ feature: feature.feature, below: (feature.score as number) < 0.1 }).toEqual({ feature: feature.feature, below: true });
+      expect({ feature: feature.feature, below: (feature.score as number) < 0.1 }).toEqual({
+        feature: feature.feature,
+        below: true,
+      });
       expect(feature.verdict).toBe('stable');
     }
     expect(steadyReport.drifted).toEqual([]);
@@ -172,11 +203,22 @@ describe('capture -> feedback -> drift -> retrain, through the local platform', 
       expect(report.retrain.reason).toMatch(/cool-down/);
     }
     expect(driftRuns()).toHaveLength(1);
-    expect(driftRuns()[0].input).toMatchObject({ model: 'iris', trigger: 'drift', reportKey: expect.stringMatching(/^monitoring\/iris\//) });
+    expect(driftRuns()[0].input).toMatchObject({
+      model: 'iris',
+      trigger: 'drift',
+      reportKey: expect.stringMatching(/^monitoring\/iris\//),
+    });
     // What a user runs: the CLI asks the local platform for a tick and prints the table.
     const endpoints = readEndpoints(dataDir);
     const cli = await registryCli(
-      { API_URL: apiUrl, DATA_BUCKET: endpoints.dataBucket, MODEL_BUCKET: endpoints.modelBucket, AWS_ENDPOINT_URL: endpoints.s3Endpoint, AWS_ACCESS_KEY_ID: LOCAL_S3_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: LOCAL_S3_CREDENTIALS.secretAccessKey },
+      {
+        API_URL: apiUrl,
+        DATA_BUCKET: endpoints.dataBucket,
+        MODEL_BUCKET: endpoints.modelBucket,
+        AWS_ENDPOINT_URL: endpoints.s3Endpoint,
+        AWS_ACCESS_KEY_ID: LOCAL_S3_CREDENTIALS.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: LOCAL_S3_CREDENTIALS.secretAccessKey,
+      },
       ['drift', 'iris', '--now'],
     );
     expect(cli.err).toBe('');

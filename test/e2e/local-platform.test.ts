@@ -21,7 +21,14 @@ import { ai4iMoreReadings } from '../helpers/more-readings';
 
 const REPO = join(__dirname, '../..');
 const IRIS_ROW = { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 };
-const AI4I_ROW = { Type: 'L', 'Air temperature [K]': 298.1, 'Process temperature [K]': 308.6, 'Rotational speed [rpm]': 1551, 'Torque [Nm]': 42.8, 'Tool wear [min]': 0 };
+const AI4I_ROW = {
+  Type: 'L',
+  'Air temperature [K]': 298.1,
+  'Process temperature [K]': 308.6,
+  'Rotational speed [rpm]': 1551,
+  'Torque [Nm]': 42.8,
+  'Tool wear [min]': 0,
+};
 
 jest.setTimeout(240_000);
 
@@ -35,7 +42,10 @@ describe('the local platform: npm start, used over HTTP and the AWS SDK', () => 
 
   /** The ai4i2020 spec the pipeline function loads when it starts (MODEL_SPECS_DIR). */
   function ai4iAlgorithms(algorithms: string[]): void {
-    const spec = JSON.parse(readFileSync(join(REPO, 'config/models/ai4i2020.json'), 'utf8')) as { training: { algorithms: string[] }; gate: { floor: number } };
+    const spec = JSON.parse(readFileSync(join(REPO, 'config/models/ai4i2020.json'), 'utf8')) as {
+      training: { algorithms: string[] };
+      gate: { floor: number };
+    };
     spec.training.algorithms = algorithms;
     spec.gate.floor = 0.5;
     writeFileSync(join(specsDir, 'ai4i2020.json'), JSON.stringify(spec));
@@ -43,13 +53,31 @@ describe('the local platform: npm start, used over HTTP and the AWS SDK', () => 
 
   /** Starts the platform on free ports and connects to it the way scripts do: through endpoints.json. */
   async function start(): Promise<void> {
-    platform = await startLocalPlatform({ dataDir, port: 0, s3Port: 0, specsDir, log: (line) => lines.push(line), onPipelineEvent: progressReporter((line) => lines.push(line)) });
+    platform = await startLocalPlatform({
+      dataDir,
+      port: 0,
+      s3Port: 0,
+      specsDir,
+      log: (line) => lines.push(line),
+      onPipelineEvent: progressReporter((line) => lines.push(line)),
+    });
     endpoints = readEndpoints(dataDir);
-    s3 = new S3Client({ endpoint: endpoints.s3Endpoint, region: endpoints.region, forcePathStyle: true, credentials: LOCAL_S3_CREDENTIALS, requestChecksumCalculation: 'WHEN_REQUIRED' });
+    s3 = new S3Client({
+      endpoint: endpoints.s3Endpoint,
+      region: endpoints.region,
+      forcePathStyle: true,
+      credentials: LOCAL_S3_CREDENTIALS,
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+    });
   }
 
   async function api(path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
-    const response = await fetch(`${endpoints.apiUrl}${path}`, body === undefined ? {} : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const response = await fetch(
+      `${endpoints.apiUrl}${path}`,
+      body === undefined
+        ? {}
+        : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) },
+    );
     return { status: response.status, json: (await response.json()) as Record<string, unknown> };
   }
 
@@ -58,13 +86,18 @@ describe('the local platform: npm start, used over HTTP and the AWS SDK', () => 
     for (;;) {
       const value = await probe();
       if (value !== undefined) return value;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; platform output:\n${lines.join('\n')}`);
+      if (Date.now() > deadline)
+        throw new Error(`timed out waiting for ${what}; platform output:\n${lines.join('\n')}`);
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
   }
 
-  const keys = async (prefix: string) => ((await s3.send(new ListObjectsV2Command({ Bucket: endpoints.dataBucket, Prefix: prefix }))).Contents ?? []).map((o) => o.Key);
-  const champion = async (model: string) => ((await api(`/models/${model}`)).json.champion as { version: number } | null)?.version;
+  const keys = async (prefix: string) =>
+    ((await s3.send(new ListObjectsV2Command({ Bucket: endpoints.dataBucket, Prefix: prefix }))).Contents ?? []).map(
+      (o) => o.Key,
+    );
+  const champion = async (model: string) =>
+    ((await api(`/models/${model}`)).json.champion as { version: number } | null)?.version;
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'local-platform-'));
@@ -82,7 +115,13 @@ describe('the local platform: npm start, used over HTTP and the AWS SDK', () => 
   });
 
   test('writes endpoints.json once ready and answers GET /health', async () => {
-    expect(endpoints).toEqual({ apiUrl: platform.endpoints.apiUrl, s3Endpoint: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/), region: 'us-east-1', dataBucket: 'mlops-data', modelBucket: 'mlops-models' });
+    expect(endpoints).toEqual({
+      apiUrl: platform.endpoints.apiUrl,
+      s3Endpoint: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),
+      region: 'us-east-1',
+      dataBucket: 'mlops-data',
+      modelBucket: 'mlops-models',
+    });
     expect((await api('/health')).status).toBe(200);
   });
 
@@ -108,7 +147,13 @@ describe('the local platform: npm start, used over HTTP and the AWS SDK', () => 
     expect((await api('/predict', { features: AI4I_ROW })).json).toMatchObject({ version: 1 });
   });
   test('an upload under incoming/ retrains, and the new champion serves without a restart', async () => {
-    await s3.send(new PutObjectCommand({ Bucket: endpoints.dataBucket, Key: 'incoming/ai4i2020/more-readings.csv', Body: ai4iMoreReadings(1) }));
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: endpoints.dataBucket,
+        Key: 'incoming/ai4i2020/more-readings.csv',
+        Body: ai4iMoreReadings(1),
+      }),
+    );
     await eventually('version 2 to serve', async () => {
       const answer = await api('/predict', { features: AI4I_ROW });
       return answer.json.version === 2 ? answer : undefined;
@@ -119,20 +164,34 @@ describe('the local platform: npm start, used over HTTP and the AWS SDK', () => 
   });
 
   test('a malformed upload ends in quarantine/ with its report, and the champion keeps serving', async () => {
-    await s3.send(new PutObjectCommand({ Bucket: endpoints.dataBucket, Key: 'incoming/ai4i2020/broken.csv', Body: 'UDI,Type\n1,L\n2,M\n' }));
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: endpoints.dataBucket,
+        Key: 'incoming/ai4i2020/broken.csv',
+        Body: 'UDI,Type\n1,L\n2,M\n',
+      }),
+    );
     const report = 'quarantine/ai4i2020/broken.csv.report.json';
-    await eventually('the quarantine report', async () => ((await keys('quarantine/ai4i2020/')).includes(report) ? true : undefined));
+    await eventually('the quarantine report', async () =>
+      (await keys('quarantine/ai4i2020/')).includes(report) ? true : undefined,
+    );
     expect(await keys('quarantine/ai4i2020/')).toEqual(expect.arrayContaining(['quarantine/ai4i2020/broken.csv']));
-    const body = await (await s3.send(new GetObjectCommand({ Bucket: endpoints.dataBucket, Key: report }))).Body?.transformToString();
-    expect(JSON.parse(body ?? '{}')).toMatchObject({ problems: expect.arrayContaining([expect.objectContaining({ kind: expect.any(String) })]) });
+    const body = await (
+      await s3.send(new GetObjectCommand({ Bucket: endpoints.dataBucket, Key: report }))
+    ).Body?.transformToString();
+    expect(JSON.parse(body ?? '{}')).toMatchObject({
+      problems: expect.arrayContaining([expect.objectContaining({ kind: expect.any(String) })]),
+    });
     await platform.pipeline.idle();
     expect(await champion('ai4i2020')).toBe(2);
     expect((await api('/predict', { features: AI4I_ROW })).json.version).toBe(2);
   });
 
-
   test('GET /dashboard/data shows the requests, predictions and pipeline runs the functions reported', async () => {
-    const data = (await api('/dashboard/data')).json as { totals: { requests: number; predictions: number; runs: Record<string, number>; quarantinedFiles: number }; panels: { id: string; series: { name: string }[] }[] };
+    const data = (await api('/dashboard/data')).json as {
+      totals: { requests: number; predictions: number; runs: Record<string, number>; quarantinedFiles: number };
+      panels: { id: string; series: { name: string }[] }[];
+    };
     expect(data.totals.requests).toBeGreaterThan(0);
     expect(data.totals.predictions).toBeGreaterThan(0);
     // The pipeline's metrics come from its function's EMF log lines, as CloudWatch reads them.

@@ -28,7 +28,9 @@ import { Rng } from '../../training/rng';
 
 const REPO = join(__dirname, '../..');
 const IRIS = readFileSync(join(REPO, 'training/datasets/iris.csv'), 'utf8');
-const IRIS_ROWS = IRIS.split('\n').filter((l) => l.trim() !== '').map((l) => l.split(','));
+const IRIS_ROWS = IRIS.split('\n')
+  .filter((l) => l.trim() !== '')
+  .map((l) => l.split(','));
 
 jest.setTimeout(300_000);
 
@@ -40,7 +42,9 @@ function irisLike(count: number, seed: number, shift: { petal: number; sepalWidt
     const [sl, sw, pl, pw, label] = IRIS_ROWS[rng.int(IRIS_ROWS.length)];
     const noise = () => (rng.next() - 0.5) * 0.2;
     const value = (base: string, add: number) => (Number(base) + add + noise()).toFixed(3);
-    lines.push([value(sl, 0), value(sw, shift.sepalWidth), value(pl, shift.petal), value(pw, shift.petal / 2), label].join(','));
+    lines.push(
+      [value(sl, 0), value(sw, shift.sepalWidth), value(pl, shift.petal), value(pw, shift.petal / 2), label].join(','),
+    );
   }
   return `${lines.join('\n')}\n`;
 }
@@ -59,13 +63,29 @@ describe('retraining decisions through the local platform', () => {
     mkdirSync(specsDir);
     // The bundled iris spec with a 2-point margin: a candidate trained on more rows of the same
     // distribution must not win by noise, while one that learnt a new regime wins by far more.
-    const spec = JSON.parse(readFileSync(join(REPO, 'config/models/iris.json'), 'utf8')) as { training: { algorithms: string[] }; gate: { margin: number } };
+    const spec = JSON.parse(readFileSync(join(REPO, 'config/models/iris.json'), 'utf8')) as {
+      training: { algorithms: string[] };
+      gate: { margin: number };
+    };
     spec.training.algorithms = ['lr', 'rf', 'nb'];
     spec.gate.margin = 0.02;
     writeFileSync(join(specsDir, 'iris.json'), JSON.stringify(spec));
-    platform = await startLocalPlatform({ dataDir, port: 0, s3Port: 0, specsDir, log: (line) => lines.push(line), onPipelineEvent: progressReporter((line) => lines.push(line)) });
+    platform = await startLocalPlatform({
+      dataDir,
+      port: 0,
+      s3Port: 0,
+      specsDir,
+      log: (line) => lines.push(line),
+      onPipelineEvent: progressReporter((line) => lines.push(line)),
+    });
     endpoints = readEndpoints(dataDir);
-    s3 = new S3Client({ endpoint: endpoints.s3Endpoint, region: endpoints.region, forcePathStyle: true, credentials: LOCAL_S3_CREDENTIALS, requestChecksumCalculation: 'WHEN_REQUIRED' });
+    s3 = new S3Client({
+      endpoint: endpoints.s3Endpoint,
+      region: endpoints.region,
+      forcePathStyle: true,
+      credentials: LOCAL_S3_CREDENTIALS,
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+    });
     modelStore = new S3ObjectStore(s3, endpoints.modelBucket);
     await platform.seeded;
   });
@@ -75,13 +95,18 @@ describe('retraining decisions through the local platform', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  const keys = async (bucket: string, prefix: string) => ((await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }))).Contents ?? []).map((o) => o.Key as string);
-  const text = async (bucket: string, key: string) => (await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body?.transformToString()) ?? '';
+  const keys = async (bucket: string, prefix: string) =>
+    ((await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }))).Contents ?? []).map(
+      (o) => o.Key as string,
+    );
+  const text = async (bucket: string, key: string) =>
+    (await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body?.transformToString()) ?? '';
   const champion = async () => {
     const response = await fetch(`${endpoints.apiUrl}/models/iris`);
     return ((await response.json()) as { champion: { version: number } | null }).champion?.version;
   };
-  const versions = async () => (await keys(endpoints.modelBucket, 'registry/iris/versions/')).filter((k) => k.endsWith('/manifest.json')).length;
+  const versions = async () =>
+    (await keys(endpoints.modelBucket, 'registry/iris/versions/')).filter((k) => k.endsWith('/manifest.json')).length;
 
   /** Uploads a file under incoming/iris/ and returns the run record it produced. */
   async function uploadAndRun(file: string, body: string): Promise<RunRecord> {
@@ -89,7 +114,9 @@ describe('retraining decisions through the local platform', () => {
     await s3.send(new PutObjectCommand({ Bucket: endpoints.dataBucket, Key: `incoming/iris/${file}`, Body: body }));
     for (let i = 0; i < 400; i++) {
       await platform.pipeline.idle();
-      const fresh = (await listRuns(modelStore, 'iris')).filter((r) => !before.has(r.runId) && r.status !== 'incomplete');
+      const fresh = (await listRuns(modelStore, 'iris')).filter(
+        (r) => !before.has(r.runId) && r.status !== 'incomplete',
+      );
       if (fresh.length > 0) return fresh[0];
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
@@ -99,7 +126,16 @@ describe('retraining decisions through the local platform', () => {
   /** Every alias move of iris, oldest first, as the registry CLI reads them. */
   async function registryHistory(): Promise<{ alias: string; version: number; previousVersion?: number }[]> {
     const moves = (await keys(endpoints.modelBucket, 'registry/iris/history/')).sort();
-    return Promise.all(moves.map(async (key) => JSON.parse(await text(endpoints.modelBucket, key)) as { alias: string; version: number; previousVersion?: number }));
+    return Promise.all(
+      moves.map(
+        async (key) =>
+          JSON.parse(await text(endpoints.modelBucket, key)) as {
+            alias: string;
+            version: number;
+            previousVersion?: number;
+          },
+      ),
+    );
   }
 
   const finished = (run: RunRecord): RunSummary => {
@@ -109,7 +145,9 @@ describe('retraining decisions through the local platform', () => {
 
   /** The digests of the rows a registered version trained on (train + validation), from its manifest's data files and split. */
   async function trainedRows(version: number): Promise<Set<string>> {
-    const manifest = JSON.parse(await text(endpoints.modelBucket, `registry/iris/versions/${version}/manifest.json`)) as ModelManifest;
+    const manifest = JSON.parse(
+      await text(endpoints.modelBucket, `registry/iris/versions/${version}/manifest.json`),
+    ) as ModelManifest;
     const split = manifest.split as unknown as SplitRecord;
     expect(split.scheme).toBe('row-content-sha256/v1');
     const rows = new Set<string>();
@@ -118,7 +156,8 @@ describe('retraining decisions through the local platform', () => {
       const path = join(dataDir, `check-${version}-${rows.size}.csv`);
       writeFileSync(path, await text(endpoints.dataBucket, key));
       const table = loadTable([path], PROCESSED_LOAD_OPTIONS);
-      for (const digest of rowDigests(table.columns, table.rows, split)) if (splitPart(digest, split.seed, split.fractions) !== 'holdout') rows.add(digest);
+      for (const digest of rowDigests(table.columns, table.rows, split))
+        if (splitPart(digest, split.seed, split.fractions) !== 'holdout') rows.add(digest);
     }
     return rows;
   }
@@ -147,11 +186,17 @@ describe('retraining decisions through the local platform', () => {
   });
 
   test('rows of the original distribution: the champion keeps serving, judged on rows neither model trained on', async () => {
-    const summary = finished(await uploadAndRun('more-of-the-same.csv', irisLike(150, 23, { petal: 0, sepalWidth: 0 })));
+    const summary = finished(
+      await uploadAndRun('more-of-the-same.csv', irisLike(150, 23, { petal: 0, sepalWidth: 0 })),
+    );
     expect(summary.registration).toMatchObject({ version: 3, alias: 'challenger', promoted: false });
     expect(summary.decision.reason).toMatch(/does not beat champion v2/);
     expect(await champion()).toBe(2);
-    const served = await fetch(`${endpoints.apiUrl}/models/iris/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ features: { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 } }) });
+    const served = await fetch(`${endpoints.apiUrl}/models/iris/predict`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ features: { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 } }),
+    });
     expect(((await served.json()) as { version: number }).version).toBe(2);
 
     // The compared rows, as the run recorded them, against the rows each model's recorded split trained on.
@@ -171,7 +216,13 @@ describe('retraining decisions through the local platform', () => {
     // Each file: rows of a third regime the champion has not seen, so most candidates pass the gate against it.
     await Promise.all(
       Array.from({ length: 8 }, (_, i) =>
-        s3.send(new PutObjectCommand({ Bucket: endpoints.dataBucket, Key: `incoming/iris/burst-${i}.csv`, Body: irisLike(60, 100 + i, { petal: -1, sepalWidth: -2 }) })),
+        s3.send(
+          new PutObjectCommand({
+            Bucket: endpoints.dataBucket,
+            Key: `incoming/iris/burst-${i}.csv`,
+            Body: irisLike(60, 100 + i, { petal: -1, sepalWidth: -2 }),
+          }),
+        ),
       ),
     );
     let runs: RunRecord[] = [];
@@ -186,7 +237,9 @@ describe('retraining decisions through the local platform', () => {
     expect(await keys(endpoints.dataBucket, 'incoming/')).toEqual([]);
 
     // The champion's moves made by these runs, in order: each from the version its run compared with.
-    const history = JSON.parse(await text(endpoints.modelBucket, 'registry/iris/aliases/champion.json')) as { version: number };
+    const history = JSON.parse(await text(endpoints.modelBucket, 'registry/iris/aliases/champion.json')) as {
+      version: number;
+    };
     const promotions = summaries.filter((s) => s.registration.promoted);
     expect(promotions.length).toBeGreaterThan(0);
     const moves = await registryHistory();

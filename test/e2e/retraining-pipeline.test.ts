@@ -46,7 +46,16 @@ describe('retraining pipeline: the synthesised definition, run end to end', () =
     scratch = mkdtempSync(join(tmpdir(), 'pipeline-e2e-'));
     const modelStore = store.store('models');
     registry = new ModelRegistry(modelStore, new OnnxModelValidator());
-    const steps = createStepRunner({ dataStore: store.store('data'), modelStore, registry, specs, clock: () => new Date(), tmpDir: scratch, dataBucket: 'data', recorder: metrics });
+    const steps = createStepRunner({
+      dataStore: store.store('data'),
+      modelStore,
+      registry,
+      specs,
+      clock: () => new Date(),
+      tmpDir: scratch,
+      dataBucket: 'data',
+      recorder: metrics,
+    });
 
     // The definition MlopsPipeline ships, as the local platform synthesises it.
     const { definition, functionArn } = synthesisedPipeline([base]);
@@ -70,12 +79,23 @@ describe('retraining pipeline: the synthesised definition, run end to end', () =
   async function upload(file: string, body: Uint8Array | string): Promise<RunResult> {
     const key = `incoming/ai4i2020/${file}`;
     const { etag } = await store.store('data').put(key, body);
-    const started = executions.start({ trigger: 'upload', bucket: 'data', key, etag }, executionNameFor({ bucket: 'data', key, etag }));
+    const started = executions.start(
+      { trigger: 'upload', bucket: 'data', key, etag },
+      executionNameFor({ bucket: 'data', key, etag }),
+    );
     if (!started.started) throw new Error(`execution ${started.name} was not started`);
     return started.result;
   }
 
-  const output = (r: RunResult) => (r as { output: { evaluation: { decision: { promote: boolean; reason: string }; champion?: { version: number } }; registration: { version: number; alias: string } } }).output;
+  const output = (r: RunResult) =>
+    (
+      r as {
+        output: {
+          evaluation: { decision: { promote: boolean; reason: string }; champion?: { version: number } };
+          registration: { version: number; alias: string };
+        };
+      }
+    ).output;
   const champion = async () => {
     const alias = await registry.resolveAlias('ai4i2020', 'champion');
     return alias === undefined || alias === 'unchanged' ? undefined : alias.record.version;
@@ -118,7 +138,9 @@ describe('retraining pipeline: the synthesised definition, run end to end', () =
     expect(result.status).toBe('SUCCEEDED');
     expect((result as { output: { validation: { status: string } } }).output.validation.status).toBe('quarantined');
     const quarantined = await store.store('data').list('quarantine/ai4i2020/');
-    expect(quarantined).toEqual(expect.arrayContaining(['quarantine/ai4i2020/broken.csv', 'quarantine/ai4i2020/broken.csv.report.json']));
+    expect(quarantined).toEqual(
+      expect.arrayContaining(['quarantine/ai4i2020/broken.csv', 'quarantine/ai4i2020/broken.csv.report.json']),
+    );
     expect(await store.store('data').list('incoming/')).toEqual([]);
     expect(await champion()).toBe(3);
     expect(notices.some((n) => /quarantine/i.test(n.Subject ?? ''))).toBe(true);
@@ -135,10 +157,20 @@ describe('retraining pipeline: the synthesised definition, run end to end', () =
   });
 
   test('every run is tracked under runs/ and listed by npm run registry -- runs', async () => {
-    const env = { MODEL_BUCKET: 'models', AWS_ENDPOINT_URL: store.server.endpoint, AWS_ACCESS_KEY_ID: LOCAL_S3_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: LOCAL_S3_CREDENTIALS.secretAccessKey };
+    const env = {
+      MODEL_BUCKET: 'models',
+      AWS_ENDPOINT_URL: store.server.endpoint,
+      AWS_ACCESS_KEY_ID: LOCAL_S3_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_S3_CREDENTIALS.secretAccessKey,
+    };
     const out: string[] = [];
-    expect(await runRegistryCli(['runs', 'ai4i2020', '--json'], env, { out: (t) => out.push(t), err: (t) => out.push(t) })).toBe(0);
-    const runs = JSON.parse(out.join('')) as { status: string; summary?: { best: string; registration: { version: number; alias: string }; candidates: unknown[] } }[];
+    expect(
+      await runRegistryCli(['runs', 'ai4i2020', '--json'], env, { out: (t) => out.push(t), err: (t) => out.push(t) }),
+    ).toBe(0);
+    const runs = JSON.parse(out.join('')) as {
+      status: string;
+      summary?: { best: string; registration: { version: number; alias: string }; candidates: unknown[] };
+    }[];
     const finished = runs.filter((r) => r.status === 'finished').map((r) => r.summary);
     expect(finished.map((s) => [s?.best, s?.registration.version, s?.registration.alias])).toEqual([
       ['lr', 1, 'champion'],
@@ -150,7 +182,11 @@ describe('retraining pipeline: the synthesised definition, run end to end', () =
   });
 
   test('each run reports its outcome, scores and duration as metrics', () => {
-    expect(values(PIPELINE_METRICS.runs).map((r) => r.dimensions.outcome)).toEqual(['promoted', 'rejected', 'promoted']);
+    expect(values(PIPELINE_METRICS.runs).map((r) => r.dimensions.outcome)).toEqual([
+      'promoted',
+      'rejected',
+      'promoted',
+    ]);
     expect(values(PIPELINE_METRICS.promoted).map((r) => r.value)).toEqual([1, 0, 1]);
     const candidate = values(PIPELINE_METRICS.candidateScore).map((r) => r.value);
     const champion = values(PIPELINE_METRICS.championScore).map((r) => r.value);
@@ -159,7 +195,9 @@ describe('retraining pipeline: the synthesised definition, run end to end', () =
     expect(champion).toHaveLength(2);
     expect(candidate[1]).toBeLessThan(champion[0]);
     expect(candidate[2]).toBeGreaterThan(champion[1]);
-    expect(values(PIPELINE_METRICS.runDuration).every((r) => r.unit === 'Seconds' && r.value > 0 && r.value < 600)).toBe(true);
+    expect(
+      values(PIPELINE_METRICS.runDuration).every((r) => r.unit === 'Seconds' && r.value > 0 && r.value < 600),
+    ).toBe(true);
     expect(values(PIPELINE_METRICS.runDuration)).toHaveLength(3);
     expect(values(PIPELINE_METRICS.quarantinedFiles)).toHaveLength(1);
     expect(values(PIPELINE_METRICS.runFailures)).toHaveLength(1);
@@ -173,7 +211,9 @@ describe('retraining pipeline: the synthesised definition, run end to end', () =
     const [first, second] = ['delivery-1', 'delivery-2'].map((name) => executions.start(event, name));
     if (!first.started || !second.started) throw new Error('both deliveries should start (different names)');
     const [a, b] = await Promise.all([first.result, second.result]);
-    const outcomes = [a, b].map((r) => (r as { output?: { validation?: { status: string }; registration?: { version: number } } }).output);
+    const outcomes = [a, b].map(
+      (r) => (r as { output?: { validation?: { status: string }; registration?: { version: number } } }).output,
+    );
     expect([a.status, b.status]).toEqual(['SUCCEEDED', 'SUCCEEDED']);
     expect(outcomes.filter((o) => o?.validation?.status === 'duplicate')).toHaveLength(1);
     expect(outcomes.filter((o) => o?.registration).map((o) => o?.registration?.version)).toEqual([4]);

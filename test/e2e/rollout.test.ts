@@ -45,7 +45,15 @@ const TTL_SECONDS = 2;
  * alpha 0.001: a healthy canary faces two chi-square tests of its class mix, each failing a true
  * "same mix" with probability alpha; at 0.001 the test is flaky once in ~500 runs, not ~50.
  */
-const PLAN: RolloutPlan = { steps: [50, 100], bakeSeconds: 2, minRequests: 20, maxExtensions: 5, alpha: 0.001, maxErrorRateIncrease: 0.01, maxP99Increase: 50 };
+const PLAN: RolloutPlan = {
+  steps: [50, 100],
+  bakeSeconds: 2,
+  minRequests: 20,
+  maxExtensions: 5,
+  alpha: 0.001,
+  maxErrorRateIncrease: 0.01,
+  maxP99Increase: 50,
+};
 
 interface Answer {
   readonly at: number;
@@ -116,7 +124,13 @@ class Traffic {
         body: JSON.stringify({ features: this.rows[Math.floor(this.random() * this.rows.length)] }),
       });
       await response.arrayBuffer();
-      this.answers.push({ at: Date.now(), caller, status: response.status, variant: response.headers.get('x-model-variant'), version: response.headers.get('x-model-version') });
+      this.answers.push({
+        at: Date.now(),
+        caller,
+        status: response.status,
+        variant: response.headers.get('x-model-variant'),
+        version: response.headers.get('x-model-version'),
+      });
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
   }
@@ -140,7 +154,8 @@ describe('progressive rollout on the local platform', () => {
     for (;;) {
       const value = await probe();
       if (value !== undefined) return value;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; platform output:\n${lines.slice(-80).join('\n')}`);
+      if (Date.now() > deadline)
+        throw new Error(`timed out waiting for ${what}; platform output:\n${lines.slice(-80).join('\n')}`);
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
   }
@@ -149,7 +164,8 @@ describe('progressive rollout on the local platform', () => {
     const resolved = await registry.resolveAlias('iris', alias);
     return typeof resolved === 'object' ? resolved.record : undefined;
   };
-  const changesOf = async (rolloutId: string): Promise<RoutingChange[]> => (await routing.history('iris')).filter((c) => c.rolloutId === rolloutId);
+  const changesOf = async (rolloutId: string): Promise<RoutingChange[]> =>
+    (await routing.history('iris')).filter((c) => c.rolloutId === rolloutId);
 
   /** Starts a canary with a plan and returns its rollout id and the execution its request object started. */
   async function startCanary(version: number, reason: string, plan: RolloutPlan = PLAN) {
@@ -168,7 +184,16 @@ describe('progressive rollout on the local platform', () => {
     mkdirSync(specsDir);
     copyFileSync(join(REPO, 'config/models/iris.json'), join(specsDir, 'iris.json'));
     const log = (line: string) => lines.push(line);
-    platform = await startLocalPlatform({ dataDir, port: 0, s3Port: 0, specsDir, modelTtlSeconds: TTL_SECONDS, log, onPipelineEvent: progressReporter(log), onRolloutEvent: rolloutProgress(log) });
+    platform = await startLocalPlatform({
+      dataDir,
+      port: 0,
+      s3Port: 0,
+      specsDir,
+      modelTtlSeconds: TTL_SECONDS,
+      log,
+      onPipelineEvent: progressReporter(log),
+      onRolloutEvent: rolloutProgress(log),
+    });
     endpoints = readEndpoints(dataDir);
     if (!endpoints.s3Endpoint) throw new Error('endpoints.json names no S3 endpoint');
     client = localS3Client(endpoints.s3Endpoint);
@@ -182,7 +207,8 @@ describe('progressive rollout on the local platform', () => {
       return exportModel(run, run.best, 'iris', table.sources);
     });
     await platform.seeded;
-    if ((await aliasVersion('champion'))?.version !== 1) throw new Error(`seeding did not promote iris v1:\n${lines.join('\n')}`);
+    if ((await aliasVersion('champion'))?.version !== 1)
+      throw new Error(`seeding did not promote iris v1:\n${lines.join('\n')}`);
     traffic = new Traffic(endpoints.apiUrl, irisRows());
     traffic.start();
   });
@@ -195,15 +221,26 @@ describe('progressive rollout on the local platform', () => {
   });
 
   test('a healthy canary is promoted at the end of its plan; callers stay with their variant; the history says why', async () => {
-    const { version } = await registry.register('iris', nb.onnx, nb.manifest, { actor: 'e2e', reason: 'a naive Bayes challenger' });
+    const { version } = await registry.register('iris', nb.onnx, nb.manifest, {
+      actor: 'e2e',
+      reason: 'a naive Bayes challenger',
+    });
     expect(version).toBe(2);
     const startedAt = Date.now();
     const { rolloutId, execution } = await startCanary(2, 'healthy canary');
 
     const result = await execution.result;
-    if ((result as { output?: { status?: string } }).output?.status !== 'promoted') throw new Error(`the healthy canary was not promoted: ${JSON.stringify(result)}\n${lines.slice(-40).join('\n')}`);
+    if ((result as { output?: { status?: string } }).output?.status !== 'promoted')
+      throw new Error(`the healthy canary was not promoted: ${JSON.stringify(result)}\n${lines.slice(-40).join('\n')}`);
     expect(result).toMatchObject({ status: 'SUCCEEDED', output: { status: 'promoted', previousChampion: 1 } });
-    expect(await aliasVersion('champion')).toMatchObject({ version: 2, reason: expect.stringMatching(new RegExp(`^rollout ${rolloutId}: canary v2 passed every step \\(50% -> 100%\\) of the live gate; last: step 2 of 2 \\(100%\\)`)) });
+    expect(await aliasVersion('champion')).toMatchObject({
+      version: 2,
+      reason: expect.stringMatching(
+        new RegExp(
+          `^rollout ${rolloutId}: canary v2 passed every step \\(50% -> 100%\\) of the live gate; last: step 2 of 2 \\(100%\\)`,
+        ),
+      ),
+    });
     expect((await routing.read('iris'))?.document.canary).toBeUndefined();
     expect((await changesOf(rolloutId)).map((c) => [c.action, c.weight ?? null, c.actor.split(':')[0]])).toEqual([
       ['canary-start', 50, 'e2e'],
@@ -231,13 +268,18 @@ describe('progressive rollout on the local platform', () => {
     await new Promise((resolve) => setTimeout(resolve, (TTL_SECONDS + 1) * 1000));
     const after = Date.now();
     await eventually('answers after the promotion', async () => (traffic.since(after).length >= 50 ? true : undefined));
-    expect(new Set(traffic.since(after).map((a) => `${a.status} ${a.variant} v${a.version}`))).toEqual(new Set(['200 champion v2']));
+    expect(new Set(traffic.since(after).map((a) => `${a.status} ${a.variant} v${a.version}`))).toEqual(
+      new Set(['200 champion v2']),
+    );
   });
 
   test('a canary that fails at inference is aborted by itself; the champion keeps serving; the history and challenger say why', async () => {
     // About 40% of iris rows have a sepal longer than 6 cm; the training mean (the smoke row) is 5.8.
     const broken = failsAbove(lr, 'sepal_length', 6.0);
-    const { version } = await registry.register('iris', broken.onnx, broken.manifest, { actor: 'e2e', reason: 'a version that breaks on large flowers' });
+    const { version } = await registry.register('iris', broken.onnx, broken.manifest, {
+      actor: 'e2e',
+      reason: 'a version that breaks on large flowers',
+    });
     const startedAt = Date.now();
     // A longer first bake, so what is tested is the alarm (which acts within about a second of the
     // first canary 5xx) even on a slow machine; the gate's own abort is tested in test/integration/rollout-state-machine.test.ts.
@@ -250,17 +292,31 @@ describe('progressive rollout on the local platform', () => {
     expect((await aliasVersion('champion'))?.version).toBe(2);
     const changes = await changesOf(rolloutId);
     const abort = changes.find((c) => c.action === 'canary-abort');
-    if (!abort) throw new Error(`no canary-abort among the changes of ${rolloutId}: ${JSON.stringify(await routing.history('iris'), null, 1)}\n${lines.slice(-60).join('\n')}`);
+    if (!abort)
+      throw new Error(
+        `no canary-abort among the changes of ${rolloutId}: ${JSON.stringify(await routing.history('iris'), null, 1)}\n${lines.slice(-60).join('\n')}`,
+      );
     // The alarm (5xx Sum > 0, evaluated every second) acts before the first bake ends.
-    expect(abort).toMatchObject({ version, weight: 0, actor: 'alarm:CanaryServerErrors-iris', reason: expect.stringMatching(/^alarm CanaryServerErrors-iris went to ALARM at \S+: Threshold Crossed: \d+ canary server error\(s\)/) });
+    expect(abort).toMatchObject({
+      version,
+      weight: 0,
+      actor: 'alarm:CanaryServerErrors-iris',
+      reason: expect.stringMatching(
+        /^alarm CanaryServerErrors-iris went to ALARM at \S+: Threshold Crossed: \d+ canary server error\(s\)/,
+      ),
+    });
     // The abort moves `challenger` right after the routing document, which the execution may have read first.
     const challenger = await eventually('challenger to point at the aborted canary', async () => {
       const record = await aliasVersion('challenger');
       return record?.version === version ? record : undefined;
     });
-    expect(challenger.reason).toMatch(new RegExp(`^canary ${rolloutId} aborted: alarm CanaryServerErrors-iris went to ALARM`));
+    expect(challenger.reason).toMatch(
+      new RegExp(`^canary ${rolloutId} aborted: alarm CanaryServerErrors-iris went to ALARM`),
+    );
     // The execution saw it at its next judgement and ended Aborted, saying who aborted and why.
-    expect((result as { output: { reason: string } }).output.reason).toMatch(/was ended elsewhere: canary-abort by alarm:CanaryServerErrors-iris/);
+    expect((result as { output: { reason: string } }).output.reason).toMatch(
+      /was ended elsewhere: canary-abort by alarm:CanaryServerErrors-iris/,
+    );
 
     const during = traffic.answers.filter((a) => a.at >= startedAt && a.at <= abortedAt);
     const canaryFailures = during.filter((a) => a.variant === 'canary' && a.status === 502);
@@ -272,7 +328,9 @@ describe('progressive rollout on the local platform', () => {
     await new Promise((resolve) => setTimeout(resolve, (TTL_SECONDS + 1) * 1000));
     const after = Date.now();
     await eventually('answers after the abort', async () => (traffic.since(after).length >= 50 ? true : undefined));
-    expect(new Set(traffic.since(after).map((a) => `${a.status} ${a.variant} v${a.version}`))).toEqual(new Set(['200 champion v2']));
+    expect(new Set(traffic.since(after).map((a) => `${a.status} ${a.variant} v${a.version}`))).toEqual(
+      new Set(['200 champion v2']),
+    );
     expect(lines.join('\n')).toMatch(/alarm {6}CanaryServerErrors-iris -> ALARM/);
   });
 });

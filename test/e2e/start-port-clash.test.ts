@@ -20,7 +20,10 @@ let holder: Server;
 let taken: number;
 
 /** `npm start` (local/main.ts) as its own process with these ports; its exit code and what it printed. */
-function start(env: { PORT: string; S3_PORT: string }): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function start(env: {
+  PORT: string;
+  S3_PORT: string;
+}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'local/main.ts'], {
       cwd: REPO,
@@ -61,14 +64,18 @@ describe('npm start when a port is taken', () => {
   test('the S3 port: one line naming it and S3_PORT, exit 2, no stack', async () => {
     const r = await start({ PORT: '0', S3_PORT: String(taken) });
     expect(r.code).toBe(2);
-    expect(r.stderr.trim()).toBe(`port ${taken} (S3_PORT) is already in use: another npm start may be running; stop it, or start on another port: S3_PORT=<port> npm start (0 = any free port)`);
+    expect(r.stderr.trim()).toBe(
+      `port ${taken} (S3_PORT) is already in use: another npm start may be running; stop it, or start on another port: S3_PORT=<port> npm start (0 = any free port)`,
+    );
     expect(r.stdout).not.toMatch(/ready/);
   });
 
   test('the API port: one line naming it and PORT, exit 2, no stack', async () => {
     const r = await start({ PORT: String(taken), S3_PORT: '0' });
     expect(r.code).toBe(2);
-    expect(r.stderr.trim()).toBe(`port ${taken} (PORT) is already in use: another npm start may be running; stop it, or start on another port: PORT=<port> npm start (0 = any free port)`);
+    expect(r.stderr.trim()).toBe(
+      `port ${taken} (PORT) is already in use: another npm start may be running; stop it, or start on another port: PORT=<port> npm start (0 = any free port)`,
+    );
     expect(r.stdout).not.toMatch(/ready/);
   });
 });

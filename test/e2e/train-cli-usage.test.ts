@@ -5,7 +5,6 @@ import { runTrainCli } from '../helpers/train-cli';
  * exit 2 (it used to print parseArgs' TypeError with a stack and exit 1 or 0).
  */
 
-
 const train = runTrainCli;
 
 const SHORT_USAGE = /^Usage: npm run train -- --data <file> .*\n {7}npm run train -- --help {3}lists every option\n$/m;
@@ -15,7 +14,10 @@ describe('npm run train with arguments it cannot use', () => {
     [['--dat', 'x'], 'unknown option --dat: did you mean --data?'],
     [['--data'], '--data needs a value'],
     [['--data', 'a.csv', '--header=yes'], '--header takes no value'],
-    [['training/datasets/iris.csv'], 'unexpected argument "training/datasets/iris.csv": every input is given with an option'],
+    [
+      ['training/datasets/iris.csv'],
+      'unexpected argument "training/datasets/iris.csv": every input is given with an option',
+    ],
   ])('%j: exits 2 with one line and the short usage, no stack', async (args, line) => {
     const r = await train(args);
     expect(r.code).toBe(2);

@@ -14,9 +14,18 @@ describe('npm run train (the CLI)', () => {
   test('trains the candidates, prints the table with the best marked, writes model.onnx and manifest.json', async () => {
     const out = files.write('unused', '') + '-model';
     const r = await train([
-      '--data', 'training/datasets/iris.csv',
-      '--columns', 'sepal_length,sepal_width,petal_length,petal_width,class',
-      '--label', 'class', '--algorithms', 'lr,nb', '--out', out, '--name', 'iris',
+      '--data',
+      'training/datasets/iris.csv',
+      '--columns',
+      'sepal_length,sepal_width,petal_length,petal_width,class',
+      '--label',
+      'class',
+      '--algorithms',
+      'lr,nb',
+      '--out',
+      out,
+      '--name',
+      'iris',
     ]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^\*?\s+lr\s/m);
@@ -31,7 +40,12 @@ describe('npm run train (the CLI)', () => {
       outputs: { label: 'label', probabilities: 'probabilities' },
       trainingData: [{ sha256: '6f608b71a7317216319b4d27b4d9bc84e6abd734eda7872b71a458569e2656c0', rows: 150 }],
     });
-    expect(manifest.features.map((f) => f.name)).toEqual(['sepal_length', 'sepal_width', 'petal_length', 'petal_width']);
+    expect(manifest.features.map((f) => f.name)).toEqual([
+      'sepal_length',
+      'sepal_width',
+      'petal_length',
+      'petal_width',
+    ]);
     expect(manifest.features[0].missing.policy).toBe('mean');
     expect(manifest.candidates.map((c) => c.algorithm)).toEqual(['lr', 'nb']);
     expect(manifest.metrics.holdout.confusionMatrix).toHaveLength(3);
@@ -44,7 +58,14 @@ describe('npm run train (the CLI)', () => {
 
   test('exits 2 with a data error naming the problem, and writes nothing', async () => {
     const out = files.write('unused2', '') + '-model';
-    const r = await train(['--data', files.write('ragged.csv', 'a,b,label\n1,2,x\n3,y\n'), '--label', 'label', '--out', out]);
+    const r = await train([
+      '--data',
+      files.write('ragged.csv', 'a,b,label\n1,2,x\n3,y\n'),
+      '--label',
+      'label',
+      '--out',
+      out,
+    ]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/data error: .*ragged\.csv: line 3 has 2 fields, expected 3/);
     expect(existsSync(out)).toBe(false);

@@ -32,24 +32,54 @@ export function failsAbove(model: ExportedModel, feature: string, threshold: num
   }
   graph.initializer = [
     ...(graph.initializer ?? []),
-    onnx.TensorProto.create({ name: 'failure_threshold', dataType: onnx.TensorProto.DataType.FLOAT, dims: [], floatData: [threshold] }),
-    onnx.TensorProto.create({ name: 'failure_stride', dataType: onnx.TensorProto.DataType.INT64, dims: [], int64Data: [10] }),
-    onnx.TensorProto.create({ name: 'failure_table', dataType: onnx.TensorProto.DataType.FLOAT, dims: [1], floatData: [0] }),
-    onnx.TensorProto.create({ name: 'failure_zero', dataType: onnx.TensorProto.DataType.FLOAT, dims: [], floatData: [0] }),
+    onnx.TensorProto.create({
+      name: 'failure_threshold',
+      dataType: onnx.TensorProto.DataType.FLOAT,
+      dims: [],
+      floatData: [threshold],
+    }),
+    onnx.TensorProto.create({
+      name: 'failure_stride',
+      dataType: onnx.TensorProto.DataType.INT64,
+      dims: [],
+      int64Data: [10],
+    }),
+    onnx.TensorProto.create({
+      name: 'failure_table',
+      dataType: onnx.TensorProto.DataType.FLOAT,
+      dims: [1],
+      floatData: [0],
+    }),
+    onnx.TensorProto.create({
+      name: 'failure_zero',
+      dataType: onnx.TensorProto.DataType.FLOAT,
+      dims: [],
+      floatData: [0],
+    }),
   ];
   const node = (opType: string, inputs: string[], output: string, attribute: onnx.IAttributeProto[] = []) =>
     onnx.NodeProto.create({ opType, name: `failure_${output}`, input: inputs, output: [output], attribute });
   graph.node = [
     ...(graph.node ?? []),
-    node('ReduceMax', [input], 'failure_max', [{ name: 'keepdims', type: onnx.AttributeProto.AttributeType.INT, i: 0 }]),
+    node('ReduceMax', [input], 'failure_max', [
+      { name: 'keepdims', type: onnx.AttributeProto.AttributeType.INT, i: 0 },
+    ]),
     node('Greater', ['failure_max', 'failure_threshold'], 'failure_above'),
-    node('Cast', ['failure_above'], 'failure_flag', [{ name: 'to', type: onnx.AttributeProto.AttributeType.INT, i: onnx.TensorProto.DataType.INT64 }]),
+    node('Cast', ['failure_above'], 'failure_flag', [
+      { name: 'to', type: onnx.AttributeProto.AttributeType.INT, i: onnx.TensorProto.DataType.INT64 },
+    ]),
     node('Mul', ['failure_flag', 'failure_stride'], 'failure_index'),
-    node('Gather', ['failure_table', 'failure_index'], 'failure_value', [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 0 }]),
+    node('Gather', ['failure_table', 'failure_index'], 'failure_value', [
+      { name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 0 },
+    ]),
     node('Mul', ['failure_value', 'failure_zero'], 'failure_nothing'),
     node('Add', [inner, 'failure_nothing'], probabilities),
   ];
   const bytes = onnx.ModelProto.encode(decoded).finish();
-  const manifest: ModelManifest = { ...model.manifest, algorithm: `${model.manifest.algorithm} (fails above ${feature} ${threshold})`, sha256: sha256Hex(bytes) };
+  const manifest: ModelManifest = {
+    ...model.manifest,
+    algorithm: `${model.manifest.algorithm} (fails above ${feature} ${threshold})`,
+    sha256: sha256Hex(bytes),
+  };
   return { onnx: bytes, manifest };
 }

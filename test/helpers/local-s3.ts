@@ -14,7 +14,10 @@ export interface TestS3 {
 }
 
 /** The local S3 server (with S3's conditional writes) on a free port, in a scratch folder. */
-export async function startTestS3(buckets: readonly string[], options: { listPageSize?: number } = {}): Promise<TestS3> {
+export async function startTestS3(
+  buckets: readonly string[],
+  options: { listPageSize?: number } = {},
+): Promise<TestS3> {
   const directory = mkdtempSync(join(tmpdir(), 'mlops-s3-'));
   const server = await startS3Server({ directory, buckets, ...options });
   const client = localS3Client(server.endpoint);

@@ -1,6 +1,15 @@
 import { gzipSync } from 'node:zlib';
 import { computeBaseline, recordRows } from '../../core/monitoring/baseline';
-import { type Baseline, CAPTURE_KIND, type CaptureRecord, captureObjectPrefix, DEFAULT_MONITORING, feedbackKey, type FeedbackRecord, type MonitoringSettings } from '../../core/monitoring/contract';
+import {
+  type Baseline,
+  CAPTURE_KIND,
+  type CaptureRecord,
+  captureObjectPrefix,
+  DEFAULT_MONITORING,
+  feedbackKey,
+  type FeedbackRecord,
+  type MonitoringSettings,
+} from '../../core/monitoring/contract';
 import type { RetrainStarter } from '../../core/monitoring/job';
 import type { ModelManifest } from '../../core/manifest';
 import type { ObjectStore } from '../../core/object-store';
@@ -56,23 +65,45 @@ export function trainingBaseline(): Baseline {
     { name: 'colour', type: 'categorical' as const },
     { name: 'note', type: 'text' as const },
   ];
-  return computeBaseline(features, recordRows(rows), { classes: CLASSES, predicted: Array.from({ length: 300 }, (_, i) => i % 3) });
+  return computeBaseline(features, recordRows(rows), {
+    classes: CLASSES,
+    predicted: Array.from({ length: 300 }, (_, i) => i % 3),
+  });
 }
 
 /** A registry stand-in: every model's champion is `version`, whose manifest carries `baseline`. */
-export function championSource(version: number | undefined, baseline: Baseline | undefined): Pick<ModelSource, 'resolveAlias' | 'getManifest'> {
+export function championSource(
+  version: number | undefined,
+  baseline: Baseline | undefined,
+): Pick<ModelSource, 'resolveAlias' | 'getManifest'> {
   return {
     resolveAlias: async (model, alias) => {
       if (version === undefined) return undefined;
-      const record: AliasRecord = { model, alias, version, movedAt: '2026-01-01T00:00:00.000Z', actor: 'test', reason: 'test' };
+      const record: AliasRecord = {
+        model,
+        alias,
+        version,
+        movedAt: '2026-01-01T00:00:00.000Z',
+        actor: 'test',
+        reason: 'test',
+      };
       return { record, etag: 'etag' };
     },
-    getManifest: async (model, v) => ({ name: model, version: v, classes: [...CLASSES], ...(baseline ? { baseline } : {}) }) as unknown as ModelManifest,
+    getManifest: async (model, v) =>
+      ({
+        name: model,
+        version: v,
+        classes: [...CLASSES],
+        ...(baseline ? { baseline } : {}),
+      }) as unknown as ModelManifest,
   };
 }
 
 /** A retrain starter that records its calls (and can be told to fail). */
-export function recordingStarter(): RetrainStarter & { calls: { model: string; reportKey: string; executionName: string }[]; fail?: Error } {
+export function recordingStarter(): RetrainStarter & {
+  calls: { model: string; reportKey: string; executionName: string }[];
+  fail?: Error;
+} {
   const starter = {
     calls: [] as { model: string; reportKey: string; executionName: string }[],
     fail: undefined as Error | undefined,
@@ -86,13 +117,24 @@ export function recordingStarter(): RetrainStarter & { calls: { model: string; r
 }
 
 export function settings(overrides: Partial<MonitoringSettings> = {}): MonitoringSettings {
-  return { ...DEFAULT_MONITORING, minRecords: 200, windowHours: 24, cooldownHours: 24, driftThreshold: 0.25, ...overrides };
+  return {
+    ...DEFAULT_MONITORING,
+    minRecords: 200,
+    windowHours: 24,
+    cooldownHours: 24,
+    driftThreshold: 0.25,
+    ...overrides,
+  };
 }
 
 let sequence = 0;
 
 /** `count` records at `time` (ms apart), version `version`, rows from `random`. */
-export function captureRecords(model: string, count: number, options: { time: Date; random: () => number; shift?: number; version?: number }): CaptureRecord[] {
+export function captureRecords(
+  model: string,
+  count: number,
+  options: { time: Date; random: () => number; shift?: number; version?: number },
+): CaptureRecord[] {
   return Array.from({ length: count }, (_, i) => ({
     kind: CAPTURE_KIND,
     inferenceId: `${model}-${++sequence}`,
@@ -108,14 +150,28 @@ export function captureRecords(model: string, count: number, options: { time: Da
 }
 
 /** Writes records as one capture object in the partition of `arrival` (JSON lines, or gzip). */
-export async function putCapture(store: ObjectStore, model: string, records: readonly CaptureRecord[], arrival: Date, options: { gzip?: boolean } = {}): Promise<string> {
+export async function putCapture(
+  store: ObjectStore,
+  model: string,
+  records: readonly CaptureRecord[],
+  arrival: Date,
+  options: { gzip?: boolean } = {},
+): Promise<string> {
   const text = records.map((r) => `${JSON.stringify(r)}\n`).join('');
   const key = `${captureObjectPrefix(model, arrival)}capture-${++sequence}.jsonl${options.gzip ? '.gz' : ''}`;
   await store.put(key, options.gzip ? gzipSync(text) : text);
   return key;
 }
 
-export async function putFeedback(store: ObjectStore, model: string, labels: readonly { inferenceId: string; label: string }[], receivedAt: Date): Promise<void> {
+export async function putFeedback(
+  store: ObjectStore,
+  model: string,
+  labels: readonly { inferenceId: string; label: string }[],
+  receivedAt: Date,
+): Promise<void> {
   const records: FeedbackRecord[] = labels.map((l) => ({ ...l, model, receivedAt: receivedAt.toISOString() }));
-  await store.put(feedbackKey(model, receivedAt, `request-${++sequence}`), records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  await store.put(
+    feedbackKey(model, receivedAt, `request-${++sequence}`),
+    records.map((r) => JSON.stringify(r)).join('\n') + '\n',
+  );
 }

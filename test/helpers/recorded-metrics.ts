@@ -44,7 +44,8 @@ function literalKeys(body: string): string[] {
 export function recordedMetrics(root: string = LAMBDAS_DIR): RecordedMetric[] {
   const found: RecordedMetric[] = [];
   // The record literal: `{ name: X.key, ... }` holding at most one nested `{...}` (a dimensions literal).
-  const call = /\{\s*name:\s*(INFERENCE_METRICS|PIPELINE_METRICS|MONITORING_METRICS|CAPTURE_METRICS)\.(\w+),((?:[^;{}]|\{[^{}]*\})*?)\}/g;
+  const call =
+    /\{\s*name:\s*(INFERENCE_METRICS|PIPELINE_METRICS|MONITORING_METRICS|CAPTURE_METRICS)\.(\w+),((?:[^;{}]|\{[^{}]*\})*?)\}/g;
   for (const file of sourceFiles(root)) {
     const text = readFileSync(file, 'utf8');
     const folder = relative(root, file).split(sep)[0];
@@ -54,7 +55,11 @@ export function recordedMetrics(root: string = LAMBDAS_DIR): RecordedMetric[] {
       const literal = /dimensions:\s*\{([^}]*)\}/.exec(rest);
       const shorthand = /\bdimensions\s*$/.test(rest.trim()) || /\bdimensions\s*,/.test(rest);
       const declared = declarations.filter((d) => (d.index ?? 0) < (match.index ?? 0)).at(-1);
-      const dimensions = literal ? literalKeys(literal[1]) : shorthand && declared ? literalKeys(declared[1]) : undefined;
+      const dimensions = literal
+        ? literalKeys(literal[1])
+        : shorthand && declared
+          ? literalKeys(declared[1])
+          : undefined;
       const line = text.slice(0, match.index).split('\n').length;
       found.push({ constant: match[1], key: match[2], folder, dimensions, where: `${relative(root, file)}:${line}` });
     }

@@ -8,7 +8,11 @@ const ROOT = join(__dirname, '..', '..');
 /** `npm run train -- <args>` as a child process (tsx, from the repository root): exit code and output, never a throw. */
 export async function runTrainCli(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(join(ROOT, 'node_modules/.bin/tsx'), [join(ROOT, 'training/cli.ts'), ...args], { cwd: ROOT });
+    const { stdout, stderr } = await run(
+      join(ROOT, 'node_modules/.bin/tsx'),
+      [join(ROOT, 'training/cli.ts'), ...args],
+      { cwd: ROOT },
+    );
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code: number; stdout: string; stderr: string };

@@ -10,7 +10,15 @@ import { captureBufferingSeconds, InferenceCapture } from '../../lib/constructs/
 import { captureDeliveryStaleSeconds } from '../../lib/monitoring/alarm-thresholds';
 import { DataLoopMetrics } from '../../lib/monitoring/data-loop-metrics';
 import { dashboardBody } from './dashboard-body';
-import { actionsOf, dataLoopPlatform, keyPattern, logicalId, roleStatements, SPECS, type Statement } from './data-loop-platform';
+import {
+  actionsOf,
+  dataLoopPlatform,
+  keyPattern,
+  logicalId,
+  roleStatements,
+  SPECS,
+  type Statement,
+} from './data-loop-platform';
 
 /**
  * The capture path in AWS: the inference function's capture log lines -> a CloudWatch Logs
@@ -27,7 +35,7 @@ const stream = () => p.inference.findResources('AWS::KinesisFirehose::DeliverySt
 const destination = () => stream().ExtendedS3DestinationConfiguration;
 
 describe('the capture path: log subscription -> Firehose -> capture/<model>/', () => {
-  test('the inference function\'s own log group sends its capture lines, and nothing else, to the one capture stream', () => {
+  test("the inference function's own log group sends its capture lines, and nothing else, to the one capture stream", () => {
     expect(deliveryStream).toHaveLength(1);
     const filters = Object.values(p.inference.findResources('AWS::Logs::SubscriptionFilter'));
     expect(filters).toHaveLength(1);
@@ -38,14 +46,20 @@ describe('the capture path: log subscription -> Firehose -> capture/<model>/', (
       RoleArn: { 'Fn::GetAtt': [expect.stringMatching(/SubscriptionRole/), 'Arn'] },
     });
     // The function logs to that explicit group (the implicit /aws/lambda/<name> one would not exist at deploy).
-    p.inference.hasResourceProperties('AWS::Lambda::Function', { LoggingConfig: { LogGroup: { Ref: functionLogGroup } }, Environment: { Variables: Match.objectLike({ MAX_BATCH: '1000' }) } });
+    p.inference.hasResourceProperties('AWS::Lambda::Function', {
+      LoggingConfig: { LogGroup: { Ref: functionLogGroup } },
+      Environment: { Variables: Match.objectLike({ MAX_BATCH: '1000' }) },
+    });
   });
 
-  test('the stream unzips each Logs batch, keeps every event\'s message, partitions by the record\'s model and writes one JSON line per record', () => {
+  test("the stream unzips each Logs batch, keeps every event's message, partitions by the record's model and writes one JSON line per record", () => {
     expect(destination().ProcessingConfiguration.Enabled).toBe(true);
     expect(destination().ProcessingConfiguration.Processors).toEqual([
       { Type: 'Decompression', Parameters: [{ ParameterName: 'CompressionFormat', ParameterValue: 'GZIP' }] },
-      { Type: 'CloudWatchLogProcessing', Parameters: [{ ParameterName: 'DataMessageExtraction', ParameterValue: 'true' }] },
+      {
+        Type: 'CloudWatchLogProcessing',
+        Parameters: [{ ParameterName: 'DataMessageExtraction', ParameterValue: 'true' }],
+      },
       {
         Type: 'MetadataExtraction',
         Parameters: [
@@ -55,27 +69,44 @@ describe('the capture path: log subscription -> Firehose -> capture/<model>/', (
       },
       { Type: 'AppendDelimiterToRecord' },
     ]);
-    expect(destination()).toMatchObject({ DynamicPartitioningConfiguration: { Enabled: true }, CompressionFormat: 'UNCOMPRESSED', FileExtension: '.jsonl', BucketARN: { 'Fn::ImportValue': expect.stringMatching(/DataBucket/) } });
+    expect(destination()).toMatchObject({
+      DynamicPartitioningConfiguration: { Enabled: true },
+      CompressionFormat: 'UNCOMPRESSED',
+      FileExtension: '.jsonl',
+      BucketARN: { 'Fn::ImportValue': expect.stringMatching(/DataBucket/) },
+    });
   });
 
-  test('objects land under the prefix the contract gives a model\'s captures of that hour; failures under capture-errors/ by error type', () => {
+  test("objects land under the prefix the contract gives a model's captures of that hour; failures under capture-errors/ by error type", () => {
     const time = new Date('2026-03-04T05:06:07Z');
     const rendered = (destination().Prefix as string)
       .replace('!{partitionKeyFromQuery:model}', 'iris')
       .replace('!{timestamp:yyyy-MM-dd}', '2026-03-04')
       .replace('!{timestamp:HH}', '05');
     expect(rendered).toBe(captureObjectPrefix('iris', time));
-    expect(destination().ErrorOutputPrefix).toBe('capture-errors/!{firehose:error-output-type}/date=!{timestamp:yyyy-MM-dd}/');
+    expect(destination().ErrorOutputPrefix).toBe(
+      'capture-errors/!{firehose:error-output-type}/date=!{timestamp:yyyy-MM-dd}/',
+    );
     // ... which the monitoring job lists by the contract's key (core/monitoring/job.ts).
-    const errors = (destination().ErrorOutputPrefix as string).replace('!{firehose:error-output-type}', 'partitioning-failed').replace('!{timestamp:yyyy-MM-dd}', '2026-03-04');
+    const errors = (destination().ErrorOutputPrefix as string)
+      .replace('!{firehose:error-output-type}', 'partitioning-failed')
+      .replace('!{timestamp:yyyy-MM-dd}', '2026-03-04');
     expect(errors).toBe(captureErrorsDayPrefix('partitioning-failed', time));
   });
 
-  test('buffers 300 s by default, at the 64 MB dynamic partitioning requires; other intervals within Firehose\'s 60..900 s', () => {
+  test("buffers 300 s by default, at the 64 MB dynamic partitioning requires; other intervals within Firehose's 60..900 s", () => {
     expect(destination().BufferingHints).toEqual({ IntervalInSeconds: 300, SizeInMBs: 64 });
     const stack = new Stack(new App(), 'Capture');
-    new InferenceCapture(stack, 'Capture', { logGroup: new logs.LogGroup(stack, 'Logs'), dataBucket: new s3.Bucket(stack, 'Data'), bufferingInterval: Duration.seconds(60) });
-    Template.fromStack(stack).hasResourceProperties('AWS::KinesisFirehose::DeliveryStream', { ExtendedS3DestinationConfiguration: Match.objectLike({ BufferingHints: { IntervalInSeconds: 60, SizeInMBs: 64 } }) });
+    new InferenceCapture(stack, 'Capture', {
+      logGroup: new logs.LogGroup(stack, 'Logs'),
+      dataBucket: new s3.Bucket(stack, 'Data'),
+      bufferingInterval: Duration.seconds(60),
+    });
+    Template.fromStack(stack).hasResourceProperties('AWS::KinesisFirehose::DeliveryStream', {
+      ExtendedS3DestinationConfiguration: Match.objectLike({
+        BufferingHints: { IntervalInSeconds: 60, SizeInMBs: 64 },
+      }),
+    });
   });
 
   test('fails at synth on a buffering interval Firehose refuses with dynamic partitioning, saying what fits', () => {
@@ -84,11 +115,19 @@ describe('the capture path: log subscription -> Firehose -> capture/<model>/', (
     expect(() => captureBufferingSeconds(Duration.millis(90_500))).toThrow(/got 90.5 s/);
   });
 
-  test('records are encrypted in the stream (AWS-owned key) and in S3 by the data bucket\'s SSE-S3, so no KMS key is granted', () => {
+  test("records are encrypted in the stream (AWS-owned key) and in S3 by the data bucket's SSE-S3, so no KMS key is granted", () => {
     expect(stream().DeliveryStreamEncryptionConfigurationInput).toEqual({ KeyType: 'AWS_OWNED_CMK' });
     expect(destination().EncryptionConfiguration).toEqual({ NoEncryptionConfig: 'NoEncryption' });
-    p.storage.hasResourceProperties('AWS::S3::Bucket', { BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] } });
-    expect(roleStatements(p.inference, /CaptureDeliveryRole/).flatMap(actionsOf).filter((a) => a.startsWith('kms:'))).toEqual([]);
+    p.storage.hasResourceProperties('AWS::S3::Bucket', {
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+      },
+    });
+    expect(
+      roleStatements(p.inference, /CaptureDeliveryRole/)
+        .flatMap(actionsOf)
+        .filter((a) => a.startsWith('kms:')),
+    ).toEqual([]);
   });
 });
 
@@ -96,13 +135,35 @@ describe('CaptureDeliveryFailing: the capture stream stops delivering', () => {
   const monitoringStack = p.stacks.monitoring;
   const alarm = () => {
     const construct = monitoringStack.alarms.byId.CaptureDeliveryFailing;
-    return construct && (p.monitoring.toJSON().Resources[logicalId(monitoringStack, construct)].Properties as Record<string, unknown>);
+    return (
+      construct &&
+      (p.monitoring.toJSON().Resources[logicalId(monitoringStack, construct)].Properties as Record<string, unknown>)
+    );
   };
   const topic = { Ref: logicalId(monitoringStack, monitoringStack.alarmTopic) };
 
-  test('alarms when the stream\'s oldest undelivered record is older than twice its buffering plus 5 minutes (900 s at 300 s), and says when it recovers', () => {
+  test("alarms when the stream's oldest undelivered record is older than twice its buffering plus 5 minutes (900 s at 300 s), and says when it recovers", () => {
     expect(alarm()).toMatchObject({
-      Metrics: [{ Id: expect.any(String), ReturnData: true, MetricStat: { Metric: { Namespace: 'AWS/Firehose', MetricName: 'DeliveryToS3.DataFreshness', Dimensions: [{ Name: 'DeliveryStreamName', Value: { 'Fn::ImportValue': expect.stringMatching(/CaptureDeliveryStream/) } }] }, Stat: 'Maximum', Period: 300 } }],
+      Metrics: [
+        {
+          Id: expect.any(String),
+          ReturnData: true,
+          MetricStat: {
+            Metric: {
+              Namespace: 'AWS/Firehose',
+              MetricName: 'DeliveryToS3.DataFreshness',
+              Dimensions: [
+                {
+                  Name: 'DeliveryStreamName',
+                  Value: { 'Fn::ImportValue': expect.stringMatching(/CaptureDeliveryStream/) },
+                },
+              ],
+            },
+            Stat: 'Maximum',
+            Period: 300,
+          },
+        },
+      ],
       Threshold: 900,
       ComparisonOperator: 'GreaterThanThreshold',
       EvaluationPeriods: 1,
@@ -110,13 +171,19 @@ describe('CaptureDeliveryFailing: the capture stream stops delivering', () => {
       TreatMissingData: 'notBreaching',
       AlarmActions: [topic],
       OKActions: [topic],
-      AlarmDescription: expect.stringMatching(/more than 900 s .* Runbook: docs\/operations\.md, section CaptureDeliveryFailing\.$/),
+      AlarmDescription: expect.stringMatching(
+        /more than 900 s .* Runbook: docs\/operations\.md, section CaptureDeliveryFailing\.$/,
+      ),
     });
   });
 
-  test('the threshold follows the stream\'s own buffering interval', () => {
+  test("the threshold follows the stream's own buffering interval", () => {
     const stack = new Stack(new App(), 'Capture');
-    const capture = new InferenceCapture(stack, 'Capture', { logGroup: new logs.LogGroup(stack, 'Logs'), dataBucket: new s3.Bucket(stack, 'Data'), bufferingInterval: Duration.seconds(60) });
+    const capture = new InferenceCapture(stack, 'Capture', {
+      logGroup: new logs.LogGroup(stack, 'Logs'),
+      dataBucket: new s3.Bucket(stack, 'Data'),
+      bufferingInterval: Duration.seconds(60),
+    });
     const buffering = new DataLoopMetrics({ capture }).captureBufferingSeconds();
     expect(buffering).toBe(60);
     expect(captureDeliveryStaleSeconds(buffering as number)).toBe(420);
@@ -124,15 +191,17 @@ describe('CaptureDeliveryFailing: the capture stream stops delivering', () => {
     expect(new DataLoopMetrics().captureBufferingSeconds()).toBeUndefined();
   });
 
-  test('the dashboard draws the alarm\'s line on the stream\'s freshness', () => {
+  test("the dashboard draws the alarm's line on the stream's freshness", () => {
     type Graph = { title?: string; annotations?: { horizontal?: { value: number; label: string; yAxis?: string }[] } };
     const graphs = dashboardBody(p.monitoring).widgets.map((w) => w.properties as Graph);
     const stream = graphs.find((g) => g.title?.startsWith('Capture stream'));
-    expect(stream?.annotations?.horizontal).toEqual([expect.objectContaining({ value: 900, label: 'delivery alarm', yAxis: 'right' })]);
+    expect(stream?.annotations?.horizontal).toEqual([
+      expect.objectContaining({ value: 900, label: 'delivery alarm', yAxis: 'right' }),
+    ]);
   });
 });
 
-describe('the capture path\'s roles: least privilege', () => {
+describe("the capture path's roles: least privilege", () => {
   test('Firehose may write capture/ and capture-errors/ of the data bucket and its own error log, and read nothing', () => {
     const statements = roleStatements(p.inference, /CaptureDeliveryRole/);
     const s3Statements = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('s3:')));
@@ -143,21 +212,41 @@ describe('the capture path\'s roles: least privilege', () => {
     // Every object action is on those two prefixes; the bucket itself only for its location.
     const bucketLevel = s3Statements.filter((s) => actionsOf(s).every((a) => a === 's3:GetBucketLocation'));
     expect(bucketLevel.map((s) => s.Resource)).toEqual([{ 'Fn::ImportValue': expect.stringMatching(/DataBucket/) }]);
-    expect(new Set(s3Statements.filter((s) => !bucketLevel.includes(s)).map((s) => keyPattern(s.Resource)))).toEqual(new Set(['/capture/*', '/capture-errors/*']));
+    expect(new Set(s3Statements.filter((s) => !bucketLevel.includes(s)).map((s) => keyPattern(s.Resource)))).toEqual(
+      new Set(['/capture/*', '/capture-errors/*']),
+    );
     const logWrites = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('logs:')));
-    expect(logWrites.map((s) => s.Resource)).toEqual([{ 'Fn::GetAtt': [expect.stringMatching(/CaptureDeliveryErrors/), 'Arn'] }]);
+    expect(logWrites.map((s) => s.Resource)).toEqual([
+      { 'Fn::GetAtt': [expect.stringMatching(/CaptureDeliveryErrors/), 'Arn'] },
+    ]);
     p.inference.hasResourceProperties('AWS::IAM::Role', {
-      AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'firehose.amazonaws.com' }, Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } } })] },
+      AssumeRolePolicyDocument: {
+        Statement: [
+          Match.objectLike({
+            Principal: { Service: 'firehose.amazonaws.com' },
+            Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+          }),
+        ],
+      },
     });
   });
 
   test('CloudWatch Logs may only put records into the capture stream, on behalf of the inference log group', () => {
     expect(roleStatements(p.inference, /CaptureSubscriptionRole/)).toEqual([
-      { Effect: 'Allow', Action: ['firehose:PutRecord', 'firehose:PutRecordBatch'], Resource: { 'Fn::GetAtt': [deliveryStream[0], 'Arn'] } },
+      {
+        Effect: 'Allow',
+        Action: ['firehose:PutRecord', 'firehose:PutRecordBatch'],
+        Resource: { 'Fn::GetAtt': [deliveryStream[0], 'Arn'] },
+      },
     ]);
     p.inference.hasResourceProperties('AWS::IAM::Role', {
       AssumeRolePolicyDocument: {
-        Statement: [Match.objectLike({ Principal: { Service: 'logs.amazonaws.com' }, Condition: Match.objectLike({ ArnLike: { 'aws:SourceArn': { 'Fn::GetAtt': [functionLogGroup, 'Arn'] } } }) })],
+        Statement: [
+          Match.objectLike({
+            Principal: { Service: 'logs.amazonaws.com' },
+            Condition: Match.objectLike({ ArnLike: { 'aws:SourceArn': { 'Fn::GetAtt': [functionLogGroup, 'Arn'] } } }),
+          }),
+        ],
       },
     });
   });
@@ -165,11 +254,13 @@ describe('the capture path\'s roles: least privilege', () => {
 
 describe('capture settings and feedback at the inference function', () => {
   const environment = () => {
-    const fn = Object.values(p.inference.findResources('AWS::Lambda::Function')).find((r) => r.Properties.Environment?.Variables?.CAPTURE_SETTINGS);
+    const fn = Object.values(p.inference.findResources('AWS::Lambda::Function')).find(
+      (r) => r.Properties.Environment?.Variables?.CAPTURE_SETTINGS,
+    );
     return fn?.Properties.Environment.Variables as Record<string, unknown>;
   };
 
-  test('CAPTURE_SETTINGS holds every spec\'s capture settings; a model without a spec is not captured', () => {
+  test("CAPTURE_SETTINGS holds every spec's capture settings; a model without a spec is not captured", () => {
     const settings = JSON.parse(environment().CAPTURE_SETTINGS as string) as Record<string, unknown>;
     expect(settings).toEqual({
       ...Object.fromEntries(SPECS.map((s) => [s.name, monitoringSettings(s).capture])),
@@ -200,27 +291,54 @@ describe('capture settings and feedback at the inference function', () => {
   test('fails at synth when capture is listed without a data bucket, or a setting is out of range', () => {
     const synth = (props: Partial<ConstructorParameters<typeof InferenceApi>[2]>) => {
       const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Inference');
-      new InferenceApi(stack, 'Inference', { modelBucket: new s3.Bucket(stack, 'ModelBucket'), dataBucket: new s3.Bucket(stack, 'DataBucket'), ...props });
+      new InferenceApi(stack, 'Inference', {
+        modelBucket: new s3.Bucket(stack, 'ModelBucket'),
+        dataBucket: new s3.Bucket(stack, 'DataBucket'),
+        ...props,
+      });
     };
     const capture = { enabled: true, sampleRate: 1, retentionDays: 30 };
-    expect(() => synth({ dataBucket: undefined, capture: { iris: capture } })).toThrow(/capture lists iris but no dataBucket was given/);
-    expect(() => synth({ capture: { iris: { ...capture, sampleRate: 1.5 } } })).toThrow(/capture\["iris"\]\.sampleRate must be a share of requests from 0 to 1, got 1.5/);
-    expect(() => synth({ capture: { iris: { ...capture, retentionDays: 0 } } })).toThrow(/capture\["iris"\]\.retentionDays must be a whole number of days >= 1, got 0/);
+    expect(() => synth({ dataBucket: undefined, capture: { iris: capture } })).toThrow(
+      /capture lists iris but no dataBucket was given/,
+    );
+    expect(() => synth({ capture: { iris: { ...capture, sampleRate: 1.5 } } })).toThrow(
+      /capture\["iris"\]\.sampleRate must be a share of requests from 0 to 1, got 1.5/,
+    );
+    expect(() => synth({ capture: { iris: { ...capture, retentionDays: 0 } } })).toThrow(
+      /capture\["iris"\]\.retentionDays must be a whole number of days >= 1, got 0/,
+    );
     expect(() => synth({ capture: { Iris: capture } })).toThrow(/model name "Iris" is not valid/);
   });
 });
 
 describe('retention of captured requests and feedback (data bucket lifecycle)', () => {
-  type Rule = { Id: string; Prefix?: string; ExpirationInDays?: number; NoncurrentVersionExpiration?: { NoncurrentDays: number }; Status: string };
-  const rules = Object.values(p.storage.findResources('AWS::S3::Bucket')).flatMap((b) => (b.Properties.LifecycleConfiguration?.Rules ?? []) as Rule[]);
+  type Rule = {
+    Id: string;
+    Prefix?: string;
+    ExpirationInDays?: number;
+    NoncurrentVersionExpiration?: { NoncurrentDays: number };
+    Status: string;
+  };
+  const rules = Object.values(p.storage.findResources('AWS::S3::Bucket')).flatMap(
+    (b) => (b.Properties.LifecycleConfiguration?.Rules ?? []) as Rule[],
+  );
   const byPrefix = (prefix: string) => rules.filter((r) => r.Prefix === prefix);
 
-  test('each model\'s capture/ and feedback/ expire after its spec\'s retentionDays, capture off included; old versions a day later', () => {
+  test("each model's capture/ and feedback/ expire after its spec's retentionDays, capture off included; old versions a day later", () => {
     expect(SPECS.length).toBeGreaterThan(2);
     for (const spec of SPECS) {
       const days = monitoringSettings(spec).capture.retentionDays;
       for (const prefix of [`capture/${spec.name}/`, `feedback/${spec.name}/`]) {
-        expect({ prefix, rules: byPrefix(prefix) }).toEqual({ prefix, rules: [expect.objectContaining({ ExpirationInDays: days, NoncurrentVersionExpiration: { NoncurrentDays: 1 }, Status: 'Enabled' })] });
+        expect({ prefix, rules: byPrefix(prefix) }).toEqual({
+          prefix,
+          rules: [
+            expect.objectContaining({
+              ExpirationInDays: days,
+              NoncurrentVersionExpiration: { NoncurrentDays: 1 },
+              Status: 'Enabled',
+            }),
+          ],
+        });
       }
     }
     expect(byPrefix('capture/iris/')[0].ExpirationInDays).toBe(7);
@@ -228,12 +346,16 @@ describe('retention of captured requests and feedback (data bucket lifecycle)', 
   });
 
   test('capture-errors/ (no model in its keys) expires after the shortest retention of all models', () => {
-    expect(byPrefix('capture-errors/')).toEqual([expect.objectContaining({ ExpirationInDays: 7, NoncurrentVersionExpiration: { NoncurrentDays: 1 } })]);
+    expect(byPrefix('capture-errors/')).toEqual([
+      expect.objectContaining({ ExpirationInDays: 7, NoncurrentVersionExpiration: { NoncurrentDays: 1 } }),
+    ]);
   });
 
   test('the rules live on the data bucket only', () => {
     const buckets = p.storage.findResources('AWS::S3::Bucket');
-    const withRetention = Object.keys(buckets).filter((id) => JSON.stringify(buckets[id].Properties.LifecycleConfiguration).includes('capture/'));
+    const withRetention = Object.keys(buckets).filter((id) =>
+      JSON.stringify(buckets[id].Properties.LifecycleConfiguration).includes('capture/'),
+    );
     expect(withRetention).toEqual(['DataBucketBD860FE1']);
   });
 

@@ -12,7 +12,9 @@ export interface DrawnMetric {
 }
 
 /** The dashboard body with every token (Ref, ImportValue) replaced by a placeholder, parsed. */
-export function dashboardBody(template: Template): { widgets: { type: string; properties: { metrics?: unknown[][]; alarms?: unknown[] } }[] } {
+export function dashboardBody(template: Template): {
+  widgets: { type: string; properties: { metrics?: unknown[][]; alarms?: unknown[] } }[];
+} {
   const body = new Capture();
   template.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardBody: body });
   const [, parts] = (body.asObject() as { 'Fn::Join': [string, unknown[]] })['Fn::Join'];
@@ -36,7 +38,12 @@ export function drawnMetrics(template: Template): DrawnMetric[] {
         const [namespace, ...dimensionNames] = schema.split(',');
         const filters = Object.fromEntries([...terms.matchAll(/(\w+)="([^"]*)"/g)].map(([, k, v]) => [k, v]));
         const { MetricName: name = '', ...values } = filters;
-        drawn.push({ namespace, name, dimensions: Object.fromEntries(dimensionNames.map((d) => [d, values[d] ?? '*'])), search });
+        drawn.push({
+          namespace,
+          name,
+          dimensions: Object.fromEntries(dimensionNames.map((d) => [d, values[d] ?? '*'])),
+          search,
+        });
       }
     }
   }

@@ -14,7 +14,16 @@ import { testApp } from '../helpers/cdk-app';
  * floor; sentiment has capture off (kept 14 days); the others take DEFAULT_MONITORING.
  */
 export const SPECS: readonly ModelSpec[] = loadModelSpecs(join(__dirname, '../../config/models')).map((spec) => {
-  if (spec.name === 'iris') return { ...spec, monitoring: { capture: { sampleRate: 0.5, retentionDays: 7 }, schedule: 'rate(2 hours)', driftThreshold: 0.3, liveAccuracyFloor: 0.85 } };
+  if (spec.name === 'iris')
+    return {
+      ...spec,
+      monitoring: {
+        capture: { sampleRate: 0.5, retentionDays: 7 },
+        schedule: 'rate(2 hours)',
+        driftThreshold: 0.3,
+        liveAccuracyFloor: 0.85,
+      },
+    };
   if (spec.name === 'sentiment') return { ...spec, monitoring: { capture: { enabled: false, retentionDays: 14 } } };
   return spec;
 });

@@ -7,7 +7,12 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { InferenceApi, type InferenceApiProps, inferenceSettings } from '../../lib/constructs/inference-api';
-import { InferenceFunction, inferenceBundling, keepOnlyLambdaBinaryCommand, postResponsePreloadCommand } from '../../lib/constructs/inference-function';
+import {
+  InferenceFunction,
+  inferenceBundling,
+  keepOnlyLambdaBinaryCommand,
+  postResponsePreloadCommand,
+} from '../../lib/constructs/inference-function';
 
 type Statement = { Action: string | string[]; Resource: unknown; Effect: string };
 
@@ -24,7 +29,9 @@ function synth(props: Partial<InferenceApiProps> = {}): { template: Template; st
 
 /** Every statement of every IAM policy in the template (the function's role is the only one). */
 function statements(template: Template): Statement[] {
-  return Object.values(template.findResources('AWS::IAM::Policy')).flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
+  return Object.values(template.findResources('AWS::IAM::Policy')).flatMap(
+    (p) => p.Properties.PolicyDocument.Statement as Statement[],
+  );
 }
 
 const actionsOf = (s: Statement): string[] => (Array.isArray(s.Action) ? s.Action : [s.Action]);
@@ -70,7 +77,10 @@ describe('InferenceApi', () => {
   test('every path reaches the function through a payload v2 Lambda proxy', () => {
     template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: 'ANY /{proxy+}' });
     template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: 'GET /' });
-    template.hasResourceProperties('AWS::ApiGatewayV2::Integration', { IntegrationType: 'AWS_PROXY', PayloadFormatVersion: '2.0' });
+    template.hasResourceProperties('AWS::ApiGatewayV2::Integration', {
+      IntegrationType: 'AWS_PROXY',
+      PayloadFormatVersion: '2.0',
+    });
   });
 
   test('the default stage is throttled, auto-deployed and access-logged', () => {
@@ -90,12 +100,18 @@ describe('InferenceApi', () => {
       const objectArns = JSON.stringify(s.Resource).match(/"\/[^"]*"/g) ?? [];
       expect(objectArns).toEqual(['"/registry/*"']);
     }
-    const writes = all.flatMap(actionsOf).filter((a) => /^s3:(Put|Delete|Abort|Replicate|Restore|\*)/.test(a) || a === '*');
+    const writes = all
+      .flatMap(actionsOf)
+      .filter((a) => /^s3:(Put|Delete|Abort|Replicate|Restore|\*)/.test(a) || a === '*');
     expect(writes).toEqual([]);
   });
 
   test('no SageMaker permission unless endpoints are configured', () => {
-    expect(statements(template).flatMap(actionsOf).filter((a) => a.startsWith('sagemaker:'))).toEqual([]);
+    expect(
+      statements(template)
+        .flatMap(actionsOf)
+        .filter((a) => a.startsWith('sagemaker:')),
+    ).toEqual([]);
   });
 
   test('configured SageMaker endpoints, and only those, may be invoked', () => {
@@ -106,24 +122,48 @@ describe('InferenceApi', () => {
         Action: 'sagemaker:InvokeEndpoint',
         Effect: 'Allow',
         Resource: [
-          { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':sagemaker:eu-west-1:111122223333:endpoint/big-endpoint']] },
-          { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':sagemaker:eu-west-1:111122223333:endpoint/other-endpoint']] },
+          {
+            'Fn::Join': [
+              '',
+              ['arn:', { Ref: 'AWS::Partition' }, ':sagemaker:eu-west-1:111122223333:endpoint/big-endpoint'],
+            ],
+          },
+          {
+            'Fn::Join': [
+              '',
+              ['arn:', { Ref: 'AWS::Partition' }, ':sagemaker:eu-west-1:111122223333:endpoint/other-endpoint'],
+            ],
+          },
         ],
       }),
     ]);
     t.hasResourceProperties('AWS::Lambda::Function', {
-      Environment: { Variables: Match.objectLike({ SAGEMAKER_ENDPOINTS: JSON.stringify({ big: 'Big-Endpoint', other: 'other-endpoint' }) }) },
+      Environment: {
+        Variables: Match.objectLike({
+          SAGEMAKER_ENDPOINTS: JSON.stringify({ big: 'Big-Endpoint', other: 'other-endpoint' }),
+        }),
+      },
     });
   });
 
   test('settings and architecture come from props', () => {
-    const { template: t } = synth({ architecture: lambda.Architecture.ARM_64, memorySize: 2048, maxBatch: 50, modelTtl: Duration.minutes(5), throttling: { rateLimit: 10, burstLimit: 20 } });
+    const { template: t } = synth({
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: 2048,
+      maxBatch: 50,
+      modelTtl: Duration.minutes(5),
+      throttling: { rateLimit: 10, burstLimit: 20 },
+    });
     t.hasResourceProperties('AWS::Lambda::Function', {
       Architectures: ['arm64'],
       MemorySize: 2048,
-      Environment: { Variables: Match.objectLike({ MAX_BATCH: '50', MODEL_TTL_SECONDS: '300', DEFAULT_MODEL: Match.absent() }) },
+      Environment: {
+        Variables: Match.objectLike({ MAX_BATCH: '50', MODEL_TTL_SECONDS: '300', DEFAULT_MODEL: Match.absent() }),
+      },
     });
-    t.hasResourceProperties('AWS::ApiGatewayV2::Stage', { DefaultRouteSettings: { ThrottlingRateLimit: 10, ThrottlingBurstLimit: 20 } });
+    t.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      DefaultRouteSettings: { ThrottlingRateLimit: 10, ThrottlingBurstLimit: 20 },
+    });
   });
 
   test('a bundled models folder is announced to the function', () => {
@@ -141,21 +181,59 @@ describe('InferenceApi props validation', () => {
     ['maxBatch is 0', { maxBatch: 0 }, /maxBatch must be a whole number from 1 to 10000, got 0/],
     ['maxBatch is above 10000', { maxBatch: 10_001 }, /maxBatch must be a whole number from 1 to 10000, got 10001/],
     ['maxBatch is fractional', { maxBatch: 2.5 }, /maxBatch .* got 2.5/],
-    ['memorySize is below 128 MB', { memorySize: 64 }, /memorySize must be a whole number of MB from 128 to 10240, got 64/],
-    ['modelTtl is over an hour', { modelTtl: Duration.hours(2) }, /modelTtl must be whole seconds from 0 to 3600, got 7200 s/],
-    ['modelTtl is not whole seconds', { modelTtl: Duration.millis(1500) }, /modelTtl must be whole seconds .* got 1.5 s/],
-    ['throttling.rateLimit is 0', { throttling: { rateLimit: 0, burstLimit: 10 } }, /throttling.rateLimit must be .* > 0, got 0/],
-    ['throttling.burstLimit is fractional', { throttling: { rateLimit: 10, burstLimit: 0.5 } }, /throttling.burstLimit must be a whole number of requests from 1 to 5000, got 0.5/],
-    ['defaultModel is a path', { defaultModel: '../iris' }, /defaultModel: model name "..\/iris" is not valid: use 1-64 lower-case letters/],
-    ['defaultModel has capitals, which the registry refuses', { defaultModel: 'Iris' }, /defaultModel: model name "Iris" is not valid/],
-    ['a SageMaker model name is a path', { sagemakerEndpoints: { 'a/b': 'ep' } }, /sagemakerEndpoints key: model name "a\/b" is not valid/],
-    ['a SageMaker endpoint name is invalid', { sagemakerEndpoints: { big: 'not_valid' } }, /sagemakerEndpoints\["big"\] must be a SageMaker endpoint name .* got "not_valid"/],
+    [
+      'memorySize is below 128 MB',
+      { memorySize: 64 },
+      /memorySize must be a whole number of MB from 128 to 10240, got 64/,
+    ],
+    [
+      'modelTtl is over an hour',
+      { modelTtl: Duration.hours(2) },
+      /modelTtl must be whole seconds from 0 to 3600, got 7200 s/,
+    ],
+    [
+      'modelTtl is not whole seconds',
+      { modelTtl: Duration.millis(1500) },
+      /modelTtl must be whole seconds .* got 1.5 s/,
+    ],
+    [
+      'throttling.rateLimit is 0',
+      { throttling: { rateLimit: 0, burstLimit: 10 } },
+      /throttling.rateLimit must be .* > 0, got 0/,
+    ],
+    [
+      'throttling.burstLimit is fractional',
+      { throttling: { rateLimit: 10, burstLimit: 0.5 } },
+      /throttling.burstLimit must be a whole number of requests from 1 to 5000, got 0.5/,
+    ],
+    [
+      'defaultModel is a path',
+      { defaultModel: '../iris' },
+      /defaultModel: model name "..\/iris" is not valid: use 1-64 lower-case letters/,
+    ],
+    [
+      'defaultModel has capitals, which the registry refuses',
+      { defaultModel: 'Iris' },
+      /defaultModel: model name "Iris" is not valid/,
+    ],
+    [
+      'a SageMaker model name is a path',
+      { sagemakerEndpoints: { 'a/b': 'ep' } },
+      /sagemakerEndpoints key: model name "a\/b" is not valid/,
+    ],
+    [
+      'a SageMaker endpoint name is invalid',
+      { sagemakerEndpoints: { big: 'not_valid' } },
+      /sagemakerEndpoints\["big"\] must be a SageMaker endpoint name .* got "not_valid"/,
+    ],
   ] as const)('fails early when %s', (_, props, message) => {
     expect(() => inferenceSettings({ modelBucket: bucket, ...props })).toThrow(message);
   });
 
   test('fails when the bundled models folder does not exist', () => {
-    expect(() => synth({ bundledModelsDir: '/nonexistent/models' })).toThrow(/bundledModelsDir must be an existing folder of models, got \/nonexistent\/models/);
+    expect(() => synth({ bundledModelsDir: '/nonexistent/models' })).toThrow(
+      /bundledModelsDir must be an existing folder of models, got \/nonexistent\/models/,
+    );
   });
 
   test('defaults are valid', () => {
@@ -191,13 +269,21 @@ describe('inference bundling', () => {
     const stack = new Stack(app, 'Custom', { env: { account: '111122223333', region: 'eu-west-1' } });
     new InferenceFunction(stack, 'Fn', { entry: join(__dirname, '..', '..', 'lambdas', 'monitoring', 'handler.ts') });
     const template = Template.fromStack(stack);
-    template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: { NODE_OPTIONS: '--enable-source-maps' } } });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: { NODE_OPTIONS: '--enable-source-maps' } },
+    });
   });
 
   test('the function bundles the post-response preload beside the handler; other users of the bundling (the pipeline function) do not', () => {
-    const hooks = (postResponseHold: boolean) => inferenceBundling(lambda.Architecture.X86_64, undefined, { postResponseHold }).commandHooks?.afterBundling('/repo', '/out') ?? [];
+    const hooks = (postResponseHold: boolean) =>
+      inferenceBundling(lambda.Architecture.X86_64, undefined, { postResponseHold }).commandHooks?.afterBundling(
+        '/repo',
+        '/out',
+      ) ?? [];
     expect(hooks(true)).toContain(postResponsePreloadCommand('/repo', '/out'));
-    expect(hooks(true).at(-1)).toMatch(/esbuild' --bundle --platform=node --format=esm .*--outfile='\/out\/post-response-extension\.mjs'$/);
+    expect(hooks(true).at(-1)).toMatch(
+      /esbuild' --bundle --platform=node --format=esm .*--outfile='\/out\/post-response-extension\.mjs'$/,
+    );
     expect(hooks(false).join('\n')).not.toContain('post-response');
   });
 
@@ -220,8 +306,8 @@ describe('inference bundling', () => {
   test('the after-bundling hook fails when the Lambda binary is missing', () => {
     const out = join(scratch, 'out-missing');
     mkdirSync(join(out, 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6', 'darwin', 'arm64'), { recursive: true });
-    expect(() => execFileSync('bash', ['-c', keepOnlyLambdaBinaryCommand(out, lambda.Architecture.X86_64)], { stdio: 'pipe' })).toThrow(
-      /no linux\/x64 binary/,
-    );
+    expect(() =>
+      execFileSync('bash', ['-c', keepOnlyLambdaBinaryCommand(out, lambda.Architecture.X86_64)], { stdio: 'pipe' }),
+    ).toThrow(/no linux\/x64 binary/);
   });
 });

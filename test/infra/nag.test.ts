@@ -16,7 +16,14 @@ import { testApp } from '../helpers/cdk-app';
  */
 
 interface Report {
-  readonly pluginReports?: { readonly summary?: { readonly pluginName?: string }; readonly violations?: { readonly ruleName: string; readonly description?: string; readonly violatingResources?: { readonly resourceLogicalId?: string; readonly templatePath?: string }[] }[] }[];
+  readonly pluginReports?: {
+    readonly summary?: { readonly pluginName?: string };
+    readonly violations?: {
+      readonly ruleName: string;
+      readonly description?: string;
+      readonly violatingResources?: { readonly resourceLogicalId?: string; readonly templatePath?: string }[];
+    }[];
+  }[];
 }
 
 describe('cdk-nag: AwsSolutions and Serverless packs', () => {
@@ -25,7 +32,10 @@ describe('cdk-nag: AwsSolutions and Serverless packs', () => {
 
   test('the synthesised platform has no unacknowledged finding', () => {
     const app = testApp({ outdir });
-    const config = platformConfig({ auth: { issuer: 'https://issuer.example.com', audience: ['client'] } }, loadModelSpecs(join(__dirname, '../../config/models')));
+    const config = platformConfig(
+      { auth: { issuer: 'https://issuer.example.com', audience: ['client'] } },
+      loadModelSpecs(join(__dirname, '../../config/models')),
+    );
     createPlatform(app, config);
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ServerlessChecks(app));
     let failure: unknown;
@@ -37,7 +47,11 @@ describe('cdk-nag: AwsSolutions and Serverless packs', () => {
     const reportFile = join(outdir, 'policy-validation-report.json');
     const report: Report = existsSync(reportFile) ? (JSON.parse(readFileSync(reportFile, 'utf8')) as Report) : {};
     const violations = (report.pluginReports ?? []).flatMap((p) =>
-      (p.violations ?? []).flatMap((v) => (v.violatingResources ?? []).map((r) => `${v.ruleName} ${r.templatePath?.split('/').pop() ?? ''} ${r.resourceLogicalId ?? ''}`)),
+      (p.violations ?? []).flatMap((v) =>
+        (v.violatingResources ?? []).map(
+          (r) => `${v.ruleName} ${r.templatePath?.split('/').pop() ?? ''} ${r.resourceLogicalId ?? ''}`,
+        ),
+      ),
     );
     expect(violations).toEqual([]);
     expect(failure).toBeUndefined();

@@ -40,7 +40,10 @@ function synth(props: Partial<ModelRolloutProps> = {}, withTopic = true) {
   return { template: Template.fromStack(stack), stack, rollout };
 }
 
-const statementsOf = (template: Template): Statement[] => Object.values(template.findResources('AWS::IAM::Policy')).flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
+const statementsOf = (template: Template): Statement[] =>
+  Object.values(template.findResources('AWS::IAM::Policy')).flatMap(
+    (p) => p.Properties.PolicyDocument.Statement as Statement[],
+  );
 const actionsOf = (s: Statement): string[] => [s.Action].flat();
 /** An S3 object ARN's key pattern: the literal after the bucket ARN in its Fn::Join. */
 const keyPattern = (resource: unknown): string => {
@@ -50,14 +53,20 @@ const keyPattern = (resource: unknown): string => {
 
 describe('ModelRollout', () => {
   const { template, stack, rollout } = synth();
-  const definition = renderedDefinition(stack, rollout.stateMachine) as { StartAt: string; States: Record<string, AslState> };
+  const definition = renderedDefinition(stack, rollout.stateMachine) as {
+    StartAt: string;
+    States: Record<string, AslState>;
+  };
   const states = Object.fromEntries(allStates(definition)) as Record<string, AslState>;
 
   describe('state machine', () => {
-    test('begins with Begin, then bakes each step for the plan\'s bakeSeconds before judging it', () => {
+    test("begins with Begin, then bakes each step for the plan's bakeSeconds before judging it", () => {
       expect(definition.StartAt).toBe('Begin');
       expect(states.Begin.Next).toBe('Started?');
-      expect(states['Started?']).toMatchObject({ Choices: [{ Variable: '$.status', StringEquals: 'superseded', Next: 'Superseded' }], Default: 'Bake' });
+      expect(states['Started?']).toMatchObject({
+        Choices: [{ Variable: '$.status', StringEquals: 'superseded', Next: 'Superseded' }],
+        Default: 'Bake',
+      });
       expect(states.Bake).toMatchObject({ Type: 'Wait', SecondsPath: '$.rollout.plan.bakeSeconds', Next: 'Judge' });
       expect(states.Judge.Next).toBe('Verdict');
     });
@@ -66,9 +75,21 @@ describe('ModelRollout', () => {
       const verdict = states.Verdict;
       expect(verdict.Choices).toEqual([
         { Variable: '$.status', StringEquals: 'aborted', Next: 'NotifyAborted' },
-        { And: [{ Variable: '$.status', StringEquals: 'pass' }, { Variable: '$.lastStep', BooleanEquals: true }], Next: 'Promote' },
+        {
+          And: [
+            { Variable: '$.status', StringEquals: 'pass' },
+            { Variable: '$.lastStep', BooleanEquals: true },
+          ],
+          Next: 'Promote',
+        },
         { Variable: '$.status', StringEquals: 'pass', Next: 'Advance' },
-        { And: [{ Variable: '$.status', StringEquals: 'insufficient' }, { Variable: '$.extensionsLeft', BooleanEquals: true }], Next: 'Bake' },
+        {
+          And: [
+            { Variable: '$.status', StringEquals: 'insufficient' },
+            { Variable: '$.extensionsLeft', BooleanEquals: true },
+          ],
+          Next: 'Bake',
+        },
       ]);
       expect(verdict.Default).toBe('Abort');
       expect(states.Advance.Next).toBe('Bake');
@@ -81,34 +102,75 @@ describe('ModelRollout', () => {
 
     test('routes the typed errors: ended elsewhere -> Aborted, champion moved at Promote -> Abort, anything else -> RecordFailure -> Fail', () => {
       const catches = (state: string) => (states[state].Catch ?? []).map((c) => [c.ErrorEquals.join(','), c.Next]);
-      expect(catches('Advance')).toEqual([['RolloutAbortedError', 'AbortedElsewhere'], ['States.ALL', 'RecordFailure']]);
-      expect(catches('Promote')).toEqual([['RolloutAbortedError', 'AbortedElsewhere'], ['AliasMovedError', 'Abort'], ['States.ALL', 'RecordFailure']]);
-      for (const state of ['Begin', 'Judge', 'Abort', 'NotifyPromoted', 'NotifyAborted']) expect(catches(state)).toEqual([['States.ALL', 'RecordFailure']]);
-      expect(states.AbortedElsewhere).toMatchObject({ Type: 'Pass', Parameters: { 'rollout.$': '$.rollout', status: 'aborted', 'reason.$': '$.error.Cause' }, Next: 'NotifyAborted' });
-      expect(states.RecordFailure).toMatchObject({ ResultPath: '$.failure', Next: 'RolloutFailed', Catch: [{ ErrorEquals: ['States.ALL'], Next: 'RolloutFailed' }] });
-      expect(states.RolloutFailed).toMatchObject({ Type: 'Fail', ErrorPath: '$.error.Error', CausePath: '$.error.Cause' });
+      expect(catches('Advance')).toEqual([
+        ['RolloutAbortedError', 'AbortedElsewhere'],
+        ['States.ALL', 'RecordFailure'],
+      ]);
+      expect(catches('Promote')).toEqual([
+        ['RolloutAbortedError', 'AbortedElsewhere'],
+        ['AliasMovedError', 'Abort'],
+        ['States.ALL', 'RecordFailure'],
+      ]);
+      for (const state of ['Begin', 'Judge', 'Abort', 'NotifyPromoted', 'NotifyAborted'])
+        expect(catches(state)).toEqual([['States.ALL', 'RecordFailure']]);
+      expect(states.AbortedElsewhere).toMatchObject({
+        Type: 'Pass',
+        Parameters: { 'rollout.$': '$.rollout', status: 'aborted', 'reason.$': '$.error.Cause' },
+        Next: 'NotifyAborted',
+      });
+      expect(states.RecordFailure).toMatchObject({
+        ResultPath: '$.failure',
+        Next: 'RolloutFailed',
+        Catch: [{ ErrorEquals: ['States.ALL'], Next: 'RolloutFailed' }],
+      });
+      expect(states.RolloutFailed).toMatchObject({
+        Type: 'Fail',
+        ErrorPath: '$.error.Error',
+        CausePath: '$.error.Cause',
+      });
     });
 
-    test('every Lambda Task has TimeoutSeconds (the function\'s timeout) and retries transient errors, throttles and routing conflicts', () => {
-      const lambdaTasks = Object.entries(states).filter(([, s]) => s.Type === 'Task' && !String(s.Resource).includes('sns'));
-      expect(lambdaTasks.map(([name]) => name).sort()).toEqual(['Abort', 'Advance', 'Begin', 'Judge', 'Promote', 'RecordFailure']);
+    test("every Lambda Task has TimeoutSeconds (the function's timeout) and retries transient errors, throttles and routing conflicts", () => {
+      const lambdaTasks = Object.entries(states).filter(
+        ([, s]) => s.Type === 'Task' && !String(s.Resource).includes('sns'),
+      );
+      expect(lambdaTasks.map(([name]) => name).sort()).toEqual([
+        'Abort',
+        'Advance',
+        'Begin',
+        'Judge',
+        'Promote',
+        'RecordFailure',
+      ]);
       for (const [, state] of lambdaTasks) {
         expect(state.TimeoutSeconds).toBe(60);
-        expect((state.Retry ?? []).map((r) => r.ErrorEquals[0])).toEqual(['Lambda.ServiceException', 'Lambda.TooManyRequestsException', 'RoutingConflictError']);
+        expect((state.Retry ?? []).map((r) => r.ErrorEquals[0])).toEqual([
+          'Lambda.ServiceException',
+          'Lambda.TooManyRequestsException',
+          'RoutingConflictError',
+        ]);
       }
       const longer = synth({ timeout: Duration.minutes(2) });
-      const judge = Object.fromEntries(allStates(renderedDefinition(longer.stack, longer.rollout.stateMachine) as { States: Record<string, AslState> })).Judge as AslState;
+      const judge = Object.fromEntries(
+        allStates(
+          renderedDefinition(longer.stack, longer.rollout.stateMachine) as { States: Record<string, AslState> },
+        ),
+      ).Judge as AslState;
       expect(judge.TimeoutSeconds).toBe(120);
     });
 
     test('each Task sends { step, execution, input: the whole state }', () => {
-      expect(states.Judge).toMatchObject({ Parameters: { step: 'judge', 'execution.$': '$$.Execution.Name', 'input.$': '$' } });
+      expect(states.Judge).toMatchObject({
+        Parameters: { step: 'judge', 'execution.$': '$$.Execution.Name', 'input.$': '$' },
+      });
       expect(states.Begin).toMatchObject({ Parameters: { step: 'begin' } });
     });
 
     test('without a topic, outcomes end without a notice', () => {
       const bare = synth({}, false);
-      const bareStates = Object.fromEntries(allStates(renderedDefinition(bare.stack, bare.rollout.stateMachine) as { States: Record<string, AslState> })) as Record<string, AslState>;
+      const bareStates = Object.fromEntries(
+        allStates(renderedDefinition(bare.stack, bare.rollout.stateMachine) as { States: Record<string, AslState> }),
+      ) as Record<string, AslState>;
       expect(bareStates.Promote.Next).toBe('Promoted');
       expect(bareStates.Abort.Next).toBe('Aborted');
       expect(Object.keys(bareStates).filter((s) => s.startsWith('Notify'))).toEqual([]);
@@ -120,26 +182,43 @@ describe('ModelRollout', () => {
       EventPattern: {
         source: ['aws.s3'],
         'detail-type': ['Object Created'],
-        detail: { bucket: { name: [{ Ref: Match.stringLikeRegexp('ModelBucket') }] }, object: { key: [{ wildcard: 'registry/*/rollouts/*.json' }] } },
+        detail: {
+          bucket: { name: [{ Ref: Match.stringLikeRegexp('ModelBucket') }] },
+          object: { key: [{ wildcard: 'registry/*/rollouts/*.json' }] },
+        },
       },
       Targets: [
         Match.objectLike({
           Arn: { Ref: Match.stringLikeRegexp('RolloutStateMachine') },
           DeadLetterConfig: { Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('DeadLetterQueue'), 'Arn'] } },
           RetryPolicy: { MaximumRetryAttempts: 10, MaximumEventAgeInSeconds: 86400 },
-          InputTransformer: Match.objectLike({ InputPathsMap: { 'detail-bucket-name': '$.detail.bucket.name', 'detail-object-key': '$.detail.object.key' } }),
+          InputTransformer: Match.objectLike({
+            InputPathsMap: { 'detail-bucket-name': '$.detail.bucket.name', 'detail-object-key': '$.detail.object.key' },
+          }),
         }),
       ],
     });
   });
 
   describe('alarm rollback', () => {
-    test('each model has an alarm on its canary\'s server errors: Sum > 0 in one minute, no data is not breaching', () => {
+    test("each model has an alarm on its canary's server errors: Sum > 0 in one minute, no data is not breaching", () => {
       const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties);
-      const dimensions = (alarm: { Dimensions: { Name: string; Value: string }[] }) => Object.fromEntries(alarm.Dimensions.map((d) => [d.Name, d.Value]));
-      expect(alarms.map(dimensions)).toEqual(MODELS.map((model) => ({ service: 'inference', model, variant: 'canary' })));
+      const dimensions = (alarm: { Dimensions: { Name: string; Value: string }[] }) =>
+        Object.fromEntries(alarm.Dimensions.map((d) => [d.Name, d.Value]));
+      expect(alarms.map(dimensions)).toEqual(
+        MODELS.map((model) => ({ service: 'inference', model, variant: 'canary' })),
+      );
       for (const alarm of alarms) {
-        expect(alarm).toMatchObject({ Namespace: 'ServerlessMlops', MetricName: 'VariantServerErrors', Statistic: 'Sum', Period: 60, Threshold: 0, ComparisonOperator: 'GreaterThanThreshold', EvaluationPeriods: 1, TreatMissingData: 'notBreaching' });
+        expect(alarm).toMatchObject({
+          Namespace: 'ServerlessMlops',
+          MetricName: 'VariantServerErrors',
+          Statistic: 'Sum',
+          Period: 60,
+          Threshold: 0,
+          ComparisonOperator: 'GreaterThanThreshold',
+          EvaluationPeriods: 1,
+          TreatMissingData: 'notBreaching',
+        });
         expect(alarm.AlarmDescription).toMatch(/Runbook: docs\/operations\.md, section CanaryServerErrors/);
       }
       expect(Object.keys(rollout.alarms)).toEqual(MODELS);
@@ -163,8 +242,13 @@ describe('ModelRollout', () => {
         ],
       });
       // EventBridge may invoke it; an invocation that still fails after Lambda's retries lands in the queue too.
-      template.hasResourceProperties('AWS::Lambda::Permission', { Action: 'lambda:InvokeFunction', Principal: 'events.amazonaws.com' });
-      template.hasResourceProperties('AWS::Lambda::Function', { DeadLetterConfig: { TargetArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('DeadLetterQueue'), 'Arn'] } } });
+      template.hasResourceProperties('AWS::Lambda::Permission', {
+        Action: 'lambda:InvokeFunction',
+        Principal: 'events.amazonaws.com',
+      });
+      template.hasResourceProperties('AWS::Lambda::Function', {
+        DeadLetterConfig: { TargetArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('DeadLetterQueue'), 'Arn'] } },
+      });
     });
   });
 
@@ -177,7 +261,9 @@ describe('ModelRollout', () => {
 
     test('S3 access is under registry/ only, and writes only where a rollout changes something', () => {
       const s3Statements = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('s3:')));
-      const grants = s3Statements.filter((s) => !actionsOf(s).includes('s3:ListBucket')).map((s) => `${s.Effect === 'Deny' ? 'DENY ' : ''}${actionsOf(s).join(',')} ${keyPattern(s.Resource)}`);
+      const grants = s3Statements
+        .filter((s) => !actionsOf(s).includes('s3:ListBucket'))
+        .map((s) => `${s.Effect === 'Deny' ? 'DENY ' : ''}${actionsOf(s).join(',')} ${keyPattern(s.Resource)}`);
       expect(grants.sort()).toEqual([
         // '*' spans '/' in an ARN, so registry/*/routing* would also match registry/<m>/rollouts/routing.json.
         'DENY s3:PutObject /registry/*/rollouts/*',
@@ -191,24 +277,38 @@ describe('ModelRollout', () => {
       expect(listing?.Condition).toEqual({ StringLike: { 's3:prefix': ['registry/*'] } });
     });
 
-    test('cloudwatch:GetMetricData, which takes no resource but \'*\', is the only statement on \'*\' besides X-Ray and log delivery', () => {
+    test("cloudwatch:GetMetricData, which takes no resource but '*', is the only statement on '*' besides X-Ray and log delivery", () => {
       const onStar = statements.filter((s) => s.Resource === '*').flatMap(actionsOf);
-      expect(onStar.filter((a) => !a.startsWith('xray:') && !a.startsWith('logs:'))).toEqual(['cloudwatch:GetMetricData']);
-      template.hasResourceProperties('AWS::IAM::Policy', { PolicyDocument: { Statement: [{ Action: 'cloudwatch:GetMetricData', Effect: 'Allow', Resource: '*' }] } });
+      expect(onStar.filter((a) => !a.startsWith('xray:') && !a.startsWith('logs:'))).toEqual([
+        'cloudwatch:GetMetricData',
+      ]);
+      template.hasResourceProperties('AWS::IAM::Policy', {
+        PolicyDocument: { Statement: [{ Action: 'cloudwatch:GetMetricData', Effect: 'Allow', Resource: '*' }] },
+      });
     });
 
     test('the state machine may invoke the rollout function and publish to the topic only', () => {
-      const smActions = statementsOf(template).flatMap(actionsOf).filter((a) => a.startsWith('lambda:') || a.startsWith('sns:'));
+      const smActions = statementsOf(template)
+        .flatMap(actionsOf)
+        .filter((a) => a.startsWith('lambda:') || a.startsWith('sns:'));
       expect([...new Set(smActions)].sort()).toEqual(['lambda:InvokeFunction', 'sns:Publish']);
     });
   });
 
   test('refuses props that cannot work, saying what was received', () => {
     const bucket = {} as s3.IBucket;
-    expect(() => rolloutSettings({ modelBucket: bucket, models: [] })).toThrow('models must list at least one model (one per config/models/*.json spec), got none');
-    expect(() => rolloutSettings({ modelBucket: bucket, models: ['Iris'] })).toThrow(/^models: model name "Iris" is not valid/);
-    expect(() => rolloutSettings({ modelBucket: bucket, models: ['iris'], timeout: Duration.minutes(20) })).toThrow('timeout must be whole seconds from 3 s to 15 minutes (Lambda\'s limit), got 1200 s');
-    expect(() => rolloutSettings({ modelBucket: bucket, models: ['iris'], memorySize: 64 })).toThrow('memorySize must be a whole number of MB from 128 to 10240, got 64');
+    expect(() => rolloutSettings({ modelBucket: bucket, models: [] })).toThrow(
+      'models must list at least one model (one per config/models/*.json spec), got none',
+    );
+    expect(() => rolloutSettings({ modelBucket: bucket, models: ['Iris'] })).toThrow(
+      /^models: model name "Iris" is not valid/,
+    );
+    expect(() => rolloutSettings({ modelBucket: bucket, models: ['iris'], timeout: Duration.minutes(20) })).toThrow(
+      "timeout must be whole seconds from 3 s to 15 minutes (Lambda's limit), got 1200 s",
+    );
+    expect(() => rolloutSettings({ modelBucket: bucket, models: ['iris'], memorySize: 64 })).toThrow(
+      'memorySize must be a whole number of MB from 128 to 10240, got 64',
+    );
   });
 });
 
@@ -218,14 +318,20 @@ describe('the platform', () => {
 
   test('the model bucket sends object events to EventBridge, so rollout requests can start rollouts', () => {
     const storage = Template.fromStack(stacks.storage);
-    const modelBucket = Object.entries(storage.findResources('AWS::S3::Bucket')).find(([id]) => id.startsWith('ModelBucket'))?.[1];
-    expect(modelBucket?.Properties.NotificationConfiguration).toEqual({ EventBridgeConfiguration: { EventBridgeEnabled: true } });
+    const modelBucket = Object.entries(storage.findResources('AWS::S3::Bucket')).find(([id]) =>
+      id.startsWith('ModelBucket'),
+    )?.[1];
+    expect(modelBucket?.Properties.NotificationConfiguration).toEqual({
+      EventBridgeConfiguration: { EventBridgeEnabled: true },
+    });
   });
 
-  test('the pipeline stack runs one rollback alarm per model spec and notifies rollout outcomes on the pipeline\'s topic', () => {
+  test("the pipeline stack runs one rollback alarm per model spec and notifies rollout outcomes on the pipeline's topic", () => {
     expect(Object.keys(stacks.pipeline.rollout.alarms).sort()).toEqual(specs.map((s) => s.name).sort());
     const template = Template.fromStack(stacks.pipeline);
-    const definition = renderedDefinition(stacks.pipeline, stacks.pipeline.rollout.stateMachine) as { States: Record<string, AslState & { Parameters?: { TopicArn?: string } }> };
+    const definition = renderedDefinition(stacks.pipeline, stacks.pipeline.rollout.stateMachine) as {
+      States: Record<string, AslState & { Parameters?: { TopicArn?: string } }>;
+    };
     expect(definition.States.NotifyAborted.Parameters?.TopicArn).toMatch(/RetrainingTopic/);
     template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
   });

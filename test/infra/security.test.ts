@@ -17,7 +17,9 @@ const SPECS = loadModelSpecs(join(__dirname, '../../config/models'));
 
 function platform(context: unknown = {}) {
   const stacks = createPlatform(testApp(), platformConfig(context, SPECS));
-  const templates = Object.fromEntries(Object.entries(stacks).map(([name, stack]) => [name, Template.fromStack(stack as Stack)])) as Record<keyof typeof stacks, Template>;
+  const templates = Object.fromEntries(
+    Object.entries(stacks).map(([name, stack]) => [name, Template.fromStack(stack as Stack)]),
+  ) as Record<keyof typeof stacks, Template>;
   return { stacks, templates };
 }
 
@@ -28,7 +30,12 @@ describe('least privilege', () => {
   test('no IAM policy in the platform grants a wildcard action', () => {
     const wildcards = all.flatMap((t) =>
       Object.entries(t.findResources('AWS::IAM::Policy')).flatMap(([id, policy]) =>
-        (policy.Properties.PolicyDocument.Statement as { Action: string | string[] }[]).flatMap((s) => [s.Action].flat().filter((a) => a.includes('*')).map((a) => `${id}: ${a}`)),
+        (policy.Properties.PolicyDocument.Statement as { Action: string | string[] }[]).flatMap((s) =>
+          [s.Action]
+            .flat()
+            .filter((a) => a.includes('*'))
+            .map((a) => `${id}: ${a}`),
+        ),
       ),
     );
     expect(wildcards).toEqual([]);
@@ -36,7 +43,8 @@ describe('least privilege', () => {
 
   test('no role uses an AWS managed policy (the functions may write only their own log group)', () => {
     for (const t of all) {
-      for (const role of Object.values(t.findResources('AWS::IAM::Role'))) expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+      for (const role of Object.values(t.findResources('AWS::IAM::Role')))
+        expect(role.Properties.ManagedPolicyArns).toBeUndefined();
     }
   });
 
@@ -44,22 +52,46 @@ describe('least privilege', () => {
     templates.inference.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: {
         Statement: Match.arrayWith([
-          Match.objectLike({ Action: 's3:GetObject', Resource: { 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp('^/registry/\\*$')])] } }),
+          Match.objectLike({
+            Action: 's3:GetObject',
+            Resource: { 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp('^/registry/\\*$')])] },
+          }),
           Match.objectLike({ Action: 's3:ListBucket', Condition: { StringLike: { 's3:prefix': ['registry/*'] } } }),
-          Match.objectLike({ Action: 's3:PutObject', Resource: { 'Fn::Join': ['', Match.arrayWith([{ 'Fn::ImportValue': Match.stringLikeRegexp('DataBucket') }, '/feedback/*'])] } }),
+          Match.objectLike({
+            Action: 's3:PutObject',
+            Resource: {
+              'Fn::Join': [
+                '',
+                Match.arrayWith([{ 'Fn::ImportValue': Match.stringLikeRegexp('DataBucket') }, '/feedback/*']),
+              ],
+            },
+          }),
         ]),
       },
     });
     // The capture path's roles (Firehose, CloudWatch Logs) are in this stack too: only the function's policy here.
-    const functionPolicies = Object.values(templates.inference.findResources('AWS::IAM::Policy')).filter((p) => JSON.stringify(p.Properties.Roles).includes('InferenceFunctionRole'));
-    const statements = functionPolicies.flatMap((p) => p.Properties.PolicyDocument.Statement as { Action: string | string[] }[]);
-    expect(statements.flatMap((s) => [s.Action].flat()).filter((a) => a.startsWith('s3:')).sort()).toEqual(['s3:GetObject', 's3:ListBucket', 's3:PutObject']);
+    const functionPolicies = Object.values(templates.inference.findResources('AWS::IAM::Policy')).filter((p) =>
+      JSON.stringify(p.Properties.Roles).includes('InferenceFunctionRole'),
+    );
+    const statements = functionPolicies.flatMap(
+      (p) => p.Properties.PolicyDocument.Statement as { Action: string | string[] }[],
+    );
+    expect(
+      statements
+        .flatMap((s) => [s.Action].flat())
+        .filter((a) => a.startsWith('s3:'))
+        .sort(),
+    ).toEqual(['s3:GetObject', 's3:ListBucket', 's3:PutObject']);
   });
 });
 
 describe('stateful resources', () => {
   test('bucket logical IDs are pinned: changing one would replace the bucket and lose its data', () => {
-    expect(Object.keys(templates.storage.findResources('AWS::S3::Bucket')).sort()).toEqual(['AccessLogBucketE546A1FA', 'DataBucketBD860FE1', 'ModelBucketEBB1ADF4']);
+    expect(Object.keys(templates.storage.findResources('AWS::S3::Bucket')).sort()).toEqual([
+      'AccessLogBucketE546A1FA',
+      'DataBucketBD860FE1',
+      'ModelBucketEBB1ADF4',
+    ]);
   });
 
   test('every bucket is retained, encrypted, versioned, private, SSL-only and expires old versions', () => {
@@ -67,23 +99,44 @@ describe('stateful resources', () => {
     for (const bucket of Object.values(buckets)) {
       expect(bucket).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
       expect(bucket.Properties).toMatchObject({
-        BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+        BucketEncryption: {
+          ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+        },
         VersioningConfiguration: { Status: 'Enabled' },
-        PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
-        LifecycleConfiguration: { Rules: expect.arrayContaining([expect.objectContaining({ NoncurrentVersionExpiration: expect.anything(), Status: 'Enabled' })]) },
+        PublicAccessBlockConfiguration: {
+          BlockPublicAcls: true,
+          BlockPublicPolicy: true,
+          IgnorePublicAcls: true,
+          RestrictPublicBuckets: true,
+        },
+        LifecycleConfiguration: {
+          Rules: expect.arrayContaining([
+            expect.objectContaining({ NoncurrentVersionExpiration: expect.anything(), Status: 'Enabled' }),
+          ]),
+        },
       });
     }
     for (const id of Object.keys(buckets)) {
       templates.storage.hasResourceProperties('AWS::S3::BucketPolicy', {
         Bucket: { Ref: id },
-        PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          ]),
+        },
       });
     }
   });
 
   test('the data and model buckets send S3 server access logs to the access-log bucket', () => {
-    for (const [id, prefix] of [['DataBucketBD860FE1', 'DataBucket/'], ['ModelBucketEBB1ADF4', 'ModelBucket/']]) {
-      expect(templates.storage.findResources('AWS::S3::Bucket')[id].Properties.LoggingConfiguration).toEqual({ DestinationBucketName: { Ref: 'AccessLogBucketE546A1FA' }, LogFilePrefix: prefix });
+    for (const [id, prefix] of [
+      ['DataBucketBD860FE1', 'DataBucket/'],
+      ['ModelBucketEBB1ADF4', 'ModelBucket/'],
+    ]) {
+      expect(templates.storage.findResources('AWS::S3::Bucket')[id].Properties.LoggingConfiguration).toEqual({
+        DestinationBucketName: { Ref: 'AccessLogBucketE546A1FA' },
+        LogFilePrefix: prefix,
+      });
     }
   });
 
@@ -106,13 +159,20 @@ describe('logs and failure paths', () => {
     const rules = Object.values(templates.pipeline.findResources('AWS::Events::Rule'));
     expect(rules.length).toBeGreaterThan(1);
     for (const rule of rules) {
-      for (const target of rule.Properties.Targets) expect(target).toMatchObject({ DeadLetterConfig: { Arn: expect.anything() }, RetryPolicy: { MaximumRetryAttempts: 10 } });
+      for (const target of rule.Properties.Targets)
+        expect(target).toMatchObject({
+          DeadLetterConfig: { Arn: expect.anything() },
+          RetryPolicy: { MaximumRetryAttempts: 10 },
+        });
     }
   });
 
   test('the API access log is one JSON object per request', () => {
     const stage = Object.values(templates.inference.findResources('AWS::ApiGatewayV2::Stage'))[0];
-    expect(JSON.parse(stage.Properties.AccessLogSettings.Format)).toMatchObject({ requestId: '$context.requestId', status: '$context.status' });
+    expect(JSON.parse(stage.Properties.AccessLogSettings.Format)).toMatchObject({
+      requestId: '$context.requestId',
+      status: '$context.status',
+    });
   });
 });
 
@@ -124,14 +184,32 @@ describe('optional JWT authorization of the inference API', () => {
   });
 
   test('with platform.auth every route needs a JWT from the issuer, except GET and HEAD /health', () => {
-    const secured = Template.fromStack(platform({ auth: { issuer: 'https://login.example.com/', audience: ['client-a'] } }).stacks.inference);
-    secured.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', { AuthorizerType: 'JWT', JwtConfiguration: { Issuer: 'https://login.example.com/', Audience: ['client-a'] }, IdentitySource: ['$request.header.Authorization'] });
-    const routes = Object.values(secured.findResources('AWS::ApiGatewayV2::Route')).map((r) => [r.Properties.RouteKey, r.Properties.AuthorizationType ?? 'NONE']);
-    expect(routes.sort()).toEqual([['ANY /{proxy+}', 'JWT'], ['GET /', 'JWT'], ['GET /health', 'NONE'], ['HEAD /health', 'NONE']]);
+    const secured = Template.fromStack(
+      platform({ auth: { issuer: 'https://login.example.com/', audience: ['client-a'] } }).stacks.inference,
+    );
+    secured.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+      AuthorizerType: 'JWT',
+      JwtConfiguration: { Issuer: 'https://login.example.com/', Audience: ['client-a'] },
+      IdentitySource: ['$request.header.Authorization'],
+    });
+    const routes = Object.values(secured.findResources('AWS::ApiGatewayV2::Route')).map((r) => [
+      r.Properties.RouteKey,
+      r.Properties.AuthorizationType ?? 'NONE',
+    ]);
+    expect(routes.sort()).toEqual([
+      ['ANY /{proxy+}', 'JWT'],
+      ['GET /', 'JWT'],
+      ['GET /health', 'NONE'],
+      ['HEAD /health', 'NONE'],
+    ]);
   });
 
   test('CORS is off unless platform.cors names origins; then API Gateway answers preflights for those origins with the methods and headers the API uses', () => {
-    expect(templates.inference.findResources('AWS::ApiGatewayV2::Api', { Properties: { CorsConfiguration: Match.anyValue() } })).toEqual({});
+    expect(
+      templates.inference.findResources('AWS::ApiGatewayV2::Api', {
+        Properties: { CorsConfiguration: Match.anyValue() },
+      }),
+    ).toEqual({});
     const open = Template.fromStack(platform({ cors: { allowOrigins: ['https://app.example.com'] } }).stacks.inference);
     open.hasResourceProperties('AWS::ApiGatewayV2::Api', {
       CorsConfiguration: {
@@ -142,6 +220,8 @@ describe('optional JWT authorization of the inference API', () => {
         MaxAge: 600,
       },
     });
-    expect(() => platform({ cors: { allowOrigins: ['https://app.example.com/'] } })).toThrow(/cors\.allowOrigins: "https:\/\/app\.example\.com\/" is not an origin/);
+    expect(() => platform({ cors: { allowOrigins: ['https://app.example.com/'] } })).toThrow(
+      /cors\.allowOrigins: "https:\/\/app\.example\.com\/" is not an origin/,
+    );
   });
 });

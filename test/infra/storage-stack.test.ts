@@ -17,11 +17,23 @@ describe('StorageStack', () => {
       expect(bucket.DeletionPolicy).toBe('Retain');
       expect(bucket.Properties).toMatchObject({
         VersioningConfiguration: { Status: 'Enabled' },
-        BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
-        PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+        BucketEncryption: {
+          ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+        },
+        PublicAccessBlockConfiguration: {
+          BlockPublicAcls: true,
+          BlockPublicPolicy: true,
+          IgnorePublicAcls: true,
+          RestrictPublicBuckets: true,
+        },
       });
       expect(bucket.Properties.LifecycleConfiguration.Rules).toEqual(
-        expect.arrayContaining([expect.objectContaining({ NoncurrentVersionExpiration: { NoncurrentDays: expect.any(Number) }, Status: 'Enabled' })]),
+        expect.arrayContaining([
+          expect.objectContaining({
+            NoncurrentVersionExpiration: { NoncurrentDays: expect.any(Number) },
+            Status: 'Enabled',
+          }),
+        ]),
       );
     }
   });
@@ -37,12 +49,16 @@ describe('StorageStack', () => {
   });
 
   test('the data bucket sends object events to EventBridge, so uploads can start retraining', () => {
-    t.hasResourceProperties('AWS::S3::Bucket', { NotificationConfiguration: { EventBridgeConfiguration: { EventBridgeEnabled: true } } });
+    t.hasResourceProperties('AWS::S3::Bucket', {
+      NotificationConfiguration: { EventBridgeConfiguration: { EventBridgeEnabled: true } },
+    });
     // Without a custom resource, so the stack deploys to LocalStack's free tier too.
     expect(t.findResources('Custom::S3BucketNotifications')).toEqual({});
   });
 
   test('fails early on a nonsensical version retention', () => {
-    expect(() => secureBucketDefaults({ noncurrentVersionExpirationDays: 0 })).toThrow(/whole number of days >= 1, got 0/);
+    expect(() => secureBucketDefaults({ noncurrentVersionExpirationDays: 0 })).toThrow(
+      /whole number of days >= 1, got 0/,
+    );
   });
 });

@@ -38,7 +38,14 @@ beforeAll(async () => {
   await registry.promote('iris', version, { actor: 'test', reason: 'fuzz' });
   process.env.AWS_ENDPOINT_URL = s3.server.endpoint;
   const { buildInferenceApp } = await import('../../lambdas/inference/handler');
-  app = buildInferenceApp(loadConfig({ ...process.env, DEFAULT_MODEL: 'iris', MAX_BATCH: String(MAX_BATCH), MAX_BODY_BYTES: String(256 * 1024) }));
+  app = buildInferenceApp(
+    loadConfig({
+      ...process.env,
+      DEFAULT_MODEL: 'iris',
+      MAX_BATCH: String(MAX_BATCH),
+      MAX_BODY_BYTES: String(256 * 1024),
+    }),
+  );
 });
 
 afterAll(async () => {
@@ -52,8 +59,12 @@ async function expectSaneAnswer(event: APIGatewayProxyEventV2): Promise<void> {
   const res = await app.handle(event);
   const status = res.statusCode ?? 0;
   statuses.set(status, (statuses.get(status) ?? 0) + 1);
-  const json = JSON.parse(res.body ?? '') as { error?: { code?: unknown; message?: unknown }; predictions?: { label: string }[] };
-  if (status >= 500 || status < 200) throw new Error(`status ${status} for body ${JSON.stringify(event.body?.slice(0, 300))}: ${res.body}`);
+  const json = JSON.parse(res.body ?? '') as {
+    error?: { code?: unknown; message?: unknown };
+    predictions?: { label: string }[];
+  };
+  if (status >= 500 || status < 200)
+    throw new Error(`status ${status} for body ${JSON.stringify(event.body?.slice(0, 300))}: ${res.body}`);
   if (status >= 400) {
     expect(typeof json.error?.code).toBe('string');
     expect(typeof json.error?.message).toBe('string');
@@ -72,7 +83,20 @@ const request = (body: string, path: string, isBase64Encoded = false) =>
 const path = fc.constantFrom(...PATHS);
 
 /** Feature-like keys, including ones that could pollute prototypes. */
-const key = fc.oneof(fc.constantFrom(...FEATURES, '__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'features', 'instances', ''), fc.string({ maxLength: 12 }));
+const key = fc.oneof(
+  fc.constantFrom(
+    ...FEATURES,
+    '__proto__',
+    'constructor',
+    'prototype',
+    'toString',
+    'hasOwnProperty',
+    'features',
+    'instances',
+    '',
+  ),
+  fc.string({ maxLength: 12 }),
+);
 
 /** Values of every JSON type, the right one often enough to get past the first check. */
 const value: fc.Arbitrary<unknown> = fc.oneof(
@@ -87,7 +111,12 @@ const value: fc.Arbitrary<unknown> = fc.oneof(
 );
 
 const instance = fc.oneof(
-  { weight: 3, arbitrary: fc.record(Object.fromEntries(FEATURES.map((f) => [f, value])) as Record<string, fc.Arbitrary<unknown>>, { requiredKeys: [] }) },
+  {
+    weight: 3,
+    arbitrary: fc.record(Object.fromEntries(FEATURES.map((f) => [f, value])) as Record<string, fc.Arbitrary<unknown>>, {
+      requiredKeys: [],
+    }),
+  },
   { weight: 2, arbitrary: fc.dictionary(key, value, { maxKeys: 6 }) },
   fc.array(value, { maxLength: 6 }),
   value,
@@ -101,7 +130,10 @@ const validInstance = fc.oneof(
 );
 
 const envelope = fc.oneof(
-  { weight: 2, arbitrary: fc.array(validInstance, { minLength: 1, maxLength: MAX_BATCH + 2 }).map((instances) => ({ instances })) },
+  {
+    weight: 2,
+    arbitrary: fc.array(validInstance, { minLength: 1, maxLength: MAX_BATCH + 2 }).map((instances) => ({ instances })),
+  },
   validInstance.map((features) => ({ features })),
   instance.map((features) => ({ features })),
   fc.array(instance, { maxLength: MAX_BATCH + 5 }).map((instances) => ({ instances })),
@@ -111,10 +143,14 @@ const envelope = fc.oneof(
 
 /** Raw JSON texts JSON.stringify cannot produce: huge numbers, deep nesting, duplicate and prototype keys. */
 const pathological = fc.oneof(
-  fc.constantFrom('1e999', '-1e999', '1e-999', '123456789012345678901234567890', '-0').map((n) => `{"features":{"sepal_length":${n},"sepal_width":1,"petal_length":1,"petal_width":1}}`),
+  fc
+    .constantFrom('1e999', '-1e999', '1e-999', '123456789012345678901234567890', '-0')
+    .map((n) => `{"features":{"sepal_length":${n},"sepal_width":1,"petal_length":1,"petal_width":1}}`),
   fc.integer({ min: 1, max: 50_000 }).map((depth) => `{"features":${'['.repeat(depth)}${']'.repeat(depth)}}`),
   fc.integer({ min: 1, max: 50_000 }).map((depth) => `${'{"instances":['.repeat(depth)}${']}'.repeat(depth)}`),
-  fc.integer({ min: 1, max: 20_000 }).map((depth) => `{"features":{"petal_width":${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}}}`),
+  fc
+    .integer({ min: 1, max: 20_000 })
+    .map((depth) => `{"features":{"petal_width":${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}}}`),
   fc.integer({ min: 1, max: 300_000 }).map((n) => `{"features":{"sepal_length":"${'x'.repeat(n)}"}}`),
   fc.constantFrom(
     '{"features":{"__proto__":{"polluted":true},"sepal_length":1,"sepal_width":1,"petal_length":1,"petal_width":1}}',
@@ -129,21 +165,33 @@ const pathological = fc.oneof(
 
 describe('inference handler under random bodies', () => {
   it('never answers 5xx to arbitrary JSON', async () => {
-    await fc.assert(fc.asyncProperty(fc.json({ maxDepth: 5 }), path, async (body, p) => expectSaneAnswer(request(body, p))), { numRuns: 1500 });
+    await fc.assert(
+      fc.asyncProperty(fc.json({ maxDepth: 5 }), path, async (body, p) => expectSaneAnswer(request(body, p))),
+      { numRuns: 1500 },
+    );
   });
 
   it('never answers 5xx to random envelopes with feature-like keys and wrong types', async () => {
-    await fc.assert(fc.asyncProperty(envelope, path, async (body, p) => expectSaneAnswer(request(JSON.stringify(body), p))), { numRuns: 3000 });
+    await fc.assert(
+      fc.asyncProperty(envelope, path, async (body, p) => expectSaneAnswer(request(JSON.stringify(body), p))),
+      { numRuns: 3000 },
+    );
   });
 
   it('never answers 5xx to huge numbers, deep nesting, long strings and prototype keys', async () => {
-    await fc.assert(fc.asyncProperty(pathological, path, async (body, p) => expectSaneAnswer(request(body, p))), { numRuns: 800 });
+    await fc.assert(
+      fc.asyncProperty(pathological, path, async (body, p) => expectSaneAnswer(request(body, p))),
+      { numRuns: 800 },
+    );
   });
 
   it('never answers 5xx to arbitrary bytes sent as base64 (mostly invalid UTF-8), or to broken base64', async () => {
     const bytes = fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b).toString('base64'));
     const broken = fc.string({ maxLength: 60 });
-    await fc.assert(fc.asyncProperty(fc.oneof(bytes, broken), path, async (body, p) => expectSaneAnswer(request(body, p, true))), { numRuns: 1000 });
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(bytes, broken), path, async (body, p) => expectSaneAnswer(request(body, p, true))),
+      { numRuns: 1000 },
+    );
   });
 
   it('ran thousands of bodies, enough of them valid to reach the model', () => {

@@ -38,11 +38,22 @@ function train(dataset: keyof typeof DATASETS, algorithm: AlgorithmName, name: s
 }
 
 const post = (path: string, body: unknown, extra: Partial<Parameters<typeof apiGatewayEvent>[0]> = {}) =>
-  apiGatewayEvent({ method: 'POST', path, headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body), ...extra });
+  apiGatewayEvent({
+    method: 'POST',
+    path,
+    headers: { 'content-type': 'application/json' },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+    ...extra,
+  });
 const get = (path: string) => apiGatewayEvent({ method: 'GET', path });
 /** A predict request whose body is gzip-compressed, as API Gateway hands a binary body over (base64). */
 const gzipped = (body: string | Buffer, path = '/models/iris/predict') =>
-  apiGatewayEvent({ method: 'POST', path, headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: gzipSync(body) });
+  apiGatewayEvent({
+    method: 'POST',
+    path,
+    headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+    body: gzipSync(body),
+  });
 
 interface Answer {
   readonly status: number;
@@ -56,7 +67,12 @@ async function call(app: Pick<InferenceApp, 'handle'>, event: APIGatewayProxyEve
   const result: APIGatewayProxyStructuredResultV2 = await app.handle(event);
   const text = result.body ?? '';
   const type = String(result.headers?.['content-type'] ?? '');
-  return { status: result.statusCode ?? 0, headers: result.headers ?? {}, text, json: type.startsWith('application/json') ? JSON.parse(text) : undefined };
+  return {
+    status: result.statusCode ?? 0,
+    headers: result.headers ?? {},
+    text,
+    json: type.startsWith('application/json') ? JSON.parse(text) : undefined,
+  };
 }
 
 /**
@@ -73,7 +89,12 @@ function mislabellingModel(like: ModelManifest): ExportedModel {
   const scores = graph.op('Add', [graph.op('MatMul', [x, weights]), bias]);
   graph.node('Softmax', [scores], { axis: 1 }, { outputs: ['probabilities'] });
   const wrong = graph.op('ArgMin', ['probabilities'], { axis: 1, keepdims: 0 });
-  graph.node('Gather', [graph.strings('classes', [...like.classes], [like.classes.length]), wrong], { axis: 0 }, { outputs: ['label'] });
+  graph.node(
+    'Gather',
+    [graph.strings('classes', [...like.classes], [like.classes.length]), wrong],
+    { axis: 0 },
+    { outputs: ['label'] },
+  );
   graph.output('label', STRING, ['N']);
   graph.output('probabilities', FLOAT, ['N', like.classes.length]);
   const onnx = graph.toBytes('mislabelling');
@@ -91,7 +112,14 @@ async function closedPort(): Promise<number> {
 
 const IRIS_FEATURES = { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 };
 const VIRGINICA = { sepal_length: 6.7, sepal_width: 3.0, petal_length: 5.8, petal_width: 2.2 };
-const MACHINE = { Type: 'M', 'Air temperature [K]': 298.1, 'Process temperature [K]': 308.6, 'Rotational speed [rpm]': 1551, 'Torque [Nm]': 42.8, 'Tool wear [min]': 0 };
+const MACHINE = {
+  Type: 'M',
+  'Air temperature [K]': 298.1,
+  'Process temperature [K]': 308.6,
+  'Rotational speed [rpm]': 1551,
+  'Torque [Nm]': 42.8,
+  'Tool wear [min]': 0,
+};
 
 let s3: TestS3;
 let registry: ModelRegistry;
@@ -117,19 +145,32 @@ beforeAll(async () => {
   }
   // Bring-your-own-model: scikit-learn + skl2onnx, one shared input for all features.
   const byom = join(__dirname, '..', 'fixtures', 'byom');
-  const sklearn = await registry.register('iris-sklearn', new Uint8Array(readFileSync(join(byom, 'model.onnx'))), JSON.parse(readFileSync(join(byom, 'manifest.json'), 'utf8')) as ModelManifest, { actor: 'test' });
+  const sklearn = await registry.register(
+    'iris-sklearn',
+    new Uint8Array(readFileSync(join(byom, 'model.onnx'))),
+    JSON.parse(readFileSync(join(byom, 'manifest.json'), 'utf8')) as ModelManifest,
+    { actor: 'test' },
+  );
   await registry.promote('iris-sklearn', sklearn.version, actor);
   // A model bundled with the function but unknown to the registry: "alias absent" is a 404, never the bundle.
   const bundled = join(scratch, 'bundled');
   mkdirSync(join(bundled, 'ghost'), { recursive: true });
   writeFileSync(join(bundled, 'ghost', 'model.onnx'), iris.onnx);
-  writeFileSync(join(bundled, 'ghost', 'manifest.json'), JSON.stringify({ ...iris.manifest, name: 'ghost', version: 1 }));
+  writeFileSync(
+    join(bundled, 'ghost', 'manifest.json'),
+    JSON.stringify({ ...iris.manifest, name: 'ghost', version: 1 }),
+  );
 
   process.env.AWS_ENDPOINT_URL = s3.server.endpoint;
   // What the preload leaves when the post-response extension registered (read at import).
   (globalThis as Record<symbol, unknown>)[HOLD_KEY] = hold;
   handlerModule = await import('../../lambdas/inference/handler');
-  const config = loadConfig({ ...process.env, MODEL_TTL_SECONDS: String(TTL_SECONDS), DEFAULT_MODEL: 'iris', BUNDLED_MODELS_DIR: bundled });
+  const config = loadConfig({
+    ...process.env,
+    MODEL_TTL_SECONDS: String(TTL_SECONDS),
+    DEFAULT_MODEL: 'iris',
+    BUNDLED_MODELS_DIR: bundled,
+  });
   app = handlerModule.buildInferenceApp(config, { metricListener: (m) => metrics.push(m) });
 });
 
@@ -150,7 +191,8 @@ const hold = {
   },
 };
 
-const recorded = (name: string, model?: string) => metrics.filter((m) => m.name === name && (model === undefined || m.dimensions.model === model));
+const recorded = (name: string, model?: string) =>
+  metrics.filter((m) => m.name === name && (model === undefined || m.dimensions.model === model));
 
 describe('predictions over API Gateway v2 events', () => {
   it('predicts one iris instance by feature name', async () => {
@@ -164,41 +206,87 @@ describe('predictions over API Gateway v2 events', () => {
   });
 
   it('predicts a batch of named and positional instances', async () => {
-    const res = await call(app, post('/models/iris/predict', { instances: [IRIS_FEATURES, Object.values(VIRGINICA), { ...IRIS_FEATURES, petal_width: null }] }));
+    const res = await call(
+      app,
+      post('/models/iris/predict', {
+        instances: [IRIS_FEATURES, Object.values(VIRGINICA), { ...IRIS_FEATURES, petal_width: null }],
+      }),
+    );
     expect(res.status).toBe(200);
-    expect(res.json.predictions.map((p: { label: string }) => p.label)).toEqual(['Iris-setosa', 'Iris-virginica', 'Iris-setosa']);
-    const counted = recorded(INFERENCE_METRICS.predictions, 'iris').filter((m) => m.dimensions.class === 'Iris-virginica');
-    expect(counted.at(-1)).toEqual({ name: 'Predictions', unit: 'Count', value: 1, dimensions: { model: 'iris', version: '1', class: 'Iris-virginica' } });
-    expect(recorded(INFERENCE_METRICS.inferenceLatency, 'iris').at(-1)).toMatchObject({ unit: 'Milliseconds', dimensions: { model: 'iris' } });
+    expect(res.json.predictions.map((p: { label: string }) => p.label)).toEqual([
+      'Iris-setosa',
+      'Iris-virginica',
+      'Iris-setosa',
+    ]);
+    const counted = recorded(INFERENCE_METRICS.predictions, 'iris').filter(
+      (m) => m.dimensions.class === 'Iris-virginica',
+    );
+    expect(counted.at(-1)).toEqual({
+      name: 'Predictions',
+      unit: 'Count',
+      value: 1,
+      dimensions: { model: 'iris', version: '1', class: 'Iris-virginica' },
+    });
+    expect(recorded(INFERENCE_METRICS.inferenceLatency, 'iris').at(-1)).toMatchObject({
+      unit: 'Milliseconds',
+      dimensions: { model: 'iris' },
+    });
   });
 
   it('predicts with a text model (sentiment, naive Bayes)', async () => {
-    const res = await call(app, post('/models/sentiment/predict', { instances: [{ sentence: 'I love this phone, great quality and works perfectly' }, { sentence: 'Terrible. It broke after a day, waste of money' }, { sentence: null }] }));
+    const res = await call(
+      app,
+      post('/models/sentiment/predict', {
+        instances: [
+          { sentence: 'I love this phone, great quality and works perfectly' },
+          { sentence: 'Terrible. It broke after a day, waste of money' },
+          { sentence: null },
+        ],
+      }),
+    );
     expect(res.status).toBe(200);
     expect(res.json.predictions.slice(0, 2).map((p: { label: string }) => p.label)).toEqual(['1', '0']);
   });
 
   it('predicts with a mixed numeric and categorical model (ai4i2020), imputing nulls', async () => {
-    const res = await call(app, post('/models/ai4i2020/predict', { instances: [MACHINE, { ...MACHINE, Type: null, 'Torque [Nm]': null }] }));
+    const res = await call(
+      app,
+      post('/models/ai4i2020/predict', { instances: [MACHINE, { ...MACHINE, Type: null, 'Torque [Nm]': null }] }),
+    );
     expect(res.status).toBe(200);
     expect(res.json.predictions).toHaveLength(2);
     expect(res.json.predictions[0].label).toBe('0');
   });
 
-  it('labels by the argmax of the probabilities, never by the graph\'s label output', async () => {
-    const res = await call(app, post('/models/mislabelling/predict', { instances: [{ ...IRIS_FEATURES, petal_length: 1 }, { ...IRIS_FEATURES, petal_length: 6 }] }));
+  it("labels by the argmax of the probabilities, never by the graph's label output", async () => {
+    const res = await call(
+      app,
+      post('/models/mislabelling/predict', {
+        instances: [
+          { ...IRIS_FEATURES, petal_length: 1 },
+          { ...IRIS_FEATURES, petal_length: 6 },
+        ],
+      }),
+    );
     expect(res.status).toBe(200);
     expect(res.json.predictions.map((p: { label: string }) => p.label)).toEqual(['Iris-setosa', 'Iris-virginica']);
     expect(res.json.predictions[0].probabilities['Iris-setosa']).toBeGreaterThan(0.9);
   });
 
   it('serves a bring-your-own scikit-learn model as scikit-learn predicts', async () => {
-    const expected = JSON.parse(readFileSync(join(__dirname, '..', 'fixtures', 'byom', 'expected.json'), 'utf8')) as { rows: object[]; probabilities: number[][]; labels: string[]; classes: string[] };
+    const expected = JSON.parse(readFileSync(join(__dirname, '..', 'fixtures', 'byom', 'expected.json'), 'utf8')) as {
+      rows: object[];
+      probabilities: number[][];
+      labels: string[];
+      classes: string[];
+    };
     const res = await call(app, post('/models/iris-sklearn/predict', { instances: expected.rows }));
     expect(res.status).toBe(200);
     expect(res.json.predictions.map((p: { label: string }) => p.label)).toEqual(expected.labels);
     res.json.predictions.forEach((p: { probabilities: Record<string, number> }, i: number) => {
-      expected.classes.forEach((c, k) => expect(Math.abs(p.probabilities[c] - expected.probabilities[i][k])).toBeLessThan(1e-5));
+      expected.classes.forEach((c, k) =>
+        expect(Math.abs(p.probabilities[c] - expected.probabilities[i][k])).toBeLessThan(1e-5),
+      );
     });
   });
 
@@ -210,15 +298,23 @@ describe('predictions over API Gateway v2 events', () => {
     expect((await call(app, post('/predict', Object.values(IRIS_FEATURES)))).json.model).toBe('iris');
     const noDefault = handlerModule.buildInferenceApp(loadConfig({ ...process.env, DEFAULT_MODEL: '' }));
     expect((await call(noDefault, post('/predict', { features: { sentence: 'nice' } }))).json.model).toBe('sentiment');
-    expect(await call(noDefault, post('/predict', { features: IRIS_FEATURES }))).toMatchObject({ status: 400, json: { error: { code: 'model_not_determined' } } });
-    expect(await call(noDefault, post('/predict', [1, 2, 3, 4]))).toMatchObject({ status: 400, json: { error: { code: 'model_not_determined' } } });
+    expect(await call(noDefault, post('/predict', { features: IRIS_FEATURES }))).toMatchObject({
+      status: 400,
+      json: { error: { code: 'model_not_determined' } },
+    });
+    expect(await call(noDefault, post('/predict', [1, 2, 3, 4]))).toMatchObject({
+      status: 400,
+      json: { error: { code: 'model_not_determined' } },
+    });
   });
 
   it('the exported Lambda handler serves the same API and records a cold start once per app', async () => {
     const res = await handlerModule.handler(post('/models/iris/predict', { features: IRIS_FEATURES }));
     expect(res.statusCode).toBe(200);
     expect(JSON.parse(res.body ?? '')).toMatchObject({ model: 'iris', predictions: [{ label: 'Iris-setosa' }] });
-    expect(recorded(INFERENCE_METRICS.coldStarts)).toEqual([{ name: 'ColdStart', unit: 'Count', value: 1, dimensions: {} }]);
+    expect(recorded(INFERENCE_METRICS.coldStarts)).toEqual([
+      { name: 'ColdStart', unit: 'Count', value: 1, dimensions: {} },
+    ]);
   });
 
   it('a gzip-compressed batch is answered like the same batch uncompressed', async () => {
@@ -226,7 +322,8 @@ describe('predictions over API Gateway v2 events', () => {
     const plain = await call(app, post('/models/iris/predict', body));
     const compressed = await call(app, gzipped(body));
     expect(compressed.status).toBe(200);
-    const labels = (answer: typeof plain) => (answer.json.predictions as { label: string; probabilities: unknown }[]).map((p) => [p.label, p.probabilities]);
+    const labels = (answer: typeof plain) =>
+      (answer.json.predictions as { label: string; probabilities: unknown }[]).map((p) => [p.label, p.probabilities]);
     expect(labels(compressed)).toEqual(labels(plain));
   });
 
@@ -248,31 +345,158 @@ describe('predictions over API Gateway v2 events', () => {
 describe('bad requests get a 4xx naming the field, never a 5xx', () => {
   const big = JSON.stringify({ features: { ...IRIS_FEATURES, petal_width: 0 } });
   const cases: { name: string; event: APIGatewayProxyEventV2; status: number; code: string; field?: string }[] = [
-    { name: 'malformed JSON', event: post('/models/iris/predict', '{"features": {'), status: 400, code: 'malformed_json' },
+    {
+      name: 'malformed JSON',
+      event: post('/models/iris/predict', '{"features": {'),
+      status: 400,
+      code: 'malformed_json',
+    },
     { name: 'an empty body', event: post('/models/iris/predict', ''), status: 400, code: 'empty_body' },
     { name: 'non-object JSON', event: post('/models/iris/predict', '"iris"'), status: 400, code: 'invalid_body' },
-    { name: 'a wrong type', event: post('/models/iris/predict', { instances: [IRIS_FEATURES, IRIS_FEATURES, IRIS_FEATURES, { ...IRIS_FEATURES, petal_width: 'wide' }] }), status: 400, code: 'invalid_type', field: 'instances[3].petal_width' },
-    { name: '1e999 (Infinity)', event: post('/models/iris/predict', big.replace('"petal_width":0', '"petal_width":1e999')), status: 400, code: 'not_finite', field: 'features.petal_width' },
-    { name: 'an unknown feature', event: post('/models/iris/predict', { features: { ...IRIS_FEATURES, petal_colour: 1 } }), status: 400, code: 'unknown_feature', field: 'features.petal_colour' },
-    { name: 'a missing feature', event: post('/models/iris/predict', { features: { sepal_length: 1, sepal_width: 1, petal_length: 1 } }), status: 400, code: 'missing_feature', field: 'features.petal_width' },
-    { name: 'an unknown category', event: post('/models/ai4i2020/predict', { features: { ...MACHINE, Type: 'XL' } }), status: 400, code: 'unknown_category', field: 'features.Type' },
-    { name: 'a wrong number of positional values', event: post('/models/iris/predict', [1, 2, 3]), status: 400, code: 'wrong_length' },
-    { name: 'too long a text', event: post('/models/sentiment/predict', { features: { sentence: 'word '.repeat(4000) } }), status: 413, code: 'text_too_long', field: 'features.sentence' },
-    { name: 'an oversized batch', event: post('/models/iris/predict', { instances: Array.from({ length: 1001 }, () => IRIS_FEATURES) }), status: 413, code: 'batch_too_large', field: 'instances' },
-    { name: 'an oversized body', event: post('/models/iris/predict', JSON.stringify({ features: IRIS_FEATURES }).padEnd(1024 * 1024 + 1, ' ')), status: 413, code: 'body_too_large' },
-    { name: 'invalid base64', event: post('/models/iris/predict', '%%%not-base64', { isBase64Encoded: true }), status: 400, code: 'invalid_base64' },
-    { name: 'undecodable bytes', event: post('/models/iris/predict', Buffer.from([0x7b, 0xc3, 0x28, 0x7d]).toString('base64'), { isBase64Encoded: true }), status: 400, code: 'invalid_utf8' },
-    { name: 'a gzip bomb (64 KB that inflates to 50 MB)', event: gzipped(Buffer.alloc(50 * 1024 * 1024, 0x20)), status: 413, code: 'body_too_large' },
-    { name: 'bytes that are not the gzip they say they are', event: post('/models/iris/predict', Buffer.from(JSON.stringify({ features: IRIS_FEATURES })).toString('base64'), { isBase64Encoded: true, headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } }), status: 400, code: 'invalid_gzip', field: 'content-encoding' },
-    { name: 'an encoding the API does not speak', event: post('/models/iris/predict', { features: IRIS_FEATURES }, { headers: { 'content-type': 'application/json', 'content-encoding': 'br' } }), status: 415, code: 'unsupported_content_encoding', field: 'content-encoding' },
-    { name: '__proto__', event: post('/models/iris/predict', `{"features": {"__proto__": {"polluted": 1}, "sepal_length": 1}}`), status: 400, code: 'unknown_feature', field: 'features.__proto__' },
-    { name: 'constructor', event: post('/models/iris/predict', `{"instances": [{"constructor": {"prototype": {"polluted": 1}}}]}`), status: 400, code: 'unknown_feature', field: 'instances[0].constructor' },
-    { name: 'an unknown model', event: post('/models/nope/predict', { features: IRIS_FEATURES }), status: 404, code: 'unknown_model' },
-    { name: 'a model name the registry cannot hold', event: post('/models/..%2F..%2Fetc/predict', { features: IRIS_FEATURES }), status: 404, code: 'unknown_model' },
-    { name: 'a bundled model the registry does not know', event: post('/models/ghost/predict', { features: IRIS_FEATURES }), status: 404, code: 'unknown_model' },
+    {
+      name: 'a wrong type',
+      event: post('/models/iris/predict', {
+        instances: [IRIS_FEATURES, IRIS_FEATURES, IRIS_FEATURES, { ...IRIS_FEATURES, petal_width: 'wide' }],
+      }),
+      status: 400,
+      code: 'invalid_type',
+      field: 'instances[3].petal_width',
+    },
+    {
+      name: '1e999 (Infinity)',
+      event: post('/models/iris/predict', big.replace('"petal_width":0', '"petal_width":1e999')),
+      status: 400,
+      code: 'not_finite',
+      field: 'features.petal_width',
+    },
+    {
+      name: 'an unknown feature',
+      event: post('/models/iris/predict', { features: { ...IRIS_FEATURES, petal_colour: 1 } }),
+      status: 400,
+      code: 'unknown_feature',
+      field: 'features.petal_colour',
+    },
+    {
+      name: 'a missing feature',
+      event: post('/models/iris/predict', { features: { sepal_length: 1, sepal_width: 1, petal_length: 1 } }),
+      status: 400,
+      code: 'missing_feature',
+      field: 'features.petal_width',
+    },
+    {
+      name: 'an unknown category',
+      event: post('/models/ai4i2020/predict', { features: { ...MACHINE, Type: 'XL' } }),
+      status: 400,
+      code: 'unknown_category',
+      field: 'features.Type',
+    },
+    {
+      name: 'a wrong number of positional values',
+      event: post('/models/iris/predict', [1, 2, 3]),
+      status: 400,
+      code: 'wrong_length',
+    },
+    {
+      name: 'too long a text',
+      event: post('/models/sentiment/predict', { features: { sentence: 'word '.repeat(4000) } }),
+      status: 413,
+      code: 'text_too_long',
+      field: 'features.sentence',
+    },
+    {
+      name: 'an oversized batch',
+      event: post('/models/iris/predict', { instances: Array.from({ length: 1001 }, () => IRIS_FEATURES) }),
+      status: 413,
+      code: 'batch_too_large',
+      field: 'instances',
+    },
+    {
+      name: 'an oversized body',
+      event: post('/models/iris/predict', JSON.stringify({ features: IRIS_FEATURES }).padEnd(1024 * 1024 + 1, ' ')),
+      status: 413,
+      code: 'body_too_large',
+    },
+    {
+      name: 'invalid base64',
+      event: post('/models/iris/predict', '%%%not-base64', { isBase64Encoded: true }),
+      status: 400,
+      code: 'invalid_base64',
+    },
+    {
+      name: 'undecodable bytes',
+      event: post('/models/iris/predict', Buffer.from([0x7b, 0xc3, 0x28, 0x7d]).toString('base64'), {
+        isBase64Encoded: true,
+      }),
+      status: 400,
+      code: 'invalid_utf8',
+    },
+    {
+      name: 'a gzip bomb (64 KB that inflates to 50 MB)',
+      event: gzipped(Buffer.alloc(50 * 1024 * 1024, 0x20)),
+      status: 413,
+      code: 'body_too_large',
+    },
+    {
+      name: 'bytes that are not the gzip they say they are',
+      event: post('/models/iris/predict', Buffer.from(JSON.stringify({ features: IRIS_FEATURES })).toString('base64'), {
+        isBase64Encoded: true,
+        headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      }),
+      status: 400,
+      code: 'invalid_gzip',
+      field: 'content-encoding',
+    },
+    {
+      name: 'an encoding the API does not speak',
+      event: post(
+        '/models/iris/predict',
+        { features: IRIS_FEATURES },
+        { headers: { 'content-type': 'application/json', 'content-encoding': 'br' } },
+      ),
+      status: 415,
+      code: 'unsupported_content_encoding',
+      field: 'content-encoding',
+    },
+    {
+      name: '__proto__',
+      event: post('/models/iris/predict', `{"features": {"__proto__": {"polluted": 1}, "sepal_length": 1}}`),
+      status: 400,
+      code: 'unknown_feature',
+      field: 'features.__proto__',
+    },
+    {
+      name: 'constructor',
+      event: post('/models/iris/predict', `{"instances": [{"constructor": {"prototype": {"polluted": 1}}}]}`),
+      status: 400,
+      code: 'unknown_feature',
+      field: 'instances[0].constructor',
+    },
+    {
+      name: 'an unknown model',
+      event: post('/models/nope/predict', { features: IRIS_FEATURES }),
+      status: 404,
+      code: 'unknown_model',
+    },
+    {
+      name: 'a model name the registry cannot hold',
+      event: post('/models/..%2F..%2Fetc/predict', { features: IRIS_FEATURES }),
+      status: 404,
+      code: 'unknown_model',
+    },
+    {
+      name: 'a bundled model the registry does not know',
+      event: post('/models/ghost/predict', { features: IRIS_FEATURES }),
+      status: 404,
+      code: 'unknown_model',
+    },
     { name: 'an unknown route', event: get('/nothing/here'), status: 404, code: 'not_found' },
     { name: 'GET on a POST route', event: get('/models/iris/predict'), status: 405, code: 'method_not_allowed' },
-    { name: 'DELETE on a GET route', event: apiGatewayEvent({ method: 'DELETE', path: '/models' }), status: 405, code: 'method_not_allowed' },
+    {
+      name: 'DELETE on a GET route',
+      event: apiGatewayEvent({ method: 'DELETE', path: '/models' }),
+      status: 405,
+      code: 'method_not_allowed',
+    },
   ];
 
   it.each(cases)('$name', async ({ event, status, code, field }) => {
@@ -292,17 +516,25 @@ describe('bad requests get a 4xx naming the field, never a 5xx', () => {
 
   it('answers HEAD wherever it answers GET: the same status and headers, no body (uptime checks, curl -I)', async () => {
     for (const path of ['/health', '/models', '/models/iris', '/']) {
-      const head = (await handlerModule.handler(apiGatewayEvent({ method: 'HEAD', path }))) as APIGatewayProxyStructuredResultV2;
+      const head = (await handlerModule.handler(
+        apiGatewayEvent({ method: 'HEAD', path }),
+      )) as APIGatewayProxyStructuredResultV2;
       const full = (await handlerModule.handler(get(path))) as APIGatewayProxyStructuredResultV2;
       expect([path, head.statusCode, head.body]).toEqual([path, 200, undefined]);
       expect(head.headers?.['content-type']).toBe(full.headers?.['content-type']);
     }
-    expect(await call(app, apiGatewayEvent({ method: 'HEAD', path: '/models/iris/predict' }))).toMatchObject({ status: 405, headers: { allow: 'POST' } });
+    expect(await call(app, apiGatewayEvent({ method: 'HEAD', path: '/models/iris/predict' }))).toMatchObject({
+      status: 405,
+      headers: { allow: 'POST' },
+    });
   });
 
   it('lists the allowed categories for an unknown category', async () => {
     const res = await call(app, post('/models/ai4i2020/predict', { features: { ...MACHINE, Type: 'XL' } }));
-    expect(res.json.error).toMatchObject({ allowed: ['H', 'L', 'M'], expected: expect.stringContaining('"H", "L", "M"') });
+    expect(res.json.error).toMatchObject({
+      allowed: ['H', 'L', 'M'],
+      expected: expect.stringContaining('"H", "L", "M"'),
+    });
   });
 });
 
@@ -314,15 +546,30 @@ describe('model listing, health and the page', () => {
     const names = res.json.models.map((m: { name: string }) => m.name).sort();
     expect(names).toEqual(['ai4i2020', 'flowers', 'iris', 'iris-sklearn', 'mislabelling', 'sentiment']);
     const ai4i = res.json.models.find((m: { name: string }) => m.name === 'ai4i2020');
-    expect(ai4i.features.find((f: { name: string }) => f.name === 'Type')).toEqual({ name: 'Type', type: 'categorical', categories: ['H', 'L', 'M'] });
+    expect(ai4i.features.find((f: { name: string }) => f.name === 'Type')).toEqual({
+      name: 'Type',
+      type: 'categorical',
+      categories: ['H', 'L', 'M'],
+    });
     expect(ai4i.metrics.accuracy).toBeGreaterThan(0.9);
   });
 
   it('GET /models/{name} shows versions, aliases and metrics', async () => {
     const res = await call(app, get('/models/sentiment'));
     expect(res.status).toBe(200);
-    expect(res.json).toMatchObject({ name: 'sentiment', aliases: { champion: 1 }, champion: { version: 1, algorithm: 'nb', features: [{ name: 'sentence', type: 'text' }] } });
-    expect(res.json.versions).toEqual([expect.objectContaining({ version: 1, algorithm: 'nb', aliases: ['champion'], metrics: { accuracy: expect.any(Number), macroF1: expect.any(Number) } })]);
+    expect(res.json).toMatchObject({
+      name: 'sentiment',
+      aliases: { champion: 1 },
+      champion: { version: 1, algorithm: 'nb', features: [{ name: 'sentence', type: 'text' }] },
+    });
+    expect(res.json.versions).toEqual([
+      expect.objectContaining({
+        version: 1,
+        algorithm: 'nb',
+        aliases: ['champion'],
+        metrics: { accuracy: expect.any(Number), macroF1: expect.any(Number) },
+      }),
+    ]);
     expect(res.json.champion.metrics.holdout.accuracy).toBeGreaterThan(0.6);
     expect((await call(app, get('/models/nope'))).status).toBe(404);
   });
@@ -332,7 +579,11 @@ describe('model listing, health and the page', () => {
     const res = await call(app, get('/health'));
     expect(res.status).toBe(200);
     expect(res.json.status).toBe('ok');
-    expect(res.json.models).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'iris', version: 1, origin: 'registry', backend: 'onnxruntime' })]));
+    expect(res.json.models).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ name: 'iris', version: 1, origin: 'registry', backend: 'onnxruntime' }),
+      ]),
+    );
   });
 
   it('GET / is a self-contained page with a form script and no external assets', async () => {
@@ -349,7 +600,8 @@ describe('model listing, health and the page', () => {
 });
 
 describe('model lifecycle without a restart (TTL 50 ms)', () => {
-  const flowers = (features: Record<string, number> = VIRGINICA) => call(app, post('/models/flowers/predict', { features }));
+  const flowers = (features: Record<string, number> = VIRGINICA) =>
+    call(app, post('/models/flowers/predict', { features }));
   let second: number;
 
   it('picks up a promotion after the TTL, loading the new version once for concurrent requests', async () => {
@@ -382,7 +634,12 @@ describe('model lifecycle without a restart (TTL 50 ms)', () => {
     await afterTtl();
     expect((await flowers()).json.version).toBe(1);
     expect(recorded(INFERENCE_METRICS.modelLoadFailures, 'flowers')).toHaveLength(failuresBefore + 1);
-    expect(recorded(INFERENCE_METRICS.modelLoadFailures, 'flowers').at(-1)).toEqual({ name: 'ModelLoadFailures', unit: 'Count', value: 1, dimensions: { model: 'flowers' } });
+    expect(recorded(INFERENCE_METRICS.modelLoadFailures, 'flowers').at(-1)).toEqual({
+      name: 'ModelLoadFailures',
+      unit: 'Count',
+      value: 1,
+      dimensions: { model: 'flowers' },
+    });
     // Not retried while the alias stays put.
     await afterTtl();
     expect((await flowers()).json.version).toBe(1);
@@ -417,17 +674,32 @@ describe('S3 unreachable at cold start', () => {
     writeFileSync(join(dir, 'iris', 'manifest.json'), JSON.stringify({ ...iris.manifest, version: 7 }));
     const seen: MetricRecord[] = [];
     const down = handlerModule.buildInferenceApp(
-      loadConfig({ ...process.env, AWS_ENDPOINT_URL: `http://127.0.0.1:${await closedPort()}`, BUNDLED_MODELS_DIR: dir, DEFAULT_MODEL: 'iris' }),
+      loadConfig({
+        ...process.env,
+        AWS_ENDPOINT_URL: `http://127.0.0.1:${await closedPort()}`,
+        BUNDLED_MODELS_DIR: dir,
+        DEFAULT_MODEL: 'iris',
+      }),
       { metricListener: (m) => seen.push(m) },
     );
 
     const res = await call(down, post('/models/iris/predict', { features: IRIS_FEATURES }));
     expect(res.status).toBe(200);
     expect(res.json).toMatchObject({ model: 'iris', version: 7, predictions: [{ label: 'Iris-setosa' }] });
-    expect(seen.map((m) => m.name)).toEqual(expect.arrayContaining([INFERENCE_METRICS.modelLoadFailures, INFERENCE_METRICS.bundledModelFallbacks]));
-    expect((await call(down, get('/health'))).json.models).toEqual([expect.objectContaining({ name: 'iris', version: 7, origin: 'bundled' })]);
+    expect(seen.map((m) => m.name)).toEqual(
+      expect.arrayContaining([INFERENCE_METRICS.modelLoadFailures, INFERENCE_METRICS.bundledModelFallbacks]),
+    );
+    expect((await call(down, get('/health'))).json.models).toEqual([
+      expect.objectContaining({ name: 'iris', version: 7, origin: 'bundled' }),
+    ]);
     // Without a bundled copy there is nothing to serve: 503, not a 4xx blaming the caller.
-    expect(await call(down, post('/models/sentiment/predict', { features: { sentence: 'fine' } }))).toMatchObject({ status: 503, json: { error: { code: 'model_unavailable' } } });
-    expect(await call(down, get('/models'))).toMatchObject({ status: 503, json: { error: { code: 'registry_unavailable' } } });
+    expect(await call(down, post('/models/sentiment/predict', { features: { sentence: 'fine' } }))).toMatchObject({
+      status: 503,
+      json: { error: { code: 'model_unavailable' } },
+    });
+    expect(await call(down, get('/models'))).toMatchObject({
+      status: 503,
+      json: { error: { code: 'registry_unavailable' } },
+    });
   });
 });

@@ -50,10 +50,20 @@ function failsOnLongPetals(like: ModelManifest): ExportedModel {
   const x = graph.op('Where', [graph.op('IsNaN', [raw]), graph.floats('zero', [0], [1]), raw]);
   const weights = graph.floats('w', [0, 0, 0, 0, 0, 0, -2, 0, 2, 0, 0, 0], [4, 3]);
   const scores = graph.op('Add', [graph.op('MatMul', [x, weights]), graph.floats('b', [6, 0, -6], [3])]);
-  const petalIndex = graph.op('Cast', [graph.op('Gather', [x, graph.int64s('petal', [2], [1])], { axis: 1 })], { to: INT64 });
+  const petalIndex = graph.op('Cast', [graph.op('Gather', [x, graph.int64s('petal', [2], [1])], { axis: 1 })], {
+    to: INT64,
+  });
   const ones = graph.op('Gather', [graph.floats('table', [1, 1, 1, 1, 1], [5]), petalIndex], { axis: 0 });
   graph.node('Mul', [graph.op('Softmax', [scores], { axis: 1 }), ones], {}, { outputs: ['probabilities'] });
-  graph.node('Gather', [graph.strings('classes', [...like.classes], [like.classes.length]), graph.op('ArgMax', ['probabilities'], { axis: 1, keepdims: 0 })], { axis: 0 }, { outputs: ['label'] });
+  graph.node(
+    'Gather',
+    [
+      graph.strings('classes', [...like.classes], [like.classes.length]),
+      graph.op('ArgMax', ['probabilities'], { axis: 1, keepdims: 0 }),
+    ],
+    { axis: 0 },
+    { outputs: ['label'] },
+  );
   graph.output('label', STRING, ['N']);
   graph.output('probabilities', FLOAT, ['N', like.classes.length]);
   const onnx = graph.toBytes('fails-on-long-petals');
@@ -80,9 +90,19 @@ async function call(event: APIGatewayProxyEventV2, on: Pick<InferenceApp, 'handl
 }
 
 const predict = (model: string, features: object = SETOSA, headers: Record<string, string> = {}, sourceIp?: string) =>
-  apiGatewayEvent({ method: 'POST', path: `/models/${model}/predict`, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ features }), sourceIp });
-const asCaller = (model: string, caller: string, features: object = SETOSA) => call(predict(model, features, { 'x-caller-id': caller }));
-const variantOf = (answer: Answer) => ({ variant: answer.headers['x-model-variant'], version: answer.headers['x-model-version'] });
+  apiGatewayEvent({
+    method: 'POST',
+    path: `/models/${model}/predict`,
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ features }),
+    sourceIp,
+  });
+const asCaller = (model: string, caller: string, features: object = SETOSA) =>
+  call(predict(model, features, { 'x-caller-id': caller }));
+const variantOf = (answer: Answer) => ({
+  variant: answer.headers['x-model-variant'],
+  version: answer.headers['x-model-version'],
+});
 
 /** Versions every test model gets, in this order. */
 const V = { lr: 1, nb: 2, failing: 3, lrAgain: 4 } as const;
@@ -93,9 +113,16 @@ let s3: TestS3;
 let store: S3ObjectStore;
 let app: InferenceApp;
 const metrics: MetricRecord[] = [];
-const recorded = (name: string, model: string) => metrics.filter((m) => m.name === name && m.dimensions.model === model);
+const recorded = (name: string, model: string) =>
+  metrics.filter((m) => m.name === name && m.dimensions.model === model);
 
-async function writeRouting(model: string, routes: { canary?: { version: number; weight: number; rolloutId?: string }; shadow?: { version: number; sample: number } }): Promise<void> {
+async function writeRouting(
+  model: string,
+  routes: {
+    canary?: { version: number; weight: number; rolloutId?: string };
+    shadow?: { version: number; sample: number };
+  },
+): Promise<void> {
   const at = new Date().toISOString();
   const document: RoutingDocument = {
     model,
@@ -109,7 +136,18 @@ async function writeRouting(model: string, routes: { canary?: { version: number;
   await store.put(routingKey(model), JSON.stringify(document));
 }
 
-const MODELS = ['promoted', 'split', 'removal', 'corrupt', 'unloadable', 'shadowed', 'failing-shadow', 'backend', 'failing-champion', 'chosen'];
+const MODELS = [
+  'promoted',
+  'split',
+  'removal',
+  'corrupt',
+  'unloadable',
+  'shadowed',
+  'failing-shadow',
+  'backend',
+  'failing-champion',
+  'chosen',
+];
 
 beforeAll(async () => {
   s3 = await startTestS3([BUCKET]);
@@ -120,13 +158,23 @@ beforeAll(async () => {
   const failing = failsOnLongPetals(lr.manifest);
   const garbage = new TextEncoder().encode('not an ONNX model');
   for (const model of MODELS) {
-    for (const version of [lr, nb, failing, lr]) await registry.register(model, version.onnx, version.manifest, { actor: 'test' });
-    await registry.promote(model, model === 'failing-champion' ? V.failing : V.lr, { actor: 'test', reason: 'routing test' });
+    for (const version of [lr, nb, failing, lr])
+      await registry.register(model, version.onnx, version.manifest, { actor: 'test' });
+    await registry.promote(model, model === 'failing-champion' ? V.failing : V.lr, {
+      actor: 'test',
+      reason: 'routing test',
+    });
     await store.put(`registry/${model}/versions/${UNLOADABLE}/model.onnx`, garbage);
-    await store.put(`registry/${model}/versions/${UNLOADABLE}/manifest.json`, JSON.stringify({ ...lr.manifest, version: UNLOADABLE, sha256: sha256Hex(garbage) }));
+    await store.put(
+      `registry/${model}/versions/${UNLOADABLE}/manifest.json`,
+      JSON.stringify({ ...lr.manifest, version: UNLOADABLE, sha256: sha256Hex(garbage) }),
+    );
   }
   process.env.AWS_ENDPOINT_URL = s3.server.endpoint;
-  app = buildInferenceApp(loadConfig({ ...process.env, MODEL_TTL_SECONDS: String(TTL_SECONDS), DEFAULT_MODEL: 'chosen' }), { metricListener: (m) => metrics.push(m) });
+  app = buildInferenceApp(
+    loadConfig({ ...process.env, MODEL_TTL_SECONDS: String(TTL_SECONDS), DEFAULT_MODEL: 'chosen' }),
+    { metricListener: (m) => metrics.push(m) },
+  );
 }, 120_000);
 
 afterAll(async () => {
@@ -151,34 +199,49 @@ describe('canary: sticky assignment by caller', () => {
     expect(canary.every((a) => a.json.version === V.nb && a.headers['x-model-version'] === String(V.nb))).toBe(true);
     expect(champion.every((a) => a.json.version === V.lr && a.headers['x-model-version'] === String(V.lr))).toBe(true);
     // The app's assignment is the contract's: a client computing assignVariant for its id gets what it is served.
-    answers.forEach((a, i) => expect(a.headers['x-model-variant']).toBe(assignVariant({ rolloutId: 'rollout-1', weight: 10 }, callers[i])));
-    const requests = (variant: string) => recorded(INFERENCE_METRICS.variantRequests, 'split').filter((m) => m.dimensions.variant === variant).length;
+    answers.forEach((a, i) =>
+      expect(a.headers['x-model-variant']).toBe(assignVariant({ rolloutId: 'rollout-1', weight: 10 }, callers[i])),
+    );
+    const requests = (variant: string) =>
+      recorded(INFERENCE_METRICS.variantRequests, 'split').filter((m) => m.dimensions.variant === variant).length;
     expect([requests('canary'), requests('champion')]).toEqual([canary.length, champion.length]);
     expect(recorded(INFERENCE_METRICS.variantLatency, 'split')).toHaveLength(2000);
-    expect(recorded(INFERENCE_METRICS.variantPredictions, 'split').filter((m) => m.dimensions.variant === 'canary').reduce((s, m) => s + m.value, 0)).toBe(canary.length);
+    expect(
+      recorded(INFERENCE_METRICS.variantPredictions, 'split')
+        .filter((m) => m.dimensions.variant === 'canary')
+        .reduce((s, m) => s + m.value, 0),
+    ).toBe(canary.length);
   });
 
   test('the same caller id gets the same variant 100 times; without an id, the same source IP does', async () => {
-    const inCanary = Array.from({ length: 2000 }, (_, i) => `caller-${i}`).find((c) => assignVariant({ rolloutId: 'rollout-1', weight: 10 }, c) === 'canary') as string;
+    const inCanary = Array.from({ length: 2000 }, (_, i) => `caller-${i}`).find(
+      (c) => assignVariant({ rolloutId: 'rollout-1', weight: 10 }, c) === 'canary',
+    ) as string;
     const byId = await Promise.all(Array.from({ length: 100 }, () => asCaller('split', inCanary)));
     expect(new Set(byId.map((a) => a.headers['x-model-variant']))).toEqual(new Set(['canary']));
 
-    const ip = Array.from({ length: 500 }, (_, i) => `10.0.${i >> 8}.${i & 255}`).find((a) => assignVariant({ rolloutId: 'rollout-1', weight: 10 }, a) === 'canary') as string;
+    const ip = Array.from({ length: 500 }, (_, i) => `10.0.${i >> 8}.${i & 255}`).find(
+      (a) => assignVariant({ rolloutId: 'rollout-1', weight: 10 }, a) === 'canary',
+    ) as string;
     const byIp = await Promise.all(Array.from({ length: 100 }, () => call(predict('split', SETOSA, {}, ip))));
     expect(new Set(byIp.map((a) => a.headers['x-model-variant']))).toEqual(new Set(['canary']));
   });
 
-  test('after the canary leaves the document, or the document is deleted, every answer is the champion\'s once the TTL passes', async () => {
+  test("after the canary leaves the document, or the document is deleted, every answer is the champion's once the TTL passes", async () => {
     await writeRouting('removal', { canary: { version: V.nb, weight: 100 } });
     expect(variantOf(await asCaller('removal', 'anyone'))).toEqual({ variant: 'canary', version: String(V.nb) });
     // GET /models/{name} says what this instance routes by.
     const info = await call(apiGatewayEvent({ method: 'GET', path: '/models/removal' }));
-    expect(info.json).toMatchObject({ routing: { canary: { version: V.nb, weight: 100, step: null, steps: null }, shadow: null } });
+    expect(info.json).toMatchObject({
+      routing: { canary: { version: V.nb, weight: 100, step: null, steps: null }, shadow: null },
+    });
 
     await writeRouting('removal', { shadow: { version: V.nb, sample: 0 } });
     await afterTtl();
     const after = await Promise.all(Array.from({ length: 50 }, (_, i) => asCaller('removal', `caller-${i}`)));
-    expect(after.map((a) => [a.json.version, a.headers['x-model-variant']])).toEqual(Array(50).fill([V.lr, 'champion']));
+    expect(after.map((a) => [a.json.version, a.headers['x-model-variant']])).toEqual(
+      Array(50).fill([V.lr, 'champion']),
+    );
 
     await writeRouting('removal', { canary: { version: V.nb, weight: 100 } });
     await afterTtl();
@@ -192,7 +255,13 @@ describe('canary: sticky assignment by caller', () => {
     // A TTL far longer than the test: only the re-check can make v2 answer.
     const registry = new ModelRegistry(store, new OnnxModelValidator());
     const recorder = memoryRecorder();
-    const models = new ModelCache({ source: registry, backendFor: () => new OnnxBackend(), ttlMs: 3_600_000, recorder, log: silentLog });
+    const models = new ModelCache({
+      source: registry,
+      backendFor: () => new OnnxBackend(),
+      ttlMs: 3_600_000,
+      recorder,
+      log: silentLog,
+    });
     let document: RoutingDocument | undefined;
     const routed = createInferenceApp({
       source: registry,
@@ -204,11 +273,24 @@ describe('canary: sticky assignment by caller', () => {
       log: silentLog,
     });
     const at = new Date().toISOString();
-    document = { model: 'promoted', champion: V.lr, canary: { rolloutId: 'r-promoted', version: V.nb, weight: 100, startedAt: at }, updatedAt: at, actor: 'test', reason: 'canary' };
+    document = {
+      model: 'promoted',
+      champion: V.lr,
+      canary: { rolloutId: 'r-promoted', version: V.nb, weight: 100, startedAt: at },
+      updatedAt: at,
+      actor: 'test',
+      reason: 'canary',
+    };
     expect(variantOf(await call(predict('promoted'), routed))).toEqual({ variant: 'canary', version: String(V.nb) });
     // The promotion: champion -> v2, then the document without the canary (over champion v2).
     await registry.promote('promoted', V.nb, { actor: 'test', reason: 'canary promoted' });
-    document = { model: 'promoted', champion: V.nb, updatedAt: new Date(Date.parse(at) + 1).toISOString(), actor: 'test', reason: 'canary promoted' };
+    document = {
+      model: 'promoted',
+      champion: V.nb,
+      updatedAt: new Date(Date.parse(at) + 1).toISOString(),
+      actor: 'test',
+      reason: 'canary promoted',
+    };
     const after = await Promise.all(Array.from({ length: 20 }, () => call(predict('promoted'), routed)));
     expect(after.map(variantOf)).toEqual(Array(20).fill({ variant: 'champion', version: String(V.nb) }));
     // A document whose champion stays behind (a rollback it does not know of) is re-checked once, not on every request.
@@ -220,7 +302,14 @@ describe('canary: sticky assignment by caller', () => {
 
   test('POST /predict without a model name routes the model it picks the same way', async () => {
     await writeRouting('chosen', { canary: { version: V.nb, weight: 100 } });
-    const answer = await call(apiGatewayEvent({ method: 'POST', path: '/predict', headers: { 'content-type': 'application/json' }, body: JSON.stringify([5.1, 3.5, 1.4, 0.2]) }));
+    const answer = await call(
+      apiGatewayEvent({
+        method: 'POST',
+        path: '/predict',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify([5.1, 3.5, 1.4, 0.2]),
+      }),
+    );
     expect(answer.json).toMatchObject({ model: 'chosen', version: V.nb });
     expect(variantOf(answer)).toEqual({ variant: 'canary', version: String(V.nb) });
   });
@@ -230,21 +319,35 @@ describe('routing documents and versions that cannot be used', () => {
   test('a corrupt routing.json is ignored (the champion serves, RoutingDocumentErrors at every check), and a fixed one applies after the TTL', async () => {
     await store.put(routingKey('corrupt'), '{"model": "corrupt", "canary": {"version": "two"}');
     const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => asCaller('corrupt', `caller-${i}`)));
-    expect(answers.map((a) => [a.status, a.headers['x-model-variant'], a.json.version])).toEqual(Array(20).fill([200, 'champion', V.lr]));
-    expect(recorded(INFERENCE_METRICS.routingDocumentErrors, 'corrupt')).toEqual([{ name: 'RoutingDocumentErrors', unit: 'Count', value: 1, dimensions: { model: 'corrupt' } }]);
+    expect(answers.map((a) => [a.status, a.headers['x-model-variant'], a.json.version])).toEqual(
+      Array(20).fill([200, 'champion', V.lr]),
+    );
+    expect(recorded(INFERENCE_METRICS.routingDocumentErrors, 'corrupt')).toEqual([
+      { name: 'RoutingDocumentErrors', unit: 'Count', value: 1, dimensions: { model: 'corrupt' } },
+    ]);
 
     // Still corrupt at the next check (a 304): reported again, still ignored.
     await afterTtl();
     expect(variantOf(await asCaller('corrupt', 'anyone')).variant).toBe('champion');
     expect(recorded(INFERENCE_METRICS.routingDocumentErrors, 'corrupt')).toHaveLength(2);
 
-    await store.put(routingKey('corrupt'), JSON.stringify({ model: 'corrupt', champion: 1, canary: { rolloutId: 'r', version: V.nb, weight: 100, startedAt: 'now' }, updatedAt: 'now', actor: 'test', reason: 'fixed' }));
+    await store.put(
+      routingKey('corrupt'),
+      JSON.stringify({
+        model: 'corrupt',
+        champion: 1,
+        canary: { rolloutId: 'r', version: V.nb, weight: 100, startedAt: 'now' },
+        updatedAt: 'now',
+        actor: 'test',
+        reason: 'fixed',
+      }),
+    );
     await afterTtl();
     expect(variantOf(await asCaller('corrupt', 'anyone'))).toEqual({ variant: 'canary', version: String(V.nb) });
     expect(recorded(INFERENCE_METRICS.routingDocumentErrors, 'corrupt')).toHaveLength(2);
   });
 
-  test('a canary version that cannot load: its callers get the champion\'s normal answer, ModelLoadFailures once, no retry on every request', async () => {
+  test("a canary version that cannot load: its callers get the champion's normal answer, ModelLoadFailures once, no retry on every request", async () => {
     const before = await asCaller('unloadable', 'anyone');
     await writeRouting('unloadable', { canary: { version: UNLOADABLE, weight: 100 } });
     await afterTtl();
@@ -257,7 +360,9 @@ describe('routing documents and versions that cannot be used', () => {
     await afterTtl();
     expect(variantOf(await asCaller('unloadable', 'anyone')).variant).toBe('champion');
     expect(recorded(INFERENCE_METRICS.modelLoadFailures, 'unloadable')).toHaveLength(1);
-    expect(recorded(INFERENCE_METRICS.variantRequests, 'unloadable').map((m) => m.dimensions.variant)).toEqual(Array(12).fill('champion'));
+    expect(recorded(INFERENCE_METRICS.variantRequests, 'unloadable').map((m) => m.dimensions.variant)).toEqual(
+      Array(12).fill('champion'),
+    );
   });
 });
 
@@ -268,7 +373,9 @@ describe('variant headers and counts on refusals', () => {
     expect(refused.status).toBe(400);
     expect(refused.json.error.code).toBe('invalid_type');
     expect(variantOf(refused)).toEqual({ variant: 'canary', version: String(V.failing) });
-    expect(recorded(INFERENCE_METRICS.variantClientErrors, 'backend')).toEqual([{ name: 'VariantClientErrors', unit: 'Count', value: 1, dimensions: { model: 'backend', variant: 'canary' } }]);
+    expect(recorded(INFERENCE_METRICS.variantClientErrors, 'backend')).toEqual([
+      { name: 'VariantClientErrors', unit: 'Count', value: 1, dimensions: { model: 'backend', variant: 'canary' } },
+    ]);
     // Before a model is resolved nothing answered: no variant.
     const unknown = await call(predict('nope'));
     expect(unknown.status).toBe(404);
@@ -281,20 +388,37 @@ describe('variant headers and counts on refusals', () => {
     expect(canary.json.error.code).toBe('backend_error');
     expect(canary.text).not.toMatch(/Gather|onnx/i);
     expect(variantOf(canary)).toEqual({ variant: 'canary', version: String(V.failing) });
-    expect(recorded(INFERENCE_METRICS.variantServerErrors, 'backend')).toEqual([{ name: 'VariantServerErrors', unit: 'Count', value: 1, dimensions: { model: 'backend', variant: 'canary' } }]);
+    expect(recorded(INFERENCE_METRICS.variantServerErrors, 'backend')).toEqual([
+      { name: 'VariantServerErrors', unit: 'Count', value: 1, dimensions: { model: 'backend', variant: 'canary' } },
+    ]);
     // The same version as champion, no routing document: the champion's own failures are counted too.
     const champion = await call(predict('failing-champion', VIRGINICA));
     expect(champion.status).toBe(502);
     expect(variantOf(champion)).toEqual({ variant: 'champion', version: String(V.failing) });
-    expect(recorded(INFERENCE_METRICS.variantServerErrors, 'failing-champion').map((m) => m.dimensions.variant)).toEqual(['champion']);
+    expect(
+      recorded(INFERENCE_METRICS.variantServerErrors, 'failing-champion').map((m) => m.dimensions.variant),
+    ).toEqual(['champion']);
     // Small flowers still work on that version.
     expect((await asCaller('backend', 'anyone', SETOSA)).status).toBe(200);
   });
 });
 
 describe('shadow: scored after the answer, never changing it', () => {
-  const rows = [SETOSA, VIRGINICA, { sepal_length: 6.0, sepal_width: 2.7, petal_length: 4.5, petal_width: 1.5 }, { sepal_length: 6.3, sepal_width: 2.8, petal_length: 5.0, petal_width: 1.6 }];
-  const send = (model: string) => call(apiGatewayEvent({ method: 'POST', path: `/models/${model}/predict`, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ instances: rows }) }));
+  const rows = [
+    SETOSA,
+    VIRGINICA,
+    { sepal_length: 6.0, sepal_width: 2.7, petal_length: 4.5, petal_width: 1.5 },
+    { sepal_length: 6.3, sepal_width: 2.8, petal_length: 5.0, petal_width: 1.6 },
+  ];
+  const send = (model: string) =>
+    call(
+      apiGatewayEvent({
+        method: 'POST',
+        path: `/models/${model}/predict`,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ instances: rows }),
+      }),
+    );
   /** The answer, then the work after it (the shadow) done, as the Lambda handler's hold waits for it. */
   const batch = async (model: string) => {
     const answer = await send(model);
@@ -311,10 +435,21 @@ describe('shadow: scored after the answer, never changing it', () => {
     expect(same.status).toBe(200);
     expect(same.text).toBe(without.text);
     expect(variantOf(same)).toEqual(variantOf(without));
-    expect(recorded(INFERENCE_METRICS.shadowPredictions, 'shadowed').at(-1)).toEqual({ name: 'ShadowPredictions', unit: 'Count', value: 4, dimensions: { model: 'shadowed' } });
+    expect(recorded(INFERENCE_METRICS.shadowPredictions, 'shadowed').at(-1)).toEqual({
+      name: 'ShadowPredictions',
+      unit: 'Count',
+      value: 4,
+      dimensions: { model: 'shadowed' },
+    });
     expect(recorded(INFERENCE_METRICS.shadowAgreement, 'shadowed').at(-1)).toMatchObject({ unit: 'None', value: 1 });
-    expect(recorded(INFERENCE_METRICS.shadowProbabilityDelta, 'shadowed').at(-1)).toMatchObject({ unit: 'None', value: 0 });
-    expect(recorded(INFERENCE_METRICS.shadowLatency, 'shadowed').at(-1)).toMatchObject({ unit: 'Milliseconds', value: expect.any(Number) });
+    expect(recorded(INFERENCE_METRICS.shadowProbabilityDelta, 'shadowed').at(-1)).toMatchObject({
+      unit: 'None',
+      value: 0,
+    });
+    expect(recorded(INFERENCE_METRICS.shadowLatency, 'shadowed').at(-1)).toMatchObject({
+      unit: 'Milliseconds',
+      value: expect.any(Number),
+    });
 
     // Another model as shadow: what it would have answered, compared with what was answered.
     await writeRouting('shadowed', { shadow: { version: V.nb, sample: 100 } });
@@ -322,11 +457,25 @@ describe('shadow: scored after the answer, never changing it', () => {
     await afterTtl();
     const answered = await batch('shadowed');
     expect(answered.text).toBe(without.text);
-    const nb = await call(apiGatewayEvent({ method: 'POST', path: '/models/removal/predict', headers: { 'content-type': 'application/json', 'x-caller-id': 'x' }, body: JSON.stringify({ instances: rows }) }));
+    const nb = await call(
+      apiGatewayEvent({
+        method: 'POST',
+        path: '/models/removal/predict',
+        headers: { 'content-type': 'application/json', 'x-caller-id': 'x' },
+        body: JSON.stringify({ instances: rows }),
+      }),
+    );
     expect(nb.json.version).toBe(V.nb);
-    const pairs = answered.json.predictions.map((p: { label: string; probabilities: Record<string, number> }, i: number) => [p, nb.json.predictions[i]]);
+    const pairs = answered.json.predictions.map(
+      (p: { label: string; probabilities: Record<string, number> }, i: number) => [p, nb.json.predictions[i]],
+    );
     const agreement = pairs.filter(([a, b]: { label: string }[]) => a.label === b.label).length / rows.length;
-    const delta = pairs.reduce((sum: number, [a, b]: { probabilities: Record<string, number> }[]) => sum + Math.max(...Object.keys(a.probabilities).map((c) => Math.abs(a.probabilities[c] - b.probabilities[c]))), 0) / rows.length;
+    const delta =
+      pairs.reduce(
+        (sum: number, [a, b]: { probabilities: Record<string, number> }[]) =>
+          sum + Math.max(...Object.keys(a.probabilities).map((c) => Math.abs(a.probabilities[c] - b.probabilities[c]))),
+        0,
+      ) / rows.length;
     expect(recorded(INFERENCE_METRICS.shadowAgreement, 'shadowed').at(-1)?.value).toBeCloseTo(agreement, 10);
     expect(recorded(INFERENCE_METRICS.shadowProbabilityDelta, 'shadowed').at(-1)?.value).toBeCloseTo(delta, 5);
     expect(delta).toBeGreaterThan(0);
@@ -338,7 +487,9 @@ describe('shadow: scored after the answer, never changing it', () => {
     await afterTtl();
     const answered = await batch('failing-shadow');
     expect(answered).toEqual(without);
-    expect(recorded(INFERENCE_METRICS.shadowErrors, 'failing-shadow')).toEqual([{ name: 'ShadowErrors', unit: 'Count', value: 1, dimensions: { model: 'failing-shadow' } }]);
+    expect(recorded(INFERENCE_METRICS.shadowErrors, 'failing-shadow')).toEqual([
+      { name: 'ShadowErrors', unit: 'Count', value: 1, dimensions: { model: 'failing-shadow' } },
+    ]);
     expect(recorded(INFERENCE_METRICS.shadowPredictions, 'failing-shadow')).toEqual([]);
     expect(recorded(INFERENCE_METRICS.variantServerErrors, 'failing-shadow')).toEqual([]);
     // A shadow that cannot even load: the same.

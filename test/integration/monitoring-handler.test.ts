@@ -19,7 +19,11 @@ describe('monitoring handler', () => {
 
   beforeAll(async () => {
     s3 = await startTestS3(['data', 'models']);
-    Object.assign(process.env, { AWS_ENDPOINT_URL: s3.server.endpoint, DATA_BUCKET: 'data', STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:123456789012:stateMachine:retrain' });
+    Object.assign(process.env, {
+      AWS_ENDPOINT_URL: s3.server.endpoint,
+      DATA_BUCKET: 'data',
+      STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:123456789012:stateMachine:retrain',
+    });
     handlerModule = await import('../../lambdas/monitoring/handler');
   });
   afterAll(async () => {
@@ -30,18 +34,32 @@ describe('monitoring handler', () => {
 
   test('a scheduled tick for a bundled model without a champion writes a not-judged report and returns its summary', async () => {
     const before = Date.now();
-    const summary = (await handlerModule.handler({ model: 'iris' })) as { reportKey: string; judged: boolean; retrain: { started: boolean; reason: string } };
-    expect(summary).toMatchObject({ model: 'iris', records: 0, judged: false, drifted: [], retrain: { started: false, reason: 'not judged: the model has no champion to compare with' } });
+    const summary = (await handlerModule.handler({ model: 'iris' })) as {
+      reportKey: string;
+      judged: boolean;
+      retrain: { started: boolean; reason: string };
+    };
+    expect(summary).toMatchObject({
+      model: 'iris',
+      records: 0,
+      judged: false,
+      drifted: [],
+      retrain: { started: false, reason: 'not judged: the model has no champion to compare with' },
+    });
     expect(summary.reportKey >= monitoringReportKey('iris', new Date(before))).toBe(true);
     expect(await s3.store('data').get(summary.reportKey)).toBeDefined();
     expect(sfn.calls()).toHaveLength(0);
   });
 
   test('refuses an event without a model', async () => {
-    await expect(handlerModule.handler({ source: 'aws.events' })).rejects.toThrow('monitoring event must be { "model": "<name>" }');
+    await expect(handlerModule.handler({ source: 'aws.events' })).rejects.toThrow(
+      'monitoring event must be { "model": "<name>" }',
+    );
   });
 
   test('fails at init naming every missing variable', () => {
-    expect(() => handlerModule.buildMonitoringDeps({})).toThrow('monitoring function is misconfigured: DATA_BUCKET, MODEL_BUCKET, STATE_MACHINE_ARN must be set');
+    expect(() => handlerModule.buildMonitoringDeps({})).toThrow(
+      'monitoring function is misconfigured: DATA_BUCKET, MODEL_BUCKET, STATE_MACHINE_ARN must be set',
+    );
   });
 });

@@ -7,7 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { POST_RESPONSE_PRELOAD, postResponsePreloadCommand } from '../../lib/constructs/inference-function';
-import { EXTENSION_NAME, httpExtensionsApi, type PostResponseHold, startPostResponseHold } from '../../lambdas/inference/post-response-extension';
+import {
+  EXTENSION_NAME,
+  httpExtensionsApi,
+  type PostResponseHold,
+  startPostResponseHold,
+} from '../../lambdas/inference/post-response-extension';
 
 /**
  * The post-response hold against a fake Lambda Extensions API (no local server for it exists):
@@ -28,7 +33,8 @@ async function fakeExtensionsApi(): Promise<FakeExtensionsApi> {
   const queued: object[] = [];
   const waiting: ServerResponse[] = [];
   const deliver = () => {
-    while (queued.length > 0 && waiting.length > 0) waiting.shift()?.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(queued.shift()));
+    while (queued.length > 0 && waiting.length > 0)
+      waiting.shift()?.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(queued.shift()));
   };
   const api: FakeExtensionsApi = {
     address: '',
@@ -36,7 +42,12 @@ async function fakeExtensionsApi(): Promise<FakeExtensionsApi> {
     nextCalls: [],
     refuseRegistration: false,
     invoke(requestId, deadlineMs = Date.now() + 10_000) {
-      queued.push({ eventType: 'INVOKE', requestId, deadlineMs, invokedFunctionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:inference' });
+      queued.push({
+        eventType: 'INVOKE',
+        requestId,
+        deadlineMs,
+        invokedFunctionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:inference',
+      });
       deliver();
     },
     close: async () => {
@@ -50,11 +61,21 @@ async function fakeExtensionsApi(): Promise<FakeExtensionsApi> {
     request.on('data', (chunk) => (body += chunk));
     request.on('end', () => {
       if (request.method === 'POST' && request.url === '/2020-01-01/extension/register') {
-        api.registrations.push({ name: request.headers['lambda-extension-name'] as string | undefined, body: JSON.parse(body) });
-        if (api.refuseRegistration) return void response.writeHead(403).end('{"errorType":"Extension.RegistrationTooLate"}');
-        return void response.writeHead(200, { 'lambda-extension-identifier': 'ext-1', 'content-type': 'application/json' }).end('{}');
+        api.registrations.push({
+          name: request.headers['lambda-extension-name'] as string | undefined,
+          body: JSON.parse(body),
+        });
+        if (api.refuseRegistration)
+          return void response.writeHead(403).end('{"errorType":"Extension.RegistrationTooLate"}');
+        return void response
+          .writeHead(200, { 'lambda-extension-identifier': 'ext-1', 'content-type': 'application/json' })
+          .end('{}');
       }
-      if (request.method === 'GET' && request.url === '/2020-01-01/extension/event/next' && request.headers['lambda-extension-identifier'] === 'ext-1') {
+      if (
+        request.method === 'GET' &&
+        request.url === '/2020-01-01/extension/event/next' &&
+        request.headers['lambda-extension-identifier'] === 'ext-1'
+      ) {
         api.nextCalls.push(performance.now());
         waiting.push(response);
         return deliver();
@@ -146,7 +167,11 @@ test('the preload as the function bundles it registers before the main module ru
   try {
     await promisify(execFile)('bash', ['-c', postResponsePreloadCommand(process.cwd(), out)]);
     const main = `const hold = globalThis[Symbol.for('serverless-mlops.post-response-hold')]; console.log(JSON.stringify({ holding: hold?.holding === true })); process.exit(0);`;
-    const { stdout } = await promisify(execFile)(process.execPath, [`--import=${join(out, POST_RESPONSE_PRELOAD)}`, '-e', main], { env: { ...process.env, AWS_LAMBDA_RUNTIME_API: fake.address } });
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [`--import=${join(out, POST_RESPONSE_PRELOAD)}`, '-e', main],
+      { env: { ...process.env, AWS_LAMBDA_RUNTIME_API: fake.address } },
+    );
     expect(JSON.parse(stdout)).toEqual({ holding: true });
     expect(fake.registrations).toEqual([{ name: EXTENSION_NAME, body: { events: ['INVOKE'] } }]);
   } finally {

@@ -29,7 +29,12 @@ let stoppedEndpoint: string;
 let never: string;
 
 /** What the shell of someone who just ran npm start has: no registry settings, and AWS keys of their own. */
-const shell = (dataDir: string): NodeJS.ProcessEnv => ({ LOCAL_DATA_DIR: dataDir, AWS_ACCESS_KEY_ID: 'AKIAOTHERACCOUNT', AWS_SECRET_ACCESS_KEY: 'not-the-local-key', USER: 'dana' });
+const shell = (dataDir: string): NodeJS.ProcessEnv => ({
+  LOCAL_DATA_DIR: dataDir,
+  AWS_ACCESS_KEY_ID: 'AKIAOTHERACCOUNT',
+  AWS_SECRET_ACCESS_KEY: 'not-the-local-key',
+  USER: 'dana',
+});
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -53,7 +58,12 @@ beforeAll(async () => {
   modelDir = dirname(files.write('model.onnx', Buffer.from(onnx)));
   files.write('manifest.json', JSON.stringify(manifest));
 
-  const endpoints = { apiUrl: 'http://127.0.0.1:9', region: 'us-east-1', dataBucket: 'local-data', modelBucket: BUCKET };
+  const endpoints = {
+    apiUrl: 'http://127.0.0.1:9',
+    region: 'us-east-1',
+    dataBucket: 'local-data',
+    modelBucket: BUCKET,
+  };
   running = dataDir('running');
   writeEndpoints(running, { ...endpoints, s3Endpoint: s3.server.endpoint });
   stopped = dataDir('stopped');
@@ -68,8 +78,11 @@ afterAll(async () => {
 });
 
 describe('registry CLI with no MODEL_BUCKET: the local platform', () => {
-  it('uses the running local platform from its endpoints file, with its S3 keys, not the shell\'s', async () => {
-    expect(await registryCli(shell(running), ['register', 'iris', modelDir, '--reason', 'first'])).toMatchObject({ code: 0, out: expect.stringMatching(/^registered iris v1 /) });
+  it("uses the running local platform from its endpoints file, with its S3 keys, not the shell's", async () => {
+    expect(await registryCli(shell(running), ['register', 'iris', modelDir, '--reason', 'first'])).toMatchObject({
+      code: 0,
+      out: expect.stringMatching(/^registered iris v1 /),
+    });
     const list = await registryCli(shell(running), ['list']);
     expect(list).toMatchObject({ code: 0, err: '' });
     expect(list.out).toMatch(/^iris\s+1\s+v1\s+-$/m);
@@ -77,9 +90,16 @@ describe('registry CLI with no MODEL_BUCKET: the local platform', () => {
 
   it('says in one line that there is no such model, naming the models there are, exit 2', async () => {
     const r = await registryCli(shell(running), ['versions', 'nosuchmodel']);
-    expect(r).toEqual({ code: 2, out: '', err: `no model named "nosuchmodel" in the registry s3://${BUCKET} (models: iris)` });
+    expect(r).toEqual({
+      code: 2,
+      out: '',
+      err: `no model named "nosuchmodel" in the registry s3://${BUCKET} (models: iris)`,
+    });
     // A missing version of a model that exists is still named as such.
-    expect(await registryCli(shell(running), ['promote', 'iris', '7'])).toMatchObject({ code: 2, err: 'UnknownModelError: model "iris" has no version 7' });
+    expect(await registryCli(shell(running), ['promote', 'iris', '7'])).toMatchObject({
+      code: 2,
+      err: 'UnknownModelError: model "iris" has no version 7',
+    });
   });
 
   it('says in one line that the platform does not answer when its S3 server is down, exit 2', async () => {
@@ -102,7 +122,9 @@ describe('registry CLI with no MODEL_BUCKET: the local platform', () => {
 
   it('leaves the endpoints file alone when the shell names a target', async () => {
     // MODEL_BUCKET given: the stopped platform's file is not read.
-    expect(await registryCli({ ...registryCliEnv(s3, BUCKET), LOCAL_DATA_DIR: stopped }, ['versions', 'iris'])).toMatchObject({ code: 0 });
+    expect(
+      await registryCli({ ...registryCliEnv(s3, BUCKET), LOCAL_DATA_DIR: stopped }, ['versions', 'iris']),
+    ).toMatchObject({ code: 0 });
     // Only an endpoint given: not mixed with the local platform's bucket, and the message says how to get either.
     const r = await registryCli({ AWS_ENDPOINT_URL: s3.server.endpoint, LOCAL_DATA_DIR: running }, ['list']);
     expect(r).toEqual({
@@ -117,7 +139,9 @@ describe('registry CLI with no MODEL_BUCKET: the local platform', () => {
     files.write('broken/endpoints.json', JSON.stringify({ apiUrl: 'not a url' }));
     const r = await registryCli(shell(broken), ['list']);
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(new RegExp(`^${join(broken, 'endpoints.json').replace(/[.]/g, '\\.')} is not a platform endpoints file: `));
+    expect(r.err).toMatch(
+      new RegExp(`^${join(broken, 'endpoints.json').replace(/[.]/g, '\\.')} is not a platform endpoints file: `),
+    );
     expect(r.err).not.toContain('\n');
   });
 });

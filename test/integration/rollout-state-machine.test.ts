@@ -23,8 +23,21 @@ import { join } from 'node:path';
  */
 
 const BUCKET = 'models';
-const PLAN: RolloutPlan = { steps: [50, 100], bakeSeconds: 1, minRequests: 100, maxExtensions: 1, alpha: 0.01, maxErrorRateIncrease: 0.01, maxP99Increase: 0.2 };
-const HEALTHY: VariantStats = { requests: 500, serverErrors: 0, p99LatencyMs: 10, classCounts: { 'Iris-setosa': 170, 'Iris-versicolor': 160, 'Iris-virginica': 170 } };
+const PLAN: RolloutPlan = {
+  steps: [50, 100],
+  bakeSeconds: 1,
+  minRequests: 100,
+  maxExtensions: 1,
+  alpha: 0.01,
+  maxErrorRateIncrease: 0.01,
+  maxP99Increase: 0.2,
+};
+const HEALTHY: VariantStats = {
+  requests: 500,
+  serverErrors: 0,
+  p99LatencyMs: 10,
+  classCounts: { 'Iris-setosa': 170, 'Iris-versicolor': 160, 'Iris-virginica': 170 },
+};
 
 class ScriptedMetrics implements VariantMetricsQuery {
   respond: (call: number) => VariantWindow | Error = () => ({ champion: HEALTHY, canary: HEALTHY });
@@ -52,7 +65,8 @@ describe('the rollout state machine, run locally', () => {
     const resolved = await registry.resolveAlias('iris', 'champion');
     return typeof resolved === 'object' ? resolved.record.version : undefined;
   };
-  const statesOf = (execution: string) => events.flatMap((e) => (e.type === 'state' && e.execution === execution ? [e.state] : []));
+  const statesOf = (execution: string) =>
+    events.flatMap((e) => (e.type === 'state' && e.execution === execution ? [e.state] : []));
   const lastChange = async () => (await routing.history('iris')).at(-1);
 
   /** Starts a canary with a plan; the request it writes starts the execution through the S3 event. */
@@ -86,7 +100,8 @@ describe('the rollout state machine, run locally', () => {
     const validator = new OnnxModelValidator();
     registry = new ModelRegistry(store, validator);
     routing = new RoutingStore(store, registry, validator);
-    for (let i = 0; i < 4; i++) await registry.register('iris', models[i % 2].onnx, models[i % 2].manifest, { actor: 'test' });
+    for (let i = 0; i < 4; i++)
+      await registry.register('iris', models[i % 2].onnx, models[i % 2].manifest, { actor: 'test' });
     await registry.promote('iris', 1, { actor: 'test', reason: 'first champion' });
     rollout = newRollout();
     s3.server.onObjectCreated((object) => {
@@ -106,14 +121,39 @@ describe('the rollout state machine, run locally', () => {
 
   test('a healthy canary advances through every step and is promoted; the notice says so', async () => {
     const execution = await startRollout(2);
-    expect(await execution.result).toMatchObject({ status: 'SUCCEEDED', output: { status: 'promoted', previousChampion: 1 } });
-    expect(statesOf(execution.name)).toEqual(['Begin', 'Started?', 'Bake', 'Judge', 'Verdict', 'Advance', 'Bake', 'Judge', 'Verdict', 'Promote', 'NotifyPromoted', 'Promoted']);
+    expect(await execution.result).toMatchObject({
+      status: 'SUCCEEDED',
+      output: { status: 'promoted', previousChampion: 1 },
+    });
+    expect(statesOf(execution.name)).toEqual([
+      'Begin',
+      'Started?',
+      'Bake',
+      'Judge',
+      'Verdict',
+      'Advance',
+      'Bake',
+      'Judge',
+      'Verdict',
+      'Promote',
+      'NotifyPromoted',
+      'Promoted',
+    ]);
     expect(await champion()).toBe(2);
     expect((await routing.read('iris'))?.document.canary).toBeUndefined();
-    expect((await routing.history('iris')).slice(-3).map((c) => [c.action, c.weight])).toEqual([['canary-start', 50], ['canary-weight', 100], ['canary-promote', undefined]]);
+    expect((await routing.history('iris')).slice(-3).map((c) => [c.action, c.weight])).toEqual([
+      ['canary-start', 50],
+      ['canary-weight', 100],
+      ['canary-promote', undefined],
+    ]);
     const notice = events.find((e) => e.type === 'notification' && e.subject === 'Rollout promoted');
     expect(notice).toBeDefined();
-    expect(JSON.parse((notice as { message: string }).message)).toMatchObject({ model: 'iris', version: 2, outcome: 'promoted', execution: execution.name });
+    expect(JSON.parse((notice as { message: string }).message)).toMatchObject({
+      model: 'iris',
+      version: 2,
+      outcome: 'promoted',
+      execution: execution.name,
+    });
   });
 
   test('a canary that fails the gate is aborted: weight 0, challenger, the reason in the history and the notice', async () => {
@@ -122,7 +162,11 @@ describe('the rollout state machine, run locally', () => {
     expect(await execution.result).toMatchObject({ status: 'SUCCEEDED', output: { status: 'aborted', aborted: true } });
     expect(statesOf(execution.name).slice(-4)).toEqual(['Verdict', 'Abort', 'NotifyAborted', 'Aborted']);
     expect(await champion()).toBe(2);
-    expect(await lastChange()).toMatchObject({ action: 'canary-abort', version: 3, reason: expect.stringMatching(/^failed the live gate: step 1 of 2 \(50%\) .*server error rate canary 120\/500/) });
+    expect(await lastChange()).toMatchObject({
+      action: 'canary-abort',
+      version: 3,
+      reason: expect.stringMatching(/^failed the live gate: step 1 of 2 \(50%\) .*server error rate canary 120\/500/),
+    });
     const challenger = await registry.resolveAlias('iris', 'challenger');
     expect(typeof challenger === 'object' && challenger.record.version).toBe(3);
   });
@@ -131,18 +175,37 @@ describe('the rollout state machine, run locally', () => {
     metrics.respond = () => ({ champion: HEALTHY, canary: { ...HEALTHY, requests: 12 } });
     const execution = await startRollout(3);
     await execution.result;
-    expect(statesOf(execution.name)).toEqual(['Begin', 'Started?', 'Bake', 'Judge', 'Verdict', 'Bake', 'Judge', 'Verdict', 'Abort', 'NotifyAborted', 'Aborted']);
-    expect(await lastChange()).toMatchObject({ action: 'canary-abort', reason: expect.stringMatching(/^not enough traffic to judge after 1 extension\(s\)/) });
+    expect(statesOf(execution.name)).toEqual([
+      'Begin',
+      'Started?',
+      'Bake',
+      'Judge',
+      'Verdict',
+      'Bake',
+      'Judge',
+      'Verdict',
+      'Abort',
+      'NotifyAborted',
+      'Aborted',
+    ]);
+    expect(await lastChange()).toMatchObject({
+      action: 'canary-abort',
+      reason: expect.stringMatching(/^not enough traffic to judge after 1 extension\(s\)/),
+    });
   });
 
   test('an abort from outside during a bake ends the execution as Aborted without touching the routing again', async () => {
     const execution = await startRollout(3, { ...PLAN, bakeSeconds: 2 });
     // During the bake: an abort before Begin has claimed the rollout ends it Superseded instead.
-    for (let i = 0; i < 200 && !statesOf(execution.name).includes('Bake'); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    for (let i = 0; i < 200 && !statesOf(execution.name).includes('Bake'); i++)
+      await new Promise((resolve) => setTimeout(resolve, 10));
     expect(statesOf(execution.name)).toContain('Bake');
     await routing.abortCanary('iris', { actor: 'alice', reason: 'customers complain' });
     const changes = (await routing.history('iris')).length;
-    expect(await execution.result).toMatchObject({ status: 'SUCCEEDED', output: { status: 'aborted', reason: expect.stringMatching(/canary-abort by alice at \S+: customers complain$/) } });
+    expect(await execution.result).toMatchObject({
+      status: 'SUCCEEDED',
+      output: { status: 'aborted', reason: expect.stringMatching(/canary-abort by alice at \S+: customers complain$/) },
+    });
     expect(statesOf(execution.name).slice(-3)).toEqual(['Verdict', 'NotifyAborted', 'Aborted']);
     expect((await routing.history('iris')).length).toBe(changes);
     expect(metrics.calls).toBe(0);
@@ -151,8 +214,15 @@ describe('the rollout state machine, run locally', () => {
   test('a second execution for the same request (EventBridge cannot dedupe by name) ends Superseded', async () => {
     const execution = await startRollout(3, { ...PLAN, bakeSeconds: 2 });
     const object = await store.get(execution.key);
-    const duplicate = rollout.onObjectCreated({ bucket: BUCKET, key: execution.key, etag: `${object?.etag}-redelivered` });
-    expect(await duplicate?.result).toMatchObject({ status: 'SUCCEEDED', output: { status: 'superseded', reason: expect.stringMatching(/is already driven by execution/) } });
+    const duplicate = rollout.onObjectCreated({
+      bucket: BUCKET,
+      key: execution.key,
+      etag: `${object?.etag}-redelivered`,
+    });
+    expect(await duplicate?.result).toMatchObject({
+      status: 'SUCCEEDED',
+      output: { status: 'superseded', reason: expect.stringMatching(/is already driven by execution/) },
+    });
     // The same object version again starts nothing (Step Functions refuses a used name).
     expect(rollout.onObjectCreated({ bucket: BUCKET, key: execution.key, etag: object?.etag ?? '' })).toBeUndefined();
     await routing.abortCanary('iris', { actor: 'test', reason: 'done' });
@@ -167,7 +237,10 @@ describe('the rollout state machine, run locally', () => {
     expect(statesOf(execution.name).slice(-2)).toEqual(['RecordFailure', 'RolloutFailed']);
     expect(await store.get(`registry/iris/rollout-runs/${rolloutId}/failure.json`)).toBeDefined();
     expect((await routing.read('iris'))?.document.canary).toBeUndefined();
-    expect(await lastChange()).toMatchObject({ action: 'canary-abort', reason: expect.stringMatching(/failed \(Error: metrics unreachable\); the canary is taken out/) });
+    expect(await lastChange()).toMatchObject({
+      action: 'canary-abort',
+      reason: expect.stringMatching(/failed \(Error: metrics unreachable\); the canary is taken out/),
+    });
   });
 
   test('closing stops executions in a bake (StopExecution); the next start resumes the rollout under the same name', async () => {
@@ -187,8 +260,12 @@ describe('the rollout state machine, run locally', () => {
     const request = await store.get(execution.key);
     const resumed = rollout.onObjectCreated({ bucket: BUCKET, key: execution.key, etag: request?.etag ?? '' });
     expect(resumed?.name).toBe(execution.name);
-    while (statesOf(execution.name).filter((s) => s === 'Bake').length < 2) await new Promise((resolve) => setTimeout(resolve, 20));
-    const begins = events.filter((e): e is Extract<RolloutEvent, { type: 'step' }> => e.type === 'step' && e.execution === execution.name && e.step === 'begin');
+    while (statesOf(execution.name).filter((s) => s === 'Bake').length < 2)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    const begins = events.filter(
+      (e): e is Extract<RolloutEvent, { type: 'step' }> =>
+        e.type === 'step' && e.execution === execution.name && e.step === 'begin',
+    );
     // Not Superseded: the claim is its own. It carries on at the step the document is at.
     expect(begins.map((e) => e.result)).toEqual([
       expect.objectContaining({ status: 'started', rollout: expect.objectContaining({ step: 0, weight: 50 }) }),

@@ -20,8 +20,21 @@ import { startTestS3, type TestS3 } from '../helpers/local-s3';
  * the real routing store and registry and real iris models; only the live metrics are scripted.
  */
 
-const PLAN: RolloutPlan = { steps: [10, 50, 100], bakeSeconds: 1, minRequests: 100, maxExtensions: 1, alpha: 0.01, maxErrorRateIncrease: 0.01, maxP99Increase: 0.2 };
-const HEALTHY: VariantStats = { requests: 500, serverErrors: 0, p99LatencyMs: 10, classCounts: { 'Iris-setosa': 170, 'Iris-versicolor': 160, 'Iris-virginica': 170 } };
+const PLAN: RolloutPlan = {
+  steps: [10, 50, 100],
+  bakeSeconds: 1,
+  minRequests: 100,
+  maxExtensions: 1,
+  alpha: 0.01,
+  maxErrorRateIncrease: 0.01,
+  maxP99Increase: 0.2,
+};
+const HEALTHY: VariantStats = {
+  requests: 500,
+  serverErrors: 0,
+  p99LatencyMs: 10,
+  classCounts: { 'Iris-setosa': 170, 'Iris-versicolor': 160, 'Iris-virginica': 170 },
+};
 
 class ScriptedMetrics implements VariantMetricsQuery {
   readonly calls: { model: string; since: Date; until: Date }[] = [];
@@ -33,7 +46,11 @@ class ScriptedMetrics implements VariantMetricsQuery {
 }
 
 /** What EventBridge delivers when the canary rollback alarm of `model` changes state. */
-function alarmEvent(model: string, state: 'ALARM' | 'OK', dimensions: Record<string, string> = { service: 'inference', model, variant: 'canary' }) {
+function alarmEvent(
+  model: string,
+  state: 'ALARM' | 'OK',
+  dimensions: Record<string, string> = { service: 'inference', model, variant: 'canary' },
+) {
   return {
     version: '0',
     source: 'aws.cloudwatch',
@@ -41,9 +58,25 @@ function alarmEvent(model: string, state: 'ALARM' | 'OK', dimensions: Record<str
     resources: [`arn:aws:cloudwatch:us-east-1:123456789012:alarm:CanaryErrors-${model}`],
     detail: {
       alarmName: `CanaryErrors-${model}`,
-      state: { value: state, reason: 'Threshold Crossed: 1 datapoint [3.0] was greater than the threshold (0.0).', timestamp: '2026-11-30T10:00:00.000+0000' },
+      state: {
+        value: state,
+        reason: 'Threshold Crossed: 1 datapoint [3.0] was greater than the threshold (0.0).',
+        timestamp: '2026-11-30T10:00:00.000+0000',
+      },
       previousState: { value: state === 'ALARM' ? 'OK' : 'ALARM' },
-      configuration: { metrics: [{ id: 'm1', metricStat: { metric: { namespace: 'ServerlessMlops', name: 'VariantServerErrors', dimensions }, period: 60, stat: 'Sum' }, returnData: true }] },
+      configuration: {
+        metrics: [
+          {
+            id: 'm1',
+            metricStat: {
+              metric: { namespace: 'ServerlessMlops', name: 'VariantServerErrors', dimensions },
+              period: 60,
+              stat: 'Sum',
+            },
+            returnData: true,
+          },
+        ],
+      },
     },
   };
 }
@@ -55,7 +88,8 @@ describe('rollout steps', () => {
   let routing: RoutingStore;
   let metrics: ScriptedMetrics;
   let run: (event: unknown) => Promise<unknown>;
-  const step = <T>(name: string, input: unknown, execution = 'exec-1') => run({ step: name, execution, input }) as Promise<T>;
+  const step = <T>(name: string, input: unknown, execution = 'exec-1') =>
+    run({ step: name, execution, input }) as Promise<T>;
   const champion = async () => {
     const resolved = await registry.resolveAlias('iris', 'champion');
     return typeof resolved === 'object' ? resolved.record.version : undefined;
@@ -91,7 +125,8 @@ describe('rollout steps', () => {
     const validator = new OnnxModelValidator();
     registry = new ModelRegistry(store, validator);
     routing = new RoutingStore(store, registry, validator);
-    for (let i = 0; i < 4; i++) await registry.register('iris', models[i % 2].onnx, models[i % 2].manifest, { actor: 'test' });
+    for (let i = 0; i < 4; i++)
+      await registry.register('iris', models[i % 2].onnx, models[i % 2].manifest, { actor: 'test' });
     await registry.promote('iris', 1, { actor: 'test', reason: 'first champion' });
   });
   afterAll(() => s3?.close());
@@ -110,15 +145,34 @@ describe('rollout steps', () => {
       const result = await step('begin', { bucket: 'models', key });
       expect(result).toEqual({
         status: 'started',
-        rollout: { model: 'iris', rolloutId: current?.rolloutId, version: 2, champion: 1, requestKey: key, plan: PLAN, step: 0, weight: 10, extensions: 0, startedAt: current?.startedAt, stepStartedAt: current?.startedAt },
+        rollout: {
+          model: 'iris',
+          rolloutId: current?.rolloutId,
+          version: 2,
+          champion: 1,
+          requestKey: key,
+          plan: PLAN,
+          step: 0,
+          weight: 10,
+          extensions: 0,
+          startedAt: current?.startedAt,
+          stepStartedAt: current?.startedAt,
+        },
       });
-      expect(JSON.parse(Buffer.from((await store.get(rolloutClaimKey('iris', current?.rolloutId ?? '')))?.body ?? []).toString())).toMatchObject({ execution: 'exec-1' });
+      expect(
+        JSON.parse(
+          Buffer.from((await store.get(rolloutClaimKey('iris', current?.rolloutId ?? '')))?.body ?? []).toString(),
+        ),
+      ).toMatchObject({ execution: 'exec-1' });
     });
 
     test('a second execution for the same request (a repeated S3 event) is superseded; the same execution resumes', async () => {
       const key = await startCanary(2);
       await step('begin', { key }, 'first');
-      expect(await step('begin', { key }, 'second')).toMatchObject({ status: 'superseded', reason: expect.stringMatching(/is already driven by execution first \(a repeated S3 event\)$/) });
+      expect(await step('begin', { key }, 'second')).toMatchObject({
+        status: 'superseded',
+        reason: expect.stringMatching(/is already driven by execution first \(a repeated S3 event\)$/),
+      });
       expect(await step('begin', { key }, 'first')).toMatchObject({ status: 'started' });
     });
 
@@ -133,9 +187,19 @@ describe('rollout steps', () => {
     test('a request whose rollout has ended, or that is gone, or is no request at all, is superseded', async () => {
       const key = await startCanary(2);
       await routing.abortCanary('iris', { actor: 'alice', reason: 'changed my mind' });
-      expect(await step('begin', { key })).toEqual({ status: 'superseded', key, reason: expect.stringMatching(/^rollout iris-\S+ of iris is not running any more: it has no canary$/) });
-      expect(await step('begin', { key: 'registry/iris/rollouts/nothing-here.json' })).toMatchObject({ status: 'superseded', reason: 'registry/iris/rollouts/nothing-here.json no longer exists' });
-      expect(await step('begin', { key: 'registry/iris/rollouts/deeper/x.json' })).toMatchObject({ status: 'superseded', reason: expect.stringMatching(/is not a rollout request/) });
+      expect(await step('begin', { key })).toEqual({
+        status: 'superseded',
+        key,
+        reason: expect.stringMatching(/^rollout iris-\S+ of iris is not running any more: it has no canary$/),
+      });
+      expect(await step('begin', { key: 'registry/iris/rollouts/nothing-here.json' })).toMatchObject({
+        status: 'superseded',
+        reason: 'registry/iris/rollouts/nothing-here.json no longer exists',
+      });
+      expect(await step('begin', { key: 'registry/iris/rollouts/deeper/x.json' })).toMatchObject({
+        status: 'superseded',
+        reason: expect.stringMatching(/is not a rollout request/),
+      });
     });
 
     test('fails on a request object that is not a rollout request (a broken writer)', async () => {
@@ -149,46 +213,79 @@ describe('rollout steps', () => {
       const rollout = await started();
       const result = await step<Record<string, unknown>>('judge', { rollout });
       expect(result).toMatchObject({ status: 'pass', lastStep: false, extensionsLeft: true, rollout });
-      expect(result.reason).toMatch(/^step 1 of 3 \(10%\) of rollout iris-\S+, canary v2: server error rate canary 0\/500/);
-      expect(metrics.calls).toEqual([{ model: 'iris', since: new Date(rollout.stepStartedAt), until: expect.any(Date) }]);
+      expect(result.reason).toMatch(
+        /^step 1 of 3 \(10%\) of rollout iris-\S+, canary v2: server error rate canary 0\/500/,
+      );
+      expect(metrics.calls).toEqual([
+        { model: 'iris', since: new Date(rollout.stepStartedAt), until: expect.any(Date) },
+      ]);
     });
 
     test('is insufficient below minRequests and counts the extension, until none is left', async () => {
       metrics.next = { champion: HEALTHY, canary: { ...HEALTHY, requests: 20 } };
       const rollout = await started();
-      const first = await step<{ status: string; extensionsLeft: boolean; rollout: RolloutState }>('judge', { rollout });
+      const first = await step<{ status: string; extensionsLeft: boolean; rollout: RolloutState }>('judge', {
+        rollout,
+      });
       expect(first).toMatchObject({ status: 'insufficient', extensionsLeft: true, rollout: { extensions: 1 } });
-      const second = await step<{ status: string; extensionsLeft: boolean; rollout: RolloutState }>('judge', { rollout: first.rollout });
+      const second = await step<{ status: string; extensionsLeft: boolean; rollout: RolloutState }>('judge', {
+        rollout: first.rollout,
+      });
       expect(second).toMatchObject({ status: 'insufficient', extensionsLeft: false, rollout: { extensions: 1 } });
-      expect(await step('abort', second)).toMatchObject({ status: 'aborted', aborted: true, reason: expect.stringMatching(/^not enough traffic to judge after 1 extension\(s\) of the 1 s bake: step 1 of 3 \(10%\).*the canary answered 20 of the 100 requests/) });
+      expect(await step('abort', second)).toMatchObject({
+        status: 'aborted',
+        aborted: true,
+        reason: expect.stringMatching(
+          /^not enough traffic to judge after 1 extension\(s\) of the 1 s bake: step 1 of 3 \(10%\).*the canary answered 20 of the 100 requests/,
+        ),
+      });
     });
 
     test('fails a canary with server errors', async () => {
       metrics.next = { champion: HEALTHY, canary: { ...HEALTHY, serverErrors: 100 } };
-      expect(await step('judge', { rollout: await started() })).toMatchObject({ status: 'fail', reason: expect.stringMatching(/server error rate canary 100\/500 \(20\.00%\)/) });
+      expect(await step('judge', { rollout: await started() })).toMatchObject({
+        status: 'fail',
+        reason: expect.stringMatching(/server error rate canary 100\/500 \(20\.00%\)/),
+      });
     });
 
     test('at 100% the champion baseline is its own traffic during the earlier steps', async () => {
       const begun = await started();
-      const rollout = { ...begun, step: 2, weight: 100, stepStartedAt: new Date(Date.parse(begun.startedAt) + 2000).toISOString() };
+      const rollout = {
+        ...begun,
+        step: 2,
+        weight: 100,
+        stepStartedAt: new Date(Date.parse(begun.startedAt) + 2000).toISOString(),
+      };
       const result = await step<{ window: { championBaseline: unknown } }>('judge', { rollout });
       expect(metrics.calls.map((c) => [c.since.toISOString(), c.until.toISOString()])).toEqual([
         [rollout.stepStartedAt, expect.any(String)],
         [rollout.startedAt, rollout.stepStartedAt],
       ]);
-      expect(result).toMatchObject({ lastStep: true, window: { championBaseline: { since: rollout.startedAt, until: rollout.stepStartedAt } } });
+      expect(result).toMatchObject({
+        lastStep: true,
+        window: { championBaseline: { since: rollout.startedAt, until: rollout.stepStartedAt } },
+      });
     });
 
-    test('a plan that starts at 100% takes the champion\'s bake before the canary as its baseline', async () => {
+    test("a plan that starts at 100% takes the champion's bake before the canary as its baseline", async () => {
       const rollout = { ...(await started()), plan: { ...PLAN, steps: [100], bakeSeconds: 600 }, weight: 100 };
       await step('judge', { rollout });
-      expect(metrics.calls[1]).toEqual({ model: 'iris', since: new Date(Date.parse(rollout.startedAt) - 600_000), until: new Date(rollout.startedAt) });
+      expect(metrics.calls[1]).toEqual({
+        model: 'iris',
+        since: new Date(Date.parse(rollout.startedAt) - 600_000),
+        until: new Date(rollout.startedAt),
+      });
     });
 
     test('ends as aborted when the canary was aborted elsewhere, saying who and why', async () => {
       const rollout = await started();
       await routing.abortCanary('iris', { actor: 'alice', reason: 'customers complain' });
-      expect(await step('judge', { rollout })).toEqual({ status: 'aborted', rollout, reason: expect.stringMatching(/was ended elsewhere: canary-abort by alice at \S+: customers complain$/) });
+      expect(await step('judge', { rollout })).toEqual({
+        status: 'aborted',
+        rollout,
+        reason: expect.stringMatching(/was ended elsewhere: canary-abort by alice at \S+: customers complain$/),
+      });
       expect(metrics.calls).toEqual([]);
     });
   });
@@ -199,8 +296,16 @@ describe('rollout steps', () => {
       const result = await step<{ rollout: RolloutState }>('advance', { rollout }, 'exec-9');
       const document = (await routing.read('iris'))?.document;
       expect(document?.canary).toMatchObject({ weight: 50, step: 1 });
-      expect(result).toEqual({ status: 'advanced', rollout: { ...rollout, step: 1, weight: 50, extensions: 0, stepStartedAt: document?.updatedAt } });
-      expect((await routing.history('iris')).at(-1)).toMatchObject({ action: 'canary-weight', weight: 50, actor: 'rollout:exec-9', reason: expect.stringMatching(/^step 1 of 3 \(10%\) passed the live gate; next: step 2 of 3 \(50%\)$/) });
+      expect(result).toEqual({
+        status: 'advanced',
+        rollout: { ...rollout, step: 1, weight: 50, extensions: 0, stepStartedAt: document?.updatedAt },
+      });
+      expect((await routing.history('iris')).at(-1)).toMatchObject({
+        action: 'canary-weight',
+        weight: 50,
+        actor: 'rollout:exec-9',
+        reason: expect.stringMatching(/^step 1 of 3 \(10%\) passed the live gate; next: step 2 of 3 \(50%\)$/),
+      });
     });
 
     test('advance after an abort elsewhere throws RolloutAbortedError (the definition ends in Aborted)', async () => {
@@ -215,7 +320,13 @@ describe('rollout steps', () => {
       expect(result).toMatchObject({ status: 'promoted', previousChampion: 1 });
       expect(await champion()).toBe(2);
       expect(await canary()).toBeUndefined();
-      expect((await routing.history('iris')).at(-1)).toMatchObject({ action: 'canary-promote', version: 2, reason: expect.stringMatching(/canary v2 passed every step \(10% -> 50% -> 100%\) of the live gate; last: step 3 of 3 \(100%\) \.\.\.: all fine$/) });
+      expect((await routing.history('iris')).at(-1)).toMatchObject({
+        action: 'canary-promote',
+        version: 2,
+        reason: expect.stringMatching(
+          /canary v2 passed every step \(10% -> 50% -> 100%\) of the live gate; last: step 3 of 3 \(100%\) \.\.\.: all fine$/,
+        ),
+      });
       await registry.promote('iris', 1, { actor: 'test', reason: 'back for the next tests' });
     });
 
@@ -223,30 +334,49 @@ describe('rollout steps', () => {
       const rollout = await started(2);
       await registry.promote('iris', 3, { actor: 'pipeline', reason: 'a retrain promoted directly' });
       await expect(step('promote', { rollout })).rejects.toThrow(AliasMovedError);
-      const aborted = await step('abort', { rollout, error: { Error: 'AliasMovedError', Cause: 'alias "champion" points at v3, not v1' } });
-      expect(aborted).toMatchObject({ aborted: true, reason: expect.stringMatching(/the champion moved while canary v2 was rolled out/) });
+      const aborted = await step('abort', {
+        rollout,
+        error: { Error: 'AliasMovedError', Cause: 'alias "champion" points at v3, not v1' },
+      });
+      expect(aborted).toMatchObject({
+        aborted: true,
+        reason: expect.stringMatching(/the champion moved while canary v2 was rolled out/),
+      });
       await registry.promote('iris', 1, { actor: 'test', reason: 'back for the next tests' });
     });
 
-    test('abort takes the canary out, points challenger at it and records the gate\'s reason', async () => {
+    test("abort takes the canary out, points challenger at it and records the gate's reason", async () => {
       const rollout = await started(2);
       const result = await step('abort', { rollout, status: 'fail', reason: 'server error rate canary 100/500' });
-      expect(result).toMatchObject({ status: 'aborted', aborted: true, reason: 'failed the live gate: server error rate canary 100/500' });
+      expect(result).toMatchObject({
+        status: 'aborted',
+        aborted: true,
+        reason: 'failed the live gate: server error rate canary 100/500',
+      });
       expect(await canary()).toBeUndefined();
       expect(await champion()).toBe(1);
       expect(await challenger()).toMatchObject({ version: 2 });
-      expect((await routing.history('iris')).at(-1)).toMatchObject({ action: 'canary-abort', version: 2, weight: 0, reason: 'failed the live gate: server error rate canary 100/500' });
+      expect((await routing.history('iris')).at(-1)).toMatchObject({
+        action: 'canary-abort',
+        version: 2,
+        weight: 0,
+        reason: 'failed the live gate: server error rate canary 100/500',
+      });
       // An abort of a rollout that already ended changes nothing.
       expect(await step('abort', { rollout, status: 'fail', reason: 'again' })).toMatchObject({ aborted: false });
     });
   });
 
   describe('alarm-abort (EventBridge alarm state change)', () => {
-    test('aborts the model\'s canary with a reason naming the alarm', async () => {
+    test("aborts the model's canary with a reason naming the alarm", async () => {
       await started(2);
       expect(await run(alarmEvent('iris', 'ALARM'))).toMatchObject({ status: 'aborted', model: 'iris' });
       expect(await canary()).toBeUndefined();
-      expect((await routing.history('iris')).at(-1)).toMatchObject({ action: 'canary-abort', actor: 'alarm:CanaryErrors-iris', reason: expect.stringMatching(/^alarm CanaryErrors-iris went to ALARM at \S+: Threshold Crossed/) });
+      expect((await routing.history('iris')).at(-1)).toMatchObject({
+        action: 'canary-abort',
+        actor: 'alarm:CanaryErrors-iris',
+        reason: expect.stringMatching(/^alarm CanaryErrors-iris went to ALARM at \S+: Threshold Crossed/),
+      });
     });
 
     test('ignores a return to OK, and does nothing when the model has no canary', async () => {
@@ -258,21 +388,37 @@ describe('rollout steps', () => {
     });
 
     test('refuses an alarm that watches no canary metric', async () => {
-      await expect(run(alarmEvent('iris', 'ALARM', { service: 'inference', model: 'iris' }))).rejects.toThrow(AlarmEventError);
+      await expect(run(alarmEvent('iris', 'ALARM', { service: 'inference', model: 'iris' }))).rejects.toThrow(
+        AlarmEventError,
+      );
     });
   });
 
   test('record-failure writes the failure and takes the canary out (fail closed)', async () => {
     const rollout = await started(2);
-    const result = await step('record-failure', { rollout, error: { Error: 'Lambda.Unknown', Cause: 'boom' } }, 'exec-broken');
+    const result = await step(
+      'record-failure',
+      { rollout, error: { Error: 'Lambda.Unknown', Cause: 'boom' } },
+      'exec-broken',
+    );
     expect(result).toEqual({ recorded: rolloutFailureKey('iris', rollout.rolloutId), aborted: true });
-    expect(JSON.parse(Buffer.from((await store.get(rolloutFailureKey('iris', rollout.rolloutId)))?.body ?? []).toString())).toMatchObject({ execution: 'exec-broken', error: { Error: 'Lambda.Unknown' } });
+    expect(
+      JSON.parse(Buffer.from((await store.get(rolloutFailureKey('iris', rollout.rolloutId)))?.body ?? []).toString()),
+    ).toMatchObject({ execution: 'exec-broken', error: { Error: 'Lambda.Unknown' } });
     expect(await canary()).toBeUndefined();
-    expect((await routing.history('iris')).at(-1)).toMatchObject({ action: 'canary-abort', actor: 'rollout:exec-broken', reason: expect.stringMatching(/^the rollout execution exec-broken failed \(Lambda.Unknown: boom\); the canary is taken out/) });
+    expect((await routing.history('iris')).at(-1)).toMatchObject({
+      action: 'canary-abort',
+      actor: 'rollout:exec-broken',
+      reason: expect.stringMatching(
+        /^the rollout execution exec-broken failed \(Lambda.Unknown: boom\); the canary is taken out/,
+      ),
+    });
   });
 
   test('refuses an unknown step or a state without a rollout, naming what it expected', async () => {
     await expect(run({ step: 'dance', execution: 'e', input: {} })).rejects.toThrow(RolloutStepRequestError);
-    await expect(step('judge', { model: 'iris' })).rejects.toThrow(/^judge: input must hold the rollout state: rollout/);
+    await expect(step('judge', { model: 'iris' })).rejects.toThrow(
+      /^judge: input must hold the rollout state: rollout/,
+    );
   });
 });

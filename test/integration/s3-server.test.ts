@@ -17,32 +17,45 @@ describe('local S3 server through S3ObjectStore', () => {
 
   it('answers 412 to a second If-None-Match:* PUT and keeps the first object', async () => {
     await store.put('create/once.txt', 'first', { condition: { ifNoneMatch: '*' } });
-    await expect(store.put('create/once.txt', 'second', { condition: { ifNoneMatch: '*' } })).rejects.toBeInstanceOf(PreconditionFailedError);
+    await expect(store.put('create/once.txt', 'second', { condition: { ifNoneMatch: '*' } })).rejects.toBeInstanceOf(
+      PreconditionFailedError,
+    );
     expect(Buffer.from((await store.get('create/once.txt'))!.body).toString()).toBe('first');
   });
 
   it('answers 412 to a PUT with a stale If-Match and accepts the current ETag', async () => {
     const first = await store.put('match/alias.json', 'v1');
     const second = await store.put('match/alias.json', 'v2', { condition: { ifMatch: first.etag } });
-    await expect(store.put('match/alias.json', 'v3', { condition: { ifMatch: first.etag } })).rejects.toBeInstanceOf(PreconditionFailedError);
+    await expect(store.put('match/alias.json', 'v3', { condition: { ifMatch: first.etag } })).rejects.toBeInstanceOf(
+      PreconditionFailedError,
+    );
     expect(await store.get('match/alias.json')).toEqual({ body: new Uint8Array(Buffer.from('v2')), etag: second.etag });
   });
 
   it('treats If-Match on a missing object as a lost condition', async () => {
-    await expect(store.put('match/missing.json', 'x', { condition: { ifMatch: 'abc' } })).rejects.toBeInstanceOf(PreconditionFailedError);
+    await expect(store.put('match/missing.json', 'x', { condition: { ifMatch: 'abc' } })).rejects.toBeInstanceOf(
+      PreconditionFailedError,
+    );
   });
 
   it('lets exactly one of many simultaneous If-None-Match:* writers win', async () => {
-    const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => store.put('race/claim', `writer ${i}`, { condition: { ifNoneMatch: '*' } })));
+    const results = await Promise.allSettled(
+      Array.from({ length: 20 }, (_, i) => store.put('race/claim', `writer ${i}`, { condition: { ifNoneMatch: '*' } })),
+    );
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
-    expect(results.filter((r) => r.status === 'rejected' && r.reason instanceof PreconditionFailedError)).toHaveLength(19);
+    expect(results.filter((r) => r.status === 'rejected' && r.reason instanceof PreconditionFailedError)).toHaveLength(
+      19,
+    );
   });
 
   it('answers a conditional GET with "unchanged" while the ETag is current', async () => {
     const { etag } = await store.put('cache/alias.json', 'one');
     expect(await store.getIfChanged('cache/alias.json', etag)).toBe('unchanged');
     const { etag: next } = await store.put('cache/alias.json', 'two');
-    expect(await store.getIfChanged('cache/alias.json', etag)).toEqual({ body: new Uint8Array(Buffer.from('two')), etag: next });
+    expect(await store.getIfChanged('cache/alias.json', etag)).toEqual({
+      body: new Uint8Array(Buffer.from('two')),
+      etag: next,
+    });
     expect(await store.getIfChanged('cache/none.json', etag)).toBeUndefined();
     expect(await store.get('cache/none.json')).toBeUndefined();
   });
@@ -68,6 +81,8 @@ describe('local S3 server through S3ObjectStore', () => {
     const { etag } = await store.put('incoming/iris/data.csv', 'a,b\n1,2\n');
     stop();
     await store.put('incoming/iris/after.csv', 'x');
-    expect(seen).toEqual([{ bucket: 'objects', key: 'incoming/iris/data.csv', etag, size: 8, eventName: 'ObjectCreated:Put' }]);
+    expect(seen).toEqual([
+      { bucket: 'objects', key: 'incoming/iris/data.csv', etag, size: 8, eventName: 'ObjectCreated:Put' },
+    ]);
   });
 });

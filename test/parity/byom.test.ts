@@ -40,7 +40,9 @@ describe('bring-your-own-model fixture (scikit-learn pipeline exported by skl2on
   test('the manifest describes the file: its sha256, its one input and its outputs', () => {
     expect(createHash('sha256').update(modelBytes).digest('hex')).toBe(manifest.sha256);
     expect(session.inputNames).toEqual(manifest.inputs.map((i) => i.name));
-    expect(session.outputNames).toEqual(expect.arrayContaining([manifest.outputs.label, manifest.outputs.probabilities]));
+    expect(session.outputNames).toEqual(
+      expect.arrayContaining([manifest.outputs.label, manifest.outputs.probabilities]),
+    );
     expect(new Set(manifest.features.map((f) => f.input))).toEqual(new Set(session.inputNames));
     expect(manifest.classes).toEqual(expected.classes);
   });

@@ -31,7 +31,8 @@ function mixedData(nClasses: number, seed: number, rows = 400): Dataset {
   const y = new Int32Array(rows);
   for (let r = 0; r < rows; r++) {
     const label = (y[r] = rng.int(nClasses));
-    for (let j = 0; j < numeric; j++) data[r * cols + j] = Math.fround(gaussian(rng) + (j % nClasses === label ? 1.5 : 0));
+    for (let j = 0; j < numeric; j++)
+      data[r * cols + j] = Math.fround(gaussian(rng) + (j % nClasses === label ? 1.5 : 0));
     let offset = numeric;
     for (const size of blocks) {
       // Every tenth row has an unseen category: an all-zero block.
@@ -205,14 +206,22 @@ describe.each(trainers.map((t) => [t.algorithm, t] as const))('%s', (_name, trai
     const model = fit(trainer, data);
     await expectParity(model, data.test.x);
     // Half of each row's terms come from the class vocabulary, so chance is far below this.
-    expect(accuracy(model.predictProba(data.test.x), data.test.y, nClasses)).toBeGreaterThan(nClasses === 2 ? 0.85 : 0.75);
+    expect(accuracy(model.predictProba(data.test.x), data.test.y, nClasses)).toBeGreaterThan(
+      nClasses === 2 ? 0.85 : 0.75,
+    );
   });
 
   it('stays finite and matches onnxruntime on rows far outside the training data', async () => {
     const data = mixedData(3, 11, 200);
     // Numeric columns at up to 30 standard deviations, one-hot blocks empty: scores and log
     // likelihoods are extreme and probabilities saturate; both sides must still agree.
-    const patterns = [[-1, -1, -1, -1], [-0.6, -0.6, -0.6, -0.6], [-1, -0.3, -1, -0.3], [1, -1, -1, 1], [1, 1, 1, 1]];
+    const patterns = [
+      [-1, -1, -1, -1],
+      [-0.6, -0.6, -0.6, -0.6],
+      [-1, -0.3, -1, -0.3],
+      [1, -1, -1, 1],
+      [1, 1, 1, 1],
+    ];
     const dense = patterns.flatMap((p) => [...p.map((v) => Math.fround(30 * v)), 0, 0, 0, 0, 0, 0, 0]);
     const far = csrFromDense({ rows: patterns.length, cols: data.train.x.cols, data: Float64Array.from(dense) });
     const model = fit(trainer, data);
@@ -253,7 +262,9 @@ describe('iris', () => {
   const raw = Array.from(order, (i) => lines[i].split(',').slice(0, 4).map(Number));
   const labels = Int32Array.from(order, (i) => names.indexOf(lines[i].split(',')[4]));
   const mean = [0, 1, 2, 3].map((j) => raw.slice(0, cut).reduce((s, row) => s + row[j], 0) / cut);
-  const std = [0, 1, 2, 3].map((j) => Math.sqrt(raw.slice(0, cut).reduce((s, row) => s + (row[j] - mean[j]) ** 2, 0) / cut));
+  const std = [0, 1, 2, 3].map((j) =>
+    Math.sqrt(raw.slice(0, cut).reduce((s, row) => s + (row[j] - mean[j]) ** 2, 0) / cut),
+  );
   const data = Float64Array.from(raw.flatMap((row) => row.map((v, j) => Math.fround((v - mean[j]) / std[j]))));
   const columns = ['sepal_length', 'sepal_width', 'petal_length', 'petal_width'].map((feature) => ({
     kind: 'numeric' as const,
@@ -261,10 +272,13 @@ describe('iris', () => {
   }));
   const dataset = split(csrFromDense({ rows: lines.length, cols: 4, data }), labels, 3, columns, cut / lines.length);
 
-  it.each(trainers.map((t) => [t.algorithm, t] as const))('%s reaches 90%% holdout accuracy', async (_name, trainer) => {
-    expect(names).toHaveLength(3);
-    const model = fit(trainer, dataset);
-    await expectParity(model, dataset.test.x);
-    expect(accuracy(model.predictProba(dataset.test.x), dataset.test.y, 3)).toBeGreaterThanOrEqual(0.9);
-  });
+  it.each(trainers.map((t) => [t.algorithm, t] as const))(
+    '%s reaches 90%% holdout accuracy',
+    async (_name, trainer) => {
+      expect(names).toHaveLength(3);
+      const model = fit(trainer, dataset);
+      await expectParity(model, dataset.test.x);
+      expect(accuracy(model.predictProba(dataset.test.x), dataset.test.y, 3)).toBeGreaterThanOrEqual(0.9);
+    },
+  );
 });

@@ -34,7 +34,10 @@ function gappyTable(rows: number, seed: number): RawTable {
   };
 }
 
-async function preprocessingInOnnx(encoder: FittedEncoder, inputs: ReturnType<typeof toModelInputs>): Promise<Float32Array> {
+async function preprocessingInOnnx(
+  encoder: FittedEncoder,
+  inputs: ReturnType<typeof toModelInputs>,
+): Promise<Float32Array> {
   const graph = new GraphBuilder();
   const out = graph.op('Identity', [encoder.toOnnx(graph)]);
   graph.output(out, FLOAT, ['N', encoder.columns.length]);
@@ -56,10 +59,17 @@ describe.each<MissingCategory>(['own', 'most-frequent'])("missingCategory '%s'",
   const schema = inferSchema(table, { label: 'label', missingCategory: setting });
 
   test('the encoder and its ONNX graph compute the same rows, for file rows and for null requests', async () => {
-    const encoder = FittedEncoder.fit(table, schema, Array.from({ length: 600 }, (_, i) => i));
+    const encoder = FittedEncoder.fit(
+      table,
+      schema,
+      Array.from({ length: 600 }, (_, i) => i),
+    );
     const policies = encoder.features.filter((f) => f.type === 'categorical').map((f) => f.missing.policy);
     expect(policies).toEqual(setting === 'own' ? ['category', 'category'] : ['most_frequent', 'most_frequent']);
-    for (const inputs of [encoder.tableInputs(table, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]), toModelInputs(encoder.features, requests)]) {
+    for (const inputs of [
+      encoder.tableInputs(table, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]),
+      toModelInputs(encoder.features, requests),
+    ]) {
       const expected = toFloat32(encoder.transform(inputs));
       expect(maxAbsDiff(await preprocessingInOnnx(encoder, inputs), expected)).toBeLessThan(1e-6);
     }

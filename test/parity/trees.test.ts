@@ -165,10 +165,14 @@ describe('gbdt specifics', () => {
     // Noise labels: nothing generalises, so the validation loss stops improving quickly.
     const rng = new Rng(1);
     const noisy = { ...set, y: Int32Array.from(set.y, () => rng.int(2)) };
-    const model = gbdtTrainer.fit(subset(noisy, range(0, 600)), { maxIter: 200 }, {
-      ...context,
-      validation: subset(noisy, range(600, 900)),
-    }) as GbdtModel;
+    const model = gbdtTrainer.fit(
+      subset(noisy, range(0, 600)),
+      { maxIter: 200 },
+      {
+        ...context,
+        validation: subset(noisy, range(600, 900)),
+      },
+    ) as GbdtModel;
     expect(model.iterations).toBeLessThan(200);
   });
 

@@ -18,7 +18,8 @@ const CLASSES = ['Iris-setosa', 'Iris-versicolor', 'Iris-virginica'];
 const BIG_MB = Number(process.env.RELIABILITY_BIG_UPLOAD_MB ?? 100);
 
 const line = (i: number, label = CLASSES[i % 3]) => Object.values(irisRow(i)).join(',') + `,${label}`;
-const rows = (n: number, make: (i: number) => string = (i) => line(i)) => Array.from({ length: n }, (_, i) => make(i)).join('\n') + '\n';
+const rows = (n: number, make: (i: number) => string = (i) => line(i)) =>
+  Array.from({ length: n }, (_, i) => make(i)).join('\n') + '\n';
 
 /** Each must be refused by the contract; the name says why. */
 function corpus(): { file: string; body: Buffer | string }[] {
@@ -28,19 +29,46 @@ function corpus(): { file: string; body: Buffer | string }[] {
     { file: 'binary-garbage.bin', body: Buffer.concat([randomBytes(4096), Buffer.from([0])]) },
     { file: 'semicolons.csv', body: valid.replace(/,/g, ';') },
     { file: 'bom-only.csv', body: Buffer.from([0xef, 0xbb, 0xbf]) },
-    { file: 'ragged.csv', body: rows(60, (i) => line(i).split(',').slice(0, 1 + (i % 5)).join(',')) },
+    {
+      file: 'ragged.csv',
+      body: rows(60, (i) =>
+        line(i)
+          .split(',')
+          .slice(0, 1 + (i % 5))
+          .join(','),
+      ),
+    },
     { file: 'wrong-types.csv', body: rows(60, (i) => `abc,def,${i},x${i},${CLASSES[i % 3]}`) },
     { file: 'one-class.csv', body: rows(60, (i) => line(i, 'Iris-setosa')) },
     { file: 'unknown-labels.csv', body: rows(60, (i) => line(i, `Iris-unknown-${i % 3}`)) },
     { file: 'missing-labels.csv', body: rows(60, (i) => line(i, '')) },
-    { file: 'duplicated-header.csv', body: 'sepal_length,sepal_width,petal_length,petal_width,class\n'.repeat(2) + rows(5) },
+    {
+      file: 'duplicated-header.csv',
+      body: 'sepal_length,sepal_width,petal_length,petal_width,class\n'.repeat(2) + rows(5),
+    },
     { file: 'too-few-rows.csv', body: rows(10) },
     { file: 'all-missing.csv', body: rows(60, (i) => `,,,,${CLASSES[i % 3]}`) },
     { file: 'nul-bytes.csv', body: valid.replace(/\n/g, '\u0000\n') },
-    { file: 'crlf-garbage.csv', body: Array.from({ length: 60 }, (_, i) => `garbage ${i}\r"unterminated,${i}\r\n,,\r`).join('') },
+    {
+      file: 'crlf-garbage.csv',
+      body: Array.from({ length: 60 }, (_, i) => `garbage ${i}\r"unterminated,${i}\r\n,,\r`).join(''),
+    },
     { file: 'iris.csv.gz', body: gzipSync(valid) },
-    { file: 'iris.json', body: JSON.stringify(Array.from({ length: 60 }, (_, i) => ({ ...irisRow(i), class: CLASSES[i % 3] })), null, 2) },
-    { file: 'latin1.csv', body: Buffer.from(rows(60, (i) => line(i, 'Iris-sétosa')), 'latin1') },
+    {
+      file: 'iris.json',
+      body: JSON.stringify(
+        Array.from({ length: 60 }, (_, i) => ({ ...irisRow(i), class: CLASSES[i % 3] })),
+        null,
+        2,
+      ),
+    },
+    {
+      file: 'latin1.csv',
+      body: Buffer.from(
+        rows(60, (i) => line(i, 'Iris-sétosa')),
+        'latin1',
+      ),
+    },
     { file: 'quote-bomb.csv', body: `"${'a,'.repeat(50_000)}\n${valid}` },
   ];
 }
@@ -76,34 +104,53 @@ describe('bad uploads: malformed files under incoming/iris/', () => {
     const all: string[] = [];
     let token: string | undefined;
     do {
-      const page = await platform.s3.send(new ListObjectsV2Command({ Bucket: platform.endpoints.dataBucket, Prefix: prefix, ContinuationToken: token }));
+      const page = await platform.s3.send(
+        new ListObjectsV2Command({ Bucket: platform.endpoints.dataBucket, Prefix: prefix, ContinuationToken: token }),
+      );
       all.push(...(page.Contents ?? []).map((o) => o.Key as string));
       token = page.NextContinuationToken;
     } while (token);
     return all;
   };
-  const champion = async () => ((await (await fetch(`${platform.endpoints.apiUrl}/models/iris`)).json()) as { champion?: { version: number } }).champion?.version;
+  const champion = async () =>
+    ((await (await fetch(`${platform.endpoints.apiUrl}/models/iris`)).json()) as { champion?: { version: number } })
+      .champion?.version;
 
   test('every file ends in quarantine/ with its report; nothing lost; the champion unchanged', async () => {
     const championBefore = await champion();
     const files = corpus();
     const started = performance.now();
     for (const { file, body } of files) {
-      await platform.s3.send(new PutObjectCommand({ Bucket: platform.endpoints.dataBucket, Key: `incoming/iris/${file}`, Body: body }));
+      await platform.s3.send(
+        new PutObjectCommand({ Bucket: platform.endpoints.dataBucket, Key: `incoming/iris/${file}`, Body: body }),
+      );
     }
     const bigPath = join(scratch, 'big.csv');
     const bigSize = await writeBigFile(bigPath);
     const bigStarted = performance.now();
     // Streamed from disk: the SDK needs the length of a stream body up front.
-    await platform.s3.send(new PutObjectCommand({ Bucket: platform.endpoints.dataBucket, Key: 'incoming/iris/big-latin1.csv', Body: createReadStream(bigPath), ContentLength: bigSize }));
+    await platform.s3.send(
+      new PutObjectCommand({
+        Bucket: platform.endpoints.dataBucket,
+        Key: 'incoming/iris/big-latin1.csv',
+        Body: createReadStream(bigPath),
+        ContentLength: bigSize,
+      }),
+    );
     const uploadSeconds = (performance.now() - bigStarted) / 1000;
     const names = [...files.map((f) => f.file), 'big-latin1.csv'];
 
     const settled = await eventually(
       'every upload to leave incoming/',
       async () => {
-        const [incoming, quarantined, processed] = await Promise.all([keys('incoming/'), keys('quarantine/iris/'), keys('processed/iris/')]);
-        const done = names.filter((n) => quarantined.includes(`quarantine/iris/${n}.report.json`) || processed.some((k) => k.includes(n)));
+        const [incoming, quarantined, processed] = await Promise.all([
+          keys('incoming/'),
+          keys('quarantine/iris/'),
+          keys('processed/iris/'),
+        ]);
+        const done = names.filter(
+          (n) => quarantined.includes(`quarantine/iris/${n}.report.json`) || processed.some((k) => k.includes(n)),
+        );
         return incoming.length === 0 && done.length === names.length ? { quarantined, processed } : undefined;
       },
       150_000,
@@ -113,12 +160,22 @@ describe('bad uploads: malformed files under incoming/iris/', () => {
 
     const outcome = await Promise.all(
       names.map(async (name) => {
-        const quarantined = settled.quarantined.includes(`quarantine/iris/${name}`) && settled.quarantined.includes(`quarantine/iris/${name}.report.json`);
+        const quarantined =
+          settled.quarantined.includes(`quarantine/iris/${name}`) &&
+          settled.quarantined.includes(`quarantine/iris/${name}.report.json`);
         const processed = settled.processed.some((k) => k.includes(name));
         let kinds = '';
         if (quarantined) {
-          const report = await platform.s3.send(new GetObjectCommand({ Bucket: platform.endpoints.dataBucket, Key: `quarantine/iris/${name}.report.json` }));
-          kinds = [...new Set((JSON.parse((await report.Body?.transformToString()) ?? '{}') as { problems: { kind: string }[] }).problems.map((p) => p.kind))].join(', ');
+          const report = await platform.s3.send(
+            new GetObjectCommand({ Bucket: platform.endpoints.dataBucket, Key: `quarantine/iris/${name}.report.json` }),
+          );
+          kinds = [
+            ...new Set(
+              (
+                JSON.parse((await report.Body?.transformToString()) ?? '{}') as { problems: { kind: string }[] }
+              ).problems.map((p) => p.kind),
+            ),
+          ].join(', ');
         }
         return { name, quarantined, processed, kinds };
       }),
@@ -127,7 +184,17 @@ describe('bad uploads: malformed files under incoming/iris/', () => {
     recordPart({
       part: 'Bad uploads',
       what: `${names.length} malformed files uploaded with the AWS SDK to incoming/iris/ of the platform process (the ${(bigSize / 2 ** 20).toFixed(0)} MiB one streamed from disk). "Survived": the file is in quarantine/iris/ with its .report.json. "Lost": still in incoming/, in neither place, or (wrongly) accepted into processed/.`,
-      rows: outcome.map((o) => ({ case: o.name, tried: 1, survived: o.quarantined && !o.processed ? 1 : 0, lost: o.quarantined && !o.processed ? 0 : 1, notes: o.quarantined ? `quarantined: ${o.kinds}` : o.processed ? 'ACCEPTED into processed/' : 'NOT FOUND in quarantine/ or processed/' })),
+      rows: outcome.map((o) => ({
+        case: o.name,
+        tried: 1,
+        survived: o.quarantined && !o.processed ? 1 : 0,
+        lost: o.quarantined && !o.processed ? 0 : 1,
+        notes: o.quarantined
+          ? `quarantined: ${o.kinds}`
+          : o.processed
+            ? 'ACCEPTED into processed/'
+            : 'NOT FOUND in quarantine/ or processed/',
+      })),
       measurements: {
         'objects in / out': `${names.length} uploaded; ${outcome.filter((o) => o.quarantined).length} quarantined, ${outcome.filter((o) => o.processed).length} processed, ${incomingLeft.length} left in incoming/`,
         [`${(bigSize / 2 ** 20).toFixed(0)} MiB upload (streamed)`]: `${uploadSeconds.toFixed(1)} s`,

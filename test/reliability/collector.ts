@@ -37,7 +37,10 @@ export function resetFigures(): void {
 export function recordPart(figures: PartFigures): void {
   mkdirSync(FIGURES_DIR, { recursive: true });
   const file = figures.part.toLowerCase().replace(/[^a-z0-9]+/g, '-');
-  writeFileSync(join(FIGURES_DIR, `${file}.json`), JSON.stringify({ ...figures, recordedAt: new Date().toISOString() }, null, 2));
+  writeFileSync(
+    join(FIGURES_DIR, `${file}.json`),
+    JSON.stringify({ ...figures, recordedAt: new Date().toISOString() }, null, 2),
+  );
 }
 
 export function readParts(): (PartFigures & { recordedAt: string })[] {
@@ -47,5 +50,7 @@ export function readParts(): (PartFigures & { recordedAt: string })[] {
   } catch {
     return [];
   }
-  return files.sort().map((f) => JSON.parse(readFileSync(join(FIGURES_DIR, f), 'utf8')) as PartFigures & { recordedAt: string });
+  return files
+    .sort()
+    .map((f) => JSON.parse(readFileSync(join(FIGURES_DIR, f), 'utf8')) as PartFigures & { recordedAt: string });
 }

@@ -68,8 +68,18 @@ describe('fault: the S3 server stops in the middle of a pipeline run', () => {
     };
     registry = new ModelRegistry(faulty, new OnnxModelValidator());
     const iris = loadModelSpecs(join(__dirname, '../../config/models')).find((s) => s.name === 'iris') as ModelSpec;
-    const specs = new Map<string, ModelSpec>([['iris', { ...iris, training: { ...iris.training, algorithms: ['lr'] } }]]);
-    const steps = createStepRunner({ dataStore, modelStore: faulty, registry, specs, clock: () => new Date(), tmpDir: scratch, dataBucket: 'data' });
+    const specs = new Map<string, ModelSpec>([
+      ['iris', { ...iris, training: { ...iris.training, algorithms: ['lr'] } }],
+    ]);
+    const steps = createStepRunner({
+      dataStore,
+      modelStore: faulty,
+      registry,
+      specs,
+      clock: () => new Date(),
+      tmpDir: scratch,
+      dataBucket: 'data',
+    });
     const { definition, functionArn } = synthesisedPipeline([...specs.values()]);
     executions = new LocalExecutions(definition, {
       retryIntervalMs: 50,
@@ -92,7 +102,10 @@ describe('fault: the S3 server stops in the middle of a pipeline run', () => {
   async function upload(file: string, body: Uint8Array | string = IRIS): Promise<RunResult> {
     const key = `incoming/iris/${file}`;
     const { etag } = await dataStore.put(key, body);
-    const started = executions.start({ trigger: 'upload', bucket: 'data', key, etag }, executionNameFor({ bucket: 'data', key, etag }));
+    const started = executions.start(
+      { trigger: 'upload', bucket: 'data', key, etag },
+      executionNameFor({ bucket: 'data', key, etag }),
+    );
     if (!started.started) throw new Error(`execution ${started.name} was not started`);
     return started.result;
   }
@@ -118,7 +131,10 @@ describe('fault: the S3 server stops in the middle of a pipeline run', () => {
     const checks = await Promise.all(
       listed.map(async ({ version }) => {
         try {
-          const [manifest, bytes] = await Promise.all([registry.getManifest('iris', version), registry.getModelBytes('iris', version)]);
+          const [manifest, bytes] = await Promise.all([
+            registry.getManifest('iris', version),
+            registry.getModelBytes('iris', version),
+          ]);
           await new OnnxModelValidator().validate(bytes, manifest);
           return createHash('sha256').update(bytes).digest('hex') === manifest.sha256;
         } catch {
@@ -126,20 +142,45 @@ describe('fault: the S3 server stops in the middle of a pipeline run', () => {
         }
       }),
     );
-    const modelFiles = (await modelStore.list('registry/iris/versions/')).filter((k) => k.endsWith('/model.onnx')).length;
+    const modelFiles = (await modelStore.list('registry/iris/versions/')).filter((k) =>
+      k.endsWith('/model.onnx'),
+    ).length;
     const alias = await registry.resolveAlias('iris', 'champion');
     const champion = alias && alias !== 'unchanged' ? alias.record.version : undefined;
     const incoming = await dataStore.list('incoming/');
 
     recordPart({
       part: 'Faults: S3 outage mid-run',
-      what: 'The S3 server stopped right after Register wrote a new version\'s model.onnx (before its manifest), then restarted on the same port and folder; a manual re-run followed. Pipeline pieces run in-process (synthesised definition, real steps and registry, real S3 server).',
+      what: "The S3 server stopped right after Register wrote a new version's model.onnx (before its manifest), then restarted on the same port and folder; a manual re-run followed. Pipeline pieces run in-process (synthesised definition, real steps and registry, real S3 server).",
       rows: [
-        { case: 'run during the outage fails with a notified reason', tried: 1, survived: failed.status === 'FAILED' && notice !== undefined ? 1 : 0, lost: failed.status === 'FAILED' && notice !== undefined ? 0 : 1, notes: `${failed.status}; notice "${notice?.Subject ?? 'none'}"` },
-        { case: 're-run after S3 is back succeeds', tried: 1, survived: rerunResult?.status === 'SUCCEEDED' ? 1 : 0, lost: rerunResult?.status === 'SUCCEEDED' ? 0 : 1, notes: rerunResult?.status ?? 'not started' },
-        { case: 'listed versions with a valid manifest and model', tried: listed.length, survived: checks.filter(Boolean).length, lost: checks.filter((c) => !c).length, notes: `versions ${listed.map((v) => v.version).join(', ')}; ${modelFiles - listed.length} half-written version(s) left unlisted` },
+        {
+          case: 'run during the outage fails with a notified reason',
+          tried: 1,
+          survived: failed.status === 'FAILED' && notice !== undefined ? 1 : 0,
+          lost: failed.status === 'FAILED' && notice !== undefined ? 0 : 1,
+          notes: `${failed.status}; notice "${notice?.Subject ?? 'none'}"`,
+        },
+        {
+          case: 're-run after S3 is back succeeds',
+          tried: 1,
+          survived: rerunResult?.status === 'SUCCEEDED' ? 1 : 0,
+          lost: rerunResult?.status === 'SUCCEEDED' ? 0 : 1,
+          notes: rerunResult?.status ?? 'not started',
+        },
+        {
+          case: 'listed versions with a valid manifest and model',
+          tried: listed.length,
+          survived: checks.filter(Boolean).length,
+          lost: checks.filter((c) => !c).length,
+          notes: `versions ${listed.map((v) => v.version).join(', ')}; ${modelFiles - listed.length} half-written version(s) left unlisted`,
+        },
       ],
-      measurements: { 'failed run took': `${failSeconds.toFixed(1)} s`, 're-run took': `${rerunSeconds.toFixed(1)} s`, 'champion after': `v${champion}`, 'failure notice': noticeText.slice(0, 200) },
+      measurements: {
+        'failed run took': `${failSeconds.toFixed(1)} s`,
+        're-run took': `${rerunSeconds.toFixed(1)} s`,
+        'champion after': `v${champion}`,
+        'failure notice': noticeText.slice(0, 200),
+      },
     });
 
     expect(failed.status).toBe('FAILED');

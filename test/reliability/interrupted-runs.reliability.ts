@@ -33,7 +33,9 @@ describe('runs interrupted by a stop finish exactly once on the next start', () 
     dataDir = mkdtempSync(join(tmpdir(), 'interrupted-runs-'));
     specsDir = join(dataDir, 'specs');
     mkdirSync(specsDir);
-    const spec = JSON.parse(readFileSync(join(REPO, 'config/models/iris.json'), 'utf8')) as { training: { algorithms: string[] } };
+    const spec = JSON.parse(readFileSync(join(REPO, 'config/models/iris.json'), 'utf8')) as {
+      training: { algorithms: string[] };
+    };
     spec.training.algorithms = ['lr', 'nb'];
     writeFileSync(join(specsDir, 'iris.json'), JSON.stringify(spec));
     // A model with a spec but no bundled data: "models ready" must name it, not claim it serves.
@@ -60,14 +62,30 @@ describe('runs interrupted by a stop finish exactly once on the next start', () 
         void platform?.close().then(stop);
       }
     };
-    platform = await startLocalPlatform({ dataDir, port: 0, s3Port: 0, specsDir, log: () => undefined, onPipelineEvent });
+    platform = await startLocalPlatform({
+      dataDir,
+      port: 0,
+      s3Port: 0,
+      specsDir,
+      log: () => undefined,
+      onPipelineEvent,
+    });
     return { platform, stopped };
   }
 
   function stores() {
     const endpoints = readEndpoints(dataDir);
-    const s3 = new S3Client({ endpoint: endpoints.s3Endpoint, region: endpoints.region, forcePathStyle: true, credentials: LOCAL_S3_CREDENTIALS, requestChecksumCalculation: 'WHEN_REQUIRED' });
-    const keys = async (bucket: string, prefix: string) => ((await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }))).Contents ?? []).map((o) => o.Key as string);
+    const s3 = new S3Client({
+      endpoint: endpoints.s3Endpoint,
+      region: endpoints.region,
+      forcePathStyle: true,
+      credentials: LOCAL_S3_CREDENTIALS,
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+    });
+    const keys = async (bucket: string, prefix: string) =>
+      ((await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }))).Contents ?? []).map(
+        (o) => o.Key as string,
+      );
     return { s3, endpoints, keys, models: new S3ObjectStore(s3, endpoints.modelBucket) };
   }
 
@@ -78,7 +96,9 @@ describe('runs interrupted by a stop finish exactly once on the next start', () 
     await restarted.pipeline.idle();
     const { keys, endpoints, models } = stores();
     const runs = await listRuns(models, 'iris');
-    const versions = (await keys(endpoints.modelBucket, 'registry/iris/versions/')).filter((k) => k.endsWith('/manifest.json')).length;
+    const versions = (await keys(endpoints.modelBucket, 'registry/iris/versions/')).filter((k) =>
+      k.endsWith('/manifest.json'),
+    ).length;
     return { runs, versions, incoming: await keys(endpoints.dataBucket, 'incoming/') };
   }
 
@@ -87,12 +107,23 @@ describe('runs interrupted by a stop finish exactly once on the next start', () 
     await stopped;
     void first;
     const after = await restartAndSettle();
-    const once = after.versions === 1 && after.runs.filter((r) => r.status === 'finished').length === 1 && after.incoming.length === 0;
-    rows.push({ case: 'stopped during first-start seeding (TrainCandidates)', tried: 1, survived: once ? 1 : 0, lost: once ? 0 : 1, notes: `${after.versions} version(s), ${after.runs.length} run record(s), ${after.incoming.length} object(s) left in incoming/` });
+    const once =
+      after.versions === 1 &&
+      after.runs.filter((r) => r.status === 'finished').length === 1 &&
+      after.incoming.length === 0;
+    rows.push({
+      case: 'stopped during first-start seeding (TrainCandidates)',
+      tried: 1,
+      survived: once ? 1 : 0,
+      lost: once ? 0 : 1,
+      notes: `${after.versions} version(s), ${after.runs.length} run record(s), ${after.incoming.length} object(s) left in incoming/`,
+    });
     expect(after.versions).toBe(1);
     expect(after.runs.filter((r) => r.status === 'finished')).toHaveLength(1);
     expect(after.incoming).toEqual([]);
-    expect(await platform?.unserved()).toEqual([{ model: 'flowers', reason: 'no champion yet: upload data to incoming/flowers/' }]);
+    expect(await platform?.unserved()).toEqual([
+      { model: 'flowers', reason: 'no champion yet: upload data to incoming/flowers/' },
+    ]);
     await platform?.close();
   });
 
@@ -114,12 +145,22 @@ describe('runs interrupted by a stop finish exactly once on the next start', () 
           return [a, (Number(b) + 3).toFixed(2), (Number(c) + 3).toFixed(2), d, label].join(',');
         })
         .join('\n');
-      await s3.send(new PutObjectCommand({ Bucket: endpoints.dataBucket, Key: `incoming/iris/interrupted-${state}.csv`, Body: shifted }));
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: endpoints.dataBucket,
+          Key: `incoming/iris/interrupted-${state}.csv`,
+          Body: shifted,
+        }),
+      );
       await stopped;
 
       const after = await restartAndSettle();
       const newRuns = after.runs.filter((r) => !before.runs.some((b) => b.runId === r.runId));
-      const once = newRuns.length === 1 && newRuns[0].status === 'finished' && after.versions === before.versions + 1 && after.incoming.length === 0;
+      const once =
+        newRuns.length === 1 &&
+        newRuns[0].status === 'finished' &&
+        after.versions === before.versions + 1 &&
+        after.incoming.length === 0;
       rows.push({
         case: `stopped during ${state}`,
         tried: 1,

@@ -98,8 +98,19 @@ describe('load: 64 connections against POST /models/iris/predict', () => {
       part: 'Load',
       what: `${SECONDS} s at ${CONNECTIONS} connections (autocannon, keep-alive) of valid POST /models/iris/predict bodies (a row by name, a row in schema order, batches of 2-20), against the platform as its own process (npm start's code), after a ${WARM_UP_SECONDS} s warm-up.`,
       rows: [
-        { case: 'warm-up requests', tried: warmUp.requests.total, survived: warmUp['2xx'], lost: warmUp.errors + warmUp.timeouts + warmUp.non2xx },
-        { case: 'measured requests', tried: result.requests.total, survived: result['2xx'], lost: failed, notes: `${result.errors} errors, ${result.timeouts} timeouts, ${result.non2xx} non-2xx` },
+        {
+          case: 'warm-up requests',
+          tried: warmUp.requests.total,
+          survived: warmUp['2xx'],
+          lost: warmUp.errors + warmUp.timeouts + warmUp.non2xx,
+        },
+        {
+          case: 'measured requests',
+          tried: result.requests.total,
+          survived: result['2xx'],
+          lost: failed,
+          notes: `${result.errors} errors, ${result.timeouts} timeouts, ${result.non2xx} non-2xx`,
+        },
       ],
       measurements: {
         'throughput (mean)': `${result.requests.average.toFixed(0)} requests/s`,
@@ -111,7 +122,11 @@ describe('load: 64 connections against POST /models/iris/predict', () => {
       },
     });
 
-    expect({ errors: result.errors, timeouts: result.timeouts, non2xx: result.non2xx }).toEqual({ errors: 0, timeouts: 0, non2xx: 0 });
+    expect({ errors: result.errors, timeouts: result.timeouts, non2xx: result.non2xx }).toEqual({
+      errors: 0,
+      timeouts: 0,
+      non2xx: 0,
+    });
     expect(result['2xx']).toBe(result.requests.total);
     expect(result.requests.total).toBeGreaterThan(SECONDS * 10);
     expect(Math.max(rssEnd, ...samples)).toBeLessThan(rssStart + RSS_GROWTH_BUDGET_BYTES);

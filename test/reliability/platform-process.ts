@@ -37,7 +37,14 @@ export async function startPlatformProcess(timeoutMs = 90_000): Promise<Platform
   let output = '';
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'local/main.ts'], {
     cwd: REPO,
-    env: { ...process.env, PORT: '0', S3_PORT: '0', LOCAL_DATA_DIR: dataDir, MODEL_SPECS_DIR: specsDir, NODE_ENV: 'production' },
+    env: {
+      ...process.env,
+      PORT: '0',
+      S3_PORT: '0',
+      LOCAL_DATA_DIR: dataDir,
+      MODEL_SPECS_DIR: specsDir,
+      NODE_ENV: 'production',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -46,7 +53,8 @@ export async function startPlatformProcess(timeoutMs = 90_000): Promise<Platform
 
   const deadline = Date.now() + timeoutMs;
   while (!(existsSync(join(dataDir, 'endpoints.json')) && /models ready/.test(output))) {
-    if (child.exitCode !== null) throw new Error(`the platform exited (${child.exitCode}) before it was ready:\n${output}`);
+    if (child.exitCode !== null)
+      throw new Error(`the platform exited (${child.exitCode}) before it was ready:\n${output}`);
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
       throw new Error(`the platform was not ready in ${timeoutMs} ms:\n${output}`);
@@ -54,7 +62,13 @@ export async function startPlatformProcess(timeoutMs = 90_000): Promise<Platform
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   const endpoints = readEndpoints(dataDir);
-  const s3 = new S3Client({ endpoint: endpoints.s3Endpoint, region: endpoints.region, forcePathStyle: true, credentials: LOCAL_S3_CREDENTIALS, requestChecksumCalculation: 'WHEN_REQUIRED' });
+  const s3 = new S3Client({
+    endpoint: endpoints.s3Endpoint,
+    region: endpoints.region,
+    forcePathStyle: true,
+    credentials: LOCAL_S3_CREDENTIALS,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+  });
   const pid = child.pid as number;
   return {
     pid,
@@ -79,11 +93,24 @@ export async function startPlatformProcess(timeoutMs = 90_000): Promise<Platform
 /** A valid iris row, varied by `i` within the features' usual ranges. */
 export function irisRow(i: number): Record<string, number> {
   const wave = (k: number, lo: number, hi: number) => Number((lo + ((Math.sin(i * k) + 1) / 2) * (hi - lo)).toFixed(2));
-  return { sepal_length: wave(1.3, 4.3, 7.9), sepal_width: wave(2.1, 2.0, 4.4), petal_length: wave(0.7, 1.0, 6.9), petal_width: wave(3.7, 0.1, 2.5) };
+  return {
+    sepal_length: wave(1.3, 4.3, 7.9),
+    sepal_width: wave(2.1, 2.0, 4.4),
+    petal_length: wave(0.7, 1.0, 6.9),
+    petal_width: wave(3.7, 0.1, 2.5),
+  };
 }
 
-export async function postJson(apiUrl: string, path: string, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
-  const response = await fetch(`${apiUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+export async function postJson(
+  apiUrl: string,
+  path: string,
+  body: unknown,
+): Promise<{ status: number; json: Record<string, unknown> }> {
+  const response = await fetch(`${apiUrl}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   return { status: response.status, json: (await response.json()) as Record<string, unknown> };
 }
 

@@ -72,7 +72,10 @@ describe(`execution state with ${FILES} processed files for one model`, () => {
           const rows = fileRows(rng);
           const key = processedKey('iris', `upload-${n}.csv`, `etag${n}`, new Date(start + n * 60_000));
           // (A manual run reads no .rows sidecar, so none is written.)
-          await dataStore.put(processedReportKey(key), JSON.stringify({ rowsOut: rows.length, rowsKept: rows.length, droppedCount: 0 }));
+          await dataStore.put(
+            processedReportKey(key),
+            JSON.stringify({ rowsOut: rows.length, rowsKept: rows.length, droppedCount: 0 }),
+          );
           await dataStore.put(key, [COLUMNS, ...rows].map((r) => r.join(',')).join('\n') + '\n');
         }),
       );
@@ -82,32 +85,68 @@ describe(`execution state with ${FILES} processed files for one model`, () => {
     const iris = loadModelSpecs(join(__dirname, '../../config/models')).find((s) => s.name === 'iris') as ModelSpec;
     const spec: ModelSpec = { ...iris, training: { ...iris.training, algorithms: ['lr', 'nb'] } };
     const registry = new ModelRegistry(modelStore, new OnnxModelValidator());
-    const steps = createStepRunner({ dataStore, modelStore, registry, specs: new Map([['iris', spec]]), clock: () => new Date(), tmpDir: scratch, dataBucket: 'data' });
+    const steps = createStepRunner({
+      dataStore,
+      modelStore,
+      registry,
+      specs: new Map([['iris', spec]]),
+      clock: () => new Date(),
+      tmpDir: scratch,
+      dataBucket: 'data',
+    });
     const { definition, functionArn } = synthesisedPipeline([spec]);
 
     const sizes: { state: string; bytes: number }[] = [];
     const t1 = performance.now();
-    const result = await runStateMachine(definition, { model: 'iris', trigger: 'manual' }, {
-      executionName: 'state-size',
-      onStateEntered: (state, input) => sizes.push({ state, bytes: Buffer.byteLength(JSON.stringify(input ?? null)) }),
-      taskHandlers: {
-        [functionArn]: (payload) => steps(payload as unknown as StepRequest),
-        [SNS_PUBLISH]: async () => ({ MessageId: '1' }),
+    const result = await runStateMachine(
+      definition,
+      { model: 'iris', trigger: 'manual' },
+      {
+        executionName: 'state-size',
+        onStateEntered: (state, input) =>
+          sizes.push({ state, bytes: Buffer.byteLength(JSON.stringify(input ?? null)) }),
+        taskHandlers: {
+          [functionArn]: (payload) => steps(payload as unknown as StepRequest),
+          [SNS_PUBLISH]: async () => ({ MessageId: '1' }),
+        },
       },
-    });
+    );
     const runSeconds = (performance.now() - t1) / 1000;
-    if (result.status === 'SUCCEEDED') sizes.push({ state: '(execution output)', bytes: Buffer.byteLength(JSON.stringify(result.output)) });
+    if (result.status === 'SUCCEEDED')
+      sizes.push({ state: '(execution output)', bytes: Buffer.byteLength(JSON.stringify(result.output)) });
     const largest = sizes.reduce((a, b) => (b.bytes > a.bytes ? b : a), { state: '-', bytes: 0 });
-    const output = result.status === 'SUCCEEDED' ? (result.output as { prepare: { files: number; rows: number }; registration: { version: number } }) : undefined;
+    const output =
+      result.status === 'SUCCEEDED'
+        ? (result.output as { prepare: { files: number; rows: number }; registration: { version: number } })
+        : undefined;
 
     recordPart({
       part: 'Execution state with thousands of files',
       what: `One model with ${FILES} processed files (3 rows each); a manual run through the synthesised definition in the ASL interpreter with the real steps over a real S3 server. Every state's input and the execution output measured as JSON against Step Functions' 256 KiB limit.`,
       rows: [
-        { case: 'states entered under 256 KiB', tried: sizes.length, survived: sizes.filter((s) => s.bytes < STATE_LIMIT_BYTES).length, lost: sizes.filter((s) => s.bytes >= STATE_LIMIT_BYTES).length, notes: `largest ${largest.bytes} bytes (${largest.state})` },
-        { case: 'files trained on', tried: FILES, survived: output?.prepare.files ?? 0, lost: FILES - (output?.prepare.files ?? 0), notes: result.status === 'FAILED' ? `run failed: ${result.error}: ${(result.cause ?? '').slice(0, 200)}` : `${output?.prepare.rows ?? 0} rows; registered v${output?.registration.version ?? '-'}` },
+        {
+          case: 'states entered under 256 KiB',
+          tried: sizes.length,
+          survived: sizes.filter((s) => s.bytes < STATE_LIMIT_BYTES).length,
+          lost: sizes.filter((s) => s.bytes >= STATE_LIMIT_BYTES).length,
+          notes: `largest ${largest.bytes} bytes (${largest.state})`,
+        },
+        {
+          case: 'files trained on',
+          tried: FILES,
+          survived: output?.prepare.files ?? 0,
+          lost: FILES - (output?.prepare.files ?? 0),
+          notes:
+            result.status === 'FAILED'
+              ? `run failed: ${result.error}: ${(result.cause ?? '').slice(0, 200)}`
+              : `${output?.prepare.rows ?? 0} rows; registered v${output?.registration.version ?? '-'}`,
+        },
       ],
-      measurements: { 'writing the files took': `${writeSeconds.toFixed(1)} s`, 'the run took': `${runSeconds.toFixed(1)} s`, 'largest state': `${largest.bytes} bytes (${((100 * largest.bytes) / STATE_LIMIT_BYTES).toFixed(2)}% of 256 KiB)` },
+      measurements: {
+        'writing the files took': `${writeSeconds.toFixed(1)} s`,
+        'the run took': `${runSeconds.toFixed(1)} s`,
+        'largest state': `${largest.bytes} bytes (${((100 * largest.bytes) / STATE_LIMIT_BYTES).toFixed(2)}% of 256 KiB)`,
+      },
     });
 
     expect(result.status === 'FAILED' ? `${result.error}: ${result.cause ?? ''}` : result.status).toBe('SUCCEEDED');

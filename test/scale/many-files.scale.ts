@@ -24,8 +24,19 @@ const MODEL = 'machines';
 const SPEC: ModelSpec = parseModelSpec(
   JSON.stringify({
     name: MODEL,
-    data: { delimiter: ',', label: 'failure', types: { type: 'categorical', f1: 'numeric', f2: 'numeric', f3: 'numeric', f4: 'numeric', f5: 'numeric' } },
-    contract: { requiredColumns: ['type', 'f1', 'f2', 'f3', 'f4', 'f5', 'failure'], labelValues: ['0', '1'], minRows: 1000, maxMissingFraction: 0.1, onBadRow: 'drop', maxDroppedFraction: 0.02 },
+    data: {
+      delimiter: ',',
+      label: 'failure',
+      types: { type: 'categorical', f1: 'numeric', f2: 'numeric', f3: 'numeric', f4: 'numeric', f5: 'numeric' },
+    },
+    contract: {
+      requiredColumns: ['type', 'f1', 'f2', 'f3', 'f4', 'f5', 'failure'],
+      labelValues: ['0', '1'],
+      minRows: 1000,
+      maxMissingFraction: 0.1,
+      onBadRow: 'drop',
+      maxDroppedFraction: 0.02,
+    },
     training: { algorithms: ['lr'], seed: 42, selectionMetric: 'macroF1' },
     gate: { metric: 'macroF1', margin: 0.005, floor: 0.5 },
   }),
@@ -48,7 +59,16 @@ afterAll(async () => {
 test('the run after 50 uploads of 10,000 rows trains on all 500,000 and promotes a version', async () => {
   const modelStore = store.store('models');
   const registry = new ModelRegistry(modelStore, new OnnxModelValidator());
-  const steps = createStepRunner({ dataStore: store.store('data'), modelStore, registry, specs: new Map([[MODEL, SPEC]]), clock: () => new Date(), tmpDir: scratch, dataBucket: 'data', recorder: memoryRecorder() });
+  const steps = createStepRunner({
+    dataStore: store.store('data'),
+    modelStore,
+    registry,
+    specs: new Map([[MODEL, SPEC]]),
+    clock: () => new Date(),
+    tmpDir: scratch,
+    dataBucket: 'data',
+    recorder: memoryRecorder(),
+  });
   const upload = async (i: number) => {
     const key = `incoming/${MODEL}/part-${String(i).padStart(2, '0')}.csv`;
     const { etag } = await store.store('data').put(key, generateCsv(10_000, 1000 + i));
@@ -57,8 +77,19 @@ test('the run after 50 uploads of 10,000 rows trains on all 500,000 and promotes
 
   for (let i = 0; i < 49; i++) {
     const { key, etag } = await upload(i);
-    const input = { model: MODEL, trigger: 'upload', bucket: 'data', key, etag, execution: `validate-only-${i}`, startedAt: new Date().toISOString() };
-    const validation = (await steps({ step: 'validate', input } as unknown as StepRequest)) as { status: string; rows: number };
+    const input = {
+      model: MODEL,
+      trigger: 'upload',
+      bucket: 'data',
+      key,
+      etag,
+      execution: `validate-only-${i}`,
+      startedAt: new Date().toISOString(),
+    };
+    const validation = (await steps({ step: 'validate', input } as unknown as StepRequest)) as {
+      status: string;
+      rows: number;
+    };
     expect(validation).toMatchObject({ status: 'clean', rows: 10_000 });
   }
 
@@ -70,9 +101,16 @@ test('the run after 50 uploads of 10,000 rows trains on all 500,000 and promotes
     },
   });
   const { key, etag } = await upload(49);
-  const started = executions.start({ trigger: 'upload', bucket: 'data', key, etag }, executionNameFor({ bucket: 'data', key, etag }));
+  const started = executions.start(
+    { trigger: 'upload', bucket: 'data', key, etag },
+    executionNameFor({ bucket: 'data', key, etag }),
+  );
   if (!started.started) throw new Error(`execution ${started.name} was not started`);
-  const result = (await started.result) as { status: string; output?: { prepare: { files: number; rows: number }; registration: { version: number; alias: string } }; error?: unknown };
+  const result = (await started.result) as {
+    status: string;
+    output?: { prepare: { files: number; rows: number }; registration: { version: number; alias: string } };
+    error?: unknown;
+  };
   expect(result.error).toBeUndefined();
   expect(result.status).toBe('SUCCEEDED');
   expect(result.output?.prepare).toMatchObject({ files: 50, rows: 500_000 });

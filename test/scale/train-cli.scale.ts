@@ -17,17 +17,38 @@ const ROOT = join(__dirname, '..', '..');
 const scratch = mkdtempSync(join(tmpdir(), 'train-scale-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-async function train(rows: number, algorithms: string): Promise<{ manifest: ModelManifest; stdout: string; seconds: number }> {
+async function train(
+  rows: number,
+  algorithms: string,
+): Promise<{ manifest: ModelManifest; stdout: string; seconds: number }> {
   const data = join(scratch, `generated-${rows}.csv`);
   writeGeneratedCsv(data, rows, 17);
   const out = join(scratch, `model-${rows}`);
   const start = Date.now();
-  const { stdout } = await run(join(ROOT, 'node_modules/.bin/tsx'), [join(ROOT, 'training/cli.ts'), '--data', data, '--label', GENERATED_LABEL, '--algorithms', algorithms, '--out', out], {
-    cwd: ROOT,
-    maxBuffer: 64 * 1024 * 1024,
-  });
+  const { stdout } = await run(
+    join(ROOT, 'node_modules/.bin/tsx'),
+    [
+      join(ROOT, 'training/cli.ts'),
+      '--data',
+      data,
+      '--label',
+      GENERATED_LABEL,
+      '--algorithms',
+      algorithms,
+      '--out',
+      out,
+    ],
+    {
+      cwd: ROOT,
+      maxBuffer: 64 * 1024 * 1024,
+    },
+  );
   rmSync(data);
-  return { manifest: JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as ModelManifest, stdout, seconds: (Date.now() - start) / 1000 };
+  return {
+    manifest: JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as ModelManifest,
+    stdout,
+    seconds: (Date.now() - start) / 1000,
+  };
 }
 
 test.each([

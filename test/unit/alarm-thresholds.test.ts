@@ -9,7 +9,8 @@ import {
 import { ALARM_IDS, platformAlarmCatalog } from '../../lib/monitoring/platform-alarms';
 import { monitoredModelsProblems } from '../../lib/stacks/monitoring-stack';
 
-const withField = (overrides: Partial<Record<keyof AlarmThresholds, unknown>>) => ({ ...DEFAULT_ALARM_THRESHOLDS, ...overrides }) as AlarmThresholds;
+const withField = (overrides: Partial<Record<keyof AlarmThresholds, unknown>>) =>
+  ({ ...DEFAULT_ALARM_THRESHOLDS, ...overrides }) as AlarmThresholds;
 
 describe('validateAlarmThresholds', () => {
   test('accepts the defaults', () => {
@@ -47,11 +48,16 @@ describe('validateAlarmThresholds', () => {
 
 describe('resolveAlarmThresholds', () => {
   test('applies overrides over the defaults, ignoring undefined ones', () => {
-    expect(resolveAlarmThresholds({ api5xxRatePercent: 2, sustainedPeriods: undefined })).toEqual({ ...DEFAULT_ALARM_THRESHOLDS, api5xxRatePercent: 2 });
+    expect(resolveAlarmThresholds({ api5xxRatePercent: 2, sustainedPeriods: undefined })).toEqual({
+      ...DEFAULT_ALARM_THRESHOLDS,
+      api5xxRatePercent: 2,
+    });
   });
 
   test('throws with every problem when an override is invalid', () => {
-    expect(() => resolveAlarmThresholds({ apiLatencyP99InMillis: -5, retrainingMissedRuns: 0 })).toThrow(/apiLatencyP99InMillis[\s\S]*retrainingMissedRuns/);
+    expect(() => resolveAlarmThresholds({ apiLatencyP99InMillis: -5, retrainingMissedRuns: 0 })).toThrow(
+      /apiLatencyP99InMillis[\s\S]*retrainingMissedRuns/,
+    );
   });
 });
 
@@ -68,8 +74,12 @@ describe('retrainingStaleWindow', () => {
   });
 
   test('is skipped for an upload-only model and for a cron schedule', () => {
-    expect(retrainingStaleWindow(undefined, 2)).toEqual({ skipped: expect.stringContaining('retrains on upload only') });
-    expect(retrainingStaleWindow('cron(0 3 ? * MON *)', 2)).toEqual({ skipped: expect.stringContaining('not rate(N hours|days)') });
+    expect(retrainingStaleWindow(undefined, 2)).toEqual({
+      skipped: expect.stringContaining('retrains on upload only'),
+    });
+    expect(retrainingStaleWindow('cron(0 3 ? * MON *)', 2)).toEqual({
+      skipped: expect.stringContaining('not rate(N hours|days)'),
+    });
   });
 });
 
@@ -77,7 +87,8 @@ describe('platformAlarmCatalog', () => {
   test('describes every alarm id, with a first step and its runbook section', () => {
     const catalog = platformAlarmCatalog(DEFAULT_ALARM_THRESHOLDS);
     expect(catalog.map((a) => a.id)).toEqual([...ALARM_IDS]);
-    for (const alarm of catalog) expect(alarm.description).toMatch(new RegExp(`First: .+ Runbook: docs/operations\\.md, section ${alarm.id}\\.$`));
+    for (const alarm of catalog)
+      expect(alarm.description).toMatch(new RegExp(`First: .+ Runbook: docs/operations\\.md, section ${alarm.id}\\.$`));
     expect(catalog.filter((a) => a.scope === 'start rule').map((a) => a.id)).toEqual(['PipelineStartsFailed']);
     expect(catalog.find((a) => a.id === 'PipelineStartsFailed')?.description).toContain('{rule}');
     // CloudWatch's limit for AlarmDescription; per-model ones add a model name (at most 64 characters) twice.
@@ -86,18 +97,36 @@ describe('platformAlarmCatalog', () => {
 
   test('states the thresholds it was built from', () => {
     const catalog = platformAlarmCatalog({ ...DEFAULT_ALARM_THRESHOLDS, api5xxRatePercent: 3, sustainedPeriods: 6 });
-    expect(catalog.find((a) => a.id === 'Api5xxRate')?.description).toContain('More than 3% of inference API requests got a 5xx in each of the last 6 5-minute periods');
+    expect(catalog.find((a) => a.id === 'Api5xxRate')?.description).toContain(
+      'More than 3% of inference API requests got a 5xx in each of the last 6 5-minute periods',
+    );
   });
 });
 
 describe('monitoredModelsProblems', () => {
   test('accepts the models as the specs describe them', () => {
-    expect(monitoredModelsProblems([{ name: 'iris', gateMetric: 'macroF1', schedule: 'rate(7 days)' }, { name: 'sentiment', gateMetric: 'accuracy' }], 'ops@example.com')).toEqual([]);
+    expect(
+      monitoredModelsProblems(
+        [
+          { name: 'iris', gateMetric: 'macroF1', schedule: 'rate(7 days)' },
+          { name: 'sentiment', gateMetric: 'accuracy' },
+        ],
+        'ops@example.com',
+      ),
+    ).toEqual([]);
   });
 
   test('names every problem: no models, a bad or repeated name, an unknown gate metric, a bad email', () => {
     expect(monitoredModelsProblems([])).toEqual([expect.stringContaining('models must list at least one model')]);
-    expect(monitoredModelsProblems([{ name: 'Iris!', gateMetric: 'macroF1' }, { name: 'Iris!', gateMetric: 'f1' }], 'ops')).toEqual([
+    expect(
+      monitoredModelsProblems(
+        [
+          { name: 'Iris!', gateMetric: 'macroF1' },
+          { name: 'Iris!', gateMetric: 'f1' },
+        ],
+        'ops',
+      ),
+    ).toEqual([
       expect.stringContaining('model name "Iris!" is not valid'),
       expect.stringContaining('model name "Iris!" is not valid'),
       expect.stringContaining('"Iris!" is listed twice'),

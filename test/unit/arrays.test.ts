@@ -30,6 +30,11 @@ describe('the lint rule that keeps the cliff out of the data paths', () => {
   const SOURCE = 'export const f = (xs: number[], out: number[]) => { out.push(...xs); return Math.max(...xs); };\n';
 
   test('flags spreading into a call in the data paths (training, core, lambdas, local), not in synth-time lib/', () => {
-    expect(lintRulesHit([{ source: SOURCE, file: 'training/x.ts' }, { source: SOURCE, file: 'lib/constructs/x.ts' }])).toEqual([['no-restricted-syntax', 'no-restricted-syntax'], []]);
+    expect(
+      lintRulesHit([
+        { source: SOURCE, file: 'training/x.ts' },
+        { source: SOURCE, file: 'lib/constructs/x.ts' },
+      ]),
+    ).toEqual([['no-restricted-syntax', 'no-restricted-syntax'], []]);
   });
 });

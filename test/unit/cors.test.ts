@@ -2,7 +2,9 @@ import { corsFromEnv, corsHeaders, corsProblems } from '../../core/cors';
 
 describe('CORS settings', () => {
   test('CORS_ALLOW_ORIGINS is a comma-separated list; unset or blank is off', () => {
-    expect(corsFromEnv(' https://a.example , http://localhost:5173,')).toEqual({ allowOrigins: ['https://a.example', 'http://localhost:5173'] });
+    expect(corsFromEnv(' https://a.example , http://localhost:5173,')).toEqual({
+      allowOrigins: ['https://a.example', 'http://localhost:5173'],
+    });
     expect(corsFromEnv(undefined)).toBeUndefined();
     expect(corsFromEnv(' , ')).toBeUndefined();
   });
@@ -14,7 +16,9 @@ describe('CORS settings', () => {
       'allowOrigins: "https://a.example/" is not an origin (scheme and host, optional port, no path or trailing slash; or "*")',
       'allowOrigins: "https://a.example/app" is not an origin (scheme and host, optional port, no path or trailing slash; or "*")',
     ]);
-    expect(corsProblems({ allowOrigins: [] })).toEqual(['allowOrigins: name at least one origin, or leave cors out to keep it off']);
+    expect(corsProblems({ allowOrigins: [] })).toEqual([
+      'allowOrigins: name at least one origin, or leave cors out to keep it off',
+    ]);
   });
 
   test('headers only for an allowed origin; * answers any origin with *', () => {

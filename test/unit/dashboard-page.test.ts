@@ -4,7 +4,8 @@ import { type DashboardData, LocalMetrics, PANEL_IDS } from '../../local/local-m
 import { INFERENCE_METRICS } from '../../lambdas/inference/metrics';
 import { PIPELINE_METRICS } from '../../lambdas/pipeline/metrics';
 
-const inline = (tag: 'script' | 'style') => [...DASHBOARD_HTML.matchAll(new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`, 'g'))].map((m) => m[1]);
+const inline = (tag: 'script' | 'style') =>
+  [...DASHBOARD_HTML.matchAll(new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`, 'g'))].map((m) => m[1]);
 const sha256 = (text: string) => `'sha256-${createHash('sha256').update(text).digest('base64')}'`;
 const csp = DASHBOARD_HEADERS['content-security-policy'];
 
@@ -46,14 +47,29 @@ const SVG_NS = 'svg-namespace';
 
 /** Runs the page's script against `answer` (the GET /dashboard/data response) and lets it render once. */
 async function renderPage(answer: () => Promise<unknown>) {
-  const elements = new Map([...DASHBOARD_HTML.matchAll(/<(\w+)[^>]*\sid="([^"]+)"/g)].map(([, tag, id]) => [id, new FakeElement(tag, tag === 'svg' ? SVG_NS : 'html')]));
-  const document = { getElementById: (id: string) => elements.get(id) ?? null, createElementNS: (ns: string, tag: string) => new FakeElement(tag, ns) };
+  const elements = new Map(
+    [...DASHBOARD_HTML.matchAll(/<(\w+)[^>]*\sid="([^"]+)"/g)].map(([, tag, id]) => [
+      id,
+      new FakeElement(tag, tag === 'svg' ? SVG_NS : 'html'),
+    ]),
+  );
+  const document = {
+    getElementById: (id: string) => elements.get(id) ?? null,
+    createElementNS: (ns: string, tag: string) => new FakeElement(tag, ns),
+  };
   const fetch = jest.fn(answer);
   const setInterval = jest.fn();
   new Function('document', 'fetch', 'setInterval', inline('script')[0])(document, fetch, setInterval);
   await new Promise((resolve) => setImmediate(resolve));
   const byId = (id: string) => elements.get(id) as FakeElement;
-  const series = (id: string, tag: string) => [...new Set(byId(`chart-${id}`).all(tag).map((node) => node.attributes.get('data-series')).filter((name) => name !== undefined))];
+  const series = (id: string, tag: string) => [
+    ...new Set(
+      byId(`chart-${id}`)
+        .all(tag)
+        .map((node) => node.attributes.get('data-series'))
+        .filter((name) => name !== undefined),
+    ),
+  ];
   return { byId, series, fetch, setInterval };
 }
 
@@ -61,13 +77,44 @@ async function renderPage(answer: () => Promise<unknown>) {
 function someData(): DashboardData {
   const now = 1_700_000_000_000;
   const metrics = new LocalMetrics({ clock: () => now });
-  for (const status of [200, 404, 500]) metrics.recordRequest({ method: 'POST', path: '/models/iris/predict', status, latencyMs: 12 });
-  metrics.recordMetric({ name: INFERENCE_METRICS.predictions, unit: 'Count', value: 2, dimensions: { model: 'iris', version: '1', class: 'setosa' } });
-  metrics.recordMetric({ name: INFERENCE_METRICS.variantRequests, unit: 'Count', value: 1, dimensions: { model: 'iris', variant: 'champion' } });
-  metrics.recordMetric({ name: INFERENCE_METRICS.variantRequests, unit: 'Count', value: 1, dimensions: { model: 'iris', variant: 'canary' } });
-  metrics.recordMetric({ name: INFERENCE_METRICS.shadowAgreement, unit: 'None', value: 0.5, dimensions: { model: 'iris' } });
-  metrics.recordMetric({ name: PIPELINE_METRICS.runs, unit: 'Count', value: 1, dimensions: { model: 'iris', outcome: 'promoted' } });
-  metrics.recordMetric({ name: PIPELINE_METRICS.quarantinedFiles, unit: 'Count', value: 1, dimensions: { model: 'iris' } });
+  for (const status of [200, 404, 500])
+    metrics.recordRequest({ method: 'POST', path: '/models/iris/predict', status, latencyMs: 12 });
+  metrics.recordMetric({
+    name: INFERENCE_METRICS.predictions,
+    unit: 'Count',
+    value: 2,
+    dimensions: { model: 'iris', version: '1', class: 'setosa' },
+  });
+  metrics.recordMetric({
+    name: INFERENCE_METRICS.variantRequests,
+    unit: 'Count',
+    value: 1,
+    dimensions: { model: 'iris', variant: 'champion' },
+  });
+  metrics.recordMetric({
+    name: INFERENCE_METRICS.variantRequests,
+    unit: 'Count',
+    value: 1,
+    dimensions: { model: 'iris', variant: 'canary' },
+  });
+  metrics.recordMetric({
+    name: INFERENCE_METRICS.shadowAgreement,
+    unit: 'None',
+    value: 0.5,
+    dimensions: { model: 'iris' },
+  });
+  metrics.recordMetric({
+    name: PIPELINE_METRICS.runs,
+    unit: 'Count',
+    value: 1,
+    dimensions: { model: 'iris', outcome: 'promoted' },
+  });
+  metrics.recordMetric({
+    name: PIPELINE_METRICS.quarantinedFiles,
+    unit: 'Count',
+    value: 1,
+    dimensions: { model: 'iris' },
+  });
   return metrics.snapshot();
 }
 
@@ -109,7 +156,10 @@ describe('dashboard page', () => {
 
     expect(page.series('requests', 'path')).toEqual(['requests', '4xx', '5xx']);
     expect(page.series('predictions', 'path')).toEqual(['iris setosa']);
-    const labels = page.byId('chart-requests').all('text').map((node) => node.textContent);
+    const labels = page
+      .byId('chart-requests')
+      .all('text')
+      .map((node) => node.textContent);
     // 3 requests in a 10 s bucket are 18 per minute
     expect(labels).toEqual(expect.arrayContaining(['18', '0', 'requests', '4xx', '5xx']));
     expect(page.byId('chart-requests').textContent).not.toContain('no data yet');
@@ -120,9 +170,19 @@ describe('dashboard page', () => {
 
     expect(page.series('variants', 'path')).toEqual(['iris canary', 'iris champion']);
     // 1 request in a 10 s bucket is 6 per minute
-    expect(page.byId('chart-variants').all('text').map((node) => node.textContent)).toContain('6');
+    expect(
+      page
+        .byId('chart-variants')
+        .all('text')
+        .map((node) => node.textContent),
+    ).toContain('6');
     expect(page.series('shadow', 'path')).toEqual(['iris agreement']);
-    expect(page.byId('chart-shadow').all('text').map((node) => node.textContent)).toContain('0.5');
+    expect(
+      page
+        .byId('chart-shadow')
+        .all('text')
+        .map((node) => node.textContent),
+    ).toContain('0.5');
   });
 
   test('stacks a bar per series and bucket in bar panels', async () => {

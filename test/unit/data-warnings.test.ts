@@ -19,8 +19,10 @@ function table(columns: string[], rows: string[][], extra: Partial<RawTable> = {
   };
 }
 
-const warn = (t: RawTable, overrides: SchemaOverrides, algorithms?: readonly string[]) => dataWarnings(t, inferSchema(t, overrides), { algorithms });
-const kinds = (t: RawTable, overrides: SchemaOverrides, algorithms?: readonly string[]) => warn(t, overrides, algorithms).map((w) => w.kind);
+const warn = (t: RawTable, overrides: SchemaOverrides, algorithms?: readonly string[]) =>
+  dataWarnings(t, inferSchema(t, overrides), { algorithms });
+const kinds = (t: RawTable, overrides: SchemaOverrides, algorithms?: readonly string[]) =>
+  warn(t, overrides, algorithms).map((w) => w.kind);
 
 /** 60 rows, label balanced between a and b, plus whatever columns `make` adds. */
 function rows60(make: (i: number) => string[]): string[][] {
@@ -36,7 +38,10 @@ describe('dataWarnings', () => {
   });
 
   describe('a column inferred as text', () => {
-    const t = table(['comment', 'size', 'label'], rows60((i) => [`this is a rather long comment ${i}`, String(i % 7)]));
+    const t = table(
+      ['comment', 'size', 'label'],
+      rows60((i) => [`this is a rather long comment ${i}`, String(i % 7)]),
+    );
 
     test('names the column and the tree models it switches off', () => {
       const [w] = warn(t, { label: 'label' });
@@ -57,23 +62,42 @@ describe('dataWarnings', () => {
 
   describe('an ID-like categorical column', () => {
     test('many distinct values, more than half the rows (a ticket number)', () => {
-      const t = table(['ticket', 'label'], rows60((i) => [i % 10 === 0 ? 'PC 17599' : `A/5 ${21171 + i}`]));
+      const t = table(
+        ['ticket', 'label'],
+        rows60((i) => [i % 10 === 0 ? 'PC 17599' : `A/5 ${21171 + i}`]),
+      );
       const [w] = warn(t, { label: 'label' });
       expect(w).toMatchObject({ kind: 'high-cardinality', column: 'ticket' });
-      expect(w.message).toMatch(/"ticket" has 55 distinct values in 60 rows: it looks like an identifier; exclude it \(--exclude "ticket"\)/);
+      expect(w.message).toMatch(
+        /"ticket" has 55 distinct values in 60 rows: it looks like an identifier; exclude it \(--exclude "ticket"\)/,
+      );
     });
 
     test('more than 1,000 categories even when each recurs', () => {
-      const t = table(['city', 'label'], Array.from({ length: 3000 }, (_, i) => [`city ${i % 1001}`, i % 2 ? 'a' : 'b']));
-      expect(warn(t, { label: 'label' })[0].message).toMatch(/1001 distinct values in 3000 rows: each becomes a one-hot column \(more than 1000\)/);
+      const t = table(
+        ['city', 'label'],
+        Array.from({ length: 3000 }, (_, i) => [`city ${i % 1001}`, i % 2 ? 'a' : 'b']),
+      );
+      expect(warn(t, { label: 'label' })[0].message).toMatch(
+        /1001 distinct values in 3000 rows: each becomes a one-hot column \(more than 1000\)/,
+      );
     });
 
     test('is silent below the thresholds, when declared, or when excluded', () => {
-      const fewCategories = table(['state', 'label'], rows60((i) => [`state ${i % 40}`]));
+      const fewCategories = table(
+        ['state', 'label'],
+        rows60((i) => [`state ${i % 40}`]),
+      );
       expect(kinds(fewCategories, { label: 'label' })).toEqual([]);
-      const mostlyRepeated = table(['code', 'label'], Array.from({ length: 300 }, (_, i) => [`c${i % 120}`, i % 2 ? 'a' : 'b']));
+      const mostlyRepeated = table(
+        ['code', 'label'],
+        Array.from({ length: 300 }, (_, i) => [`c${i % 120}`, i % 2 ? 'a' : 'b']),
+      );
       expect(kinds(mostlyRepeated, { label: 'label' })).toEqual([]);
-      const ticket = table(['ticket', 'label'], rows60((i) => [i % 10 === 0 ? 'PC 17599' : `A/5 ${21171 + i}`]));
+      const ticket = table(
+        ['ticket', 'label'],
+        rows60((i) => [i % 10 === 0 ? 'PC 17599' : `A/5 ${21171 + i}`]),
+      );
       expect(kinds(ticket, { label: 'label', types: { ticket: 'categorical' } })).toEqual([]);
       expect(() => kinds(ticket, { label: 'label', exclude: ['ticket'] })).toThrow(/no feature columns/);
     });
@@ -86,7 +110,9 @@ describe('dataWarnings', () => {
       const w = warn(t, { label: 'label' }).filter((x) => x.kind === 'multiline-records');
       expect(w).toHaveLength(1);
       expect(w[0].column).toBeUndefined();
-      expect(w[0].message).toMatch(/orders\.csv: 2 line end\(s\) inside quoted fields merged lines into 1 record\(s\), the first starting at line 3; .*unbalanced/);
+      expect(w[0].message).toMatch(
+        /orders\.csv: 2 line end\(s\) inside quoted fields merged lines into 1 record\(s\), the first starting at line 3; .*unbalanced/,
+      );
     });
 
     test('is silent for files whose records each sit on one line', () => {
@@ -100,7 +126,9 @@ describe('dataWarnings', () => {
       const rows = Array.from({ length: 100 }, (_, i) => [String(i % 3), i < 4 ? 'rare' : i % 2 ? 'a' : 'b']);
       const [w] = warn(table(['x', 'label'], rows), { label: 'label' });
       expect(w).toMatchObject({ kind: 'rare-class', column: 'label' });
-      expect(w.message).toMatch(/class "rare" of "label" has only 4 row\(s\): it gets no training row with probability 3% and no holdout row with 41%/);
+      expect(w.message).toMatch(
+        /class "rare" of "label" has only 4 row\(s\): it gets no training row with probability 3% and no holdout row with 41%/,
+      );
     });
 
     test('is silent from 10 rows per class', () => {
@@ -113,7 +141,11 @@ describe('dataWarnings', () => {
 describe('droppedRowsWarning and formatWarning', () => {
   test('a count of dropped rows, as one line prefixed "warning:"', () => {
     const w = droppedRowsWarning(12, 1000, 'a value is not a number');
-    expect(w).toEqual({ kind: 'dropped-rows', message: '12 of 1000 rows (1.2%) were dropped by the data contract: a value is not a number; training used the rest' });
+    expect(w).toEqual({
+      kind: 'dropped-rows',
+      message:
+        '12 of 1000 rows (1.2%) were dropped by the data contract: a value is not a number; training used the rest',
+    });
     expect(formatWarning(w as NonNullable<typeof w>)).toBe(`warning: ${(w as NonNullable<typeof w>).message}`);
     expect(droppedRowsWarning(0, 1000)).toBeUndefined();
   });

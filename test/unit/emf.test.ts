@@ -16,7 +16,10 @@ function stdoutLines(act: () => void): string[] {
   } finally {
     write.mockRestore();
   }
-  return chunks.join('').split('\n').filter((line) => line.length > 0);
+  return chunks
+    .join('')
+    .split('\n')
+    .filter((line) => line.length > 0);
 }
 
 const newMetrics = () => new Metrics({ namespace: 'ServerlessMlops', serviceName: 'pipeline' });
@@ -29,7 +32,10 @@ describe('parseEmfLine', () => {
     delete process.env.POWERTOOLS_DEV;
   });
   afterAll(() => {
-    for (const [name, value] of [['POWERTOOLS_METRICS_DISABLED', saved.disabled], ['POWERTOOLS_DEV', saved.dev]] as const) {
+    for (const [name, value] of [
+      ['POWERTOOLS_METRICS_DISABLED', saved.disabled],
+      ['POWERTOOLS_DEV', saved.dev],
+    ] as const) {
       if (value === undefined) delete process.env[name];
       else process.env[name] = value;
     }
@@ -43,13 +49,20 @@ describe('parseEmfLine', () => {
     });
 
     expect(lines).toHaveLength(1);
-    expect(parseEmfLine(lines[0])).toEqual([{ name: 'RetrainingRuns', unit: 'Count', value: 1, dimensions: { model: 'iris', outcome: 'promoted' } }]);
+    expect(parseEmfLine(lines[0])).toEqual([
+      { name: 'RetrainingRuns', unit: 'Count', value: 1, dimensions: { model: 'iris', outcome: 'promoted' } },
+    ]);
   });
 
   test('gives back every record the pipeline recorder writes', () => {
     const records: MetricRecord[] = [
       { name: PIPELINE_METRICS.runs, unit: 'Count', value: 1, dimensions: { model: 'iris', outcome: 'rejected' } },
-      { name: PIPELINE_METRICS.candidateScore, unit: 'None', value: 0.9667, dimensions: { model: 'iris', metric: 'macroF1' } },
+      {
+        name: PIPELINE_METRICS.candidateScore,
+        unit: 'None',
+        value: 0.9667,
+        dimensions: { model: 'iris', metric: 'macroF1' },
+      },
       { name: PIPELINE_METRICS.runDuration, unit: 'Seconds', value: 42.5, dimensions: { model: 'iris' } },
       { name: 'InferenceLatency', unit: 'Milliseconds', value: 3.21, dimensions: { model: 'iris' } },
       { name: 'ColdStart', unit: 'Count', value: 1, dimensions: {} },
@@ -83,7 +96,16 @@ describe('parseEmfLine', () => {
   });
 
   const valid = {
-    _aws: { Timestamp: 1, CloudWatchMetrics: [{ Namespace: 'ServerlessMlops', Dimensions: [['service', 'model']], Metrics: [{ Name: 'Promoted', Unit: 'Count' }] }] },
+    _aws: {
+      Timestamp: 1,
+      CloudWatchMetrics: [
+        {
+          Namespace: 'ServerlessMlops',
+          Dimensions: [['service', 'model']],
+          Metrics: [{ Name: 'Promoted', Unit: 'Count' }],
+        },
+      ],
+    },
     service: 'pipeline',
     model: 'iris',
     Promoted: 1,
@@ -91,11 +113,21 @@ describe('parseEmfLine', () => {
   const without = (key: string) => JSON.stringify(Object.fromEntries(Object.entries(valid).filter(([k]) => k !== key)));
 
   test('reads a hand-written entry like the ones Powertools writes (control for the refusals below)', () => {
-    expect(parseEmfLine(`  ${JSON.stringify(valid)}\r`)).toEqual([{ name: 'Promoted', unit: 'Count', value: 1, dimensions: { model: 'iris' } }]);
+    expect(parseEmfLine(`  ${JSON.stringify(valid)}\r`)).toEqual([
+      { name: 'Promoted', unit: 'Count', value: 1, dimensions: { model: 'iris' } },
+    ]);
   });
 
   test.each([
-    ['a Logger line', JSON.stringify({ level: 'INFO', message: 'validated', service: 'pipeline', timestamp: '2025-01-01T00:00:00.000Z' })],
+    [
+      'a Logger line',
+      JSON.stringify({
+        level: 'INFO',
+        message: 'validated',
+        service: 'pipeline',
+        timestamp: '2025-01-01T00:00:00.000Z',
+      }),
+    ],
     ['plain text', 'training gbdt: 120 trees'],
     ['an empty line', ''],
     ['truncated JSON', JSON.stringify(valid).slice(0, -3)],
@@ -106,7 +138,16 @@ describe('parseEmfLine', () => {
     ['a value array with a string in it', JSON.stringify({ ...valid, Promoted: [1, 'x'] })],
     ['a dimension value that is not a string', JSON.stringify({ ...valid, model: 7 })],
     ['_aws without CloudWatchMetrics', JSON.stringify({ ...valid, _aws: { Timestamp: 1 } })],
-    ['a metric without a name', JSON.stringify({ ...valid, _aws: { ...valid._aws, CloudWatchMetrics: [{ ...valid._aws.CloudWatchMetrics[0], Metrics: [{ Unit: 'Count' }] }] } })],
+    [
+      'a metric without a name',
+      JSON.stringify({
+        ...valid,
+        _aws: {
+          ...valid._aws,
+          CloudWatchMetrics: [{ ...valid._aws.CloudWatchMetrics[0], Metrics: [{ Unit: 'Count' }] }],
+        },
+      }),
+    ],
   ])('returns no records for %s', (_what, line) => {
     expect(parseEmfLine(line)).toEqual([]);
   });
@@ -115,7 +156,9 @@ describe('parseEmfLine', () => {
     const lines = fc.oneof(
       fc.string(),
       fc.json(),
-      fc.record({ _aws: fc.anything(), service: fc.anything(), Promoted: fc.anything() }).map((entry) => JSON.stringify(entry)),
+      fc
+        .record({ _aws: fc.anything(), service: fc.anything(), Promoted: fc.anything() })
+        .map((entry) => JSON.stringify(entry)),
     );
     expect(() => fc.assert(fc.property(lines, (line) => Array.isArray(parseEmfLine(line))))).not.toThrow();
   });

@@ -1,11 +1,22 @@
-import { type FeedbackAnswer, FeedbackFileError, type FeedbackLine, parseFeedbackCsv, uploadFeedback } from '../../core/monitoring/feedback-upload';
+import {
+  type FeedbackAnswer,
+  FeedbackFileError,
+  type FeedbackLine,
+  parseFeedbackCsv,
+  uploadFeedback,
+} from '../../core/monitoring/feedback-upload';
 
 /**
  * The feedback upload's batching against a stand-in for POST /models/{name}/feedback that judges
  * like the real one: it refuses the whole request for the first bad item, naming `feedback[i].label`.
  */
 
-const lines = (n: number, bad: readonly number[] = []): FeedbackLine[] => Array.from({ length: n }, (_, i) => ({ line: i + 2, inferenceId: `id-${i}`, label: bad.includes(i) ? 'nope' : 'ok' }));
+const lines = (n: number, bad: readonly number[] = []): FeedbackLine[] =>
+  Array.from({ length: n }, (_, i) => ({
+    line: i + 2,
+    inferenceId: `id-${i}`,
+    label: bad.includes(i) ? 'nope' : 'ok',
+  }));
 
 /** The endpoint: stores good batches, refuses the first bad label; `limit` is its MAX_BATCH. */
 function endpoint(limit = 1000) {
@@ -13,9 +24,29 @@ function endpoint(limit = 1000) {
   const batches: number[] = [];
   const post = async (items: readonly { inferenceId: string; label: string }[]): Promise<FeedbackAnswer> => {
     batches.push(items.length);
-    if (items.length > limit) return { status: 413, body: { error: { code: 'too_many_labels', message: `${items.length} labels in one request; the limit is ${limit}`, field: 'feedback' } } };
+    if (items.length > limit)
+      return {
+        status: 413,
+        body: {
+          error: {
+            code: 'too_many_labels',
+            message: `${items.length} labels in one request; the limit is ${limit}`,
+            field: 'feedback',
+          },
+        },
+      };
     const bad = items.findIndex((item) => item.label !== 'ok');
-    if (bad >= 0) return { status: 400, body: { error: { code: 'unknown_label', message: `label must be one of the model's classes, got "${items[bad].label}"`, field: `feedback[${bad}].label` } } };
+    if (bad >= 0)
+      return {
+        status: 400,
+        body: {
+          error: {
+            code: 'unknown_label',
+            message: `label must be one of the model's classes, got "${items[bad].label}"`,
+            field: `feedback[${bad}].label`,
+          },
+        },
+      };
     stored.push(...items.map((i) => i.inferenceId));
     return { status: 200, body: { model: 'm', accepted: items.length } };
   };
@@ -26,11 +57,20 @@ describe('uploadFeedback', () => {
   it('stores every good line and reports every bad one, across batches, resending a batch without its bad line', async () => {
     const api = endpoint();
     const refusedAsTheyCome: number[] = [];
-    const result = await uploadFeedback(lines(10, [1, 2, 7]), api.post, { batchSize: 4, onRefused: (r) => refusedAsTheyCome.push(r.line) });
+    const result = await uploadFeedback(lines(10, [1, 2, 7]), api.post, {
+      batchSize: 4,
+      onRefused: (r) => refusedAsTheyCome.push(r.line),
+    });
     expect(result).toEqual({
       accepted: 7,
       notSent: 0,
-      refused: [3, 4, 9].map((line) => ({ line, inferenceId: `id-${line - 2}`, code: 'unknown_label', message: 'label must be one of the model\'s classes, got "nope"', column: 'label' })),
+      refused: [3, 4, 9].map((line) => ({
+        line,
+        inferenceId: `id-${line - 2}`,
+        code: 'unknown_label',
+        message: 'label must be one of the model\'s classes, got "nope"',
+        column: 'label',
+      })),
     });
     expect(api.stored.sort()).toEqual(['id-0', 'id-3', 'id-4', 'id-5', 'id-6', 'id-8', 'id-9']);
     // [0..3] refused twice, then [0,3] stored; [4..7] refused once, then stored without 7; [8,9].
@@ -55,14 +95,30 @@ describe('uploadFeedback', () => {
       { status: 429, body: { message: 'Too Many Requests' } },
     ];
     const waits: number[] = [];
-    const result = await uploadFeedback(lines(5), async () => answers.shift() ?? { status: 500, body: undefined }, { batchSize: 2, retryDelaysMs: [10, 20], sleep: async (ms) => void waits.push(ms) });
-    expect(result).toEqual({ accepted: 2, refused: [], notSent: 3, stopped: 'the API refused the request: status 429' });
+    const result = await uploadFeedback(lines(5), async () => answers.shift() ?? { status: 500, body: undefined }, {
+      batchSize: 2,
+      retryDelaysMs: [10, 20],
+      sleep: async (ms) => void waits.push(ms),
+    });
+    expect(result).toEqual({
+      accepted: 2,
+      refused: [],
+      notSent: 3,
+      stopped: 'the API refused the request: status 429',
+    });
     expect(waits).toEqual([10, 10, 20]);
   });
 
   it('stops when the API cannot be reached, naming why', async () => {
-    const result = await uploadFeedback(lines(3), async () => Promise.reject(new Error('cannot reach http://127.0.0.1:9/models/m/feedback: ECONNREFUSED')));
-    expect(result).toEqual({ accepted: 0, refused: [], notSent: 3, stopped: 'cannot reach http://127.0.0.1:9/models/m/feedback: ECONNREFUSED' });
+    const result = await uploadFeedback(lines(3), async () =>
+      Promise.reject(new Error('cannot reach http://127.0.0.1:9/models/m/feedback: ECONNREFUSED')),
+    );
+    expect(result).toEqual({
+      accepted: 0,
+      refused: [],
+      notSent: 3,
+      stopped: 'cannot reach http://127.0.0.1:9/models/m/feedback: ECONNREFUSED',
+    });
   });
 });
 
@@ -78,8 +134,12 @@ describe('parseFeedbackCsv', () => {
   });
 
   it('fails for a wrong header, an empty file, no labels, or a quote never closed', () => {
-    expect(() => parseFeedbackCsv('label,inferenceId\nx,a\n', 'f.csv')).toThrow(new FeedbackFileError('f.csv: the first line must be the header inferenceId,label, got "label,inferenceId"'));
-    expect(() => parseFeedbackCsv('', 'f.csv')).toThrow('f.csv: the first line must be the header inferenceId,label, got an empty file');
+    expect(() => parseFeedbackCsv('label,inferenceId\nx,a\n', 'f.csv')).toThrow(
+      new FeedbackFileError('f.csv: the first line must be the header inferenceId,label, got "label,inferenceId"'),
+    );
+    expect(() => parseFeedbackCsv('', 'f.csv')).toThrow(
+      'f.csv: the first line must be the header inferenceId,label, got an empty file',
+    );
     expect(() => parseFeedbackCsv('inferenceId,label\n\n', 'f.csv')).toThrow('f.csv: no labels after the header');
     expect(() => parseFeedbackCsv('inferenceId,label\n"a,x\nb,y\n', 'f.csv')).toThrow(/^f\.csv: not a readable CSV/);
   });

@@ -18,7 +18,15 @@ describe('parseFeedback', () => {
       ok: true,
       value: [{ inferenceId: id, label: 'Iris-setosa', model: 'iris', receivedAt: now.toISOString() }],
     });
-    const batch = parseFeedback({ feedback: [{ inferenceId: `${id}.0`, label: 'Iris-setosa' }, { inferenceId: `${id}.1`, label: 'Iris-virginica' }] }, context);
+    const batch = parseFeedback(
+      {
+        feedback: [
+          { inferenceId: `${id}.0`, label: 'Iris-setosa' },
+          { inferenceId: `${id}.1`, label: 'Iris-virginica' },
+        ],
+      },
+      context,
+    );
     expect(batch.ok && batch.value.map((r) => r.inferenceId)).toEqual([`${id}.0`, `${id}.1`]);
   });
 
@@ -28,10 +36,34 @@ describe('parseFeedback', () => {
     ['an unknown field', { inferenceId: 'x', label: 'Iris-setosa', lable: 1 }, 400, 'unknown_field', 'lable'],
     ['a label outside the classes', { inferenceId: issued(), label: 'Iris-nova' }, 400, 'unknown_label', 'label'],
     ['a missing label', { inferenceId: issued() }, 400, 'missing_label', 'label'],
-    ['an id that is not one', { inferenceId: 'not-an-id', label: 'Iris-setosa' }, 404, 'unknown_inference_id', 'inferenceId'],
-    ['another model\'s id', { inferenceId: newInferenceId('flowers', now.getTime()), label: 'Iris-setosa' }, 404, 'unknown_inference_id', 'inferenceId'],
-    ['an id from the future', { inferenceId: newInferenceId('iris', now.getTime() + 3_600_000), label: 'Iris-setosa' }, 404, 'unknown_inference_id', 'inferenceId'],
-    ['an id older than the retention', { inferenceId: issued(31 * 86_400_000), label: 'Iris-setosa' }, 410, 'inference_expired', 'inferenceId'],
+    [
+      'an id that is not one',
+      { inferenceId: 'not-an-id', label: 'Iris-setosa' },
+      404,
+      'unknown_inference_id',
+      'inferenceId',
+    ],
+    [
+      "another model's id",
+      { inferenceId: newInferenceId('flowers', now.getTime()), label: 'Iris-setosa' },
+      404,
+      'unknown_inference_id',
+      'inferenceId',
+    ],
+    [
+      'an id from the future',
+      { inferenceId: newInferenceId('iris', now.getTime() + 3_600_000), label: 'Iris-setosa' },
+      404,
+      'unknown_inference_id',
+      'inferenceId',
+    ],
+    [
+      'an id older than the retention',
+      { inferenceId: issued(31 * 86_400_000), label: 'Iris-setosa' },
+      410,
+      'inference_expired',
+      'inferenceId',
+    ],
     ['an empty batch', { feedback: [] }, 400, 'invalid_feedback', 'feedback'],
     ['too many labels', { feedback: [1, 2, 3, 4] }, 413, 'too_many_labels', 'feedback'],
   ])('refuses %s, naming the field', (_what, body, status, code, field) => {
@@ -43,12 +75,23 @@ describe('parseFeedback', () => {
   });
 
   it('names the batch item at fault and keeps nothing of the request', () => {
-    const result = parseFeedback({ feedback: [{ inferenceId: issued(), label: 'Iris-setosa' }, { inferenceId: issued(), label: 'rose' }] }, context);
+    const result = parseFeedback(
+      {
+        feedback: [
+          { inferenceId: issued(), label: 'Iris-setosa' },
+          { inferenceId: issued(), label: 'rose' },
+        ],
+      },
+      context,
+    );
     expect(result).toMatchObject({ ok: false, error: { code: 'unknown_label', field: 'feedback[1].label' } });
   });
 
   it('refuses every label of a model whose capture is off', () => {
-    const result = parseFeedback({ inferenceId: issued(), label: 'Iris-setosa' }, { ...context, capture: { ...context.capture, enabled: false } });
+    const result = parseFeedback(
+      { inferenceId: issued(), label: 'Iris-setosa' },
+      { ...context, capture: { ...context.capture, enabled: false } },
+    );
     expect(result).toMatchObject({ ok: false, error: { status: 409, code: 'capture_disabled' } });
   });
 });

@@ -5,8 +5,18 @@ import { CV_FOLDS, labelledSplit, trainCandidates } from '../../training/train';
 
 /** `n` distinct rows whose label cycles through `labels` unevenly (a gets most). */
 function table(n: number): RawTable {
-  const rows = Array.from({ length: n }, (_, i) => [String(i), String((i * 7919) % 1000), i % 7 < 4 ? 'a' : i % 7 < 6 ? 'b' : 'c']);
-  return { columns: ['x', 'y', 'label'], rows, origin: rows.map((_, i) => ({ file: 0, line: i + 1 })), sources: [], format: { delimiter: ',', header: true, quoting: true } };
+  const rows = Array.from({ length: n }, (_, i) => [
+    String(i),
+    String((i * 7919) % 1000),
+    i % 7 < 4 ? 'a' : i % 7 < 6 ? 'b' : 'c',
+  ]);
+  return {
+    columns: ['x', 'y', 'label'],
+    rows,
+    origin: rows.map((_, i) => ({ file: 0, line: i + 1 })),
+    sources: [],
+    format: { delimiter: ',', header: true, quoting: true },
+  };
 }
 
 const all = (n: number) => Int32Array.from({ length: n }, (_, i) => i);
@@ -72,12 +82,15 @@ describe('k-fold selection in trainCandidates', () => {
       supportsText: true,
       grid: () => [{}],
       fit(train, params, context) {
-        seen.push(`${train.x.rows}:${Array.from(train.y).join('')}|${context.validation ? Array.from(context.validation.y).join('') : 'refit'}:${train.x.values.join(',')}`);
+        seen.push(
+          `${train.x.rows}:${Array.from(train.y).join('')}|${context.validation ? Array.from(context.validation.y).join('') : 'refit'}:${train.x.values.join(',')}`,
+        );
         const model: FittedModel = {
           algorithm,
           params,
           nClasses: train.nClasses,
-          predictProba: (x) => Float64Array.from({ length: x.rows * train.nClasses }, (_, i) => (i % train.nClasses === 0 ? 1 : 0)),
+          predictProba: (x) =>
+            Float64Array.from({ length: x.rows * train.nClasses }, (_, i) => (i % train.nClasses === 0 ? 1 : 0)),
           parameterCount: () => 1,
           toOnnx: () => {
             throw new Error('not exported');
@@ -92,11 +105,21 @@ describe('k-fold selection in trainCandidates', () => {
     const t = table(120);
     const lr: string[] = [];
     const nb: string[] = [];
-    const run = trainCandidates(t, { label: 'label', types: { x: 'numeric', y: 'numeric' }, trainers: { lr: recorder('lr', lr), nb: recorder('nb', nb) }, algorithms: ['lr', 'nb'] });
+    const run = trainCandidates(t, {
+      label: 'label',
+      types: { x: 'numeric', y: 'numeric' },
+      trainers: { lr: recorder('lr', lr), nb: recorder('nb', nb) },
+      algorithms: ['lr', 'nb'],
+    });
     expect(run.selection).toMatchObject({ protocol: 'k-fold', folds: CV_FOLDS });
     expect(lr).toHaveLength(CV_FOLDS + 1);
     expect(nb).toEqual(lr);
-    const alone = trainCandidates(t, { label: 'label', types: { x: 'numeric', y: 'numeric' }, trainers: { nb: recorder('nb', []) }, algorithms: ['nb'] });
+    const alone = trainCandidates(t, {
+      label: 'label',
+      types: { x: 'numeric', y: 'numeric' },
+      trainers: { nb: recorder('nb', []) },
+      algorithms: ['nb'],
+    });
     expect(alone.cvFolds).toEqual(run.cvFolds);
     // The folds partition train + validation; the holdout is in none of them.
     const pool = new Set([...run.split.train, ...run.split.validation]);

@@ -60,7 +60,11 @@ describe('decidePromotion', () => {
 
   test('compares on the configured metric', () => {
     const byAccuracy: GateConfig = { metric: 'accuracy', margin: 0, floor: 0.5 };
-    const decision = decidePromotion({ candidate: scored(0.5, 0.97), champion: { version: 1, ...scored(0.99, 0.96) }, gate: byAccuracy });
+    const decision = decidePromotion({
+      candidate: scored(0.5, 0.97),
+      champion: { version: 1, ...scored(0.99, 0.96) },
+      gate: byAccuracy,
+    });
     expect(decision).toMatchObject({ promote: true, metric: 'accuracy', candidateScore: 0.97, championScore: 0.96 });
   });
 

@@ -4,9 +4,20 @@ import { apiGatewayEvent } from '../../local/api-gateway-event';
 
 /** An event as API Gateway sends it, with the JWT authorizer's claims when `sub` is given. */
 function event(options: { callerId?: string; sub?: unknown; sourceIp?: string } = {}): APIGatewayProxyEventV2 {
-  const base = apiGatewayEvent({ method: 'POST', path: '/models/iris/predict', headers: options.callerId === undefined ? {} : { [CALLER_ID_HEADER]: options.callerId }, sourceIp: options.sourceIp ?? '203.0.113.7' });
+  const base = apiGatewayEvent({
+    method: 'POST',
+    path: '/models/iris/predict',
+    headers: options.callerId === undefined ? {} : { [CALLER_ID_HEADER]: options.callerId },
+    sourceIp: options.sourceIp ?? '203.0.113.7',
+  });
   if (options.sub === undefined) return base;
-  return { ...base, requestContext: { ...base.requestContext, authorizer: { jwt: { claims: { sub: options.sub, iss: 'https://issuer' }, scopes: [] } } } } as APIGatewayProxyEventV2;
+  return {
+    ...base,
+    requestContext: {
+      ...base.requestContext,
+      authorizer: { jwt: { claims: { sub: options.sub, iss: 'https://issuer' }, scopes: [] } },
+    },
+  } as APIGatewayProxyEventV2;
 }
 
 describe('callerKeyOf: who a canary assignment sticks to', () => {
@@ -32,7 +43,12 @@ describe('callerKeyOf: who a canary assignment sticks to', () => {
   test('claims of another shape are ignored, never thrown on', () => {
     const base = event();
     for (const authorizer of [null, 'jwt', { jwt: null }, { jwt: { claims: 'x' } }, { lambda: { sub: 'x' } }]) {
-      expect(callerKeyOf({ ...base, requestContext: { ...base.requestContext, authorizer } } as unknown as APIGatewayProxyEventV2)).toBe('203.0.113.7');
+      expect(
+        callerKeyOf({
+          ...base,
+          requestContext: { ...base.requestContext, authorizer },
+        } as unknown as APIGatewayProxyEventV2),
+      ).toBe('203.0.113.7');
     }
   });
 
@@ -44,7 +60,7 @@ describe('callerKeyOf: who a canary assignment sticks to', () => {
 });
 
 describe('requestIdOf: what the shadow sample is decided on', () => {
-  test('API Gateway\'s request id, else a fresh random one each time', () => {
+  test("API Gateway's request id, else a fresh random one each time", () => {
     const e = event();
     expect(requestIdOf(e)).toBe(e.requestContext.requestId);
     const bare = { ...e, requestContext: { ...e.requestContext, requestId: '' } };

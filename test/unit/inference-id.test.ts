@@ -24,16 +24,25 @@ describe('inference ids', () => {
     expect(parseInferenceId('iris', `${id}.3`)).toMatchObject({ ok: true, requestId: id, index: 3 });
   });
 
-  it('refuse another model\'s id, a mistyped id and a made-up UUID', () => {
+  it("refuse another model's id, a mistyped id and a made-up UUID", () => {
     const id = newInferenceId('iris', at);
     expect(parseInferenceId('flowers', id)).toEqual({ ok: false, reason: 'not-issued' });
     const last = id.at(-1) === '0' ? '1' : '0';
     expect(parseInferenceId('iris', id.slice(0, -1) + last)).toEqual({ ok: false, reason: 'not-issued' });
-    expect(parseInferenceId('iris', '0190f5c2-7a1b-7c3d-8e4f-0123456789ab')).toEqual({ ok: false, reason: 'not-issued' });
+    expect(parseInferenceId('iris', '0190f5c2-7a1b-7c3d-8e4f-0123456789ab')).toEqual({
+      ok: false,
+      reason: 'not-issued',
+    });
   });
 
   it('refuse what is not an id at all, and read upper case as issued', () => {
-    for (const bad of ['', 'abc', '12345678-1234-4234-8234-123456789abc', `${newInferenceId('iris', at)}.x`, `${newInferenceId('iris', at)}.01`]) {
+    for (const bad of [
+      '',
+      'abc',
+      '12345678-1234-4234-8234-123456789abc',
+      `${newInferenceId('iris', at)}.x`,
+      `${newInferenceId('iris', at)}.01`,
+    ]) {
       expect(parseInferenceId('iris', bad)).toEqual({ ok: false, reason: 'malformed' });
     }
     const id = newInferenceId('iris', at);

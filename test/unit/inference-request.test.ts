@@ -3,16 +3,42 @@ import { toModelInputs } from '../../core/features';
 import type { ManifestFeature } from '../../core/manifest';
 import { toPredictions } from '../../lambdas/inference/backends/types';
 import { ConfigError, loadConfig } from '../../lambdas/inference/config';
-import { decodeBody, fieldPath, instanceValidator, parseEnvelope, type PredictRequest, requestFeatureNames, type RequestLimits } from '../../lambdas/inference/request';
+import {
+  decodeBody,
+  fieldPath,
+  instanceValidator,
+  parseEnvelope,
+  type PredictRequest,
+  requestFeatureNames,
+  type RequestLimits,
+} from '../../lambdas/inference/request';
 import type { ApiError, Result } from '../../lambdas/inference/responses';
 
 const LIMITS: RequestLimits = { maxBodyBytes: 4096, maxBatch: 5, maxTextChars: 50 };
 
 const FEATURES: ManifestFeature[] = [
-  { name: 'petal_width', type: 'numeric', input: 'petal_width', missing: { policy: 'mean', value: 1.2 }, range: { min: 0.1, max: 2.5 } },
+  {
+    name: 'petal_width',
+    type: 'numeric',
+    input: 'petal_width',
+    missing: { policy: 'mean', value: 1.2 },
+    range: { min: 0.1, max: 2.5 },
+  },
   { name: 'Air temperature [K]', type: 'numeric', input: 'air', missing: { policy: 'mean', value: 300 } },
-  { name: 'Type', type: 'categorical', input: 'type', missing: { policy: 'most_frequent', value: 'L' }, categories: ['H', 'L', 'M'] },
-  { name: 'review', type: 'text', input: 'review', missing: { policy: 'empty', value: '' }, tokenizer: { lowercase: true, pattern: '[\\p{L}\\p{N}_]+', ngrams: [1, 2] } },
+  {
+    name: 'Type',
+    type: 'categorical',
+    input: 'type',
+    missing: { policy: 'most_frequent', value: 'L' },
+    categories: ['H', 'L', 'M'],
+  },
+  {
+    name: 'review',
+    type: 'text',
+    input: 'review',
+    missing: { policy: 'empty', value: '' },
+    tokenizer: { lowercase: true, pattern: '[\\p{L}\\p{N}_]+', ngrams: [1, 2] },
+  },
 ];
 
 const GOOD = { petal_width: 0.4, 'Air temperature [K]': 299.5, Type: 'M', review: 'Great value' };
@@ -56,13 +82,19 @@ describe('decodeBody', () => {
     expect(valueOf(decodeBody(b64('{"features":[1]}'), true, 100))).toEqual({ features: [1] });
     expect(errorOf(decodeBody('not base64 at all!', true, 100))).toMatchObject({ status: 400, code: 'invalid_base64' });
     expect(errorOf(decodeBody('abcde', true, 100))).toMatchObject({ status: 400, code: 'invalid_base64' });
-    expect(errorOf(decodeBody(b64(Uint8Array.from([0x7b, 0xff, 0xfe, 0x7d])), true, 100))).toMatchObject({ status: 400, code: 'invalid_utf8' });
+    expect(errorOf(decodeBody(b64(Uint8Array.from([0x7b, 0xff, 0xfe, 0x7d])), true, 100))).toMatchObject({
+      status: 400,
+      code: 'invalid_utf8',
+    });
   });
 
   it('returns 413 when the body exceeds the limit, counting UTF-8 bytes and decoded base64', () => {
     expect(errorOf(decodeBody('1'.repeat(101), false, 100))).toMatchObject({ status: 413, code: 'body_too_large' });
     // 60 characters, 120 bytes
-    expect(errorOf(decodeBody(`"${'é'.repeat(59)}"`, false, 100))).toMatchObject({ status: 413, code: 'body_too_large' });
+    expect(errorOf(decodeBody(`"${'é'.repeat(59)}"`, false, 100))).toMatchObject({
+      status: 413,
+      code: 'body_too_large',
+    });
     expect(errorOf(decodeBody(b64('1'.repeat(150)), true, 100))).toMatchObject({ status: 413, code: 'body_too_large' });
     expect(valueOf(decodeBody('1'.repeat(100), false, 100))).toBe(Number('1'.repeat(100)));
   });
@@ -82,16 +114,40 @@ describe('decodeBody: compressed bodies', () => {
   it('holds the decompressed body to the same limit, and stops inflating a bomb at it: 413', () => {
     const bomb = gzipSync(Buffer.alloc(50 * 1024 * 1024, 0x20));
     expect(bomb.length).toBeLessThan(64 * 1024);
-    expect(errorOf(decodeBody(b64(bomb), true, 1024 * 1024, 'gzip'))).toMatchObject({ status: 413, code: 'body_too_large', message: 'the body decompresses to more than 1048576 bytes; the limit is 1048576' });
-    expect(errorOf(decodeBody(b64(gzipSync(json)), true, json.length - 1, 'gzip'))).toMatchObject({ status: 413, code: 'body_too_large' });
+    expect(errorOf(decodeBody(b64(bomb), true, 1024 * 1024, 'gzip'))).toMatchObject({
+      status: 413,
+      code: 'body_too_large',
+      message: 'the body decompresses to more than 1048576 bytes; the limit is 1048576',
+    });
+    expect(errorOf(decodeBody(b64(gzipSync(json)), true, json.length - 1, 'gzip'))).toMatchObject({
+      status: 413,
+      code: 'body_too_large',
+    });
   });
 
   it('refuses bytes that are not what the Content-Encoding says, and encodings it does not speak, naming the header', () => {
-    expect(errorOf(decodeBody(b64(json), true, 4096, 'gzip'))).toMatchObject({ status: 400, code: 'invalid_gzip', field: 'content-encoding' });
-    expect(errorOf(decodeBody(json, false, 4096, 'deflate'))).toMatchObject({ status: 400, code: 'invalid_deflate', field: 'content-encoding' });
-    expect(errorOf(decodeBody(b64(gzipSync(json)), true, 4096, 'br'))).toMatchObject({ status: 415, code: 'unsupported_content_encoding', field: 'content-encoding' });
-    expect(errorOf(decodeBody(b64(gzipSync(json)), true, 4096, 'gzip, gzip'))).toMatchObject({ status: 415, code: 'unsupported_content_encoding' });
-    expect(errorOf(decodeBody(b64(gzipSync(Uint8Array.from([0x7b, 0xff, 0xfe, 0x7d]))), true, 4096, 'gzip'))).toMatchObject({ status: 400, code: 'invalid_utf8' });
+    expect(errorOf(decodeBody(b64(json), true, 4096, 'gzip'))).toMatchObject({
+      status: 400,
+      code: 'invalid_gzip',
+      field: 'content-encoding',
+    });
+    expect(errorOf(decodeBody(json, false, 4096, 'deflate'))).toMatchObject({
+      status: 400,
+      code: 'invalid_deflate',
+      field: 'content-encoding',
+    });
+    expect(errorOf(decodeBody(b64(gzipSync(json)), true, 4096, 'br'))).toMatchObject({
+      status: 415,
+      code: 'unsupported_content_encoding',
+      field: 'content-encoding',
+    });
+    expect(errorOf(decodeBody(b64(gzipSync(json)), true, 4096, 'gzip, gzip'))).toMatchObject({
+      status: 415,
+      code: 'unsupported_content_encoding',
+    });
+    expect(
+      errorOf(decodeBody(b64(gzipSync(Uint8Array.from([0x7b, 0xff, 0xfe, 0x7d]))), true, 4096, 'gzip')),
+    ).toMatchObject({ status: 400, code: 'invalid_utf8' });
   });
 });
 
@@ -107,7 +163,10 @@ describe('parseEnvelope', () => {
   });
 
   it('accepts the three forms: named single, positional single and batch', () => {
-    expect(valueOf(parseEnvelope({ features: { a: 1 } }, 5))).toEqual({ form: 'single', instances: [{ value: { a: 1 }, path: 'features' }] });
+    expect(valueOf(parseEnvelope({ features: { a: 1 } }, 5))).toEqual({
+      form: 'single',
+      instances: [{ value: { a: 1 }, path: 'features' }],
+    });
     expect(valueOf(parseEnvelope([1, 2], 5))).toEqual({ form: 'single', instances: [{ value: [1, 2], path: '' }] });
     expect(valueOf(parseEnvelope({ features: [1, 2] }, 5)).instances[0].path).toBe('features');
     const batch = valueOf(parseEnvelope({ instances: [{ a: 1 }, [2]] }, 5));
@@ -116,21 +175,52 @@ describe('parseEnvelope', () => {
   });
 
   it('returns 413 batch_too_large above the batch limit', () => {
-    expect(errorOf(parseEnvelope({ instances: Array.from({ length: 6 }, () => ({})) }, 5))).toMatchObject({ status: 413, code: 'batch_too_large', field: 'instances' });
+    expect(errorOf(parseEnvelope({ instances: Array.from({ length: 6 }, () => ({})) }, 5))).toMatchObject({
+      status: 413,
+      code: 'batch_too_large',
+      field: 'instances',
+    });
     expect(valueOf(parseEnvelope({ instances: Array.from({ length: 5 }, () => ({})) }, 5)).instances).toHaveLength(5);
   });
 
   it('names the field for envelope errors', () => {
-    expect(errorOf(parseEnvelope({ instances: [] }, 5))).toMatchObject({ status: 400, code: 'empty_batch', field: 'instances' });
-    expect(errorOf(parseEnvelope({ instances: 'x' }, 5))).toMatchObject({ status: 400, code: 'invalid_body', field: 'instances' });
-    expect(errorOf(parseEnvelope({ instances: [{}, 7] }, 5))).toMatchObject({ status: 400, code: 'invalid_instance', field: 'instances[1]' });
-    expect(errorOf(parseEnvelope({ features: 'x' }, 5))).toMatchObject({ status: 400, code: 'invalid_instance', field: 'features' });
-    expect(errorOf(parseEnvelope({ features: {}, extra: 1 }, 5))).toMatchObject({ status: 400, code: 'unknown_field', field: 'extra' });
-    expect(errorOf(parseEnvelope({ instances: [{}], features: {} }, 5))).toMatchObject({ status: 400, code: 'unknown_field', field: 'features' });
+    expect(errorOf(parseEnvelope({ instances: [] }, 5))).toMatchObject({
+      status: 400,
+      code: 'empty_batch',
+      field: 'instances',
+    });
+    expect(errorOf(parseEnvelope({ instances: 'x' }, 5))).toMatchObject({
+      status: 400,
+      code: 'invalid_body',
+      field: 'instances',
+    });
+    expect(errorOf(parseEnvelope({ instances: [{}, 7] }, 5))).toMatchObject({
+      status: 400,
+      code: 'invalid_instance',
+      field: 'instances[1]',
+    });
+    expect(errorOf(parseEnvelope({ features: 'x' }, 5))).toMatchObject({
+      status: 400,
+      code: 'invalid_instance',
+      field: 'features',
+    });
+    expect(errorOf(parseEnvelope({ features: {}, extra: 1 }, 5))).toMatchObject({
+      status: 400,
+      code: 'unknown_field',
+      field: 'extra',
+    });
+    expect(errorOf(parseEnvelope({ instances: [{}], features: {} }, 5))).toMatchObject({
+      status: 400,
+      code: 'unknown_field',
+      field: 'features',
+    });
   });
 
   it('lists the feature names of named instances, and none for positional ones', () => {
-    expect(requestFeatureNames(valueOf(parseEnvelope({ instances: [{ a: 1 }, { b: 2, a: 3 }] }, 5)))).toEqual(['a', 'b']);
+    expect(requestFeatureNames(valueOf(parseEnvelope({ instances: [{ a: 1 }, { b: 2, a: 3 }] }, 5)))).toEqual([
+      'a',
+      'b',
+    ]);
     expect(requestFeatureNames(valueOf(parseEnvelope({ instances: [{ a: 1 }, [1]] }, 5)))).toBeUndefined();
   });
 });
@@ -147,7 +237,16 @@ describe('instanceValidator', () => {
   });
 
   it('returns 400 wrong_length for a positional instance with the wrong number of values', () => {
-    const error = errorOf(validate(JSON.stringify({ instances: [[1, 2, 'M', 'x'], [1, 2]] })));
+    const error = errorOf(
+      validate(
+        JSON.stringify({
+          instances: [
+            [1, 2, 'M', 'x'],
+            [1, 2],
+          ],
+        }),
+      ),
+    );
     expect(error).toMatchObject({ status: 400, code: 'wrong_length', field: 'instances[1]' });
     expect(error.expected).toContain('petal_width');
   });
@@ -161,17 +260,40 @@ describe('instanceValidator', () => {
       field: 'instances[3].petal_width',
       expected: 'a finite number (or null for a missing value)',
     });
-    expect(errorOf(validate(JSON.stringify({ features: { ...GOOD, Type: true } })))).toMatchObject({ code: 'invalid_type', field: 'features.Type' });
-    expect(errorOf(validate(JSON.stringify({ features: { ...GOOD, review: 5 } })))).toMatchObject({ code: 'invalid_type', field: 'features.review' });
-    expect(errorOf(validate(JSON.stringify({ features: { ...GOOD, petal_width: [1] } })))).toMatchObject({ code: 'invalid_type', field: 'features.petal_width' });
-    expect(errorOf(validate(JSON.stringify([0.4, 'hot', 'M', 'ok'])))).toMatchObject({ code: 'invalid_type', field: '[1]' });
+    expect(errorOf(validate(JSON.stringify({ features: { ...GOOD, Type: true } })))).toMatchObject({
+      code: 'invalid_type',
+      field: 'features.Type',
+    });
+    expect(errorOf(validate(JSON.stringify({ features: { ...GOOD, review: 5 } })))).toMatchObject({
+      code: 'invalid_type',
+      field: 'features.review',
+    });
+    expect(errorOf(validate(JSON.stringify({ features: { ...GOOD, petal_width: [1] } })))).toMatchObject({
+      code: 'invalid_type',
+      field: 'features.petal_width',
+    });
+    expect(errorOf(validate(JSON.stringify([0.4, 'hot', 'M', 'ok'])))).toMatchObject({
+      code: 'invalid_type',
+      field: '[1]',
+    });
   });
 
   it('refuses non-finite numbers: 1e999 parses to Infinity', () => {
-    const body = JSON.stringify({ features: { ...GOOD, petal_width: 0 } }).replace('"petal_width":0', '"petal_width":1e999');
-    expect(errorOf(validate(body))).toMatchObject({ status: 400, code: 'not_finite', field: 'features.petal_width', expected: expect.stringContaining('a finite number') });
+    const body = JSON.stringify({ features: { ...GOOD, petal_width: 0 } }).replace(
+      '"petal_width":0',
+      '"petal_width":1e999',
+    );
+    expect(errorOf(validate(body))).toMatchObject({
+      status: 400,
+      code: 'not_finite',
+      field: 'features.petal_width',
+      expected: expect.stringContaining('a finite number'),
+    });
     expect(errorOf(validate(body.replace('1e999', '-1e999')))).toMatchObject({ code: 'not_finite' });
-    const request: PredictRequest = { form: 'single', instances: [{ value: { ...GOOD, petal_width: Number.NaN }, path: 'features' }] };
+    const request: PredictRequest = {
+      form: 'single',
+      instances: [{ value: { ...GOOD, petal_width: Number.NaN }, path: 'features' }],
+    };
     expect(errorOf(instanceValidator(FEATURES, LIMITS)(request))).toMatchObject({ code: 'not_finite' });
   });
 
@@ -182,12 +304,23 @@ describe('instanceValidator', () => {
       field: 'features.petal_widht',
       allowed: FEATURES.map((f) => f.name),
     });
-    expect(errorOf(validate(JSON.stringify({ instances: [GOOD, without('Type')] })))).toMatchObject({ status: 400, code: 'missing_feature', field: 'instances[1].Type' });
-    expect(errorOf(validate(JSON.stringify({ features: without('Air temperature [K]') })))).toMatchObject({ code: 'missing_feature', field: 'features["Air temperature [K]"]' });
+    expect(errorOf(validate(JSON.stringify({ instances: [GOOD, without('Type')] })))).toMatchObject({
+      status: 400,
+      code: 'missing_feature',
+      field: 'instances[1].Type',
+    });
+    expect(errorOf(validate(JSON.stringify({ features: without('Air temperature [K]') })))).toMatchObject({
+      code: 'missing_feature',
+      field: 'features["Air temperature [K]"]',
+    });
   });
 
   it('takes explicit null as a missing value, imputed per the manifest by toModelInputs', () => {
-    const rows = valueOf(validate(JSON.stringify({ features: { petal_width: null, 'Air temperature [K]': null, Type: null, review: null } })));
+    const rows = valueOf(
+      validate(
+        JSON.stringify({ features: { petal_width: null, 'Air temperature [K]': null, Type: null, review: null } }),
+      ),
+    );
     expect({ ...rows[0] }).toEqual({ petal_width: null, 'Air temperature [K]': null, Type: null, review: null });
     const inputs = toModelInputs(FEATURES, rows);
     // Numeric: NaN, which the graph's Imputer replaces with the training mean.
@@ -204,7 +337,13 @@ describe('instanceValidator', () => {
       allowed: ['H', 'L', 'M'],
       expected: 'one of "H", "L", "M" (or null for a missing value)',
     });
-    const many: ManifestFeature = { name: 'city', type: 'categorical', input: 'city', missing: { policy: 'most_frequent', value: 'c0' }, categories: Array.from({ length: 200 }, (_, i) => `c${i}`) };
+    const many: ManifestFeature = {
+      name: 'city',
+      type: 'categorical',
+      input: 'city',
+      missing: { policy: 'most_frequent', value: 'c0' },
+      categories: Array.from({ length: 200 }, (_, i) => `c${i}`),
+    };
     const error = errorOf(validate(JSON.stringify({ features: { city: 'nowhere' } }), [many]));
     expect(error.allowed).toHaveLength(50);
     expect(error.expected).toContain('and 180 more');
@@ -212,7 +351,11 @@ describe('instanceValidator', () => {
   });
 
   it('returns 413 text_too_long naming the text field', () => {
-    expect(errorOf(validate(JSON.stringify({ features: { ...GOOD, review: 'x'.repeat(51) } })))).toMatchObject({ status: 413, code: 'text_too_long', field: 'features.review' });
+    expect(errorOf(validate(JSON.stringify({ features: { ...GOOD, review: 'x'.repeat(51) } })))).toMatchObject({
+      status: 413,
+      code: 'text_too_long',
+      field: 'features.review',
+    });
     expect(valueOf(validate(JSON.stringify({ features: { ...GOOD, review: 'x'.repeat(50) } })))).toHaveLength(1);
   });
 
@@ -224,15 +367,23 @@ describe('instanceValidator', () => {
     const onlyProto = `{"instances": [{"__proto__": {"petal_width": 1}}]}`;
     expect(errorOf(validate(onlyProto))).toMatchObject({ code: 'unknown_feature', field: 'instances[0].__proto__' });
     // A feature named like an Object.prototype member is a feature like any other.
-    const odd: ManifestFeature[] = [{ name: 'constructor', type: 'numeric', input: 'c', missing: { policy: 'mean', value: 0 } }];
-    expect(errorOf(validate('{"features": {}}', odd))).toMatchObject({ code: 'missing_feature', field: 'features.constructor' });
+    const odd: ManifestFeature[] = [
+      { name: 'constructor', type: 'numeric', input: 'c', missing: { policy: 'mean', value: 0 } },
+    ];
+    expect(errorOf(validate('{"features": {}}', odd))).toMatchObject({
+      code: 'missing_feature',
+      field: 'features.constructor',
+    });
     expect(valueOf(validate('{"features": {"constructor": 2}}', odd))[0].constructor).toBe(2);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 
   it('reports the first bad instance of a batch', () => {
     const instances = [GOOD, { ...GOOD, Type: 'Q' }, { ...GOOD, petal_width: 'x' }];
-    expect(errorOf(validate(JSON.stringify({ instances })))).toMatchObject({ code: 'unknown_category', field: 'instances[1].Type' });
+    expect(errorOf(validate(JSON.stringify({ instances })))).toMatchObject({
+      code: 'unknown_category',
+      field: 'instances[1].Type',
+    });
   });
 });
 
@@ -248,7 +399,15 @@ describe('fieldPath', () => {
 
 describe('toPredictions', () => {
   it('labels each row with the argmax class, never another output', () => {
-    expect(toPredictions(['a', 'b', 'c'], [[0.1, 0.7, 0.2], [0.9, 0.05, 0.05]])).toEqual([
+    expect(
+      toPredictions(
+        ['a', 'b', 'c'],
+        [
+          [0.1, 0.7, 0.2],
+          [0.9, 0.05, 0.05],
+        ],
+      ),
+    ).toEqual([
       { label: 'b', probabilities: { a: 0.1, b: 0.7, c: 0.2 } },
       { label: 'a', probabilities: { a: 0.9, b: 0.05, c: 0.05 } },
     ]);
@@ -290,18 +449,42 @@ describe('loadConfig', () => {
       SAGEMAKER_ENDPOINTS: '{"big":"big-endpoint"}',
       AWS_ENDPOINT_URL: 'http://127.0.0.1:4568',
       DATA_BUCKET: 'data',
-      CAPTURE_SETTINGS: '{"iris":{"enabled":true,"sampleRate":0.5,"retentionDays":7},"*":{"enabled":false,"sampleRate":1,"retentionDays":30}}',
+      CAPTURE_SETTINGS:
+        '{"iris":{"enabled":true,"sampleRate":0.5,"retentionDays":7},"*":{"enabled":false,"sampleRate":1,"retentionDays":30}}',
     });
-    expect(config).toMatchObject({ modelTtlMs: 50, maxBatch: 10, maxBodyBytes: 2048, maxTextChars: 20, sagemakerEndpoints: { big: 'big-endpoint' }, awsEndpointUrl: 'http://127.0.0.1:4568', dataBucket: 'data' });
-    expect(config.captureSettings).toEqual({ iris: { enabled: true, sampleRate: 0.5, retentionDays: 7 }, '*': { enabled: false, sampleRate: 1, retentionDays: 30 } });
+    expect(config).toMatchObject({
+      modelTtlMs: 50,
+      maxBatch: 10,
+      maxBodyBytes: 2048,
+      maxTextChars: 20,
+      sagemakerEndpoints: { big: 'big-endpoint' },
+      awsEndpointUrl: 'http://127.0.0.1:4568',
+      dataBucket: 'data',
+    });
+    expect(config.captureSettings).toEqual({
+      iris: { enabled: true, sampleRate: 0.5, retentionDays: 7 },
+      '*': { enabled: false, sampleRate: 1, retentionDays: 30 },
+    });
   });
 
   it('fails fast naming every bad variable', () => {
-    const attempt = () => loadConfig({ MAX_BATCH: '0', MAX_BODY_BYTES: String(20 * 1024 * 1024), SAGEMAKER_ENDPOINTS: '[1]', DEFAULT_MODEL: 'Bad Name' });
+    const attempt = () =>
+      loadConfig({
+        MAX_BATCH: '0',
+        MAX_BODY_BYTES: String(20 * 1024 * 1024),
+        SAGEMAKER_ENDPOINTS: '[1]',
+        DEFAULT_MODEL: 'Bad Name',
+      });
     expect(attempt).toThrow(ConfigError);
-    expect(attempt).toThrow(/MODEL_BUCKET: required.*DEFAULT_MODEL.*MAX_BATCH: must be at least 1.*MAX_BODY_BYTES.*10485760.*SAGEMAKER_ENDPOINTS/);
+    expect(attempt).toThrow(
+      /MODEL_BUCKET: required.*DEFAULT_MODEL.*MAX_BATCH: must be at least 1.*MAX_BODY_BYTES.*10485760.*SAGEMAKER_ENDPOINTS/,
+    );
     expect(() => loadConfig({ MODEL_BUCKET: 'b', MODEL_TTL_SECONDS: 'soon' })).toThrow(/MODEL_TTL_SECONDS.*"soon"/);
-    expect(() => loadConfig({ MODEL_BUCKET: 'b', CAPTURE_SETTINGS: '{"iris":{"enabled":true,"sampleRate":2,"retentionDays":7}}' })).toThrow(/CAPTURE_SETTINGS: must map model names/);
-    expect(() => loadConfig({ MODEL_BUCKET: 'b', CAPTURE_SETTINGS: 'iris=on' })).toThrow(/CAPTURE_SETTINGS: must be a JSON object/);
+    expect(() =>
+      loadConfig({ MODEL_BUCKET: 'b', CAPTURE_SETTINGS: '{"iris":{"enabled":true,"sampleRate":2,"retentionDays":7}}' }),
+    ).toThrow(/CAPTURE_SETTINGS: must map model names/);
+    expect(() => loadConfig({ MODEL_BUCKET: 'b', CAPTURE_SETTINGS: 'iris=on' })).toThrow(
+      /CAPTURE_SETTINGS: must be a JSON object/,
+    );
   });
 });

@@ -8,7 +8,10 @@ afterAll(files.cleanup);
 
 describe('records that span several lines', () => {
   test('are counted per file with the line the first one starts on; rows keep their first line', () => {
-    const path = files.write('notes.csv', 'id,note,label\n1,plain,a\n2,"two\nlines",b\n3,plain,a\n4,"three\nmore\nlines",b\n5,plain,a\n');
+    const path = files.write(
+      'notes.csv',
+      'id,note,label\n1,plain,a\n2,"two\nlines",b\n3,plain,a\n4,"three\nmore\nlines",b\n5,plain,a\n',
+    );
     const t = loadTable([path]);
     expect(t.rows).toHaveLength(5);
     expect(t.rows[1][1]).toBe('two\nlines');
@@ -39,7 +42,9 @@ describe('records that span several lines', () => {
 
   test('a merged record with the wrong field count names the lines it spans', () => {
     const path = files.write('ragged.csv', 'a,b,c\n1,x,p\n2,"y\n3,z",q,r\n4,w,s\n');
-    expect(() => loadTable([path])).toThrow(/line 3 has 4 fields, expected 3 .*spans lines 3-4: a quote there is probably unbalanced/);
+    expect(() => loadTable([path])).toThrow(
+      /line 3 has 4 fields, expected 3 .*spans lines 3-4: a quote there is probably unbalanced/,
+    );
   });
 });
 
@@ -53,7 +58,9 @@ describe('a quote never closed', () => {
       caught = error;
     }
     expect(caught).toBeInstanceOf(DataError);
-    expect((caught as DataError).message).toMatch(/unclosed\.csv: line 4: a quoted field opens here and is never closed.*--quoting off/);
+    expect((caught as DataError).message).toMatch(
+      /unclosed\.csv: line 4: a quoted field opens here and is never closed.*--quoting off/,
+    );
     expect((caught as DataError).details.row).toBe(4);
   });
 

@@ -50,7 +50,7 @@ describe('loadTable', () => {
     expect(t.rows).toHaveLength(1000);
   });
 
-  test('records each file\'s sha256 and size for the manifest', () => {
+  test("records each file's sha256 and size for the manifest", () => {
     const [source] = loadTable(datasetPaths(DATASETS.iris), DATASETS.iris.load).sources;
     expect(source.sha256).toBe('6f608b71a7317216319b4d27b4d9bc84e6abd734eda7872b71a458569e2656c0');
     expect(source.bytes).toBe(4551);
@@ -87,7 +87,10 @@ describe('loadTable', () => {
   });
 
   test('fails on duplicated column names', () => {
-    expectDataError(() => loadTable([files.write('dup.csv', '1,2,3\n4,5,6\n')], { columns: ['a', 'a', 'b'] }), /duplicated column name\(s\): a/);
+    expectDataError(
+      () => loadTable([files.write('dup.csv', '1,2,3\n4,5,6\n')], { columns: ['a', 'a', 'b'] }),
+      /duplicated column name\(s\): a/,
+    );
   });
 
   test('fails on a missing file with its path', () => {

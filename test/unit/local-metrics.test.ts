@@ -1,5 +1,11 @@
 import { MONITORING_METRICS } from '../../core/monitoring/contract';
-import { type DashboardData, type DashboardSeries, LocalMetrics, PANEL_IDS, type PanelId } from '../../local/local-metrics';
+import {
+  type DashboardData,
+  type DashboardSeries,
+  LocalMetrics,
+  PANEL_IDS,
+  type PanelId,
+} from '../../local/local-metrics';
 import { INFERENCE_METRICS } from '../../lambdas/inference/metrics';
 import { PIPELINE_METRICS } from '../../lambdas/pipeline/metrics';
 
@@ -13,11 +19,24 @@ function metricsAt(start = T0, options: { retentionMs?: number; maxSamplesPerBuc
   return { metrics, clock };
 }
 
-const panel = (data: DashboardData, id: PanelId): readonly DashboardSeries[] => data.panels.find((p) => p.id === id)?.series ?? [];
-const points = (data: DashboardData, id: PanelId) => Object.fromEntries(panel(data, id).map((s) => [s.name, s.points.map(([t, v]) => [t - T0, v])]));
+const panel = (data: DashboardData, id: PanelId): readonly DashboardSeries[] =>
+  data.panels.find((p) => p.id === id)?.series ?? [];
+const points = (data: DashboardData, id: PanelId) =>
+  Object.fromEntries(panel(data, id).map((s) => [s.name, s.points.map(([t, v]) => [t - T0, v])]));
 
-const request = (status: number, latencyMs = 5, at?: number) => ({ method: 'POST', path: '/models/iris/predict', status, latencyMs, at });
-const predictions = (cls: string, value: number, version = '1') => ({ name: INFERENCE_METRICS.predictions, unit: 'Count' as const, value, dimensions: { model: 'iris', version, class: cls } });
+const request = (status: number, latencyMs = 5, at?: number) => ({
+  method: 'POST',
+  path: '/models/iris/predict',
+  status,
+  latencyMs,
+  at,
+});
+const predictions = (cls: string, value: number, version = '1') => ({
+  name: INFERENCE_METRICS.predictions,
+  unit: 'Count' as const,
+  value,
+  dimensions: { model: 'iris', version, class: cls },
+});
 
 describe('LocalMetrics', () => {
   test('counts requests, 4xx and 5xx per bucket of the injected clock', () => {
@@ -30,31 +49,69 @@ describe('LocalMetrics', () => {
     metrics.recordRequest(request(200));
 
     expect(points(metrics.snapshot(), 'requests')).toEqual({
-      requests: [[0, 3], [10_000, 0], [20_000, 1]],
-      '4xx': [[0, 1], [10_000, 0], [20_000, 0]],
-      '5xx': [[0, 1], [10_000, 0], [20_000, 0]],
+      requests: [
+        [0, 3],
+        [10_000, 0],
+        [20_000, 1],
+      ],
+      '4xx': [
+        [0, 1],
+        [10_000, 0],
+        [20_000, 0],
+      ],
+      '5xx': [
+        [0, 1],
+        [10_000, 0],
+        [20_000, 0],
+      ],
     });
   });
 
   test('gives exact nearest-rank percentiles of the API latency in each bucket', () => {
     const { metrics } = metricsAt();
     // 1..100 ms in a shuffled order, then 1..10 ms in the next bucket
-    for (const ms of [...Array(100).keys()].map((i) => ((i * 37) % 100) + 1)) metrics.recordRequest(request(200, ms, T0 + 1));
+    for (const ms of [...Array(100).keys()].map((i) => ((i * 37) % 100) + 1))
+      metrics.recordRequest(request(200, ms, T0 + 1));
     for (let ms = 10; ms >= 1; ms--) metrics.recordRequest(request(200, ms, T0 - BUCKET));
 
     expect(points(metrics.snapshot(), 'api-latency')).toEqual({
-      p50: [[-10_000, 5], [0, 50]],
-      p90: [[-10_000, 9], [0, 90]],
-      p99: [[-10_000, 10], [0, 99]],
+      p50: [
+        [-10_000, 5],
+        [0, 50],
+      ],
+      p90: [
+        [-10_000, 9],
+        [0, 90],
+      ],
+      p99: [
+        [-10_000, 10],
+        [0, 99],
+      ],
     });
   });
 
   test('gives InferenceLatency p50 and p99 per model', () => {
     const { metrics } = metricsAt();
-    for (const value of [4, 1, 3, 2]) metrics.recordMetric({ name: INFERENCE_METRICS.inferenceLatency, unit: 'Milliseconds', value, dimensions: { model: 'iris' } });
-    metrics.recordMetric({ name: INFERENCE_METRICS.inferenceLatency, unit: 'Milliseconds', value: 7, dimensions: { model: 'wine' } });
+    for (const value of [4, 1, 3, 2])
+      metrics.recordMetric({
+        name: INFERENCE_METRICS.inferenceLatency,
+        unit: 'Milliseconds',
+        value,
+        dimensions: { model: 'iris' },
+      });
+    metrics.recordMetric({
+      name: INFERENCE_METRICS.inferenceLatency,
+      unit: 'Milliseconds',
+      value: 7,
+      dimensions: { model: 'wine' },
+    });
 
-    expect(points(metrics.snapshot(), 'inference-latency')).toEqual({ 'iris p50': [[0, 2]], 'iris p99': [[0, 4]], 'wine p50': [[0, 7]], 'wine p99': [[0, 7]] });
+    expect(points(metrics.snapshot(), 'inference-latency')).toEqual({
+      'iris p50': [[0, 2]],
+      'iris p99': [[0, 4]],
+      'wine p50': [[0, 7]],
+      'wine p99': [[0, 7]],
+    });
   });
 
   test('keeps at most maxSamplesPerBucket latency samples per bucket, sampled from the real ones', () => {
@@ -78,14 +135,33 @@ describe('LocalMetrics', () => {
     metrics.recordMetric(predictions('virginica', 4, '2'));
 
     const data = metrics.snapshot();
-    expect(points(data, 'predictions')).toEqual({ 'iris setosa': [[0, 5], [10_000, 0]], 'iris virginica': [[0, 1], [10_000, 4]] });
+    expect(points(data, 'predictions')).toEqual({
+      'iris setosa': [
+        [0, 5],
+        [10_000, 0],
+      ],
+      'iris virginica': [
+        [0, 1],
+        [10_000, 4],
+      ],
+    });
     expect(data.totals.predictions).toBe(10);
   });
 
   test('shows the highest model version in service per model and bucket', () => {
     const { metrics } = metricsAt();
-    for (const [model, version] of [['iris', 1], ['iris', 2], ['iris', 1], ['wine', 5]] as const) {
-      metrics.recordMetric({ name: INFERENCE_METRICS.modelVersionInService, unit: 'None', value: version, dimensions: { model } });
+    for (const [model, version] of [
+      ['iris', 1],
+      ['iris', 2],
+      ['iris', 1],
+      ['wine', 5],
+    ] as const) {
+      metrics.recordMetric({
+        name: INFERENCE_METRICS.modelVersionInService,
+        unit: 'None',
+        value: version,
+        dimensions: { model },
+      });
     }
 
     expect(points(metrics.snapshot(), 'model-version')).toEqual({ iris: [[0, 2]], wine: [[0, 5]] });
@@ -93,7 +169,12 @@ describe('LocalMetrics', () => {
 
   test('counts requests and server errors per model and variant, the rollout split', () => {
     const { metrics, clock } = metricsAt();
-    const variant = (name: string, model: string, v: string) => ({ name, unit: 'Count' as const, value: 1, dimensions: { model, variant: v } });
+    const variant = (name: string, model: string, v: string) => ({
+      name,
+      unit: 'Count' as const,
+      value: 1,
+      dimensions: { model, variant: v },
+    });
     for (let i = 0; i < 9; i++) metrics.recordMetric(variant(INFERENCE_METRICS.variantRequests, 'iris', 'champion'));
     metrics.recordMetric(variant(INFERENCE_METRICS.variantRequests, 'iris', 'canary'));
     metrics.recordMetric(variant(INFERENCE_METRICS.variantServerErrors, 'iris', 'canary'));
@@ -101,32 +182,64 @@ describe('LocalMetrics', () => {
     metrics.recordMetric(variant(INFERENCE_METRICS.variantRequests, 'iris', 'champion'));
 
     expect(points(metrics.snapshot(), 'variants')).toEqual({
-      'iris canary': [[0, 1], [10_000, 0]],
-      'iris champion': [[0, 9], [10_000, 1]],
+      'iris canary': [
+        [0, 1],
+        [10_000, 0],
+      ],
+      'iris champion': [
+        [0, 9],
+        [10_000, 1],
+      ],
       'iris canary 5xx': [[0, 1]],
     });
   });
 
   test('averages the shadow agreement of the requests in each bucket, per model', () => {
     const { metrics, clock } = metricsAt();
-    const agreement = (model: string, value: number) => ({ name: INFERENCE_METRICS.shadowAgreement, unit: 'None' as const, value, dimensions: { model } });
+    const agreement = (model: string, value: number) => ({
+      name: INFERENCE_METRICS.shadowAgreement,
+      unit: 'None' as const,
+      value,
+      dimensions: { model },
+    });
     for (const value of [1, 0.5, 0.75]) metrics.recordMetric(agreement('iris', value));
     metrics.recordMetric(agreement('wine', 0));
     clock.now = T0 + BUCKET;
     metrics.recordMetric(agreement('iris', 1));
 
-    expect(points(metrics.snapshot(), 'shadow')).toEqual({ 'iris agreement': [[0, 0.75], [10_000, 1]], 'wine agreement': [[0, 0]] });
+    expect(points(metrics.snapshot(), 'shadow')).toEqual({
+      'iris agreement': [
+        [0, 0.75],
+        [10_000, 1],
+      ],
+      'wine agreement': [[0, 0]],
+    });
   });
 
   test('counts pipeline runs by model and outcome, failures and quarantined files, in the panel and the totals', () => {
     const { metrics } = metricsAt();
-    const runs = (model: string, outcome: string) => ({ name: PIPELINE_METRICS.runs, unit: 'Count' as const, value: 1, dimensions: { model, outcome } });
+    const runs = (model: string, outcome: string) => ({
+      name: PIPELINE_METRICS.runs,
+      unit: 'Count' as const,
+      value: 1,
+      dimensions: { model, outcome },
+    });
     metrics.recordMetric(runs('iris', 'promoted'));
     metrics.recordMetric(runs('iris', 'rejected'));
     metrics.recordMetric(runs('iris', 'rejected'));
     metrics.recordMetric(runs('wine', 'promoted'));
-    metrics.recordMetric({ name: PIPELINE_METRICS.runFailures, unit: 'Count', value: 1, dimensions: { model: 'iris' } });
-    metrics.recordMetric({ name: PIPELINE_METRICS.quarantinedFiles, unit: 'Count', value: 1, dimensions: { model: 'wine' } });
+    metrics.recordMetric({
+      name: PIPELINE_METRICS.runFailures,
+      unit: 'Count',
+      value: 1,
+      dimensions: { model: 'iris' },
+    });
+    metrics.recordMetric({
+      name: PIPELINE_METRICS.quarantinedFiles,
+      unit: 'Count',
+      value: 1,
+      dimensions: { model: 'wine' },
+    });
 
     const data = metrics.snapshot();
     expect(points(data, 'pipeline-runs')).toEqual({
@@ -141,28 +254,71 @@ describe('LocalMetrics', () => {
 
   test('shows the last candidate and champion score and promotion of each bucket', () => {
     const { metrics } = metricsAt();
-    const score = (name: string, value: number) => ({ name, unit: 'None' as const, value, dimensions: { model: 'iris', metric: 'macroF1' } });
+    const score = (name: string, value: number) => ({
+      name,
+      unit: 'None' as const,
+      value,
+      dimensions: { model: 'iris', metric: 'macroF1' },
+    });
     metrics.recordMetric(score(PIPELINE_METRICS.candidateScore, 0.91));
     metrics.recordMetric(score(PIPELINE_METRICS.championScore, 0.93));
     metrics.recordMetric(score(PIPELINE_METRICS.candidateScore, 0.97));
     metrics.recordMetric({ name: PIPELINE_METRICS.promoted, unit: 'Count', value: 1, dimensions: { model: 'iris' } });
 
-    expect(points(metrics.snapshot(), 'scores')).toEqual({ 'iris candidate (macroF1)': [[0, 0.97]], 'iris champion (macroF1)': [[0, 0.93]], 'iris promoted': [[0, 1]] });
+    expect(points(metrics.snapshot(), 'scores')).toEqual({
+      'iris candidate (macroF1)': [[0, 0.97]],
+      'iris champion (macroF1)': [[0, 0.93]],
+      'iris promoted': [[0, 1]],
+    });
   });
 
   test('draws the last drift per feature, the live accuracy and the data loop volumes', () => {
     const { metrics } = metricsAt();
-    const drift = (feature: string, value: number) => ({ name: MONITORING_METRICS.featureDrift, unit: 'None' as const, value, dimensions: { model: 'iris', feature } });
+    const drift = (feature: string, value: number) => ({
+      name: MONITORING_METRICS.featureDrift,
+      unit: 'None' as const,
+      value,
+      dimensions: { model: 'iris', feature },
+    });
     metrics.recordMetric(drift('petal_length', 0.02));
     metrics.recordMetric(drift('petal_length', 1.7));
     metrics.recordMetric(drift('sepal_width', 0.01));
-    metrics.recordMetric({ name: MONITORING_METRICS.predictionDrift, unit: 'None', value: 0.4, dimensions: { model: 'iris' } });
-    metrics.recordMetric({ name: MONITORING_METRICS.liveAccuracy, unit: 'None', value: 0.95, dimensions: { model: 'iris' } });
-    metrics.recordMetric({ name: INFERENCE_METRICS.capturedInstances, unit: 'Count', value: 3, dimensions: { model: 'iris' } });
-    metrics.recordMetric({ name: INFERENCE_METRICS.capturedInstances, unit: 'Count', value: 1, dimensions: { model: 'iris' } });
-    metrics.recordMetric({ name: INFERENCE_METRICS.feedbackLabels, unit: 'Count', value: 2, dimensions: { model: 'iris' } });
+    metrics.recordMetric({
+      name: MONITORING_METRICS.predictionDrift,
+      unit: 'None',
+      value: 0.4,
+      dimensions: { model: 'iris' },
+    });
+    metrics.recordMetric({
+      name: MONITORING_METRICS.liveAccuracy,
+      unit: 'None',
+      value: 0.95,
+      dimensions: { model: 'iris' },
+    });
+    metrics.recordMetric({
+      name: INFERENCE_METRICS.capturedInstances,
+      unit: 'Count',
+      value: 3,
+      dimensions: { model: 'iris' },
+    });
+    metrics.recordMetric({
+      name: INFERENCE_METRICS.capturedInstances,
+      unit: 'Count',
+      value: 1,
+      dimensions: { model: 'iris' },
+    });
+    metrics.recordMetric({
+      name: INFERENCE_METRICS.feedbackLabels,
+      unit: 'Count',
+      value: 2,
+      dimensions: { model: 'iris' },
+    });
 
-    expect(points(metrics.snapshot(), 'drift')).toEqual({ 'iris petal_length': [[0, 1.7]], 'iris sepal_width': [[0, 0.01]], 'iris predictions': [[0, 0.4]] });
+    expect(points(metrics.snapshot(), 'drift')).toEqual({
+      'iris petal_length': [[0, 1.7]],
+      'iris sepal_width': [[0, 0.01]],
+      'iris predictions': [[0, 0.4]],
+    });
     expect(points(metrics.snapshot(), 'live-accuracy')).toEqual({ iris: [[0, 0.95]] });
     expect(points(metrics.snapshot(), 'data-loop')).toEqual({ 'iris captured': [[0, 4]], 'iris labels': [[0, 2]] });
   });
@@ -170,7 +326,12 @@ describe('LocalMetrics', () => {
   test('counts cold starts and model load failures', () => {
     const { metrics } = metricsAt();
     metrics.recordMetric({ name: INFERENCE_METRICS.coldStarts, unit: 'Count', value: 1, dimensions: {} });
-    metrics.recordMetric({ name: INFERENCE_METRICS.modelLoadFailures, unit: 'Count', value: 1, dimensions: { model: 'iris' } });
+    metrics.recordMetric({
+      name: INFERENCE_METRICS.modelLoadFailures,
+      unit: 'Count',
+      value: 1,
+      dimensions: { model: 'iris' },
+    });
 
     expect(points(metrics.snapshot(), 'health')).toEqual({ 'cold starts': [[0, 1]], 'iris load failures': [[0, 1]] });
   });
@@ -182,12 +343,22 @@ describe('LocalMetrics', () => {
     clock.now = T0 + 50_000;
     metrics.recordRequest(request(200));
 
-    expect(points(metrics.snapshot(), 'requests').requests).toEqual([[0, 1], [10_000, 0], [20_000, 0], [30_000, 0], [40_000, 0], [50_000, 1]]);
+    expect(points(metrics.snapshot(), 'requests').requests).toEqual([
+      [0, 1],
+      [10_000, 0],
+      [20_000, 0],
+      [30_000, 0],
+      [40_000, 0],
+      [50_000, 1],
+    ]);
 
     clock.now = T0 + 60_000;
     const data = metrics.snapshot();
     expect(data.from).toBe(T0 + 10_000);
-    expect(points(data, 'requests').requests).toEqual([[50_000, 1], [60_000, 0]]);
+    expect(points(data, 'requests').requests).toEqual([
+      [50_000, 1],
+      [60_000, 0],
+    ]);
     expect(points(data, 'predictions')).toEqual({});
     expect(data.totals).toMatchObject({ requests: 2, serverErrors: 1, predictions: 1 });
   });
@@ -213,6 +384,8 @@ describe('LocalMetrics', () => {
 
   test('fails on a bucket size that is not a positive integer or a retention shorter than a bucket', () => {
     expect(() => new LocalMetrics({ bucketMs: 0 })).toThrow(/bucketMs must be a positive integer, got 0/);
-    expect(() => new LocalMetrics({ bucketMs: 10_000, retentionMs: 5_000 })).toThrow(/retentionMs must be at least bucketMs/);
+    expect(() => new LocalMetrics({ bucketMs: 10_000, retentionMs: 5_000 })).toThrow(
+      /retentionMs must be at least bucketMs/,
+    );
   });
 });

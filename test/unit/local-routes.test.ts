@@ -3,7 +3,9 @@ import { compileLocalRoutes, type LocalRoute, matchLocalRoute, startHttpApi } fr
 
 /** The local HTTP API's own routes: method + path patterns with `{name}` segments, sync or async. */
 
-const answer = (body: string): LocalRoute => () => ({ status: 200, headers: {}, body });
+const answer =
+  (body: string): LocalRoute =>
+  () => ({ status: 200, headers: {}, body });
 
 describe('local routes', () => {
   const routes = compileLocalRoutes({
@@ -33,8 +35,12 @@ describe('local routes', () => {
   });
 
   it('refuses a malformed key at start, naming it', () => {
-    expect(() => compileLocalRoutes({ 'post /x': answer('') })).toThrow('local route "post /x" must be "<METHOD> /path" or "/path"');
-    expect(() => compileLocalRoutes({ '/models/x{name}': answer('') })).toThrow('local route "/models/x{name}": a parameter is a whole segment like {model}, got "x{name}"');
+    expect(() => compileLocalRoutes({ 'post /x': answer('') })).toThrow(
+      'local route "post /x" must be "<METHOD> /path" or "/path"',
+    );
+    expect(() => compileLocalRoutes({ '/models/x{name}': answer('') })).toThrow(
+      'local route "/models/x{name}": a parameter is a whole segment like {model}, got "x{name}"',
+    );
   });
 
   it('hands a compressed body to the handler base64-encoded, as API Gateway passes binary bodies, whatever its content type', async () => {
@@ -48,8 +54,16 @@ describe('local routes', () => {
     });
     try {
       const gzipped = gzipSync('{"features":[1,2,3,4]}');
-      await fetch(`${api.url}/predict`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: gzipped });
-      await fetch(`${api.url}/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"features":[1,2,3,4]}' });
+      await fetch(`${api.url}/predict`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+        body: gzipped,
+      });
+      await fetch(`${api.url}/predict`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"features":[1,2,3,4]}',
+      });
       expect(seen).toEqual([
         { body: gzipped.toString('base64'), isBase64Encoded: true },
         { body: '{"features":[1,2,3,4]}', isBase64Encoded: false },
@@ -67,9 +81,17 @@ describe('local routes', () => {
     };
     const on = await startHttpApi({ port: 0, handler, cors: { allowOrigins: ['https://app.example.com'] } });
     const off = await startHttpApi({ port: 0, handler });
-    const headersOf = (r: Response) => Object.fromEntries([...r.headers].filter(([name]) => name.startsWith('access-control-') || name === 'vary'));
+    const headersOf = (r: Response) =>
+      Object.fromEntries([...r.headers].filter(([name]) => name.startsWith('access-control-') || name === 'vary'));
     try {
-      const preflight = await fetch(`${on.url}/models/iris/predict`, { method: 'OPTIONS', headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' } });
+      const preflight = await fetch(`${on.url}/models/iris/predict`, {
+        method: 'OPTIONS',
+        headers: {
+          origin: 'https://app.example.com',
+          'access-control-request-method': 'POST',
+          'access-control-request-headers': 'content-type',
+        },
+      });
       expect(preflight.status).toBe(204);
       expect(headersOf(preflight)).toEqual({
         'access-control-allow-origin': 'https://app.example.com',
@@ -79,11 +101,26 @@ describe('local routes', () => {
         vary: 'origin',
       });
       expect(calls).toBe(0);
-      const answer = await fetch(`${on.url}/models/iris/predict`, { method: 'POST', headers: { origin: 'https://app.example.com' }, body: '{}' });
-      expect(headersOf(answer)).toEqual({ 'access-control-allow-origin': 'https://app.example.com', 'access-control-expose-headers': 'x-inference-id,x-model-version,x-model-variant', vary: 'origin' });
-      const stranger = await fetch(`${on.url}/models/iris/predict`, { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } });
+      const answer = await fetch(`${on.url}/models/iris/predict`, {
+        method: 'POST',
+        headers: { origin: 'https://app.example.com' },
+        body: '{}',
+      });
+      expect(headersOf(answer)).toEqual({
+        'access-control-allow-origin': 'https://app.example.com',
+        'access-control-expose-headers': 'x-inference-id,x-model-version,x-model-variant',
+        vary: 'origin',
+      });
+      const stranger = await fetch(`${on.url}/models/iris/predict`, {
+        method: 'OPTIONS',
+        headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' },
+      });
       expect([stranger.status, headersOf(stranger)]).toEqual([204, {}]);
-      const offAnswer = await fetch(`${off.url}/models/iris/predict`, { method: 'POST', headers: { origin: 'https://app.example.com' }, body: '{}' });
+      const offAnswer = await fetch(`${off.url}/models/iris/predict`, {
+        method: 'POST',
+        headers: { origin: 'https://app.example.com' },
+        body: '{}',
+      });
       expect(headersOf(offAnswer)).toEqual({});
     } finally {
       await on.close();
@@ -96,7 +133,11 @@ describe('local routes', () => {
       port: 0,
       handler: async () => ({ statusCode: 404, body: 'from the handler' }),
       localRoutes: {
-        'POST /_local/echo/{name}': async ({ params, body, method }) => ({ status: 201, headers: { 'content-type': 'text/plain' }, body: `${method} ${params.name}: ${body.toString('utf8')}` }),
+        'POST /_local/echo/{name}': async ({ params, body, method }) => ({
+          status: 201,
+          headers: { 'content-type': 'text/plain' },
+          body: `${method} ${params.name}: ${body.toString('utf8')}`,
+        }),
         'POST /_local/broken': async () => Promise.reject(new Error('no such model')),
       },
     });
@@ -104,7 +145,10 @@ describe('local routes', () => {
       const echoed = await fetch(`${api.url}/_local/echo/iris?x=1`, { method: 'POST', body: 'hello' });
       expect([echoed.status, await echoed.text()]).toEqual([201, 'POST iris: hello']);
       const broken = await fetch(`${api.url}/_local/broken`, { method: 'POST' });
-      expect([broken.status, await broken.json()]).toEqual([500, { error: { code: 'internal_error', message: 'POST /_local/broken failed: no such model' } }]);
+      expect([broken.status, await broken.json()]).toEqual([
+        500,
+        { error: { code: 'internal_error', message: 'POST /_local/broken failed: no such model' } },
+      ]);
       const other = await fetch(`${api.url}/_local/echo/iris`);
       expect([other.status, await other.text()]).toEqual([404, 'from the handler']);
     } finally {

@@ -18,7 +18,12 @@ describe('local schedules', () => {
     jest.useFakeTimers();
     const runs: string[] = [];
     const schedules = startSchedules(
-      [{ name: 'iris', schedule: 'rate(1 minute)' }, { name: 'ai4i2020', schedule: 'cron(0 3 ? * MON *)' }, { name: 'slow', schedule: 'rate(30 days)' }, { name: 'none' }],
+      [
+        { name: 'iris', schedule: 'rate(1 minute)' },
+        { name: 'ai4i2020', schedule: 'cron(0 3 ? * MON *)' },
+        { name: 'slow', schedule: 'rate(30 days)' },
+        { name: 'none' },
+      ],
       (model) => runs.push(model),
     );
     jest.advanceTimersByTime(150_000);
@@ -26,6 +31,9 @@ describe('local schedules', () => {
     jest.advanceTimersByTime(600_000);
     jest.useRealTimers();
     expect(runs).toEqual(['iris', 'iris']);
-    expect(schedules.notes).toEqual([expect.stringMatching(/^ai4i2020: schedule cron\(.*AWS only/), expect.stringMatching(/^slow: .*AWS only/)]);
+    expect(schedules.notes).toEqual([
+      expect.stringMatching(/^ai4i2020: schedule cron\(.*AWS only/),
+      expect.stringMatching(/^slow: .*AWS only/),
+    ]);
   });
 });

@@ -8,14 +8,26 @@ describe('classificationMetrics', () => {
 
   test('accuracy, macro F1, log loss, ROC AUC and confusion matrix of a binary problem', () => {
     const m = classificationMetrics(y, p, ['neg', 'pos']);
-    expect(m.confusionMatrix).toEqual([[1, 1], [1, 2]]);
+    expect(m.confusionMatrix).toEqual([
+      [1, 1],
+      [1, 2],
+    ]);
     expect(m.accuracy).toBeCloseTo(0.6, 12);
     // F1(neg) = 0.5, F1(pos) = 2/3
     expect(m.macroF1).toBeCloseTo((0.5 + 2 / 3) / 2, 12);
-    expect(m.logLoss).toBeCloseTo(-(Math.log(0.9) + Math.log(0.4) + Math.log(0.8) + Math.log(0.3) + Math.log(0.7)) / 5, 12);
+    expect(m.logLoss).toBeCloseTo(
+      -(Math.log(0.9) + Math.log(0.4) + Math.log(0.8) + Math.log(0.3) + Math.log(0.7)) / 5,
+      12,
+    );
     // positives score 0.8, 0.3, 0.7 against negatives 0.1, 0.6: 5 of the 6 pairs are ordered
     expect(m.rocAuc).toBeCloseTo(5 / 6, 12);
-    expect(m.perClass[1]).toEqual({ class: 'pos', precision: 2 / 3, recall: 2 / 3, f1: expect.closeTo(2 / 3, 12), support: 3 });
+    expect(m.perClass[1]).toEqual({
+      class: 'pos',
+      precision: 2 / 3,
+      recall: 2 / 3,
+      f1: expect.closeTo(2 / 3, 12),
+      support: 3,
+    });
   });
 
   test('no ROC AUC for three classes; a class never predicted gets F1 0', () => {

@@ -49,18 +49,24 @@ describe('fitCategorical', () => {
 
   test('a column of nothing but missing values', () => {
     expect(fitCategorical('c', 'c', ['?', ''], 'own').categories).toEqual([MISSING_CATEGORY]);
-    expect(fitCategorical('c', 'c', ['?', ''], 'most-frequent')).toMatchObject({ categories: [''], missing: { policy: 'most_frequent', value: '' } });
+    expect(fitCategorical('c', 'c', ['?', ''], 'most-frequent')).toMatchObject({
+      categories: [''],
+      missing: { policy: 'most_frequent', value: '' },
+    });
   });
 });
 
 describe('FittedEncoder with missing categories', () => {
-  const data = table(['colour', 'size', 'label'], [
-    ['red', '1', 'a'],
-    ['?', '2', 'b'],
-    ['blue', '3', 'a'],
-    ['', '4', 'b'],
-    ['red', '5', 'a'],
-  ]);
+  const data = table(
+    ['colour', 'size', 'label'],
+    [
+      ['red', '1', 'a'],
+      ['?', '2', 'b'],
+      ['blue', '3', 'a'],
+      ['', '4', 'b'],
+      ['red', '5', 'a'],
+    ],
+  );
 
   test(`defaults to '${DEFAULT_MISSING_CATEGORY}' and takes the setting from the schema overrides`, () => {
     expect(DEFAULT_MISSING_CATEGORY).toBe('own');
@@ -68,8 +74,13 @@ describe('FittedEncoder with missing categories', () => {
     expect(byDefault.features[0].missing.policy).toBe('category');
     const schema = inferSchema(data, { label: 'label', missingCategory: 'most-frequent' });
     expect(schema.missingCategory).toBe('most-frequent');
-    expect(FittedEncoder.fit(data, schema, all(5)).features[0].missing).toEqual({ policy: 'most_frequent', value: 'red' });
-    expect(FittedEncoder.fit(data, schema, all(5), { missingCategory: 'own' }).features[0].missing.policy).toBe('category');
+    expect(FittedEncoder.fit(data, schema, all(5)).features[0].missing).toEqual({
+      policy: 'most_frequent',
+      value: 'red',
+    });
+    expect(FittedEncoder.fit(data, schema, all(5), { missingCategory: 'own' }).features[0].missing.policy).toBe(
+      'category',
+    );
   });
 
   test('missing cells and a null or absent request value one-hot encode as the missing category', () => {
@@ -77,7 +88,9 @@ describe('FittedEncoder with missing categories', () => {
     expect(encoder.features[0].categories).toEqual(['blue', 'red', '(missing)']);
     expect(encoder.columns.filter((c) => c.kind === 'onehot')).toHaveLength(3);
     const fromTable = denseFromCsr(encoder.transform(encoder.tableInputs(data, [1, 3])));
-    const fromRequests = denseFromCsr(encoder.transform(toModelInputs(encoder.features, [{ colour: null, size: 2 }, { size: 4 }])));
+    const fromRequests = denseFromCsr(
+      encoder.transform(toModelInputs(encoder.features, [{ colour: null, size: 2 }, { size: 4 }])),
+    );
     expect(Array.from(fromRequests.data)).toEqual(Array.from(fromTable.data));
     const width = fromTable.cols;
     const onehot = Array.from(fromTable.data.slice(width - 3, width));
@@ -86,7 +99,10 @@ describe('FittedEncoder with missing categories', () => {
 
   test('the missing category only exists when the fitting rows had a gap; a null is then the commonest category', () => {
     const encoder = FittedEncoder.fit(data, inferSchema(data, { label: 'label', missingCategory: 'own' }), [0, 2, 4]);
-    expect(encoder.features[0]).toMatchObject({ categories: ['blue', 'red'], missing: { policy: 'most_frequent', value: 'red' } });
+    expect(encoder.features[0]).toMatchObject({
+      categories: ['blue', 'red'],
+      missing: { policy: 'most_frequent', value: 'red' },
+    });
     const nullRow = denseFromCsr(encoder.transform(toModelInputs(encoder.features, [{ colour: null, size: 1 }])));
     const redRow = denseFromCsr(encoder.transform(toModelInputs(encoder.features, [{ colour: 'red', size: 1 }])));
     expect(Array.from(nullRow.data)).toEqual(Array.from(redRow.data));
@@ -95,14 +111,27 @@ describe('FittedEncoder with missing categories', () => {
 
 describe('null categorical values in a request', () => {
   const encoder = FittedEncoder.fit(
-    table(['colour', 'label'], [['red', 'a'], ['?', 'b'], ['blue', 'a']]),
+    table(
+      ['colour', 'label'],
+      [
+        ['red', 'a'],
+        ['?', 'b'],
+        ['blue', 'a'],
+      ],
+    ),
     { label: 'label', features: [{ name: 'colour', type: 'categorical' }], ignored: [] },
     [0, 1, 2],
   );
   const validate = instanceValidator(encoder.features, { maxBodyBytes: 1e6, maxBatch: 10, maxTextChars: 100 });
 
   test('are accepted and become the missing category', () => {
-    const rows = validate({ form: 'batch', instances: [{ value: { colour: null }, path: 'instances[0]' }, { value: [null], path: 'instances[1]' }] });
+    const rows = validate({
+      form: 'batch',
+      instances: [
+        { value: { colour: null }, path: 'instances[0]' },
+        { value: [null], path: 'instances[1]' },
+      ],
+    });
     expect(rows.ok).toBe(true);
     if (!rows.ok) return;
     expect(toModelInputs(encoder.features, rows.value).colour.data).toEqual(['(missing)', '(missing)']);
@@ -126,6 +155,8 @@ describe('data.missingCategory in a model spec', () => {
   });
 
   test('must be "own" or "most-frequent"', () => {
-    expect(() => parseModelSpec(spec({ missingCategory: 'mode' }), 's.json')).toThrow(/data\.missingCategory must be "own" or "most-frequent"/);
+    expect(() => parseModelSpec(spec({ missingCategory: 'mode' }), 's.json')).toThrow(
+      /data\.missingCategory must be "own" or "most-frequent"/,
+    );
   });
 });

@@ -32,20 +32,28 @@ function setup(options: { refuse?: readonly number[] } = {}) {
     kind: 'sagemaker',
     needsModelBytes: false,
     async open({ manifest }) {
-      if (options.refuse?.includes(manifest.version ?? 0)) throw new ModelLoadError(`version ${manifest.version} does not load`);
+      if (options.refuse?.includes(manifest.version ?? 0))
+        throw new ModelLoadError(`version ${manifest.version} does not load`);
       opened.push(manifest.version ?? 0);
       return { predict: async (rows) => rows.map(() => [1, 0]) };
     },
   };
   const recorder = memoryRecorder();
-  const cache = new ModelCache({ source, backendFor: () => backend, ttlMs: TTL, recorder, log: silentLog, now: () => clock.now });
+  const cache = new ModelCache({
+    source,
+    backendFor: () => backend,
+    ttlMs: TTL,
+    recorder,
+    log: silentLog,
+    now: () => clock.now,
+  });
   const promote = (version: number) => Object.assign(alias, { version, etag: `a${version}` });
   const loadFailures = () => recorder.records.filter((r) => r.name === INFERENCE_METRICS.modelLoadFailures).length;
   return { cache, clock, promote, fetched, opened, failures, loadFailures };
 }
 
 describe('ModelCache.version: versions a routing document names', () => {
-  test('loads a version once and shares it; the champion\'s own copy when it is that version', async () => {
+  test("loads a version once and shares it; the champion's own copy when it is that version", async () => {
     const { cache, opened } = setup();
     const champion = await cache.get('iris');
     const [a, b] = await Promise.all([cache.version('iris', 2), cache.version('iris', 2)]);

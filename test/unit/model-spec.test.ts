@@ -1,7 +1,13 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_MAX_DROPPED_FRACTION, DEFAULT_MAX_MISSING_FRACTION, ModelSpecError, parseModelSpec, scheduleProblem } from '../../core/pipeline/model-spec';
+import {
+  DEFAULT_MAX_DROPPED_FRACTION,
+  DEFAULT_MAX_MISSING_FRACTION,
+  ModelSpecError,
+  parseModelSpec,
+  scheduleProblem,
+} from '../../core/pipeline/model-spec';
 import { loadModelSpecs } from '../../core/pipeline/model-specs';
 import { DATASETS } from '../../training/datasets/catalog';
 
@@ -29,24 +35,37 @@ function problemsOf(value: unknown, source = 'models/iris.json'): readonly strin
 
 describe('parseModelSpec', () => {
   test('fills the contract defaults: every named feature plus the label, missing and dropped fractions', () => {
-    const spec = parseModelSpec(JSON.stringify({ ...validSpec(), data: { columns: ['id', 'a', 'b', 'class'], label: 'class', exclude: ['id'] } }), 'x.json');
+    const spec = parseModelSpec(
+      JSON.stringify({ ...validSpec(), data: { columns: ['id', 'a', 'b', 'class'], label: 'class', exclude: ['id'] } }),
+      'x.json',
+    );
     expect(spec.contract.requiredColumns).toEqual(['a', 'b', 'class']);
     expect(spec.contract.maxMissingFraction).toBe(DEFAULT_MAX_MISSING_FRACTION);
     expect(spec.contract.maxDroppedFraction).toBe(DEFAULT_MAX_DROPPED_FRACTION);
   });
 
   test('without column names the default required columns are the label and the typed columns', () => {
-    const spec = parseModelSpec(JSON.stringify({ ...validSpec(), data: { label: 'y', types: { x: 'numeric' } } }), 'x.json');
+    const spec = parseModelSpec(
+      JSON.stringify({ ...validSpec(), data: { label: 'y', types: { x: 'numeric' } } }),
+      'x.json',
+    );
     expect(spec.contract.requiredColumns).toEqual(['y', 'x']);
   });
 
   test('names the file, the field, the rule and the value received', () => {
     const gate = { metric: 'macroF1', margin: 2, floor: 0.8 };
-    expect(problemsOf({ ...validSpec(), gate })).toEqual(['models/iris.json: gate.margin must be a number between 0 and 1, got 2']);
+    expect(problemsOf({ ...validSpec(), gate })).toEqual([
+      'models/iris.json: gate.margin must be a number between 0 and 1, got 2',
+    ]);
   });
 
   test('reports every problem at once, including missing fields and misspelt keys', () => {
-    const problems = problemsOf({ ...validSpec(), name: 'Iris!', contract: { minRows: 0, onBadRow: 'skip', margn: 1 }, training: {} });
+    const problems = problemsOf({
+      ...validSpec(),
+      name: 'Iris!',
+      contract: { minRows: 0, onBadRow: 'skip', margn: 1 },
+      training: {},
+    });
     expect(problems).toEqual([
       expect.stringMatching(/^models\/iris\.json: name must be valid: .*got "Iris!"$/),
       'models/iris.json: contract.minRows must be a whole number >= 1, got 0',
@@ -85,9 +104,12 @@ describe('parseModelSpec', () => {
     ]);
   });
 
-  test.each(['rate(7 days)', 'rate(1 day)', 'rate(12 hours)', 'cron(0 3 ? * MON *)', 'cron(15 10 1 * ? *)'])('schedule %s is accepted', (expression) => {
-    expect(scheduleProblem(expression)).toBeUndefined();
-  });
+  test.each(['rate(7 days)', 'rate(1 day)', 'rate(12 hours)', 'cron(0 3 ? * MON *)', 'cron(15 10 1 * ? *)'])(
+    'schedule %s is accepted',
+    (expression) => {
+      expect(scheduleProblem(expression)).toBeUndefined();
+    },
+  );
 
   test.each([
     ['rate(1 days)', /singular unit for 1 \("rate\(1 day\)"\)/],
@@ -103,14 +125,25 @@ describe('parseModelSpec', () => {
 
   test('promotion is "direct" or a canary plan; steps must ascend, unknown plan fields are refused', () => {
     expect(parseModelSpec(JSON.stringify({ ...validSpec(), promotion: 'direct' }), 'x').promotion).toBe('direct');
-    expect(parseModelSpec(JSON.stringify({ ...validSpec(), promotion: { canary: { steps: [10, 50, 100], bakeSeconds: 300 } } }), 'x').promotion).toEqual({ canary: { steps: [10, 50, 100], bakeSeconds: 300 } });
-    expect(problemsOf({ ...validSpec(), promotion: { canary: { steps: [50, 10] } } })).toEqual([expect.stringMatching(/promotion\.canary\.steps must be ascending weights/)]);
-    expect(problemsOf({ ...validSpec(), promotion: 'canary' })).toEqual([expect.stringMatching(/^models\/iris\.json: promotion must be "direct" or \{"canary"/)]);
+    expect(
+      parseModelSpec(
+        JSON.stringify({ ...validSpec(), promotion: { canary: { steps: [10, 50, 100], bakeSeconds: 300 } } }),
+        'x',
+      ).promotion,
+    ).toEqual({ canary: { steps: [10, 50, 100], bakeSeconds: 300 } });
+    expect(problemsOf({ ...validSpec(), promotion: { canary: { steps: [50, 10] } } })).toEqual([
+      expect.stringMatching(/promotion\.canary\.steps must be ascending weights/),
+    ]);
+    expect(problemsOf({ ...validSpec(), promotion: 'canary' })).toEqual([
+      expect.stringMatching(/^models\/iris\.json: promotion must be "direct" or \{"canary"/),
+    ]);
     expect(problemsOf({ ...validSpec(), promotion: { canary: { bake: 5 } } }).join('\n')).toMatch(/promotion/);
   });
 
   test('a bad schedule is reported under its field', () => {
-    expect(problemsOf({ ...validSpec(), schedule: 'cron(0 3 * * *)' })).toEqual([expect.stringMatching(/^models\/iris\.json: schedule must have 6 cron fields/)]);
+    expect(problemsOf({ ...validSpec(), schedule: 'cron(0 3 * * *)' })).toEqual([
+      expect.stringMatching(/^models\/iris\.json: schedule must have 6 cron fields/),
+    ]);
   });
 });
 
@@ -121,22 +154,37 @@ describe('bundled model specs (config/models)', () => {
     expect(specs.map((s) => s.name)).toEqual(['ai4i2020', 'iris', 'sentiment', 'smoke']);
   });
 
-  test.each(['iris', 'sentiment', 'ai4i2020', 'smoke'])('%s reads its bundled data as the training catalog does', (name) => {
-    const spec = specs.find((s) => s.name === name);
-    const { label, exclude, types = {}, load } = DATASETS[spec?.bundledDataset ?? name];
-    // The spec may say more than the catalog (a delimiter, numeric types) but never something else.
-    const same = { label, columns: load.columns, exclude, types, ...(load.delimiter ? { delimiter: load.delimiter } : {}), ...(load.quoting === undefined ? {} : { quoting: load.quoting }) };
-    expect(spec?.data).toMatchObject(Object.fromEntries(Object.entries(same).filter(([, v]) => v !== undefined)));
-  });
+  test.each(['iris', 'sentiment', 'ai4i2020', 'smoke'])(
+    '%s reads its bundled data as the training catalog does',
+    (name) => {
+      const spec = specs.find((s) => s.name === name);
+      const { label, exclude, types = {}, load } = DATASETS[spec?.bundledDataset ?? name];
+      // The spec may say more than the catalog (a delimiter, numeric types) but never something else.
+      const same = {
+        label,
+        columns: load.columns,
+        exclude,
+        types,
+        ...(load.delimiter ? { delimiter: load.delimiter } : {}),
+        ...(load.quoting === undefined ? {} : { quoting: load.quoting }),
+      };
+      expect(spec?.data).toMatchObject(Object.fromEntries(Object.entries(same).filter(([, v]) => v !== undefined)));
+    },
+  );
 
-  test('the deploy smoke check\'s model is apart from production: own name, no schedule, small and fast', () => {
+  test("the deploy smoke check's model is apart from production: own name, no schedule, small and fast", () => {
     const smoke = specs.find((s) => s.name === 'smoke');
-    expect(smoke).toMatchObject({ bundledDataset: 'iris', training: { algorithms: ['lr', 'nb'], window: { files: 3 } } });
+    expect(smoke).toMatchObject({
+      bundledDataset: 'iris',
+      training: { algorithms: ['lr', 'nb'], window: { files: 3 } },
+    });
     expect(smoke?.schedule).toBeUndefined();
   });
 
   test('a bundledDataset that is not a string is refused under its field', () => {
-    expect(problemsOf({ ...validSpec(), bundledDataset: 7 })).toEqual([expect.stringMatching(/^models\/iris\.json: bundledDataset must be the name of a bundled dataset/)]);
+    expect(problemsOf({ ...validSpec(), bundledDataset: 7 })).toEqual([
+      expect.stringMatching(/^models\/iris\.json: bundledDataset must be the name of a bundled dataset/),
+    ]);
   });
 });
 
@@ -156,12 +204,17 @@ describe('loadModelSpecs', () => {
   test('refuses two specs with the same name, naming both files', () => {
     writeFileSync(join(dir, 'a.json'), JSON.stringify(validSpec()));
     writeFileSync(join(dir, 'b.json'), JSON.stringify(validSpec()));
-    expect(() => loadModelSpecs(dir)).toThrow(`${join(dir, 'b.json')}: name "iris" is already used by ${join(dir, 'a.json')}; model names must be unique`);
+    expect(() => loadModelSpecs(dir)).toThrow(
+      `${join(dir, 'b.json')}: name "iris" is already used by ${join(dir, 'a.json')}; model names must be unique`,
+    );
   });
 
   test('reports the problems of every broken file, not just the first', () => {
     writeFileSync(join(dir, 'a.json'), '{');
-    writeFileSync(join(dir, 'b.json'), JSON.stringify({ ...validSpec(), gate: { metric: 'macroF1', margin: 0, floor: 3 } }));
+    writeFileSync(
+      join(dir, 'b.json'),
+      JSON.stringify({ ...validSpec(), gate: { metric: 'macroF1', margin: 0, floor: 3 } }),
+    );
     let caught: unknown;
     try {
       loadModelSpecs(dir);

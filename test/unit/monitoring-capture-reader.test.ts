@@ -1,6 +1,11 @@
 import { captureRecordsOf } from '../../core/monitoring/captured-request';
 import { gzipSync } from 'node:zlib';
-import { asFeedbackRecord, type ReadCounts, readJsonValues, splitConcatenatedJson } from '../../core/monitoring/capture-reader';
+import {
+  asFeedbackRecord,
+  type ReadCounts,
+  readJsonValues,
+  splitConcatenatedJson,
+} from '../../core/monitoring/capture-reader';
 import { CAPTURE_KIND, type CaptureRecord } from '../../core/monitoring/contract';
 
 /** The forms a capture object may take on its way through CloudWatch Logs and Firehose, and bad lines among them. */
@@ -43,10 +48,24 @@ describe('readJsonValues', () => {
   });
 
   test('unwraps CloudWatch Logs subscription envelopes, with or without a console.log prefix, and ignores control messages', () => {
-    const envelope = (messages: string[]) => ({ messageType: 'DATA_MESSAGE', owner: '1', logGroup: '/aws/lambda/inference', logStream: 's', subscriptionFilters: ['capture'], logEvents: messages.map((message, i) => ({ id: String(i), timestamp: 0, message })) });
-    const control = { messageType: 'CONTROL_MESSAGE', logEvents: [{ id: '', timestamp: 0, message: 'CWL CONTROL MESSAGE: Checking health of destination Firehose.' }] };
+    const envelope = (messages: string[]) => ({
+      messageType: 'DATA_MESSAGE',
+      owner: '1',
+      logGroup: '/aws/lambda/inference',
+      logStream: 's',
+      subscriptionFilters: ['capture'],
+      logEvents: messages.map((message, i) => ({ id: String(i), timestamp: 0, message })),
+    });
+    const control = {
+      messageType: 'CONTROL_MESSAGE',
+      logEvents: [{ id: '', timestamp: 0, message: 'CWL CONTROL MESSAGE: Checking health of destination Firehose.' }],
+    };
     const body = gzipSync(
-      JSON.stringify(envelope([JSON.stringify(record(1)), `2026-03-01T10:00:00.000Z\tabc-123\tINFO\t${JSON.stringify(record(2))}`])) + JSON.stringify(control) + JSON.stringify(envelope([`${JSON.stringify(record(3))}\n`])),
+      JSON.stringify(
+        envelope([JSON.stringify(record(1)), `2026-03-01T10:00:00.000Z\tabc-123\tINFO\t${JSON.stringify(record(2))}`]),
+      ) +
+        JSON.stringify(control) +
+        JSON.stringify(envelope([`${JSON.stringify(record(3))}\n`])),
     );
     const { values, counts } = read(body);
     expect(values).toEqual([record(1), record(2), record(3)]);
@@ -54,7 +73,9 @@ describe('readJsonValues', () => {
   });
 
   test('counts lines that are not JSON and keeps the records around them', () => {
-    const { values, counts } = read(`${lines(record(1))}not json\n{"kind": "inference-capture", "truncated\n${lines(record(2))}} stray\n`);
+    const { values, counts } = read(
+      `${lines(record(1))}not json\n{"kind": "inference-capture", "truncated\n${lines(record(2))}} stray\n`,
+    );
     expect(values).toEqual([record(1), record(2)]);
     expect(counts.unparsable).toBe(3);
   });
@@ -88,17 +109,27 @@ describe('readJsonValues on Firehose error output (capture-errors/)', () => {
   };
   const otherModel = { ...record(9), model: 'churn' };
 
-  test('unwraps a gzipped CloudWatch Logs batch, every model\'s records, and counts the error codes', () => {
+  test("unwraps a gzipped CloudWatch Logs batch, every model's records, and counts the error codes", () => {
     const batch = Array.from({ length: 600 }, (_, i) => record(i));
-    const { values, counts } = readErrors(lines(failed(gzipSync(JSON.stringify(envelope(...batch, otherModel)))), failed(gzipSync(JSON.stringify(envelope(record(600)))))));
+    const { values, counts } = readErrors(
+      lines(
+        failed(gzipSync(JSON.stringify(envelope(...batch, otherModel)))),
+        failed(gzipSync(JSON.stringify(envelope(record(600))))),
+      ),
+    );
     expect(values).toEqual([...batch, otherModel, record(600)]);
-    expect(counts).toEqual({ unparsable: 0, errorCodes: { 'DynamicPartitioning.DeAggregationRecordCountLimitExceeded': 2 } });
+    expect(counts).toEqual({
+      unparsable: 0,
+      errorCodes: { 'DynamicPartitioning.DeAggregationRecordCountLimitExceeded': 2 },
+    });
   });
 
   test('unwraps a decompressed envelope and already-extracted message lines, whatever the error fields are called', () => {
     const { values, counts } = readErrors(
       lines(
-        failed(JSON.stringify(envelope(record(1), record(2))), { errorCode: 'DynamicPartitioning.MetadataExtractionFailed' }),
+        failed(JSON.stringify(envelope(record(1), record(2))), {
+          errorCode: 'DynamicPartitioning.MetadataExtractionFailed',
+        }),
         failed(lines(record(3), otherModel)),
         // Format conversion's spelling; and a record with no code at all.
         { ...failed(JSON.stringify(record(4))), errorCode: undefined, ErrorCode: 'DataFormatConversion.ParseError' },
@@ -106,12 +137,29 @@ describe('readJsonValues on Firehose error output (capture-errors/)', () => {
       ),
     );
     expect(values).toEqual([record(1), record(2), record(3), otherModel, record(4), record(5)]);
-    expect(counts).toEqual({ unparsable: 0, errorCodes: { 'DynamicPartitioning.MetadataExtractionFailed': 1, 'DynamicPartitioning.DeAggregationRecordCountLimitExceeded': 1, 'DataFormatConversion.ParseError': 1, unknown: 1 } });
+    expect(counts).toEqual({
+      unparsable: 0,
+      errorCodes: {
+        'DynamicPartitioning.MetadataExtractionFailed': 1,
+        'DynamicPartitioning.DeAggregationRecordCountLimitExceeded': 1,
+        'DataFormatConversion.ParseError': 1,
+        unknown: 1,
+      },
+    });
   });
 
   test('a control message in error output holds no records', () => {
-    const control = { messageType: 'CONTROL_MESSAGE', owner: 'CloudwatchLogs', logGroup: '', logStream: '', subscriptionFilters: [], logEvents: [{ id: '', timestamp: 0, message: 'CWL CONTROL MESSAGE: Checking health of destination Firehose.' }] };
-    const { values, counts } = readErrors(lines(failed(gzipSync(JSON.stringify(control))), failed(JSON.stringify(control))));
+    const control = {
+      messageType: 'CONTROL_MESSAGE',
+      owner: 'CloudwatchLogs',
+      logGroup: '',
+      logStream: '',
+      subscriptionFilters: [],
+      logEvents: [{ id: '', timestamp: 0, message: 'CWL CONTROL MESSAGE: Checking health of destination Firehose.' }],
+    };
+    const { values, counts } = readErrors(
+      lines(failed(gzipSync(JSON.stringify(control))), failed(JSON.stringify(control))),
+    );
     expect(values).toEqual([]);
     expect(counts.unparsable).toBe(0);
   });
@@ -138,7 +186,9 @@ describe('readJsonValues on Firehose error output (capture-errors/)', () => {
 
   test('an error-output object Firehose gzipped as a whole reads like a plain one', () => {
     const values: unknown[] = [];
-    readJsonValues(gzipSync(lines(failed(gzipSync(JSON.stringify(envelope(record(1))))))), (v) => values.push(v), { unparsable: 0 });
+    readJsonValues(gzipSync(lines(failed(gzipSync(JSON.stringify(envelope(record(1))))))), (v) => values.push(v), {
+      unparsable: 0,
+    });
     expect(values).toEqual([record(1)]);
   });
 });

@@ -1,5 +1,13 @@
 import type { CategoricalBaseline, NumericBaseline, TextBaseline } from '../../core/monitoring/contract';
-import { chiSquareGoodnessOfFit, featureDrift, OTHER_LABEL, PredictionDriftAccumulator, psi, PSI_EMPTY_SHARE, verdictOf } from '../../core/monitoring/drift';
+import {
+  chiSquareGoodnessOfFit,
+  featureDrift,
+  OTHER_LABEL,
+  PredictionDriftAccumulator,
+  psi,
+  PSI_EMPTY_SHARE,
+  verdictOf,
+} from '../../core/monitoring/drift';
 import { chiSquareSurvival } from '../../core/rollout/statistics';
 import expected from '../fixtures/drift/expected.json';
 
@@ -59,7 +67,15 @@ describe('verdicts', () => {
 });
 
 describe('numeric drift', () => {
-  const baseline: NumericBaseline = { feature: 'x', type: 'numeric', edges: [1, 2], counts: [2, 2, 2], missing: 0, min: 0, max: 3 };
+  const baseline: NumericBaseline = {
+    feature: 'x',
+    type: 'numeric',
+    edges: [1, 2],
+    counts: [2, 2, 2],
+    missing: 0,
+    min: 0,
+    max: 3,
+  };
 
   test('bins (-inf, 1], (1, 2], (2, inf) and a missing bin, worked by hand', () => {
     // 0.5 and 1 (on the edge: lower bin) -> bin 0; 1.5 -> 1; 2.5 and 4 -> 2; null -> missing.
@@ -94,7 +110,7 @@ describe('numeric drift', () => {
 });
 
 describe('categorical drift', () => {
-  test('worked by hand: PSI over the categories, missing and unseen; chi-square over the baseline\'s support', () => {
+  test("worked by hand: PSI over the categories, missing and unseen; chi-square over the baseline's support", () => {
     const baseline: CategoricalBaseline = { feature: 'c', type: 'categorical', counts: { a: 50, b: 50 }, missing: 0 };
     const result = featureDrift(baseline, [...Array(30).fill('a'), ...Array(10).fill('b')], judged);
     // Shares 0.75/0.25 vs 0.5/0.5: 0.25 ln 1.5 + 0.25 ln 2 (missing and unseen are empty on both sides).
@@ -106,20 +122,27 @@ describe('categorical drift', () => {
     expect(result.unseenShare).toBe(0);
   });
 
-  test.each(expected.categorical.map((c, i) => [i, c] as const))('matches numpy and scipy.stats.chisquare, table %p', (_, c) => {
-    const result = featureDrift(c.baseline as unknown as CategoricalBaseline, c.live, judged);
-    expect(result.score).toBeCloseTo(c.psi, 10);
-    expect(result.missingShare).toBeCloseTo(c.missingShare, 12);
-    expect(result.unseenShare).toBeCloseTo(c.unseenShare, 12);
-    expect(result.chiSquare?.statistic).toBeCloseTo(c.chiSquare.statistic, 9);
-    expect(result.chiSquare?.degreesOfFreedom).toBe(c.chiSquare.degreesOfFreedom);
-    expect(result.chiSquare?.pValue).toBeCloseTo(c.chiSquare.pValue, 9);
-    expect(result.chiSquare?.pValue).toBeGreaterThan(0);
-  });
+  test.each(expected.categorical.map((c, i) => [i, c] as const))(
+    'matches numpy and scipy.stats.chisquare, table %p',
+    (_, c) => {
+      const result = featureDrift(c.baseline as unknown as CategoricalBaseline, c.live, judged);
+      expect(result.score).toBeCloseTo(c.psi, 10);
+      expect(result.missingShare).toBeCloseTo(c.missingShare, 12);
+      expect(result.unseenShare).toBeCloseTo(c.unseenShare, 12);
+      expect(result.chiSquare?.statistic).toBeCloseTo(c.chiSquare.statistic, 9);
+      expect(result.chiSquare?.degreesOfFreedom).toBe(c.chiSquare.degreesOfFreedom);
+      expect(result.chiSquare?.pValue).toBeCloseTo(c.chiSquare.pValue, 9);
+      expect(result.chiSquare?.pValue).toBeGreaterThan(0);
+    },
+  );
 
   test('unseen categories alone are drift: the baseline never had them', () => {
     const baseline: CategoricalBaseline = { feature: 'c', type: 'categorical', counts: { a: 10, b: 10 }, missing: 0 };
-    const result = featureDrift(baseline, [...Array(80).fill('a'), ...Array(80).fill('b'), ...Array(40).fill('zzz')], judged);
+    const result = featureDrift(
+      baseline,
+      [...Array(80).fill('a'), ...Array(80).fill('b'), ...Array(40).fill('zzz')],
+      judged,
+    );
     expect(result.unseenShare).toBeCloseTo(0.2, 12);
     expect(result.verdict).toBe('drift');
     // The unseen rows are left out of the chi-square test; the rest fit the baseline exactly.
@@ -142,7 +165,15 @@ describe('text drift', () => {
   });
 
   test('worked by hand: vocabulary coverage moves while lengths stay', () => {
-    const baseline: TextBaseline = { feature: 't', type: 'text', lengthEdges: [2], lengthCounts: [0, 10], vocabulary: ['good', 'film'], coverageCounts: [0, 0, 0, 0, 0, 10], missing: 0 };
+    const baseline: TextBaseline = {
+      feature: 't',
+      type: 'text',
+      lengthEdges: [2],
+      lengthCounts: [0, 10],
+      vocabulary: ['good', 'film'],
+      coverageCounts: [0, 0, 0, 0, 0, 10],
+      missing: 0,
+    };
     // Every live row has 4 tokens (length bin 1, as in training), half of them known: coverage 0.5 -> bin (0.25, 0.5].
     const result = featureDrift(baseline, Array(10).fill('Good film, NEW words'), judged);
     // Coverage: shares 1 in bin 1 vs 1 in bin 5: 2 * (1 - 1e-4) ln(1 / 1e-4).
@@ -177,4 +208,3 @@ describe('prediction drift', () => {
 test('chi-square survival agrees with scipy.stats.chi2.sf', () => {
   for (const { x, df, sf } of expected.chiSquareSurvival) expect(chiSquareSurvival(x, df)).toBeCloseTo(sf, 10);
 });
-

@@ -48,7 +48,10 @@ describe('joinFeedback, worked by hand', () => {
   test('a version without labels is listed with no scores', () => {
     const join = new FeedbackJoin(new Map());
     join.add({ inferenceId: 'x', version: 7, label: 'cat' });
-    expect(join.result()).toEqual({ feedback: { received: 0, matched: 0, unmatched: 0 }, liveAccuracy: [{ version: 7, labelled: 0, accuracy: null, macroF1: null }] });
+    expect(join.result()).toEqual({
+      feedback: { received: 0, matched: 0, unmatched: 0 },
+      liveAccuracy: [{ version: 7, labelled: 0, accuracy: null, macroF1: null }],
+    });
   });
 });
 
@@ -65,15 +68,18 @@ test('latestLabels keeps the latest receivedAt per id', () => {
 });
 
 describe('against scikit-learn', () => {
-  test.each(expected.liveAccuracy)('version $version: accuracy_score and f1_score(average="macro")', ({ version, actual, predicted, accuracy, macroF1 }) => {
-    const captured = predicted.map((label, i) => ({ inferenceId: `v${version}-${i}`, version, label }));
-    const feedback = actual.map((label, i) => ({ inferenceId: `v${version}-${i}`, label, receivedAt: at(0) }));
-    const [result] = joinFeedback(captured, feedback).liveAccuracy;
-    expect(result.labelled).toBe(actual.length);
-    expect(result.accuracy).toBeCloseTo(accuracy, 12);
-    // Macro over the labels on either side: a predicted "fish" no true label has scores F1 0 and counts.
-    expect(result.macroF1).toBeCloseTo(macroF1, 12);
-  });
+  test.each(expected.liveAccuracy)(
+    'version $version: accuracy_score and f1_score(average="macro")',
+    ({ version, actual, predicted, accuracy, macroF1 }) => {
+      const captured = predicted.map((label, i) => ({ inferenceId: `v${version}-${i}`, version, label }));
+      const feedback = actual.map((label, i) => ({ inferenceId: `v${version}-${i}`, label, receivedAt: at(0) }));
+      const [result] = joinFeedback(captured, feedback).liveAccuracy;
+      expect(result.labelled).toBe(actual.length);
+      expect(result.accuracy).toBeCloseTo(accuracy, 12);
+      // Macro over the labels on either side: a predicted "fish" no true label has scores F1 0 and counts.
+      expect(result.macroF1).toBeCloseTo(macroF1, 12);
+    },
+  );
 });
 
 test('scoresFromPairs has no scores without labelled pairs', () => {

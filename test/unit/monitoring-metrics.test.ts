@@ -18,8 +18,26 @@ const report = (overrides: Partial<MonitoringReport> = {}): MonitoringReport => 
   judged: true,
   threshold: 0.25,
   features: [
-    { feature: 'a', type: 'numeric', test: 'psi', score: 0.4, threshold: 0.25, verdict: 'drift', missingShare: 0, outOfRangeShare: 0 },
-    { feature: 'b', type: 'categorical', test: 'psi', score: 0.02, threshold: 0.25, verdict: 'stable', missingShare: 0, unseenShare: 0 },
+    {
+      feature: 'a',
+      type: 'numeric',
+      test: 'psi',
+      score: 0.4,
+      threshold: 0.25,
+      verdict: 'drift',
+      missingShare: 0,
+      outOfRangeShare: 0,
+    },
+    {
+      feature: 'b',
+      type: 'categorical',
+      test: 'psi',
+      score: 0.02,
+      threshold: 0.25,
+      verdict: 'stable',
+      missingShare: 0,
+      unseenShare: 0,
+    },
   ],
   predictions: { test: 'psi', score: 0.05, verdict: 'stable', live: {}, baseline: {} },
   feedback: { received: 12, matched: 10, unmatched: 2 },
@@ -35,11 +53,13 @@ const report = (overrides: Partial<MonitoringReport> = {}): MonitoringReport => 
 function metrics(r: MonitoringReport, champion: number | null) {
   const recorder = memoryRecorder<MonitoringMetricName>();
   recordReportMetrics(recorder, r, champion);
-  return Object.fromEntries(recorder.records.map((m) => [`${m.name}${m.dimensions.feature ? `/${m.dimensions.feature}` : ''}`, m.value]));
+  return Object.fromEntries(
+    recorder.records.map((m) => [`${m.name}${m.dimensions.feature ? `/${m.dimensions.feature}` : ''}`, m.value]),
+  );
 }
 
 describe('recordReportMetrics', () => {
-  test('a judged report: drift per feature and the largest, prediction drift, the champion\'s live accuracy, volumes', () => {
+  test("a judged report: drift per feature and the largest, prediction drift, the champion's live accuracy, volumes", () => {
     expect(metrics(report(), 3)).toEqual({
       CapturedRecords: 300,
       FeedbackMatched: 10,
@@ -53,7 +73,12 @@ describe('recordReportMetrics', () => {
   });
 
   test('a report not judged reports volumes only: the drift alarm must not see noise', () => {
-    const notJudged = report({ judged: false, predictions: { test: 'psi', score: 2, verdict: 'not-judged', live: {}, baseline: {} }, retrain: { started: false, reason: 'not judged' }, liveAccuracy: [] });
+    const notJudged = report({
+      judged: false,
+      predictions: { test: 'psi', score: 2, verdict: 'not-judged', live: {}, baseline: {} },
+      retrain: { started: false, reason: 'not judged' },
+      liveAccuracy: [],
+    });
     expect(metrics(notJudged, 3)).toEqual({ CapturedRecords: 300, FeedbackMatched: 10, DriftRetrains: 0 });
   });
 
@@ -63,29 +88,53 @@ describe('recordReportMetrics', () => {
   });
 });
 
-test('recordReadMetrics: the window\'s records that came from Firehose error output, zero included', () => {
+test("recordReadMetrics: the window's records that came from Firehose error output, zero included", () => {
   const recorder = memoryRecorder<MonitoringMetricName>();
-  const read = { captureObjects: 3, errorOutputObjects: 2, errorOutputRecords: 180, feedbackObjects: 1, unparsable: 0, invalid: 0, outsideWindow: 0 };
+  const read = {
+    captureObjects: 3,
+    errorOutputObjects: 2,
+    errorOutputRecords: 180,
+    feedbackObjects: 1,
+    unparsable: 0,
+    invalid: 0,
+    outsideWindow: 0,
+  };
   recordReadMetrics(recorder, 'iris', read);
   recordReadMetrics(recorder, 'iris', { ...read, errorOutputObjects: 0, errorOutputRecords: 0 });
-  expect(recorder.records).toEqual([180, 0].map((value) => ({ name: 'ErrorOutputRecords', unit: 'Count', value, dimensions: { model: 'iris' } })));
+  expect(recorder.records).toEqual(
+    [180, 0].map((value) => ({ name: 'ErrorOutputRecords', unit: 'Count', value, dimensions: { model: 'iris' } })),
+  );
 });
 
 describe('StepFunctionsRetrainStarter', () => {
   const sfn = mockClient(SFNClient);
   beforeEach(() => sfn.reset());
-  const starter = new StepFunctionsRetrainStarter(new SFNClient({ region: 'us-east-1' }), 'arn:aws:states:us-east-1:123456789012:stateMachine:retrain');
+  const starter = new StepFunctionsRetrainStarter(
+    new SFNClient({ region: 'us-east-1' }),
+    'arn:aws:states:us-east-1:123456789012:stateMachine:retrain',
+  );
 
   test('starts the named execution with trigger drift and the report key (the state machine adds execution)', async () => {
     sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn:x', startDate: new Date() });
-    await expect(starter.start('iris', 'monitoring/iris/20260302T010000000Z.json', 'drift-iris-20260302T010000000Z')).resolves.toEqual({ started: true });
+    await expect(
+      starter.start('iris', 'monitoring/iris/20260302T010000000Z.json', 'drift-iris-20260302T010000000Z'),
+    ).resolves.toEqual({ started: true });
     const [call] = sfn.commandCalls(StartExecutionCommand);
-    expect(call.args[0].input).toMatchObject({ stateMachineArn: 'arn:aws:states:us-east-1:123456789012:stateMachine:retrain', name: 'drift-iris-20260302T010000000Z' });
-    expect(JSON.parse(call.args[0].input.input as string)).toEqual({ model: 'iris', trigger: 'drift', reportKey: 'monitoring/iris/20260302T010000000Z.json' });
+    expect(call.args[0].input).toMatchObject({
+      stateMachineArn: 'arn:aws:states:us-east-1:123456789012:stateMachine:retrain',
+      name: 'drift-iris-20260302T010000000Z',
+    });
+    expect(JSON.parse(call.args[0].input.input as string)).toEqual({
+      model: 'iris',
+      trigger: 'drift',
+      reportKey: 'monitoring/iris/20260302T010000000Z.json',
+    });
   });
 
   test('ExecutionAlreadyExists means this tick started it before (a retried invocation): started', async () => {
-    sfn.on(StartExecutionCommand).rejects(Object.assign(new Error('Execution already exists'), { name: 'ExecutionAlreadyExists' }));
+    sfn
+      .on(StartExecutionCommand)
+      .rejects(Object.assign(new Error('Execution already exists'), { name: 'ExecutionAlreadyExists' }));
     await expect(starter.start('iris', 'k', 'drift-iris-x')).resolves.toEqual({ started: true });
   });
 

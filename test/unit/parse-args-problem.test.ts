@@ -1,7 +1,11 @@
 import { parseArgs } from 'node:util';
 import { closestOption, parseArgsProblem } from '../../core/registry/parse-args-cli';
 
-const OPTIONS = { data: { type: 'string', multiple: true }, header: { type: 'boolean' }, weight: { type: 'string' } } as const;
+const OPTIONS = {
+  data: { type: 'string', multiple: true },
+  header: { type: 'boolean' },
+  weight: { type: 'string' },
+} as const;
 const KNOWN = Object.keys(OPTIONS);
 
 /** What parseArgs threw for these arguments, as the one line a CLI prints. */

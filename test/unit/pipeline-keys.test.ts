@@ -20,7 +20,13 @@ describe('pipeline key naming', () => {
   test('parses incoming/<model>/<file> and refuses anything else', () => {
     expect(parseIncomingKey('incoming/iris/batch 1.csv')).toEqual({ model: 'iris', file: 'batch 1.csv' });
     expect(parseIncomingKey('incoming/iris/2026/a.csv')).toEqual({ model: 'iris', file: '2026/a.csv' });
-    for (const key of ['incoming/iris/', 'incoming/iris', 'processed/iris/a.csv', 'incoming//a.csv', 'incoming/iris/dir/']) {
+    for (const key of [
+      'incoming/iris/',
+      'incoming/iris',
+      'processed/iris/a.csv',
+      'incoming//a.csv',
+      'incoming/iris/dir/',
+    ]) {
       expect(parseIncomingKey(key)).toBeUndefined();
     }
   });
@@ -37,7 +43,10 @@ describe('pipeline key naming', () => {
   });
 
   test('finds the processed copy of the same upload (etag and file) only', () => {
-    const keys = [processedKey('iris', 'a.csv', 'e1', at), processedKey('iris', 'b.csv', 'e2', new Date(at.getTime() + 1000))];
+    const keys = [
+      processedKey('iris', 'a.csv', 'e1', at),
+      processedKey('iris', 'b.csv', 'e2', new Date(at.getTime() + 1000)),
+    ];
     expect(findProcessedKey(keys, 'iris', 'a.csv', '"e1"')).toBe(keys[0]);
     expect(findProcessedKey(keys, 'iris', 'b.csv', 'e2')).toBe(keys[1]);
     expect(findProcessedKey(keys, 'iris', 'a.csv', 'e2')).toBeUndefined();

@@ -53,8 +53,12 @@ describe('pipeline step helpers', () => {
     const run = createStepRunner({} as StepDeps);
     await expect(run({ step: 'deploy' as never, input: {} })).rejects.toThrow(StepRequestError);
     await expect(run({ step: 'validate', input: null })).rejects.toThrow(/input must be a JSON object/);
-    await expect(run({ step: 'validate', input: { trigger: 'upload' } })).rejects.toThrow(/input.model must be a model name/);
-    await expect(run({ step: 'train', input: { model: 'iris', runId: 'r' } })).rejects.toThrow(/missing "dataManifestKey", "seed", "algorithm"/);
+    await expect(run({ step: 'validate', input: { trigger: 'upload' } })).rejects.toThrow(
+      /input.model must be a model name/,
+    );
+    await expect(run({ step: 'train', input: { model: 'iris', runId: 'r' } })).rejects.toThrow(
+      /missing "dataManifestKey", "seed", "algorithm"/,
+    );
     await expect(run({ step: 'record-failure', input: { state: {}, error: {} } })).rejects.toThrow(/input.state.model/);
   });
 });

@@ -4,7 +4,16 @@ import type { AliasMove, AliasRecord } from '../../core/registry/types';
 let clock = Date.parse('2025-03-01T00:00:00.000Z');
 function move(kind: AliasMove['kind'], version: number, previousVersion?: number): AliasMove {
   clock += 60_000;
-  return { model: 'iris', alias: 'champion', kind, version, previousVersion, movedAt: new Date(clock).toISOString(), actor: 'test', reason: 'test' };
+  return {
+    model: 'iris',
+    alias: 'champion',
+    kind,
+    version,
+    previousVersion,
+    movedAt: new Date(clock).toISOString(),
+    actor: 'test',
+    reason: 'test',
+  };
 }
 
 describe('alias history rules', () => {
@@ -39,7 +48,7 @@ describe('alias history rules', () => {
     expect(versionAt([b, a], at(b.movedAt, 1000))).toBe(2);
   });
 
-  it('stamps a move strictly after the alias\'s previous move, even when the clock lags', () => {
+  it("stamps a move strictly after the alias's previous move, even when the clock lags", () => {
     const previous = move('promote', 1);
     const lagging = new Date(Date.parse(previous.movedAt) - 5000);
     expect(Date.parse(nextMoveTime(lagging, previous))).toBe(Date.parse(previous.movedAt) + 1);
@@ -50,7 +59,15 @@ describe('alias history rules', () => {
   it('adds the current alias record when its history object is not there yet', () => {
     const first = move('promote', 1);
     const second = move('promote', 2, 1);
-    const current: AliasRecord = { model: 'iris', alias: 'champion', version: 2, previousVersion: 1, movedAt: second.movedAt, actor: 'test', reason: 'test' };
+    const current: AliasRecord = {
+      model: 'iris',
+      alias: 'champion',
+      version: 2,
+      previousVersion: 1,
+      movedAt: second.movedAt,
+      actor: 'test',
+      reason: 'test',
+    };
     expect(withCurrent([first], current)).toEqual([first, second]);
     expect(withCurrent([first, second], current)).toEqual([first, second]);
   });

@@ -6,7 +6,10 @@ import { predictionProblems, signatureProblems, smokeValue } from '../../core/re
 import { decodeManifest } from '../../core/registry/records';
 
 // A real manifest (scikit-learn model, one shared [N, 4] input); see test/fixtures/byom.
-const manifest = decodeManifest(readFileSync(join(__dirname, '..', 'fixtures', 'byom', 'manifest.json')), 'byom manifest');
+const manifest = decodeManifest(
+  readFileSync(join(__dirname, '..', 'fixtures', 'byom', 'manifest.json')),
+  'byom manifest',
+);
 const probabilities = (...p: number[]) => new ort.Tensor('float32', Float32Array.from(p), [1, p.length]);
 const labels = (...l: string[]) => new ort.Tensor('string', l, [l.length]);
 
@@ -17,13 +20,22 @@ describe('ONNX model validation rules', () => {
 
   it('accepts int64 labels of numeric classes', () => {
     const numeric = { ...manifest, classes: ['0', '1'] };
-    expect(predictionProblems(numeric, probabilities(0.4, 0.6), new ort.Tensor('int64', BigInt64Array.from([1n]), [1]))).toEqual([]);
+    expect(
+      predictionProblems(numeric, probabilities(0.4, 0.6), new ort.Tensor('int64', BigInt64Array.from([1n]), [1])),
+    ).toEqual([]);
   });
 
   it('names each problem with the prediction', () => {
-    expect(predictionProblems(manifest, probabilities(0.2, 0.3), labels('Iris-setosa'))).toEqual([expect.stringMatching(/shape \[1,2\], expected \[1,3\]/), expect.stringMatching(/do not sum to 1/)]);
-    expect(predictionProblems(manifest, probabilities(0.2, 0.3, 0.5), labels('rose'))).toEqual([expect.stringMatching(/label "rose" is not one of the classes/)]);
-    expect(predictionProblems(manifest, [{ 'Iris-setosa': 1 }], labels('Iris-setosa'))).toEqual([expect.stringMatching(/is not a tensor \(export it without ZipMap\)/)]);
+    expect(predictionProblems(manifest, probabilities(0.2, 0.3), labels('Iris-setosa'))).toEqual([
+      expect.stringMatching(/shape \[1,2\], expected \[1,3\]/),
+      expect.stringMatching(/do not sum to 1/),
+    ]);
+    expect(predictionProblems(manifest, probabilities(0.2, 0.3, 0.5), labels('rose'))).toEqual([
+      expect.stringMatching(/label "rose" is not one of the classes/),
+    ]);
+    expect(predictionProblems(manifest, [{ 'Iris-setosa': 1 }], labels('Iris-setosa'))).toEqual([
+      expect.stringMatching(/is not a tensor \(export it without ZipMap\)/),
+    ]);
   });
 
   it('reports inputs missing on either side, wrong dtypes and missing outputs', () => {
@@ -38,15 +50,36 @@ describe('ONNX model validation rules', () => {
       'model.onnx has no output "label" (it has "output_label")',
       'model.onnx has no output "probabilities" (it has "output_label")',
     ]);
-    const typed = { ...session, inputNames: ['X'], outputNames: ['label', 'probabilities'], inputMetadata: [{ ...session.inputMetadata[0], name: 'X', type: 'string' as const }] };
-    expect(signatureProblems(manifest, typed)).toEqual(['input "X" is string in model.onnx but float32 in the manifest']);
+    const typed = {
+      ...session,
+      inputNames: ['X'],
+      outputNames: ['label', 'probabilities'],
+      inputMetadata: [{ ...session.inputMetadata[0], name: 'X', type: 'string' as const }],
+    };
+    expect(signatureProblems(manifest, typed)).toEqual([
+      'input "X" is string in model.onnx but float32 in the manifest',
+    ]);
   });
 
   it('makes a smoke row from imputation values, ranges, first categories and fixed text', () => {
-    const feature = (f: Partial<ManifestFeature>): ManifestFeature => ({ name: 'f', type: 'numeric', input: 'f', missing: { policy: 'mean', value: 2.5 }, ...f });
+    const feature = (f: Partial<ManifestFeature>): ManifestFeature => ({
+      name: 'f',
+      type: 'numeric',
+      input: 'f',
+      missing: { policy: 'mean', value: 2.5 },
+      ...f,
+    });
     expect(smokeValue(feature({}))).toBe(2.5);
     expect(smokeValue(feature({ missing: { policy: 'empty', value: '' }, range: { min: 1, max: 3 } }))).toBe(2);
-    expect(smokeValue(feature({ type: 'categorical', categories: ['red', 'blue'], missing: { policy: 'most_frequent', value: 'blue' } }))).toBe('red');
+    expect(
+      smokeValue(
+        feature({
+          type: 'categorical',
+          categories: ['red', 'blue'],
+          missing: { policy: 'most_frequent', value: 'blue' },
+        }),
+      ),
+    ).toBe('red');
     expect(smokeValue(feature({ type: 'text', missing: { policy: 'empty', value: '' } }))).toBe('smoke test');
   });
 });

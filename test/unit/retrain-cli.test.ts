@@ -9,7 +9,12 @@ const ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:Retraining';
 async function retrain(argv: string[], env: NodeJS.ProcessEnv = { STATE_MACHINE_ARN: ARN }) {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await runRetrainCli(argv, env, { out: (t) => out.push(t), err: (t) => err.push(t), sleep: async () => undefined }, sfn as unknown as SFNClient);
+  const code = await runRetrainCli(
+    argv,
+    env,
+    { out: (t) => out.push(t), err: (t) => err.push(t), sleep: async () => undefined },
+    sfn as unknown as SFNClient,
+  );
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
 
@@ -29,8 +34,16 @@ describe('npm run retrain', () => {
 
   test('--wait follows the execution and exits 0 only when it succeeded', async () => {
     sfn.on(StartExecutionCommand).resolves({ executionArn: `${ARN}:x`, startDate: new Date() });
-    sfn.on(DescribeExecutionCommand).resolvesOnce({ status: 'RUNNING', executionArn: `${ARN}:x`, stateMachineArn: ARN, startDate: new Date() })
-      .resolves({ status: 'FAILED', error: 'States.TaskFailed', executionArn: `${ARN}:x`, stateMachineArn: ARN, startDate: new Date() });
+    sfn
+      .on(DescribeExecutionCommand)
+      .resolvesOnce({ status: 'RUNNING', executionArn: `${ARN}:x`, stateMachineArn: ARN, startDate: new Date() })
+      .resolves({
+        status: 'FAILED',
+        error: 'States.TaskFailed',
+        executionArn: `${ARN}:x`,
+        stateMachineArn: ARN,
+        startDate: new Date(),
+      });
     const r = await retrain(['iris', '--wait']);
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/FAILED: States.TaskFailed/);
@@ -47,10 +60,12 @@ describe('npm run retrain', () => {
   test('says where to find the state machine when STATE_MACHINE_ARN is not set', async () => {
     const r = await retrain(['iris'], {});
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/STATE_MACHINE_ARN is not set: export it from the MlopsPipeline stack's StateMachineArn output/);
+    expect(r.err).toMatch(
+      /STATE_MACHINE_ARN is not set: export it from the MlopsPipeline stack's StateMachineArn output/,
+    );
   });
 
-  test('execution names fit Step Functions\' rules', () => {
+  test("execution names fit Step Functions' rules", () => {
     expect(manualExecutionName('a'.repeat(64), new Date('2026-11-23T14:00:00.123Z'))).toMatch(/^[A-Za-z0-9_-]{1,80}$/);
   });
 });

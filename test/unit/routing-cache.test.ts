@@ -40,9 +40,20 @@ function setup() {
   const fake = fakeSource();
   const recorder = memoryRecorder();
   const logged: { level: string; message: string }[] = [];
-  const log = { info: (message: string) => logged.push({ level: 'info', message }), warn: (message: string) => logged.push({ level: 'warn', message }), error: (message: string) => logged.push({ level: 'error', message }) };
+  const log = {
+    info: (message: string) => logged.push({ level: 'info', message }),
+    warn: (message: string) => logged.push({ level: 'warn', message }),
+    error: (message: string) => logged.push({ level: 'error', message }),
+  };
   const changes: (RoutingDocument | undefined)[] = [];
-  const cache = new RoutingCache({ source: fake.source, ttlMs: TTL, recorder, log, now: () => clock.now, onChange: (_model, doc) => changes.push(doc) });
+  const cache = new RoutingCache({
+    source: fake.source,
+    ttlMs: TTL,
+    recorder,
+    log,
+    now: () => clock.now,
+    onChange: (_model, doc) => changes.push(doc),
+  });
   const errors = () => recorder.records.filter((r) => r.name === INFERENCE_METRICS.routingDocumentErrors);
   return { clock, cache, ...fake, recorder, logged, changes, errors };
 }
@@ -73,7 +84,11 @@ describe('RoutingCache', () => {
     write(undefined);
     clock.now += TTL;
     expect(await cache.get('iris')).toBeUndefined();
-    expect(changes.map((c) => (c ? { canary: c.canary?.version, shadow: c.shadow?.version } : null))).toEqual([{ canary: 2, shadow: undefined }, { canary: undefined, shadow: 3 }, null]);
+    expect(changes.map((c) => (c ? { canary: c.canary?.version, shadow: c.shadow?.version } : null))).toEqual([
+      { canary: 2, shadow: undefined },
+      { canary: undefined, shadow: 3 },
+      null,
+    ]);
   });
 
   test('a corrupt document is ignored and reported at every check (304s included) until it is fixed', async () => {
@@ -85,8 +100,12 @@ describe('RoutingCache', () => {
     expect(await cache.get('iris')).toBeUndefined();
     clock.now += TTL;
     expect(await cache.get('iris')).toBeUndefined();
-    expect(errors()).toEqual([1, 2].map(() => ({ name: 'RoutingDocumentErrors', unit: 'Count', value: 1, dimensions: { model: 'iris' } })));
-    expect(logged.filter((l) => l.level === 'error').map((l) => l.message)).toEqual(Array(2).fill('routing document ignored; the champion serves everything'));
+    expect(errors()).toEqual(
+      [1, 2].map(() => ({ name: 'RoutingDocumentErrors', unit: 'Count', value: 1, dimensions: { model: 'iris' } })),
+    );
+    expect(logged.filter((l) => l.level === 'error').map((l) => l.message)).toEqual(
+      Array(2).fill('routing document ignored; the champion serves everything'),
+    );
     write(JSON.stringify(document({ canary: { rolloutId: 'r2', version: 4, weight: 50, startedAt: 'now' } })));
     clock.now += TTL;
     expect((await cache.get('iris'))?.canary?.version).toBe(4);
@@ -110,7 +129,10 @@ describe('RoutingCache', () => {
     state.fail = new Error('connect ECONNREFUSED');
     clock.now += TTL;
     expect((await cache.get('iris'))?.canary?.version).toBe(2);
-    expect(logged.at(-1)).toEqual({ level: 'warn', message: 'routing document unreadable; the last one read still applies' });
+    expect(logged.at(-1)).toEqual({
+      level: 'warn',
+      message: 'routing document unreadable; the last one read still applies',
+    });
     const cold = setup();
     cold.state.fail = new Error('down');
     await expect(cold.cache.get('iris')).resolves.toBeUndefined();

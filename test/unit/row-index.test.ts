@@ -22,7 +22,9 @@ describe('row identities', () => {
   });
 
   test('a file that is not a sidecar is refused by name', () => {
-    expect(() => RowIdentitySet.decode(new Uint8Array(7), 'processed/m/a.rows')).toThrow(/processed\/m\/a\.rows is not a row identity file/);
+    expect(() => RowIdentitySet.decode(new Uint8Array(7), 'processed/m/a.rows')).toThrow(
+      /processed\/m\/a\.rows is not a row identity file/,
+    );
     expect(() => RowIdentitySet.fromIdentities(['xyz'])).toThrow(/not a row identity/);
   });
 
@@ -31,7 +33,9 @@ describe('row identities', () => {
     const b = RowIdentitySet.fromIdentities([2, 3].map((i) => rowIdentity(digest(i))));
     const union = RowIdentitySet.union([a, b, RowIdentitySet.empty()]);
     expect(union.size).toBe(3);
-    expect([...union.identities()]).toEqual([...RowIdentitySet.fromIdentities([1, 2, 3].map((i) => rowIdentity(digest(i)))).identities()]);
+    expect([...union.identities()]).toEqual([
+      ...RowIdentitySet.fromIdentities([1, 2, 3].map((i) => rowIdentity(digest(i)))).identities(),
+    ]);
   });
 
   test('deduplicate keeps first occurrences of new rows and counts both kinds of duplicate', () => {

@@ -12,7 +12,13 @@ const MANIFEST = {
   classes: ['no', 'yes'],
   features: [
     { name: 'amount', type: 'numeric', input: 'amount', missing: { policy: 'mean', value: 10 } },
-    { name: 'country', type: 'categorical', input: 'country', missing: { policy: 'most_frequent', value: 'DE' }, categories: ['DE', 'FR'] },
+    {
+      name: 'country',
+      type: 'categorical',
+      input: 'country',
+      missing: { policy: 'most_frequent', value: 'DE' },
+      categories: ['DE', 'FR'],
+    },
   ],
   inputs: [],
   outputs: { label: 'label', probabilities: 'probabilities' },
@@ -22,7 +28,9 @@ const sagemaker = mockClient(SageMakerRuntimeClient);
 const json = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
 
 async function predictor() {
-  return new SageMakerBackend(new SageMakerRuntimeClient({ region: 'eu-west-1' }), 'big-endpoint').open({ manifest: MANIFEST });
+  return new SageMakerBackend(new SageMakerRuntimeClient({ region: 'eu-west-1' }), 'big-endpoint').open({
+    manifest: MANIFEST,
+  });
 }
 
 beforeEach(() => sagemaker.reset());
@@ -30,16 +38,36 @@ beforeEach(() => sagemaker.reset());
 describe('SageMakerBackend', () => {
   it('sends {"instances": [...]} by feature name and reads {"probabilities": [[...]]}', async () => {
     // Prepare
-    sagemaker.on(InvokeEndpointCommand).resolves({ Body: json({ probabilities: [[0.2, 0.8], [0.9, 0.1]] }) as never, ContentType: 'application/json' });
+    sagemaker.on(InvokeEndpointCommand).resolves({
+      Body: json({
+        probabilities: [
+          [0.2, 0.8],
+          [0.9, 0.1],
+        ],
+      }) as never,
+      ContentType: 'application/json',
+    });
     // Act
-    const probabilities = await (await predictor()).predict([{ amount: 12.5, country: 'FR' }, { amount: null, country: null }]);
+    const probabilities = await (
+      await predictor()
+    ).predict([
+      { amount: 12.5, country: 'FR' },
+      { amount: null, country: null },
+    ]);
     // Assess
-    expect(probabilities).toEqual([[0.2, 0.8], [0.9, 0.1]]);
+    expect(probabilities).toEqual([
+      [0.2, 0.8],
+      [0.9, 0.1],
+    ]);
     expect(toPredictions(MANIFEST.classes, probabilities).map((p) => p.label)).toEqual(['yes', 'no']);
     const calls = sagemaker.commandCalls(InvokeEndpointCommand);
     expect(calls).toHaveLength(1);
     const input = calls[0].args[0].input;
-    expect(input).toMatchObject({ EndpointName: 'big-endpoint', ContentType: 'application/json', Accept: 'application/json' });
+    expect(input).toMatchObject({
+      EndpointName: 'big-endpoint',
+      ContentType: 'application/json',
+      Accept: 'application/json',
+    });
     expect(JSON.parse(new TextDecoder().decode(input.Body as Uint8Array))).toEqual({
       instances: [
         { amount: 12.5, country: 'FR' },
@@ -58,10 +86,23 @@ describe('SageMakerBackend', () => {
     ['no probabilities', json({ predictions: [1] })],
     ['too few rows', json({ probabilities: [[0.5, 0.5]] })],
     ['a row without one probability per class', json({ probabilities: [[1], [0.5, 0.5]] })],
-    ['strings for numbers', json({ probabilities: [['0.5', '0.5'], [0.5, 0.5]] })],
+    [
+      'strings for numbers',
+      json({
+        probabilities: [
+          ['0.5', '0.5'],
+          [0.5, 0.5],
+        ],
+      }),
+    ],
   ])('fails with BackendError when the endpoint answers %s', async (_case, body) => {
     sagemaker.on(InvokeEndpointCommand).resolves({ Body: body as never });
-    await expect((await predictor()).predict([{ amount: 1, country: 'DE' }, { amount: 2, country: 'FR' }])).rejects.toThrow(BackendError);
+    await expect(
+      (await predictor()).predict([
+        { amount: 1, country: 'DE' },
+        { amount: 2, country: 'FR' },
+      ]),
+    ).rejects.toThrow(BackendError);
   });
 
   it('does not need model.onnx: the endpoint holds the model', () => {

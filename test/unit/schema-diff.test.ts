@@ -1,5 +1,13 @@
 import type { FeatureType, ManifestFeature } from '../../core/manifest';
-import { classesDiffer, describeSchemaDiff, differingParts, diffSchemas, featuresDiffer, type ModelSchema, schemasDiffer } from '../../core/registry/schema-diff';
+import {
+  classesDiffer,
+  describeSchemaDiff,
+  differingParts,
+  diffSchemas,
+  featuresDiffer,
+  type ModelSchema,
+  schemasDiffer,
+} from '../../core/registry/schema-diff';
 import { decodeAliasMove, decodeAliasRecord } from '../../core/registry/records';
 import { SchemaMismatchError } from '../../core/registry/types';
 
@@ -19,7 +27,13 @@ const iris: ModelSchema = {
 const ai4i2020: ModelSchema = {
   features: [
     feature('Type', 'categorical', ['H', 'L', 'M']),
-    ...['Air temperature [K]', 'Process temperature [K]', 'Rotational speed [rpm]', 'Torque [Nm]', 'Tool wear [min]'].map((n) => feature(n, 'numeric')),
+    ...[
+      'Air temperature [K]',
+      'Process temperature [K]',
+      'Rotational speed [rpm]',
+      'Torque [Nm]',
+      'Tool wear [min]',
+    ].map((n) => feature(n, 'numeric')),
   ],
   classes: ['0', '1'],
 };
@@ -50,7 +64,11 @@ describe('schema diff', () => {
       'Tool wear [min]:numeric',
     ]);
     expect(diff.retyped).toEqual([]);
-    expect([featuresDiffer(diff), classesDiffer(diff), differingParts(diff)]).toEqual([true, true, 'features and classes']);
+    expect([featuresDiffer(diff), classesDiffer(diff), differingParts(diff)]).toEqual([
+      true,
+      true,
+      'features and classes',
+    ]);
     expect(describeSchemaDiff(diff)).toBe(
       'missing sepal_length (numeric), sepal_width (numeric), petal_length (numeric), petal_width (numeric); ' +
         'extra Type (categorical), Air temperature [K] (numeric), Process temperature [K] (numeric), Rotational speed [rpm] (numeric), Torque [Nm] (numeric), Tool wear [min] (numeric); ' +
@@ -59,7 +77,12 @@ describe('schema diff', () => {
   });
 
   it('names a feature whose type changed, with both types', () => {
-    const version: ModelSchema = { ...iris, features: iris.features.map((f) => (f.name === 'petal_width' ? feature('petal_width', 'categorical', ['thin', 'wide']) : f)) };
+    const version: ModelSchema = {
+      ...iris,
+      features: iris.features.map((f) =>
+        f.name === 'petal_width' ? feature('petal_width', 'categorical', ['thin', 'wide']) : f,
+      ),
+    };
     const diff = diffSchemas(version, iris);
     expect(diff.retyped).toEqual([{ name: 'petal_width', type: 'categorical', championType: 'numeric' }]);
     expect(differingParts(diff)).toBe('features');
@@ -67,22 +90,34 @@ describe('schema diff', () => {
   });
 
   it('tells a class added or dropped apart from a feature change', () => {
-    const diff = diffSchemas({ ...iris, classes: ['Iris-setosa', 'Iris-versicolor', 'Iris-virginica', 'Iris-arctica'] }, iris);
+    const diff = diffSchemas(
+      { ...iris, classes: ['Iris-setosa', 'Iris-versicolor', 'Iris-virginica', 'Iris-arctica'] },
+      iris,
+    );
     expect([featuresDiffer(diff), classesDiffer(diff), differingParts(diff)]).toEqual([false, true, 'classes']);
     expect(describeSchemaDiff(diff)).toBe('extra classes Iris-arctica');
-    expect(describeSchemaDiff(diffSchemas(iris, { ...iris, classes: [...IRIS_CLASSES, 'Iris-arctica'] }))).toBe('missing classes Iris-arctica');
+    expect(describeSchemaDiff(diffSchemas(iris, { ...iris, classes: [...IRIS_CLASSES, 'Iris-arctica'] }))).toBe(
+      'missing classes Iris-arctica',
+    );
   });
 
   it('cuts long lists after the limit, saying how many more', () => {
-    const wide: ModelSchema = { features: Array.from({ length: 25 }, (_, i) => feature(`f${i}`, 'numeric')), classes: IRIS_CLASSES };
-    expect(describeSchemaDiff(diffSchemas(wide, iris), 3)).toBe('missing sepal_length (numeric), sepal_width (numeric), petal_length (numeric) and 1 more; extra f0 (numeric), f1 (numeric), f2 (numeric) and 22 more');
+    const wide: ModelSchema = {
+      features: Array.from({ length: 25 }, (_, i) => feature(`f${i}`, 'numeric')),
+      classes: IRIS_CLASSES,
+    };
+    expect(describeSchemaDiff(diffSchemas(wide, iris), 3)).toBe(
+      'missing sepal_length (numeric), sepal_width (numeric), petal_length (numeric) and 1 more; extra f0 (numeric), f1 (numeric), f2 (numeric) and 22 more',
+    );
   });
 
   it('makes an error that names the model, both versions and the differences in one line', () => {
     const error = new SchemaMismatchError('iris', 4, 2, diffSchemas(ai4i2020, iris));
     expect(error.name).toBe('SchemaMismatchError');
     expect(error).toBeInstanceOf(Error);
-    expect(error.message).toMatch(/^iris v4's features and classes differ from champion v2's: missing sepal_length \(numeric\), .*; extra Type \(categorical\), /);
+    expect(error.message).toMatch(
+      /^iris v4's features and classes differ from champion v2's: missing sepal_length \(numeric\), .*; extra Type \(categorical\), /,
+    );
     expect(error.message).not.toContain('\n');
     expect(new SchemaMismatchError('iris', undefined, 2, diffSchemas({ ...iris, classes: ['a'] }, iris)).message).toBe(
       "the new iris version's classes differ from champion v2's: missing classes Iris-setosa, Iris-versicolor, Iris-virginica; extra classes a",
@@ -92,7 +127,15 @@ describe('schema diff', () => {
 
 describe('schema changes in alias records', () => {
   const bytes = (value: unknown) => Buffer.from(JSON.stringify(value));
-  const before = { model: 'iris', alias: 'champion', version: 2, previousVersion: 1, movedAt: '2025-01-01T00:00:00.000Z', actor: 'alice', reason: 'better' };
+  const before = {
+    model: 'iris',
+    alias: 'champion',
+    version: 2,
+    previousVersion: 1,
+    movedAt: '2025-01-01T00:00:00.000Z',
+    actor: 'alice',
+    reason: 'better',
+  };
 
   it('reads records written before the schema guard (no schemaChange)', () => {
     expect(decodeAliasRecord(bytes(before), 'old alias')).toEqual(before);
@@ -101,7 +144,11 @@ describe('schema changes in alias records', () => {
 
   it('keeps the schema change a move recorded, and refuses a malformed one', () => {
     const schemaChange = { championVersion: 1, differences: 'extra Type (categorical)', reason: 'ticket 12' };
-    expect(decodeAliasMove(bytes({ ...before, kind: 'promote', schemaChange }), 'move')).toMatchObject({ schemaChange });
-    expect(() => decodeAliasRecord(bytes({ ...before, schemaChange: { reason: 'no version' } }), 'bad alias')).toThrow(/bad alias is not valid: schemaChange\.championVersion/);
+    expect(decodeAliasMove(bytes({ ...before, kind: 'promote', schemaChange }), 'move')).toMatchObject({
+      schemaChange,
+    });
+    expect(() => decodeAliasRecord(bytes({ ...before, schemaChange: { reason: 'no version' } }), 'bad alias')).toThrow(
+      /bad alias is not valid: schemaChange\.championVersion/,
+    );
   });
 });

@@ -12,7 +12,10 @@ const load = (name: keyof typeof DATASETS) => loadTable(datasetPaths(DATASETS[na
 
 describe('inferSchema', () => {
   test('finds numeric, categorical and identifier columns (ai4i2020)', () => {
-    const schema = inferSchema(load('ai4i2020'), { label: 'Machine failure', exclude: ['TWF', 'HDF', 'PWF', 'OSF', 'RNF'] });
+    const schema = inferSchema(load('ai4i2020'), {
+      label: 'Machine failure',
+      exclude: ['TWF', 'HDF', 'PWF', 'OSF', 'RNF'],
+    });
     const types = Object.fromEntries(schema.features.map((f) => [f.name, f.type]));
     expect(types).toEqual({
       Type: 'categorical',
@@ -55,7 +58,9 @@ describe('inferSchema', () => {
     const rows = ['x,label', ...Array.from({ length: 40 }, (_, i) => `${i * 1.5},${i % 2 ? 'a' : 'b'}`)];
     rows[18] = 'abc,a';
     const table = loadTable([files.write('typo.csv', rows.join('\n'))]);
-    expect(() => inferSchema(table, { label: 'label' })).toThrow(/typo\.csv: line 19, column "x": "abc" is not a number/);
+    expect(() => inferSchema(table, { label: 'label' })).toThrow(
+      /typo\.csv: line 19, column "x": "abc" is not a number/,
+    );
     expect(() => inferSchema(table, { label: 'label', types: { x: 'numeric' } })).toThrow(DataError);
   });
 
@@ -73,7 +78,9 @@ describe('readLabels', () => {
 
   test('fails on a label column with one class', () => {
     const table = loadTable([files.write('one.csv', 'x,label\n1,a\n2,a\n3,a\n')]);
-    expect(() => readLabels(table, 'label')).toThrow(/the label "label" has only one class \(a\); a classifier needs at least two/);
+    expect(() => readLabels(table, 'label')).toThrow(
+      /the label "label" has only one class \(a\); a classifier needs at least two/,
+    );
   });
 
   test('fails on a missing label, naming the line', () => {

@@ -10,7 +10,11 @@ describe('pickBest', () => {
   });
 
   test('among scores within 0.001 of the best, the fewest parameters win, even when listed later', () => {
-    const pick = pickBest([c('rf', 0.951, 12400), c('lr', 0.9502, 15), c('nb', 0.9, 3)], TIE_TOLERANCE, 'validation macro F1');
+    const pick = pickBest(
+      [c('rf', 0.951, 12400), c('lr', 0.9502, 15), c('nb', 0.9, 3)],
+      TIE_TOLERANCE,
+      'validation macro F1',
+    );
     expect(pick).toMatchObject({ index: 1, tied: [0, 1], tieBreak: true });
     expect(pick.reason).toBe('rf and lr tie within 0.001 on validation macro F1; lr chosen: 15 parameters vs 12,400');
   });

@@ -3,9 +3,25 @@ import { compareWithShadow } from '../../lambdas/inference/shadow';
 const CLASSES = ['a', 'b', 'c'];
 
 describe('compareWithShadow', () => {
-  test('agreement is the share of rows with the same label; the delta is the mean of each row\'s largest probability difference', () => {
-    const served = { classes: CLASSES, probabilities: [[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.3, 0.3, 0.4], [1, 0, 0]] };
-    const shadow = { classes: CLASSES, probabilities: [[0.6, 0.3, 0.1], [0.5, 0.4, 0.1], [0.3, 0.3, 0.4], [0.5, 0.5, 0]] };
+  test("agreement is the share of rows with the same label; the delta is the mean of each row's largest probability difference", () => {
+    const served = {
+      classes: CLASSES,
+      probabilities: [
+        [0.7, 0.2, 0.1],
+        [0.1, 0.8, 0.1],
+        [0.3, 0.3, 0.4],
+        [1, 0, 0],
+      ],
+    };
+    const shadow = {
+      classes: CLASSES,
+      probabilities: [
+        [0.6, 0.3, 0.1],
+        [0.5, 0.4, 0.1],
+        [0.3, 0.3, 0.4],
+        [0.5, 0.5, 0],
+      ],
+    };
     const result = compareWithShadow(served, shadow);
     // labels: a/a, b/a, c/c, a/a (a tie goes to the first class, as in the answer)
     expect(result.agreement).toBe(0.75);
@@ -27,6 +43,8 @@ describe('compareWithShadow', () => {
   });
 
   test('fails when the shadow scored another number of rows', () => {
-    expect(() => compareWithShadow({ classes: CLASSES, probabilities: [[1, 0, 0]] }, { classes: CLASSES, probabilities: [] })).toThrow(/0 rows for 1/);
+    expect(() =>
+      compareWithShadow({ classes: CLASSES, probabilities: [[1, 0, 0]] }, { classes: CLASSES, probabilities: [] }),
+    ).toThrow(/0 rows for 1/);
   });
 });

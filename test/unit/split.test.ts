@@ -1,25 +1,46 @@
 import type { RawTable } from '../../core/data/load';
 import { labelledSplit } from '../../training/train';
-import { canonicalRow, contentSplit, rowDigest, sameSplit, SPLIT_SCHEME, splitPart, splitRecord, tableDigests } from '../../training/split';
+import {
+  canonicalRow,
+  contentSplit,
+  rowDigest,
+  sameSplit,
+  SPLIT_SCHEME,
+  splitPart,
+  splitRecord,
+  tableDigests,
+} from '../../training/split';
 
 /** A table of `n` distinct rows, 3% of them class "1" (the rare class). */
 function table(n: number, columns = ['x', 'y', 'label']): RawTable {
   const rows = Array.from({ length: n }, (_, i) => {
-    const byName: Record<string, string> = { x: String(i), y: String((i * 7919) % 1000), label: i % 100 < 3 ? '1' : '0' };
+    const byName: Record<string, string> = {
+      x: String(i),
+      y: String((i * 7919) % 1000),
+      label: i % 100 < 3 ? '1' : '0',
+    };
     return columns.map((c) => byName[c]);
   });
-  return { columns, rows, origin: rows.map((_, i) => ({ file: 0, line: i + 1 })), sources: [], format: { delimiter: ',', header: true, quoting: true } };
+  return {
+    columns,
+    rows,
+    origin: rows.map((_, i) => ({ file: 0, line: i + 1 })),
+    sources: [],
+    format: { delimiter: ',', header: true, quoting: true },
+  };
 }
 
 const partOfEveryRow = (t: RawTable, seed: number) => {
   const { split, digests } = labelledSplit(t, { label: 'label' }, seed);
   const part = new Map<string, string>();
-  for (const name of ['train', 'validation', 'holdout'] as const) for (const r of split[name]) part.set(digests[r], name);
+  for (const name of ['train', 'validation', 'holdout'] as const)
+    for (const r of split[name]) part.set(digests[r], name);
   return part;
 };
 
 /** Whether `k` successes of `n` draws at probability `p` lie in the two-sided 99.9% interval (normal approximation). */
-const withinBinomial = (k: number, n: number, p: number) => Math.abs(k - n * p) <= 3.29 * Math.sqrt(n * p * (1 - p)) + 1;
+const withinBinomial = (k: number, n: number, p: number) =>
+  Math.abs(k - n * p) <= 3.29 * Math.sqrt(n * p * (1 - p)) + 1;
 
 describe('content split', () => {
   test('puts the same row in the same part in every run, whatever the other rows and their order', () => {
@@ -79,10 +100,19 @@ describe('content split', () => {
     expect(labelledSplit(t, { label: 'label' }, 43).split.holdout).not.toEqual(a);
     // An excluded column (an id) does not make rows distinct, so two rows differing only there are one row.
     const record = splitRecord(['id', 'x', 'label'], ['id'], 42);
-    expect(tableDigests({ ...t, columns: ['id', 'x', 'label'], rows: [['1', '5', 'a'], ['2', '5', 'a']] }, record)).toEqual([
-      rowDigest(['label', 'x'], ['a', '5']),
-      rowDigest(['label', 'x'], ['a', '5']),
-    ]);
+    expect(
+      tableDigests(
+        {
+          ...t,
+          columns: ['id', 'x', 'label'],
+          rows: [
+            ['1', '5', 'a'],
+            ['2', '5', 'a'],
+          ],
+        },
+        record,
+      ),
+    ).toEqual([rowDigest(['label', 'x'], ['a', '5']), rowDigest(['label', 'x'], ['a', '5'])]);
   });
 
   test('treats every missing token alike and trims values, but keeps numbers as written', () => {
@@ -93,7 +123,12 @@ describe('content split', () => {
 
   test('a split record names its scheme; records agree only on the same scheme, seed, holdout share and columns', () => {
     const record = splitRecord(['x', 'label'], undefined, 42);
-    expect(record).toEqual({ scheme: SPLIT_SCHEME, seed: 42, fractions: { validation: 0.2, holdout: 0.2 }, columns: ['label', 'x'] });
+    expect(record).toEqual({
+      scheme: SPLIT_SCHEME,
+      seed: 42,
+      fractions: { validation: 0.2, holdout: 0.2 },
+      columns: ['label', 'x'],
+    });
     expect(sameSplit(record, record)).toBe(true);
     expect(sameSplit({ ...record, seed: 1 }, record)).toBe(false);
     expect(sameSplit({ ...record, fractions: { validation: 0.2, holdout: 0.3 } }, record)).toBe(false);

@@ -1,6 +1,13 @@
 import { App, Stack } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import type { CandidateResult, EvaluationResult, PrepareResult, StepRequest, TrainItem, ValidationResult } from '../../core/pipeline/contract';
+import type {
+  CandidateResult,
+  EvaluationResult,
+  PrepareResult,
+  StepRequest,
+  TrainItem,
+  ValidationResult,
+} from '../../core/pipeline/contract';
 import { RetrainingPipeline } from '../../lib/constructs/retraining-pipeline';
 import { type JsonValue, placeholderArn, renderedDefinition, runStateMachine } from '../../local/state-machine';
 
@@ -15,7 +22,11 @@ function synthesise() {
     modelBucket: new s3.Bucket(stack, 'ModelBucket'),
     models: [{ name: 'iris' }],
   });
-  return { definition: renderedDefinition(stack, pipeline.stateMachine), fnArn: placeholderArn(stack, pipeline.fn), topicArn: placeholderArn(stack, pipeline.topic) };
+  return {
+    definition: renderedDefinition(stack, pipeline.stateMachine),
+    fnArn: placeholderArn(stack, pipeline.fn),
+    topicArn: placeholderArn(stack, pipeline.topic),
+  };
 }
 
 const candidate = (algorithm: string, f1: number): CandidateResult => ({
@@ -31,17 +42,39 @@ const candidate = (algorithm: string, f1: number): CandidateResult => ({
 });
 
 /** A small stand-in for lambdas/pipeline: contract-shaped results, and a record of every call. */
-function fakeSteps(options: { validation?: ValidationResult; promote?: boolean; failing?: string; errorName?: string } = {}) {
+function fakeSteps(
+  options: { validation?: ValidationResult; promote?: boolean; failing?: string; errorName?: string } = {},
+) {
   const calls: StepRequest[] = [];
   const dispatch = async (payload: JsonValue): Promise<unknown> => {
     const request = payload as unknown as StepRequest;
     calls.push(request);
-    if (request.step === options.failing) throw Object.assign(new Error(`${request.step} hit a Lambda service error`), { name: options.errorName ?? 'Lambda.ServiceException' });
+    if (request.step === options.failing)
+      throw Object.assign(new Error(`${request.step} hit a Lambda service error`), {
+        name: options.errorName ?? 'Lambda.ServiceException',
+      });
     switch (request.step) {
       case 'validate':
-        return options.validation ?? { status: 'clean', processedKey: 'processed/iris/a.csv', reportKey: 'processed/iris/a.report.json', dataSha256: 'abc', rows: 150, duplicateRows: 0 };
+        return (
+          options.validation ?? {
+            status: 'clean',
+            processedKey: 'processed/iris/a.csv',
+            reportKey: 'processed/iris/a.report.json',
+            dataSha256: 'abc',
+            rows: 150,
+            duplicateRows: 0,
+          }
+        );
       case 'prepare':
-        return { runId: 'run-1', dataManifestKey: 'runs/iris/run-1/data.json', dataSha256: 'abc', files: 1, rows: 150, algorithms: ['lr', 'gbdt'], seed: 42 } satisfies PrepareResult;
+        return {
+          runId: 'run-1',
+          dataManifestKey: 'runs/iris/run-1/data.json',
+          dataSha256: 'abc',
+          files: 1,
+          rows: 150,
+          algorithms: ['lr', 'gbdt'],
+          seed: 42,
+        } satisfies PrepareResult;
       case 'train': {
         const item = request.input as TrainItem;
         return candidate(item.algorithm, item.algorithm === 'gbdt' ? 0.97 : 0.93);
@@ -93,12 +126,21 @@ describe('runStateMachine with the synthesised retraining pipeline', () => {
     expect(result.status).toBe('SUCCEEDED');
     expect(steps.steps()).toEqual(['validate', 'prepare', 'train', 'train', 'evaluate', 'register']);
     expect(entered).toContain('RegisterChampion');
-    expect(steps.calls[0].input).toEqual({ ...upload, model: 'iris', execution: 'exec-1', startedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) });
+    expect(steps.calls[0].input).toEqual({
+      ...upload,
+      model: 'iris',
+      execution: 'exec-1',
+      startedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+    });
     const output = (result as { output: Record<string, unknown> }).output;
     expect(output.registration).toEqual({ version: 3, alias: 'champion', promoted: true });
     expect(output.candidates).toHaveLength(2);
     expect(notices).toHaveLength(1);
-    expect(notices[0]).toMatchObject({ TopicArn: topicArn, Subject: 'Retraining finished', Message: { model: 'iris', execution: 'exec-1', registration: { alias: 'champion' } } });
+    expect(notices[0]).toMatchObject({
+      TopicArn: topicArn,
+      Subject: 'Retraining finished',
+      Message: { model: 'iris', execution: 'exec-1', registration: { alias: 'champion' } },
+    });
   });
 
   test('the Map trains once per algorithm with the TrainItem the contract defines', async () => {
@@ -117,12 +159,27 @@ describe('runStateMachine with the synthesised retraining pipeline', () => {
     expect(result.status).toBe('SUCCEEDED');
     expect(entered).toContain('RegisterChallenger');
     expect(entered).not.toContain('ModelFromKey');
-    expect(steps.calls[0].input).toEqual({ model: 'iris', trigger: 'schedule', execution: 'exec-1', startedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) });
-    expect((result as { output: Record<string, unknown> }).output.registration).toEqual({ version: 3, alias: 'challenger', promoted: false });
+    expect(steps.calls[0].input).toEqual({
+      model: 'iris',
+      trigger: 'schedule',
+      execution: 'exec-1',
+      startedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+    });
+    expect((result as { output: Record<string, unknown> }).output.registration).toEqual({
+      version: 3,
+      alias: 'challenger',
+      promoted: false,
+    });
   });
 
   test('an upload holding only rows already processed ends Succeeded in NoNewData, without training or a notice', async () => {
-    const validation: ValidationResult = { status: 'no-new-data', reportKey: 'processed/iris/a.report.json', rowsIn: 150, duplicateRows: 150, runKey: 'runs/iris/exec-1/no-new-data.json' };
+    const validation: ValidationResult = {
+      status: 'no-new-data',
+      reportKey: 'processed/iris/a.report.json',
+      rowsIn: 150,
+      duplicateRows: 150,
+      runKey: 'runs/iris/exec-1/no-new-data.json',
+    };
     const steps = fakeSteps({ validation });
     const { result, notices, entered } = await run(upload, steps);
     expect(result.status).toBe('SUCCEEDED');
@@ -132,7 +189,9 @@ describe('runStateMachine with the synthesised retraining pipeline', () => {
   });
 
   test('a folder marker ends Succeeded in Ignored, without training', async () => {
-    const steps = fakeSteps({ validation: { status: 'ignored', reason: 'incoming/iris/ is a folder marker, not a data file' } });
+    const steps = fakeSteps({
+      validation: { status: 'ignored', reason: 'incoming/iris/ is a folder marker, not a data file' },
+    });
     const { result, entered } = await run({ ...upload, key: 'incoming/iris/' }, steps);
     expect(result.status).toBe('SUCCEEDED');
     expect(entered).toContain('Ignored');
@@ -140,13 +199,21 @@ describe('runStateMachine with the synthesised retraining pipeline', () => {
   });
 
   test('a quarantined upload ends Succeeded in Quarantined after the quarantine notice, without training (bad data is not a failed run)', async () => {
-    const validation: ValidationResult = { status: 'quarantined', quarantineKey: 'quarantine/iris/a.csv', reportKey: 'quarantine/iris/a.report.json', problems: ['column x is missing'] };
+    const validation: ValidationResult = {
+      status: 'quarantined',
+      quarantineKey: 'quarantine/iris/a.csv',
+      reportKey: 'quarantine/iris/a.report.json',
+      problems: ['column x is missing'],
+    };
     const steps = fakeSteps({ validation });
     const { result, notices } = await run(upload, steps);
     expect(result.status).toBe('SUCCEEDED');
     expect(steps.steps()).toEqual(['validate']);
     expect(notices).toHaveLength(1);
-    expect(notices[0]).toMatchObject({ Subject: 'Upload quarantined', Message: { model: 'iris', quarantineKey: 'quarantine/iris/a.csv', problems: ['column x is missing'] } });
+    expect(notices[0]).toMatchObject({
+      Subject: 'Upload quarantined',
+      Message: { model: 'iris', quarantineKey: 'quarantine/iris/a.csv', problems: ['column x is missing'] },
+    });
   });
 
   test('a step that keeps failing is retried, then recorded, notified and the run fails with its error', async () => {
@@ -155,11 +222,14 @@ describe('runStateMachine with the synthesised retraining pipeline', () => {
     expect(result).toMatchObject({ status: 'FAILED', error: 'Lambda.ServiceException' });
     expect(steps.steps().filter((s) => s === 'evaluate')).toHaveLength(4);
     const record = steps.calls.find((c) => c.step === 'record-failure');
-    expect(record?.input).toMatchObject({ state: { model: 'iris', execution: 'exec-1' }, error: { Error: 'Lambda.ServiceException' } });
+    expect(record?.input).toMatchObject({
+      state: { model: 'iris', execution: 'exec-1' },
+      error: { Error: 'Lambda.ServiceException' },
+    });
     expect(notices.map((n) => n.Subject)).toEqual(['Retraining failed']);
   });
 
-  test('a step\'s own error is not retried: it goes straight to the failure path', async () => {
+  test("a step's own error is not retried: it goes straight to the failure path", async () => {
     const steps = fakeSteps({ failing: 'prepare', errorName: 'DataContractError' });
     const { result } = await run(upload, steps);
     expect(result).toMatchObject({ status: 'FAILED', error: 'DataContractError' });
@@ -175,6 +245,8 @@ describe('runStateMachine with the synthesised retraining pipeline', () => {
   });
 
   test('fails fast when a Task resource has no local handler', async () => {
-    await expect(runStateMachine(definition, upload, { taskHandlers: { [SNS_PUBLISH]: async () => ({}) } })).rejects.toThrow(/Task state "Validate" uses .* which has no local handler/);
+    await expect(
+      runStateMachine(definition, upload, { taskHandlers: { [SNS_PUBLISH]: async () => ({}) } }),
+    ).rejects.toThrow(/Task state "Validate" uses .* which has no local handler/);
   });
 });

@@ -13,7 +13,9 @@ describe('--missing-category', () => {
 
   test('refuses anything else, naming the choices', () => {
     expect(() => parseTrainCommand([...base, '--missing-category', 'mode'])).toThrow(UsageError);
-    expect(() => parseTrainCommand([...base, '--missing-category', 'mode'])).toThrow('--missing-category must be own or most-frequent, got "mode"');
+    expect(() => parseTrainCommand([...base, '--missing-category', 'mode'])).toThrow(
+      '--missing-category must be own or most-frequent, got "mode"',
+    );
   });
 
   test('is documented in --help with its default', () => {

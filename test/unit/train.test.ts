@@ -21,7 +21,8 @@ function constant(algorithm: AlgorithmName, predicts: number, parameters = 1): T
         algorithm,
         params,
         nClasses: train.nClasses,
-        predictProba: (x) => Float64Array.from({ length: x.rows * train.nClasses }, (_, i) => (i % train.nClasses === predicts ? 1 : 0)),
+        predictProba: (x) =>
+          Float64Array.from({ length: x.rows * train.nClasses }, (_, i) => (i % train.nClasses === predicts ? 1 : 0)),
         parameterCount: () => parameters,
         toOnnx: () => {
           throw new Error('a stub is not exported');
@@ -43,7 +44,10 @@ function disagreeingRankings(poolRows: number, holdoutRows: number): RawTable {
   for (let i = 0; i < 2 * n; i++) lines.push(`${i},a`, `${i},b`);
   const everything = loadTable([files.write(`candidates-${n}.csv`, lines.join('\n'))]);
   const { split } = labelledSplit(everything, { label: 'label' }, 42);
-  const pick = (rows: Int32Array, label: string, count: number) => Array.from(rows).filter((r) => everything.rows[r][1] === label).slice(0, count);
+  const pick = (rows: Int32Array, label: string, count: number) =>
+    Array.from(rows)
+      .filter((r) => everything.rows[r][1] === label)
+      .slice(0, count);
   const pool = [...split.train, ...split.validation].sort((a, b) => a - b);
   const keep = [
     ...pick(Int32Array.from(pool), 'a', Math.round(0.7 * poolRows)),
@@ -51,7 +55,9 @@ function disagreeingRankings(poolRows: number, holdoutRows: number): RawTable {
     ...pick(split.holdout, 'a', Math.round(0.2 * holdoutRows)),
     ...pick(split.holdout, 'b', Math.round(0.8 * holdoutRows)),
   ].sort((a, b) => a - b);
-  return loadTable([files.write(`rankings-${n}.csv`, ['x,label', ...keep.map((r) => everything.rows[r].join(','))].join('\n'))]);
+  return loadTable([
+    files.write(`rankings-${n}.csv`, ['x,label', ...keep.map((r) => everything.rows[r].join(','))].join('\n')),
+  ]);
 }
 
 const options = { label: 'label', types: { x: 'numeric' as const }, algorithms: ['lr', 'nb'] as AlgorithmName[] };
@@ -62,9 +68,13 @@ describe('trainCandidates', () => {
   test('gives identical candidates for the same seed, and a different split for another seed', () => {
     const a = trainCandidates(iris, { label: 'class', seed: 7 });
     const b = trainCandidates(iris, { label: 'class', seed: 7 });
-    expect(a.candidates.map((c) => Array.from(c.holdoutProbabilities))).toEqual(b.candidates.map((c) => Array.from(c.holdoutProbabilities)));
+    expect(a.candidates.map((c) => Array.from(c.holdoutProbabilities))).toEqual(
+      b.candidates.map((c) => Array.from(c.holdoutProbabilities)),
+    );
     expect(a.split).toEqual(b.split);
-    expect(trainCandidates(iris, { label: 'class', seed: 8, algorithms: ['nb'] }).split.holdout).not.toEqual(a.split.holdout);
+    expect(trainCandidates(iris, { label: 'class', seed: 8, algorithms: ['nb'] }).split.holdout).not.toEqual(
+      a.split.holdout,
+    );
   });
 
   test.each([
@@ -85,15 +95,19 @@ describe('trainCandidates', () => {
     const pool = run.split.train.length + run.split.validation.length;
     const validation = run.split.validation.length.toLocaleString('en-US');
     expect(candidatesTable(run)).toContain(
-      protocol === 'k-fold' ? `selected by 5-fold cross-validation on ${pool} rows (validation part ${validation} rows < 1000)` : `selected on ${validation} validation rows`,
+      protocol === 'k-fold'
+        ? `selected by 5-fold cross-validation on ${pool} rows (validation part ${validation} rows < 1000)`
+        : `selected on ${validation} validation rows`,
     );
   });
 
-  test('under k-fold a candidate\'s selection score is the mean of its fold scores', () => {
+  test("under k-fold a candidate's selection score is the mean of its fold scores", () => {
     const table = disagreeingRankings(200, 50);
     const run = trainCandidates(table, { ...options, trainers: { lr: constant('lr', 1), nb: constant('nb', 0) } });
     // Always predicting "a" scores each fold's share of "a" rows.
-    const shares = (run.cvFolds ?? []).map((f) => Array.from(f).filter((r) => table.rows[r][1] === 'a').length / f.length);
+    const shares = (run.cvFolds ?? []).map(
+      (f) => Array.from(f).filter((r) => table.rows[r][1] === 'a').length / f.length,
+    );
     const mean = shares.reduce((a, b) => a + b, 0) / shares.length;
     const std = Math.sqrt(shares.reduce((a, b) => a + (b - mean) ** 2, 0) / shares.length);
     expect(shares).toHaveLength(5);
@@ -103,13 +117,21 @@ describe('trainCandidates', () => {
 
   test('candidates tied within the tolerance go to the one with fewer parameters', () => {
     const table = disagreeingRankings(200, 50);
-    const run = trainCandidates(table, { ...options, trainers: { lr: constant('lr', 0, 5000), nb: constant('nb', 0, 20) } });
+    const run = trainCandidates(table, {
+      ...options,
+      trainers: { lr: constant('lr', 0, 5000), nb: constant('nb', 0, 20) },
+    });
     expect(run.best.algorithm).toBe('nb');
-    expect(run.selection.tieBreak).toMatch(/^lr and nb tie within 0.001 on 5-fold CV macro F1; nb chosen: 20 parameters vs 5,000$/);
+    expect(run.selection.tieBreak).toMatch(
+      /^lr and nb tie within 0.001 on 5-fold CV macro F1; nb chosen: 20 parameters vs 5,000$/,
+    );
     const report = candidatesTable(run).split('\n');
     expect(report.find((l) => /^\*=\s+nb\s/.test(l))).toBeDefined();
     expect(report[report.length - 1]).toBe(`*= chosen by the tie-break: ${run.selection.tieBreak}`);
-    const smallerFirst = trainCandidates(table, { ...options, trainers: { lr: constant('lr', 0, 20), nb: constant('nb', 0, 5000) } });
+    const smallerFirst = trainCandidates(table, {
+      ...options,
+      trainers: { lr: constant('lr', 0, 20), nb: constant('nb', 0, 5000) },
+    });
     expect(smallerFirst.best.algorithm).toBe('lr');
   });
 
@@ -122,10 +144,25 @@ describe('trainCandidates', () => {
   });
 
   test('skips tree models for text features and says why', () => {
-    const sentiment = loadTable([files.write('s.tsv', Array.from({ length: 60 }, (_, i) => `${i % 2 ? 'a truly great fine product' : 'a really bad awful thing'} ${i}\t${i % 2}`).join('\n'))], {
-      columns: ['sentence', 'label'],
+    const sentiment = loadTable(
+      [
+        files.write(
+          's.tsv',
+          Array.from(
+            { length: 60 },
+            (_, i) => `${i % 2 ? 'a truly great fine product' : 'a really bad awful thing'} ${i}\t${i % 2}`,
+          ).join('\n'),
+        ),
+      ],
+      {
+        columns: ['sentence', 'label'],
+      },
+    );
+    const run = trainCandidates(sentiment, {
+      label: 'label',
+      types: { sentence: 'text' },
+      algorithms: ['lr', 'gbdt', 'rf'],
     });
-    const run = trainCandidates(sentiment, { label: 'label', types: { sentence: 'text' }, algorithms: ['lr', 'gbdt', 'rf'] });
     expect(run.candidates.map((c) => c.algorithm)).toEqual(['lr']);
     expect(run.skipped).toEqual([
       { algorithm: 'gbdt', reason: 'does not train on text features' },
@@ -138,8 +175,11 @@ describe('trainCandidates', () => {
     // holdout and one that puts it in train + validation, and train under both.
     const rows = ['x,label', ...Array.from({ length: 30 }, (_, i) => `${i % 10},a`), '99,b'];
     const table = loadTable([files.write('rare.csv', rows.join('\n'))]);
-    const partOfRare = (seed: number) => (Array.from(labelledSplit(table, { label: 'label' }, seed).split.holdout).includes(30) ? 'holdout' : 'pool');
-    const seeds = ['holdout', 'pool'].map((part) => Array.from({ length: 100 }, (_, s) => s).find((s) => partOfRare(s) === part));
+    const partOfRare = (seed: number) =>
+      Array.from(labelledSplit(table, { label: 'label' }, seed).split.holdout).includes(30) ? 'holdout' : 'pool';
+    const seeds = ['holdout', 'pool'].map((part) =>
+      Array.from({ length: 100 }, (_, s) => s).find((s) => partOfRare(s) === part),
+    );
     for (const seed of seeds) {
       expect(seed).toBeDefined();
       const run = trainCandidates(table, { label: 'label', algorithms: ['nb', 'lr'], seed });
@@ -154,6 +194,8 @@ describe('trainCandidates', () => {
   test('fails with a clear error when there are too few rows to split', () => {
     const table = loadTable([files.write('tiny.csv', 'x,label\n1,a\n2,a\n3,b\n4,b\n')]);
     expect(() => trainCandidates(table, { label: 'label' })).toThrow(DataError);
-    expect(() => trainCandidates(table, { label: 'label' })).toThrow(/too few rows \(4\) to split into train, validation and holdout for 2 classes/);
+    expect(() => trainCandidates(table, { label: 'label' })).toThrow(
+      /too few rows \(4\) to split into train, validation and holdout for 2 classes/,
+    );
   });
 });

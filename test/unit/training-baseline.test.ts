@@ -26,7 +26,8 @@ function saying(algorithm: AlgorithmName, predicts: number): Trainer {
         algorithm,
         params,
         nClasses: train.nClasses,
-        predictProba: (x) => Float64Array.from({ length: x.rows * train.nClasses }, (_, i) => (i % train.nClasses === predicts ? 1 : 0)),
+        predictProba: (x) =>
+          Float64Array.from({ length: x.rows * train.nClasses }, (_, i) => (i % train.nClasses === predicts ? 1 : 0)),
         parameterCount: () => real.parameterCount(),
         toOnnx: (graph, features) => real.toOnnx(graph, features),
       };
@@ -37,8 +38,8 @@ function saying(algorithm: AlgorithmName, predicts: number): Trainer {
 
 const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
 
-describe('the manifest\'s baseline', () => {
-  test('iris: valid, from the train part\'s raw values, with the chosen candidate\'s holdout predictions', () => {
+describe("the manifest's baseline", () => {
+  test("iris: valid, from the train part's raw values, with the chosen candidate's holdout predictions", () => {
     const table = loadDataset(DATASETS.iris);
     const run = trainCandidates(table, { ...trainOptionsFor(DATASETS.iris), algorithms: ['nb'] });
     const { manifest } = exportModel(run, run.best, 'iris', table.sources);
@@ -64,10 +65,14 @@ describe('the manifest\'s baseline', () => {
     expect(sum(Object.values(baseline.predictions))).toBe(manifest.split.holdout);
   });
 
-  test('the predictions are the exported candidate\'s, not the best\'s or another\'s', () => {
+  test("the predictions are the exported candidate's, not the best's or another's", () => {
     const table = loadDataset(DATASETS.iris);
     // lr always says virginica, nb always setosa.
-    const run = trainCandidates(table, { ...trainOptionsFor(DATASETS.iris), algorithms: ['lr', 'nb'], trainers: { lr: saying('lr', 2), nb: saying('nb', 0) } });
+    const run = trainCandidates(table, {
+      ...trainOptionsFor(DATASETS.iris),
+      algorithms: ['lr', 'nb'],
+      trainers: { lr: saying('lr', 2), nb: saying('nb', 0) },
+    });
     const holdout = run.split.holdout.length;
     const exported = (algorithm: AlgorithmName) => {
       const candidate = run.candidates.find((c) => c.algorithm === algorithm);
@@ -88,7 +93,11 @@ describe('the manifest\'s baseline', () => {
       lines.push(`${size},${colour},${review},${i % 2 === 0 ? 'yes' : 'no'}`);
     }
     const table = loadTable([files.write('mixed.csv', lines.join('\n'))]);
-    const run = trainCandidates(table, { label: 'label', types: { size: 'numeric', colour: 'categorical', review: 'text' }, algorithms: ['nb'] });
+    const run = trainCandidates(table, {
+      label: 'label',
+      types: { size: 'numeric', colour: 'categorical', review: 'text' },
+      algorithms: ['nb'],
+    });
     const baseline = exportModel(run, run.best, 'mixed', table.sources).manifest.baseline;
     if (!baseline) throw new Error('no baseline in the manifest');
     const train = Array.from(run.split.train, (r) => table.rows[r]);
@@ -106,7 +115,7 @@ describe('the manifest\'s baseline', () => {
 });
 
 describe('predictedClasses', () => {
-  test('takes each row\'s argmax, the first class on a tie (as the graph\'s ArgMax)', () => {
+  test("takes each row's argmax, the first class on a tie (as the graph's ArgMax)", () => {
     const p = Float64Array.from([0.2, 0.5, 0.3, 0.4, 0.4, 0.2, 0.1, 0.1, 0.8]);
     expect(Array.from(predictedClasses(p, ['a', 'b', 'c']).predicted)).toEqual([1, 0, 2]);
   });

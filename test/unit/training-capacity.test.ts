@@ -1,4 +1,12 @@
-import { algorithmLimit, capacityProblem, FULL_VCPU_MEMORY_MB, REFERENCE_RESOURCES, scratchSpaceMb, TRAINING_CAPACITY, type TrainingCapacity } from '../../core/pipeline/training-capacity';
+import {
+  algorithmLimit,
+  capacityProblem,
+  FULL_VCPU_MEMORY_MB,
+  REFERENCE_RESOURCES,
+  scratchSpaceMb,
+  TRAINING_CAPACITY,
+  type TrainingCapacity,
+} from '../../core/pipeline/training-capacity';
 
 /** Round numbers so every limit can be worked out by hand: seconds = cells x 1e-5 (fast) or 1e-3 (slow), RSS = 200 MiB + 100 MiB per million cells. */
 const CAPACITY: TrainingCapacity = {
@@ -10,8 +18,20 @@ const CAPACITY: TrainingCapacity = {
   featureColumns: 6,
   csvBytesPerCell: 8,
   algorithms: {
-    fast: { largestMeasuredCells: 6e6, seconds: { a: 1e-5, b: 1 }, rssMiB: { base: 200, perMillionCells: 100 }, maxCells: 0, bound: 'memory' },
-    slow: { largestMeasuredCells: 6e6, seconds: { a: 1e-3, b: 1 }, rssMiB: { base: 200, perMillionCells: 100 }, maxCells: 0, bound: 'time' },
+    fast: {
+      largestMeasuredCells: 6e6,
+      seconds: { a: 1e-5, b: 1 },
+      rssMiB: { base: 200, perMillionCells: 100 },
+      maxCells: 0,
+      bound: 'memory',
+    },
+    slow: {
+      largestMeasuredCells: 6e6,
+      seconds: { a: 1e-3, b: 1 },
+      rssMiB: { base: 200, perMillionCells: 100 },
+      maxCells: 0,
+      bound: 'time',
+    },
   },
 };
 
@@ -22,12 +42,19 @@ describe('algorithmLimit', () => {
     // slow: 720 s / 1e-3 s per cell = 720,000 cells; memory: (3008 * 0.85 - 200) / 100 * 1e6 = 23,568,000 cells.
     expect(algorithmLimit('slow', at(3008), CAPACITY)).toEqual({ algorithm: 'slow', maxCells: 720_000, bound: 'time' });
     // fast at 1024 MB: 72,000,000 cells x a CPU share of 1024/1769 in time; memory (870.4 - 200) / 100 * 1e6 = 6,704,000.
-    expect(algorithmLimit('fast', at(1024), CAPACITY)).toEqual({ algorithm: 'fast', maxCells: 6_704_000, bound: 'memory' });
+    expect(algorithmLimit('fast', at(1024), CAPACITY)).toEqual({
+      algorithm: 'fast',
+      maxCells: 6_704_000,
+      bound: 'memory',
+    });
   });
 
   test('below one full vCPU the time budget shrinks with the CPU share; above it, more memory buys no speed', () => {
     const half = Math.round(FULL_VCPU_MEMORY_MB / 2);
-    expect(algorithmLimit('slow', at(half), CAPACITY)?.maxCells).toBeCloseTo(720_000 * (half / FULL_VCPU_MEMORY_MB), -1);
+    expect(algorithmLimit('slow', at(half), CAPACITY)?.maxCells).toBeCloseTo(
+      720_000 * (half / FULL_VCPU_MEMORY_MB),
+      -1,
+    );
     expect(algorithmLimit('slow', at(10_240), CAPACITY)?.maxCells).toBe(720_000);
   });
 
@@ -36,8 +63,14 @@ describe('algorithmLimit', () => {
   });
 
   test('a shorter timeout shrinks the time budget in proportion', () => {
-    expect(algorithmLimit('slow', at(3008, 300), CAPACITY)).toEqual({ algorithm: 'slow', maxCells: 240_000, bound: 'time' });
-    expect(capacityProblem('m', { rows: 50_000, featureColumns: 6 }, ['slow'], at(3008, 300), CAPACITY)).toContain("raise the pipeline's timeout (300 s)");
+    expect(algorithmLimit('slow', at(3008, 300), CAPACITY)).toEqual({
+      algorithm: 'slow',
+      maxCells: 240_000,
+      bound: 'time',
+    });
+    expect(capacityProblem('m', { rows: 50_000, featureColumns: 6 }, ['slow'], at(3008, 300), CAPACITY)).toContain(
+      "raise the pipeline's timeout (300 s)",
+    );
   });
 
   test('an algorithm that was never measured has no limit', () => {
@@ -46,8 +79,10 @@ describe('algorithmLimit', () => {
 });
 
 describe('capacityProblem', () => {
-  test('data within every algorithm\'s limit passes', () => {
-    expect(capacityProblem('m', { rows: 100_000, featureColumns: 6 }, ['fast', 'slow'], at(3008), CAPACITY)).toBeUndefined();
+  test("data within every algorithm's limit passes", () => {
+    expect(
+      capacityProblem('m', { rows: 100_000, featureColumns: 6 }, ['fast', 'slow'], at(3008), CAPACITY),
+    ).toBeUndefined();
   });
 
   test('too large for one algorithm: names the sizes, the limit, and the fixes (window rows, the algorithms that fit)', () => {
@@ -68,7 +103,7 @@ describe('capacityProblem', () => {
 });
 
 describe('scratchSpaceMb', () => {
-  test('room for the largest dataset twice (snapshot and an upload) plus the runtime, in 512 MB steps within Lambda\'s 512-10,240 MB', () => {
+  test("room for the largest dataset twice (snapshot and an upload) plus the runtime, in 512 MB steps within Lambda's 512-10,240 MB", () => {
     // largest: fast at 3008 MB, 23,568,000 cells (memory) -> 2 x 23.568e6 x 8 B = 360 MiB + 256 = 616 -> 1,024 MB.
     expect(scratchSpaceMb(at(3008), CAPACITY)).toBe(1024);
     // 2 x 23.568e6 x 100 B = 4,496 MiB + 256 = 4,752 -> 5,120 MB.
@@ -78,7 +113,7 @@ describe('scratchSpaceMb', () => {
 });
 
 describe('the measured capacity (core/pipeline/training-capacity.json, written by npm run bench -- training-capacity)', () => {
-  test('covers every algorithm a spec can name, at the pipeline function\'s default memory', () => {
+  test("covers every algorithm a spec can name, at the pipeline function's default memory", () => {
     expect(Object.keys(TRAINING_CAPACITY.algorithms).sort()).toEqual(['gbdt', 'lr', 'nb', 'rf', 'svm']);
     expect(TRAINING_CAPACITY.referenceMemoryMb).toBe(3008);
   });

@@ -5,9 +5,14 @@ import { processedAt, processedKey } from '../../lambdas/pipeline/keys';
 const now = new Date('2026-11-30T12:00:00Z');
 const daysAgo = (d: number) => new Date(now.getTime() - d * 24 * 3600 * 1000);
 /** Five files, one a day, 100 rows each except the newest (30 rows). */
-const files = [4, 3, 2, 1, 0].map((d) => ({ key: processedKey('m', `day-${d}.csv`, `etag${d}`, daysAgo(d)), processedAt: daysAgo(d), rows: d === 0 ? 30 : 100 }));
+const files = [4, 3, 2, 1, 0].map((d) => ({
+  key: processedKey('m', `day-${d}.csv`, `etag${d}`, daysAgo(d)),
+  processedAt: daysAgo(d),
+  rows: d === 0 ? 30 : 100,
+}));
 const rowsOf = async (f: (typeof files)[number]) => f.rows;
-const chosen = async (window: Parameters<typeof takeWindow>[1]) => (await takeWindow(files, window, now, rowsOf)).map((c) => c.file.key.replace(/^.*-day-(\d)\.csv$/, 'day-$1'));
+const chosen = async (window: Parameters<typeof takeWindow>[1]) =>
+  (await takeWindow(files, window, now, rowsOf)).map((c) => c.file.key.replace(/^.*-day-(\d)\.csv$/, 'day-$1'));
 
 describe('training window', () => {
   test('no window: every file, oldest first', async () => {
@@ -46,7 +51,9 @@ describe('training window', () => {
 
   test('is described in words, and a spec refuses an empty or non-positive window', () => {
     expect(describeWindow(undefined)).toBe('every processed file (no window)');
-    expect(describeWindow({ files: 3, days: 30 })).toBe('the newest 3 file(s), within files processed in the last 30 day(s)');
+    expect(describeWindow({ files: 3, days: 30 })).toBe(
+      'the newest 3 file(s), within files processed in the last 30 day(s)',
+    );
     const spec = (window: unknown) =>
       JSON.stringify({
         name: 'm',
@@ -56,8 +63,12 @@ describe('training window', () => {
         gate: { metric: 'macroF1', margin: 0, floor: 0 },
       });
     expect(parseModelSpec(spec({ rows: 1000 }), 'm.json').training.window).toEqual({ rows: 1000 });
-    expect(() => parseModelSpec(spec({}), 'm.json')).toThrow(/training.window must set at least one of files, rows, days/);
-    expect(() => parseModelSpec(spec({ days: 0 }), 'm.json')).toThrow(/training.window.days must be a whole number of days >= 1/);
+    expect(() => parseModelSpec(spec({}), 'm.json')).toThrow(
+      /training.window must set at least one of files, rows, days/,
+    );
+    expect(() => parseModelSpec(spec({ days: 0 }), 'm.json')).toThrow(
+      /training.window.days must be a whole number of days >= 1/,
+    );
     expect(() => parseModelSpec(spec({ weeks: 2 }), 'm.json')).toThrow(/unknown field\(s\) "weeks"/);
   });
 });

@@ -20,7 +20,16 @@ const MIN_GAIN = 1e-12;
 type Split = { gain: number; feature: number; bin: number; gLeft: number; hLeft: number };
 
 /** A leaf being grown: its rows are order[start, end); g/h are their gradient/hessian sums. */
-type Leaf = { id: number; start: number; end: number; depth: number; g: number; h: number; hist: Float64Array | null; split: Split | null };
+type Leaf = {
+  id: number;
+  start: number;
+  end: number;
+  depth: number;
+  g: number;
+  h: number;
+  hist: Float64Array | null;
+  split: Split | null;
+};
 
 /** One constructor, so every Leaf has the same shape and hot loops stay monomorphic. */
 function newLeaf(id: number, start: number, end: number, depth: number, g: number, h: number): Leaf {
@@ -100,7 +109,9 @@ export class Grower {
   }
 
   private splittable(leaf: Leaf): boolean {
-    return leaf.end - leaf.start >= 2 * this.o.minSamplesLeaf && leaf.h >= 2 * MIN_HESSIAN && leaf.depth < this.o.maxDepth;
+    return (
+      leaf.end - leaf.start >= 2 * this.o.minSamplesLeaf && leaf.h >= 2 * MIN_HESSIAN && leaf.depth < this.o.maxDepth
+    );
   }
 
   /** Finds the leaf's best split; it waits in `open` if there is one, else it is final. */

@@ -24,14 +24,12 @@ function optionsOf(params: Params): Options {
   return o;
 }
 
-
 /** Every row's raw scores set to the initial ones, [rows, init.length]. */
 function startScores(rows: number, init: readonly number[]): Float64Array {
   const raw = new Float64Array(rows * init.length);
   for (let r = 0; r < rows; r++) raw.set(init, r * init.length);
   return raw;
 }
-
 
 /**
  * Row r's class probabilities into p[0, nClasses): the softmax of its raw scores, where a binary

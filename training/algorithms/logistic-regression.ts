@@ -52,7 +52,14 @@ export function addScoreGradient(x: CsrMatrix, dz: Float64Array, k: number, grad
  * data gradient by 1 / n in the same pass. Dividing by n, as scikit-learn does since 1.1, keeps
  * the numbers O(1) whatever the row count; the minimiser is unchanged.
  */
-export function finishL2Objective(dataLoss: number, w: Float64Array, grad: Float64Array, dk: number, C: number, n: number): number {
+export function finishL2Objective(
+  dataLoss: number,
+  w: Float64Array,
+  grad: Float64Array,
+  dk: number,
+  C: number,
+  n: number,
+): number {
   const lambda = 1 / (C * n);
   let penalty = 0;
   for (let i = 0; i < dk; i++) {
@@ -132,7 +139,11 @@ export function l2SolverOptions(C: number, n: number): MinimizeOptions {
 }
 
 /** Fits weights (layout [cols, k] then k intercepts) by L-BFGS on the mean-scaled objective. */
-function fitWeights(train: TrainingSet, C: number, k: number): { params: Float64Array; iterations: number; reason: string } {
+function fitWeights(
+  train: TrainingSet,
+  C: number,
+  k: number,
+): { params: Float64Array; iterations: number; reason: string } {
   const { x, y } = train;
   const n = x.rows;
   const dk = x.cols * k;

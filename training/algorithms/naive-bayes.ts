@@ -22,7 +22,8 @@ interface Layout {
 }
 
 function layoutOf(columns: readonly EncodedColumn[], cols: number): Layout {
-  if (columns.length !== cols) throw new Error(`naive Bayes: ${columns.length} column descriptions for ${cols} columns`);
+  if (columns.length !== cols)
+    throw new Error(`naive Bayes: ${columns.length} column descriptions for ${cols} columns`);
   const numeric: number[] = [];
   const numericPos = new Int32Array(cols).fill(-1);
   const byFeature = new Map<string, { kind: 'onehot' | 'text'; cols: number[] }>();

@@ -212,10 +212,6 @@ function fit(train: TrainingSet, params: Params, context: FitContext): RandomFor
 export const randomForestTrainer: Trainer = {
   algorithm: 'rf',
   supportsText: false,
-  grid: () => [
-    { ...DEFAULTS },
-    { ...DEFAULTS, minSamplesLeaf: 3 },
-    { ...DEFAULTS, maxFeatures: 0.5 },
-  ],
+  grid: () => [{ ...DEFAULTS }, { ...DEFAULTS, minSamplesLeaf: 3 }, { ...DEFAULTS, maxFeatures: 0.5 }],
   fit,
 };

@@ -17,7 +17,11 @@ export function readLabels(table: RawTable, label: string): Labels {
     if (isMissing(v)) {
       const where = table.origin[i];
       const file = table.sources[where.file].uri.replace(/^file:\/\//, '');
-      throw new DataError(`${file}: line ${where.line}: the label "${label}" is missing`, { file, row: where.line, column: label });
+      throw new DataError(`${file}: line ${where.line}: the label "${label}" is missing`, {
+        file,
+        row: where.line,
+        column: label,
+      });
     }
     return v;
   });
@@ -25,7 +29,9 @@ export function readLabels(table: RawTable, label: string): Labels {
   const numeric = distinct.every((v) => /^[+-]?\d+(\.\d+)?$/.test(v));
   const classes = numeric ? distinct.sort((a, b) => Number(a) - Number(b)) : distinct.sort();
   if (classes.length < 2) {
-    throw new DataError(`the label "${label}" has only one class (${classes[0]}); a classifier needs at least two`, { column: label });
+    throw new DataError(`the label "${label}" has only one class (${classes[0]}); a classifier needs at least two`, {
+      column: label,
+    });
   }
   const index = new Map(classes.map((name, i) => [name, i]));
   return { classes, y: Int32Array.from(values, (v) => index.get(v) as number) };

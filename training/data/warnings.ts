@@ -9,7 +9,8 @@ import { isMissing, type Schema, TEXT_MIN_WORDS } from '../../core/data/schema';
  * the caller prints them (training CLI) or stores them (pipeline run summary).
  */
 
-export type DataWarningKind = 'inferred-text' | 'high-cardinality' | 'multiline-records' | 'rare-class' | 'dropped-rows';
+export type DataWarningKind =
+  'inferred-text' | 'high-cardinality' | 'multiline-records' | 'rare-class' | 'dropped-rows';
 
 export interface DataWarning {
   readonly kind: DataWarningKind;
@@ -47,7 +48,8 @@ export const MAX_CATEGORIES = 1000;
  */
 export const MIN_CLASS_ROWS = 10;
 
-const fileName = (table: RawTable, file: number) => (table.sources[file]?.uri ?? `file ${file + 1}`).replace(/^file:\/\//, '');
+const fileName = (table: RawTable, file: number) =>
+  (table.sources[file]?.uri ?? `file ${file + 1}`).replace(/^file:\/\//, '');
 const percent = (p: number) => (p >= 0.995 ? '~100' : p < 0.005 ? '<1' : (p * 100).toFixed(0));
 
 function inferredText(schema: Schema, algorithms: readonly string[]): DataWarning[] {

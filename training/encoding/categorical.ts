@@ -36,7 +36,12 @@ function mostFrequent(counts: ReadonlyMap<string, number>): string | undefined {
  * at inference becomes when training saw no missing value. The value is fed to the graph as a
  * string (core/features.ts), so the trainer and the ONNX OneHotEncoder see the same category.
  */
-export function fitCategorical(name: string, input: string, values: readonly (string | undefined)[], missingCategory: MissingCategory): ManifestFeature {
+export function fitCategorical(
+  name: string,
+  input: string,
+  values: readonly (string | undefined)[],
+  missingCategory: MissingCategory,
+): ManifestFeature {
   const counts = new Map<string, number>();
   let missing = 0;
   for (const v of values) {

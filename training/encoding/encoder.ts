@@ -29,8 +29,11 @@ export class FittedEncoder {
   ) {
     const columns: EncodedColumn[] = [];
     for (const f of this.numericFeatures()) columns.push({ kind: 'numeric', feature: f.name });
-    for (const f of this.categoricalFeatures()) for (let k = 0; k < (f.categories as string[]).length; k++) columns.push({ kind: 'onehot', feature: f.name });
-    for (const f of this.textFeatures()) for (let k = 0; k < (this.text.get(f.name) as TextVectorizer).size; k++) columns.push({ kind: 'text', feature: f.name });
+    for (const f of this.categoricalFeatures())
+      for (let k = 0; k < (f.categories as string[]).length; k++) columns.push({ kind: 'onehot', feature: f.name });
+    for (const f of this.textFeatures())
+      for (let k = 0; k < (this.text.get(f.name) as TextVectorizer).size; k++)
+        columns.push({ kind: 'text', feature: f.name });
     this.columns = columns;
   }
 
@@ -39,11 +42,20 @@ export class FittedEncoder {
    * Missing categorical values are encoded as `options.missingCategory`, else the schema's, else
    * DEFAULT_MISSING_CATEGORY (see MissingCategory in data/schema.ts).
    */
-  static fit(table: RawTable, schema: Schema, rows: ArrayLike<number>, options: { readonly missingCategory?: MissingCategory } = {}): FittedEncoder {
+  static fit(
+    table: RawTable,
+    schema: Schema,
+    rows: ArrayLike<number>,
+    options: { readonly missingCategory?: MissingCategory } = {},
+  ): FittedEncoder {
     const missingCategory = options.missingCategory ?? schema.missingCategory ?? DEFAULT_MISSING_CATEGORY;
     const used = new Set<string>();
     const inputName = (name: string) => {
-      const base = name.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '') || 'feature';
+      const base =
+        name
+          .toLowerCase()
+          .replace(/[^a-z0-9]+/g, '_')
+          .replace(/^_+|_+$/g, '') || 'feature';
       let candidate = base;
       for (let i = 2; used.has(candidate); i++) candidate = `${base}_${i}`;
       used.add(candidate);
@@ -147,7 +159,13 @@ export class FittedEncoder {
       }
       rowPtr[r + 1] = colIdx.length;
     }
-    return { rows: n, cols: this.columns.length, rowPtr, colIdx: Int32Array.from(colIdx), values: Float64Array.from(values) };
+    return {
+      rows: n,
+      cols: this.columns.length,
+      rowPtr,
+      colIdx: Int32Array.from(colIdx),
+      values: Float64Array.from(values),
+    };
   }
 
   /** Declares the graph inputs and the preprocessing nodes; returns the [N, D] float tensor. */
@@ -164,12 +182,33 @@ export class FittedEncoder {
         { imputed_value_floats: { floats: stats.map((s) => s.mean) }, replaced_value_float: Number.NaN },
         ML_DOMAIN,
       );
-      const centred = graph.op('Sub', [imputed, graph.floats('mean', stats.map((s) => s.mean), [numeric.length])]);
-      blocks.push(graph.op('Mul', [centred, graph.floats('scale', stats.map((s) => s.scale), [numeric.length])]));
+      const centred = graph.op('Sub', [
+        imputed,
+        graph.floats(
+          'mean',
+          stats.map((s) => s.mean),
+          [numeric.length],
+        ),
+      ]);
+      blocks.push(
+        graph.op('Mul', [
+          centred,
+          graph.floats(
+            'scale',
+            stats.map((s) => s.scale),
+            [numeric.length],
+          ),
+        ]),
+      );
     }
     for (const f of this.categoricalFeatures()) {
       const input = graph.input(f.input, STRING, ['N', 1]);
-      const onehot = graph.op('OneHotEncoder', [input], { cats_strings: [...(f.categories as string[])], zeros: 1 }, ML_DOMAIN);
+      const onehot = graph.op(
+        'OneHotEncoder',
+        [input],
+        { cats_strings: [...(f.categories as string[])], zeros: 1 },
+        ML_DOMAIN,
+      );
       blocks.push(graph.op('Flatten', [onehot], { axis: 1 }));
     }
     for (const f of this.textFeatures()) {

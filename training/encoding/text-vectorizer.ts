@@ -74,23 +74,18 @@ export class TextVectorizer {
   toOnnx(graph: GraphBuilder, tokens: string): string {
     const bigrams = this.terms.length - this.unigrams;
     const pool = this.terms.flatMap((t) => t.split(SEPARATOR));
-    const tfidf = graph.op(
-      'TfIdfVectorizer',
-      [tokens],
-      {
-        mode: 'TFIDF',
-        min_gram_length: 1,
-        max_gram_length: bigrams > 0 ? 2 : 1,
-        max_skip_count: 0,
-        ngram_counts: { ints: bigrams > 0 ? [0, this.unigrams] : [0] },
-        ngram_indexes: { ints: this.terms.map((_, i) => i) },
-        pool_strings: pool,
-        weights: { floats: Array.from(this.idf) },
-      },
-    );
+    const tfidf = graph.op('TfIdfVectorizer', [tokens], {
+      mode: 'TFIDF',
+      min_gram_length: 1,
+      max_gram_length: bigrams > 0 ? 2 : 1,
+      max_skip_count: 0,
+      ngram_counts: { ints: bigrams > 0 ? [0, this.unigrams] : [0] },
+      ngram_indexes: { ints: this.terms.map((_, i) => i) },
+      pool_strings: pool,
+      weights: { floats: Array.from(this.idf) },
+    });
     const norm = graph.op('ReduceL2', [tfidf], { axes: { ints: [1] }, keepdims: 1 });
     const safe = graph.op('Max', [norm, graph.floats('norm_epsilon', [NORM_EPSILON], [])]);
     return graph.op('Div', [tfidf, safe]);
   }
 }
-

@@ -81,8 +81,7 @@ export class GraphBuilder {
     options: { outputs?: string[]; domain?: string; outputCount?: number } = {},
   ): string[] {
     const outputs =
-      options.outputs ??
-      Array.from({ length: options.outputCount ?? 1 }, () => this.name(opType.toLowerCase()));
+      options.outputs ?? Array.from({ length: options.outputCount ?? 1 }, () => this.name(opType.toLowerCase()));
     for (const o of options.outputs ?? []) this.used.add(o);
     this.nodes.push({
       opType,

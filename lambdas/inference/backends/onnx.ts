@@ -2,7 +2,14 @@ import type * as ort from 'onnxruntime-node';
 import { toModelInputs } from '../../../core/features';
 import type { ModelManifest } from '../../../core/manifest';
 import { createSession, toOrtFeeds } from '../../../core/onnx-session';
-import { BackendError, type FeatureRow, type ModelArtifact, type ModelBackend, ModelLoadError, type Predictor } from './types';
+import {
+  BackendError,
+  type FeatureRow,
+  type ModelArtifact,
+  type ModelBackend,
+  ModelLoadError,
+  type Predictor,
+} from './types';
 
 /**
  * The default backend: onnxruntime-node in the function. Requests become ONNX inputs through
@@ -20,7 +27,9 @@ export class OnnxBackend implements ModelBackend {
     try {
       session = await createSession(onnx);
     } catch (error) {
-      throw new ModelLoadError(`model "${manifest.name}": onnxruntime cannot load model.onnx: ${message(error)}`, { cause: error });
+      throw new ModelLoadError(`model "${manifest.name}": onnxruntime cannot load model.onnx: ${message(error)}`, {
+        cause: error,
+      });
     }
     checkSignature(session, manifest);
     const predictor = new OnnxPredictor(session, manifest);
@@ -29,7 +38,9 @@ export class OnnxBackend implements ModelBackend {
       // run, or answers in another shape, is refused here rather than on a user's request.
       await predictor.predict([{}]);
     } catch (error) {
-      throw new ModelLoadError(`model "${manifest.name}": smoke prediction failed: ${message(error)}`, { cause: error });
+      throw new ModelLoadError(`model "${manifest.name}": smoke prediction failed: ${message(error)}`, {
+        cause: error,
+      });
     }
     return predictor;
   }
@@ -37,9 +48,14 @@ export class OnnxBackend implements ModelBackend {
 
 function checkSignature(session: ort.InferenceSession, manifest: ModelManifest): void {
   const missing = manifest.inputs.map((i) => i.name).filter((name) => !session.inputNames.includes(name));
-  if (missing.length > 0) throw new ModelLoadError(`model "${manifest.name}": the graph has no input(s) ${missing.join(', ')} named in the manifest`);
+  if (missing.length > 0)
+    throw new ModelLoadError(
+      `model "${manifest.name}": the graph has no input(s) ${missing.join(', ')} named in the manifest`,
+    );
   if (!session.outputNames.includes(manifest.outputs.probabilities)) {
-    throw new ModelLoadError(`model "${manifest.name}": the graph has no output "${manifest.outputs.probabilities}" (the manifest's probabilities)`);
+    throw new ModelLoadError(
+      `model "${manifest.name}": the graph has no output "${manifest.outputs.probabilities}" (the manifest's probabilities)`,
+    );
   }
 }
 
@@ -57,12 +73,20 @@ class OnnxPredictor implements Predictor {
     try {
       out = await this.session.run(feeds, [name]);
     } catch (error) {
-      throw new BackendError(`model "${this.manifest.name}": onnxruntime failed to run: ${message(error)}`, { cause: error });
+      throw new BackendError(`model "${this.manifest.name}": onnxruntime failed to run: ${message(error)}`, {
+        cause: error,
+      });
     }
     const tensor = out[name];
     const classes = this.manifest.classes.length;
-    if (!tensor || !(tensor.data instanceof Float32Array || tensor.data instanceof Float64Array) || tensor.data.length !== rows.length * classes) {
-      throw new BackendError(`model "${this.manifest.name}": output "${name}" is not a [${rows.length}, ${classes}] float tensor`);
+    if (
+      !tensor ||
+      !(tensor.data instanceof Float32Array || tensor.data instanceof Float64Array) ||
+      tensor.data.length !== rows.length * classes
+    ) {
+      throw new BackendError(
+        `model "${this.manifest.name}": output "${name}" is not a [${rows.length}, ${classes}] float tensor`,
+      );
     }
     const data = tensor.data;
     return rows.map((_, i) => Array.from(data.subarray(i * classes, (i + 1) * classes)));

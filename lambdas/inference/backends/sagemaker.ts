@@ -1,7 +1,14 @@
 import { InvokeEndpointCommand, type SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import { z } from 'zod';
 import type { ModelManifest } from '../../../core/manifest';
-import { BackendError, type FeatureRow, type ModelArtifact, type ModelBackend, ModelLoadError, type Predictor } from './types';
+import {
+  BackendError,
+  type FeatureRow,
+  type ModelArtifact,
+  type ModelBackend,
+  ModelLoadError,
+  type Predictor,
+} from './types';
 
 /**
  * Serves models too big for the function from a SageMaker real-time endpoint (configured per
@@ -29,7 +36,8 @@ export class SageMakerBackend implements ModelBackend {
   ) {}
 
   async open(artifact: ModelArtifact): Promise<Predictor> {
-    if (artifact.manifest.classes.length === 0) throw new ModelLoadError(`model "${artifact.manifest.name}": the manifest lists no classes`);
+    if (artifact.manifest.classes.length === 0)
+      throw new ModelLoadError(`model "${artifact.manifest.name}": the manifest lists no classes`);
     return new SageMakerPredictor(this.client, this.endpointName, artifact.manifest);
   }
 }
@@ -44,7 +52,9 @@ class SageMakerPredictor implements Predictor {
   ) {}
 
   async predict(rows: readonly FeatureRow[]): Promise<number[][]> {
-    const instances = rows.map((row) => Object.fromEntries(this.manifest.features.map((f) => [f.name, row[f.name] ?? null])));
+    const instances = rows.map((row) =>
+      Object.fromEntries(this.manifest.features.map((f) => [f.name, row[f.name] ?? null])),
+    );
     let body: Uint8Array | undefined;
     try {
       const out = await this.client.send(
@@ -57,7 +67,10 @@ class SageMakerPredictor implements Predictor {
       );
       body = out.Body;
     } catch (error) {
-      throw new BackendError(`SageMaker endpoint "${this.endpointName}" failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      throw new BackendError(
+        `SageMaker endpoint "${this.endpointName}" failed: ${error instanceof Error ? error.message : String(error)}`,
+        { cause: error },
+      );
     }
     return this.parse(body, rows.length);
   }
@@ -75,7 +88,9 @@ class SageMakerPredictor implements Predictor {
     const { probabilities } = parsed.data;
     const classes = this.manifest.classes.length;
     if (probabilities.length !== rows || probabilities.some((row) => row.length !== classes)) {
-      throw new BackendError(`${where} answered ${probabilities.length} rows for ${rows} instances, or rows without ${classes} probabilities`);
+      throw new BackendError(
+        `${where} answered ${probabilities.length} rows for ${rows} instances, or rows without ${classes} probabilities`,
+      );
     }
     return probabilities;
   }
