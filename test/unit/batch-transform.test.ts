@@ -1,0 +1,190 @@
+import { planChunks, readChunkLines } from '../../core/batch/chunks';
+import { batchJobId, modelOfBatchKey } from '../../core/batch/keys';
+import { BadBatchInputError, detectLayout } from '../../core/batch/layout';
+import { type BatchJob, buildReport, type ChunkSummary } from '../../core/batch/report';
+import { scoreChunk } from '../../lambdas/batch/score';
+import type { ManifestFeature } from '../../core/manifest';
+import type { FeatureRow } from '../../lambdas/inference/backends/types';
+import { instanceValidator } from '../../lambdas/inference/request';
+
+const features: ManifestFeature[] = [
+  {
+    name: 'Type',
+    type: 'categorical',
+    input: 'Type',
+    categories: ['L', 'M', 'H'],
+    missing: { policy: 'most_frequent', value: 'L' },
+  },
+  { name: 'Torque [Nm]', type: 'numeric', input: 'num', missing: { policy: 'mean', value: 40 } },
+  { name: 'speed', type: 'numeric', input: 'num', missing: { policy: 'mean', value: 1500 } },
+];
+const validate = instanceValidator(features, { maxBatch: 1e9, maxBodyBytes: 1e9, maxTextChars: 100 });
+/** A stand-in model whose answer depends on the row, so a row scored out of order would show. */
+const predict = async (rows: readonly FeatureRow[]) =>
+  rows.map((r) => {
+    const p = Math.min(1, Math.max(0, Number(r['Torque [Nm]'] ?? 40) / 100));
+    return [1 - p, p];
+  });
+const classes = ['0', '1'];
+
+const bytesReader = (text: string) => {
+  const bytes = Buffer.from(text, 'utf8');
+  return { size: bytes.length, read: async (s: number, e: number) => bytes.subarray(s, e) };
+};
+
+describe('batch file layout', () => {
+  test('a header in any order with extra columns maps each feature to its column', () => {
+    const layout = detectLayout('batch/m/a.csv', '\uFEFFid,speed,Type,Torque [Nm],label\n1,1500,L,40,0\n', features);
+    expect(layout).toMatchObject({ format: 'csv', header: true, featureColumns: [2, 3, 1] });
+  });
+
+  test('a headerless CSV must be the features in manifest order', () => {
+    expect(detectLayout('batch/m/a.csv', 'L,40,1500\n', features)).toMatchObject({
+      header: false,
+      featureColumns: [0, 1, 2],
+    });
+  });
+
+  test.each([
+    ['empty_file', 'batch/m/a.csv', '\n\n  \n'],
+    ['unparseable', 'batch/m/a.jsonl', 'not json\n'],
+    ['unparseable', 'batch/m/a.csv', 'a,\u0000b\n'],
+    ['wrong_columns', 'batch/m/a.csv', 'Type,Torque [Nm],rpm\nL,40,1500\n'],
+    ['wrong_columns', 'batch/m/a.csv', 'x,y\n1,2\n'],
+    ['wrong_columns', 'batch/m/a.jsonl', '{"a":1}\n'],
+  ])('refuses the whole file as %s (%s)', (code, key, head) => {
+    let thrown: unknown;
+    try {
+      detectLayout(key, head, features);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(BadBatchInputError);
+    expect((thrown as BadBatchInputError).code).toBe(code);
+  });
+
+  test('wrong columns names the missing feature', () => {
+    expect(() => detectLayout('batch/m/a.csv', 'Type,Torque [Nm],rpm\n', features)).toThrow(/lacks "speed"/);
+  });
+});
+
+describe('batch keys', () => {
+  test('the same object version is the same job; another ETag is another job', () => {
+    const a = batchJobId({ bucket: 'b', key: 'batch/m/f.csv', etag: '"abc"' });
+    expect(batchJobId({ bucket: 'b', key: 'batch/m/f.csv', etag: 'abc' })).toBe(a);
+    expect(batchJobId({ bucket: 'b', key: 'batch/m/f.csv', etag: 'abd' })).not.toBe(a);
+    expect(modelOfBatchKey('batch/m/f.csv')).toBe('m');
+    expect(modelOfBatchKey('batch/m/')).toBeUndefined();
+    expect(modelOfBatchKey('batch/f.csv')).toBeUndefined();
+  });
+});
+
+describe('byte-range chunks', () => {
+  const lines = Array.from({ length: 200 }, (_, i) => (i % 17 === 0 ? '' : `row-${i}-${'é'.repeat(i % 5)}`));
+  test.each([1, 2, 7, 64, 1000, 100000])(
+    'chunks of %i bytes give every line exactly once, in order',
+    async (chunkBytes) => {
+      for (const text of [lines.join('\n'), `${lines.join('\r\n')}\r\n`]) {
+        const { size, read } = bytesReader(text);
+        const out: string[] = [];
+        for (const chunk of planChunks(size, chunkBytes)) out.push(...(await readChunkLines(read, chunk, size)));
+        expect(out).toEqual(lines);
+      }
+    },
+  );
+});
+
+describe('scoring a chunk', () => {
+  const layout = detectLayout('batch/m/a.csv', 'id,Type,Torque [Nm],speed\n', features);
+  const text = [
+    'id,Type,Torque [Nm],speed',
+    '1,L,10,1500',
+    '2,X,20,1500',
+    '',
+    '3,M,,1500',
+    '4,H,abc,1500',
+    '5,H,30',
+    '"6,a",H,90,1500',
+  ];
+
+  test('refused rows are listed with line and reason, the rest scored in input order', async () => {
+    const result = await scoreChunk(text, {
+      layout,
+      features,
+      classes,
+      validate,
+      predict,
+      firstChunk: true,
+      batchRows: 2,
+    });
+    expect(result.refused).toEqual([
+      { line: 3, reason: expect.stringMatching(/unknown category "X"/) },
+      { line: 6, reason: expect.stringMatching(/must be a finite number/) },
+      { line: 7, reason: 'has 3 values; the header has 4' },
+    ]);
+    expect(result).toMatchObject({ lines: 8, rows: 6, scored: 3 });
+    expect(result.output.split('\n')).toEqual([
+      'id,Type,Torque [Nm],speed,prediction,probability_0,probability_1',
+      '1,L,10,1500,0,0.9,0.1',
+      '3,M,,1500,0,0.6,0.4',
+      '"6,a",H,90,1500,1,0.1,0.9',
+      '',
+    ]);
+  });
+
+  test('JSON Lines keep their other keys and gain the prediction', async () => {
+    const jl = detectLayout('batch/m/a.jsonl', '{"Type":"L","Torque [Nm]":10,"speed":1}', features);
+    const result = await scoreChunk(['{"id":7,"Type":"L","Torque [Nm]":10,"speed":1}', '[1]', '{"Type":"L"}'], {
+      layout: jl,
+      features,
+      classes,
+      validate,
+      predict,
+      firstChunk: true,
+    });
+    expect(JSON.parse(result.output)).toEqual({
+      id: 7,
+      Type: 'L',
+      'Torque [Nm]': 10,
+      speed: 1,
+      prediction: '0',
+      probabilities: { '0': 0.9, '1': 0.1 },
+    });
+    expect(result.refused.map((r) => r.line)).toEqual([2, 3]);
+    expect(result.refused[1].reason).toMatch(/missing feature "Torque \[Nm\]"/);
+  });
+});
+
+describe('the report', () => {
+  const job: BatchJob = {
+    job: 'j',
+    model: 'm',
+    version: 3,
+    source: { bucket: 'b', key: 'batch/m/a.csv', etag: 'e', size: 10 },
+    layout: { format: 'csv', header: true, columns: [], featureColumns: [] },
+    classes,
+    chunkBytes: 5,
+    chunks: 2,
+    startedAt: '2026-01-01T00:00:00.000Z',
+  };
+  const summary = (index: number, lines: number, refusedAt: number[]): ChunkSummary => ({
+    index,
+    lines,
+    rows: lines,
+    scored: lines - refusedAt.length,
+    refused: refusedAt.map((line) => ({ line, reason: 'bad' })),
+    part: `p${index}`,
+    seconds: 0.5,
+  });
+
+  test('chunk line numbers become file line numbers and the counts add up', () => {
+    const report = buildReport(job, [summary(1, 4, [2]), summary(0, 5, [1, 5])], new Date('2026-01-01T00:00:02Z'));
+    expect(report.refused.map((r) => r.line)).toEqual([1, 5, 7]);
+    expect(report).toMatchObject({ rowsIn: 9, rowsScored: 6, rowsRefused: 3, results: ['p0', 'p1'], version: 3 });
+    expect(report.timings.seconds).toBe(2);
+  });
+
+  test('fails when a chunk has no summary', () => {
+    expect(() => buildReport(job, [summary(0, 5, [])], new Date())).toThrow(/1 of 2 chunks have no summary/);
+  });
+});
