@@ -1,3 +1,4 @@
+import '../core/sdk-node-version-warning';
 import { join } from 'node:path';
 import { benchHttpServing } from './http-serving';
 import { benchInference } from './inference';

@@ -1,3 +1,4 @@
+import '../core/sdk-node-version-warning';
 import { resolve } from 'node:path';
 import { localDataDir } from './endpoints';
 import { LOCAL_S3_CREDENTIALS } from './s3-server';

@@ -1,3 +1,4 @@
+import '../core/sdk-node-version-warning';
 import { readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';

@@ -1,3 +1,4 @@
+import '../sdk-node-version-warning';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';

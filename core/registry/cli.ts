@@ -1,3 +1,4 @@
+import '../sdk-node-version-warning';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
