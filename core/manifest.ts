@@ -91,6 +91,8 @@ export interface ModelManifest {
   readonly algorithm: string;
   readonly label: string;
   readonly classes: readonly string[];
+  /** Display names of (some of) the classes, from the spec's classNames. @default - the labels themselves */
+  readonly classNames?: Readonly<Record<string, string>>;
   readonly features: readonly ManifestFeature[];
   readonly inputs: readonly ManifestInput[];
   readonly outputs: { readonly label: string; readonly probabilities: string };

@@ -37,7 +37,10 @@ export function exportModel(
   candidate: Candidate,
   name: string,
   sources: readonly SourceFile[],
+  /** The spec's display names per class; those of classes the data did not have are dropped. */
+  classNames: Readonly<Record<string, string>> = {},
 ): ExportedModel {
+  const named = Object.fromEntries(run.classes.filter((c) => c in classNames).map((c) => [c, classNames[c]]));
   const onnx = buildOnnx(run, candidate, name);
   const summary = (c: Candidate) => ({
     algorithm: c.algorithm,
@@ -58,6 +61,7 @@ export function exportModel(
     algorithm: candidate.algorithm,
     label: run.schema.label,
     classes: run.classes,
+    ...(Object.keys(named).length > 0 ? { classNames: named } : {}),
     features: run.encoder.features,
     inputs: run.encoder.inputs(),
     outputs: { label: OUTPUT_LABEL, probabilities: OUTPUT_PROBABILITIES },

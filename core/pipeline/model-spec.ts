@@ -202,6 +202,22 @@ const specSchema = z
       .min(1, 'must be the name of a bundled dataset')
       .optional(),
     schedule: scheduleExpression.optional(),
+    /**
+     * A display name per class label, for people (the try-it page, GET /models): e.g.
+     * {"0": "no failure", "1": "failure"}. Predictions still answer with the labels themselves.
+     * @default - every class is shown by its label
+     */
+    classNames: z
+      .record(
+        z.string().min(1, 'must name a class label (a non-empty key)'),
+        z
+          .string({ error: 'must be a display name (a string)' })
+          .trim()
+          .min(1, 'must be a non-empty display name')
+          .max(64, 'must be a display name of at most 64 characters'),
+        { error: 'must map class labels to display names, e.g. {"0": "no failure", "1": "failure"}' },
+      )
+      .optional(),
   })
   .superRefine((spec, ctx) => {
     const problem = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
@@ -234,6 +250,17 @@ const specSchema = z
     const classes = spec.contract.labelValues ?? [];
     const repeated = classes.find((c, i) => classes.indexOf(c) !== i);
     if (repeated) problem(['contract', 'labelValues'], `must not repeat a class, got "${repeated}" twice`);
+    const names = Object.entries(spec.classNames ?? {});
+    if (spec.contract.labelValues)
+      for (const [label] of names)
+        if (!classes.includes(label))
+          problem(
+            ['classNames', label],
+            `names a class that contract.labelValues (${classes.join(', ')}) does not list`,
+          );
+    const shown = names.map(([, name]) => name);
+    const twice = shown.find((name, i) => shown.indexOf(name) !== i);
+    if (twice) problem(['classNames'], `must give each class its own display name, got "${twice}" twice`);
   });
 
 type ParsedSpec = z.output<typeof specSchema>;

@@ -33,6 +33,7 @@ const manifest = z.looseObject({
   algorithm: z.string(),
   label: z.string(),
   classes: z.array(z.string()).min(1),
+  classNames: z.record(z.string(), z.string()).optional(),
   features: z.array(
     z.looseObject({
       name: z.string(),

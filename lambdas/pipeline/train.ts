@@ -31,7 +31,7 @@ export async function train(item: TrainItem, deps: StepDeps): Promise<CandidateR
     const reason = run.skipped.find((s) => s.algorithm === algorithm)?.reason ?? 'not trained';
     throw new Error(`${algorithm} was not trained for model "${item.model}": ${reason}`);
   }
-  const { onnx, manifest } = exportModel(run, candidate, item.model, table.sources);
+  const { onnx, manifest } = exportModel(run, candidate, item.model, table.sources, spec.classNames);
   const gap = await holdoutParity(run, candidate, onnx, table);
   if (!(gap <= PARITY_TOLERANCE)) {
     throw new Error(

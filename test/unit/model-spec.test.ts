@@ -140,6 +140,26 @@ describe('parseModelSpec', () => {
     expect(problemsOf({ ...validSpec(), promotion: { canary: { bake: 5 } } }).join('\n')).toMatch(/promotion/);
   });
 
+  test('classNames maps listed classes to distinct, non-empty display names', () => {
+    const contract = { minRows: 10, onBadRow: 'drop', labelValues: ['0', '1'] };
+    const spec = parseModelSpec(
+      JSON.stringify({ ...validSpec(), contract, classNames: { '0': ' no failure ', '1': 'failure' } }),
+      'x.json',
+    );
+    expect(spec.classNames).toEqual({ '0': 'no failure', '1': 'failure' });
+
+    expect(problemsOf({ ...validSpec(), contract, classNames: { '0': ' ', '1': 'failure' } })).toEqual([
+      'models/iris.json: classNames.0 must be a non-empty display name, got ""',
+    ]);
+    expect(problemsOf({ ...validSpec(), contract, classNames: { '0': 'same', '1': 'same', '2': 'two' } })).toEqual([
+      'models/iris.json: classNames.2 names a class that contract.labelValues (0, 1) does not list',
+      'models/iris.json: classNames must give each class its own display name, got "same" twice',
+    ]);
+    expect(problemsOf({ ...validSpec(), classNames: ['no failure', 'failure'] })).toEqual([
+      expect.stringMatching(/^models\/iris\.json: classNames must map class labels to display names/),
+    ]);
+  });
+
   test('a bad schedule is reported under its field', () => {
     expect(problemsOf({ ...validSpec(), schedule: 'cron(0 3 * * *)' })).toEqual([
       expect.stringMatching(/^models\/iris\.json: schedule must have 6 cron fields/),
@@ -171,6 +191,13 @@ describe('bundled model specs (config/models)', () => {
       expect(spec?.data).toMatchObject(Object.fromEntries(Object.entries(same).filter(([, v]) => v !== undefined)));
     },
   );
+
+  test('ai4i2020 names its classes for people; every name is of a class its contract lists', () => {
+    const spec = specs.find((s) => s.name === 'ai4i2020');
+    expect(spec?.classNames).toEqual({ '0': 'no failure', '1': 'machine failure' });
+    for (const s of specs)
+      for (const label of Object.keys(s.classNames ?? {})) expect(s.contract.labelValues).toContain(label);
+  });
 
   test("the deploy smoke check's model is apart from production: own name, no schedule, small and fast", () => {
     const smoke = specs.find((s) => s.name === 'smoke');
