@@ -172,6 +172,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
     MODEL_TTL_SECONDS: String(options.modelTtlSeconds ?? 5),
     AWS_ENDPOINT_URL: s3.endpoint,
     DATA_BUCKET: LOCAL_BUCKETS.data,
+    DASHBOARD_URL: '/dashboard',
     CAPTURE_SETTINGS: JSON.stringify(
       Object.fromEntries(specs.map((spec) => [spec.name, monitoringSettings(spec).capture])),
     ),

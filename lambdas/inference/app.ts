@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { shortestFloat32 } from '../../core/float32';
 import type { ModelManifest } from '../../core/manifest';
 import type { ObjectStore } from '../../core/object-store';
 import { type ModelSource, UnknownModelError } from '../../core/registry/types';
@@ -10,7 +11,7 @@ import { parseFeedback, storeFeedback } from './feedback';
 import { type AppLog, INFERENCE_METRICS, type MetricsRecorder } from './metrics';
 import { type LoadedModel, type ModelCache, ModelUnavailableError } from './model-cache';
 import type { ModelCatalog } from './model-catalog';
-import { PAGE_HEADERS, PAGE_HTML } from './page';
+import { tryItPage } from './page';
 import {
   decodeBody,
   decodeBodyText,
@@ -61,6 +62,8 @@ export interface InferenceAppDeps {
   readonly feedbackStore?: Pick<ObjectStore, 'put'>;
   /** @default () => new Date() */
   readonly clock?: () => Date;
+  /** The try-it page links here (the CloudWatch dashboard, the local platform's /dashboard). @default - no link */
+  readonly dashboardUrl?: string;
 }
 
 export interface InferenceApp {
@@ -93,11 +96,13 @@ function describeSchema(manifest: ModelManifest) {
     algorithm: manifest.algorithm,
     label: manifest.label,
     classes: manifest.classes,
+    ...(manifest.classNames ? { classNames: manifest.classNames } : {}),
     features: manifest.features.map((f) => ({
       name: f.name,
       type: f.type,
       ...(f.categories ? { categories: f.categories } : {}),
-      ...(f.range ? { range: f.range } : {}),
+      // Stored as float32: shown as the decimal it stands for (4.3, not 4.300000190734863).
+      ...(f.range ? { range: { min: shortestFloat32(f.range.min), max: shortestFloat32(f.range.max) } } : {}),
     })),
   };
 }
@@ -124,6 +129,7 @@ function modelError(error: unknown): ApiError | undefined {
 
 export function createInferenceApp(deps: InferenceAppDeps): InferenceApp {
   const { limits, log, recorder } = deps;
+  const page = tryItPage({ dashboardUrl: deps.dashboardUrl });
   // Deferred tasks catch their own errors (the shadow counts them); this is the net under the net.
   const afterResponse = new AfterResponse((error) =>
     log.error('work after the answer failed', { error: error instanceof Error ? error.message : String(error) }),
@@ -354,7 +360,7 @@ export function createInferenceApp(deps: InferenceAppDeps): InferenceApp {
   /** The route for a path: its handlers by method, or undefined (404). */
   function route(segments: readonly string[]): Readonly<Partial<Record<string, RouteHandler>>> | undefined {
     const [first, name, third] = segments;
-    if (segments.length === 0) return { GET: () => htmlResponse(PAGE_HTML, PAGE_HEADERS) };
+    if (segments.length === 0) return { GET: () => htmlResponse(page.html, page.headers) };
     if (segments.length === 1 && first === 'health') return { GET: health };
     if (segments.length === 1 && first === 'predict') return { POST: (e) => predict(e, undefined) };
     if (segments.length === 1 && first === 'models') return { GET: listModels };

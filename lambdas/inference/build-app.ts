@@ -92,5 +92,6 @@ export function buildInferenceApp(config: InferenceConfig, options: BuildOptions
     log,
     capture,
     feedbackStore,
+    dashboardUrl: config.dashboardUrl,
   });
 }

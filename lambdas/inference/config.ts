@@ -33,6 +33,8 @@ export interface InferenceConfig {
   readonly captureSettings: Readonly<Record<string, CaptureSettings>>;
   /** A custom S3 (and SageMaker) endpoint, e.g. the local platform's S3 server; path-style addressing. */
   readonly awsEndpointUrl?: string;
+  /** Where the try-it page links to the dashboard: an https URL or a path on this server. @default - no link */
+  readonly dashboardUrl?: string;
 }
 
 export const CONFIG_DEFAULTS = {
@@ -159,6 +161,15 @@ const schema = z.object({
   DATA_BUCKET: optionalText,
   CAPTURE_SETTINGS: captureSettings,
   AWS_ENDPOINT_URL: optionalText.pipe(z.url('must be a URL, e.g. http://127.0.0.1:4568').optional()),
+  DASHBOARD_URL: optionalText.pipe(
+    z
+      .string()
+      .refine(
+        (url) => /^\/(?!\/)/.test(url) || (URL.canParse(url) && /^https?:$/.test(new URL(url).protocol)),
+        'must be an http(s) URL or a path starting with "/", e.g. /dashboard',
+      )
+      .optional(),
+  ),
 });
 
 /** Reads the configuration; throws ConfigError naming every variable that is wrong and why. */
@@ -181,5 +192,6 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): I
     dataBucket: v.DATA_BUCKET,
     captureSettings: v.CAPTURE_SETTINGS,
     awsEndpointUrl: v.AWS_ENDPOINT_URL,
+    dashboardUrl: v.DASHBOARD_URL,
   };
 }

@@ -1,4 +1,4 @@
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Aws, Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as apigwv1 from 'aws-cdk-lib/aws-apigateway';
 import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
@@ -77,6 +77,12 @@ export interface InferenceApiProps {
    * @default - none: requests must name their model
    */
   readonly defaultModel?: string;
+  /**
+   * Where the try-it page (GET /) links to the dashboard (DASHBOARD_URL). The platform dashboard
+   * lives in the monitoring stack, which depends on this one, so its name cannot come back here.
+   * @default - the CloudWatch dashboards list of this stack's region
+   */
+  readonly dashboardUrl?: string;
   /**
    * How long a resolved `champion` is trusted before a cheap conditional re-check: the
    * longest a newly promoted version waits to be served. Whole seconds, at most 1 hour.
@@ -280,6 +286,9 @@ export class InferenceApi extends Construct {
       environment: {
         MODEL_BUCKET: props.modelBucket.bucketName,
         ...(props.defaultModel ? { DEFAULT_MODEL: props.defaultModel } : {}),
+        DASHBOARD_URL:
+          props.dashboardUrl ??
+          `https://${Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region=${Aws.REGION}#dashboards:`,
         MODEL_TTL_SECONDS: String(settings.modelTtlSeconds),
         MAX_BATCH: String(settings.maxBatch),
         SAGEMAKER_ENDPOINTS: JSON.stringify(settings.sagemakerEndpoints),

@@ -56,6 +56,10 @@ describe('InferenceApi', () => {
         Variables: Match.objectLike({
           MODEL_BUCKET: { Ref: Match.stringLikeRegexp('ModelBucket') },
           DEFAULT_MODEL: 'iris',
+          // The try-it page links to the region's CloudWatch dashboards (the platform's one is named in the monitoring stack).
+          DASHBOARD_URL: {
+            'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp('cloudwatch/home\\?region=')])],
+          },
           MODEL_TTL_SECONDS: '60',
           MAX_BATCH: '1000',
           SAGEMAKER_ENDPOINTS: '{}',

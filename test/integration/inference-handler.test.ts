@@ -30,11 +30,17 @@ const BUCKET = 'models';
 const TTL_SECONDS = 0.05;
 const afterTtl = () => new Promise((resolve) => setTimeout(resolve, TTL_SECONDS * 1000 + 30));
 
-function train(dataset: keyof typeof DATASETS, algorithm: AlgorithmName, name: string, seed?: number): ExportedModel {
+function train(
+  dataset: keyof typeof DATASETS,
+  algorithm: AlgorithmName,
+  name: string,
+  seed?: number,
+  classNames?: Record<string, string>,
+): ExportedModel {
   const spec = DATASETS[dataset];
   const table = loadDataset(spec);
   const run = trainCandidates(table, { ...trainOptionsFor(spec), algorithms: [algorithm], seed });
-  return exportModel(run, run.best, name, table.sources);
+  return exportModel(run, run.best, name, table.sources, classNames);
 }
 
 const post = (path: string, body: unknown, extra: Partial<Parameters<typeof apiGatewayEvent>[0]> = {}) =>
@@ -137,7 +143,8 @@ beforeAll(async () => {
     ['iris', iris],
     ['flowers', iris],
     ['sentiment', train('sentiment', 'nb', 'sentiment')],
-    ['ai4i2020', train('ai4i2020', 'lr', 'ai4i2020')],
+    // A display name for a class the data does not have ("2") is dropped from the manifest.
+    ['ai4i2020', train('ai4i2020', 'lr', 'ai4i2020', undefined, { '0': 'no failure', '1': 'failure', '2': 'other' })],
     ['mislabelling', mislabellingModel(iris.manifest)],
   ] as const) {
     const { version } = await registry.register(name, model.onnx, model.manifest, { actor: 'test' });
@@ -552,6 +559,14 @@ describe('model listing, health and the page', () => {
       categories: ['H', 'L', 'M'],
     });
     expect(ai4i.metrics.accuracy).toBeGreaterThan(0.9);
+    expect(ai4i.classNames).toEqual({ '0': 'no failure', '1': 'failure' });
+    // Ranges are stored as float32; the listing shows the decimals they stand for.
+    const iris = res.json.models.find((m: { name: string }) => m.name === 'iris');
+    expect(iris.classNames).toBeUndefined();
+    expect(iris.features.find((f: { name: string }) => f.name === 'sepal_length').range).toEqual({
+      min: 4.4,
+      max: 7.9,
+    });
   });
 
   it('GET /models/{name} shows versions, aliases and metrics', async () => {

@@ -434,6 +434,7 @@ describe('loadConfig', () => {
       awsEndpointUrl: undefined,
       dataBucket: undefined,
       captureSettings: {},
+      dashboardUrl: undefined,
     });
   });
 
@@ -483,6 +484,11 @@ describe('loadConfig', () => {
     expect(() =>
       loadConfig({ MODEL_BUCKET: 'b', CAPTURE_SETTINGS: '{"iris":{"enabled":true,"sampleRate":2,"retentionDays":7}}' }),
     ).toThrow(/CAPTURE_SETTINGS: must map model names/);
+    for (const url of ['javascript:alert(1)', '//evil.example', 'dashboard'])
+      expect(() => loadConfig({ MODEL_BUCKET: 'b', DASHBOARD_URL: url })).toThrow(
+        /DASHBOARD_URL: must be an http\(s\) URL/,
+      );
+    expect(loadConfig({ MODEL_BUCKET: 'b', DASHBOARD_URL: '/dashboard' }).dashboardUrl).toBe('/dashboard');
     expect(() => loadConfig({ MODEL_BUCKET: 'b', CAPTURE_SETTINGS: 'iris=on' })).toThrow(
       /CAPTURE_SETTINGS: must be a JSON object/,
     );
