@@ -1,4 +1,5 @@
 import type { ModelRolloutProps } from './constructs/rollout';
+import { type BatchTransformProps, MAX_BATCH_MAX_CONCURRENCY } from './constructs/batch-transform';
 import { Duration } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { z } from 'zod';
@@ -98,6 +99,17 @@ const settingsSchema = z
       })
       .strict()
       .default({}),
+    /** Batch transform (lib/constructs/batch-transform.ts): the Distributed Map's limits and the function's memory. */
+    batch: z
+      .object({
+        memorySize: memory.optional(),
+        /** Children scoring at once; each is one concurrent execution of the batch function. */
+        maxConcurrency: z.number().int().min(1).max(MAX_BATCH_MAX_CONCURRENCY).optional(),
+        chunksPerBatch: z.number().int().min(1).max(100).optional(),
+        toleratedFailurePercentage: z.number().min(0).max(100).optional(),
+      })
+      .strict()
+      .default({}),
     /** Origins whose pages may call the inference API from a browser (core/cors.ts); off when absent. */
     cors: z
       .object({ allowOrigins: z.array(z.string().min(1)).min(1) })
@@ -134,6 +146,7 @@ export interface PlatformConfig {
   readonly pipeline: Omit<RetrainingPipelineProps, 'dataBucket' | 'modelBucket' | 'models'>;
   readonly rollout: Omit<ModelRolloutProps, 'modelBucket' | 'models' | 'topic'>;
   readonly monitoringJob: Omit<MonitoringJobProps, 'dataBucket' | 'modelBucket' | 'stateMachine' | 'models'>;
+  readonly batch: Omit<BatchTransformProps, 'dataBucket' | 'modelBucket'>;
   readonly monitoring: {
     readonly models: readonly MonitoredModel[];
     readonly thresholds: Partial<AlarmThresholds>;
@@ -217,6 +230,7 @@ export function platformConfig(rawContext: unknown, specs: readonly ModelSpec[])
       timeout: monitoringJob.timeoutSeconds === undefined ? undefined : Duration.seconds(monitoringJob.timeoutSeconds),
       logRetention,
     },
+    batch: { ...settings.batch, logRetention },
     monitoring: {
       models: specs.map((s) => {
         const m = monitoringSettings(s);

@@ -29,6 +29,7 @@ export function createPlatform(app: App, config: PlatformConfig, env?: Environme
     pipeline: config.pipeline,
     rollout: config.rollout,
     monitoringJob: config.monitoringJob,
+    batch: config.batch,
   });
   const inference = new InferenceStack(app, 'MlopsInference', {
     env,

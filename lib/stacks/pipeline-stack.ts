@@ -2,6 +2,7 @@ import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { type ModelSpec, monitoringSettings } from '../../core/pipeline/model-spec';
+import { BatchTransform, type BatchTransformProps } from '../constructs/batch-transform';
 import { MonitoringJob, type MonitoringJobProps } from '../constructs/monitoring-job';
 import { RetrainingPipeline, type RetrainingPipelineProps } from '../constructs/retraining-pipeline';
 import { ModelRollout, type ModelRolloutProps } from '../constructs/rollout';
@@ -17,6 +18,8 @@ export interface PipelineStackProps extends StackProps {
   readonly rollout?: Omit<ModelRolloutProps, 'modelBucket' | 'models' | 'topic'>;
   /** Function memory, timeout, log retention of the drift monitoring job (see MonitoringJobProps). */
   readonly monitoringJob?: Omit<MonitoringJobProps, 'dataBucket' | 'modelBucket' | 'stateMachine' | 'models'>;
+  /** Memory, concurrency and batching of the batch transform (see BatchTransformProps). */
+  readonly batch?: Omit<BatchTransformProps, 'dataBucket' | 'modelBucket'>;
 }
 
 /**
@@ -35,6 +38,8 @@ export class PipelineStack extends Stack {
   readonly rollout: ModelRollout;
   /** Undefined when no model captures (nothing to monitor). */
   readonly monitoringJob?: MonitoringJob;
+  /** Batch transform jobs: uploads under batch/<model>/ scored by a Distributed Map. */
+  readonly batch: BatchTransform;
 
   constructor(scope: Construct, id: string, props: PipelineStackProps) {
     super(scope, id, props);
@@ -66,6 +71,16 @@ export class PipelineStack extends Stack {
         models: monitored,
       });
     }
+    this.batch = new BatchTransform(this, 'BatchTransform', {
+      logRetention: props.pipeline?.logRetention,
+      ...props.batch,
+      dataBucket: props.dataBucket,
+      modelBucket: props.modelBucket,
+    });
+    new CfnOutput(this, 'BatchStateMachineArn', {
+      value: this.batch.stateMachine.stateMachineArn,
+      description: 'Batch transform jobs: one execution per object created under batch/<model>/',
+    });
     new CfnOutput(this, 'StateMachineArn', {
       value: this.pipeline.stateMachine.stateMachineArn,
       description:
