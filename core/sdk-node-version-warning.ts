@@ -9,3 +9,6 @@
  * AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=false to see it again.
  */
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ||= 'true';
+
+// A module (not a script), so the test can import it the way the entry points do.
+export {};
