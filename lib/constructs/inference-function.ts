@@ -7,7 +7,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { acknowledgeResourceWildcards, acknowledgeSynchronousOnly, functionRole } from './least-privilege';
 import { PROJECT_ROOT } from './project-root';
-import { shellQuote } from '../../core/shell';
+import { bundlingHookCommand, copyFolderCommand, removeFileCommand } from './bundling-hooks';
 
 /** The inference handler's source file. */
 export const INFERENCE_ENTRY = join(PROJECT_ROOT, 'lambdas', 'inference', 'handler.ts');
@@ -71,19 +71,13 @@ export function lambdaBinaryFolder(architecture: lambda.Architecture): string {
 }
 
 /**
- * A bash command that deletes every onnxruntime-node binary folder except the Lambda
+ * A bundling command that deletes every onnxruntime-node binary folder except the Lambda
  * platform's, so the asset ships ~45 MB of native code instead of ~300 MB (Lambda's unzipped
  * limit is 250 MB). It fails the synth if the wanted binary is missing, rather than deploying
  * a function that cannot load onnxruntime.
  */
 export function keepOnlyLambdaBinaryCommand(outputDir: string, architecture: lambda.Architecture): string {
-  const root = shellQuote(join(outputDir, ORT_BINARIES));
-  const keep = lambdaBinaryFolder(architecture);
-  return [
-    `test -f ${root}/${keep}/onnxruntime_binding.node || { echo "onnxruntime-node has no ${keep} binary in ${root}" >&2; exit 1; }`,
-    `for folder in ${root}/*/*; do [ "$folder" = ${root}/${keep} ] || rm -rf "$folder"; done`,
-    `find ${root} -mindepth 1 -maxdepth 1 -type d -empty -delete`,
-  ].join(' && ');
+  return bundlingHookCommand('keep-binary', [join(outputDir, ORT_BINARIES), lambdaBinaryFolder(architecture)]);
 }
 
 /** Fails early when a bundled models folder is named but is not there. */
@@ -117,8 +111,8 @@ export function inferenceBundling(
       afterBundling: (inputDir, outputDir) => [
         keepOnlyLambdaBinaryCommand(outputDir, architecture),
         // The copy of the whole project's lock file that npm ci needed; nothing reads it at run time.
-        `rm -f ${shellQuote(join(outputDir, 'package-lock.json'))}`,
-        ...(modelsDir ? [`cp -R ${shellQuote(modelsDir)} ${shellQuote(join(outputDir, 'bundled-models'))}`] : []),
+        removeFileCommand(join(outputDir, 'package-lock.json')),
+        ...(modelsDir ? [copyFolderCommand(modelsDir, join(outputDir, 'bundled-models'))] : []),
         ...(options.postResponseHold ? [postResponsePreloadCommand(inputDir, outputDir)] : []),
       ],
     },
@@ -126,18 +120,13 @@ export function inferenceBundling(
 }
 
 /**
- * A bash command that bundles the post-response hold's preload as an ES module whose top-level
+ * A bundling command that bundles the post-response hold's preload as an ES module whose top-level
  * await registers the extension (Node finishes it before the runtime starts, as internal
- * extensions must register during init). esbuild is the one NodejsFunction bundles with.
+ * extensions must register during init). esbuild is the one NodejsFunction bundles with (the
+ * project's, under inputDir).
  */
 export function postResponsePreloadCommand(inputDir: string, outputDir: string): string {
-  const entry = `import { preload } from ${JSON.stringify(POST_RESPONSE_SOURCE)}; await preload();`;
-  return [
-    `echo ${shellQuote(entry)} |`,
-    shellQuote(join(inputDir, 'node_modules', '.bin', 'esbuild')),
-    '--bundle --platform=node --format=esm --target=node24 --log-level=warning --loader=ts --sourcefile=post-response-preload.ts',
-    `--outfile=${shellQuote(join(outputDir, POST_RESPONSE_PRELOAD))}`,
-  ].join(' ');
+  return bundlingHookCommand('preload', [inputDir, POST_RESPONSE_SOURCE, join(outputDir, POST_RESPONSE_PRELOAD)]);
 }
 
 /**

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +12,7 @@ import {
   keepOnlyLambdaBinaryCommand,
   postResponsePreloadCommand,
 } from '../../lib/constructs/inference-function';
+import { runBundlingHook } from '../helpers/bundling-hook';
 
 type Statement = { Action: string | string[]; Resource: unknown; Effect: string };
 
@@ -286,7 +286,7 @@ describe('inference bundling', () => {
       ) ?? [];
     expect(hooks(true)).toContain(postResponsePreloadCommand('/repo', '/out'));
     expect(hooks(true).at(-1)).toMatch(
-      /esbuild' --bundle --platform=node --format=esm .*--outfile='\/out\/post-response-extension\.mjs'$/,
+      /bundling-hook\.mjs' 'preload' '\/repo' .*'\/out\/post-response-extension\.mjs'$/,
     );
     expect(hooks(false).join('\n')).not.toContain('post-response');
   });
@@ -294,24 +294,26 @@ describe('inference bundling', () => {
   test.each([
     [lambda.Architecture.X86_64, 'x64'],
     [lambda.Architecture.ARM_64, 'arm64'],
-  ])('the after-bundling hook keeps only the Lambda binary for %s', (architecture, arch) => {
+  ])('the after-bundling hook keeps only the Lambda binary for %s', async (architecture, arch) => {
     const out = join(scratch, `out-${arch}`);
     const binaries = join(out, 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6');
     for (const platform of ['linux/x64', 'linux/arm64', 'darwin/arm64', 'win32/x64', 'win32/arm64']) {
       mkdirSync(join(binaries, platform), { recursive: true });
       writeFileSync(join(binaries, platform, 'onnxruntime_binding.node'), 'binary');
     }
-    execFileSync('bash', ['-c', keepOnlyLambdaBinaryCommand(out, architecture)]);
+    await runBundlingHook(keepOnlyLambdaBinaryCommand(out, architecture));
     expect(readdirSync(binaries)).toEqual(['linux']);
     expect(readdirSync(join(binaries, 'linux'))).toEqual([arch]);
     expect(existsSync(join(binaries, 'linux', arch, 'onnxruntime_binding.node'))).toBe(true);
   });
 
-  test('the after-bundling hook fails when the Lambda binary is missing', () => {
+  test('the after-bundling hook fails when the Lambda binary is missing', async () => {
     const out = join(scratch, 'out-missing');
     mkdirSync(join(out, 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6', 'darwin', 'arm64'), { recursive: true });
-    expect(() =>
-      execFileSync('bash', ['-c', keepOnlyLambdaBinaryCommand(out, lambda.Architecture.X86_64)], { stdio: 'pipe' }),
-    ).toThrow(/no linux\/x64 binary/);
+    await expect(runBundlingHook(keepOnlyLambdaBinaryCommand(out, lambda.Architecture.X86_64))).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/no linux\/x64 binary/),
+    });
+    expect(readdirSync(join(out, 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6'))).toEqual(['darwin']);
   });
 });

@@ -13,6 +13,7 @@ import {
   type PostResponseHold,
   startPostResponseHold,
 } from '../../lambdas/inference/post-response-extension';
+import { runBundlingHook } from '../helpers/bundling-hook';
 
 /**
  * The post-response hold against a fake Lambda Extensions API (no local server for it exists):
@@ -165,7 +166,7 @@ test('a refused registration leaves no hold (the handler then awaits its work it
 test('the preload as the function bundles it registers before the main module runs (NODE_OPTIONS=--import), and the main module finds the hold', async () => {
   const out = mkdtempSync(join(tmpdir(), 'preload-'));
   try {
-    await promisify(execFile)('bash', ['-c', postResponsePreloadCommand(process.cwd(), out)]);
+    await runBundlingHook(postResponsePreloadCommand(process.cwd(), out));
     const main = `const hold = globalThis[Symbol.for('serverless-mlops.post-response-hold')]; console.log(JSON.stringify({ holding: hold?.holding === true })); process.exit(0);`;
     const { stdout } = await promisify(execFile)(
       process.execPath,
