@@ -57,7 +57,9 @@ export default tseslint.config(
   layer('core', ['training', 'lambdas', 'local', 'lib', 'bin']),
   layer('training', ['lambdas', 'local', 'lib', 'bin']),
   layer('lambdas', ['local', 'lib', 'bin']),
-  layer('lib', ['local', 'bin']),
+  // lib/ reads shared names from core/ (core/contracts/); importing a handler module would load its
+  // runtime libraries (Powertools, the SDK) at synth. Handlers are referenced by file path only.
+  layer('lib', ['lambdas', 'local', 'bin']),
   layer('local', ['bin']),
   {
     files: ['test/**/*.ts'],

@@ -1,3 +1,4 @@
+import { RUNS_PREFIX } from '../contracts/buckets';
 import type { ObjectStore } from '../object-store';
 import type { NoNewDataRecord, RunSummary } from './contract';
 
@@ -12,7 +13,7 @@ import type { NoNewDataRecord, RunSummary } from './contract';
  *   runs/<model>/<runId>/comparison-rows.txt (digests of the rows champion and candidate were compared on)
  */
 
-export const runsPrefix = (model: string) => `runs/${model}/`;
+export const runsPrefix = (model: string) => `${RUNS_PREFIX}${model}/`;
 export const runPrefix = (model: string, runId: string) => `${runsPrefix(model)}${runId}/`;
 export const candidatePrefix = (model: string, runId: string, algorithm: string) =>
   `${runPrefix(model, runId)}candidates/${algorithm}/`;

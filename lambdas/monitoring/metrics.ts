@@ -1,12 +1,13 @@
-import { MONITORING_METRICS, type MonitoringReport } from '../../core/monitoring/contract';
+import { METRICS_SERVICES, MONITORING_METRICS, type MonitoringMetricName } from '../../core/contracts/metrics';
+import type { MonitoringReport } from '../../core/monitoring/contract';
 import type { MonitoringReadStats } from '../../core/monitoring/job';
 import type { MetricsRecorder } from '../shared/metrics';
 
-/** The monitoring function's metric names (core/monitoring/contract.ts, which the dashboard and alarms import too). */
-export type MonitoringMetricName = (typeof MONITORING_METRICS)[keyof typeof MONITORING_METRICS];
+/** The monitoring function's metric names (core/contracts/metrics.ts, which the dashboard and alarms import too). */
+export type { MonitoringMetricName };
 export type MonitoringRecorder = MetricsRecorder<MonitoringMetricName>;
 
-export const MONITORING_METRICS_SERVICE = 'monitoring';
+export const MONITORING_METRICS_SERVICE = METRICS_SERVICES.monitoring;
 
 /** For deps that report nothing. */
 export const NO_METRICS: MonitoringRecorder = { record: () => undefined };

@@ -9,10 +9,12 @@
  * The etag in a processed key is what makes validate idempotent: a redelivered event finds the copy.
  */
 
-export const INCOMING_PREFIX = 'incoming/';
+import { CLAIMS_PREFIX, INCOMING_PREFIX, PROCESSED_PREFIX, QUARANTINE_PREFIX } from '../../core/contracts/buckets';
 
-export const processedPrefix = (model: string) => `processed/${model}/`;
-export const quarantinePrefix = (model: string) => `quarantine/${model}/`;
+export { INCOMING_PREFIX };
+
+export const processedPrefix = (model: string) => `${PROCESSED_PREFIX}${model}/`;
+export const quarantinePrefix = (model: string) => `${QUARANTINE_PREFIX}${model}/`;
 export {
   candidatePrefix,
   comparisonRowsKey,
@@ -93,7 +95,7 @@ export function processedAt(key: string): Date | undefined {
 
 /** claims/<model>/<etag>-<stem>.json: which execution handles this object version (first writer wins). */
 export const claimKey = (model: string, file: string, etag: string) =>
-  `claims/${model}/${etagToken(etag)}-${stem(file)}.json`;
+  `${CLAIMS_PREFIX}${model}/${etagToken(etag)}-${stem(file)}.json`;
 export const isProcessedData = (key: string) => key.endsWith('.csv');
 
 /** quarantine/<model>/<file>; with an etag, the key for a second, different upload of that file name. */

@@ -1,4 +1,5 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { METRICS_NAMESPACE } from '../../core/contracts/metrics';
 
 /**
  * Metrics every function reports the same way: a small recorder interface (so apps are tested,
@@ -7,7 +8,7 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
  * its own metric names and instantiates the types with them.
  */
 
-export const METRICS_NAMESPACE = 'ServerlessMlops';
+export { METRICS_NAMESPACE };
 
 export type MetricUnitName = 'Count' | 'Milliseconds' | 'Seconds' | 'None';
 

@@ -21,10 +21,11 @@ import { InferenceCapture } from './inference-capture';
 import { InferenceFunction } from './inference-function';
 import { nameProblem } from '../../core/registry/keys';
 import { grantList, grantObjects } from './least-privilege';
-import { METRICS_NAMESPACE, METRICS_SERVICE } from '../../lambdas/inference/metrics';
+import { REGISTRY_PREFIX } from '../../core/contracts/buckets';
+import { METRICS_NAMESPACE, METRICS_SERVICES } from '../../core/contracts/metrics';
 
 /** The CloudWatch namespace every platform metric is published in. */
-export { METRICS_NAMESPACE } from '../../lambdas/inference/metrics';
+export { METRICS_NAMESPACE } from '../../core/contracts/metrics';
 
 export interface InferenceThrottling {
   /** Steady-state requests per second for the whole API. */
@@ -295,13 +296,13 @@ export class InferenceApi extends Construct {
         ...(props.dataBucket
           ? { DATA_BUCKET: props.dataBucket.bucketName, CAPTURE_SETTINGS: JSON.stringify(settings.capture) }
           : {}),
-        POWERTOOLS_SERVICE_NAME: METRICS_SERVICE,
+        POWERTOOLS_SERVICE_NAME: METRICS_SERVICES.inference,
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
       },
     });
     // Read-only on purpose: only the pipeline and the registry CLI write models and aliases.
-    grantObjects(props.modelBucket, this.fn, 'registry/', ['s3:GetObject']);
-    grantList(props.modelBucket, this.fn, ['registry/']);
+    grantObjects(props.modelBucket, this.fn, REGISTRY_PREFIX, ['s3:GetObject']);
+    grantList(props.modelBucket, this.fn, [REGISTRY_PREFIX]);
     this.grantSageMakerEndpoints(Object.values(settings.sagemakerEndpoints));
     if (props.dataBucket) {
       // Feedback labels only: captured requests reach the bucket through the log subscription,

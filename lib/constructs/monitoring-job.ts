@@ -18,8 +18,8 @@ import {
 } from '../../core/monitoring/contract';
 import { scheduleProblem } from '../../core/pipeline/model-spec';
 import { nameProblem } from '../../core/registry/keys';
-import { MONITORING_METRICS_SERVICE } from '../../lambdas/monitoring/metrics';
-import { METRICS_NAMESPACE } from '../../lambdas/shared/metrics';
+import { REGISTRY_PREFIX } from '../../core/contracts/buckets';
+import { METRICS_NAMESPACE, METRICS_SERVICES } from '../../core/contracts/metrics';
 import { acknowledgeResourceWildcards, functionRole, grantList, grantObjects } from './least-privilege';
 import { copyModelSpecsCommand, MODEL_SPECS_PATH, modelSpecsFolder } from './retraining-pipeline';
 import { deadLetterQueue } from './dead-letter-queue';
@@ -152,7 +152,7 @@ export class MonitoringJob extends Construct {
         STATE_MACHINE_ARN: props.stateMachine.stateMachineArn,
         MODEL_SPECS_DIR: MODEL_SPECS_PATH,
         // The metrics' `service` dimension: the dashboard and alarms look for this value.
-        POWERTOOLS_SERVICE_NAME: MONITORING_METRICS_SERVICE,
+        POWERTOOLS_SERVICE_NAME: METRICS_SERVICES.monitoring,
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         NODE_OPTIONS: '--enable-source-maps',
       },
@@ -210,7 +210,7 @@ export class MonitoringJob extends Construct {
       MONITORING_PREFIX,
       MONITORING_STATE_PREFIX,
     ]);
-    grantObjects(modelBucket, this.fn, 'registry/', ['s3:GetObject']);
-    grantList(modelBucket, this.fn, ['registry/']);
+    grantObjects(modelBucket, this.fn, REGISTRY_PREFIX, ['s3:GetObject']);
+    grantList(modelBucket, this.fn, [REGISTRY_PREFIX]);
   }
 }

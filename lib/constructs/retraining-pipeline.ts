@@ -28,7 +28,15 @@ import {
   MAX_TRAINING_MAX_CONCURRENCY,
   retrainingDefinition,
 } from './retraining-definition';
-import { PIPELINE_METRICS_SERVICE } from '../../lambdas/pipeline/metrics';
+import {
+  CLAIMS_PREFIX,
+  INCOMING_PREFIX,
+  PROCESSED_PREFIX,
+  QUARANTINE_PREFIX,
+  REGISTRY_PREFIX,
+  RUNS_PREFIX,
+} from '../../core/contracts/buckets';
+import { METRICS_SERVICES } from '../../core/contracts/metrics';
 import { scheduleProblem } from '../../core/pipeline/model-spec';
 import { scratchSpaceMb } from '../../core/pipeline/training-capacity';
 import { nameProblem } from '../../core/registry/keys';
@@ -40,8 +48,6 @@ export const PIPELINE_ENTRY = join(PROJECT_ROOT, 'lambdas', 'pipeline', 'handler
 /** Where the model specs are read from at synth, and where the function finds them. */
 export const MODEL_SPECS_SOURCE = join(PROJECT_ROOT, 'config', 'models');
 export const MODEL_SPECS_PATH = '/var/task/model-specs';
-/** The uploads that start a run: incoming/<model>/<file>. */
-export const INCOMING_PREFIX = 'incoming/';
 
 export interface RetrainingModel {
   readonly name: string;
@@ -226,7 +232,7 @@ export class RetrainingPipeline extends Construct {
         // Prepare's capacity check (core/pipeline/training-capacity.ts); Lambda sets the memory size itself.
         STEP_TIMEOUT_SECONDS: String(settings.timeout.toSeconds()),
         // The metrics' `service` dimension: the dashboard and alarms look for this value.
-        POWERTOOLS_SERVICE_NAME: PIPELINE_METRICS_SERVICE,
+        POWERTOOLS_SERVICE_NAME: METRICS_SERVICES.pipeline,
         NODE_OPTIONS: '--enable-source-maps',
       },
       bundling: {
@@ -242,16 +248,16 @@ export class RetrainingPipeline extends Construct {
       },
     });
     // Uploads are read and, once their processed or quarantined copy is written, removed.
-    grantObjects(props.dataBucket, fn, 'incoming/', ['s3:GetObject', 's3:DeleteObject']);
+    grantObjects(props.dataBucket, fn, INCOMING_PREFIX, ['s3:GetObject', 's3:DeleteObject']);
     // processed/ and quarantine/ are written once and kept; claims/ records which execution
     // handles an object version (conditional put) and is never deleted.
-    for (const prefix of ['processed/', 'quarantine/', 'claims/'])
+    for (const prefix of [PROCESSED_PREFIX, QUARANTINE_PREFIX, CLAIMS_PREFIX])
       grantObjects(props.dataBucket, fn, prefix, ['s3:GetObject', 's3:PutObject']);
-    grantList(props.dataBucket, fn, ['incoming/', 'processed/', 'quarantine/', 'claims/']);
+    grantList(props.dataBucket, fn, [INCOMING_PREFIX, PROCESSED_PREFIX, QUARANTINE_PREFIX, CLAIMS_PREFIX]);
     // The registry (versions, aliases, history) and run records; nothing there is ever deleted.
-    for (const prefix of ['registry/', 'runs/'])
+    for (const prefix of [REGISTRY_PREFIX, RUNS_PREFIX])
       grantObjects(props.modelBucket, fn, prefix, ['s3:GetObject', 's3:PutObject']);
-    grantList(props.modelBucket, fn, ['registry/', 'runs/']);
+    grantList(props.modelBucket, fn, [REGISTRY_PREFIX, RUNS_PREFIX]);
     acknowledgeResourceWildcards(fn.role ?? fn, 'pipeline function role');
     acknowledgeSynchronousOnly(fn, "by the state machine's Lambda tasks, which retry and catch its errors");
     this.fn = fn;

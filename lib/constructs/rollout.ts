@@ -13,8 +13,8 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { nameProblem } from '../../core/registry/keys';
-import { INFERENCE_METRICS, METRICS_SERVICE as INFERENCE_SERVICE } from '../../lambdas/inference/metrics';
-import { METRICS_NAMESPACE } from '../../lambdas/shared/metrics';
+import { everyModelRegistryPattern, REGISTRY_PREFIX } from '../../core/contracts/buckets';
+import { INFERENCE_METRICS, METRICS_NAMESPACE, METRICS_SERVICES } from '../../core/contracts/metrics';
 import { acknowledgeResourceWildcards, functionRole, grantList, grantObjects } from './least-privilege';
 import { rolloutDefinition } from './rollout-definition';
 import { deadLetterQueue } from './dead-letter-queue';
@@ -23,7 +23,7 @@ import { PROJECT_ROOT } from './project-root';
 /** The rollout function: the state machine's steps and the rollback alarm's abort. */
 export const ROLLOUT_ENTRY = join(PROJECT_ROOT, 'lambdas', 'rollout', 'handler.ts');
 /** What starts a rollout: a RolloutRequest written by the routing store (core/registry/routing.ts). */
-export const ROLLOUT_REQUEST_PATTERN = 'registry/*/rollouts/*.json';
+export const ROLLOUT_REQUEST_PATTERN = everyModelRegistryPattern('rollouts/*.json');
 
 export interface ModelRolloutProps {
   /**
@@ -138,7 +138,7 @@ export class ModelRollout extends Construct {
       environment: {
         MODEL_BUCKET: props.modelBucket.bucketName,
         METRICS_NAMESPACE,
-        INFERENCE_SERVICE_NAME: props.inferenceService ?? INFERENCE_SERVICE,
+        INFERENCE_SERVICE_NAME: props.inferenceService ?? METRICS_SERVICES.inference,
         NODE_OPTIONS: '--enable-source-maps',
       },
       // The Lambda runtime provides the AWS SDK; nothing else is native.
@@ -186,7 +186,7 @@ export class ModelRollout extends Construct {
 
     const alarms: Record<string, cloudwatch.Alarm> = {};
     for (const model of props.models)
-      alarms[model] = this.canaryAlarm(model, props.inferenceService ?? INFERENCE_SERVICE);
+      alarms[model] = this.canaryAlarm(model, props.inferenceService ?? METRICS_SERVICES.inference);
     this.alarms = alarms;
     this.alarmRule = new events.Rule(this, 'AlarmRule', {
       description: 'Aborts the canary of a model whose rollback alarm went to ALARM',
@@ -230,22 +230,17 @@ export class ModelRollout extends Construct {
    * its own records (rollout-runs/). Never model versions, never rollout requests.
    */
   private grantRegistry(bucket: s3.IBucket): void {
-    grantObjects(bucket, this.fn, 'registry/', ['s3:GetObject']);
-    for (const prefix of [
-      'registry/*/routing',
-      'registry/*/aliases/',
-      'registry/*/history/',
-      'registry/*/rollout-runs/',
-    ])
+    grantObjects(bucket, this.fn, REGISTRY_PREFIX, ['s3:GetObject']);
+    for (const prefix of ['routing', 'aliases/', 'history/', 'rollout-runs/'].map(everyModelRegistryPattern))
       grantObjects(bucket, this.fn, prefix, ['s3:PutObject']);
-    grantList(bucket, this.fn, ['registry/']);
+    grantList(bucket, this.fn, [REGISTRY_PREFIX]);
     // The Allows above use 'registry/*/...', and '*' spans '/' in an ARN (registry/<m>/rollouts/routing.json
     // would match): an explicit Deny keeps the function from ever writing a rollout request.
     this.fn.addToRolePolicy(
       new iam.PolicyStatement({
         effect: iam.Effect.DENY,
         actions: ['s3:PutObject'],
-        resources: [bucket.arnForObjects('registry/*/rollouts/*')],
+        resources: [bucket.arnForObjects(everyModelRegistryPattern('rollouts/*'))],
       }),
     );
   }

@@ -2,11 +2,8 @@ import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
-import { CAPTURE_METRICS, MONITORING_METRICS } from '../../core/monitoring/contract';
+import { CAPTURE_METRICS, METRICS_NAMESPACE, METRICS_SERVICES, MONITORING_METRICS } from '../../core/contracts/metrics';
 import { DEFAULT_CAPTURE_BUFFERING } from '../constructs/inference-capture';
-import { METRICS_SERVICE as INFERENCE_SERVICE } from '../../lambdas/inference/metrics';
-import { METRICS_NAMESPACE } from '../../lambdas/shared/metrics';
-import { MONITORING_METRICS_SERVICE } from '../../lambdas/monitoring/metrics';
 
 /** The drift monitoring job as MonitoringJob exposes it (a MonitoringJob can be passed as is). */
 export interface MonitoredJob {
@@ -49,7 +46,7 @@ export interface DataLoopMetricsProps {
  */
 export function featureDriftSearchExpression(model: string, period: Duration = Duration.hours(1)): string {
   const schema = `{${METRICS_NAMESPACE},feature,model,service}`;
-  return `SEARCH('${schema} MetricName="${MONITORING_METRICS.featureDrift}" service="${MONITORING_METRICS_SERVICE}" model="${model}"', 'Maximum', ${period.toSeconds()})`;
+  return `SEARCH('${schema} MetricName="${MONITORING_METRICS.featureDrift}" service="${METRICS_SERVICES.monitoring}" model="${model}"', 'Maximum', ${period.toSeconds()})`;
 }
 
 /**
@@ -190,7 +187,7 @@ export class DataLoopMetrics {
     return new cloudwatch.Metric({
       namespace: METRICS_NAMESPACE,
       metricName,
-      dimensionsMap: { service: MONITORING_METRICS_SERVICE, ...dimensions },
+      dimensionsMap: { service: METRICS_SERVICES.monitoring, ...dimensions },
       statistic,
       label,
       period: this.runPeriod,
@@ -216,7 +213,7 @@ export class DataLoopMetrics {
     return new cloudwatch.Metric({
       namespace: METRICS_NAMESPACE,
       metricName,
-      dimensionsMap: { service: INFERENCE_SERVICE, model },
+      dimensionsMap: { service: METRICS_SERVICES.inference, model },
       statistic: 'Sum',
       label,
       period: this.period,

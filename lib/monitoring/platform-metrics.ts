@@ -5,9 +5,7 @@ import type * as events from 'aws-cdk-lib/aws-events';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import { INFERENCE_METRICS, METRICS_SERVICE as INFERENCE_SERVICE } from '../../lambdas/inference/metrics';
-import { PIPELINE_METRICS, PIPELINE_METRICS_SERVICE } from '../../lambdas/pipeline/metrics';
-import { METRICS_NAMESPACE } from '../../lambdas/shared/metrics';
+import { INFERENCE_METRICS, METRICS_NAMESPACE, METRICS_SERVICES, PIPELINE_METRICS } from '../../core/contracts/metrics';
 import { DataLoopMetrics, type MonitoredCapture, type MonitoredJob } from './data-loop-metrics';
 import { RolloutMetrics } from './rollout-metrics';
 
@@ -82,7 +80,7 @@ export interface PlatformMetricsProps {
 export function predictionsSearchExpression(model?: string, period: Duration = Duration.minutes(5)): string {
   const filter = model === undefined ? '' : ` model="${model}"`;
   const schema = `{${METRICS_NAMESPACE},class,model,service,version}`;
-  return `SEARCH('${schema} MetricName="${INFERENCE_METRICS.predictions}" service="${INFERENCE_SERVICE}"${filter}', 'Sum', ${period.toSeconds()})`;
+  return `SEARCH('${schema} MetricName="${INFERENCE_METRICS.predictions}" service="${METRICS_SERVICES.inference}"${filter}', 'Sum', ${period.toSeconds()})`;
 }
 
 /**
@@ -352,7 +350,7 @@ export class PlatformMetrics {
    * _unsorted), which is not known at synth. Graphs only: alarms cannot use SEARCH.
    */
   quarantinedFilesAllModelsCount(): cloudwatch.IMetric {
-    const search = `SEARCH('{${METRICS_NAMESPACE},model,service} MetricName="${PIPELINE_METRICS.quarantinedFiles}" service="${PIPELINE_METRICS_SERVICE}"', 'Sum', ${this.period.toSeconds()})`;
+    const search = `SEARCH('{${METRICS_NAMESPACE},model,service} MetricName="${PIPELINE_METRICS.quarantinedFiles}" service="${METRICS_SERVICES.pipeline}"', 'Sum', ${this.period.toSeconds()})`;
     return new cloudwatch.MathExpression({
       expression: `SUM(${search})`,
       usingMetrics: {},
@@ -428,7 +426,7 @@ export class PlatformMetrics {
     statistic: string,
     label: string,
   ): cloudwatch.Metric {
-    return this.custom(INFERENCE_SERVICE, metricName, dimensions, statistic, label, this.period);
+    return this.custom(METRICS_SERVICES.inference, metricName, dimensions, statistic, label, this.period);
   }
 
   private pipeline(
@@ -438,7 +436,7 @@ export class PlatformMetrics {
     label: string,
     period?: Duration,
   ): cloudwatch.Metric {
-    return this.custom(PIPELINE_METRICS_SERVICE, metricName, dimensions, statistic, label, period ?? this.period);
+    return this.custom(METRICS_SERVICES.pipeline, metricName, dimensions, statistic, label, period ?? this.period);
   }
 
   private custom(

@@ -1,8 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type { Variant } from '../../core/registry/routing';
-import { INFERENCE_METRICS, METRICS_SERVICE as INFERENCE_SERVICE } from '../../lambdas/inference/metrics';
-import { METRICS_NAMESPACE } from '../../lambdas/shared/metrics';
+import { INFERENCE_METRICS, METRICS_NAMESPACE, METRICS_SERVICES } from '../../core/contracts/metrics';
 
 /**
  * A CloudWatch SEARCH over the VariantPredictions series of one model (every variant and class):
@@ -10,7 +9,7 @@ import { METRICS_NAMESPACE } from '../../lambdas/shared/metrics';
  */
 export function variantPredictionsSearchExpression(model: string, period: Duration = Duration.minutes(5)): string {
   const schema = `{${METRICS_NAMESPACE},class,model,service,variant}`;
-  return `SEARCH('${schema} MetricName="${INFERENCE_METRICS.variantPredictions}" service="${INFERENCE_SERVICE}" model="${model}"', 'Sum', ${period.toSeconds()})`;
+  return `SEARCH('${schema} MetricName="${INFERENCE_METRICS.variantPredictions}" service="${METRICS_SERVICES.inference}" model="${model}"', 'Sum', ${period.toSeconds()})`;
 }
 
 /**
@@ -90,7 +89,7 @@ export class RolloutMetrics {
     return new cloudwatch.Metric({
       namespace: METRICS_NAMESPACE,
       metricName,
-      dimensionsMap: { service: INFERENCE_SERVICE, ...dimensions },
+      dimensionsMap: { service: METRICS_SERVICES.inference, ...dimensions },
       statistic,
       label,
       period: this.period,
