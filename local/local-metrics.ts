@@ -1,3 +1,4 @@
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { MONITORING_METRICS } from '../core/monitoring/contract';
 import { INFERENCE_METRICS } from '../lambdas/inference/metrics';
 import { PIPELINE_METRICS } from '../lambdas/pipeline/metrics';
@@ -7,7 +8,9 @@ import type { MetricRecord, MetricUnitName } from '../lambdas/shared/metrics';
  * What CloudWatch would hold for the local platform, in memory, for the local dashboard: the
  * functions' own metrics (the records their recorders write) and API Gateway's view of each
  * request (its Count, 4XXError, 5XXError and Latency metrics), summed or sampled per time bucket
- * over a sliding window. Old buckets are dropped as time passes, so memory stays bounded.
+ * over a sliding window. Old buckets are dropped as time passes, so memory stays bounded. With a
+ * `file` the metrics outlive a restart: save() writes them (atomically) and the next start reads
+ * them back, keeping what is still inside the window, and the totals.
  */
 
 export type PanelId =
@@ -71,6 +74,24 @@ export interface LocalMetricsOptions {
   readonly maxSamplesPerBucket?: number;
   /** Milliseconds since the epoch. @default Date.now */
   readonly clock?: () => number;
+  /**
+   * Where the metrics are kept across restarts (read when created, written by save()).
+   * @default - in memory only: a restart starts afresh
+   */
+  readonly file?: string;
+}
+
+/** What save() writes; version 1. */
+interface SavedMetrics {
+  readonly version: 1;
+  readonly bucketMs: number;
+  readonly startedAt: number;
+  readonly totals: LocalMetrics['totals'];
+  readonly keys: readonly (readonly [
+    string,
+    { readonly metric: string; readonly dimensions: Record<string, string> },
+  ])[];
+  readonly buckets: readonly (readonly [number, readonly (readonly [string, Aggregate])[]])[];
 }
 
 export interface ObservedRequest {
@@ -283,6 +304,9 @@ export class LocalMetrics {
   private readonly maxSamples: number;
   private readonly clock: () => number;
   private readonly startedAt: number;
+  private readonly file?: string;
+  /** Whether anything was recorded since the last save(). */
+  private dirty = false;
   /** Bucket start -> series key -> aggregate. */
   private readonly buckets = new Map<number, Map<string, Aggregate>>();
   /** Series key -> what it draws. */
@@ -291,7 +315,7 @@ export class LocalMetrics {
     { readonly spec: SeriesSpec; readonly dimensions: Readonly<Record<string, string>> }
   >();
   private oldestKept = -Infinity;
-  private readonly totals = {
+  private totals = {
     requests: 0,
     clientErrors: 0,
     serverErrors: 0,
@@ -317,12 +341,65 @@ export class LocalMetrics {
       );
     this.bucketCount = Math.ceil(retentionMs / this.bucketMs);
     this.clock = options.clock ?? Date.now;
-    this.startedAt = this.clock();
+    this.file = options.file;
+    this.startedAt = (this.file ? this.load(this.file) : undefined) ?? this.clock();
+  }
+
+  /**
+   * Writes the metrics to `file` if anything changed since the last save (a temporary file
+   * renamed over it, so a crash mid-write leaves the previous one whole). Without a file, nothing.
+   */
+  save(): void {
+    if (!this.file || !this.dirty) return;
+    this.prune(this.clock());
+    const saved: SavedMetrics = {
+      version: 1,
+      bucketMs: this.bucketMs,
+      startedAt: this.startedAt,
+      totals: this.totals,
+      keys: [...this.keys].map(([id, key]) => [id, { metric: key.spec.metric, dimensions: key.dimensions }]),
+      buckets: [...this.buckets].map(([start, bucket]) => [start, [...bucket]]),
+    };
+    const temporary = `${this.file}.tmp`;
+    writeFileSync(temporary, JSON.stringify(saved));
+    renameSync(temporary, this.file);
+    this.dirty = false;
+  }
+
+  /** Reads a saved file, if there is one; its start time, or undefined. Throws naming the file if it cannot be used. */
+  private load(file: string): number | undefined {
+    if (!existsSync(file)) return undefined;
+    const unusable = (why: string) =>
+      new Error(`local metrics in ${file} cannot be read (${why}); move or delete the file to start without them`);
+    let saved: SavedMetrics;
+    try {
+      saved = JSON.parse(readFileSync(file, 'utf8')) as SavedMetrics;
+    } catch (error) {
+      throw unusable(error instanceof Error ? error.message : String(error));
+    }
+    if (saved?.version !== 1 || !Array.isArray(saved.keys) || !Array.isArray(saved.buckets) || !saved.totals)
+      throw unusable('not a version 1 metrics file');
+    this.totals = { ...this.totals, ...saved.totals, runs: { ...saved.totals.runs } };
+    // Buckets of another size cannot be merged into these; the totals still carry over.
+    if (saved.bucketMs !== this.bucketMs) return saved.startedAt;
+    for (const [id, { metric, dimensions }] of saved.keys) {
+      const spec = SPECS.get(metric);
+      if (spec) this.keys.set(id, { spec, dimensions });
+    }
+    for (const [start, aggregates] of saved.buckets) {
+      const bucket = new Map<string, Aggregate>();
+      for (const [id, aggregate] of aggregates)
+        if (this.keys.has(id)) bucket.set(id, { ...aggregate, max: aggregate.max ?? -Infinity });
+      this.buckets.set(start, bucket);
+    }
+    this.prune(this.clock());
+    return saved.startedAt;
   }
 
   /** A record from the inference or pipeline code (INFERENCE_METRICS, PIPELINE_METRICS). */
   recordMetric(record: MetricRecord, at: number = this.clock()): void {
     const d = record.dimensions;
+    this.dirty = true;
     if (record.name === INFERENCE_METRICS.predictions) this.totals.predictions += record.value;
     if (record.name === PIPELINE_METRICS.runs) {
       const outcome = d.outcome ?? 'unknown';
@@ -338,6 +415,7 @@ export class LocalMetrics {
     const at = request.at ?? this.clock();
     const clientError = request.status >= 400 && request.status < 500 ? 1 : 0;
     const serverError = request.status >= 500 ? 1 : 0;
+    this.dirty = true;
     this.totals.requests += 1;
     this.totals.clientErrors += clientError;
     this.totals.serverErrors += serverError;

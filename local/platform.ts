@@ -125,7 +125,9 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
   };
   Object.assign(process.env, awsEnv, { POWERTOOLS_METRICS_DISABLED: 'true' });
 
-  const metrics = new LocalMetrics();
+  // Kept in the data folder, so the dashboard's history and totals outlive a restart.
+  const metrics = new LocalMetrics({ file: join(dataDir, 'metrics.json') });
+  const metricsSaver = setInterval(() => metrics.save(), 5_000).unref();
   const variantMetrics = new LocalVariantMetrics();
   const client = localS3Client(s3.endpoint);
   const dataStore = new S3ObjectStore(client, LOCAL_BUCKETS.data);
@@ -392,6 +394,8 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
     async close() {
       if (closed) return;
       closed = true;
+      clearInterval(metricsSaver);
+      metrics.save();
       unsubscribe();
       schedules.stop();
       monitoringSchedules.stop();

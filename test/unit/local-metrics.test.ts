@@ -1,3 +1,6 @@
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { MONITORING_METRICS } from '../../core/monitoring/contract';
 import {
   type DashboardData,
@@ -387,5 +390,87 @@ describe('LocalMetrics', () => {
     expect(() => new LocalMetrics({ bucketMs: 10_000, retentionMs: 5_000 })).toThrow(
       /retentionMs must be at least bucketMs/,
     );
+  });
+});
+
+describe('LocalMetrics kept in a file across restarts', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'local-metrics-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const run = (value: number) => ({
+    name: PIPELINE_METRICS.runs,
+    unit: 'Count' as const,
+    value,
+    dimensions: { model: 'iris', outcome: 'promoted' },
+  });
+
+  test('a new instance on the same file shows what the last one saved: series, percentiles and totals', () => {
+    const file = join(dir, 'metrics.json');
+    const clock = { now: T0 };
+    const before = new LocalMetrics({ bucketMs: BUCKET, clock: () => clock.now, file });
+    before.recordRequest(request(200, 4));
+    before.recordRequest(request(500, 300));
+    before.recordMetric(predictions('setosa', 3));
+    before.recordMetric(run(1));
+    before.save();
+    const saved = before.snapshot();
+
+    clock.now = T0 + 2 * BUCKET;
+    const after = new LocalMetrics({ bucketMs: BUCKET, clock: () => clock.now, file });
+    const restored = after.snapshot();
+    expect(restored.totals).toEqual(saved.totals);
+    expect(restored.totals.since).toBe(T0);
+    // The same points, then (for zero-filled counts) zeros up to now.
+    for (const id of ['requests', 'api-latency', 'predictions', 'pipeline-runs'] as const)
+      for (const [name, kept] of Object.entries(points(saved, id)))
+        expect(points(restored, id)[name].slice(0, kept.length)).toEqual(kept);
+    expect(Object.keys(points(restored, 'pipeline-runs'))).toEqual(['iris promoted']);
+    expect(points(restored, 'api-latency').p99).toEqual([[0, 300]]);
+
+    // and it keeps counting on top of them
+    after.recordRequest(request(200));
+    expect(after.snapshot().totals.requests).toBe(3);
+  });
+
+  test('save() writes only when something changed, and whole (no temporary file left)', () => {
+    const file = join(dir, 'metrics.json');
+    const metrics = new LocalMetrics({ bucketMs: BUCKET, clock: () => T0, file });
+    metrics.save();
+    expect(readdirSync(dir)).toEqual([]);
+    metrics.recordRequest(request(200));
+    metrics.save();
+    expect(readdirSync(dir)).toEqual(['metrics.json']);
+  });
+
+  test('buckets that left the window while it was stopped are dropped; the totals stay', () => {
+    const file = join(dir, 'metrics.json');
+    const before = new LocalMetrics({ bucketMs: BUCKET, retentionMs: 60_000, clock: () => T0, file });
+    before.recordRequest(request(200));
+    before.save();
+
+    const after = new LocalMetrics({ bucketMs: BUCKET, retentionMs: 60_000, clock: () => T0 + 120_000, file });
+    const data = after.snapshot();
+    expect(panel(data, 'requests')).toEqual([]);
+    expect(data.totals.requests).toBe(1);
+  });
+
+  test('without a file nothing is written and a restart starts afresh', () => {
+    const metrics = new LocalMetrics({ bucketMs: BUCKET, clock: () => T0 });
+    metrics.recordRequest(request(200));
+    metrics.save();
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  test('fails naming the file when it is not a metrics file, rather than overwrite it', () => {
+    const file = join(dir, 'metrics.json');
+    writeFileSync(file, '{"not": "metrics"}');
+    expect(() => new LocalMetrics({ file })).toThrow(
+      `local metrics in ${file} cannot be read (not a version 1 metrics file); move or delete the file to start without them`,
+    );
+    writeFileSync(file, '{');
+    expect(() => new LocalMetrics({ file })).toThrow(/cannot be read \(.*JSON.*\)/);
   });
 });
