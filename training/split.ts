@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { cellText, type ColumnarTable } from '../core/data/columns';
 import type { RawTable } from '../core/data/load';
 import { isMissing } from '../core/data/schema';
 
@@ -157,6 +158,26 @@ export function rowDigests(
     const row = rows[r];
     for (let j = 0; j < index.length; j++) values[j] = row[index[j]];
     digests[r] = rowDigest(record.columns, values);
+  }
+  return digests;
+}
+
+/**
+ * The same digests as rowDigests, read from typed columns: cellText gives back each cell's
+ * trimmed text as written ('' when missing), so a row's canonical text, and its part, are unchanged.
+ */
+export function columnDigests(table: ColumnarTable, record: Pick<SplitRecord, 'columns'>): string[] {
+  const columns = record.columns.map((c) => {
+    const i = table.columns.indexOf(c);
+    if (i < 0) throw new Error(`split column "${c}" is not in the data (columns: ${table.columns.join(', ')})`);
+    return table.data[i];
+  });
+  const prefixes = record.columns.map((name) => name + UNIT);
+  const digests: string[] = new Array<string>(table.rows);
+  for (let r = 0; r < table.rows; r++) {
+    let text = '';
+    for (let j = 0; j < columns.length; j++) text += prefixes[j] + cellText(columns[j], r) + RECORD;
+    digests[r] = createHash('sha256').update(text).digest('hex');
   }
   return digests;
 }

@@ -5,6 +5,7 @@ import { trainBaselines } from './baseline';
 import type { AlgorithmName, EncodedColumn, FittedModel, Params, Trainer, TrainingSet } from './algorithms/types';
 import { DataError } from '../core/data/errors';
 import { readLabels } from './data/labels';
+import { type ColumnarTable, columnarFromRows } from '../core/data/columns';
 import type { RawTable } from '../core/data/load';
 import { inferSchema, type Schema, type SchemaOverrides } from '../core/data/schema';
 import { FittedEncoder } from './encoding/encoder';
@@ -18,7 +19,7 @@ import {
   type SplitFractions,
   type SplitRecord,
   splitRecord,
-  tableDigests,
+  columnDigests,
 } from './split';
 
 export type SelectionMetric = 'macroF1' | 'accuracy';
@@ -113,10 +114,12 @@ export function labelledSplit(
   columns: { readonly label: string; readonly exclude?: readonly string[] },
   seed: number,
   fractions: SplitFractions = DEFAULT_FRACTIONS,
+  /** The table's typed columns, when the caller has them already (trainCandidates). */
+  typed: ColumnarTable = columnarFromRows(table.columns, table.rows),
 ): { classes: string[]; y: Int32Array; split: Split; record: SplitRecord; digests: string[] } {
   const { classes, y } = readLabels(table, columns.label);
   const record = splitRecord(table.columns, columns.exclude, seed, fractions);
-  const digests = tableDigests(table, record);
+  const digests = columnDigests(typed, record);
   return { classes, y, split: contentSplit(digests, record), record, digests };
 }
 
@@ -150,16 +153,16 @@ interface SearchFold {
 
 /** Fits the encoder on `fitRows` only (nothing of the held-out rows leaks into the scaling or the vocabulary). */
 function searchFold(
-  table: RawTable,
+  table: ColumnarTable,
   schema: Schema,
   y: Int32Array,
   nClasses: number,
   fitRows: Int32Array,
   heldRows: Int32Array,
 ): SearchFold {
-  const encoder = FittedEncoder.fit(table, schema, fitRows);
+  const encoder = FittedEncoder.fitColumns(table, schema, fitRows);
   const encode = (rows: Int32Array): TrainingSet => ({
-    x: encoder.transform(encoder.tableInputs(table, rows)),
+    x: encoder.transformColumns(table, rows),
     y: subset(y, rows),
     nClasses,
   });
@@ -234,7 +237,7 @@ function searchGrid(
  * algorithm; otherwise the one train -> validation split.
  */
 function selectionFolds(
-  table: RawTable,
+  table: ColumnarTable,
   schema: Schema,
   y: Int32Array,
   nClasses: number,
@@ -271,11 +274,13 @@ export function trainCandidates(table: RawTable, options: TrainOptions): Trainin
   const progress = options.onProgress ?? (() => undefined);
   const trainers: Readonly<Record<AlgorithmName, Trainer>> = { ...TRAINERS, ...options.trainers };
   const schema = inferSchema(table, options);
+  const typed = columnarFromRows(table.columns, table.rows);
   const { classes, y, split, record, digests } = labelledSplit(
     table,
     { label: schema.label, exclude: options.exclude },
     seed,
     options.fractions,
+    typed,
   );
   const pool = concat(split.train, split.validation);
   if (pool.length < classes.length * 2 || split.holdout.length === 0) {
@@ -292,14 +297,14 @@ export function trainCandidates(table: RawTable, options: TrainOptions): Trainin
   if (algorithms.length === 0)
     throw new DataError(`none of the algorithms (${requested.join(', ')}) can train on this data`);
 
-  const { folds, cvFolds } = selectionFolds(table, schema, y, classes.length, split, pool, digests);
-  const encoder = FittedEncoder.fit(table, schema, pool);
+  const { folds, cvFolds } = selectionFolds(typed, schema, y, classes.length, split, pool, digests);
+  const encoder = FittedEncoder.fitColumns(typed, schema, pool);
   const finalTrain: TrainingSet = {
-    x: encoder.transform(encoder.tableInputs(table, pool)),
+    x: encoder.transformColumns(typed, pool),
     y: subset(y, pool),
     nClasses: classes.length,
   };
-  const holdoutX = encoder.transform(encoder.tableInputs(table, split.holdout));
+  const holdoutX = encoder.transformColumns(typed, split.holdout);
   const holdoutY = subset(y, split.holdout);
   progress(
     `split (seed ${seed}): ${split.train.length} train, ${split.validation.length} validation, ${split.holdout.length} holdout rows; ${encoder.columns.length} encoded columns`,

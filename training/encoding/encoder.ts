@@ -1,6 +1,14 @@
 import { type FeatureValue, type InputTensor, toModelInputs, tokenize, TOKEN_PATTERN } from '../../core/features';
 import type { ManifestFeature, ManifestInput } from '../../core/manifest';
 import type { EncodedColumn } from '../algorithms/types';
+import {
+  cellMissing,
+  cellRaw,
+  cellText,
+  type Column,
+  type ColumnarTable,
+  columnarFromRows,
+} from '../../core/data/columns';
 import type { RawTable } from '../../core/data/load';
 import { DEFAULT_MISSING_CATEGORY, isMissing, type MissingCategory, type Schema } from '../../core/data/schema';
 import type { CsrMatrix } from '../matrix';
@@ -48,6 +56,16 @@ export class FittedEncoder {
     rows: ArrayLike<number>,
     options: { readonly missingCategory?: MissingCategory } = {},
   ): FittedEncoder {
+    return FittedEncoder.fitColumns(columnarFromRows(table.columns, table.rows), schema, rows, options);
+  }
+
+  /** As `fit`, from typed columns (core/data/columns.ts): no string is made for a numeric cell. */
+  static fitColumns(
+    table: ColumnarTable,
+    schema: Schema,
+    rows: ArrayLike<number>,
+    options: { readonly missingCategory?: MissingCategory } = {},
+  ): FittedEncoder {
     const missingCategory = options.missingCategory ?? schema.missingCategory ?? DEFAULT_MISSING_CATEGORY;
     const used = new Set<string>();
     const inputName = (name: string) => {
@@ -64,22 +82,33 @@ export class FittedEncoder {
     const numeric = new Map<string, NumericState>();
     const text = new Map<string, TextVectorizer>();
     const features: ManifestFeature[] = schema.features.map((f) => {
-      const c = table.columns.indexOf(f.name);
-      const values = Array.from({ length: rows.length }, (_, i) => table.rows[rows[i]][c]);
+      const column = columnOf(table, f.name);
       const input = inputName(f.name);
       if (f.type === 'numeric') {
-        const xs = values.filter((v) => !isMissing(v)).map((v) => Math.fround(Number(v)));
-        const mean = Math.fround(xs.length ? xs.reduce((s, v) => s + v, 0) / xs.length : 0);
-        const variance = xs.length ? xs.reduce((s, v) => s + (v - mean) ** 2, 0) / xs.length : 0;
-        const std = Math.sqrt(variance);
-        numeric.set(f.name, { mean, scale: Math.fround(std > 1e-12 ? 1 / std : 1) });
-        const range = { min: xs.length ? Infinity : 0, max: xs.length ? -Infinity : 0 };
-        for (const x of xs) {
+        // float32 values of the present cells, summed in row order (as the graph's inputs are float32).
+        const number = numberReader(column);
+        let count = 0;
+        let sum = 0;
+        for (let i = 0; i < rows.length; i++) {
+          if (cellMissing(column, rows[i])) continue;
+          count++;
+          sum += Math.fround(number(rows[i]));
+        }
+        const mean = Math.fround(count ? sum / count : 0);
+        let squares = 0;
+        const range = { min: count ? Infinity : 0, max: count ? -Infinity : 0 };
+        for (let i = 0; i < rows.length; i++) {
+          if (cellMissing(column, rows[i])) continue;
+          const x = Math.fround(number(rows[i]));
+          squares += (x - mean) ** 2;
           if (x < range.min) range.min = x;
           if (x > range.max) range.max = x;
         }
+        const std = Math.sqrt(count ? squares / count : 0);
+        numeric.set(f.name, { mean, scale: Math.fround(std > 1e-12 ? 1 / std : 1) });
         return { name: f.name, type: 'numeric', input, missing: { policy: 'mean', value: mean }, range };
       }
+      const values = Array.from({ length: rows.length }, (_, i) => cellRaw(column, rows[i]));
       if (f.type === 'categorical') return fitCategorical(f.name, input, values, missingCategory);
       text.set(f.name, TextVectorizer.fit(values.map((v) => (isMissing(v) ? [] : tokenize(v)))));
       return {
@@ -168,6 +197,54 @@ export class FittedEncoder {
     };
   }
 
+  /**
+   * The encoded `rows` of typed columns: equal to `transform(tableInputs(...))` of the same rows
+   * (the same float32 steps), without a string or an object per cell, into arrays sized up front.
+   */
+  transformColumns(table: ColumnarTable, rows: ArrayLike<number>): CsrMatrix {
+    const n = rows.length;
+    const numeric = this.numericFeatures();
+    const categorical = this.categoricalFeatures();
+    const texts = this.textFeatures();
+    const out = new CsrBuilder(n, n * (numeric.length + categorical.length) + (texts.length > 0 ? n * 8 : 0));
+    const numbers = numeric.map((f) => {
+      const column = columnOf(table, f.name);
+      return { column, number: numberReader(column), state: this.numeric.get(f.name) as NumericState };
+    });
+    const categories = categorical.map((f) => categoryReader(columnOf(table, f.name), f));
+    const tokens = texts.map((f) => {
+      const column = columnOf(table, f.name);
+      const values = Array.from({ length: n }, (_, i) => cellRaw(column, rows[i]));
+      return toModelInputs([f], { count: n, columns: { [f.name]: values } })[f.input];
+    });
+    for (let i = 0; i < n; i++) {
+      const r = rows[i];
+      let offset = 0;
+      for (let j = 0; j < numbers.length; j++) {
+        const { column, number, state } = numbers[j];
+        const raw = cellMissing(column, r) ? Number.NaN : Math.fround(number(r));
+        const x = Number.isNaN(raw) ? state.mean : raw;
+        const v = Math.fround(Math.fround(x - state.mean) * state.scale);
+        if (v !== 0) out.push(offset + j, v);
+      }
+      offset += numbers.length;
+      for (let j = 0; j < categories.length; j++) {
+        const k = categories[j].category(r);
+        if (k >= 0) out.push(offset + k, 1);
+        offset += categories[j].width;
+      }
+      for (let j = 0; j < texts.length; j++) {
+        const vectorizer = this.text.get(texts[j].name) as TextVectorizer;
+        const width = tokens[j].dims[1];
+        const row = vectorizer.encodeRow(tokens[j].data, i * width, width);
+        for (let k = 0; k < row.cols.length; k++) out.push(offset + row.cols[k], row.values[k]);
+        offset += vectorizer.size;
+      }
+      out.endRow(i);
+    }
+    return out.build(this.columns.length);
+  }
+
   /** Declares the graph inputs and the preprocessing nodes; returns the [N, D] float tensor. */
   toOnnx(graph: GraphBuilder): string {
     const blocks: string[] = [];
@@ -228,5 +305,80 @@ export class FittedEncoder {
 
   private textFeatures() {
     return this.features.filter((f) => f.type === 'text');
+  }
+}
+
+function columnOf(table: ColumnarTable, name: string): Column {
+  const c = table.columns.indexOf(name);
+  if (c < 0) throw new Error(`feature "${name}" is not a column of the data (columns: ${table.columns.join(', ')})`);
+  return table.data[c];
+}
+
+/** A present cell as a number (Number() of its text, as core/features.ts reads a numeric value). */
+function numberReader(column: Column): (row: number) => number {
+  if (column.kind === 'numeric') return (row) => column.values[row];
+  const numbers = column.dictionary.map((v) => (v.trim() === '' ? Number.NaN : Number(v.trim())));
+  return (row) => numbers[column.codes[row]];
+}
+
+/** A cell's one-hot index (-1: unseen), looked up once per dictionary entry. */
+function categoryReader(column: Column, f: ManifestFeature): { width: number; category: (row: number) => number } {
+  const categories = f.categories as string[];
+  const index = new Map(categories.map((c, k) => [c, k]));
+  const missing = index.get(String(f.missing.value)) ?? -1;
+  const width = categories.length;
+  if (column.kind === 'numeric') {
+    return {
+      width,
+      category: (row) => (cellMissing(column, row) ? missing : (index.get(cellText(column, row)) ?? -1)),
+    };
+  }
+  const byCode = Int32Array.from(column.dictionary, (v, code) =>
+    column.missing[code] || v.trim() === '' ? missing : (index.get(v.trim()) ?? -1),
+  );
+  return { width, category: (row) => byCode[column.codes[row]] };
+}
+
+/** CSR arrays filled row by row, grown by doubling when an estimate of the entries falls short. */
+class CsrBuilder {
+  private colIdx: Int32Array;
+  private values: Float64Array;
+  private size = 0;
+  private readonly rowPtr: Int32Array;
+
+  constructor(
+    private readonly rows: number,
+    capacity: number,
+  ) {
+    this.rowPtr = new Int32Array(rows + 1);
+    this.colIdx = new Int32Array(Math.max(16, capacity));
+    this.values = new Float64Array(Math.max(16, capacity));
+  }
+
+  push(col: number, value: number): void {
+    if (this.size === this.colIdx.length) {
+      const colIdx = new Int32Array(this.size * 2);
+      colIdx.set(this.colIdx);
+      this.colIdx = colIdx;
+      const values = new Float64Array(this.size * 2);
+      values.set(this.values);
+      this.values = values;
+    }
+    this.colIdx[this.size] = col;
+    this.values[this.size++] = value;
+  }
+
+  endRow(row: number): void {
+    this.rowPtr[row + 1] = this.size;
+  }
+
+  build(cols: number): CsrMatrix {
+    return {
+      rows: this.rows,
+      cols,
+      rowPtr: this.rowPtr,
+      colIdx: this.colIdx.slice(0, this.size),
+      values: this.values.slice(0, this.size),
+    };
   }
 }
