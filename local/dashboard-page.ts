@@ -1,12 +1,19 @@
+import { readFileSync } from 'node:fs';
 import { selfContainedPage } from '../lambdas/shared/html-page';
 import type { PanelId } from './local-metrics';
 
 /**
  * GET /dashboard on the local platform: the CloudWatch dashboard's view of the local metrics.
- * The page polls GET /dashboard/data (LocalMetrics.snapshot()) every 5 s and draws each panel as
- * an inline SVG chart. Inline script and style only (no external assets, no CDN); the
- * Content-Security-Policy allows exactly those. Data is inserted with textContent and SVG
- * attributes, never as HTML.
+ * The page polls GET /dashboard/data (LocalMetrics.snapshot()) every 5 s and draws each panel
+ * with uPlot (a small, fast canvas charting library), whose script and stylesheet are inlined
+ * from node_modules when this module loads, so the Content-Security-Policy still allows exactly
+ * one inline script and one inline style, by hash, and nothing from any other host. Data is
+ * inserted with textContent and canvas drawing, never as HTML.
+ *
+ * How the charts read: versions as steps; runs coloured by what happened to them (promoted
+ * green, canary teal, rejected amber, failed red, quarantined purple); scores on the left axis
+ * and "promoted" (0/1) on its own right axis; every point drawn, so a single one is visible;
+ * latency on a log scale, so one cold start does not flatten the rest of the chart.
  */
 
 /** Titles per panel, in page order; the record type makes a new panel in LocalMetrics fail to compile here. */
@@ -26,94 +33,161 @@ const PANEL_TITLES: Readonly<Record<PanelId, string>> = {
   health: 'Cold starts and model load failures',
 };
 
-const STYLE = `
+const uplotFile = (name: string) => readFileSync(require.resolve(`uplot/dist/${name}`), 'utf8');
+
+const STYLE = `${uplotFile('uPlot.min.css')}
 body{font-family:system-ui,sans-serif;max-width:90rem;margin:1.5rem auto;padding:0 1rem;color:#1d2330}
 h1{font-size:1.4rem;display:inline;margin-right:1rem}h2{font-size:1rem;margin:0 0 .4rem}
 #totals{display:flex;gap:2rem;flex-wrap:wrap;margin:1rem 0}#totals div{font-size:.85rem;color:#667}
-#totals b{display:block;font-size:1.4rem;color:#1d2330}#status{color:#667;font-size:.85rem}
+#totals b{display:block;font-size:1.4rem;color:#1d2330}#totals small{display:block;color:#667}
+#status{color:#667;font-size:.85rem}
 main{display:grid;grid-template-columns:repeat(auto-fill,minmax(30rem,1fr));gap:1rem}
-section{border:1px solid #dde;border-radius:6px;padding:.8rem}svg{width:100%;height:auto;font-size:11px}
+section{border:1px solid #dde;border-radius:6px;padding:.8rem;min-width:0}.empty{color:#667;margin:3rem 0;text-align:center}
+.u-legend{font-size:.8rem}
 `;
 
-const SCRIPT = `
+/** The page's own script, apart so a test can run it with a stand-in for uPlot. */
+export const DASHBOARD_SCRIPT = `
 'use strict';
 const $ = (id) => document.getElementById(id);
 const PANELS = ${JSON.stringify(Object.keys(PANEL_TITLES))};
-const W = 640, H = 190, LEFT = 56, RIGHT = 12, TOP = 10, BOTTOM = 22, ROW = 16;
-const COLORS = ['#2563eb', '#dc2626', '#16a34a', '#d97706', '#7c3aed', '#0891b2', '#db2777', '#4b5563'];
+const HEIGHT = 200;
+const PALETTE = ['#2563eb', '#db2777', '#0891b2', '#4b5563', '#65a30d', '#9333ea', '#ea580c', '#0f766e'];
+// Colours by meaning, from the end of a series' name; other series take the palette in turn.
+const MEANING = [
+  [/(^| )promoted$/, '#16a34a'], [/(^| )canary$/, '#0891b2'], [/(^| )rejected$/, '#d97706'],
+  [/(^| )(failed|5xx|load failures|capture errors)$/, '#dc2626'], [/(^| )quarantined$/, '#7c3aed'],
+  [/(^| )4xx$/, '#d97706'], [/(^| )no-new-data$/, '#9ca3af'],
+];
 // Panels whose per-bucket counts read better as a rate.
 const PER_MINUTE = new Set(['requests', 'variants']);
+// Latency: a log scale, so one cold start (hundreds of ms) does not flatten the warm requests (a few ms).
+const LOG_SCALE = new Set(['api-latency', 'inference-latency']);
+// A version holds until the next one: drawn as steps.
+const STEPPED = new Set(['model-version']);
+const charts = new Map();
 
-function add(parent, tag, attrs, text) {
-  const node = document.createElementNS(parent.namespaceURI, tag);
-  for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, String(value));
-  if (text !== undefined) node.textContent = text;
-  parent.append(node);
-  return node;
+function colorOf(name, i) {
+  for (const [pattern, color] of MEANING) if (pattern.test(name)) return color;
+  return PALETTE[i % PALETTE.length];
 }
-const num = (v) => String(Number(v.toPrecision(3)));
+const num = (v) => (v === null || v === undefined ? '-' : String(Number(v.toPrecision(3))));
+// Axis ticks: uPlot passes null for the log scale's unlabelled minor ticks.
+const tick = (v) => (v === null ? '' : num(v));
 const time = (t) => new Date(t).toLocaleTimeString();
+const clock = (t) => new Date(t).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
 
-function draw(svg, panel, axis) {
-  svg.replaceChildren();
-  const scale = PER_MINUTE.has(panel.id) ? 60000 / axis.bucketMs : 1;
-  const series = panel.series.filter((s) => s.points.length > 0)
-    .map((s) => ({ name: s.name, points: s.points.map(([t, v]) => [t, v * scale]) }));
-  const plotW = W - LEFT - RIGHT;
-  const x = (t) => LEFT + ((t - axis.t0) / (axis.t1 - axis.t0)) * plotW;
-  // Legend rows below the plot: items flow left to right and wrap.
-  let lx = LEFT, ly = H + ROW;
-  const legend = series.map((s, i) => {
-    const width = 24 + 6.5 * s.name.length;
-    if (lx + width > W && lx > LEFT) { lx = LEFT; ly += ROW; }
-    const item = { s, color: COLORS[i % COLORS.length], x: lx, y: ly };
-    lx += width + 8;
-    return item;
+/**
+ * uPlot's aligned data for a panel: x in seconds (every bucket any series has), one array per
+ * series with null where it has no point. Bar panels stack: each series holds the running total
+ * of itself and those before it, and is drawn from the tallest down; \`raw\` keeps the values.
+ */
+function plotData(panel, bucketMs) {
+  const scale = PER_MINUTE.has(panel.id) ? 60000 / bucketMs : 1;
+  const series = panel.series.filter((s) => s.points.length > 0);
+  const xs = [...new Set(series.flatMap((s) => s.points.map((p) => p[0])))].sort((a, b) => a - b);
+  const raw = series.map((s) => {
+    const at = new Map(s.points.map(([t, v]) => [t, v * scale]));
+    return xs.map((t) => {
+      const v = at.has(t) ? at.get(t) : null;
+      return LOG_SCALE.has(panel.id) && v !== null && v <= 0 ? null : v;
+    });
   });
-  svg.setAttribute('viewBox', '0 0 ' + W + ' ' + (series.length ? ly + 6 : H));
-  add(svg, 'line', { x1: LEFT, y1: H - BOTTOM, x2: W - RIGHT, y2: H - BOTTOM, stroke: '#99a' });
-  add(svg, 'line', { x1: LEFT, y1: TOP, x2: LEFT, y2: H - BOTTOM, stroke: '#99a' });
-  add(svg, 'text', { x: LEFT, y: H - 6 }, time(axis.t0));
-  add(svg, 'text', { x: W - RIGHT, y: H - 6, 'text-anchor': 'end' }, time(axis.t1));
-  if (series.length === 0) {
-    add(svg, 'text', { x: LEFT + plotW / 2, y: H / 2, 'text-anchor': 'middle', fill: '#667' }, 'no data yet');
+  let ys = raw;
+  if (panel.kind === 'bar') {
+    const below = xs.map(() => 0);
+    ys = raw.map((values) => values.map((v, i) => (v === null ? null : (below[i] += v))));
+  }
+  return { names: series.map((s) => s.name), xs: xs.map((t) => t / 1000), ys, raw };
+}
+
+function options(panel, names, raw, width, range) {
+  const bars = panel.kind === 'bar';
+  const scores = panel.id === 'scores';
+  const order = names.map((_, i) => i);
+  if (bars) order.reverse();
+  const series = [{ value: (u, t) => (t === null ? '-' : time(t * 1000)) }];
+  for (const i of order) {
+    const name = names[i];
+    const color = colorOf(name, i);
+    const onRight = scores && / promoted$/.test(name);
+    series.push({
+      label: name,
+      stroke: color,
+      fill: bars ? color : undefined,
+      width: bars ? 0 : 2,
+      scale: onRight ? 'promoted' : 'y',
+      spanGaps: false,
+      points: { show: !bars, size: 6, fill: color, stroke: color },
+      paths: bars
+        ? uPlot.paths.bars({ size: [0.8, 40], align: 0 })
+        : STEPPED.has(panel.id) || onRight
+          ? uPlot.paths.stepped({ align: 1 })
+          : undefined,
+      value: (u, v, s, idx) => num(idx === null ? null : raw[i][idx]),
+    });
+  }
+  // Scores (accuracy, macro F1) are shares: always 0 to 1, so two runs compare at a glance.
+  const y = LOG_SCALE.has(panel.id)
+    ? { distr: 3, log: 10 }
+    : scores
+      ? { range: [0, 1] }
+      : { range: (u, min, max) => [Math.min(0, min === null ? 0 : min), max === null || max <= 0 ? 1 : max * 1.05] };
+  const axes = [{ space: 70, values: (u, ticks) => ticks.map((t) => clock(t * 1000)) }, { size: 56, label: scores ? 'score' : undefined, values: (u, ticks) => ticks.map(tick) }];
+  if (STEPPED.has(panel.id)) axes[1].values = (u, ticks) => ticks.map((v) => (Number.isInteger(v) ? String(v) : ''));
+  if (scores) axes.push({ scale: 'promoted', side: 1, size: 64, grid: { show: false }, label: 'promoted', values: (u, ticks) => ticks.map((v) => (v === 1 ? 'yes' : v === 0 ? 'no' : '')) });
+  return {
+    width,
+    height: HEIGHT,
+    scales: { x: { time: true, range: () => range }, y, promoted: { range: [0, 1] } },
+    axes,
+    series,
+    cursor: { drag: { x: false, y: false } },
+  };
+}
+
+function draw(panel, bucketMs, range) {
+  const host = $('chart-' + panel.id);
+  const { names, xs, ys, raw } = plotData(panel, bucketMs);
+  const previous = charts.get(panel.id);
+  if (names.length === 0) {
+    if (previous) previous.chart.destroy();
+    charts.delete(panel.id);
+    host.replaceChildren(Object.assign(document.createElement('p'), { className: 'empty', textContent: 'no data yet' }));
     return;
   }
-  // Bars stack per bucket, so their axis goes up to the tallest stack.
-  const stacks = new Map();
-  for (const s of series) for (const [t, v] of s.points) stacks.set(t, (stacks.get(t) || 0) + v);
-  const values = panel.kind === 'bar' ? [...stacks.values()] : series.flatMap((s) => s.points.map((p) => p[1]));
-  const lo = Math.min(0, ...values);
-  const hi = Math.max(...values) > lo ? Math.max(...values) : lo + 1;
-  const y = (v) => H - BOTTOM - ((v - lo) / (hi - lo)) * (H - BOTTOM - TOP);
-  add(svg, 'text', { x: LEFT - 4, y: TOP + 8, 'text-anchor': 'end' }, num(hi));
-  add(svg, 'text', { x: LEFT - 4, y: H - BOTTOM, 'text-anchor': 'end' }, num(lo));
-  const base = new Map();
-  for (const { s, color, x: legendX, y: legendY } of legend) {
-    if (panel.kind === 'bar') {
-      const width = Math.max(1, (axis.bucketMs / (axis.t1 - axis.t0)) * plotW - 1);
-      for (const [t, v] of s.points) {
-        const below = base.get(t) || 0;
-        base.set(t, below + v);
-        if (v > 0) add(svg, 'rect', { x: x(t), y: y(below + v), width, height: y(below) - y(below + v), fill: color, 'data-series': s.name });
-      }
-    } else {
-      const d = s.points.map(([t, v], i) => (i ? 'L' : 'M') + x(t).toFixed(1) + ' ' + y(v).toFixed(1)).join(' ');
-      add(svg, 'path', { d: s.points.length === 1 ? d + ' h1' : d, fill: 'none', stroke: color, 'stroke-width': 2, 'stroke-linecap': 'round', 'data-series': s.name });
-    }
-    add(svg, 'rect', { x: legendX, y: legendY - 9, width: 14, height: 10, fill: color });
-    add(svg, 'text', { x: legendX + 18, y: legendY }, s.name);
+  const order = names.map((_, i) => i);
+  if (panel.kind === 'bar') order.reverse();
+  const data = [xs, ...order.map((i) => ys[i])];
+  const key = JSON.stringify(names);
+  if (previous && previous.key === key) {
+    previous.raw.splice(0, previous.raw.length, ...raw);
+    previous.range.splice(0, 2, ...range);
+    previous.chart.setData(data);
+    return;
   }
+  if (previous) previous.chart.destroy();
+  host.replaceChildren();
+  const kept = [...raw];
+  const keptRange = [...range];
+  const chart = new uPlot(options(panel, names, kept, Math.max(300, host.clientWidth), keptRange), data, host);
+  charts.set(panel.id, { chart, key, raw: kept, range: keptRange });
 }
 
+/** The headline numbers; each detail line adds up to the number above it. */
 function showTotals(totals) {
-  const runs = totals.runs || {};
-  const finished = Object.values(runs).reduce((a, b) => a + b, 0);
   const errors = totals.clientErrors + totals.serverErrors;
   $('t-requests').textContent = String(totals.requests);
-  $('t-errors').textContent = totals.requests ? (100 * errors / totals.requests).toFixed(1) + '% (' + totals.clientErrors + ' 4xx, ' + totals.serverErrors + ' 5xx)' : '-';
+  $('t-requests-detail').textContent = (totals.requests - errors) + ' ok + ' + totals.clientErrors + ' 4xx + ' + totals.serverErrors + ' 5xx';
+  $('t-errors').textContent = totals.requests ? (100 * errors / totals.requests).toFixed(1) + '%' : '-';
   $('t-predictions').textContent = String(totals.predictions);
-  $('t-runs').textContent = finished + ' (' + (runs.promoted || 0) + ' promoted, ' + (runs.rejected || 0) + ' rejected, ' + totals.runFailures + ' failed, ' + totals.quarantinedFiles + ' quarantined)';
+  // A run ends one way: with an outcome (promoted, canary, rejected, no-new-data), failed, or with its upload quarantined.
+  const parts = Object.assign({ promoted: 0, rejected: 0 }, totals.runs, { failed: totals.runFailures, quarantined: totals.quarantinedFiles });
+  const named = ['promoted', 'canary', 'rejected', 'failed', 'quarantined'];
+  const order = [...named.filter((k) => k in parts), ...Object.keys(parts).filter((k) => !named.includes(k)).sort()];
+  const shown = order.filter((k) => parts[k] > 0 || ['promoted', 'rejected', 'failed', 'quarantined'].includes(k));
+  $('t-runs').textContent = String(order.reduce((sum, k) => sum + parts[k], 0));
+  $('t-runs-detail').textContent = shown.map((k) => parts[k] + ' ' + k.replace(/-/g, ' ')).join(' + ');
 }
 
 function render(data) {
@@ -122,8 +196,8 @@ function render(data) {
   const t1 = Math.floor(data.generatedAt / data.bucketMs) * data.bucketMs + data.bucketMs;
   let t0 = t1 - 5 * 60000;
   for (const panel of data.panels) for (const s of panel.series) if (s.points.length) t0 = Math.min(t0, s.points[0][0]);
-  const axis = { t0: Math.max(t0, data.from), t1, bucketMs: data.bucketMs };
-  for (const id of PANELS) draw($('chart-' + id), data.panels.find((p) => p.id === id) || { id, kind: 'line', series: [] }, axis);
+  const range = [Math.max(t0, data.from) / 1000, t1 / 1000];
+  for (const id of PANELS) draw(data.panels.find((p) => p.id === id) || { id, kind: 'line', series: [] }, data.bucketMs, range);
   $('status').textContent = 'Updated ' + time(data.generatedAt) + ', every 5 s';
 }
 
@@ -137,6 +211,9 @@ async function refresh() {
   }
 }
 
+window.addEventListener('resize', () => {
+  for (const [id, { chart }] of charts) chart.setSize({ width: Math.max(300, $('chart-' + id).clientWidth), height: HEIGHT });
+});
 refresh();
 setInterval(refresh, 5000);
 `;
@@ -144,22 +221,22 @@ setInterval(refresh, 5000);
 const panels = Object.entries(PANEL_TITLES)
   .map(
     ([id, title]) =>
-      `<section data-chart="${id}"><h2>${title}</h2><svg id="chart-${id}" viewBox="0 0 640 190" role="img" aria-label="${title}"></svg></section>`,
+      `<section data-chart="${id}"><h2>${title}</h2><div id="chart-${id}" role="img" aria-label="${title}"></div></section>`,
   )
   .join('\n');
 
 const PAGE = selfContainedPage({
   title: 'Local dashboard',
   style: STYLE,
-  script: SCRIPT,
+  script: `${uplotFile('uPlot.iife.min.js')}\n${DASHBOARD_SCRIPT}`,
   formAction: "'none'",
   body: `
 <h1>Local dashboard</h1><a href="/">Try a model</a>
 <div id="totals">
-<div>Requests<b id="t-requests">-</b></div>
-<div>Error rate<b id="t-errors">-</b></div>
-<div>Predictions<b id="t-predictions">-</b></div>
-<div>Retraining runs<b id="t-runs">-</b></div>
+<div>Requests<b id="t-requests">-</b><small id="t-requests-detail"></small></div>
+<div>Error rate<b id="t-errors">-</b><small>4xx and 5xx</small></div>
+<div>Predictions<b id="t-predictions">-</b><small>rows answered</small></div>
+<div>Retraining runs<b id="t-runs">-</b><small id="t-runs-detail"></small></div>
 </div>
 <p id="status" aria-live="polite">Loading…</p>
 <main>
@@ -169,5 +246,5 @@ ${panels}
 
 export const DASHBOARD_HTML = PAGE.html;
 
-/** Only the inline script and style above may run; data comes from this server only. */
+/** Only the inline script (uPlot + DASHBOARD_SCRIPT) and style may run; data comes from this server only. */
 export const DASHBOARD_HEADERS: Readonly<Record<string, string>> = PAGE.headers;
