@@ -33,9 +33,11 @@ const PANEL_TITLES: Readonly<Record<PanelId, string>> = {
   health: 'Cold starts and model load failures',
 };
 
-const uplotFile = (name: string) => readFileSync(require.resolve(`uplot/dist/${name}`), 'utf8');
+// Named in full so the dependency checker (knip) sees the package in use.
+const UPLOT_JS = readFileSync(require.resolve('uplot/dist/uPlot.iife.min.js'), 'utf8');
+const UPLOT_CSS = readFileSync(require.resolve('uplot/dist/uPlot.min.css'), 'utf8');
 
-const STYLE = `${uplotFile('uPlot.min.css')}
+const STYLE = `${UPLOT_CSS}
 body{font-family:system-ui,sans-serif;max-width:90rem;margin:1.5rem auto;padding:0 1rem;color:#1d2330}
 h1{font-size:1.4rem;display:inline;margin-right:1rem}h2{font-size:1rem;margin:0 0 .4rem}
 #totals{display:flex;gap:2rem;flex-wrap:wrap;margin:1rem 0}#totals div{font-size:.85rem;color:#667}
@@ -228,7 +230,7 @@ const panels = Object.entries(PANEL_TITLES)
 const PAGE = selfContainedPage({
   title: 'Local dashboard',
   style: STYLE,
-  script: `${uplotFile('uPlot.iife.min.js')}\n${DASHBOARD_SCRIPT}`,
+  script: `${UPLOT_JS}\n${DASHBOARD_SCRIPT}`,
   formAction: "'none'",
   body: `
 <h1>Local dashboard</h1><a href="/">Try a model</a>
