@@ -109,7 +109,10 @@ function stringifyCost(
     maxTextChars: CONFIG_DEFAULTS.maxTextChars,
   };
   const envelope = parseEnvelope(body, limits.maxBatch);
-  const rows = envelope.ok ? instanceValidator(manifest.features, limits)(envelope.value) : undefined;
+  const rows =
+    envelope.ok && envelope.value.form !== 'columns'
+      ? instanceValidator(manifest.features, limits)(envelope.value)
+      : undefined;
   if (!rows?.ok) throw new Error(`${dataset}: the bench request does not validate`);
   const predictions = toPredictions(manifest.classes, probabilities);
   const time = new Date().toISOString();

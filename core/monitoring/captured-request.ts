@@ -1,4 +1,5 @@
 import { CAPTURE_KIND, type CaptureRecord, type CapturedRequest } from './contract';
+import { instanceId } from './inference-id';
 
 /**
  * Turns a captured value into the instance records the monitoring job counts: a CaptureRecord
@@ -74,6 +75,14 @@ function expandRequest(value: Json): CaptureRecord[] | undefined {
     !featureNames.every((n) => typeof n === 'string')
   )
     return undefined;
+  if (isObject(request) && isObject(request.columns))
+    return expandColumns(request.columns, response, {
+      time,
+      model,
+      version,
+      variant: variant === 'canary' ? 'canary' : 'champion',
+      latencyMs: typeof latencyMs === 'number' ? latencyMs : 0,
+    });
   const instances = instancesOf(request);
   const predictions =
     isObject(response) && Array.isArray(response.predictions)
@@ -103,6 +112,63 @@ function expandRequest(value: Json): CaptureRecord[] | undefined {
       label: prediction.label,
       probabilities: prediction.probabilities,
       latencyMs: typeof latencyMs === 'number' ? latencyMs : 0,
+    });
+  }
+  return records;
+}
+
+/**
+ * A columnar request ({"columns": {...}}) and its columnar answer ({"inferenceId", "labels",
+ * "probabilities": {class: [...]}}): instance i is every column's value i, with the id
+ * `<inferenceId>.<i>` (or the id itself for one instance), as the API issued them.
+ */
+function expandColumns(
+  columns: Json,
+  response: unknown,
+  common: Pick<CaptureRecord, 'time' | 'model' | 'version' | 'variant' | 'latencyMs'>,
+): CaptureRecord[] | undefined {
+  if (!isObject(response) || typeof response.inferenceId !== 'string' || !Array.isArray(response.labels))
+    return undefined;
+  const labels = response.labels as unknown[];
+  const probabilities = response.probabilities;
+  if (!isObject(probabilities)) return undefined;
+  const count = labels.length;
+  const names = Object.keys(columns);
+  const classes = Object.keys(probabilities);
+  for (const name of names) {
+    const column = columns[name];
+    if (!Array.isArray(column) || column.length !== count) return undefined;
+  }
+  for (const c of classes) {
+    const column = probabilities[c];
+    if (!Array.isArray(column) || column.length !== count) return undefined;
+  }
+  const records: CaptureRecord[] = [];
+  for (let i = 0; i < count; i++) {
+    const label = labels[i];
+    if (typeof label !== 'string') return undefined;
+    const features: Record<string, number | string | null> = Object.create(null) as Record<
+      string,
+      number | string | null
+    >;
+    for (const name of names) {
+      const v = (columns[name] as unknown[])[i];
+      if (!isFeatureValue(v)) return undefined;
+      features[name] = v as number | string | null;
+    }
+    const byClass: Record<string, number> = Object.create(null) as Record<string, number>;
+    for (const c of classes) {
+      const p = (probabilities[c] as unknown[])[i];
+      if (typeof p !== 'number') return undefined;
+      byClass[c] = p;
+    }
+    records.push({
+      kind: CAPTURE_KIND,
+      inferenceId: instanceId(response.inferenceId, i, count),
+      ...common,
+      features,
+      label,
+      probabilities: byClass,
     });
   }
   return records;

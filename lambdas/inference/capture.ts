@@ -86,6 +86,8 @@ export interface CapturedAnswer {
   readonly variant: Variant;
   readonly rows: readonly FeatureRow[];
   readonly predictions: readonly Prediction[];
+  /** How many instances the request held. @default rows.length */
+  readonly count?: number;
   readonly latencyMs: number;
   readonly time: Date;
 }
@@ -114,7 +116,7 @@ export class Capture {
     try {
       const line = this.requestLine(answer);
       this.deps.sink.write(answer.model, line ?? instanceLines(answer));
-      return answer.rows.length;
+      return answer.count ?? answer.rows.length;
     } catch (error) {
       this.deps.recorder.record({
         name: CAPTURE_METRICS.captureErrors,

@@ -1,7 +1,7 @@
 import { gunzipSync, inflateSync } from 'node:zlib';
 import { z } from 'zod';
 import type { ManifestFeature } from '../../core/manifest';
-import type { FeatureRow } from './backends/types';
+import type { FeatureBatch, FeatureValue } from '../../core/features';
 import { type ApiError, fail, listOf, ok, type Result, truncate } from './responses';
 
 /**
@@ -12,6 +12,8 @@ import { type ApiError, fail, listOf, ok, type Result, truncate } from './respon
  *   {"features": {"<name>": value, ...}}      one instance by feature name
  *   {"features": [v1, v2, ...]} or [v1, ...]  one instance, values in the manifest's feature order
  *   {"instances": [ {...} | [...], ... ]}     a batch (at most maxBatch instances)
+ *   {"columns": {"<name>": [v, ...], ...}}     a batch as columns: every feature's values in row
+ *                                              order, all the same length (at most maxBatch)
  * A feature must be present; null means "missing" and is imputed per the manifest's policy.
  */
 
@@ -27,12 +29,18 @@ export interface RawInstance {
   readonly path: string;
 }
 
-export interface PredictRequest {
-  readonly form: 'single' | 'batch';
-  readonly instances: readonly RawInstance[];
-}
+export type PredictRequest =
+  | { readonly form: 'single' | 'batch'; readonly instances: readonly RawInstance[] }
+  | {
+      readonly form: 'columns';
+      /** Each column as sent (own properties of the body's "columns" object); all `count` long. */
+      readonly columns: Readonly<Record<string, readonly unknown[]>>;
+      readonly count: number;
+    };
 
-const EXPECTED_BODY = '{"features": {...}}, {"instances": [...]}, or an array of feature values in schema order';
+const EXPECTED_BODY =
+  '{"features": {...}}, {"instances": [...]}, {"columns": {"<feature>": [...], ...}}, or an array of feature values in schema order';
+const EXPECTED_COLUMNS = 'an object of equally long arrays of feature values, one per feature, by name';
 const EXPECTED_INSTANCE = 'an object of feature values by name, or an array of values in schema order';
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
@@ -242,6 +250,7 @@ export function parseEnvelope(json: unknown, maxBatch: number): Result<PredictRe
       instances: (instances as RawInstance['value'][]).map((value, i) => ({ value, path: `instances[${i}]` })),
     });
   }
+  if (Object.hasOwn(json, 'columns')) return parseColumns(json, maxBatch);
   if (Object.hasOwn(json, 'features')) {
     const parsed = singleSchema.safeParse(json);
     if (!parsed.success) return fail(envelopeError(parsed.error.issues, maxBatch));
@@ -254,8 +263,73 @@ export function parseEnvelope(json: unknown, maxBatch: number): Result<PredictRe
   );
 }
 
+/**
+ * {"columns": {...}}: checked by hand, not by zod (a column of 1,000 values is the hot path):
+ * an object of arrays, all the same length, 1..maxBatch long. The values are checked per model.
+ */
+function parseColumns(json: Readonly<Record<string, unknown>>, maxBatch: number): Result<PredictRequest> {
+  for (const key of Object.keys(json)) {
+    if (key !== 'columns')
+      return fail(
+        badRequest('unknown_field', `unknown field ${JSON.stringify(truncate(key))} in the request body`, {
+          field: fieldPath('', key),
+          expected: '{"columns": {...}} and nothing else',
+        }),
+      );
+  }
+  const columns = json.columns;
+  if (!isRecord(columns))
+    return fail(
+      badRequest('invalid_body', `columns must be ${EXPECTED_COLUMNS}; got ${describe(columns)}`, {
+        field: 'columns',
+        expected: EXPECTED_COLUMNS,
+      }),
+    );
+  const names = Object.keys(columns);
+  if (names.length === 0)
+    return fail(badRequest('empty_batch', 'columns has no features', { field: 'columns', expected: EXPECTED_COLUMNS }));
+  let count = -1;
+  let first = '';
+  for (const name of names) {
+    const column = columns[name];
+    const field = fieldPath('columns', name);
+    if (!Array.isArray(column))
+      return fail(
+        badRequest('invalid_column', `${field} must be an array of values in row order; got ${describe(column)}`, {
+          field,
+          expected: EXPECTED_COLUMNS,
+        }),
+      );
+    if (column.length > maxBatch)
+      return fail({
+        status: 413,
+        code: 'batch_too_large',
+        message: `${field} has ${column.length} values; a batch holds at most ${maxBatch} instances`,
+        field,
+        expected: `at most ${maxBatch} values per column`,
+      });
+    if (count === -1) {
+      count = column.length;
+      first = field;
+    } else if (column.length !== count) {
+      return fail(
+        badRequest('unequal_columns', `${field} has ${column.length} values but ${first} has ${count}`, {
+          field,
+          expected: 'every column the same length: one value per instance',
+        }),
+      );
+    }
+  }
+  if (count === 0)
+    return fail(
+      badRequest('empty_batch', 'the columns hold no values', { field: first, expected: 'at least one instance' }),
+    );
+  return ok({ form: 'columns', columns: columns as Record<string, readonly unknown[]>, count });
+}
+
 /** The feature names a request uses (all named instances together); undefined for positional ones. */
 export function requestFeatureNames(request: PredictRequest): string[] | undefined {
+  if (request.form === 'columns') return Object.keys(request.columns);
   const names = new Set<string>();
   for (const { value } of request.instances) {
     if (Array.isArray(value)) return undefined;
@@ -324,7 +398,14 @@ function featureCheck(feature: ManifestFeature, limits: RequestLimits): FeatureC
   };
 }
 
-export type InstanceValidator = (request: PredictRequest) => Result<FeatureRow[]>;
+type FeatureRow = Readonly<Record<string, FeatureValue>>;
+type RowRequest = Extract<PredictRequest, { readonly instances: readonly RawInstance[] }>;
+
+/** Rows for a request of instances; the columns, checked, for a columnar one. */
+export interface InstanceValidator {
+  (request: RowRequest): Result<FeatureRow[]>;
+  (request: PredictRequest): Result<FeatureBatch>;
+}
 
 /** The checks for one model, generated from its manifest's features. */
 export function instanceValidator(features: readonly ManifestFeature[], limits: RequestLimits): InstanceValidator {
@@ -382,7 +463,65 @@ export function instanceValidator(features: readonly ManifestFeature[], limits: 
     return ok(row);
   };
 
-  return (request) => {
+  /**
+   * Each column checked as a whole: a numeric or text column whose values pass is used as sent
+   * (no copy); a categorical one is copied (values are trimmed). The first bad value is refused
+   * with its column and index, e.g. columns.sepal_length[17].
+   */
+  const fromColumns = (columns: Readonly<Record<string, readonly unknown[]>>, count: number): Result<FeatureBatch> => {
+    for (const key of Object.keys(columns)) {
+      if (!checks.has(key)) {
+        return fail(
+          badRequest('unknown_feature', `unknown feature ${JSON.stringify(truncate(key))}`, {
+            field: fieldPath('columns', key),
+            expected: `one of the model's features: ${listOf(names)}`,
+            allowed: names.slice(0, 50),
+          }),
+        );
+      }
+    }
+    const checked: Record<string, readonly FeatureValue[]> = Object.create(null) as Record<
+      string,
+      readonly FeatureValue[]
+    >;
+    for (const feature of features) {
+      const name = feature.name;
+      const base = fieldPath('columns', name);
+      if (!Object.hasOwn(columns, name)) {
+        return fail(
+          badRequest(
+            'missing_feature',
+            `missing feature ${JSON.stringify(truncate(name))} (send a column of nulls for missing values)`,
+            { field: base, expected: `an array of ${count} values, null where a value is missing` },
+          ),
+        );
+      }
+      const column = columns[name];
+      const check = checks.get(name) as FeatureCheck;
+      if (feature.type === 'numeric') {
+        // The common case in one tight loop; the per-value check only words the refusal.
+        for (let i = 0; i < count; i++) {
+          const v = column[i];
+          if (v !== null && !(typeof v === 'number' && Number.isFinite(v))) {
+            const refused = check(v, fieldPath(base, i));
+            if (!refused.ok) return refused;
+          }
+        }
+        checked[name] = column as readonly FeatureValue[];
+      } else {
+        const values: FeatureValue[] = new Array<FeatureValue>(count);
+        for (let i = 0; i < count; i++) {
+          const value = check(column[i], fieldPath(base, i));
+          if (!value.ok) return value;
+          values[i] = value.value;
+        }
+        checked[name] = feature.type === 'text' ? (column as readonly FeatureValue[]) : values;
+      }
+    }
+    return ok({ count, columns: checked });
+  };
+
+  const fromRows = (request: RowRequest): Result<FeatureRow[]> => {
     const rows: FeatureRow[] = [];
     for (const { value, path } of request.instances) {
       const row = Array.isArray(value)
@@ -393,4 +532,11 @@ export function instanceValidator(features: readonly ManifestFeature[], limits: 
     }
     return ok(rows);
   };
+
+  function validate(request: RowRequest): Result<FeatureRow[]>;
+  function validate(request: PredictRequest): Result<FeatureBatch>;
+  function validate(request: PredictRequest): Result<FeatureBatch> {
+    return request.form === 'columns' ? fromColumns(request.columns, request.count) : fromRows(request);
+  }
+  return validate;
 }

@@ -3,7 +3,8 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import type { ModelManifest } from '../../core/manifest';
 import { INFERENCE_ID_HEADER, instanceId, newInferenceId } from '../../core/monitoring/inference-id';
 import { assignVariant, inShadowSample, type RoutingDocument, type Variant } from '../../core/registry/routing';
-import { BackendError, toPredictions } from './backends/types';
+import { batchSize, rowsOf } from '../../core/features';
+import { BackendError, type Prediction, toPredictions } from './backends/types';
 import { callerKeyOf, requestIdOf } from './caller';
 import type { AfterResponse } from './after-response';
 import type { Capture } from './capture';
@@ -136,12 +137,34 @@ export function createRoutedPredict(deps: RoutedPredictDeps): (routed: RoutedReq
     }
     const inferenceMs = elapsedMs(backendStart);
     const requestId = newInferenceId(served.name);
-    const predictions = toPredictions(served.manifest.classes, probabilities).map((p, i, all) => ({
-      inferenceId: instanceId(requestId, i, all.length),
-      ...p,
-    }));
-    const perClass = new Map<string, number>();
-    for (const p of predictions) perClass.set(p.label, (perClass.get(p.label) ?? 0) + 1);
+    const classes = served.manifest.classes;
+    let body: unknown;
+    let perClass: Map<string, number>;
+    // Rows and per-instance predictions, built only if something needs them (capture of a columnar request).
+    let predictions: () => readonly Prediction[];
+    if (request.form === 'columns') {
+      const answer = columnarAnswer(classes, probabilities);
+      perClass = answer.perClass;
+      body = {
+        model: served.name,
+        version: served.version,
+        inferenceId: requestId,
+        count: probabilities.length,
+        labels: answer.labels,
+        probabilities: answer.probabilities,
+      };
+      let built: readonly Prediction[] | undefined;
+      predictions = () => (built ??= toPredictions(classes, probabilities));
+    } else {
+      const rowPredictions = toPredictions(classes, probabilities).map((p, i, all) => ({
+        inferenceId: instanceId(requestId, i, all.length),
+        ...p,
+      }));
+      perClass = new Map<string, number>();
+      for (const p of rowPredictions) perClass.set(p.label, (perClass.get(p.label) ?? 0) + 1);
+      body = { model: served.name, version: served.version, inferenceId: requestId, predictions: rowPredictions };
+      predictions = () => rowPredictions;
+    }
     for (const [label, count] of perClass) {
       recorder.record({
         name: INFERENCE_METRICS.predictions,
@@ -158,15 +181,13 @@ export function createRoutedPredict(deps: RoutedPredictDeps): (routed: RoutedReq
     }
     // The answer is final before the shadow runs (after it is handed back): the shadow only reads the rows and these probabilities.
     const answer = counted(
-      jsonResponse(
-        200,
-        { model: served.name, version: served.version, inferenceId: requestId, predictions },
-        { ...headers, [INFERENCE_ID_HEADER]: requestId },
-      ),
+      jsonResponse(200, body, { ...headers, [INFERENCE_ID_HEADER]: requestId }),
       served,
       variant,
       start,
     );
+    const batch = rows.value;
+    let rowList: ReturnType<typeof rowsOf> | undefined;
     const captured =
       deps.capture?.record({
         requestId,
@@ -176,8 +197,14 @@ export function createRoutedPredict(deps: RoutedPredictDeps): (routed: RoutedReq
         model: served.name,
         version: served.version,
         variant,
-        rows: rows.value,
-        predictions,
+        // Getters: a columnar batch becomes rows only when capture writes one record per instance.
+        get rows() {
+          return (rowList ??= rowsOf(batch));
+        },
+        get predictions() {
+          return predictions();
+        },
+        count: batchSize(batch),
         latencyMs: elapsedMs(start),
         time: new Date(),
       }) ?? 0;
@@ -192,7 +219,43 @@ export function createRoutedPredict(deps: RoutedPredictDeps): (routed: RoutedReq
     ]);
     const shadow = routed.routing?.shadow;
     if (shadow && inShadowSample(shadow, requestIdOf(routed.event)))
-      deps.afterResponse.defer(() => shadows.score({ route: shadow, served, rows: rows.value, probabilities }));
+      deps.afterResponse.defer(() => shadows.score({ route: shadow, served, rows: batch, probabilities }));
     return answer;
   };
+}
+
+/** Probabilities are reported to 6 decimals: float32 carries about 7 significant digits. */
+const round6 = (p: number) => Math.round(p * 1e6) / 1e6;
+
+/**
+ * The answer to a columnar request, as columns too: `labels[i]` and `probabilities[class][i]` for
+ * instance i (the label is the class with the highest probability, first on ties, as toPredictions).
+ */
+export function columnarAnswer(
+  classes: readonly string[],
+  probabilities: readonly (readonly number[])[],
+): { labels: string[]; probabilities: Record<string, number[]>; perClass: Map<string, number> } {
+  const n = probabilities.length;
+  const k = classes.length;
+  const labels = new Array<string>(n);
+  const columns: number[][] = Array.from({ length: k }, () => new Array<number>(n));
+  const counts = new Array<number>(k).fill(0);
+  for (let i = 0; i < n; i++) {
+    const row = probabilities[i];
+    let best = 0;
+    for (let c = 0; c < k; c++) {
+      if (row[c] > row[best]) best = c;
+      columns[c][i] = round6(row[c]);
+    }
+    labels[i] = classes[best];
+    counts[best]++;
+  }
+  // A null-prototype object: a class named "__proto__" is just a key.
+  const byClass: Record<string, number[]> = Object.create(null) as Record<string, number[]>;
+  const perClass = new Map<string, number>();
+  for (let c = 0; c < k; c++) {
+    byClass[classes[c]] = columns[c];
+    if (counts[c] > 0) perClass.set(classes[c], counts[c]);
+  }
+  return { labels, probabilities: byClass, perClass };
 }

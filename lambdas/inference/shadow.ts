@@ -1,6 +1,6 @@
 import type { ModelManifest } from '../../core/manifest';
 import type { ShadowRoute } from '../../core/registry/routing';
-import type { FeatureRow } from './backends/types';
+import { batchSize, type FeatureBatch } from '../../core/features';
 import { type AppLog, elapsedMs, INFERENCE_METRICS, type MetricsRecorder } from './metrics';
 import type { LoadedModel, ModelCache } from './model-cache';
 
@@ -77,7 +77,8 @@ export interface ShadowInput {
   readonly route: ShadowRoute;
   /** The version that answered, and what it answered for `rows`. */
   readonly served: LoadedModel;
-  readonly rows: readonly FeatureRow[];
+  /** The validated instances: rows, or a columnar batch. */
+  readonly rows: FeatureBatch;
   readonly probabilities: readonly (readonly number[])[];
 }
 
@@ -110,7 +111,7 @@ export class ShadowScorer {
       recorder.record({
         name: INFERENCE_METRICS.shadowPredictions,
         unit: 'Count',
-        value: rows.length,
+        value: batchSize(rows),
         dimensions: { model: served.name },
       });
       recorder.record({

@@ -61,7 +61,14 @@ function validate(body: string, features: readonly ManifestFeature[] = FEATURES,
   if (!json.ok) return json;
   const request = parseEnvelope(json.value, limits.maxBatch);
   if (!request.ok) return request;
+  if (request.value.form === 'columns') throw new Error('row bodies only (columnar ones: inference-columns.test.ts)');
   return instanceValidator(features, limits)(request.value);
+}
+
+/** The instances of a row request (single or batch). */
+function instancesOf(request: PredictRequest) {
+  if (request.form === 'columns') throw new Error('expected a request of instances');
+  return request.instances;
 }
 
 const b64 = (bytes: Uint8Array | string) => Buffer.from(bytes).toString('base64');
@@ -168,10 +175,10 @@ describe('parseEnvelope', () => {
       instances: [{ value: { a: 1 }, path: 'features' }],
     });
     expect(valueOf(parseEnvelope([1, 2], 5))).toEqual({ form: 'single', instances: [{ value: [1, 2], path: '' }] });
-    expect(valueOf(parseEnvelope({ features: [1, 2] }, 5)).instances[0].path).toBe('features');
+    expect(valueOf(parseEnvelope({ features: [1, 2] }, 5))).toMatchObject({ instances: [{ path: 'features' }] });
     const batch = valueOf(parseEnvelope({ instances: [{ a: 1 }, [2]] }, 5));
     expect(batch.form).toBe('batch');
-    expect(batch.instances.map((i) => i.path)).toEqual(['instances[0]', 'instances[1]']);
+    expect(instancesOf(batch).map((i) => i.path)).toEqual(['instances[0]', 'instances[1]']);
   });
 
   it('returns 413 batch_too_large above the batch limit', () => {
@@ -180,7 +187,9 @@ describe('parseEnvelope', () => {
       code: 'batch_too_large',
       field: 'instances',
     });
-    expect(valueOf(parseEnvelope({ instances: Array.from({ length: 5 }, () => ({})) }, 5)).instances).toHaveLength(5);
+    expect(instancesOf(valueOf(parseEnvelope({ instances: Array.from({ length: 5 }, () => ({})) }, 5)))).toHaveLength(
+      5,
+    );
   });
 
   it('names the field for envelope errors', () => {

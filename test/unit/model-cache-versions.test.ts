@@ -1,4 +1,5 @@
 import type { ModelManifest } from '../../core/manifest';
+import { batchSize } from '../../core/features';
 import { type AliasRecord, type ModelSource, UnknownModelError } from '../../core/registry/types';
 import { type ModelBackend, ModelLoadError } from '../../lambdas/inference/backends/types';
 import { INFERENCE_METRICS, memoryRecorder, silentLog } from '../../lambdas/inference/metrics';
@@ -35,7 +36,7 @@ function setup(options: { refuse?: readonly number[] } = {}) {
       if (options.refuse?.includes(manifest.version ?? 0))
         throw new ModelLoadError(`version ${manifest.version} does not load`);
       opened.push(manifest.version ?? 0);
-      return { predict: async (rows) => rows.map(() => [1, 0]) };
+      return { predict: async (batch) => Array.from({ length: batchSize(batch) }, () => [1, 0]) };
     },
   };
   const recorder = memoryRecorder();

@@ -1,15 +1,8 @@
 import type * as ort from 'onnxruntime-node';
-import { toModelInputs } from '../../../core/features';
+import { batchSize, type FeatureBatch, toModelInputs } from '../../../core/features';
 import type { ModelManifest } from '../../../core/manifest';
 import { createSession, toOrtFeeds } from '../../../core/onnx-session';
-import {
-  BackendError,
-  type FeatureRow,
-  type ModelArtifact,
-  type ModelBackend,
-  ModelLoadError,
-  type Predictor,
-} from './types';
+import { BackendError, type ModelArtifact, type ModelBackend, ModelLoadError, type Predictor } from './types';
 
 /**
  * The default backend: onnxruntime-node in the function. Requests become ONNX inputs through
@@ -66,8 +59,9 @@ class OnnxPredictor implements Predictor {
   ) {}
 
   /** Throws BackendError when onnxruntime fails on the rows or answers in another shape (a 5xx, not the caller's fault). */
-  async predict(rows: readonly FeatureRow[]): Promise<number[][]> {
-    const feeds = toOrtFeeds(toModelInputs(this.manifest.features, rows));
+  async predict(batch: FeatureBatch): Promise<number[][]> {
+    const feeds = toOrtFeeds(toModelInputs(this.manifest.features, batch));
+    const count = batchSize(batch);
     const name = this.manifest.outputs.probabilities;
     let out: ort.InferenceSession.ReturnType;
     try {
@@ -82,14 +76,16 @@ class OnnxPredictor implements Predictor {
     if (
       !tensor ||
       !(tensor.data instanceof Float32Array || tensor.data instanceof Float64Array) ||
-      tensor.data.length !== rows.length * classes
+      tensor.data.length !== count * classes
     ) {
       throw new BackendError(
-        `model "${this.manifest.name}": output "${name}" is not a [${rows.length}, ${classes}] float tensor`,
+        `model "${this.manifest.name}": output "${name}" is not a [${count}, ${classes}] float tensor`,
       );
     }
     const data = tensor.data;
-    return rows.map((_, i) => Array.from(data.subarray(i * classes, (i + 1) * classes)));
+    const probabilities: number[][] = new Array<number[]>(count);
+    for (let i = 0; i < count; i++) probabilities[i] = Array.from(data.subarray(i * classes, (i + 1) * classes));
+    return probabilities;
   }
 }
 

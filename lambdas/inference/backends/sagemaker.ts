@@ -1,14 +1,8 @@
 import { InvokeEndpointCommand, type SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import { z } from 'zod';
+import { type FeatureBatch, rowsOf } from '../../../core/features';
 import type { ModelManifest } from '../../../core/manifest';
-import {
-  BackendError,
-  type FeatureRow,
-  type ModelArtifact,
-  type ModelBackend,
-  ModelLoadError,
-  type Predictor,
-} from './types';
+import { BackendError, type ModelArtifact, type ModelBackend, ModelLoadError, type Predictor } from './types';
 
 /**
  * Serves models too big for the function from a SageMaker real-time endpoint (configured per
@@ -51,7 +45,8 @@ class SageMakerPredictor implements Predictor {
     private readonly manifest: ModelManifest,
   ) {}
 
-  async predict(rows: readonly FeatureRow[]): Promise<number[][]> {
+  async predict(batch: FeatureBatch): Promise<number[][]> {
+    const rows = rowsOf(batch);
     const instances = rows.map((row) =>
       Object.fromEntries(this.manifest.features.map((f) => [f.name, row[f.name] ?? null])),
     );

@@ -1,4 +1,4 @@
-import type { FeatureValue } from '../../../core/features';
+import type { FeatureBatch, FeatureValue } from '../../../core/features';
 import type { ModelManifest } from '../../../core/manifest';
 
 /**
@@ -11,8 +11,8 @@ import type { ModelManifest } from '../../../core/manifest';
 export type FeatureRow = Readonly<Record<string, FeatureValue>>;
 
 export interface Predictor {
-  /** Class probabilities per row, in the order of the manifest's `classes`. */
-  predict(rows: readonly FeatureRow[]): Promise<number[][]>;
+  /** Class probabilities per instance, in the order of the manifest's `classes` (rows, or a columnar batch). */
+  predict(batch: FeatureBatch): Promise<number[][]>;
 }
 
 export interface ModelArtifact {
