@@ -137,7 +137,7 @@ export interface ColdStartResult {
 }
 
 /** The target: a new process's import + first prediction (model fetched from S3) under 400 ms. */
-export const COLD_START_TARGET_MS = 400;
+const COLD_START_TARGET_MS = 400;
 
 export async function benchColdStart(options: ColdStartOptions): Promise<ColdStartResult> {
   mkdirSync(options.outDir, { recursive: true });

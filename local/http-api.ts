@@ -12,7 +12,7 @@ import { corsHeaders, type CorsSettings } from '../core/cors';
  */
 
 /** API Gateway HTTP APIs' payload limit. */
-export const API_GATEWAY_PAYLOAD_BYTES = 10 * 1024 * 1024;
+const API_GATEWAY_PAYLOAD_BYTES = 10 * 1024 * 1024;
 
 export interface RequestRecord {
   readonly method: string;

@@ -31,7 +31,7 @@ export interface CanaryAlarmsOptions {
 export type CanaryAlarmEvent = ReturnType<typeof canaryAlarmEvent>;
 
 /** The local name of a model's rollback alarm (CloudFormation names the deployed ones). */
-export const canaryAlarmName = (model: string) => `CanaryServerErrors-${model}`;
+const canaryAlarmName = (model: string) => `CanaryServerErrors-${model}`;
 
 /** The EventBridge event of an alarm state change, shaped as CloudWatch sends it. */
 export function canaryAlarmEvent(model: string, state: 'ALARM' | 'OK', reason: string, at: Date) {

@@ -50,7 +50,7 @@ export interface LocalRolloutOptions {
 }
 
 /** The rollout state machine as `cdk deploy` ships it (the pipeline stack synthesised, assets not bundled). */
-export function synthesisedRollout(specs: readonly ModelSpec[]): { definition: object; functionArn: string } {
+function synthesisedRollout(specs: readonly ModelSpec[]): { definition: object; functionArn: string } {
   const context =
     (JSON.parse(readFileSync(join(__dirname, '..', 'cdk.json'), 'utf8')) as { context?: Record<string, unknown> })
       .context ?? {};

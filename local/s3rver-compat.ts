@@ -68,7 +68,7 @@ export interface S3EventNotification {
 export { unquoteEtag };
 
 /** Serialises async work per key: each caller waits for the previous holder's release. */
-export class KeyedLock {
+class KeyedLock {
   private readonly tails = new Map<string, Promise<void>>();
 
   async acquire(key: string): Promise<() => void> {

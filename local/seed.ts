@@ -24,7 +24,7 @@ export type SeedPlan = {
 };
 
 /** The bundled data of a model, as one file (several files of one layout are concatenated). */
-export function bundledData(spec: ModelSpec): { readonly file: string; readonly body: Buffer } | undefined {
+function bundledData(spec: ModelSpec): { readonly file: string; readonly body: Buffer } | undefined {
   const dataset = DATASETS[spec.bundledDataset ?? spec.name];
   if (!dataset) return undefined;
   const parts = datasetPaths(dataset).map((path) => {

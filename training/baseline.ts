@@ -14,7 +14,7 @@ import { isMissing, type Schema } from '../core/data/schema';
  */
 
 /** `rows` of the table (indices), read by feature name. */
-export function tableRows(table: RawTable, rows: ArrayLike<number>): BaselineRows {
+function tableRows(table: RawTable, rows: ArrayLike<number>): BaselineRows {
   const column = new Map(table.columns.map((name, c) => [name, c]));
   return {
     count: rows.length,

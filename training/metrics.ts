@@ -15,14 +15,14 @@ export function argmaxRows(probabilities: ArrayLike<number>, nClasses: number): 
   return out;
 }
 
-export function confusionMatrix(y: ArrayLike<number>, predicted: ArrayLike<number>, nClasses: number): number[][] {
+function confusionMatrix(y: ArrayLike<number>, predicted: ArrayLike<number>, nClasses: number): number[][] {
   const m = Array.from({ length: nClasses }, () => new Array<number>(nClasses).fill(0));
   for (let i = 0; i < y.length; i++) m[y[i]][predicted[i]]++;
   return m;
 }
 
 /** Mean negative log-likelihood of the true class, probabilities clipped as scikit-learn does. */
-export function logLoss(y: ArrayLike<number>, probabilities: ArrayLike<number>, nClasses: number): number {
+function logLoss(y: ArrayLike<number>, probabilities: ArrayLike<number>, nClasses: number): number {
   let sum = 0;
   for (let i = 0; i < y.length; i++) {
     const p = Math.min(Math.max(probabilities[i * nClasses + y[i]], LOG_LOSS_EPSILON), 1 - LOG_LOSS_EPSILON);

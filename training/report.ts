@@ -5,7 +5,7 @@ const num = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? '-'
 const count = (n: number) => n.toLocaleString('en-US');
 
 /** One line saying how the candidates were selected, e.g. "selected by 5-fold cross-validation on 117 rows (validation part 27 rows < 1000)". */
-export function selectionProtocol(run: TrainingRun): string {
+function selectionProtocol(run: TrainingRun): string {
   const s = run.selection;
   if (s.protocol === 'k-fold') {
     return `selected by ${s.folds}-fold cross-validation on ${count(s.rows)} rows (validation part ${count(s.validationRows)} rows < ${KFOLD_BELOW_VALIDATION_ROWS})`;

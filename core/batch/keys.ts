@@ -35,11 +35,11 @@ export function batchJobId(object: { readonly bucket: string; readonly key: stri
 }
 
 /** Job ids come from batchJobId: a safe key segment. */
-export function isJobId(job: string): boolean {
+function isJobId(job: string): boolean {
   return /^[A-Za-z0-9_-]{1,80}$/.test(job);
 }
 
-export const jobPrefix = (model: string, job: string) => {
+const jobPrefix = (model: string, job: string) => {
   if (!isValidName(model) || !isJobId(job)) throw new Error(`not a batch job: model "${model}", job "${job}"`);
   return `${BATCH_RESULTS_PREFIX}${model}/${job}/`;
 };

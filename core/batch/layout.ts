@@ -34,7 +34,7 @@ export class BadBatchInputError extends Error {
   }
 }
 
-export function formatOf(key: string, head: string): BatchFormat {
+function formatOf(key: string, head: string): BatchFormat {
   const lower = key.toLowerCase();
   if (/\.(jsonl|ndjson|json)$/.test(lower)) return 'jsonl';
   if (/\.(csv|txt)$/.test(lower)) return 'csv';

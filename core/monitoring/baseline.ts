@@ -22,7 +22,7 @@ import { pushAll } from '../arrays';
  */
 
 /** Quantile bins per numeric column (deciles); fewer when values repeat (edges are unique). */
-export const BASELINE_BINS = 10;
+const BASELINE_BINS = 10;
 
 /**
  * The bin `value` falls in, for bins (-inf, e0], (e0, e1], ..., (e_last, +inf): the first i with

@@ -26,7 +26,7 @@ export interface ReadCounts {
 const GZIP_MAGIC = [0x1f, 0x8b];
 
 /** The object's text: gunzipped when it starts with gzip's magic bytes (all members). */
-export function objectText(body: Uint8Array): string {
+function objectText(body: Uint8Array): string {
   const gzipped = body.length >= 2 && body[0] === GZIP_MAGIC[0] && body[1] === GZIP_MAGIC[1];
   const bytes = gzipped ? gunzipSync(body) : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
   return bytes.toString('utf8');
@@ -130,7 +130,7 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
  * holds (an envelope, or message lines) is read like any other object. Undefined when rawData is
  * not base64 or not a whole gzip stream.
  */
-export function firehoseErrorData(rawData: string): string | undefined {
+function firehoseErrorData(rawData: string): string | undefined {
   if (!BASE64.test(rawData)) return undefined;
   try {
     return objectText(Buffer.from(rawData, 'base64'));

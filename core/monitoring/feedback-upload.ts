@@ -11,9 +11,9 @@ import { pushAll } from '../arrays';
  */
 
 /** The inference API's default MAX_BATCH (lambdas/inference/config.ts); a smaller deployed limit (413) halves the batch. */
-export const FEEDBACK_BATCH = 1000;
+const FEEDBACK_BATCH = 1000;
 /** Waits before sending a batch again after 429 or 502-504 (the API says "send it again shortly"). */
-export const RETRY_DELAYS_MS: readonly number[] = [1000, 3000];
+const RETRY_DELAYS_MS: readonly number[] = [1000, 3000];
 
 const HEADER = ['inferenceId', 'label'] as const;
 const ITEM_FIELD = /^feedback\[(\d+)\](?:\.(.+))?$/;

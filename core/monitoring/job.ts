@@ -88,7 +88,7 @@ const PARTITION_SLACK_MS = 15 * 60_000;
 const silent: MonitoringLog = { info: () => undefined, warn: () => undefined };
 
 /** The baseline a manifest carries, when it has a usable one (manifests made before baselines have none). */
-export function manifestBaseline(manifest: ModelManifest): Baseline | undefined {
+function manifestBaseline(manifest: ModelManifest): Baseline | undefined {
   const baseline = (manifest as ModelManifest & { readonly baseline?: unknown }).baseline;
   if (typeof baseline !== 'object' || baseline === null) return undefined;
   const { features, predictions, rows } = baseline as Partial<Baseline>;
@@ -98,7 +98,7 @@ export function manifestBaseline(manifest: ModelManifest): Baseline | undefined 
 }
 
 /** The UTC days [from, to) touches, as Dates at each day's midnight. */
-export function windowDays(from: Date, to: Date): Date[] {
+function windowDays(from: Date, to: Date): Date[] {
   const days: Date[] = [];
   const last = new Date(Math.max(from.getTime(), to.getTime() - 1));
   for (

@@ -296,7 +296,7 @@ const distribution = (counts: Readonly<Record<string, number>>) => {
 };
 
 /** The report as the CLI prints it: drift per feature, then predictions, live accuracy, feedback, records, window, retrain. */
-export function reportText(report: ShownReport, table: (header: string[], rows: string[][]) => string): string {
+function reportText(report: ShownReport, table: (header: string[], rows: string[][]) => string): string {
   const rows = report.features.map((f) => {
     const shares = [
       f.outOfRangeShare === undefined ? '' : `${percent(f.outOfRangeShare)} out of range`,

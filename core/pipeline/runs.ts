@@ -13,8 +13,8 @@ import type { NoNewDataRecord, RunSummary } from './contract';
  *   runs/<model>/<runId>/comparison-rows.txt (digests of the rows champion and candidate were compared on)
  */
 
-export const runsPrefix = (model: string) => `${RUNS_PREFIX}${model}/`;
-export const runPrefix = (model: string, runId: string) => `${runsPrefix(model)}${runId}/`;
+const runsPrefix = (model: string) => `${RUNS_PREFIX}${model}/`;
+const runPrefix = (model: string, runId: string) => `${runsPrefix(model)}${runId}/`;
 export const candidatePrefix = (model: string, runId: string, algorithm: string) =>
   `${runPrefix(model, runId)}candidates/${algorithm}/`;
 export const summaryKey = (model: string, runId: string) => `${runPrefix(model, runId)}summary.json`;
@@ -42,7 +42,7 @@ export type RunRecord =
 const decode = <T>(body: Uint8Array): T => JSON.parse(Buffer.from(body).toString('utf8')) as T;
 
 /** When a run ended, for ordering; runs with no record yet sort last. */
-export function runEndedAt(run: RunRecord): string {
+function runEndedAt(run: RunRecord): string {
   if (run.status === 'finished') return run.summary.finishedAt;
   if (run.status === 'no-new-data') return run.record.finishedAt;
   if (run.status === 'failed') return run.failure.failedAt ?? '';

@@ -44,7 +44,7 @@ export type MovePlan =
   { readonly kind: AliasMove['kind']; readonly version: number; readonly schemaChange?: SchemaChange } | 'stay';
 
 /** Enough to keep a handful of writers racing for one alias from failing each other. */
-export const MOVE_ATTEMPTS = 10;
+const MOVE_ATTEMPTS = 10;
 
 const pause = (attempt: number) => new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * attempt));
 

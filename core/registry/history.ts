@@ -21,7 +21,7 @@ export function nextMoveTime(now: Date, previous?: AliasRecord): string {
   return new Date(Math.max(now.getTime(), after)).toISOString();
 }
 
-export function sortMoves(moves: readonly AliasMove[]): AliasMove[] {
+function sortMoves(moves: readonly AliasMove[]): AliasMove[] {
   return [...moves].sort((a, b) => time(a.movedAt) - time(b.movedAt));
 }
 

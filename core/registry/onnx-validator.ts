@@ -12,7 +12,7 @@ import { type ModelValidator, RegistrationError } from './types';
  */
 
 /** How far the probabilities of one row may sum away from 1 (float32 arithmetic). */
-export const PROBABILITY_SUM_TOLERANCE = 1e-3;
+const PROBABILITY_SUM_TOLERANCE = 1e-3;
 
 /** A value for the feature that the model must accept: its imputation value or a typical one. */
 export function smokeValue(feature: ManifestFeature): FeatureValue {

@@ -83,7 +83,7 @@ export interface AliasMoveRequest {
  * Version numbers are claimed by writing model.onnx with If-None-Match:*, so writers racing for
  * one number each end up with their own; this bounds how many numbers one registration tries.
  */
-export const CLAIM_ATTEMPTS = 50;
+const CLAIM_ATTEMPTS = 50;
 
 /** How many problems an error names before "and N more". */
 const LISTED_PROBLEMS = 10;

@@ -55,9 +55,9 @@ export interface RoutingActor {
 }
 
 /** Enough for a handful of writers racing on one document (like MOVE_ATTEMPTS for aliases). */
-export const CHANGE_ATTEMPTS = 10;
+const CHANGE_ATTEMPTS = 10;
 /** An abort must land whatever else is writing: it retries longer, and sooner. */
-export const ABORT_ATTEMPTS = 100;
+const ABORT_ATTEMPTS = 100;
 /** How many names of each kind of schema difference a refusal lists. */
 const LISTED_DIFFERENCES = 10;
 const READ_CONCURRENCY = 16;
@@ -82,7 +82,7 @@ export function planProblem(plan: RolloutPlan): string | undefined {
  * `<model>-<yyyymmddThhmmssZ>-<6 hex>`, at most 80 characters (routing.ts): the model name is cut
  * to 56 characters; the time and the random part keep rollouts apart.
  */
-export function newRolloutId(model: string, now: Date): string {
+function newRolloutId(model: string, now: Date): string {
   const compact = now
     .toISOString()
     .replace(/\.\d{3}Z$/, 'Z')

@@ -94,7 +94,7 @@ export const routingDocumentSchema = z.strictObject({
 });
 export type RoutingDocument = z.infer<typeof routingDocumentSchema>;
 
-export const ROUTING_ACTIONS = [
+const ROUTING_ACTIONS = [
   'canary-start',
   'canary-weight',
   'canary-promote',
@@ -102,7 +102,6 @@ export const ROUTING_ACTIONS = [
   'shadow-start',
   'shadow-stop',
 ] as const;
-export type RoutingAction = (typeof ROUTING_ACTIONS)[number];
 
 /** One change of the routing document, kept in routing-history/ (who, when, why, what). */
 export const routingChangeSchema = z.strictObject({
@@ -154,14 +153,14 @@ export function decodeRouting(body: Uint8Array | string, what: string): RoutingD
 }
 
 /** Buckets a caller is hashed into: weights have 0.01 % resolution. */
-export const ASSIGNMENT_BUCKETS = 10_000;
+const ASSIGNMENT_BUCKETS = 10_000;
 
 /**
  * The caller's bucket for one rollout: the first 32 bits of sha256(rolloutId, callerKey) modulo
  * 10,000. The same caller lands in the same bucket for the whole rollout (sticky), and raising the
  * weight only adds callers to the canary (a caller in the canary at 10 % stays there at 50 %).
  */
-export function assignmentBucket(rolloutId: string, callerKey: string): number {
+function assignmentBucket(rolloutId: string, callerKey: string): number {
   const digest = createHash('sha256').update(rolloutId).update('\n').update(callerKey).digest();
   return digest.readUInt32BE(0) % ASSIGNMENT_BUCKETS;
 }

@@ -125,7 +125,7 @@ export const ROUTING_CONFLICT_ERROR = 'RoutingConflictError';
  *   registry/<model>/rollout-runs/<rolloutId>/claim.json     the execution that drives the rollout (written once)
  *   registry/<model>/rollout-runs/<rolloutId>/failure.json   what failed, when an execution broke
  */
-export const rolloutRunsPrefix = (model: string) => `${modelPrefix(model)}rollout-runs/`;
+const rolloutRunsPrefix = (model: string) => `${modelPrefix(model)}rollout-runs/`;
 export const rolloutClaimKey = (model: string, rolloutId: string) =>
   `${rolloutRunsPrefix(model)}${rolloutId}/claim.json`;
 export const rolloutFailureKey = (model: string, rolloutId: string) =>

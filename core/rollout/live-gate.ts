@@ -66,16 +66,16 @@ export type GateVerdict =
   | { readonly verdict: 'insufficient'; readonly reason: string; readonly checks: readonly CheckResult[] };
 
 /** Added to the champion's p99 (× (1 + maxP99Increase)) before the canary's is compared with it. */
-export const P99_SLACK_MS = 5;
+const P99_SLACK_MS = 5;
 /** The smallest expected cell count the chi-square approximation is trusted with (Cochran's rule). */
-export const MIN_EXPECTED_COUNT = 5;
+const MIN_EXPECTED_COUNT = 5;
 
 type Check = (canary: VariantStats, champion: VariantStats, plan: GatePlan) => CheckResult;
 
 const percent = (x: number) => `${(x * 100).toFixed(x > 0 && x < 0.001 ? 3 : 2)}%`;
 const pText = (p: number) => (p < 1e-4 ? p.toExponential(1) : p.toFixed(4));
 
-export const errorRateCheck: Check = (canary, champion, plan) => {
+const errorRateCheck: Check = (canary, champion, plan) => {
   const nc = canary.requests;
   const nb = champion.requests;
   // Counts come from separate metric queries; never let errors exceed requests.
@@ -105,7 +105,7 @@ export const errorRateCheck: Check = (canary, champion, plan) => {
       };
 };
 
-export const p99LatencyCheck: Check = (canary, champion, plan) => {
+const p99LatencyCheck: Check = (canary, champion, plan) => {
   const c = canary.p99LatencyMs;
   const b = champion.p99LatencyMs;
   if (c === undefined || b === undefined) {
@@ -164,7 +164,7 @@ export function poolCategories(classes: readonly Category[], canaryTotal: number
   return [merged, ...rest];
 }
 
-export const predictionDistributionCheck: Check = (canary, champion, plan) => {
+const predictionDistributionCheck: Check = (canary, champion, plan) => {
   const labels = [...new Set([...Object.keys(canary.classCounts), ...Object.keys(champion.classCounts)])];
   const classes = labels.map((label) => ({
     label,
@@ -219,7 +219,7 @@ export const predictionDistributionCheck: Check = (canary, champion, plan) => {
 };
 
 /** The checks every step runs, in order. Issue 14's live accuracy check goes here (see the file comment). */
-export const LIVE_CHECKS: readonly Check[] = [errorRateCheck, p99LatencyCheck, predictionDistributionCheck];
+const LIVE_CHECKS: readonly Check[] = [errorRateCheck, p99LatencyCheck, predictionDistributionCheck];
 
 /** Judges one step's window: canary against champion under the plan's sample size and significance. */
 export function judgeStep(canary: VariantStats, champion: VariantStats, plan: GatePlan): GateVerdict {

@@ -13,5 +13,3 @@ export interface VariantMetricsQuery {
   /** Both variants' requests, 5xx, p99 latency and predicted classes between `since` and `until`. */
   window(model: string, since: Date, until: Date): Promise<VariantWindow>;
 }
-
-export const EMPTY_STATS: VariantStats = { requests: 0, serverErrors: 0, p99LatencyMs: undefined, classCounts: {} };

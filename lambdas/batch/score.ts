@@ -39,7 +39,7 @@ export interface ScoreChunkOptions {
 const BOM = '\uFEFF';
 
 /** The column names appended to a CSV header. */
-export function predictionColumns(classes: readonly string[]): string[] {
+function predictionColumns(classes: readonly string[]): string[] {
   return ['prediction', ...classes.map((c) => `probability_${c}`)];
 }
 

@@ -8,7 +8,7 @@ import type { CaptureSettings } from './capture';
  */
 
 /** API Gateway HTTP APIs refuse bodies above 10 MB, so a larger limit could never apply. */
-export const API_GATEWAY_MAX_BODY_BYTES = 10 * 1024 * 1024;
+const API_GATEWAY_MAX_BODY_BYTES = 10 * 1024 * 1024;
 
 export interface InferenceConfig {
   /** The model registry bucket (registry/<model>/...). */

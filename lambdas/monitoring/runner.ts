@@ -13,7 +13,6 @@ const eventSchema = z.object({
   source: z.string().optional(),
 });
 
-export type MonitoringEvent = z.infer<typeof eventSchema>;
 export type MonitoringRunner = (event: unknown) => Promise<MonitoringRun>;
 
 /**

@@ -47,7 +47,7 @@ export function bestCandidate(
 }
 
 /** Raw rows of the table (by index) with their labels, as scoreOnRows takes them. */
-export function rowsAt(
+function rowsAt(
   table: RawTable,
   label: string,
   indices: ArrayLike<number>,
@@ -70,7 +70,7 @@ export function holdoutRows(
  * Scores a model on raw rows through its own manifest's features (whatever encoder it was
  * trained with). True labels the model never saw count as misses (their class gets zero probability).
  */
-export async function scoreOnRows(
+async function scoreOnRows(
   manifest: ModelManifest,
   onnx: Uint8Array,
   rows: readonly Record<string, FeatureValue>[],

@@ -14,14 +14,13 @@ import { CLAIMS_PREFIX, INCOMING_PREFIX, PROCESSED_PREFIX, QUARANTINE_PREFIX } f
 export { INCOMING_PREFIX };
 
 export const processedPrefix = (model: string) => `${PROCESSED_PREFIX}${model}/`;
-export const quarantinePrefix = (model: string) => `${QUARANTINE_PREFIX}${model}/`;
+const quarantinePrefix = (model: string) => `${QUARANTINE_PREFIX}${model}/`;
 export {
   candidatePrefix,
   comparisonRowsKey,
   dataManifestKey,
   failureKey,
   noNewDataKey,
-  runPrefix,
   snapshotKey,
   summaryKey,
 } from '../../core/pipeline/runs';

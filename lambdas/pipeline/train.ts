@@ -61,7 +61,7 @@ export async function train(item: TrainItem, deps: StepDeps): Promise<CandidateR
 }
 
 /** How the grid point was chosen, in words (the run summary and the terminal show it). */
-export function describeSelection(selection: TrainingRun['selection']): string {
+function describeSelection(selection: TrainingRun['selection']): string {
   return selection.protocol === 'k-fold'
     ? `${selection.folds ?? '?'}-fold cross-validation on ${selection.rows} train+validation rows (the validation part has ${selection.validationRows} < ${KFOLD_BELOW_VALIDATION_ROWS} rows)`
     : `the validation part (${selection.validationRows} rows)`;

@@ -310,7 +310,7 @@ export async function validate(input: ExecutionInput, deps: StepDeps): Promise<V
 }
 
 /** Uploads with no spec or no model folder go to quarantine/<this>/ (not a valid model name, so never a model's). */
-export const UNSORTED_MODEL = '_unsorted';
+const UNSORTED_MODEL = '_unsorted';
 
 /**
  * Moves the original to quarantine/ with its report (copy first, then delete), counts it, and

@@ -52,7 +52,7 @@ export async function judge(rollout: RolloutState, deps: RolloutDeps): Promise<J
 }
 
 /** Why this rollout is no longer the document's canary (who changed it and why), or undefined while it is. */
-export async function endedElsewhere(rollout: RolloutState, deps: RolloutDeps): Promise<string | undefined> {
+async function endedElsewhere(rollout: RolloutState, deps: RolloutDeps): Promise<string | undefined> {
   const current = (await deps.routing.read(rollout.model))?.document;
   if (current?.canary?.rolloutId === rollout.rolloutId) return undefined;
   const history = await deps.routing.history(rollout.model);

@@ -59,7 +59,7 @@ export interface AbortInput {
 }
 
 /** Why the rollout is aborted, from what led to the Abort state. */
-export function abortReason(input: AbortInput): string {
+function abortReason(input: AbortInput): string {
   const { rollout } = input;
   if (input.error)
     return `rollout ${rollout.rolloutId}: the champion moved while canary v${rollout.version} was rolled out, so it cannot be promoted over it (${input.error.Error}: ${input.error.Cause ?? 'no cause'})`;

@@ -21,10 +21,10 @@ import {
 } from './least-privilege';
 import { PROJECT_ROOT } from './project-root';
 
-export const BATCH_ENTRY = join(PROJECT_ROOT, 'lambdas', 'batch', 'handler.ts');
+const BATCH_ENTRY = join(PROJECT_ROOT, 'lambdas', 'batch', 'handler.ts');
 
 /** 10 children of one vCPU each: well inside a new account's 1,000 concurrent executions, raise with the quota. */
-export const DEFAULT_BATCH_MAX_CONCURRENCY = 10;
+const DEFAULT_BATCH_MAX_CONCURRENCY = 10;
 /** Step Functions' ceiling for a Distributed Map's concurrency. */
 export const MAX_BATCH_MAX_CONCURRENCY = 10_000;
 

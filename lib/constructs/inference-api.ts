@@ -50,7 +50,7 @@ export type CaptureSettings = MonitoringSettings['capture'];
  * expires captures per spec'd model only (lib/constructs/capture-retention.ts), so a model served
  * without a spec (registered by hand) would have its captures kept forever.
  */
-export const UNLISTED_MODEL_CAPTURE: CaptureSettings = { enabled: false, sampleRate: 0, retentionDays: 1 };
+const UNLISTED_MODEL_CAPTURE: CaptureSettings = { enabled: false, sampleRate: 0, retentionDays: 1 };
 
 export interface InferenceApiProps {
   /** The model registry bucket; the function reads registry/* and nothing else. */
@@ -155,7 +155,7 @@ export interface InferenceSettings {
   readonly capture: Readonly<Record<string, CaptureSettings>>;
 }
 
-export const INFERENCE_DEFAULTS = {
+const INFERENCE_DEFAULTS = {
   modelTtlSeconds: 60,
   maxBatch: 1000,
   memorySize: 1024,

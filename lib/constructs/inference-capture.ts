@@ -8,16 +8,16 @@ import { CAPTURE_ERRORS_PREFIX, CAPTURE_KIND, CAPTURE_PREFIX } from '../../core/
 import { acknowledgeResourceWildcards, grantObjects } from './least-privilege';
 
 /** The log events the subscription sends on: the inference function's capture lines, nothing else it logs. */
-export const CAPTURE_FILTER_PATTERN = `{ $.kind = "${CAPTURE_KIND}" }`;
+const CAPTURE_FILTER_PATTERN = `{ $.kind = "${CAPTURE_KIND}" }`;
 /** capture/<model>/date=YYYY-MM-DD/hour=HH/ (core/monitoring/contract.ts), from each record's `model` and its arrival time (UTC). */
-export const CAPTURE_DELIVERY_PREFIX = `${CAPTURE_PREFIX}!{partitionKeyFromQuery:model}/date=!{timestamp:yyyy-MM-dd}/hour=!{timestamp:HH}/`;
+const CAPTURE_DELIVERY_PREFIX = `${CAPTURE_PREFIX}!{partitionKeyFromQuery:model}/date=!{timestamp:yyyy-MM-dd}/hour=!{timestamp:HH}/`;
 /**
  * capture-errors/<error type>/date=YYYY-MM-DD/ (contract.ts `captureErrorsDayPrefix`): what Firehose could not partition or
  * deliver, e.g. a Logs batch of more than 500 captures (over the de-aggregation limit). The monitoring job reads it too.
  */
-export const CAPTURE_ERROR_OUTPUT_PREFIX = `${CAPTURE_ERRORS_PREFIX}!{firehose:error-output-type}/date=!{timestamp:yyyy-MM-dd}/`;
+const CAPTURE_ERROR_OUTPUT_PREFIX = `${CAPTURE_ERRORS_PREFIX}!{firehose:error-output-type}/date=!{timestamp:yyyy-MM-dd}/`;
 /** Objects end like the local platform's (local/capture-delivery.ts), so one reader lists both. */
-export const CAPTURE_FILE_EXTENSION = '.jsonl';
+const CAPTURE_FILE_EXTENSION = '.jsonl';
 
 /**
  * How long Firehose buffers per partition (model, hour) before it writes an object.

@@ -71,10 +71,10 @@ export interface MonitoringJobProps {
   readonly modelSpecsDir?: string;
 }
 
-export const MONITORING_JOB_DEFAULTS = { memorySize: 1024, timeoutSeconds: 300 } as const;
+const MONITORING_JOB_DEFAULTS = { memorySize: 1024, timeoutSeconds: 300 } as const;
 
 /** Validates the props before anything is built; every problem at once, each with what was received. */
-export function monitoringJobSettings(props: MonitoringJobProps): {
+function monitoringJobSettings(props: MonitoringJobProps): {
   memorySize: number;
   timeout: Duration;
   modelSpecsDir: string;

@@ -21,9 +21,9 @@ import { deadLetterQueue } from './dead-letter-queue';
 import { PROJECT_ROOT } from './project-root';
 
 /** The rollout function: the state machine's steps and the rollback alarm's abort. */
-export const ROLLOUT_ENTRY = join(PROJECT_ROOT, 'lambdas', 'rollout', 'handler.ts');
+const ROLLOUT_ENTRY = join(PROJECT_ROOT, 'lambdas', 'rollout', 'handler.ts');
 /** What starts a rollout: a RolloutRequest written by the routing store (core/registry/routing.ts). */
-export const ROLLOUT_REQUEST_PATTERN = everyModelRegistryPattern('rollouts/*.json');
+const ROLLOUT_REQUEST_PATTERN = everyModelRegistryPattern('rollouts/*.json');
 
 export interface ModelRolloutProps {
   /**

@@ -44,7 +44,7 @@ export interface DataLoopMetricsProps {
  * A CloudWatch SEARCH over the FeatureDrift series of one model, one line per feature: feature
  * names are not known at synth. `="..."` is an exact match.
  */
-export function featureDriftSearchExpression(model: string, period: Duration = Duration.hours(1)): string {
+function featureDriftSearchExpression(model: string, period: Duration = Duration.hours(1)): string {
   const schema = `{${METRICS_NAMESPACE},feature,model,service}`;
   return `SEARCH('${schema} MetricName="${MONITORING_METRICS.featureDrift}" service="${METRICS_SERVICES.monitoring}" model="${model}"', 'Maximum', ${period.toSeconds()})`;
 }

@@ -77,7 +77,7 @@ export interface PlatformMetricsProps {
  * model): versions and class labels change with every promotion, so they cannot be listed at synth.
  * `="..."` is an exact match, so model "iris" does not also find "iris_v2".
  */
-export function predictionsSearchExpression(model?: string, period: Duration = Duration.minutes(5)): string {
+function predictionsSearchExpression(model?: string, period: Duration = Duration.minutes(5)): string {
   const filter = model === undefined ? '' : ` model="${model}"`;
   const schema = `{${METRICS_NAMESPACE},class,model,service,version}`;
   return `SEARCH('${schema} MetricName="${INFERENCE_METRICS.predictions}" service="${METRICS_SERVICES.inference}"${filter}', 'Sum', ${period.toSeconds()})`;

@@ -7,7 +7,7 @@ import { INFERENCE_METRICS, METRICS_NAMESPACE, METRICS_SERVICES } from '../../co
  * A CloudWatch SEARCH over the VariantPredictions series of one model (every variant and class):
  * class labels are not known at synth. `="..."` is an exact match.
  */
-export function variantPredictionsSearchExpression(model: string, period: Duration = Duration.minutes(5)): string {
+function variantPredictionsSearchExpression(model: string, period: Duration = Duration.minutes(5)): string {
   const schema = `{${METRICS_NAMESPACE},class,model,service,variant}`;
   return `SEARCH('${schema} MetricName="${INFERENCE_METRICS.variantPredictions}" service="${METRICS_SERVICES.inference}" model="${model}"', 'Sum', ${period.toSeconds()})`;
 }

@@ -39,13 +39,13 @@ export type Resolution =
   | { readonly status: 'invalid'; readonly reason: string };
 
 /** LocalStack's gateway when nothing else is said (its documented default port). */
-export const DEFAULT_LOCALSTACK_ENDPOINT = 'http://localhost:4566';
+const DEFAULT_LOCALSTACK_ENDPOINT = 'http://localhost:4566';
 /** Where `npm run localstack:deploy` writes the stack outputs (`--outputs-file`). */
-export const DEFAULT_OUTPUTS_FILE = 'cdk-outputs.json';
+const DEFAULT_OUTPUTS_FILE = 'cdk-outputs.json';
 /** Reachability probes are meant to be fast: a platform that needs longer is treated as down. */
-export const PROBE_TIMEOUT_MS = 3000;
+const PROBE_TIMEOUT_MS = 3000;
 /** LocalStack accepts any credentials; these are the ones its documentation uses. */
-export const LOCALSTACK_DEFAULT_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' } as const;
+const LOCALSTACK_DEFAULT_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' } as const;
 
 const HINT = 'see docs/localstack.md';
 
@@ -88,7 +88,7 @@ function whyUnreachable(error: unknown): string {
 }
 
 /** Any HTTP answer (even 403 or 404) means something is listening; only no answer at all is "unreachable". */
-export async function probe(
+async function probe(
   url: string,
   deps: Pick<ResolveDeps, 'fetch'>,
 ): Promise<{ ok: true; status: number } | { ok: false; why: string }> {
@@ -105,7 +105,7 @@ export async function probe(
 }
 
 /** The stack outputs, or why they cannot be used (missing: not deployed; malformed: invalid). */
-export function readCdkOutputs(
+function readCdkOutputs(
   file: string,
 ):
   | { status: 'ok'; apiUrl: string; dataBucket: string; modelBucket: string }
@@ -143,7 +143,7 @@ const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', 'localhost.lo
  * execute-api host, or an emulator that is not on this machine, is left as it is
  * (INTEGRATION_API_URL overrides both).
  */
-export function localStackApiUrl(outputUrl: string, endpoint: string): string {
+function localStackApiUrl(outputUrl: string, endpoint: string): string {
   const output = new URL(outputUrl);
   const gateway = new URL(endpoint);
   const apiId = /^([a-z0-9]+)\.execute-api\./i.exec(output.hostname)?.[1];

@@ -21,7 +21,7 @@ import type { AliasRecord, ModelSource } from '../../core/registry/types';
  * and writers that put records and feedback where the capture path and the feedback endpoint do.
  */
 
-export const CLASSES = ['setosa', 'versicolor', 'virginica'] as const;
+const CLASSES = ['setosa', 'versicolor', 'virginica'] as const;
 const COLOURS = ['red', 'green', 'blue'];
 const WORDS = ['small', 'bright', 'petal', 'long', 'leaf', 'flower'];
 
@@ -40,7 +40,7 @@ export function seeded(seed: number): () => number {
 export type Row = Record<string, number | string | null>;
 
 /** One row as traffic (or training) has it; `shift` moves petal_length. */
-export function makeRow(random: () => number, shift = 0): Row {
+function makeRow(random: () => number, shift = 0): Row {
   const normal = Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
   const words = Array.from({ length: 2 + Math.floor(random() * 4) }, () => WORDS[Math.floor(random() * WORDS.length)]);
   return {
@@ -51,7 +51,7 @@ export function makeRow(random: () => number, shift = 0): Row {
   };
 }
 
-export function makeLabel(random: () => number): string {
+function makeLabel(random: () => number): string {
   return CLASSES[Math.floor(random() * CLASSES.length)];
 }
 

@@ -15,7 +15,7 @@ export interface RecordedMetric {
   readonly where: string;
 }
 
-export const LAMBDAS_DIR = join(__dirname, '..', '..', 'lambdas');
+const LAMBDAS_DIR = join(__dirname, '..', '..', 'lambdas');
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {

@@ -26,7 +26,7 @@ export interface FigureRow {
   readonly notes?: string;
 }
 
-export const FIGURES_DIR = process.env.RELIABILITY_FIGURES_DIR ?? join(tmpdir(), 'mlops-reliability-figures');
+const FIGURES_DIR = process.env.RELIABILITY_FIGURES_DIR ?? join(tmpdir(), 'mlops-reliability-figures');
 
 export function resetFigures(): void {
   rmSync(FIGURES_DIR, { recursive: true, force: true });

@@ -64,7 +64,7 @@ export function edgesOf(column: Float32Array, maxBins = MAX_BINS): Float32Array 
 }
 
 /** Index of the first edge >= v, i.e. the bin of v. */
-export function binOf(edges: Float32Array, v: number): number {
+function binOf(edges: Float32Array, v: number): number {
   let lo = 0;
   let hi = edges.length;
   while (lo < hi) {

@@ -45,7 +45,7 @@ function fitBinary(x: CsrMatrix, positive: (r: number) => boolean, C: number): M
  * Platt's sigmoid p = sigmoid(A f + B) fitted to decision values `f`, with the smoothed targets
  * of Lin, Lin & Weng (2007) so that separable training data cannot drive A to infinity.
  */
-export function plattScale(f: ArrayLike<number>, positive: (r: number) => boolean): { a: number; b: number } {
+function plattScale(f: ArrayLike<number>, positive: (r: number) => boolean): { a: number; b: number } {
   const n = f.length;
   let nPos = 0;
   for (let r = 0; r < n; r++) if (positive(r)) nPos++;

@@ -30,7 +30,7 @@ function optionsOf(params: Params): Options {
 }
 
 /** Features tried per split, read as sklearn does: 'sqrt', 'log2', a fraction (<= 1) or a count. */
-export function featuresPerSplit(maxFeatures: ParamValue, cols: number): number {
+function featuresPerSplit(maxFeatures: ParamValue, cols: number): number {
   let k = cols;
   if (maxFeatures === 'sqrt') k = Math.floor(Math.sqrt(cols));
   else if (maxFeatures === 'log2') k = Math.floor(Math.log2(cols));

@@ -36,9 +36,9 @@ export interface DataWarningOptions {
  * categories (20 states in 30 rows) quiet. Past 1,000 categories the one-hot block alone is wide
  * enough to slow every trainer and bloat the model, however often each category recurs.
  */
-export const ID_LIKE_MIN_DISTINCT = 50;
-export const ID_LIKE_DISTINCT_FRACTION = 0.5;
-export const MAX_CATEGORIES = 1000;
+const ID_LIKE_MIN_DISTINCT = 50;
+const ID_LIKE_DISTINCT_FRACTION = 0.5;
+const MAX_CATEGORIES = 1000;
 
 /**
  * Classes with fewer rows than this get a warning. The split places each row independently, so
@@ -46,7 +46,7 @@ export const MAX_CATEGORIES = 1000;
  * row with probability (1 - holdout)^n: at the default 20/20 that is 1% and 33% for 5 rows, still
  * 11% without a holdout row at 10.
  */
-export const MIN_CLASS_ROWS = 10;
+const MIN_CLASS_ROWS = 10;
 
 const fileName = (table: RawTable, file: number) =>
   (table.sources[file]?.uri ?? `file ${file + 1}`).replace(/^file:\/\//, '');

@@ -6,8 +6,8 @@ export const STRING = onnx.TensorProto.DataType.STRING;
 export const INT64 = onnx.TensorProto.DataType.INT64;
 
 export const ML_DOMAIN = 'ai.onnx.ml';
-export const OPSET = 17;
-export const ML_OPSET = 3;
+const OPSET = 17;
+const ML_OPSET = 3;
 
 export type AttributeValue = number | string | number[] | string[] | { ints: number[] } | { floats: number[] };
 export type Dim = number | string;
