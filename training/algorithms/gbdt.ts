@@ -1,6 +1,6 @@
-import { type CsrMatrix, toFloat32 } from '../matrix';
+import type { CsrMatrix } from '../matrix';
 import type { GraphBuilder } from '../onnx/graph-builder';
-import { binColumns } from './histogram';
+import { binnedOf, denseOf } from './shared-views';
 import { Grower } from './gbdt-grower';
 import { emitTreeEnsemble, leafOf, nodeCount, type Tree } from './tree';
 import type { FitContext, FittedModel, Params, Trainer, TrainingSet } from './types';
@@ -75,7 +75,7 @@ export class GbdtModel implements FittedModel {
   /** Raw scores, [rows, width]: the sum the exported graph computes before its softmax. */
   rawScores(x: CsrMatrix): Float64Array {
     const width = this.init.length;
-    const dense = toFloat32(x);
+    const dense = denseOf(x);
     const raw = startScores(x.rows, this.init);
     this.trees.forEach((tree, t) => {
       const k = this.treeClass[t];
@@ -155,10 +155,10 @@ function fit(train: TrainingSet, params: Params, context: FitContext): GbdtModel
   const raw = startScores(n, init);
   const g = new Float64Array(n * width);
   const h = new Float64Array(n * width);
-  const grower = new Grower(binColumns(train.x), o);
+  const grower = new Grower(binnedOf(train.x), o);
 
   const validation = context.validation;
-  const xv = validation ? toFloat32(validation.x) : new Float32Array(0);
+  const xv = validation ? denseOf(validation.x) : new Float32Array(0);
   const nv = validation ? validation.x.rows : 0;
   const rawV = startScores(nv, init);
   const losses = validation ? [logLoss(rawV, validation.y, nClasses)] : [];
