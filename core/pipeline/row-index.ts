@@ -1,3 +1,5 @@
+import { MissingArtifactError } from './errors';
+
 /**
  * Row identities for deduplication. Each processed/ file has a sidecar holding the identities of
  * its rows: the first 64 bits of each row's content digest (training/split.ts `rowDigest`), sorted,
@@ -32,7 +34,9 @@ export class RowIdentitySet {
   /** Reads a sidecar; `source` names it in the error when it is not one. */
   static decode(bytes: Uint8Array, source: string): RowIdentitySet {
     if (bytes.length % 8 !== 0)
-      throw new Error(`${source} is not a row identity file (${bytes.length} bytes is not a multiple of 8)`);
+      throw new MissingArtifactError(
+        `${source} is not a row identity file (${bytes.length} bytes is not a multiple of 8)`,
+      );
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const words = new Uint32Array(bytes.length / 4);
     for (let i = 0; i < words.length; i++) words[i] = view.getUint32(4 * i, false);

@@ -7,6 +7,7 @@ import type { TrainOptions } from '../../training/train';
 import type { AlgorithmName } from '../../training/algorithms/types';
 import type { DataManifest } from '../../core/pipeline/contract';
 import type { StepDeps } from './deps';
+import { DataContractError, MissingArtifactError } from '../../core/pipeline/errors';
 
 /**
  * The run's training data as one table: the snapshot Prepare wrote (runs/<model>/<runId>/data.csv),
@@ -15,7 +16,7 @@ import type { StepDeps } from './deps';
  */
 export async function loadRunData(deps: StepDeps, data: DataManifest): Promise<RawTable> {
   const object = await deps.modelStore.get(data.snapshotKey);
-  if (!object) throw new Error(`the run's data snapshot ${data.snapshotKey} does not exist`);
+  if (!object) throw new MissingArtifactError(`the run's data snapshot ${data.snapshotKey} does not exist`);
   mkdirSync(deps.tmpDir, { recursive: true });
   const dir = mkdtempSync(join(deps.tmpDir, 'pipeline-data-'));
   let table: RawTable;
@@ -28,7 +29,7 @@ export async function loadRunData(deps: StepDeps, data: DataManifest): Promise<R
   }
   const expected = data.files.reduce((sum, f) => sum + f.rows, 0);
   if (table.rows.length !== expected) {
-    throw new Error(
+    throw new DataContractError(
       `the run's data snapshot ${data.snapshotKey} holds ${table.rows.length} rows, but its files' reports add up to ${expected}`,
     );
   }

@@ -4,6 +4,7 @@ import type { ModelRegistry } from '../../core/registry/registry';
 import type { PipelineRecorder } from './metrics';
 import type { RoutingStore } from '../../core/registry/routing-store';
 import type { StepResources } from '../../core/pipeline/training-capacity';
+import { UnknownModelSpecError } from '../../core/pipeline/errors';
 
 /** What every pipeline step needs: the two buckets, the registry, the model specs, time and scratch space. */
 export interface StepDeps {
@@ -32,7 +33,9 @@ export function specFor(deps: StepDeps, model: string): ModelSpec {
   const spec = deps.specs.get(model);
   if (!spec) {
     const known = [...deps.specs.keys()].sort().join(', ') || 'none';
-    throw new Error(`no model spec for model "${model}" (known models: ${known}); add config/models/${model}.json`);
+    throw new UnknownModelSpecError(
+      `no model spec for model "${model}" (known models: ${known}); add config/models/${model}.json`,
+    );
   }
   return spec;
 }

@@ -23,6 +23,7 @@ import { specFor, type StepDeps } from './deps';
 import { comparisonRowsKey } from './keys';
 import { readDataManifest } from './prepare';
 import { readCandidate } from './candidates';
+import { TrainingFailedError } from '../../core/pipeline/errors';
 
 export type EvaluateInput = ExecutionInput & {
   readonly prepare: PrepareResult;
@@ -37,7 +38,7 @@ export function bestCandidate(
   candidates: readonly CandidateResult[],
   metric: keyof Scores,
 ): { best: CandidateResult; reason: string } {
-  if (candidates.length === 0) throw new Error('no candidates were trained: nothing to evaluate');
+  if (candidates.length === 0) throw new TrainingFailedError('no candidates were trained: nothing to evaluate');
   const pick = pickBest(
     candidates.map((c) => ({ algorithm: c.algorithm, score: c.validation[metric], parameters: c.parameters })),
     TIE_TOLERANCE,

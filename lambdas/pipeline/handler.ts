@@ -13,6 +13,7 @@ import type { StepDeps } from './deps';
 import { createStepRunner } from './runner';
 import { powertoolsRecorder } from '../shared/metrics';
 import { PIPELINE_METRICS_SERVICE, type PipelineMetricName } from './metrics';
+import { PipelineConfigError } from '../../core/pipeline/errors';
 
 export { createStepRunner, StepRequestError, type StepRunner } from './runner';
 
@@ -45,7 +46,8 @@ export function defaultModelSpecsDir(): string {
 
 export function buildStepDeps(env: PipelineEnv): StepDeps {
   const missing = (['DATA_BUCKET', 'MODEL_BUCKET'] as const).filter((name) => !env[name]);
-  if (missing.length > 0) throw new Error(`pipeline function is misconfigured: ${missing.join(', ')} must be set`);
+  if (missing.length > 0)
+    throw new PipelineConfigError(`pipeline function is misconfigured: ${missing.join(', ')} must be set`);
   const dataBucket = env.DATA_BUCKET as string;
   const s3 = new S3Client(env.AWS_ENDPOINT_URL ? { endpoint: env.AWS_ENDPOINT_URL, forcePathStyle: true } : {});
   const modelStore = new S3ObjectStore(s3, env.MODEL_BUCKET as string);

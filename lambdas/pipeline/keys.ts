@@ -24,6 +24,7 @@ export {
   snapshotKey,
   summaryKey,
 } from '../../core/pipeline/runs';
+import { PipelineInputError } from '../../core/pipeline/errors';
 
 /** Splits incoming/<model>/<file>; undefined when the key is not of that form. */
 export function parseIncomingKey(key: string): { model: string; file: string } | undefined {
@@ -105,6 +106,7 @@ export const quarantineReportKey = (key: string) => `${key}.report.json`;
 /** Execution names are at most 80 characters of [A-Za-z0-9-_]; the run id is the name, made key-safe. */
 export function runIdFor(execution: string): string {
   const id = safeSegment(execution.trim()).slice(0, 128);
-  if (id === '' || /^\.+$/.test(id)) throw new Error(`execution name "${execution}" cannot be used as a run id`);
+  if (id === '' || /^\.+$/.test(id))
+    throw new PipelineInputError(`execution name "${execution}" cannot be used as a run id`);
   return id;
 }

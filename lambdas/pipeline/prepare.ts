@@ -26,6 +26,12 @@ import {
   snapshotKey,
 } from './keys';
 import { inBatches } from './batches';
+import {
+  DataContractError,
+  MissingArtifactError,
+  NoTrainingDataError,
+  TrainingFailedError,
+} from '../../core/pipeline/errors';
 
 export type PrepareInput = ExecutionInput & { readonly validation?: ValidationResult };
 
@@ -41,7 +47,7 @@ export function algorithmsFor(
 /** Rows of a processed file and rows its upload lost to the contract, from the report beside it (written before the data). */
 async function countsOf(deps: StepDeps, key: string): Promise<{ rows: number; dropped: number }> {
   const report = await deps.dataStore.get(processedReportKey(key));
-  if (!report) throw new Error(`processed file ${key} has no report (${processedReportKey(key)})`);
+  if (!report) throw new MissingArtifactError(`processed file ${key} has no report (${processedReportKey(key)})`);
   const parsed = JSON.parse(Buffer.from(report.body).toString('utf8')) as {
     rowsKept?: number;
     rowsOut?: number;
@@ -85,7 +91,7 @@ class Snapshot {
     const line = end < 0 ? text : text.slice(0, end);
     this.header ??= { key, line };
     if (line !== this.header.line) {
-      throw new Error(
+      throw new DataContractError(
         `${key} has the columns "${line}", but ${this.header.key} has "${this.header.line}": processed files of one model must share their columns`,
       );
     }
@@ -111,7 +117,7 @@ export async function prepare(input: PrepareInput, deps: StepDeps): Promise<Prep
   const runId = runIdFor(input.execution);
   const keys = (await deps.dataStore.list(processedPrefix(input.model))).filter(isProcessedData).sort();
   if (keys.length === 0) {
-    throw new Error(
+    throw new NoTrainingDataError(
       `no training data for model "${input.model}": processed/${input.model}/ holds no .csv files (upload to incoming/${input.model}/)`,
     );
   }
@@ -126,7 +132,7 @@ export async function prepare(input: PrepareInput, deps: StepDeps): Promise<Prep
   });
   const algorithms = algorithmsFor(spec.data.types, spec.training.algorithms);
   if (algorithms.length === 0)
-    throw new Error(`none of the algorithms of model "${input.model}" can train on its text features`);
+    throw new TrainingFailedError(`none of the algorithms of model "${input.model}" can train on its text features`);
   const rows = chosen.reduce((sum, c) => sum + c.rows, 0);
   const first = chosen[0]?.file.key;
   const featureColumns = await featureColumnCount(deps, spec, first);
@@ -140,7 +146,7 @@ export async function prepare(input: PrepareInput, deps: StepDeps): Promise<Prep
   const snapshot = new Snapshot();
   const files: DataFile[] = await inBatches(chosen, 16, async ({ file, rows }) => {
     const object = file.key === first && featureColumns.read ? featureColumns.read : await deps.dataStore.get(file.key);
-    if (!object) throw new Error(`data file ${file.key} disappeared while preparing the run`);
+    if (!object) throw new MissingArtifactError(`data file ${file.key} disappeared while preparing the run`);
     snapshot.add(file.key, object.body);
     return {
       key: file.key,
@@ -181,6 +187,6 @@ export async function prepare(input: PrepareInput, deps: StepDeps): Promise<Prep
 /** The data manifest a run's Prepare wrote. */
 export async function readDataManifest(deps: StepDeps, key: string): Promise<DataManifest> {
   const object = await deps.modelStore.get(key);
-  if (!object) throw new Error(`the run's data manifest ${key} does not exist`);
+  if (!object) throw new MissingArtifactError(`the run's data manifest ${key} does not exist`);
   return JSON.parse(Buffer.from(object.body).toString('utf8')) as DataManifest;
 }

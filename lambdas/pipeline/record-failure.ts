@@ -1,4 +1,5 @@
 import type { FailureInput } from '../../core/pipeline/contract';
+import { failureCategory } from '../../core/pipeline/errors';
 import type { StepDeps } from './deps';
 import { failureKey, runIdFor, safeSegment } from './keys';
 import { NO_METRICS, PIPELINE_METRICS } from './metrics';
@@ -28,7 +29,9 @@ export async function recordFailure(input: FailureInput, deps: StepDeps): Promis
     model: state.model,
     execution: state.execution,
     failedAt: deps.clock().toISOString(),
-    error: { error: error.Error ?? 'Error', cause: parseCause(error.Cause) },
+    // The error's name (core/pipeline/errors.ts) and what kind of failure it is, so a reader (or an
+    // alarm on the record) tells bad data from a bug without reading the cause.
+    error: { error: error.Error ?? 'Error', category: failureCategory(error.Error), cause: parseCause(error.Cause) },
     state,
   };
   await deps.modelStore.put(key, JSON.stringify(record, null, 2), { contentType: 'application/json' });

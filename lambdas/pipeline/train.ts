@@ -9,9 +9,11 @@ import { readDataManifest } from './prepare';
 import { dataWarnings } from '../../training/data/warnings';
 import { specFor, type StepDeps } from './deps';
 import { candidatePrefix } from './keys';
+import { PipelineInputError, TrainingFailedError } from '../../core/pipeline/errors';
 
 export function asAlgorithm(name: string): AlgorithmName {
-  if (!isAlgorithm(name)) throw new Error(`unknown algorithm "${name}"; expected one of ${ALGORITHMS.join(', ')}`);
+  if (!isAlgorithm(name))
+    throw new PipelineInputError(`unknown algorithm "${name}"; expected one of ${ALGORITHMS.join(', ')}`);
   return name;
 }
 
@@ -29,12 +31,12 @@ export async function train(item: TrainItem, deps: StepDeps): Promise<CandidateR
   const candidate = run.candidates.find((c) => c.algorithm === algorithm);
   if (!candidate) {
     const reason = run.skipped.find((s) => s.algorithm === algorithm)?.reason ?? 'not trained';
-    throw new Error(`${algorithm} was not trained for model "${item.model}": ${reason}`);
+    throw new TrainingFailedError(`${algorithm} was not trained for model "${item.model}": ${reason}`);
   }
   const { onnx, manifest } = exportModel(run, candidate, item.model, table.sources, spec.classNames);
   const gap = await holdoutParity(run, candidate, onnx, table);
   if (!(gap <= PARITY_TOLERANCE)) {
-    throw new Error(
+    throw new TrainingFailedError(
       `${algorithm}: the exported ONNX model differs from the trainer by ${gap} on the holdout (tolerance ${PARITY_TOLERANCE}); refusing it`,
     );
   }

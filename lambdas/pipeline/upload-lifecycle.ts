@@ -2,6 +2,7 @@ import type { ValidationResult, NoNewDataRecord } from '../../core/pipeline/cont
 import { PreconditionFailedError } from '../../core/object-store';
 import type { StepDeps } from './deps';
 import { etagToken, failureKey, noNewDataKey, runIdFor, summaryKey } from './keys';
+import { MissingArtifactError } from '../../core/pipeline/errors';
 
 /**
  * An upload's life between incoming/ and its run's outcome: who handles it (a claim per object
@@ -31,7 +32,8 @@ export async function claim(deps: StepDeps, model: string, key: string, executio
     const existing = await deps.dataStore.get(key);
     const holder =
       existing && (JSON.parse(Buffer.from(existing.body).toString('utf8')) as { execution?: unknown }).execution;
-    if (typeof holder !== 'string') throw new Error(`${key} exists but names no execution`, { cause: error });
+    if (typeof holder !== 'string')
+      throw new MissingArtifactError(`${key} exists but names no execution`, { cause: error });
     if (holder === execution || !existing || !(await runFailed(deps, model, holder))) return holder;
     try {
       await deps.dataStore.put(key, body, { condition: { ifMatch: existing.etag }, contentType: 'application/json' });

@@ -29,6 +29,7 @@ import {
   quarantineReportKey,
   runIdFor,
 } from './keys';
+import { MissingArtifactError, PipelineInputError } from '../../core/pipeline/errors';
 
 /** The report stored next to a processed or quarantined file: the contract report plus where it came from. */
 export interface StoredReport extends ContractReport {
@@ -49,7 +50,7 @@ function parseReport(body: Uint8Array, key: string): StoredReport {
   try {
     return JSON.parse(Buffer.from(body).toString('utf8')) as StoredReport;
   } catch (error) {
-    throw new Error(`${key} is not a readable report (${(error as Error).message})`, { cause: error });
+    throw new MissingArtifactError(`${key} is not a readable report (${(error as Error).message})`, { cause: error });
   }
 }
 
@@ -68,7 +69,7 @@ async function processedResult(
 ): Promise<ValidationResult> {
   const reportKey = processedReportKey(key);
   const [data, reportObject] = await Promise.all([deps.dataStore.get(key), deps.dataStore.get(reportKey)]);
-  if (!data) throw new Error(`processed copy ${key} disappeared while validating`);
+  if (!data) throw new MissingArtifactError(`processed copy ${key} disappeared while validating`);
   // The report is written before the data, so it is there whenever the data is.
   const report = reportObject && parseReport(reportObject.body, reportKey);
   // A copy made by a failed run whose claim this execution took over is this execution's now.
@@ -189,12 +190,12 @@ export async function validate(input: ExecutionInput, deps: StepDeps): Promise<V
   // A "Create folder" in the S3 console writes a zero-byte key ending in "/": not data, nothing to do.
   if (input.key.endsWith('/')) return { status: 'ignored', reason: `${input.key} is a folder marker, not a data file` };
   if (input.bucket !== undefined && deps.dataBucket !== undefined && input.bucket !== deps.dataBucket) {
-    throw new Error(
+    throw new PipelineInputError(
       `the upload is in bucket "${input.bucket}", but this pipeline reads the data bucket "${deps.dataBucket}"`,
     );
   }
   if (!input.key.startsWith('incoming/'))
-    throw new Error(`key "${input.key}" is not an upload: it must be incoming/<model>/<file>`);
+    throw new PipelineInputError(`key "${input.key}" is not an upload: it must be incoming/<model>/<file>`);
   const parsed = parseIncomingKey(input.key);
   if (!parsed) {
     // incoming/<file> (no model folder): kept in quarantine with the reason, once, instead of failing on every retry.
@@ -210,7 +211,9 @@ export async function validate(input: ExecutionInput, deps: StepDeps): Promise<V
   }
   const { model, file } = parsed;
   if (model !== input.model)
-    throw new Error(`key "${input.key}" belongs to model "${model}", but the execution is for model "${input.model}"`);
+    throw new PipelineInputError(
+      `key "${input.key}" belongs to model "${model}", but the execution is for model "${input.model}"`,
+    );
   if (!deps.specs.has(model)) {
     const known = [...deps.specs.keys()].sort().join(', ') || 'none';
     return refuseUpload(
@@ -227,7 +230,7 @@ export async function validate(input: ExecutionInput, deps: StepDeps): Promise<V
   const object = await deps.dataStore.get(input.key);
   const etag = object?.etag ?? input.etag;
   if (etag === undefined)
-    throw new Error(`${input.key} does not exist and the event has no etag to find what became of it`);
+    throw new MissingArtifactError(`${input.key} does not exist and the event has no etag to find what became of it`);
   const processedKeys = await deps.dataStore.list(processedPrefix(model));
   const existing = findProcessedKey(processedKeys, model, file, etag);
   const existingReport = existing
@@ -251,7 +254,9 @@ export async function validate(input: ExecutionInput, deps: StepDeps): Promise<V
     if (existingReport) return noNewDataResult(existingReport, model, input.execution);
     const quarantined = await quarantinedResult(deps, model, file, etag, input.execution);
     if (quarantined) return quarantined;
-    throw new Error(`${input.key} (etag ${etag}) does not exist and was neither processed nor quarantined`);
+    throw new MissingArtifactError(
+      `${input.key} (etag ${etag}) does not exist and was neither processed nor quarantined`,
+    );
   }
   // If the object was replaced after the event, this run validates what is there now (by its own etag).
 
@@ -354,13 +359,14 @@ async function refuseUpload(
   const key = input.key as string;
   const object = await deps.dataStore.get(key);
   const etag = object?.etag ?? input.etag;
-  if (etag === undefined) throw new Error(`${key} does not exist and the event has no etag to find what became of it`);
+  if (etag === undefined)
+    throw new MissingArtifactError(`${key} does not exist and the event has no etag to find what became of it`);
   const owner = await claim(deps, model, claimKey(model, file, etag), input.execution);
   if (owner !== input.execution) return { status: 'duplicate', handledBy: owner };
   if (!object) {
     const quarantined = await quarantinedResult(deps, model, file, etag, input.execution);
     if (quarantined) return quarantined;
-    throw new Error(`${key} (etag ${etag}) does not exist and was not quarantined`);
+    throw new MissingArtifactError(`${key} (etag ${etag}) does not exist and was not quarantined`);
   }
   const problems: Problem[] = [{ kind, message }];
   return quarantine(deps, key, model, file, object, {
