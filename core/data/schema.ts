@@ -59,10 +59,14 @@ function inferType(values: string[]): FeatureType | 'identifier' {
   if (present.length === 0) return 'categorical';
   const numeric = present.filter(looksNumeric).length;
   if (numeric === present.length) {
-    const distinct = new Set(present).size;
-    const integers = present.every((v) => /^[+-]?\d+$/.test(v.trim()));
     // All-distinct integers on a table of some size are row ids (UDI, patient id), not measurements.
-    return integers && distinct === values.length && values.length > 50 ? 'identifier' : 'numeric';
+    // (The distinct count, a Set of every value, is taken only when it can decide: 1.5 s at 1M rows.)
+    const identifier =
+      values.length > 50 &&
+      present.length === values.length &&
+      present.every((v) => /^[+-]?\d+$/.test(v.trim())) &&
+      new Set(present).size === values.length;
+    return identifier ? 'identifier' : 'numeric';
   }
   const words = present.reduce((sum, v) => sum + v.trim().split(/\s+/).length, 0) / present.length;
   if (words >= TEXT_MIN_WORDS) return 'text';
