@@ -113,9 +113,13 @@ export function createRoutedPredict(deps: RoutedPredictDeps): (routed: RoutedReq
     if (!rows.ok) return counted(errorResponse(rows.error, headers), served, variant, start);
 
     const backendStart = performance.now();
-    let probabilities: number[][];
+    // A columnar answer reads one flat array when the backend gives one; rows need an array per instance.
+    let flat: ArrayLike<number> | undefined;
+    let rowScores: number[][] | undefined;
     try {
-      probabilities = await served.predictor.predict(rows.value);
+      if (request.form === 'columns' && served.predictor.predictFlat)
+        flat = await served.predictor.predictFlat(rows.value);
+      else rowScores = await served.predictor.predict(rows.value);
     } catch (error) {
       const errorId = randomUUID();
       log.error('the model backend failed on a valid request', {
@@ -138,25 +142,30 @@ export function createRoutedPredict(deps: RoutedPredictDeps): (routed: RoutedReq
     const inferenceMs = elapsedMs(backendStart);
     const requestId = newInferenceId(served.name);
     const classes = served.manifest.classes;
+    const count = batchSize(rows.value);
+    const probabilities = (): number[][] =>
+      (rowScores ??= Array.from({ length: count }, (_, i) =>
+        Array.from({ length: classes.length }, (_, c) => (flat as ArrayLike<number>)[i * classes.length + c]),
+      ));
     let body: unknown;
     let perClass: Map<string, number>;
     // Rows and per-instance predictions, built only if something needs them (capture of a columnar request).
     let predictions: () => readonly Prediction[];
     if (request.form === 'columns') {
-      const answer = columnarAnswer(classes, probabilities);
+      const answer = columnarAnswer(classes, flat ?? flatten(probabilities(), classes.length), count);
       perClass = answer.perClass;
       body = {
         model: served.name,
         version: served.version,
         inferenceId: requestId,
-        count: probabilities.length,
+        count,
         labels: answer.labels,
         probabilities: answer.probabilities,
       };
       let built: readonly Prediction[] | undefined;
-      predictions = () => (built ??= toPredictions(classes, probabilities));
+      predictions = () => (built ??= toPredictions(classes, probabilities()));
     } else {
-      const rowPredictions = toPredictions(classes, probabilities).map((p, i, all) => ({
+      const rowPredictions = toPredictions(classes, probabilities()).map((p, i, all) => ({
         inferenceId: instanceId(requestId, i, all.length),
         ...p,
       }));
@@ -219,7 +228,9 @@ export function createRoutedPredict(deps: RoutedPredictDeps): (routed: RoutedReq
     ]);
     const shadow = routed.routing?.shadow;
     if (shadow && inShadowSample(shadow, requestIdOf(routed.event)))
-      deps.afterResponse.defer(() => shadows.score({ route: shadow, served, rows: batch, probabilities }));
+      deps.afterResponse.defer(() =>
+        shadows.score({ route: shadow, served, rows: batch, probabilities: probabilities() }),
+      );
     return answer;
   };
 }
@@ -227,25 +238,34 @@ export function createRoutedPredict(deps: RoutedPredictDeps): (routed: RoutedReq
 /** Probabilities are reported to 6 decimals: float32 carries about 7 significant digits. */
 const round6 = (p: number) => Math.round(p * 1e6) / 1e6;
 
+/** Row-major: instance i, class c at i * classes + c. */
+function flatten(rows: readonly (readonly number[])[], classes: number): Float64Array {
+  const flat = new Float64Array(rows.length * classes);
+  for (let i = 0; i < rows.length; i++) for (let c = 0; c < classes; c++) flat[i * classes + c] = rows[i][c];
+  return flat;
+}
+
 /**
  * The answer to a columnar request, as columns too: `labels[i]` and `probabilities[class][i]` for
  * instance i (the label is the class with the highest probability, first on ties, as toPredictions).
+ * `scores` is row-major: instance i, class c at i * classes.length + c.
  */
 export function columnarAnswer(
   classes: readonly string[],
-  probabilities: readonly (readonly number[])[],
+  scores: ArrayLike<number>,
+  count: number,
 ): { labels: string[]; probabilities: Record<string, number[]>; perClass: Map<string, number> } {
-  const n = probabilities.length;
   const k = classes.length;
-  const labels = new Array<string>(n);
-  const columns: number[][] = Array.from({ length: k }, () => new Array<number>(n));
+  const labels = new Array<string>(count);
+  const columns: number[][] = Array.from({ length: k }, () => new Array<number>(count));
   const counts = new Array<number>(k).fill(0);
-  for (let i = 0; i < n; i++) {
-    const row = probabilities[i];
+  for (let i = 0; i < count; i++) {
+    const base = i * k;
     let best = 0;
     for (let c = 0; c < k; c++) {
-      if (row[c] > row[best]) best = c;
-      columns[c][i] = round6(row[c]);
+      const p = scores[base + c];
+      if (p > scores[base + best]) best = c;
+      columns[c][i] = round6(p);
     }
     labels[i] = classes[best];
     counts[best]++;

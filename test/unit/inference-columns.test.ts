@@ -123,7 +123,7 @@ describe('columnar validation', () => {
     expect(batchSize(fromColumns)).toBe(3);
     expect(toModelInputs(FEATURES, fromColumns)).toEqual(toModelInputs(FEATURES, fromRows));
     // Numeric features sharing an input: [N, 2] in manifest order, null -> NaN.
-    expect(Array.from(toModelInputs(FEATURES, fromColumns).float_input.data)).toEqual([
+    expect(Array.from(toModelInputs(FEATURES, fromColumns).float_input.data as Float32Array)).toEqual([
       Math.fround(0.4),
       299.5,
       NaN,
@@ -143,8 +143,11 @@ describe('columnarAnswer', () => {
       [0.5, 0.5, 0],
       [0.2, 0.1, 0.7000004],
     ];
-    const answer = columnarAnswer(classes, probabilities);
-    const rows = toPredictions(classes, probabilities);
+    const answer = columnarAnswer(classes, Float32Array.from(probabilities.flat()), 3);
+    const rows = toPredictions(
+      classes,
+      probabilities.map((r) => Array.from(Float32Array.from(r))),
+    );
     expect(answer.labels).toEqual(rows.map((r) => r.label));
     // A tie goes to the first class, as for rows.
     expect(answer.labels[1]).toBe('a');

@@ -60,6 +60,15 @@ class OnnxPredictor implements Predictor {
 
   /** Throws BackendError when onnxruntime fails on the rows or answers in another shape (a 5xx, not the caller's fault). */
   async predict(batch: FeatureBatch): Promise<number[][]> {
+    const data = await this.predictFlat(batch);
+    const classes = this.manifest.classes.length;
+    const count = batchSize(batch);
+    const probabilities: number[][] = new Array<number[]>(count);
+    for (let i = 0; i < count; i++) probabilities[i] = Array.from(data.subarray(i * classes, (i + 1) * classes));
+    return probabilities;
+  }
+
+  async predictFlat(batch: FeatureBatch): Promise<Float32Array | Float64Array> {
     const feeds = toOrtFeeds(toModelInputs(this.manifest.features, batch));
     const count = batchSize(batch);
     const name = this.manifest.outputs.probabilities;
@@ -82,10 +91,7 @@ class OnnxPredictor implements Predictor {
         `model "${this.manifest.name}": output "${name}" is not a [${count}, ${classes}] float tensor`,
       );
     }
-    const data = tensor.data;
-    const probabilities: number[][] = new Array<number[]>(count);
-    for (let i = 0; i < count; i++) probabilities[i] = Array.from(data.subarray(i * classes, (i + 1) * classes));
-    return probabilities;
+    return tensor.data;
   }
 }
 

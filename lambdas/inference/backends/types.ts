@@ -13,6 +13,11 @@ export type FeatureRow = Readonly<Record<string, FeatureValue>>;
 export interface Predictor {
   /** Class probabilities per instance, in the order of the manifest's `classes` (rows, or a columnar batch). */
   predict(batch: FeatureBatch): Promise<number[][]>;
+  /**
+   * The same probabilities in one row-major array (instance i, class c at i * classes + c): no
+   * array per instance, for the columnar answer. Optional: without it, `predict` is used.
+   */
+  predictFlat?(batch: FeatureBatch): Promise<Float32Array | Float64Array>;
 }
 
 export interface ModelArtifact {
