@@ -114,7 +114,8 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
     buckets: [LOCAL_BUCKETS.data, LOCAL_BUCKETS.models],
   });
   // What a function's execution environment has in AWS: credentials and region in the environment.
-  // The local S3 server accepts only its own keys; this process talks to nothing else.
+  // The local S3 server accepts only its own keys. Only the function processes get these: this
+  // process hands its own clients to what it runs in-process, and leaves its process.env alone.
   const awsEnv = {
     AWS_ACCESS_KEY_ID: LOCAL_S3_CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: LOCAL_S3_CREDENTIALS.secretAccessKey,
@@ -123,7 +124,6 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
     // The SDK's default request checksums postdate s3rver.
     AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
   };
-  Object.assign(process.env, awsEnv, { POWERTOOLS_METRICS_DISABLED: 'true' });
 
   // Kept in the data folder, so the dashboard's history and totals outlive a restart.
   const metrics = new LocalMetrics({ file: join(dataDir, 'metrics.json') });
@@ -185,6 +185,9 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
     onError: (error) => log(`capture    ERROR ${error instanceof Error ? error.message : String(error)}`),
   });
   const app = buildInferenceApp(config, {
+    s3: client,
+    // The dashboard reads the listener's records; EMF lines on this terminal would only be noise.
+    emitMetrics: false,
     log: appLog,
     captureSink: capture,
     metricListener: (record) => {

@@ -28,19 +28,33 @@ export interface BuildOptions {
   readonly log?: AppLog;
   /** Where captured records go. @default stdout (the Lambda's log, which the capture subscription reads) */
   readonly captureSink?: CaptureSink;
+  /**
+   * The S3 client that reads the model bucket (the local platform passes its own, with the local
+   * server's endpoint and keys, so nothing is read from process.env).
+   * @default - a client for config.awsEndpointUrl (or AWS), credentials and region from the environment
+   */
+  readonly s3?: S3Client;
+  /**
+   * Whether metrics are written as EMF lines to stdout (the metric listener sees them either way).
+   * @default - yes, unless POWERTOOLS_METRICS_DISABLED is "true"
+   */
+  readonly emitMetrics?: boolean;
 }
 
 /** The app over the real registry in S3, as the Lambda runs it (also used by tests and the local platform). */
 export function buildInferenceApp(config: InferenceConfig, options: BuildOptions = {}): InferenceApp {
   const log =
     options.log ?? powertoolsLog(new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME || METRICS_SERVICE }));
-  const s3 = new S3Client(
-    config.awsEndpointUrl === undefined ? {} : { endpoint: config.awsEndpointUrl, forcePathStyle: true },
-  );
+  const s3 =
+    options.s3 ??
+    new S3Client(config.awsEndpointUrl === undefined ? {} : { endpoint: config.awsEndpointUrl, forcePathStyle: true });
   // The function only reads the registry; the validator is what ModelRegistry needs to register.
   const store = new S3ObjectStore(s3, config.modelBucket);
   const source = new ModelRegistry(store, new OnnxModelValidator());
-  const recorder = powertoolsRecorder({ listener: options.metricListener });
+  const recorder = powertoolsRecorder({
+    listener: options.metricListener,
+    ...(options.emitMetrics === undefined ? {} : { emit: options.emitMetrics }),
+  });
 
   const onnx = new OnnxBackend();
   const endpoints = Object.entries(config.sagemakerEndpoints);

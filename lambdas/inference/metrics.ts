@@ -39,7 +39,7 @@ export function powertoolsLog(logger: Logger): AppLog {
 
 /** Powertools EMF recorder for the inference function's metrics (see lambdas/shared/metrics.ts). */
 export function powertoolsRecorder(
-  options: { readonly metrics?: Metrics; readonly listener?: MetricListener } = {},
+  options: { readonly metrics?: Metrics; readonly listener?: MetricListener; readonly emit?: boolean } = {},
 ): MetricsRecorder {
   return shared.powertoolsRecorder<InferenceMetricName>({ ...options, serviceName: METRICS_SERVICE });
 }

@@ -60,9 +60,16 @@ export function powertoolsRecorder<N extends string>(options: {
   readonly serviceName: string;
   readonly metrics?: Metrics;
   readonly listener?: MetricListener<N>;
+  /**
+   * Whether to write EMF lines to stdout. The listener sees every record either way.
+   * @default - yes, unless POWERTOOLS_METRICS_DISABLED is "true" (and no `metrics` is given)
+   */
+  readonly emit?: boolean;
 }): MetricsRecorder<N> {
   const disabled =
-    options.metrics === undefined && (process.env.POWERTOOLS_METRICS_DISABLED ?? '').trim().toLowerCase() === 'true';
+    options.emit === undefined
+      ? options.metrics === undefined && (process.env.POWERTOOLS_METRICS_DISABLED ?? '').trim().toLowerCase() === 'true'
+      : !options.emit;
   const metrics =
     options.metrics ??
     new Metrics({
