@@ -9,10 +9,13 @@ import { OnnxModelValidator } from '../../core/registry/onnx-validator';
 import { ModelRegistry } from '../../core/registry/registry';
 import { S3ObjectStore } from '../../core/s3-object-store';
 import type { StepRequest } from '../../core/pipeline/contract';
+import type { Context } from 'aws-lambda';
 import type { StepDeps } from './deps';
 import { createStepRunner } from './runner';
 import { powertoolsRecorder } from '../shared/metrics';
 import { PIPELINE_METRICS_SERVICE, type PipelineMetricName } from './metrics';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { loggedStepRunner } from './step-log';
 import { PipelineConfigError } from '../../core/pipeline/errors';
 
 export { createStepRunner, StepRequestError, type StepRunner } from './runner';
@@ -71,8 +74,9 @@ export function buildStepDeps(env: PipelineEnv): StepDeps {
   };
 }
 
-const run = createStepRunner(buildStepDeps(process.env));
+const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME || PIPELINE_METRICS_SERVICE });
+const run = loggedStepRunner(createStepRunner(buildStepDeps(process.env)), logger);
 
-export async function handler(request: StepRequest): Promise<unknown> {
-  return run(request);
+export async function handler(request: StepRequest, context?: Context): Promise<unknown> {
+  return run(request, context);
 }
