@@ -9,6 +9,7 @@ import type { InferenceApiProps } from './constructs/inference-api';
 import type { MonitoringJobProps } from './constructs/monitoring-job';
 import { DEFAULT_TRAINING_MAX_CONCURRENCY, MAX_TRAINING_MAX_CONCURRENCY } from './constructs/retraining-definition';
 import type { RetrainingPipelineProps } from './constructs/retraining-pipeline';
+import { fargateSizeProblem, MANAGED_TRAINING_DEFAULTS } from './constructs/managed-training';
 import { type AlarmThresholds, DEFAULT_ALARM_THRESHOLDS } from './monitoring/alarm-thresholds';
 import type { MonitoredModel } from './monitoring/platform-alarms';
 
@@ -80,9 +81,32 @@ const settingsSchema = z
           .min(1, { error: maxConcurrencyProblem })
           .max(MAX_TRAINING_MAX_CONCURRENCY, { error: maxConcurrencyProblem })
           .default(DEFAULT_TRAINING_MAX_CONCURRENCY),
+        /**
+         * The managed training engine (lib/constructs/managed-training.ts): an ECS Fargate task per
+         * candidate for data beyond one function. false: Lambda only, and such data is refused.
+         */
+        managedTraining: z
+          .union([
+            z.literal(false),
+            z
+              .object({
+                cpu: z.number().int().optional(),
+                memoryMiB: z.number().int().optional(),
+                timeoutMinutes: z.number().int().min(15).max(1440).optional(),
+              })
+              .strict()
+              .superRefine((m, ctx) => {
+                const problem = fargateSizeProblem(
+                  m.cpu ?? MANAGED_TRAINING_DEFAULTS.cpu,
+                  m.memoryMiB ?? MANAGED_TRAINING_DEFAULTS.memoryMiB,
+                );
+                if (problem) ctx.addIssue({ code: 'custom', message: problem });
+              }),
+          ])
+          .default({}),
       })
       .strict()
-      .default({ maxConcurrency: DEFAULT_TRAINING_MAX_CONCURRENCY }),
+      .default({ maxConcurrency: DEFAULT_TRAINING_MAX_CONCURRENCY, managedTraining: {} }),
     /** The canary rollout's function (lib/constructs/rollout.ts): a few S3 calls and some arithmetic per step. */
     rollout: z
       .object({
@@ -218,6 +242,17 @@ export function platformConfig(rawContext: unknown, specs: readonly ModelSpec[])
       memorySize: pipeline.memorySize,
       timeout: pipeline.timeoutMinutes === undefined ? undefined : Duration.minutes(pipeline.timeoutMinutes),
       maxConcurrency: pipeline.maxConcurrency,
+      managedTraining:
+        pipeline.managedTraining === false
+          ? false
+          : {
+              cpu: pipeline.managedTraining.cpu,
+              memoryMiB: pipeline.managedTraining.memoryMiB,
+              timeout:
+                pipeline.managedTraining.timeoutMinutes === undefined
+                  ? undefined
+                  : Duration.minutes(pipeline.managedTraining.timeoutMinutes),
+            },
       logRetention,
     },
     rollout: {

@@ -7,6 +7,7 @@ import { INCOMING_PREFIX } from '../lambdas/pipeline/keys';
 import { PipelineStack } from '../lib/stacks/pipeline-stack';
 import { StorageStack } from '../lib/stacks/storage-stack';
 import { FunctionProcess } from './function-process';
+import { ECS_RUN_TASK_SYNC, managedTaskHandler } from './managed-task';
 import { executionNameFor, LocalExecutions, type UploadedObject } from './pipeline-executions';
 import { placeholderArn, renderedDefinition, type RunResult } from './state-machine';
 
@@ -100,6 +101,8 @@ export class LocalPipeline {
           this.emit({ type: 'step', model: modelOf(request), step: request.step, result });
           return result;
         },
+        // The managed training task: its container's entry point as a child process, one per candidate.
+        [ECS_RUN_TASK_SYNC]: managedTaskHandler({ env: options.functionEnv, onLine: options.onFunctionOutput }),
         [SNS_PUBLISH]: async (params) => {
           const { Subject, Message } = params as { Subject?: string; Message?: unknown };
           const message = typeof Message === 'string' ? Message : JSON.stringify(Message);

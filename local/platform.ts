@@ -23,6 +23,7 @@ import { type PlatformEndpoints, writeEndpoints } from './endpoints';
 import { type HttpApi, startHttpApi } from './http-api';
 import { LocalMetrics } from './local-metrics';
 import { LocalPipeline, type PipelineEvent } from './local-pipeline';
+import { MANAGED_TRAINING_DEFAULTS } from '../lib/constructs/managed-training';
 import { executionNameFor } from './pipeline-executions';
 import { CanaryAlarms } from './rollout-alarms';
 import { LocalRollout, type RolloutEvent, rolloutProgress } from './rollout-machine';
@@ -70,6 +71,13 @@ export interface LocalPlatformOptions {
   readonly canaryAlarmPeriodSeconds?: number;
   /** Cross-origin access to the API (core/cors.ts). @default - CORS_ALLOW_ORIGINS (comma-separated), else off */
   readonly cors?: CorsSettings;
+  /**
+   * The pipeline function's memory as Prepare's capacity check sees it (Lambda's
+   * AWS_LAMBDA_FUNCTION_MEMORY_SIZE): data beyond what one function of this size trains goes to
+   * the managed training task (a child process here). A test sets it low to send small data there.
+   * @default - 3008, the stack's default (REFERENCE_RESOURCES)
+   */
+  readonly pipelineMemoryMb?: number;
 }
 
 export interface LocalPlatform {
@@ -144,6 +152,10 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
       MODEL_BUCKET: LOCAL_BUCKETS.models,
       MODEL_SPECS_DIR: options.specsDir ?? join(REPO_ROOT, 'config', 'models'),
       TMPDIR: scratch,
+      ...(options.pipelineMemoryMb ? { AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(options.pipelineMemoryMb) } : {}),
+      // The managed training task the stack deploys by default (lib/constructs/managed-training.ts).
+      MANAGED_TRAINING_MEMORY_MB: String(MANAGED_TRAINING_DEFAULTS.memoryMiB),
+      MANAGED_TRAINING_TIMEOUT_SECONDS: String(MANAGED_TRAINING_DEFAULTS.timeoutMinutes * 60),
       POWERTOOLS_METRICS_DISABLED: 'false',
       POWERTOOLS_LOG_LEVEL: 'WARN',
       // Node 20's deprecation notice: this process prints it once already.

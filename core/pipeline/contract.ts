@@ -13,8 +13,12 @@
  *                  'duplicate' -> Succeed (AlreadyHandled); 'no-new-data' -> Succeed (NoNewData);
  *                  'no-data' -> Succeed (NoDataYet); 'ignored' -> Succeed (Ignored)
  *   Prepare        step 'prepare'    ResultPath $.prepare   (the file list goes to S3, the state holds its key)
- *   TrainCandidates  Map over $.prepare.algorithms, item = TrainItem     ResultPath $.candidates
+ *   TrainingEngine?  Choice on $.prepare.engine (core/pipeline/training-engine.ts):
+ *   TrainCandidates  'lambda': Map over $.prepare.algorithms, item = TrainItem     ResultPath $.candidates
  *                  step 'train'
+ *   TrainCandidatesManaged  'managed': the same Map, each item an ECS Fargate task (.sync) running
+ *                  the same trainer (TRAIN_ITEM = the item as JSON), which writes the candidate and
+ *                  its CandidateResult (candidate.json); then step 'read-candidate' returns it
  *   Evaluate       step 'evaluate'   ResultPath $.evaluation   (candidates AND champion, same holdout)
  *   Gate           Choice on $.evaluation.decision.promote
  *     true  -> Register  step 'register' (promote: true)   ResultPath $.registration
@@ -24,12 +28,14 @@
  *   input { execution state, error }) -> NotifyFailure -> Fail.
  */
 
-export type PipelineStep = 'validate' | 'prepare' | 'train' | 'evaluate' | 'register' | 'record-failure';
+export type PipelineStep =
+  'validate' | 'prepare' | 'train' | 'read-candidate' | 'evaluate' | 'register' | 'record-failure';
 
 export const PIPELINE_STEPS: readonly PipelineStep[] = [
   'validate',
   'prepare',
   'train',
+  'read-candidate',
   'evaluate',
   'register',
   'record-failure',
@@ -111,6 +117,9 @@ export interface PrepareResult {
   readonly rows: number;
   readonly algorithms: readonly string[];
   readonly seed: number;
+  /** Where the candidates train, and why (core/pipeline/training-engine.ts). */
+  readonly engine: 'lambda' | 'managed';
+  readonly engineReason: string;
 }
 
 /** One file of a run's training data, as runs/<model>/<runId>/data.json lists it. */
@@ -253,6 +262,8 @@ export interface RunSummary {
     readonly sha256: string;
     readonly seed: number;
   };
+  /** Where the candidates trained (core/pipeline/training-engine.ts): 'lambda' or 'managed' (ECS Fargate), and why. */
+  readonly training?: { readonly engine: 'lambda' | 'managed'; readonly reason: string };
   readonly candidates: readonly CandidateResult[];
   readonly best: string;
   readonly selection: string;

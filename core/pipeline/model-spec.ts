@@ -115,6 +115,10 @@ const windowSchema = z
     'must set at least one of files, rows, days (or leave the window out)',
   );
 
+/** Where a run's candidates train; see trainingSchema.engine. */
+export const TRAINING_ENGINES = ['lambda', 'managed', 'auto'] as const;
+export type TrainingEngineSetting = (typeof TRAINING_ENGINES)[number];
+
 const trainingSchema = z.strictObject({
   window: windowSchema.optional(),
   algorithms: z
@@ -122,6 +126,13 @@ const trainingSchema = z.strictObject({
     .min(1, 'must list at least one algorithm')
     .optional(),
   seed: z.number({ error: 'must be a whole number' }).int('must be a whole number').optional(),
+  /**
+   * Where the candidates train (core/pipeline/training-engine.ts): "lambda" (one function per
+   * algorithm, 15 minutes at most), "managed" (an ECS Fargate task per algorithm), or "auto":
+   * Lambda while the data fits one function, the managed task beyond.
+   * @default "auto"
+   */
+  engine: z.enum(TRAINING_ENGINES, { error: `must be one of ${TRAINING_ENGINES.join(', ')}` }).optional(),
   selectionMetric: z.enum(METRICS, { error: `must be one of ${METRICS.join(', ')}` }),
 });
 

@@ -44,6 +44,11 @@ export const TRAINING_CAPACITY: TrainingCapacity = capacitySchema.parse(measured
 export interface StepResources {
   readonly memoryMb: number;
   readonly timeoutSeconds: number;
+  /**
+   * The engine's hard limit on one step, which a longer timeout cannot lift.
+   * @default MAX_STEP_SECONDS - Lambda's 15 minutes; a managed task (ECS Fargate) has none but its own timeout
+   */
+  readonly maxSeconds?: number;
 }
 
 /** Lambda's hard limit on one invocation. */
@@ -56,8 +61,12 @@ export const REFERENCE_RESOURCES: StepResources = {
 };
 
 /** Training may use this share of the step's timeout; the rest is loading, export, the ONNX check and uploads, and CPU differences. */
-export function timeBudgetSeconds(timeoutSeconds: number, capacity: TrainingCapacity = TRAINING_CAPACITY): number {
-  return (capacity.timeBudgetSeconds / MAX_STEP_SECONDS) * Math.min(timeoutSeconds, MAX_STEP_SECONDS);
+export function timeBudgetSeconds(
+  timeoutSeconds: number,
+  capacity: TrainingCapacity = TRAINING_CAPACITY,
+  maxSeconds: number = MAX_STEP_SECONDS,
+): number {
+  return (capacity.timeBudgetSeconds / MAX_STEP_SECONDS) * Math.min(timeoutSeconds, maxSeconds);
 }
 
 export interface AlgorithmLimit {
@@ -81,7 +90,7 @@ export function algorithmLimit(
   const share =
     Math.min(1, memoryMb / FULL_VCPU_MEMORY_MB) / Math.min(1, capacity.referenceMemoryMb / FULL_VCPU_MEMORY_MB);
   const timeCells = Math.pow(
-    (timeBudgetSeconds(resources.timeoutSeconds, capacity) * share) / m.seconds.a,
+    (timeBudgetSeconds(resources.timeoutSeconds, capacity, resources.maxSeconds) * share) / m.seconds.a,
     1 / m.seconds.b,
   );
   const memoryCells = Math.max(
@@ -144,7 +153,7 @@ export function capacityProblem(
   const fits = limits.filter((l) => cells <= l.maxCells).map((l) => l.algorithm);
   const why = over.map(
     (l) =>
-      `${l.algorithm} at most ${count(l.maxCells)} (${l.bound === 'time' ? `its ${Math.round(timeBudgetSeconds(resources.timeoutSeconds, capacity))} s share of a ${Math.round(Math.min(resources.timeoutSeconds, MAX_STEP_SECONDS))} s step` : `${memoryMb} MB of memory`})`,
+      `${l.algorithm} at most ${count(l.maxCells)} (${l.bound === 'time' ? `its ${Math.round(timeBudgetSeconds(resources.timeoutSeconds, capacity, resources.maxSeconds))} s share of a ${Math.round(Math.min(resources.timeoutSeconds, resources.maxSeconds ?? MAX_STEP_SECONDS))} s step` : `${memoryMb} MB of memory`})`,
   );
   const fixes = [
     `set "training": {"window": {"rows": ${maxRows}}} in config/models/${model}.json to train on the newest rows`,

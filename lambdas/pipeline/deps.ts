@@ -20,6 +20,12 @@ export interface StepDeps {
    * @default - REFERENCE_RESOURCES: 3008 MB and 15 minutes, the pipeline function's defaults
    */
   readonly resources?: StepResources;
+  /**
+   * The managed training task's memory and timeout (ECS Fargate, platform.pipeline.managedTraining):
+   * data too large for `resources` trains there (core/pipeline/training-engine.ts).
+   * @default - no managed task: such data is refused
+   */
+  readonly managedResources?: StepResources;
   /** Starts canaries when a spec's promotion is a rollout plan. @default - built from modelStore and registry when needed */
   readonly routing?: RoutingStore;
   /** The data bucket's name, only to write s3:// URIs into manifests. @default - keys without a bucket */

@@ -1,5 +1,6 @@
 import { RoutingStore } from '../../core/registry/routing-store';
 import { REFERENCE_RESOURCES } from '../../core/pipeline/training-capacity';
+import { managedResourcesFrom } from './managed-train';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,6 +37,9 @@ export interface PipelineEnv {
   readonly AWS_LAMBDA_FUNCTION_MEMORY_SIZE?: string;
   /** Set by the construct: the function's timeout in seconds (Lambda does not expose it). */
   readonly STEP_TIMEOUT_SECONDS?: string;
+  /** Set by the construct when a managed training task is deployed: its memory (MiB) and timeout (s). */
+  readonly MANAGED_TRAINING_MEMORY_MB?: string;
+  readonly MANAGED_TRAINING_TIMEOUT_SECONDS?: string;
 }
 
 /**
@@ -47,16 +51,24 @@ export function defaultModelSpecsDir(): string {
   return candidates.find((dir) => existsSync(dir)) ?? candidates[candidates.length - 1];
 }
 
-export function buildStepDeps(env: PipelineEnv): StepDeps {
+/** SDK clients the caller already has (a test, another process's platform); the rest are built from the env. */
+export interface PipelineClients {
+  /** @default - a client for AWS_ENDPOINT_URL (or AWS), credentials and region from the environment */
+  readonly s3?: S3Client;
+}
+
+export function buildStepDeps(env: PipelineEnv, clients: PipelineClients = {}): StepDeps {
   const missing = (['DATA_BUCKET', 'MODEL_BUCKET'] as const).filter((name) => !env[name]);
   if (missing.length > 0)
     throw new PipelineConfigError(`pipeline function is misconfigured: ${missing.join(', ')} must be set`);
   const dataBucket = env.DATA_BUCKET as string;
-  const s3 = new S3Client(env.AWS_ENDPOINT_URL ? { endpoint: env.AWS_ENDPOINT_URL, forcePathStyle: true } : {});
+  const s3 =
+    clients.s3 ?? new S3Client(env.AWS_ENDPOINT_URL ? { endpoint: env.AWS_ENDPOINT_URL, forcePathStyle: true } : {});
   const modelStore = new S3ObjectStore(s3, env.MODEL_BUCKET as string);
   const validator = new OnnxModelValidator();
   const registry = new ModelRegistry(modelStore, validator);
   const specs = loadModelSpecs(env.MODEL_SPECS_DIR || defaultModelSpecsDir());
+  const managed = managedResourcesFrom(env);
   return {
     dataStore: new S3ObjectStore(s3, dataBucket),
     modelStore,
@@ -69,6 +81,7 @@ export function buildStepDeps(env: PipelineEnv): StepDeps {
       memoryMb: Number(env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE) || REFERENCE_RESOURCES.memoryMb,
       timeoutSeconds: Number(env.STEP_TIMEOUT_SECONDS) || REFERENCE_RESOURCES.timeoutSeconds,
     },
+    ...(managed ? { managedResources: managed } : {}),
     dataBucket,
     recorder: powertoolsRecorder<PipelineMetricName>({ serviceName: PIPELINE_METRICS_SERVICE }),
   };

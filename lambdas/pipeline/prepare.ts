@@ -2,7 +2,8 @@ import type { StoredObject } from '../../core/object-store';
 import { createHash } from 'node:crypto';
 import { ALGORITHMS as SPEC_ALGORITHMS } from '../../core/pipeline/model-spec';
 import { takeWindow } from '../../core/pipeline/window';
-import { capacityProblem, DatasetTooLargeError, REFERENCE_RESOURCES } from '../../core/pipeline/training-capacity';
+import { REFERENCE_RESOURCES } from '../../core/pipeline/training-capacity';
+import { chooseTrainingEngine } from '../../core/pipeline/training-engine';
 import { TRAINERS } from '../../training/algorithms';
 import { sha256Hex as sha256 } from '../../core/hash';
 import type { AlgorithmName } from '../../training/algorithms/types';
@@ -136,13 +137,15 @@ export async function prepare(input: PrepareInput, deps: StepDeps): Promise<Prep
   const rows = chosen.reduce((sum, c) => sum + c.rows, 0);
   const first = chosen[0]?.file.key;
   const featureColumns = await featureColumnCount(deps, spec, first);
-  const tooLarge = capacityProblem(
-    input.model,
-    { rows, featureColumns: featureColumns.count },
+  // Throws DatasetTooLargeError when no engine this deployment has can train the data.
+  const engine = chooseTrainingEngine({
+    model: input.model,
+    size: { rows, featureColumns: featureColumns.count },
     algorithms,
-    deps.resources ?? REFERENCE_RESOURCES,
-  );
-  if (tooLarge) throw new DatasetTooLargeError(tooLarge);
+    requested: spec.training.engine,
+    lambda: deps.resources ?? REFERENCE_RESOURCES,
+    managed: deps.managedResources,
+  });
   const snapshot = new Snapshot();
   const files: DataFile[] = await inBatches(chosen, 16, async ({ file, rows }) => {
     const object = file.key === first && featureColumns.read ? featureColumns.read : await deps.dataStore.get(file.key);
@@ -181,6 +184,8 @@ export async function prepare(input: PrepareInput, deps: StepDeps): Promise<Prep
     rows: files.reduce((sum, f) => sum + f.rows, 0),
     algorithms,
     seed: spec.training.seed ?? DEFAULT_SEED,
+    engine: engine.engine,
+    engineReason: engine.reason,
   };
 }
 

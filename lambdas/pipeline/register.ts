@@ -104,6 +104,8 @@ export async function register(input: RegisterInput, deps: StepDeps): Promise<Re
       sha256: input.prepare.dataSha256,
       seed: input.prepare.seed,
     },
+    // Absent in a state written before the engine choice existed (a run resumed across a deploy).
+    ...(input.prepare.engine ? { training: { engine: input.prepare.engine, reason: input.prepare.engineReason } } : {}),
     candidates: input.candidates,
     best: evaluation.best.algorithm,
     selection: evaluation.selection,

@@ -5,6 +5,7 @@ import { prepare, type PrepareInput } from './prepare';
 import { recordFailure } from './record-failure';
 import { register, type RegisterInput } from './register';
 import { train } from './train';
+import { readCandidate } from './managed-train';
 import { validate } from './validate';
 import type { ExecutionInput, FailureInput, TrainItem } from '../../core/pipeline/contract';
 
@@ -30,6 +31,7 @@ function checkInput(step: PipelineStep, input: unknown): void {
   }
   const needs: Partial<Record<PipelineStep, readonly string[]>> = {
     train: ['runId', 'dataManifestKey', 'seed', 'algorithm'],
+    'read-candidate': ['runId', 'algorithm'],
     prepare: ['execution'],
     evaluate: ['prepare', 'candidates'],
     register: ['execution', 'prepare', 'candidates', 'evaluation'],
@@ -58,6 +60,8 @@ export function createStepRunner(deps: StepDeps): StepRunner {
         return prepare(input as PrepareInput, deps);
       case 'train':
         return train(input as TrainItem, deps);
+      case 'read-candidate':
+        return readCandidate(input as TrainItem, deps);
       case 'evaluate':
         return evaluate(input as EvaluateInput, deps);
       case 'register':

@@ -3,6 +3,8 @@
  * it: state names, step names and result paths here are the contract's, so change them together.
  */
 import { Duration } from 'aws-cdk-lib';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -60,6 +62,28 @@ export const DEFAULT_TRAINING_MAX_CONCURRENCY = 5;
 /** Step Functions runs at most 40 iterations of an inline Map at once, whatever MaxConcurrency says. */
 export const MAX_TRAINING_MAX_CONCURRENCY = 40;
 
+/**
+ * ECS's transient errors when Step Functions starts or watches a task (RunTask throttled, no
+ * Fargate capacity for a moment, an internal error): retried like Lambda's. A task that ran and
+ * failed (the trainer exited 1, out of memory) is States.TaskFailed and is not retried: training
+ * is deterministic, and a second attempt would fail the same way after as long.
+ */
+export const ECS_TRANSIENT_ERRORS = ['ECS.AmazonECSException', 'ECS.ServerException'] as const;
+
+/** The managed training engine (an ECS Fargate task running the trainer's container). */
+export interface ManagedTrainingTask {
+  readonly cluster: ecs.ICluster;
+  readonly taskDefinition: ecs.FargateTaskDefinition;
+  /** The trainer's container: TRAIN_ITEM is set on it per item. */
+  readonly container: ecs.ContainerDefinition;
+  readonly subnets: ec2.SubnetSelection;
+  readonly securityGroups: readonly ec2.ISecurityGroup[];
+  /** Whether the task gets a public IP (public subnets and no NAT: it pulls its image and writes logs over it). */
+  readonly assignPublicIp: boolean;
+  /** The task's TimeoutSeconds: the longest one candidate may train. */
+  readonly timeout: Duration;
+}
+
 export interface RetrainingDefinitionProps {
   /** The one function that runs every step. */
   readonly fn: lambda.IFunction;
@@ -78,6 +102,12 @@ export interface RetrainingDefinitionProps {
    * @default - 15 minutes (Lambda's maximum)
    */
   readonly taskTimeout?: Duration;
+  /**
+   * The managed engine: with it, a TrainingEngine? Choice sends runs whose Prepare chose
+   * 'managed' to TrainCandidatesManaged (one ECS task per candidate) instead of TrainCandidates.
+   * @default - Lambda only (Prepare refuses data beyond one function)
+   */
+  readonly managedTraining?: ManagedTrainingTask;
 }
 
 /** Builds the chain; every Task gets Retry (transient errors, backoff) and Catch -> failure path. */
@@ -220,23 +250,25 @@ export function retrainingDefinition(scope: Construct, props: RetrainingDefiniti
   train.addCatch(new sfn.Fail(scope, 'TrainFailed', { errorPath: '$.Error', causePath: '$.Cause' }), {
     errors: ['States.ALL'],
   });
-  const trainCandidates = onError(
-    new sfn.Map(scope, 'TrainCandidates', {
-      itemsPath: '$.prepare.algorithms',
-      itemSelector: {
-        model: sfn.JsonPath.stringAt('$.model'),
-        runId: sfn.JsonPath.stringAt('$.prepare.runId'),
-        // A pointer, not the file list: the state stays small however many files a model has.
-        dataManifestKey: sfn.JsonPath.stringAt('$.prepare.dataManifestKey'),
-        seed: sfn.JsonPath.numberAt('$.prepare.seed'),
-        algorithm: sfn.JsonPath.stringAt('$$.Map.Item.Value'),
-      },
-      resultPath: '$.candidates',
-      // A cap, so one run cannot use up a small account's Lambda concurrency (see
-      // DEFAULT_TRAINING_MAX_CONCURRENCY); candidates beyond it wait for a free slot.
-      maxConcurrency,
-    }),
-  );
+  const candidatesMap = (id: string) =>
+    onError(
+      new sfn.Map(scope, id, {
+        itemsPath: '$.prepare.algorithms',
+        itemSelector: {
+          model: sfn.JsonPath.stringAt('$.model'),
+          runId: sfn.JsonPath.stringAt('$.prepare.runId'),
+          // A pointer, not the file list: the state stays small however many files a model has.
+          dataManifestKey: sfn.JsonPath.stringAt('$.prepare.dataManifestKey'),
+          seed: sfn.JsonPath.numberAt('$.prepare.seed'),
+          algorithm: sfn.JsonPath.stringAt('$$.Map.Item.Value'),
+        },
+        resultPath: '$.candidates',
+        // A cap, so one run cannot use up a small account's Lambda concurrency (see
+        // DEFAULT_TRAINING_MAX_CONCURRENCY); candidates beyond it wait for a free slot.
+        maxConcurrency,
+      }),
+    );
+  const trainCandidates = candidatesMap('TrainCandidates');
   trainCandidates.itemProcessor(train);
 
   const evaluate = onError(step('Evaluate', 'evaluate', '$.evaluation'));
@@ -278,7 +310,47 @@ export function retrainingDefinition(scope: Construct, props: RetrainingDefiniti
       .when(sfn.Condition.stringEquals('$.validation.status', 'ignored'), new sfn.Succeed(scope, 'Ignored'))
       // A scheduled run before the model's first upload: no data yet, nothing to retrain.
       .when(sfn.Condition.stringEquals('$.validation.status', 'no-data'), new sfn.Succeed(scope, 'NoDataYet'))
-      .otherwise(prepare.next(trainCandidates).next(evaluate).next(gate)),
+      .otherwise(prepare.next(trainingChoice()).next(evaluate).next(gate)),
   );
   return start;
+
+  /**
+   * Lambda only, or a Choice between the two engines on Prepare's decision
+   * (core/pipeline/training-engine.ts); both Maps put CandidateResults at $.candidates.
+   */
+  function trainingChoice(): sfn.Map | sfn.Chain {
+    const managed = props.managedTraining;
+    if (!managed) return trainCandidates;
+    const runTask = withRetry(
+      new tasks.EcsRunTask(scope, 'TrainManaged', {
+        integrationPattern: sfn.IntegrationPattern.RUN_JOB,
+        cluster: managed.cluster,
+        taskDefinition: managed.taskDefinition,
+        launchTarget: new tasks.EcsFargateLaunchTarget({ platformVersion: ecs.FargatePlatformVersion.LATEST }),
+        subnets: managed.subnets,
+        securityGroups: [...managed.securityGroups],
+        assignPublicIp: managed.assignPublicIp,
+        containerOverrides: [
+          {
+            containerDefinition: managed.container,
+            environment: [{ name: 'TRAIN_ITEM', value: sfn.JsonPath.jsonToString(sfn.JsonPath.objectAt('$')) }],
+          },
+        ],
+        // The task's description is not the candidate: keep the item for read-candidate.
+        resultPath: sfn.JsonPath.DISCARD,
+        taskTimeout: sfn.Timeout.duration(managed.timeout),
+      }),
+      ECS_TRANSIENT_ERRORS,
+    );
+    const readCandidate = step('ReadCandidate', 'read-candidate', undefined);
+    const failed = new sfn.Fail(scope, 'TrainManagedFailed', { errorPath: '$.Error', causePath: '$.Cause' });
+    runTask.addCatch(failed, { errors: ['States.ALL'] });
+    readCandidate.addCatch(failed, { errors: ['States.ALL'] });
+    const trainManaged = candidatesMap('TrainCandidatesManaged');
+    trainManaged.itemProcessor(runTask.next(readCandidate));
+    return new sfn.Choice(scope, 'TrainingEngine?')
+      .when(sfn.Condition.stringEquals('$.prepare.engine', 'managed'), trainManaged)
+      .otherwise(trainCandidates)
+      .afterwards();
+  }
 }

@@ -42,6 +42,7 @@ import { scratchSpaceMb } from '../../core/pipeline/training-capacity';
 import { nameProblem } from '../../core/registry/keys';
 import { deadLetterQueue } from './dead-letter-queue';
 import { PROJECT_ROOT } from './project-root';
+import { ManagedTraining, type ManagedTrainingProps } from './managed-training';
 
 /** The pipeline's one function: it dispatches on `step` (core/pipeline/contract.ts). */
 export const PIPELINE_ENTRY = join(PROJECT_ROOT, 'lambdas', 'pipeline', 'handler.ts');
@@ -102,6 +103,12 @@ export interface RetrainingPipelineProps {
    * @default - config/models
    */
   readonly modelSpecsDir?: string;
+  /**
+   * The managed training engine (an ECS Fargate task per candidate) for data beyond one function,
+   * or false for Lambda only (Prepare then refuses such data). Its size and timeout, see ManagedTrainingProps.
+   * @default - on, with MANAGED_TRAINING_DEFAULTS (2 vCPU, 16 GiB, 4 hours per candidate)
+   */
+  readonly managedTraining?: Pick<ManagedTrainingProps, 'cpu' | 'memoryMiB' | 'timeout' | 'vpc'> | false;
 }
 
 export interface RetrainingSettings {
@@ -199,6 +206,8 @@ export class RetrainingPipeline extends Construct {
   /** One rule per model with a schedule, by model name; the platform alarms on their FailedInvocations. */
   public readonly schedules: Readonly<Record<string, events.Rule>>;
   public readonly alarms: readonly cloudwatch.Alarm[];
+  /** The managed training engine, unless managedTraining is false. */
+  public readonly managedTraining?: ManagedTraining;
 
   constructor(scope: Construct, id: string, props: RetrainingPipelineProps) {
     super(scope, id);
@@ -209,6 +218,16 @@ export class RetrainingPipeline extends Construct {
     const bundling = inferenceBundling(architecture);
     const hooks = bundling.commandHooks;
     const functionLogs = new logs.LogGroup(this, 'FunctionLogs', { retention });
+    const managed =
+      props.managedTraining === false
+        ? undefined
+        : new ManagedTraining(this, 'ManagedTraining', {
+            ...props.managedTraining,
+            dataBucket: props.dataBucket,
+            modelBucket: props.modelBucket,
+            logRetention: retention,
+          });
+    this.managedTraining = managed;
     const fn = new NodejsFunction(this, 'Function', {
       entry: props.entry ?? PIPELINE_ENTRY,
       handler: 'handler',
@@ -231,6 +250,13 @@ export class RetrainingPipeline extends Construct {
         MODEL_SPECS_DIR: MODEL_SPECS_PATH,
         // Prepare's capacity check (core/pipeline/training-capacity.ts); Lambda sets the memory size itself.
         STEP_TIMEOUT_SECONDS: String(settings.timeout.toSeconds()),
+        // Where data beyond one function trains (core/pipeline/training-engine.ts); absent: refused.
+        ...(managed
+          ? {
+              MANAGED_TRAINING_MEMORY_MB: String(managed.memoryMiB),
+              MANAGED_TRAINING_TIMEOUT_SECONDS: String(managed.timeout.toSeconds()),
+            }
+          : {}),
         // The metrics' `service` dimension: the dashboard and alarms look for this value.
         POWERTOOLS_SERVICE_NAME: METRICS_SERVICES.pipeline,
         NODE_OPTIONS: '--enable-source-maps',
@@ -275,6 +301,7 @@ export class RetrainingPipeline extends Construct {
           topic: this.topic,
           maxConcurrency: settings.maxConcurrency,
           taskTimeout: settings.timeout,
+          ...(managed ? { managedTraining: managed.task } : {}),
         }),
       ),
       tracingEnabled: true,
@@ -287,7 +314,9 @@ export class RetrainingPipeline extends Construct {
       },
     });
     // Its role: lambda:InvokeFunction on the function (and its versions, fn:*), sns:Publish on the
-    // topic, and log delivery / X-Ray actions that accept no resource but '*'.
+    // topic, and log delivery / X-Ray actions that accept no resource but '*'; with the managed
+    // engine, ecs:RunTask on the task definition, ecs:StopTask / DescribeTasks (ECS takes '*'
+    // there), iam:PassRole on its two roles and the .sync integration's EventBridge rule.
     acknowledgeResourceWildcards(this.stateMachine.role, 'state machine role');
 
     this.deadLetterQueue = deadLetterQueue(

@@ -12,6 +12,7 @@ import { RetrainingPipeline } from '../../lib/constructs/retraining-pipeline';
 import { type JsonValue, placeholderArn, renderedDefinition, runStateMachine } from '../../local/state-machine';
 
 import { SNS_PUBLISH } from '../../local/local-pipeline';
+import { ECS_RUN_TASK_SYNC } from '../../local/managed-task';
 
 /** The real RetrainingPipeline's definition (bundling skipped) and the ARNs its tasks name. */
 function synthesise() {
@@ -43,7 +44,13 @@ const candidate = (algorithm: string, f1: number): CandidateResult => ({
 
 /** A small stand-in for lambdas/pipeline: contract-shaped results, and a record of every call. */
 function fakeSteps(
-  options: { validation?: ValidationResult; promote?: boolean; failing?: string; errorName?: string } = {},
+  options: {
+    validation?: ValidationResult;
+    promote?: boolean;
+    failing?: string;
+    errorName?: string;
+    engine?: PrepareResult['engine'];
+  } = {},
 ) {
   const calls: StepRequest[] = [];
   const dispatch = async (payload: JsonValue): Promise<unknown> => {
@@ -74,8 +81,11 @@ function fakeSteps(
           rows: 150,
           algorithms: ['lr', 'gbdt'],
           seed: 42,
+          engine: options.engine ?? 'lambda',
+          engineReason: 'test',
         } satisfies PrepareResult;
-      case 'train': {
+      case 'train':
+      case 'read-candidate': {
         const item = request.input as TrainItem;
         return candidate(item.algorithm, item.algorithm === 'gbdt' ? 0.97 : 0.93);
       }
@@ -106,18 +116,23 @@ describe('runStateMachine with the synthesised retraining pipeline', () => {
   async function run(input: object, steps: ReturnType<typeof fakeSteps>) {
     const notices: { TopicArn: string; Subject: string; Message: Record<string, unknown> }[] = [];
     const entered: string[] = [];
+    const tasks: JsonValue[] = [];
     const result = await runStateMachine(definition, input, {
       executionName: 'exec-1',
       onStateEntered: (name) => entered.push(name),
       taskHandlers: {
         [fnArn]: steps.dispatch,
+        [ECS_RUN_TASK_SYNC]: async (params) => {
+          tasks.push(params);
+          return { LastStatus: 'STOPPED' };
+        },
         [SNS_PUBLISH]: async (params) => {
           notices.push(params as unknown as (typeof notices)[number]);
           return { MessageId: `m${notices.length}` };
         },
       },
     });
-    return { result, notices, entered };
+    return { result, notices, entered, tasks };
   }
 
   test('an upload runs every step and registers the new version as champion', async () => {
@@ -242,6 +257,41 @@ describe('runStateMachine with the synthesised retraining pipeline', () => {
     expect(result).toMatchObject({ status: 'FAILED', error: 'Lambda.ServiceException' });
     expect(steps.steps()).toContain('record-failure');
     expect(steps.steps()).not.toContain('evaluate');
+  });
+
+  test('a run whose Prepare chose the managed engine trains each candidate in an ECS task, then evaluates and registers as usual', async () => {
+    const steps = fakeSteps({ engine: 'managed' });
+    const { result, entered, tasks } = await run(upload, steps);
+    expect(result.status).toBe('SUCCEEDED');
+    expect(entered).toContain('TrainCandidatesManaged');
+    expect(entered).not.toContain('TrainCandidates');
+    expect(steps.steps()).not.toContain('train');
+    expect(steps.steps().filter((s) => s === 'read-candidate')).toHaveLength(2);
+    expect(steps.steps().slice(-2)).toEqual(['evaluate', 'register']);
+    // Each task gets its Map item as TRAIN_ITEM, the input the Lambda train step would get.
+    const items = tasks.map((t) => {
+      const env = (t as { Overrides: { ContainerOverrides: { Environment: { Name: string; Value: string }[] }[] } })
+        .Overrides.ContainerOverrides[0].Environment;
+      return JSON.parse(env.find((e) => e.Name === 'TRAIN_ITEM')?.Value ?? 'null') as TrainItem;
+    });
+    expect(items.map((i) => i.algorithm).sort()).toEqual(['gbdt', 'lr']);
+    expect(items[0]).toMatchObject({
+      model: 'iris',
+      runId: 'run-1',
+      dataManifestKey: 'runs/iris/run-1/data.json',
+      seed: 42,
+    });
+    const evaluate = steps.calls.find((c) => c.step === 'evaluate')?.input as { candidates: CandidateResult[] };
+    expect(evaluate.candidates.map((c) => c.algorithm)).toEqual(['lr', 'gbdt']);
+  });
+
+  test('a run on the Lambda engine starts no ECS task', async () => {
+    const steps = fakeSteps({ engine: 'lambda' });
+    const { result, tasks, entered } = await run(upload, steps);
+    expect(result.status).toBe('SUCCEEDED');
+    expect(tasks).toEqual([]);
+    expect(entered).toContain('TrainCandidates');
+    expect(steps.steps().filter((s) => s === 'train')).toHaveLength(2);
   });
 
   test('fails fast when a Task resource has no local handler', async () => {
