@@ -38,3 +38,8 @@ export function monitoredSpec(deps: Pick<MonitoringDeps, 'specs'>, model: string
 export class MonitoringRequestError extends Error {
   override readonly name = 'MonitoringRequestError';
 }
+
+/** The function's environment lacks a setting the construct sets: a deployment fault, not worth retrying. */
+export class MonitoringConfigError extends Error {
+  override readonly name = 'MonitoringConfigError';
+}

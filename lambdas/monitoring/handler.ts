@@ -9,7 +9,7 @@ import { ModelRegistry } from '../../core/registry/registry';
 import { type ModelValidator, RegistrationError } from '../../core/registry/types';
 import { S3ObjectStore } from '../../core/s3-object-store';
 import { powertoolsRecorder } from '../shared/metrics';
-import type { MonitoringDeps } from './deps';
+import { MonitoringConfigError, type MonitoringDeps } from './deps';
 import { MONITORING_METRICS_SERVICE, type MonitoringMetricName } from './metrics';
 import { createMonitoringRunner } from './runner';
 import { StepFunctionsRetrainStarter } from './sfn-retrain-starter';
@@ -49,17 +49,26 @@ function powertoolsLog(logger: Logger): MonitoringLog {
   };
 }
 
-export function buildMonitoringDeps(env: MonitoringEnv): MonitoringDeps {
+/** SDK clients the caller already has (a test, the local platform); the rest are built from the env. */
+export interface MonitoringClients {
+  /** @default - a client for AWS_ENDPOINT_URL (or AWS), credentials and region from the environment */
+  readonly s3?: S3Client;
+  /** @default - likewise, for Step Functions */
+  readonly sfn?: SFNClient;
+}
+
+export function buildMonitoringDeps(env: MonitoringEnv, clients: MonitoringClients = {}): MonitoringDeps {
   const missing = (['DATA_BUCKET', 'MODEL_BUCKET', 'STATE_MACHINE_ARN'] as const).filter((name) => !env[name]);
-  if (missing.length > 0) throw new Error(`monitoring function is misconfigured: ${missing.join(', ')} must be set`);
+  if (missing.length > 0)
+    throw new MonitoringConfigError(`monitoring function is misconfigured: ${missing.join(', ')} must be set`);
   const endpoint = env.AWS_ENDPOINT_URL ? { endpoint: env.AWS_ENDPOINT_URL } : {};
-  const s3 = new S3Client(env.AWS_ENDPOINT_URL ? { ...endpoint, forcePathStyle: true } : {});
+  const s3 = clients.s3 ?? new S3Client(env.AWS_ENDPOINT_URL ? { ...endpoint, forcePathStyle: true } : {});
   const specs = loadModelSpecs(env.MODEL_SPECS_DIR || defaultModelSpecsDir());
   return {
     dataStore: new S3ObjectStore(s3, env.DATA_BUCKET as string),
     models: new ModelRegistry(new S3ObjectStore(s3, env.MODEL_BUCKET as string), noModelLoading),
     specs: new Map(specs.map((spec) => [spec.name, spec])),
-    retrain: new StepFunctionsRetrainStarter(new SFNClient(endpoint), env.STATE_MACHINE_ARN as string),
+    retrain: new StepFunctionsRetrainStarter(clients.sfn ?? new SFNClient(endpoint), env.STATE_MACHINE_ARN as string),
     clock: () => new Date(),
     recorder: powertoolsRecorder<MonitoringMetricName>({ serviceName: MONITORING_METRICS_SERVICE }),
     log: powertoolsLog(new Logger({ serviceName: env.POWERTOOLS_SERVICE_NAME || MONITORING_METRICS_SERVICE })),

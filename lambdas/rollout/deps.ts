@@ -19,3 +19,8 @@ export interface RolloutDeps {
 
 /** Who the routing history names for a change an execution makes. */
 export const executionActor = (execution: string) => `rollout:${execution}`;
+
+/** The function's environment lacks a setting the construct sets: a deployment fault, not worth retrying. */
+export class RolloutConfigError extends Error {
+  override readonly name = 'RolloutConfigError';
+}

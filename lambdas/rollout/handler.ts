@@ -5,7 +5,7 @@ import { RoutingStore } from '../../core/registry/routing-store';
 import { DEFAULT_ALIAS, type ModelValidator, RegistrationError } from '../../core/registry/types';
 import { S3ObjectStore } from '../../core/s3-object-store';
 import { CloudWatchVariantMetrics } from './cloudwatch-metrics';
-import type { RolloutDeps } from './deps';
+import { RolloutConfigError, type RolloutDeps } from './deps';
 import { createRolloutRunner } from './runner';
 
 export { createRolloutRunner, RolloutStepRequestError, type RolloutRunner } from './runner';
@@ -37,9 +37,18 @@ export const noModelLoading: ModelValidator = {
     ),
 };
 
-export function buildRolloutDeps(env: RolloutEnv): RolloutDeps {
-  if (!env.MODEL_BUCKET) throw new Error('rollout function is misconfigured: MODEL_BUCKET must be set');
-  const s3 = new S3Client(env.AWS_ENDPOINT_URL ? { endpoint: env.AWS_ENDPOINT_URL, forcePathStyle: true } : {});
+/** SDK clients the caller already has (a test, the local platform); the rest are built from the env. */
+export interface RolloutClients {
+  /** @default - a client for AWS_ENDPOINT_URL (or AWS), credentials and region from the environment */
+  readonly s3?: S3Client;
+  /** @default - a client for AWS, credentials and region from the environment */
+  readonly cloudWatch?: CloudWatchClient;
+}
+
+export function buildRolloutDeps(env: RolloutEnv, clients: RolloutClients = {}): RolloutDeps {
+  if (!env.MODEL_BUCKET) throw new RolloutConfigError('rollout function is misconfigured: MODEL_BUCKET must be set');
+  const s3 =
+    clients.s3 ?? new S3Client(env.AWS_ENDPOINT_URL ? { endpoint: env.AWS_ENDPOINT_URL, forcePathStyle: true } : {});
   const store = new S3ObjectStore(s3, env.MODEL_BUCKET);
   const registry = new ModelRegistry(store, noModelLoading);
   const classesOf = async (model: string) => {
@@ -50,7 +59,7 @@ export function buildRolloutDeps(env: RolloutEnv): RolloutDeps {
     store,
     routing: new RoutingStore(store, registry, noModelLoading),
     metrics: new CloudWatchVariantMetrics({
-      client: new CloudWatchClient({}),
+      client: clients.cloudWatch ?? new CloudWatchClient({}),
       classesOf,
       namespace: env.METRICS_NAMESPACE || undefined,
       service: env.INFERENCE_SERVICE_NAME || undefined,
