@@ -1,12 +1,11 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { S3Client } from '@aws-sdk/client-s3';
-import { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
+import type { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import { OnnxModelValidator } from '../../core/registry/onnx-validator';
 import { ModelRegistry } from '../../core/registry/registry';
 import { S3ObjectStore } from '../../core/s3-object-store';
 import { createInferenceApp, type InferenceApp } from './app';
 import { OnnxBackend } from './backends/onnx';
-import { SageMakerBackend } from './backends/sagemaker';
 import type { ModelBackend } from './backends/types';
 import { Capture, type CaptureSink, stdoutCaptureSink } from './capture';
 import type { InferenceConfig } from './config';
@@ -58,9 +57,8 @@ export function buildInferenceApp(config: InferenceConfig, options: BuildOptions
 
   const onnx = new OnnxBackend();
   const endpoints = Object.entries(config.sagemakerEndpoints);
-  const sagemaker = endpoints.length === 0 ? undefined : new SageMakerRuntimeClient({});
   const remote = new Map<string, ModelBackend>(
-    sagemaker ? endpoints.map(([model, endpoint]) => [model, new SageMakerBackend(sagemaker, endpoint)]) : [],
+    endpoints.map(([model, endpoint]) => [model, lazySageMakerBackend(endpoint)]),
   );
   const backendFor = (model: string): ModelBackend => remote.get(model) ?? onnx;
 
@@ -108,4 +106,26 @@ export function buildInferenceApp(config: InferenceConfig, options: BuildOptions
     feedbackStore,
     dashboardUrl: config.dashboardUrl,
   });
+}
+
+/** One SageMaker runtime client for every endpoint, created with the first. */
+let sagemakerClient: Promise<SageMakerRuntimeClient> | undefined;
+
+/**
+ * A SageMaker backend whose SDK client (and the backend module) is loaded when a model first
+ * opens on it, not at init: most functions have no endpoint configured, and the client's import
+ * is a cold-start cost the first answer of an onnxruntime model does not need.
+ */
+function lazySageMakerBackend(endpointName: string): ModelBackend {
+  let backend: Promise<ModelBackend> | undefined;
+  const load = async (): Promise<ModelBackend> => {
+    sagemakerClient ??= import('@aws-sdk/client-sagemaker-runtime').then((m) => new m.SageMakerRuntimeClient({}));
+    const [client, { SageMakerBackend }] = await Promise.all([sagemakerClient, import('./backends/sagemaker')]);
+    return new SageMakerBackend(client, endpointName);
+  };
+  return {
+    kind: 'sagemaker',
+    needsModelBytes: false,
+    open: async (artifact) => (await (backend ??= load())).open(artifact),
+  };
 }
