@@ -3,7 +3,6 @@ import { Duration } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -11,14 +10,8 @@ import { Construct } from 'constructs';
 import { BATCH_PREFIX, BATCH_RESULTS_PREFIX } from '../../core/batch/keys';
 import { batchTransformDefinition } from './batch-transform-definition';
 import { deadLetterQueue } from './dead-letter-queue';
-import { inferenceBundling } from './inference-function';
-import {
-  acknowledgeResourceWildcards,
-  acknowledgeSynchronousOnly,
-  functionRole,
-  grantList,
-  grantObjects,
-} from './least-privilege';
+import { PlatformFunction } from './platform-function';
+import { acknowledgeResourceWildcards, grantObjects } from './least-privilege';
 import { PROJECT_ROOT } from './project-root';
 
 const BATCH_ENTRY = join(PROJECT_ROOT, 'lambdas', 'batch', 'handler.ts');
@@ -79,7 +72,7 @@ function batchSettings(props: BatchTransformProps) {
  * and a report under batch-results/<model>/<job>/ (see lib/constructs/batch-transform-definition.ts).
  */
 export class BatchTransform extends Construct {
-  public readonly fn: NodejsFunction;
+  public readonly fn: PlatformFunction;
   public readonly stateMachine: sfn.StateMachine;
   /** Starts a job for every object created under batch/. */
   public readonly rule: events.Rule;
@@ -88,35 +81,26 @@ export class BatchTransform extends Construct {
     super(scope, id);
     const settings = batchSettings(props);
     const retention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
-    const architecture = lambda.Architecture.X86_64;
-    const functionLogs = new logs.LogGroup(this, 'FunctionLogs', { retention });
-    this.fn = new NodejsFunction(this, 'Function', {
+    this.fn = new PlatformFunction(this, 'Function', {
       entry: props.entry ?? BATCH_ENTRY,
-      handler: 'handler',
-      projectRoot: PROJECT_ROOT,
-      depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
-      runtime: lambda.Runtime.NODEJS_24_X,
-      architecture,
+      purpose: 'batch transform function',
+      invokedSynchronouslyBy: "by the batch state machine's Lambda tasks, which retry and catch its errors",
+      // Scores with onnxruntime: x86_64, as for inference.
+      architecture: lambda.Architecture.X86_64,
+      onnxRuntime: true,
       memorySize: settings.memorySize,
       timeout: settings.timeout,
-      tracing: lambda.Tracing.ACTIVE,
-      logGroup: functionLogs,
-      role: functionRole(this, 'FunctionRole', functionLogs),
+      logRetention: retention,
       environment: {
         DATA_BUCKET: props.dataBucket.bucketName,
         MODEL_BUCKET: props.modelBucket.bucketName,
-        NODE_OPTIONS: '--enable-source-maps',
       },
-      bundling: inferenceBundling(architecture),
     });
     // Uploads are read, never moved or deleted; everything a job writes is under batch-results/.
-    grantObjects(props.dataBucket, this.fn, BATCH_PREFIX, ['s3:GetObject']);
-    grantObjects(props.dataBucket, this.fn, BATCH_RESULTS_PREFIX, ['s3:GetObject', 's3:PutObject']);
-    grantList(props.dataBucket, this.fn, [BATCH_RESULTS_PREFIX]);
-    grantObjects(props.modelBucket, this.fn, 'registry/', ['s3:GetObject']);
-    grantList(props.modelBucket, this.fn, ['registry/']);
-    acknowledgeResourceWildcards(this.fn.role ?? this.fn, 'batch transform function role');
-    acknowledgeSynchronousOnly(this.fn, "by the batch state machine's Lambda tasks, which retry and catch its errors");
+    this.fn.grantObjects(props.dataBucket, BATCH_PREFIX, ['s3:GetObject']);
+    this.fn.grantObjects(props.dataBucket, BATCH_RESULTS_PREFIX, ['s3:GetObject', 's3:PutObject']);
+    this.fn.grantList(props.dataBucket, [BATCH_RESULTS_PREFIX]);
+    this.fn.grantReadModels(props.modelBucket);
 
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineType: sfn.StateMachineType.STANDARD,

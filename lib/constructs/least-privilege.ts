@@ -31,21 +31,22 @@ export function grantObjects(
   grantee: iam.IGrantable,
   prefix: string,
   actions: readonly ObjectAction[],
-): void {
-  grantee.grantPrincipal.addToPrincipalPolicy(
-    new iam.PolicyStatement({ actions: [...actions], resources: [bucket.arnForObjects(`${prefix}*`)] }),
-  );
+): iam.Grant {
+  return iam.Grant.addToPrincipal({
+    grantee,
+    actions: [...actions],
+    resourceArns: [bucket.arnForObjects(`${prefix}*`)],
+  });
 }
 
 /** ListBucket, only for listings under the given prefixes. */
-export function grantList(bucket: s3.IBucket, grantee: iam.IGrantable, prefixes: readonly string[]): void {
-  grantee.grantPrincipal.addToPrincipalPolicy(
-    new iam.PolicyStatement({
-      actions: ['s3:ListBucket'],
-      resources: [bucket.bucketArn],
-      conditions: { StringLike: { 's3:prefix': prefixes.map((p) => `${p}*`) } },
-    }),
-  );
+export function grantList(bucket: s3.IBucket, grantee: iam.IGrantable, prefixes: readonly string[]): iam.Grant {
+  return iam.Grant.addToPrincipal({
+    grantee,
+    actions: ['s3:ListBucket'],
+    resourceArns: [bucket.bucketArn],
+    conditions: { StringLike: { 's3:prefix': prefixes.map((p) => `${p}*`) } },
+  });
 }
 
 /**

@@ -2,8 +2,6 @@ import { join } from 'node:path';
 import { Duration } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -18,9 +16,8 @@ import {
 } from '../../core/monitoring/contract';
 import { scheduleProblem } from '../../core/pipeline/model-spec';
 import { nameProblem } from '../../core/registry/keys';
-import { REGISTRY_PREFIX } from '../../core/contracts/buckets';
-import { METRICS_NAMESPACE, METRICS_SERVICES } from '../../core/contracts/metrics';
-import { acknowledgeResourceWildcards, functionRole, grantList, grantObjects } from './least-privilege';
+import { METRICS_SERVICES } from '../../core/contracts/metrics';
+import { PlatformFunction } from './platform-function';
 import { copyModelSpecsCommand, MODEL_SPECS_PATH, modelSpecsFolder } from './retraining-pipeline';
 import { deadLetterQueue } from './dead-letter-queue';
 import { PROJECT_ROOT } from './project-root';
@@ -113,7 +110,7 @@ function monitoringJobSettings(props: MonitoringJobProps): {
  * the event goes to the dead-letter queue, which also takes the events EventBridge could not deliver.
  */
 export class MonitoringJob extends Construct {
-  public readonly fn: NodejsFunction;
+  public readonly fn: PlatformFunction;
   /** One rule per model, by model name. */
   public readonly schedules: Readonly<Record<string, events.Rule>>;
   /** Runs that failed after Lambda's retries, and schedule events that could not be delivered; kept 14 days. */
@@ -129,49 +126,27 @@ export class MonitoringJob extends Construct {
       'monitoring runs that failed after retries, schedule events that could not be delivered',
     );
 
-    const functionLogs = new logs.LogGroup(this, 'FunctionLogs', {
-      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
-    });
-    this.fn = new NodejsFunction(this, 'Function', {
+    // No native module (it never loads a model: the captured answers are in the records), so the
+    // default (cheaper) architecture; the specs are copied next to the bundle, as for the pipeline.
+    this.fn = new PlatformFunction(this, 'Function', {
       entry: props.entry ?? MONITORING_ENTRY,
-      handler: 'handler',
-      projectRoot: PROJECT_ROOT,
-      depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
-      runtime: lambda.Runtime.NODEJS_24_X,
-      // No native module (it never loads a model: the captured answers are in the records), so the cheaper architecture.
-      architecture: lambda.Architecture.ARM_64,
+      purpose: 'monitoring function',
       memorySize: settings.memorySize,
       timeout: settings.timeout,
-      tracing: lambda.Tracing.ACTIVE,
-      logGroup: functionLogs,
-      role: functionRole(this, 'FunctionRole', functionLogs),
+      logRetention: props.logRetention,
       deadLetterQueue: this.deadLetterQueue,
+      metricsService: METRICS_SERVICES.monitoring,
       environment: {
         DATA_BUCKET: props.dataBucket.bucketName,
         MODEL_BUCKET: props.modelBucket.bucketName,
         STATE_MACHINE_ARN: props.stateMachine.stateMachineArn,
         MODEL_SPECS_DIR: MODEL_SPECS_PATH,
-        // The metrics' `service` dimension: the dashboard and alarms look for this value.
-        POWERTOOLS_SERVICE_NAME: METRICS_SERVICES.monitoring,
-        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
-        NODE_OPTIONS: '--enable-source-maps',
       },
-      // The Lambda runtime provides the AWS SDK; the specs are copied next to the bundle, as for the pipeline.
-      bundling: {
-        forceDockerBundling: false,
-        sourceMap: true,
-        externalModules: ['@aws-sdk/*'],
-        commandHooks: {
-          beforeBundling: () => [],
-          beforeInstall: () => [],
-          afterBundling: (_inputDir, outputDir) => [copyModelSpecsCommand(settings.modelSpecsDir, outputDir)],
-        },
-      },
+      afterBundling: (_inputDir, outputDir) => [copyModelSpecsCommand(settings.modelSpecsDir, outputDir)],
     });
     this.grantData(props.dataBucket, props.modelBucket);
     // states:StartExecution on the retraining state machine, and no other.
     props.stateMachine.grantStartExecution(this.fn);
-    acknowledgeResourceWildcards(this.fn.role ?? this.fn, 'monitoring function role');
 
     const delivery = { deadLetterQueue: this.deadLetterQueue, retryAttempts: 10, maxEventAge: Duration.hours(24) };
     const schedules: Record<string, events.Rule> = {};
@@ -199,18 +174,17 @@ export class MonitoringJob extends Construct {
    */
   private grantData(dataBucket: s3.IBucket, modelBucket: s3.IBucket): void {
     for (const prefix of [CAPTURE_PREFIX, CAPTURE_ERRORS_PREFIX, FEEDBACK_PREFIX])
-      grantObjects(dataBucket, this.fn, prefix, ['s3:GetObject']);
-    grantObjects(dataBucket, this.fn, MONITORING_PREFIX, ['s3:PutObject']);
-    grantObjects(dataBucket, this.fn, MONITORING_STATE_PREFIX, ['s3:GetObject', 's3:PutObject', 's3:DeleteObject']);
+      this.fn.grantObjects(dataBucket, prefix, ['s3:GetObject']);
+    this.fn.grantObjects(dataBucket, MONITORING_PREFIX, ['s3:PutObject']);
+    this.fn.grantObjects(dataBucket, MONITORING_STATE_PREFIX, ['s3:GetObject', 's3:PutObject', 's3:DeleteObject']);
     // Listing also makes S3 answer 404, not 403, for a missing key (e.g. the first run's cool-down state).
-    grantList(dataBucket, this.fn, [
+    this.fn.grantList(dataBucket, [
       CAPTURE_PREFIX,
       CAPTURE_ERRORS_PREFIX,
       FEEDBACK_PREFIX,
       MONITORING_PREFIX,
       MONITORING_STATE_PREFIX,
     ]);
-    grantObjects(modelBucket, this.fn, REGISTRY_PREFIX, ['s3:GetObject']);
-    grantList(modelBucket, this.fn, [REGISTRY_PREFIX]);
+    this.fn.grantReadModels(modelBucket);
   }
 }

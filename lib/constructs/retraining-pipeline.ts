@@ -7,7 +7,6 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -15,14 +14,8 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { shellQuote } from '../../core/shell';
-import { inferenceBundling } from './inference-function';
-import {
-  acknowledgeResourceWildcards,
-  acknowledgeSynchronousOnly,
-  functionRole,
-  grantList,
-  grantObjects,
-} from './least-privilege';
+import { acknowledgeResourceWildcards } from './least-privilege';
+import { PlatformFunction, type PlatformFunctionOptions } from './platform-function';
 import {
   DEFAULT_TRAINING_MAX_CONCURRENCY,
   MAX_TRAINING_MAX_CONCURRENCY,
@@ -56,7 +49,10 @@ export interface RetrainingModel {
   readonly schedule?: string;
 }
 
-export interface RetrainingPipelineProps {
+export interface RetrainingPipelineProps extends Pick<
+  PlatformFunctionOptions,
+  'memorySize' | 'timeout' | 'logRetention'
+> {
   /** Uploads land in incoming/; the pipeline writes processed/ and quarantine/. Needs EventBridge notifications on. */
   readonly dataBucket: s3.IBucket;
   /** The registry (registry/*) and run artefacts (runs/*). */
@@ -192,7 +188,7 @@ export function copyModelSpecsCommand(modelSpecsDir: string, outputDir: string):
  * get a DLQ.
  */
 export class RetrainingPipeline extends Construct {
-  public readonly fn: NodejsFunction;
+  public readonly fn: PlatformFunction;
   public readonly stateMachine: sfn.StateMachine;
   /** Quarantine, success and failure notices of every run. */
   public readonly topic: sns.Topic;
@@ -214,10 +210,6 @@ export class RetrainingPipeline extends Construct {
     const settings = retrainingSettings(props);
     const retention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
 
-    const architecture = lambda.Architecture.X86_64;
-    const bundling = inferenceBundling(architecture);
-    const hooks = bundling.commandHooks;
-    const functionLogs = new logs.LogGroup(this, 'FunctionLogs', { retention });
     const managed =
       props.managedTraining === false
         ? undefined
@@ -228,22 +220,21 @@ export class RetrainingPipeline extends Construct {
             logRetention: retention,
           });
     this.managedTraining = managed;
-    const fn = new NodejsFunction(this, 'Function', {
+    const fn = new PlatformFunction(this, 'Function', {
       entry: props.entry ?? PIPELINE_ENTRY,
-      handler: 'handler',
-      projectRoot: PROJECT_ROOT,
-      depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
-      runtime: lambda.Runtime.NODEJS_24_X,
-      architecture,
+      purpose: 'pipeline function',
+      invokedSynchronouslyBy: "by the state machine's Lambda tasks, which retry and catch its errors",
+      // Training and evaluation load models with onnxruntime: x86_64, as for inference.
+      architecture: lambda.Architecture.X86_64,
+      onnxRuntime: true,
       memorySize: settings.memorySize,
       // /tmp for the largest dataset a training step accepts at this memory (Prepare refuses larger).
       ephemeralStorageSize: Size.mebibytes(
         scratchSpaceMb({ memoryMb: settings.memorySize, timeoutSeconds: settings.timeout.toSeconds() }),
       ),
       timeout: settings.timeout,
-      tracing: lambda.Tracing.ACTIVE,
-      logGroup: functionLogs,
-      role: functionRole(this, 'FunctionRole', functionLogs),
+      logRetention: retention,
+      metricsService: METRICS_SERVICES.pipeline,
       environment: {
         DATA_BUCKET: props.dataBucket.bucketName,
         MODEL_BUCKET: props.modelBucket.bucketName,
@@ -257,35 +248,20 @@ export class RetrainingPipeline extends Construct {
               MANAGED_TRAINING_TIMEOUT_SECONDS: String(managed.timeout.toSeconds()),
             }
           : {}),
-        // The metrics' `service` dimension: the dashboard and alarms look for this value.
-        POWERTOOLS_SERVICE_NAME: METRICS_SERVICES.pipeline,
-        NODE_OPTIONS: '--enable-source-maps',
       },
-      bundling: {
-        ...bundling,
-        commandHooks: {
-          beforeBundling: (inputDir, outputDir) => hooks?.beforeBundling(inputDir, outputDir) ?? [],
-          beforeInstall: (inputDir, outputDir) => hooks?.beforeInstall(inputDir, outputDir) ?? [],
-          afterBundling: (inputDir, outputDir) => [
-            ...(hooks?.afterBundling(inputDir, outputDir) ?? []),
-            copyModelSpecsCommand(settings.modelSpecsDir, outputDir),
-          ],
-        },
-      },
+      afterBundling: (_inputDir, outputDir) => [copyModelSpecsCommand(settings.modelSpecsDir, outputDir)],
     });
     // Uploads are read and, once their processed or quarantined copy is written, removed.
-    grantObjects(props.dataBucket, fn, INCOMING_PREFIX, ['s3:GetObject', 's3:DeleteObject']);
+    fn.grantObjects(props.dataBucket, INCOMING_PREFIX, ['s3:GetObject', 's3:DeleteObject']);
     // processed/ and quarantine/ are written once and kept; claims/ records which execution
     // handles an object version (conditional put) and is never deleted.
     for (const prefix of [PROCESSED_PREFIX, QUARANTINE_PREFIX, CLAIMS_PREFIX])
-      grantObjects(props.dataBucket, fn, prefix, ['s3:GetObject', 's3:PutObject']);
-    grantList(props.dataBucket, fn, [INCOMING_PREFIX, PROCESSED_PREFIX, QUARANTINE_PREFIX, CLAIMS_PREFIX]);
+      fn.grantObjects(props.dataBucket, prefix, ['s3:GetObject', 's3:PutObject']);
+    fn.grantList(props.dataBucket, [INCOMING_PREFIX, PROCESSED_PREFIX, QUARANTINE_PREFIX, CLAIMS_PREFIX]);
     // The registry (versions, aliases, history) and run records; nothing there is ever deleted.
     for (const prefix of [REGISTRY_PREFIX, RUNS_PREFIX])
-      grantObjects(props.modelBucket, fn, prefix, ['s3:GetObject', 's3:PutObject']);
-    grantList(props.modelBucket, fn, [REGISTRY_PREFIX, RUNS_PREFIX]);
-    acknowledgeResourceWildcards(fn.role ?? fn, 'pipeline function role');
-    acknowledgeSynchronousOnly(fn, "by the state machine's Lambda tasks, which retry and catch its errors");
+      fn.grantObjects(props.modelBucket, prefix, ['s3:GetObject', 's3:PutObject']);
+    fn.grantList(props.modelBucket, [REGISTRY_PREFIX, RUNS_PREFIX]);
     this.fn = fn;
 
     this.topic = new sns.Topic(this, 'Topic', {

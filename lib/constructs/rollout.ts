@@ -4,8 +4,6 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sns from 'aws-cdk-lib/aws-sns';
@@ -13,9 +11,10 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { nameProblem } from '../../core/registry/keys';
-import { everyModelRegistryPattern, REGISTRY_PREFIX } from '../../core/contracts/buckets';
+import { everyModelRegistryPattern } from '../../core/contracts/buckets';
 import { INFERENCE_METRICS, METRICS_NAMESPACE, METRICS_SERVICES } from '../../core/contracts/metrics';
-import { acknowledgeResourceWildcards, functionRole, grantList, grantObjects } from './least-privilege';
+import { acknowledgeResourceWildcards } from './least-privilege';
+import { PlatformFunction } from './platform-function';
 import { rolloutDefinition } from './rollout-definition';
 import { deadLetterQueue } from './dead-letter-queue';
 import { PROJECT_ROOT } from './project-root';
@@ -98,7 +97,7 @@ export function rolloutSettings(props: ModelRolloutProps): { memorySize: number;
  * deliver go to one dead-letter queue.
  */
 export class ModelRollout extends Construct {
-  public readonly fn: NodejsFunction;
+  public readonly fn: PlatformFunction;
   public readonly stateMachine: sfn.StateMachine;
   /** Starts an execution for every rollout request object created. */
   public readonly startRule: events.Rule;
@@ -120,33 +119,23 @@ export class ModelRollout extends Construct {
       'rollout starts and alarm aborts that could not be delivered',
     );
 
-    const functionLogs = new logs.LogGroup(this, 'FunctionLogs', { retention });
-    this.fn = new NodejsFunction(this, 'Function', {
+    // No native module (it never loads a model), so the default (cheaper) architecture.
+    this.fn = new PlatformFunction(this, 'Function', {
       entry: props.entry ?? ROLLOUT_ENTRY,
-      handler: 'handler',
-      projectRoot: PROJECT_ROOT,
-      depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
-      runtime: lambda.Runtime.NODEJS_24_X,
-      // No native module (it never loads a model), so the cheaper architecture.
-      architecture: lambda.Architecture.ARM_64,
+      purpose: 'rollout function',
       memorySize: settings.memorySize,
       timeout: settings.timeout,
-      tracing: lambda.Tracing.ACTIVE,
-      logGroup: functionLogs,
-      role: functionRole(this, 'FunctionRole', functionLogs),
+      logRetention: retention,
       deadLetterQueue: this.deadLetterQueue,
       environment: {
         MODEL_BUCKET: props.modelBucket.bucketName,
+        // What it reads (the inference function's metrics), not what it publishes: it publishes none.
         METRICS_NAMESPACE,
         INFERENCE_SERVICE_NAME: props.inferenceService ?? METRICS_SERVICES.inference,
-        NODE_OPTIONS: '--enable-source-maps',
       },
-      // The Lambda runtime provides the AWS SDK; nothing else is native.
-      bundling: { forceDockerBundling: false, sourceMap: true, externalModules: ['@aws-sdk/*'] },
     });
     this.grantRegistry(props.modelBucket);
     this.grantMetricsRead();
-    acknowledgeResourceWildcards(this.fn.role ?? this.fn, 'rollout function role');
 
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineType: sfn.StateMachineType.STANDARD,
@@ -230,10 +219,9 @@ export class ModelRollout extends Construct {
    * its own records (rollout-runs/). Never model versions, never rollout requests.
    */
   private grantRegistry(bucket: s3.IBucket): void {
-    grantObjects(bucket, this.fn, REGISTRY_PREFIX, ['s3:GetObject']);
+    this.fn.grantReadModels(bucket);
     for (const prefix of ['routing', 'aliases/', 'history/', 'rollout-runs/'].map(everyModelRegistryPattern))
-      grantObjects(bucket, this.fn, prefix, ['s3:PutObject']);
-    grantList(bucket, this.fn, [REGISTRY_PREFIX]);
+      this.fn.grantObjects(bucket, prefix, ['s3:PutObject']);
     // The Allows above use 'registry/*/...', and '*' spans '/' in an ARN (registry/<m>/rollouts/routing.json
     // would match): an explicit Deny keeps the function from ever writing a rollout request.
     this.fn.addToRolePolicy(
