@@ -1,4 +1,5 @@
 import type { CandidateResult, TrainItem } from '../../core/pipeline/contract';
+import { MissingArtifactError, PipelineConfigError, PipelineInputError } from '../../core/pipeline/errors';
 import type { StepResources } from '../../core/pipeline/training-capacity';
 import type { StepDeps } from './deps';
 import type { PipelineEnv } from './handler';
@@ -31,13 +32,13 @@ export async function readCandidate(item: TrainItem, deps: StepDeps): Promise<Ca
   const key = candidateResultKey(item);
   const object = await deps.modelStore.get(key);
   if (!object) {
-    throw new Error(
+    throw new MissingArtifactError(
       `the managed training task for ${item.algorithm} ended without writing ${key}; its log stream (docs/operations.md, managed training) says why`,
     );
   }
   const result = JSON.parse(Buffer.from(object.body).toString('utf8')) as CandidateResult;
   if (result.algorithm !== item.algorithm) {
-    throw new Error(`${key} holds a candidate of ${result.algorithm}, not ${item.algorithm}`);
+    throw new MissingArtifactError(`${key} holds a candidate of ${result.algorithm}, not ${item.algorithm}`);
   }
   return result;
 }
@@ -45,14 +46,14 @@ export async function readCandidate(item: TrainItem, deps: StepDeps): Promise<Ca
 /** The task's input: TRAIN_ITEM, the Map item as JSON (the state machine's container override). */
 export function parseTrainItem(text: string | undefined): TrainItem {
   if (!text)
-    throw new Error(
+    throw new PipelineInputError(
       'TRAIN_ITEM must be set to the training item as JSON (model, runId, dataManifestKey, seed, algorithm)',
     );
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    throw new Error(`TRAIN_ITEM is not JSON: ${(error as Error).message}`, { cause: error });
+    throw new PipelineInputError(`TRAIN_ITEM is not JSON: ${(error as Error).message}`, { cause: error });
   }
   const item = parsed as Record<string, unknown>;
   const problems = [
@@ -62,7 +63,7 @@ export function parseTrainItem(text: string | undefined): TrainItem {
     ...(typeof item?.seed === 'number' && Number.isInteger(item.seed) ? [] : ['seed']),
   ];
   if (typeof parsed !== 'object' || parsed === null || problems.length > 0) {
-    throw new Error(`TRAIN_ITEM is missing or has a malformed ${problems.join(', ')}`);
+    throw new PipelineInputError(`TRAIN_ITEM is missing or has a malformed ${problems.join(', ')}`);
   }
   return {
     model: item.model as string,
@@ -81,7 +82,7 @@ export function managedResourcesFrom(
   const memoryMb = Number(env.MANAGED_TRAINING_MEMORY_MB);
   const timeoutSeconds = Number(env.MANAGED_TRAINING_TIMEOUT_SECONDS);
   if (!(memoryMb > 0) || !(timeoutSeconds > 0)) {
-    throw new Error(
+    throw new PipelineConfigError(
       `pipeline function is misconfigured: MANAGED_TRAINING_MEMORY_MB and MANAGED_TRAINING_TIMEOUT_SECONDS must be positive numbers, got ${JSON.stringify(env.MANAGED_TRAINING_MEMORY_MB)} and ${JSON.stringify(env.MANAGED_TRAINING_TIMEOUT_SECONDS)}`,
     );
   }

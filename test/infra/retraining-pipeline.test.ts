@@ -108,6 +108,9 @@ describe('RetrainingPipeline', () => {
         'RegisterChallenger',
         'RegisterChampion',
         'Train',
+        // The managed engine's two Tasks (one ECS task per candidate, then its result): test/infra/managed-training.test.ts.
+        'TrainManaged',
+        'ReadCandidate',
         'Validate',
       ].sort(),
     );
