@@ -7,7 +7,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { BATCH_PREFIX, BATCH_RESULTS_PREFIX } from '../../core/batch/keys';
+import { BATCH_PREFIX, BATCH_RESULTS_PREFIX } from '../../core/contracts/buckets';
 import { batchTransformDefinition } from './batch-transform-definition';
 import { deadLetterQueue } from './dead-letter-queue';
 import { PlatformFunction } from './platform-function';

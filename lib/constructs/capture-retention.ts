@@ -1,6 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
-import { CAPTURE_ERRORS_PREFIX, CAPTURE_PREFIX, FEEDBACK_PREFIX } from '../../core/monitoring/contract';
+import { CAPTURE_ERRORS_PREFIX, CAPTURE_PREFIX, FEEDBACK_PREFIX } from '../../core/contracts/buckets';
 import { nameProblem } from '../../core/registry/keys';
 
 /** S3 accepts at most 1000 lifecycle rules per bucket; SecureBucket uses two. */

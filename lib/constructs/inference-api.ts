@@ -16,12 +16,12 @@ import {
   corsProblems,
   type CorsSettings,
 } from '../../core/cors';
-import { FEEDBACK_PREFIX, type MonitoringSettings } from '../../core/monitoring/contract';
+import type { MonitoringSettings } from '../../core/monitoring/contract';
 import { InferenceCapture } from './inference-capture';
 import { InferenceFunction } from './inference-function';
 import { nameProblem } from '../../core/registry/keys';
 import { grantList, grantObjects } from './least-privilege';
-import { REGISTRY_PREFIX } from '../../core/contracts/buckets';
+import { FEEDBACK_PREFIX, REGISTRY_PREFIX } from '../../core/contracts/buckets';
 import { METRICS_NAMESPACE, METRICS_SERVICES } from '../../core/contracts/metrics';
 
 /** The CloudWatch namespace every platform metric is published in. */

@@ -4,7 +4,8 @@ import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { CAPTURE_ERRORS_PREFIX, CAPTURE_KIND, CAPTURE_PREFIX } from '../../core/monitoring/contract';
+import { CAPTURE_ERRORS_PREFIX, CAPTURE_PREFIX } from '../../core/contracts/buckets';
+import { CAPTURE_KIND } from '../../core/monitoring/contract';
 import { acknowledgeResourceWildcards, grantObjects } from './least-privilege';
 
 /** The log events the subscription sends on: the inference function's capture lines, nothing else it logs. */

@@ -14,13 +14,13 @@ import {
   platformBundling,
 } from './platform-function';
 
-export { keepOnlyLambdaBinaryCommand, lambdaBinaryFolder } from './platform-function';
+export { keepOnlyLambdaBinaryCommand } from './platform-function';
 
 /** The inference handler's source file. */
-export const INFERENCE_ENTRY = join(PROJECT_ROOT, 'lambdas', 'inference', 'handler.ts');
+const INFERENCE_ENTRY = join(PROJECT_ROOT, 'lambdas', 'inference', 'handler.ts');
 
 /** Where `bundledModelsDir` lands inside the function (the zip is unpacked in /var/task). */
-export const BUNDLED_MODELS_PATH = '/var/task/bundled-models';
+const BUNDLED_MODELS_PATH = '/var/task/bundled-models';
 
 /** The post-response hold's preload (lambdas/inference/post-response-extension.ts), bundled as ESM next to the handler. */
 export const POST_RESPONSE_PRELOAD = 'post-response-extension.mjs';

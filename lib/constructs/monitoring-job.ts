@@ -13,7 +13,7 @@ import {
   FEEDBACK_PREFIX,
   MONITORING_PREFIX,
   MONITORING_STATE_PREFIX,
-} from '../../core/monitoring/contract';
+} from '../../core/contracts/buckets';
 import { scheduleProblem } from '../../core/pipeline/model-spec';
 import { nameProblem } from '../../core/registry/keys';
 import { METRICS_SERVICES } from '../../core/contracts/metrics';

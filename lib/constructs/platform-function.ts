@@ -9,7 +9,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { REGISTRY_PREFIX } from '../../core/contracts/buckets';
 import { METRICS_NAMESPACE, type MetricsService } from '../../core/contracts/metrics';
-import { bundlingHookCommand, copyFolderCommand, removeFileCommand } from './bundling-hooks';
+import { bundlingHookCommand, removeFileCommand } from './bundling-hooks';
 import {
   acknowledgeResourceWildcards,
   acknowledgeSynchronousOnly,
@@ -73,11 +73,6 @@ export function platformBundling(options: {
       ? { commandHooks: { beforeBundling: () => [], beforeInstall: () => [], afterBundling: steps } }
       : {}),
   };
-}
-
-/** A folder copied next to a function's bundle (the zip is unpacked in /var/task). */
-export function copyIntoBundleCommand(source: string, outputDir: string, name: string): string {
-  return copyFolderCommand(source, join(outputDir, name));
 }
 
 /** What a platform function's owner may set; each platform construct documents its own defaults. */
