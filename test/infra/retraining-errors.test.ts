@@ -26,7 +26,7 @@ describe('the retraining definition routes the pipeline typed errors', () => {
   const lambdaSteps = states.filter(
     ([, s]) => s.Type === 'Task' && JSON.stringify(s.Parameters ?? '').includes('"step"'),
   );
-  const typedNames = PIPELINE_ERRORS.map((E) => new E([] as never).name);
+  const typedNames = PIPELINE_ERRORS.map((E) => new (E as new (problems: string[]) => Error)([]).name);
 
   test('a Lambda step retries exactly Lambda transient errors and throttles: none of the typed (deterministic) errors, no catch-all', () => {
     expect(lambdaSteps.length).toBeGreaterThan(5);
