@@ -2,6 +2,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
 import type { StepRequest } from '../../core/pipeline/contract';
 import type { StepRunner } from './runner';
+import { type LogKeys, loggedRunner } from '../shared/logged-runner';
 
 /**
  * The keys every log line of a step carries, as the inference function's lines carry model,
@@ -36,45 +37,10 @@ export function stepLogKeys(request: StepRequest): StepLogKeys {
   return Object.fromEntries(Object.entries(keys).filter(([, v]) => v !== undefined)) as unknown as StepLogKeys;
 }
 
-/** What a step's result adds to its "step finished" line: the version Register made, a validation's status. */
-function resultKeys(result: unknown): Record<string, unknown> {
-  const r = record(result);
-  const out: Record<string, unknown> = {};
-  if (typeof r.version === 'number') out.version = r.version;
-  if (typeof r.status === 'string') out.status = r.status;
-  if (typeof r.runId === 'string') out.runId = r.runId;
-  return out;
-}
-
-/**
- * The runner with one structured line per step: "step finished" (seconds, and the version or
- * status it produced) or "step failed" (the error's name, which is what Step Functions routes on,
- * and its message), every line with the request's correlation keys. The error is rethrown as is.
- */
+/** The pipeline's runner with one structured line per step (see loggedRunner), correlated by stepLogKeys. */
 export function loggedStepRunner(
   run: StepRunner,
   logger: Logger,
 ): (request: StepRequest, context?: Context) => Promise<unknown> {
-  return async (request, context) => {
-    if (context) logger.addContext(context);
-    const keys = stepLogKeys(request);
-    logger.appendKeys({ ...keys });
-    const started = Date.now();
-    try {
-      const result = await run(request);
-      logger.info('step finished', { seconds: (Date.now() - started) / 1000, ...resultKeys(result) });
-      return result;
-    } catch (error) {
-      const failure = error instanceof Error ? error : new Error(String(error));
-      logger.error('step failed', {
-        seconds: (Date.now() - started) / 1000,
-        errorName: failure.name,
-        errorMessage: failure.message,
-      });
-      throw error;
-    } finally {
-      // A warm environment runs the next step with other keys.
-      logger.removeKeys(['step', 'model', 'execution', 'runId', 'algorithm']);
-    }
-  };
+  return loggedRunner(run, logger, (request) => stepLogKeys(request) as unknown as LogKeys);
 }

@@ -1,3 +1,7 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { Context } from 'aws-lambda';
+import { loggedRunner } from '../shared/logged-runner';
+import { rolloutLogKeys } from './log-keys';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { S3Client } from '@aws-sdk/client-s3';
 import { ModelRegistry } from '../../core/registry/registry';
@@ -68,8 +72,9 @@ export function buildRolloutDeps(env: RolloutEnv, clients: RolloutClients = {}):
   };
 }
 
-const run = createRolloutRunner(buildRolloutDeps(process.env));
+const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME || 'rollout' });
+const run = loggedRunner(createRolloutRunner(buildRolloutDeps(process.env)), logger, rolloutLogKeys);
 
-export async function handler(event: unknown): Promise<unknown> {
-  return run(event);
+export async function handler(event: unknown, context?: Context): Promise<unknown> {
+  return run(event, context);
 }

@@ -3,6 +3,8 @@ import type { Context } from 'aws-lambda';
 import type { StepRequest } from '../../core/pipeline/contract';
 import { DataContractError } from '../../core/pipeline/errors';
 import { loggedStepRunner, stepLogKeys } from '../../lambdas/pipeline/step-log';
+import { rolloutLogKeys } from '../../lambdas/rollout/log-keys';
+import { loggedRunner } from '../../lambdas/shared/logged-runner';
 
 /** Every JSON line the Logger writes while `act` runs (Powertools writes to process.stdout and stderr). */
 async function captureLines(act: () => Promise<unknown>): Promise<Record<string, unknown>[]> {
@@ -110,5 +112,35 @@ describe('the pipeline function logs each step with the run correlation keys', (
         input: { state: { model: 'iris', execution: 'x', prepare: { runId: 'x' } }, error: { Error: 'DataError' } },
       }),
     ).toEqual({ step: 'record-failure', model: 'iris', execution: 'x', runId: 'x' });
+  });
+});
+
+describe('the rollout function logs each step with its rollout keys', () => {
+  test('a judge step: model and canary version from the rollout state, the execution and the request id', async () => {
+    const event = {
+      step: 'judge',
+      execution: 'rollout-iris-3',
+      input: { rollout: { model: 'iris', version: 3, rolloutId: 'r1', champion: 2 } },
+    };
+    const run = loggedRunner(async () => ({ verdict: 'advance' }), newLogger(), rolloutLogKeys);
+
+    const lines = await captureLines(() => run(event, context));
+
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({
+      message: 'step finished',
+      step: 'judge',
+      execution: 'rollout-iris-3',
+      model: 'iris',
+      version: 3,
+      function_request_id: 'req-123',
+    });
+  });
+
+  test('an alarm event is named by its alarm', () => {
+    expect(rolloutLogKeys({ source: 'aws.cloudwatch', detail: { alarmName: 'iris-canary-errors' } })).toEqual({
+      step: 'alarm-abort',
+      alarm: 'iris-canary-errors',
+    });
   });
 });
