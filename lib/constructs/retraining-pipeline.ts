@@ -13,7 +13,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { shellQuote } from '../../core/shell';
+import { copyFolderCommand } from './bundling-hooks';
 import { acknowledgeResourceWildcards } from './least-privilege';
 import { PlatformFunction, type PlatformFunctionOptions } from './platform-function';
 import {
@@ -169,7 +169,7 @@ export function modelSpecsFolder(dir: string = MODEL_SPECS_SOURCE): string {
 
 /** The bundling command that copies the model specs next to a function's bundle (to MODEL_SPECS_PATH). */
 export function copyModelSpecsCommand(modelSpecsDir: string, outputDir: string): string {
-  return `cp -R ${shellQuote(modelSpecsDir)} ${shellQuote(join(outputDir, 'model-specs'))}`;
+  return copyFolderCommand(modelSpecsDir, join(outputDir, 'model-specs'));
 }
 
 /**
