@@ -12,6 +12,7 @@ import { createStepRunner } from '../../lambdas/pipeline/runner';
 import { memoryRecorder } from '../../lambdas/shared/metrics';
 import { executionNameFor, LocalExecutions } from '../../local/pipeline-executions';
 import { SNS_PUBLISH, synthesisedPipeline } from '../../local/local-pipeline';
+import { NO_MANAGED_TRAINING } from '../helpers/lambda-only';
 import type { RunResult } from '../../local/state-machine';
 import { LOCAL_S3_CREDENTIALS } from '../../local/s3-server';
 import { startTestS3, type TestS3 } from '../helpers/local-s3';
@@ -62,6 +63,7 @@ describe('retraining pipeline: the synthesised definition, run end to end', () =
     executions = new LocalExecutions(definition, {
       taskHandlers: {
         [functionArn]: (payload) => steps(payload as unknown as StepRequest),
+        ...NO_MANAGED_TRAINING,
         [SNS_PUBLISH]: async (params) => {
           notices.push(params as { Subject?: string });
           return { MessageId: String(notices.length) };

@@ -13,6 +13,7 @@ import { createStepRunner } from '../../lambdas/pipeline/runner';
 import { executionNameFor, LocalExecutions } from '../../local/pipeline-executions';
 import { type LocalS3Server, localS3Client, startS3Server } from '../../local/s3-server';
 import { SNS_PUBLISH, synthesisedPipeline } from '../../local/local-pipeline';
+import { NO_MANAGED_TRAINING } from '../helpers/lambda-only';
 import type { RunResult } from '../../local/state-machine';
 import { irisShifted } from '../helpers/more-readings';
 import { recordPart } from './collector';
@@ -85,6 +86,7 @@ describe('fault: the S3 server stops in the middle of a pipeline run', () => {
       retryIntervalMs: 50,
       taskHandlers: {
         [functionArn]: (payload) => steps(payload as unknown as StepRequest),
+        ...NO_MANAGED_TRAINING,
         [SNS_PUBLISH]: async (params) => {
           notices.push(params as { Subject?: string; Message?: unknown });
           return { MessageId: String(notices.length) };

@@ -10,6 +10,7 @@ import { S3ObjectStore } from '../../core/s3-object-store';
 import { processedKey, processedReportKey } from '../../lambdas/pipeline/keys';
 import { createStepRunner } from '../../lambdas/pipeline/runner';
 import { SNS_PUBLISH, synthesisedPipeline } from '../../local/local-pipeline';
+import { NO_MANAGED_TRAINING } from '../helpers/lambda-only';
 import { type LocalS3Server, localS3Client, startS3Server } from '../../local/s3-server';
 import { runStateMachine } from '../../local/state-machine';
 import { Rng } from '../../training/rng';
@@ -107,6 +108,7 @@ describe(`execution state with ${FILES} processed files for one model`, () => {
           sizes.push({ state, bytes: Buffer.byteLength(JSON.stringify(input ?? null)) }),
         taskHandlers: {
           [functionArn]: (payload) => steps(payload as unknown as StepRequest),
+          ...NO_MANAGED_TRAINING,
           [SNS_PUBLISH]: async () => ({ MessageId: '1' }),
         },
       },

@@ -9,6 +9,7 @@ import { OnnxModelValidator } from '../../core/registry/onnx-validator';
 import { createStepRunner } from '../../lambdas/pipeline/runner';
 import { memoryRecorder } from '../../lambdas/shared/metrics';
 import { SNS_PUBLISH, synthesisedPipeline } from '../../local/local-pipeline';
+import { NO_MANAGED_TRAINING } from '../helpers/lambda-only';
 import { executionNameFor, LocalExecutions } from '../../local/pipeline-executions';
 import { startTestS3, type TestS3 } from '../helpers/local-s3';
 
@@ -97,6 +98,7 @@ test('the run after 50 uploads of 10,000 rows trains on all 500,000 and promotes
   const executions = new LocalExecutions(definition, {
     taskHandlers: {
       [functionArn]: (payload) => steps(payload as unknown as StepRequest),
+      ...NO_MANAGED_TRAINING,
       [SNS_PUBLISH]: async () => ({ MessageId: '1' }),
     },
   });
