@@ -25,7 +25,12 @@ export function bundlingHookCommand(
   args: readonly string[],
   platform: NodeJS.Platform = process.platform,
 ): string {
-  return [process.execPath, HOOK_SCRIPT, step, ...args].map((value) => hookArgument(value, platform)).join(' ');
+  const command = [process.execPath, HOOK_SCRIPT, step, ...args]
+    .map((value) => hookArgument(value, platform))
+    .join(' ');
+  // cmd /c removes the first and the last quote of a command line that starts with one (`cmd /?`),
+  // so a quoted program path needs one more pair around the whole line.
+  return platform === 'win32' ? `"${command}"` : command;
 }
 
 /** Copies a folder next to the bundle (`cp -R source destination`). */

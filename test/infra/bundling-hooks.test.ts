@@ -14,8 +14,9 @@ describe('bundling hooks run Node, not bash builtins, so synth works on Windows 
       `'${process.execPath}' '${join(__dirname, '..', '..', 'scripts', 'bundling-hook.mjs')}' 'copy' '/a b/it'\\''s' '/out'`,
     );
     const windows = bundlingHookCommand('remove', ['C:\\Program Files\\app\\package-lock.json'], 'win32');
+    // One more pair around the line: cmd /c strips it, leaving each word quoted.
     expect(windows).toMatch(
-      /^"[^"]+" "[^"]+bundling-hook\.mjs" "remove" "C:\\Program Files\\app\\package-lock\.json"$/,
+      /^""[^"]+" "[^"]+bundling-hook\.mjs" "remove" "C:\\Program Files\\app\\package-lock\.json""$/,
     );
     expect(() => bundlingHookCommand('remove', ['a"b'], 'win32')).toThrow(/double quote on Windows: a"b/);
   });
