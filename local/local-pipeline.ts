@@ -102,7 +102,15 @@ export class LocalPipeline {
           return result;
         },
         // The managed training task: its container's entry point as a child process, one per candidate.
-        [ECS_RUN_TASK_SYNC]: managedTaskHandler({ env: options.functionEnv, onLine: options.onFunctionOutput }),
+        [ECS_RUN_TASK_SYNC]: managedTaskHandler({
+          env: options.functionEnv,
+          onLine: options.onFunctionOutput,
+          onFinished: ({ exitCode, seconds }) =>
+            options.onFunctionOutput?.(
+              `managed training task exited with code ${exitCode} after ${seconds.toFixed(1)} s`,
+              'stdout',
+            ),
+        }),
         [SNS_PUBLISH]: async (params) => {
           const { Subject, Message } = params as { Subject?: string; Message?: unknown };
           const message = typeof Message === 'string' ? Message : JSON.stringify(Message);

@@ -126,7 +126,9 @@ describe('managed training through the local platform', () => {
     // The container's entry point wrote each candidate (its log line says how long it trained).
     const trained = lines.filter((l) => l.includes('candidate trained'));
     expect(trained).toHaveLength(2);
-    console.log(`managed run: ${seconds.toFixed(1)} s end to end; tasks: ${trained.join(' | ')}`);
+    const tasks = lines.filter((l) => l.includes('managed training task exited with code 0'));
+    expect(tasks).toHaveLength(2);
+    console.log(`managed run: ${seconds.toFixed(1)} s from upload to promotion; ${tasks.join('; ')}`);
 
     // Promoted: the API serves it.
     const response = await fetch(`${endpoints.apiUrl}/models/${MODEL}`);
