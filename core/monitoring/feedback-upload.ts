@@ -1,5 +1,6 @@
 import { CsvError, parse } from 'csv-parse/sync';
 import { pushAll } from '../arrays';
+import { EndpointUnreachableError } from './errors';
 
 /**
  * `npm run registry -- feedback <model> <file>`: true labels from a CSV (header
@@ -212,9 +213,12 @@ export function httpFeedbackPost(apiUrl: string, model: string): FeedbackPost {
       });
     } catch (error) {
       const cause = (error as Error & { cause?: { code?: string; message?: string } }).cause;
-      throw new Error(`cannot reach ${url}: ${cause?.code ?? cause?.message ?? (error as Error).message}`, {
-        cause: error,
-      });
+      throw new EndpointUnreachableError(
+        `cannot reach ${url}: ${cause?.code ?? cause?.message ?? (error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
     }
     const text = await response.text();
     let body: unknown;

@@ -20,6 +20,7 @@ import { type FeatureDriftAccumulator, featureDriftAccumulator, PredictionDriftA
 import { claimDriftRetrain, releaseDriftRetrain, type RetrainStarter } from './drift-retrain';
 import { FeedbackJoin, latestLabels } from './live-accuracy';
 import { pushAll } from '../arrays';
+import { RetrainStartError } from './errors';
 
 export type { RetrainStarter } from './drift-retrain';
 
@@ -340,7 +341,9 @@ export async function runMonitoring(deps: MonitoringJobDeps, model: string, now:
       execution,
       reason: `drift in ${list}, but starting ${execution} failed: ${message}`,
     });
-    throw new Error(`monitoring ${model}: starting drift retrain ${execution} failed: ${message}`, { cause: error });
+    throw new RetrainStartError(`monitoring ${model}: starting drift retrain ${execution} failed: ${message}`, {
+      cause: error,
+    });
   }
   if (!started)
     return done({

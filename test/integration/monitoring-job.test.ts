@@ -354,9 +354,9 @@ describe('monitoring job on a local S3 server', () => {
     const { deps: d, retrain } = deps();
     await capture('flaky', 250, { shift: 2 });
     retrain.fail = new Error('ThrottlingException: Rate exceeded');
-    await expect(runMonitoring(d, 'flaky', NOW)).rejects.toThrow(
-      /starting drift retrain drift-flaky-.* failed: ThrottlingException/,
-    );
+    const failure = runMonitoring(d, 'flaky', NOW);
+    await expect(failure).rejects.toThrow(/starting drift retrain drift-flaky-.* failed: ThrottlingException/);
+    await expect(failure).rejects.toMatchObject({ name: 'RetrainStartError' });
     expect((await readReport(monitoringReportKey('flaky', NOW))).retrain).toMatchObject({
       started: false,
       reason: expect.stringContaining('failed: ThrottlingException'),

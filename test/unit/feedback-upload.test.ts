@@ -2,6 +2,7 @@ import {
   type FeedbackAnswer,
   FeedbackFileError,
   type FeedbackLine,
+  httpFeedbackPost,
   parseFeedbackCsv,
   uploadFeedback,
 } from '../../core/monitoring/feedback-upload';
@@ -142,5 +143,26 @@ describe('parseFeedbackCsv', () => {
     );
     expect(() => parseFeedbackCsv('inferenceId,label\n\n', 'f.csv')).toThrow('f.csv: no labels after the header');
     expect(() => parseFeedbackCsv('inferenceId,label\n"a,x\nb,y\n', 'f.csv')).toThrow(/^f\.csv: not a readable CSV/);
+  });
+});
+
+describe('httpFeedbackPost', () => {
+  test('a platform that does not answer fails with EndpointUnreachableError naming the URL', async () => {
+    const { createServer } = await import('node:net');
+    // A port that was free a moment ago: nothing listens there now.
+    const port = await new Promise<number>((resolve) => {
+      const server = createServer().listen(0, '127.0.0.1', () => {
+        const { port: free } = server.address() as { port: number };
+        server.close(() => resolve(free));
+      });
+    });
+    const post = httpFeedbackPost(`http://127.0.0.1:${port}`, 'iris');
+
+    const failure = post([{ inferenceId: 'a', label: 'setosa' }] as never);
+
+    await expect(failure).rejects.toMatchObject({
+      name: 'EndpointUnreachableError',
+      message: expect.stringContaining(`cannot reach http://127.0.0.1:${port}/models/iris/feedback`),
+    });
   });
 });
