@@ -1,4 +1,5 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { open, rename } from 'node:fs/promises';
 import { MONITORING_METRICS } from '../core/monitoring/contract';
 import { INFERENCE_METRICS } from '../lambdas/inference/metrics';
 import { PIPELINE_METRICS } from '../lambdas/pipeline/metrics';
@@ -300,6 +301,10 @@ function percentile(sorted: readonly number[], p: number): number {
 
 export class LocalMetrics {
   private readonly bucketMs: number;
+  /** Per bucket start, its JSON as last saved; `changedBuckets` took values since. */
+  private readonly bucketText = new Map<number, string>();
+  private readonly changedBuckets = new Set<number>();
+  private saving: Promise<void> | undefined;
   private readonly bucketCount: number;
   private readonly maxSamples: number;
   private readonly clock: () => number;
@@ -348,22 +353,70 @@ export class LocalMetrics {
   /**
    * Writes the metrics to `file` if anything changed since the last save (a temporary file
    * renamed over it, so a crash mid-write leaves the previous one whole). Without a file, nothing.
+   * Synchronous, for shutdown; the periodic save is saveInBackground.
    */
   save(): void {
-    if (!this.file || !this.dirty) return;
-    this.prune(this.clock());
-    const saved: SavedMetrics = {
-      version: 1,
-      bucketMs: this.bucketMs,
-      startedAt: this.startedAt,
-      totals: this.totals,
-      keys: [...this.keys].map(([id, key]) => [id, { metric: key.spec.metric, dimensions: key.dimensions }]),
-      buckets: [...this.buckets].map(([start, bucket]) => [start, [...bucket]]),
-    };
+    const parts = this.savedParts();
+    if (parts === undefined || !this.file) return;
     const temporary = `${this.file}.tmp`;
-    writeFileSync(temporary, JSON.stringify(saved));
+    writeFileSync(temporary, parts.join(''));
     renameSync(temporary, this.file);
+  }
+
+  /**
+   * As save(), with the file written part by part asynchronously: what a timer calls while the
+   * API serves. A save already under way is not started twice (the next call saves what changed since).
+   */
+  async saveInBackground(): Promise<void> {
+    if (this.saving) return this.saving;
+    const parts = this.savedParts();
+    if (parts === undefined || !this.file) return;
+    const file = this.file;
+    const temporary = `${file}.tmp`;
+    const write = async () => {
+      const handle = await open(temporary, 'w');
+      try {
+        for (const part of parts) await handle.write(part);
+      } finally {
+        await handle.close();
+      }
+      await rename(temporary, file);
+    };
+    this.saving = write().finally(() => {
+      this.saving = undefined;
+    });
+    return this.saving;
+  }
+
+  /**
+   * The JSON save() writes, in parts (one per bucket), or undefined when nothing changed. A
+   * bucket's JSON is kept once built and rebuilt only when the bucket took a value since: past
+   * buckets never change, so a save costs the current bucket, not the hour of history
+   * (serialising all of it every 5 s blocked the event loop for 60-500 ms under load).
+   */
+  private savedParts(): string[] | undefined {
+    if (!this.file || !this.dirty) return undefined;
+    this.prune(this.clock());
+    for (const start of this.bucketText.keys()) if (!this.buckets.has(start)) this.bucketText.delete(start);
+    const keys = [...this.keys].map(([id, key]) => [id, { metric: key.spec.metric, dimensions: key.dimensions }]);
+    // The same document as JSON.stringify(SavedMetrics), with the buckets' texts spliced in.
+    const parts = [
+      `{"version":1,"bucketMs":${JSON.stringify(this.bucketMs)},"startedAt":${JSON.stringify(this.startedAt)},"totals":${JSON.stringify(this.totals)},"keys":${JSON.stringify(keys)},"buckets":[`,
+    ];
+    let first = true;
+    for (const [start, bucket] of this.buckets) {
+      let text = this.bucketText.get(start);
+      if (text === undefined || this.changedBuckets.has(start)) {
+        text = JSON.stringify([start, [...bucket]]);
+        this.bucketText.set(start, text);
+      }
+      parts.push(first ? text : `,${text}`);
+      first = false;
+    }
+    parts.push(']}');
+    this.changedBuckets.clear();
     this.dirty = false;
+    return parts;
   }
 
   /** Reads a saved file, if there is one; its start time, or undefined. Throws naming the file if it cannot be used. */
@@ -463,6 +516,7 @@ export class LocalMetrics {
     if (!this.keys.has(id)) this.keys.set(id, { spec, dimensions: kept });
     let bucket = this.buckets.get(start);
     if (!bucket) this.buckets.set(start, (bucket = new Map()));
+    this.changedBuckets.add(start);
     let aggregate = bucket.get(id);
     if (!aggregate) {
       const samples = spec.stats.some((stat) => stat in PERCENTILES) ? [] : undefined;

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MONITORING_METRICS } from '../../core/monitoring/contract';
@@ -443,6 +443,38 @@ describe('LocalMetrics kept in a file across restarts', () => {
     metrics.recordRequest(request(200));
     metrics.save();
     expect(readdirSync(dir)).toEqual(['metrics.json']);
+  });
+
+  test('saveInBackground writes what save() writes, and a bucket saved before is written again with its later values', async () => {
+    const clock = { now: T0 };
+    const metrics = new LocalMetrics({ bucketMs: BUCKET, clock: () => clock.now, file: join(dir, 'metrics.json') });
+    metrics.recordRequest(request(200, 4));
+    metrics.recordMetric(predictions('setosa', 3));
+    await metrics.saveInBackground();
+    clock.now = T0 + BUCKET;
+    metrics.recordRequest(request(500, 300));
+    // A late value for the first bucket: its cached text must not be reused.
+    metrics.recordRequest({ ...request(200, 7), at: T0 });
+    await metrics.saveInBackground();
+    const background = JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8')) as unknown;
+    expect(readdirSync(dir)).toEqual(['metrics.json']);
+
+    // The same records in the same order, saved once, synchronously.
+    const referenceClock = { now: T0 };
+    const reference = new LocalMetrics({
+      bucketMs: BUCKET,
+      clock: () => referenceClock.now,
+      file: join(dir, 'reference.json'),
+    });
+    reference.recordRequest(request(200, 4));
+    reference.recordMetric(predictions('setosa', 3));
+    referenceClock.now = T0 + BUCKET;
+    reference.recordRequest(request(500, 300));
+    reference.recordRequest({ ...request(200, 7), at: T0 });
+    reference.save();
+    expect(background).toEqual(JSON.parse(readFileSync(join(dir, 'reference.json'), 'utf8')));
+    const restored = new LocalMetrics({ bucketMs: BUCKET, clock: () => clock.now, file: join(dir, 'metrics.json') });
+    expect(restored.snapshot().totals.requests).toBe(3);
   });
 
   test('buckets that left the window while it was stopped are dropped; the totals stay', () => {
