@@ -13,7 +13,9 @@ import {
 } from '../../core/batch/keys';
 import { BadBatchInputError, detectLayout } from '../../core/batch/layout';
 import { type BatchJob, type BatchReport, buildReport, type ChunkSummary } from '../../core/batch/report';
+import type { InputTensor } from '../../core/features';
 import type { ModelManifest } from '../../core/manifest';
+import { createSession, toOrtFeeds } from '../../core/onnx-session';
 import type { ObjectStore } from '../../core/object-store';
 import { DEFAULT_ALIAS, type ModelSource } from '../../core/registry/types';
 import { OnnxBackend } from '../inference/backends/onnx';
@@ -161,6 +163,7 @@ interface OpenModel {
   readonly predict: (rows: readonly FeatureRow[]) => Promise<number[][]>;
   readonly validate: InstanceValidator;
   readonly features: ModelManifest['features'];
+  readonly predictInputs: (inputs: Record<string, InputTensor>) => Promise<ArrayLike<number>>;
 }
 
 /** Opened versions, by model@version: a warm function scores its next batch without reloading. */
@@ -181,7 +184,12 @@ async function openVersion(registry: ModelSource, model: string, version: number
         maxBodyBytes: Number.MAX_SAFE_INTEGER,
         maxTextChars: CONFIG_DEFAULTS.maxTextChars,
       });
-      return { predict: (rows) => predictor.predict(rows), validate, features: manifest.features };
+      // The CSV hot path feeds tensors straight to its own session (no per-row objects).
+      const session = await createSession(onnx);
+      const output = manifest.outputs.probabilities;
+      const predictInputs = async (inputs: Record<string, InputTensor>) =>
+        (await session.run(toOrtFeeds(inputs), [output]))[output].data as Float32Array;
+      return { predict: (rows) => predictor.predict(rows), predictInputs, validate, features: manifest.features };
     })();
     open.catch(() => opened.delete(id));
     opened.set(id, open);
@@ -215,6 +223,7 @@ export async function scoreChunks(
       classes: record.classes,
       validate: open.validate,
       predict: open.predict,
+      predictInputs: open.predictInputs,
       firstChunk: chunk.index === 0,
     });
     let part: string | undefined;

@@ -3,6 +3,7 @@ import { batchJobId, modelOfBatchKey } from '../../core/batch/keys';
 import { BadBatchInputError, detectLayout } from '../../core/batch/layout';
 import { type BatchJob, buildReport, type ChunkSummary } from '../../core/batch/report';
 import { scoreChunk } from '../../lambdas/batch/score';
+import type { InputTensor } from '../../core/features';
 import type { ManifestFeature } from '../../core/manifest';
 import type { FeatureRow } from '../../lambdas/inference/backends/types';
 import { instanceValidator } from '../../lambdas/inference/request';
@@ -26,6 +27,18 @@ const predict = async (rows: readonly FeatureRow[]) =>
     return [1 - p, p];
   });
 const classes = ['0', '1'];
+/** The same stand-in fed tensors, as the CSV hot path feeds onnxruntime: 'num' is [Torque, speed]. */
+const predictInputs = async (inputs: Record<string, InputTensor>, n: number) => {
+  const num = inputs.num.data as Float32Array;
+  const out = new Float32Array(n * 2);
+  for (let r = 0; r < n; r++) {
+    const torque = Number.isNaN(num[r * 2]) ? 40 : num[r * 2];
+    const p = Math.min(1, Math.max(0, torque / 100));
+    out[r * 2] = 1 - p;
+    out[r * 2 + 1] = p;
+  }
+  return out;
+};
 
 const bytesReader = (text: string) => {
   const bytes = Buffer.from(text, 'utf8');
@@ -107,7 +120,10 @@ describe('scoring a chunk', () => {
     '"6,a",H,90,1500',
   ];
 
-  test('refused rows are listed with line and reason, the rest scored in input order', async () => {
+  test.each([
+    ['row objects', {}],
+    ['the CSV hot path (tensors)', { predictInputs }],
+  ])('refused rows are listed with line and reason, the rest scored in input order (%s)', async (_, extra) => {
     const result = await scoreChunk(text, {
       layout,
       features,
@@ -116,6 +132,7 @@ describe('scoring a chunk', () => {
       predict,
       firstChunk: true,
       batchRows: 2,
+      ...extra,
     });
     expect(result.refused).toEqual([
       { line: 3, reason: expect.stringMatching(/unknown category "X"/) },

@@ -1,0 +1,143 @@
+import type { BatchLayout } from '../../core/batch/layout';
+import { splitCsvLine } from '../../core/batch/layout';
+import type { RefusedRow } from '../../core/batch/report';
+import type { InputTensor } from '../../core/features';
+import type { ManifestFeature } from '../../core/manifest';
+import type { InstanceValidator } from '../inference/request';
+
+/**
+ * The CSV hot path: cells checked column by column against the same rules the API's checks apply
+ * (numeric: '' is missing, else a finite number; categorical: '' is missing, else a known
+ * category after trimming) and written straight into the model's input tensors, the way
+ * core/features' toModelInputs lays them out (numeric inputs [N,k] float32 in manifest order,
+ * missing = NaN; categorical [N,1] strings, missing = the manifest's missing value). No per-row
+ * objects. A row failing a check gets the API's own message (its validator, run on that row);
+ * should the validator accept a row these checks refused, the caller falls back to the general
+ * path for the chunk (`divergent`), so the API's rules always decide.
+ */
+
+export interface FastRows {
+  /** The lines scored, in input order. */
+  readonly texts: string[];
+  readonly refused: RefusedRow[];
+  readonly rows: number;
+  /** The model's inputs for rows [start, end) of `texts`. */
+  tensors(start: number, end: number): Record<string, InputTensor>;
+  readonly divergent: boolean;
+}
+
+/** Whether the fast path can score this model (text features take the general path). */
+export const fastPathApplies = (layout: BatchLayout, features: readonly ManifestFeature[]) =>
+  layout.format === 'csv' && features.every((f) => f.type !== 'text');
+
+export function checkCsvRows(
+  lines: readonly string[],
+  options: {
+    readonly layout: BatchLayout;
+    readonly features: readonly ManifestFeature[];
+    readonly validate: InstanceValidator;
+    readonly firstChunk: boolean;
+  },
+): FastRows {
+  const { layout, features, validate } = options;
+  const groups = new Map<string, number[]>();
+  features.forEach((f, j) => {
+    if (f.type === 'numeric') groups.set(f.input, [...(groups.get(f.input) ?? []), j]);
+  });
+  const categorical = features.flatMap((f, j) => (f.type === 'categorical' ? [j] : []));
+  const known = features.map((f) => new Set(f.categories ?? []));
+  const columns = layout.featureColumns;
+  const width = features.length;
+  const texts: string[] = [];
+  const refused: RefusedRow[] = [];
+  // Every feature's parsed value per scored row: numbers (NaN = missing) and category strings.
+  const numbers: number[] = [];
+  const categories: string[][] = categorical.map(() => []);
+  let rows = 0;
+  let divergent = false;
+  for (let i = 0; i < lines.length; i++) {
+    let text = lines[i];
+    if (i === 0 && options.firstChunk) {
+      if (text.startsWith('\uFEFF')) text = text.slice(1);
+      if (layout.header) continue;
+    }
+    if (text.trim() === '') continue;
+    rows++;
+    let cells: string[];
+    try {
+      cells = splitCsvLine(text);
+    } catch (error) {
+      refused.push({ line: i + 1, reason: `not CSV: ${error instanceof Error ? error.message : String(error)}` });
+      continue;
+    }
+    if (cells.length !== layout.columns.length) {
+      refused.push({
+        line: i + 1,
+        reason: `has ${cells.length} values; the ${layout.header ? 'header has' : 'model takes'} ${layout.columns.length}`,
+      });
+      continue;
+    }
+    let ok = true;
+    const start = numbers.length;
+    for (let j = 0; j < width && ok; j++) {
+      const f = features[j];
+      if (f.type !== 'numeric') continue;
+      const t = cells[columns[j]].trim();
+      const v = t === '' ? Number.NaN : Number(t);
+      if (t !== '' && !Number.isFinite(v)) ok = false;
+      numbers.push(v);
+    }
+    const cats: string[] = [];
+    for (let c = 0; c < categorical.length && ok; c++) {
+      const j = categorical[c];
+      const t = cells[columns[j]].trim();
+      if (t === '') cats.push(String(features[j].missing.value));
+      else if (known[j].has(t)) cats.push(t);
+      else ok = false;
+    }
+    if (!ok) {
+      numbers.length = start;
+      const value: Record<string, unknown> = {};
+      for (let j = 0; j < width; j++) {
+        const cell = cells[columns[j]];
+        const t = cell.trim();
+        value[features[j].name] =
+          t === '' ? null : features[j].type === 'numeric' && !Number.isNaN(Number(t)) ? Number(t) : cell;
+      }
+      const checked = validate({ form: 'single', instances: [{ value, path: '' }] });
+      if (checked.ok) divergent = true;
+      else refused.push({ line: i + 1, reason: checked.error.message });
+      continue;
+    }
+    for (let c = 0; c < cats.length; c++) categories[c].push(cats[c]);
+    texts.push(text);
+  }
+  const numericCount = features.filter((f) => f.type === 'numeric').length;
+  const numericIndex = new Map<number, number>();
+  features.forEach((f, j) => {
+    if (f.type === 'numeric') numericIndex.set(j, numericIndex.size);
+  });
+  return {
+    texts,
+    refused,
+    rows,
+    divergent,
+    tensors(from, to) {
+      const n = to - from;
+      const inputs: Record<string, InputTensor> = {};
+      for (const [input, members] of groups) {
+        const k = members.length;
+        const data = new Float32Array(n * k);
+        for (let r = 0; r < n; r++) {
+          const base = (from + r) * numericCount;
+          for (let m = 0; m < k; m++) data[r * k + m] = numbers[base + (numericIndex.get(members[m]) as number)];
+        }
+        inputs[input] = { dtype: 'float32', data, dims: [n, k] };
+      }
+      categorical.forEach((j, c) => {
+        inputs[features[j].input] = { dtype: 'string', data: categories[c].slice(from, to), dims: [n, 1] };
+      });
+      return inputs;
+    },
+  };
+}
