@@ -11,7 +11,7 @@ import { benchTrainingCapacity } from './training-capacity';
 
 /**
  * `npm run bench [-- <section>...]`: runs every benchmark (or the named sections: training,
- * inference, local-platform, http-serving, missing-category, training-capacity, rollout, capture), prints a summary and rewrites their sections of docs/benchmarks.md.
+ * inference, local-platform, http-serving, missing-category, training-capacity, rollout, capture, batch-transform), prints a summary and rewrites their sections of docs/benchmarks.md.
  */
 
 type Bench = (
@@ -28,6 +28,7 @@ const BENCHES: Readonly<Record<string, Bench>> = {
   rollout: (outDir, log) => import('./rollout').then((m) => m.benchRollout(outDir, log)),
   capture: (outDir, log) => import('./capture').then((m) => m.benchCapture(outDir, log)),
   'training-capacity': benchTrainingCapacity,
+  'batch-transform': (outDir, log) => import('./batch-transform').then((m) => m.benchBatchTransform(outDir, log)),
 };
 
 async function main(args: readonly string[]): Promise<number> {
