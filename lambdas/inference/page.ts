@@ -143,6 +143,9 @@ export function tryItPage(options: TryItPageOptions = {}): {
 <div id="fields"></div>
 <button type="submit">Predict</button>
 </form>
-<div id="result" aria-live="polite"></div>`,
+<div id="result" aria-live="polite"></div>
+<p class="hint">Batches: POST /models/{name}/predict with {"instances": [...]} (one object or array per row), or, fastest,
+{"columns": {"&lt;feature&gt;": [values in row order], ...}}, answered with "labels" and "probabilities": {"&lt;class&gt;": [...]}
+(element i is row i).</p>`,
   });
 }
