@@ -23,7 +23,8 @@ import { placeholderArn, renderedDefinition, type RunResult } from './state-mach
 
 export type BatchEvent =
   | { readonly type: 'started'; readonly execution: string; readonly key: string }
-  | { readonly type: 'chunks'; readonly execution: string; readonly done: number; readonly of: number }
+  /** Children of a Distributed Map state ended (counted over every job this process ran). */
+  | { readonly type: 'children'; readonly map: string; readonly done: number; readonly of: number }
   | { readonly type: 'finished'; readonly execution: string; readonly key: string; readonly result: RunResult };
 
 export interface LocalBatchOptions {
@@ -105,7 +106,7 @@ export class LocalBatch {
         if (event.status === 'started') return;
         const done = (counts.get(event.map) ?? 0) + 1;
         counts.set(event.map, done);
-        this.emit({ type: 'chunks', execution: event.map, done, of: event.of });
+        this.emit({ type: 'children', map: event.map, done, of: event.of });
       },
     });
     this.executions = new LocalExecutions(local.definition, {

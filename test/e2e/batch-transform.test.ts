@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import {
   GetObjectCommand,
   HeadObjectCommand,
@@ -227,5 +229,44 @@ describe('batch transform on the local platform', () => {
     const report = await reportOf('nosuchmodel', job);
     expect(report).toMatchObject({ status: 'refused', reason: { code: 'unknown_model' } });
     expect(report.reason?.message).toMatch(/no model "nosuchmodel"/);
+  });
+
+  /** `npm run batch -- <args>` against this platform (LOCAL_DATA_DIR): exit code and output, never a throw. */
+  async function batchCli(args: readonly string[]) {
+    try {
+      const { stdout, stderr } = await promisify(execFile)(
+        join(REPO, 'node_modules/.bin/tsx'),
+        [join(REPO, 'local/batch-cli.ts'), ...args],
+        { cwd: REPO, env: { ...process.env, LOCAL_DATA_DIR: dataDir } },
+      );
+      return { code: 0, stdout, stderr };
+    } catch (error) {
+      const e = error as { code: number; stdout: string; stderr: string };
+      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+    }
+  }
+
+  test('npm run batch --wait uploads a file, follows its job and says how it ended in one line', async () => {
+    const file = join(dataDir, 'rows.csv');
+    writeFileSync(file, ai4iBatchCsv(500).text);
+    const run = await batchCli([file, MODEL, '--wait']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/job rows-csv-\w+: 500 of 500 rows scored by ai4i2020 v\d+, 0 refused/);
+    const refused = join(dataDir, 'wrong.csv');
+    writeFileSync(refused, 'x,y\n1,2\n');
+    const bad = await batchCli([refused, MODEL, '--wait']);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(/the file was refused: line 1 is neither a header.*nothing was written as results/);
+  });
+
+  test('npm run batch refuses an unknown model and bad usage with one line and exit 2', async () => {
+    const unknown = await batchCli([join(dataDir, 'rows.csv'), 'nosuchmodel']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr.trim()).toMatch(
+      /^unknown model "nosuchmodel": it has no champion to score with \(models: ai4i2020\)$/,
+    );
+    const usage = await batchCli([]);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toMatch(/^usage: npm run batch/);
   });
 });
