@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { App, Stack } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { BATCH_PREFIX, batchJobId } from '../core/batch/keys';
+import { BATCH_PREFIX, batchJobId, modelOfBatchKey, reportKey } from '../core/batch/keys';
 import type { ModelSpec } from '../core/pipeline/model-spec';
 import { BatchTransform } from '../lib/constructs/batch-transform';
 import { platformConfig } from '../lib/config';
@@ -139,6 +139,37 @@ export class LocalBatch {
   /** Whether the key is the batch transform's (the caller then gives it to no one else). */
   handles(object: UploadedObject): boolean {
     return object.bucket === this.options.dataBucket && object.key.startsWith(BATCH_PREFIX);
+  }
+
+  /**
+   * Uploads under batch/ whose job has no report yet (the platform stopped mid-job) start again:
+   * the same object version is the same job, which keeps the version it pinned and overwrites
+   * its parts by chunk index, so nothing is duplicated. Returns the jobs started.
+   */
+  async resumeUnfinished(): Promise<LocalBatchExecution[]> {
+    const resumed: LocalBatchExecution[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.options.client.send(
+        new ListObjectsV2Command({ Bucket: this.options.dataBucket, Prefix: BATCH_PREFIX, ContinuationToken: token }),
+      );
+      for (const object of page.Contents ?? []) {
+        const model = object.Key ? modelOfBatchKey(object.Key) : undefined;
+        if (!object.Key || !object.ETag || model === undefined) continue;
+        const upload = { bucket: this.options.dataBucket, key: object.Key, etag: object.ETag.replace(/"/g, '') };
+        const report = reportKey(model, batchJobId(upload));
+        const done = await this.options.client
+          .send(new HeadObjectCommand({ Bucket: this.options.dataBucket, Key: report }))
+          .then(
+            () => true,
+            () => false,
+          );
+        const started = done ? undefined : this.onObjectCreated(upload);
+        if (started) resumed.push(started);
+      }
+      token = page.NextContinuationToken;
+    } while (token);
+    return resumed;
   }
 
   find(name: string): LocalBatchExecution | undefined {

@@ -373,6 +373,9 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
       pipeline.onObjectCreated({ bucket: LOCAL_BUCKETS.data, key: object.Key, etag: object.ETag.replace(/"/g, '') });
   }
 
+  // Batch jobs a previous run stopped before their report start again (same job, same pinned version).
+  for (const job of await batch.resumeUnfinished()) log(`batch      ${job.key}: job ${job.name} resumed`);
+
   // Rollouts a previous run stopped mid-way resume under the same execution name: Begin finds its
   // own claim and carries on at the step the routing document is at.
   for (const spec of specs) {

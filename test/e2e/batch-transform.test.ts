@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {
+  DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
@@ -56,6 +57,11 @@ describe('batch transform on the local platform', () => {
       }),
     );
     process.env.BATCH_CHUNK_BYTES = String(64 * 1024);
+    await start(specsDir);
+  });
+
+  /** Starts the platform on dataDir (again, after a close: the same data, new ports). */
+  async function start(specsDir: string) {
     const lines: string[] = [];
     platform = await startLocalPlatform({
       dataDir,
@@ -68,6 +74,7 @@ describe('batch transform on the local platform', () => {
     await platform.seeded;
     if ((await platform.unserved()).length > 0) throw new Error(`ai4i2020 is not serving:\n${lines.join('\n')}`);
     endpoints = readEndpoints(dataDir);
+    s3?.destroy();
     s3 = new S3Client({
       endpoint: endpoints.s3Endpoint,
       region: endpoints.region,
@@ -76,7 +83,7 @@ describe('batch transform on the local platform', () => {
       requestChecksumCalculation: 'WHEN_REQUIRED',
     });
     registry = new ModelRegistry(new S3ObjectStore(s3, endpoints.modelBucket), new OnnxModelValidator());
-  });
+  }
 
   afterAll(async () => {
     await platform?.batch.idle();
@@ -268,5 +275,26 @@ describe('batch transform on the local platform', () => {
     const usage = await batchCli([]);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toMatch(/^usage: npm run batch/);
+  });
+
+  test('a job interrupted before its report resumes on restart with its pinned version, output not duplicated', async () => {
+    const { job } = await upload(`batch/${MODEL}/resume.csv`, ai4iBatchCsv(5_000).text);
+    const first = await reportOf(MODEL, job);
+    const before = (await Promise.all(first.results.map((k) => text(k)))).join('');
+    // The champion moves on, then the platform stops as if mid-job: no report, a part missing.
+    const [manifest, onnx] = await Promise.all([registry.getManifest(MODEL, 1), registry.getModelBytes(MODEL, 1)]);
+    const next = await registry.register(MODEL, onnx, manifest, { actor: 'test', reason: 'newer champion' });
+    await registry.promote(MODEL, next.version, { actor: 'test', reason: 'newer champion' });
+    await platform.batch.idle();
+    for (const key of [reportKey(MODEL, job), first.results[1]])
+      await s3.send(new DeleteObjectCommand({ Bucket: endpoints.dataBucket, Key: key }));
+    await platform.close();
+    await start(join(dataDir, 'specs'));
+    const resumed = await reportOf(MODEL, job);
+    expect(resumed).toMatchObject({ status: 'succeeded', version: first.version, rowsIn: 5_000, rowsScored: 5_000 });
+    expect(resumed.version).not.toBe(next.version);
+    expect(resumed.results).toEqual(first.results);
+    expect(await keysUnder(resultsPrefix(MODEL, job))).toEqual(first.results);
+    expect((await Promise.all(resumed.results.map((k) => text(k)))).join('')).toBe(before);
   });
 });
