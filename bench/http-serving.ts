@@ -215,7 +215,7 @@ function startFloor(port: number, answer: string): Server {
 }
 
 /** Ours, then the floor with ours' answer, one after the other: runs per connection count. */
-export async function measureOursAndFloor(
+async function measureOursAndFloor(
   outDir: string,
   log: (line: string) => void,
 ): Promise<{ ours: Load[]; floor: Load[]; oursAnswer: string }> {

@@ -20,7 +20,7 @@ export interface FeatureColumns {
 /** Rows (one object per instance) or columns (one array per feature). */
 export type FeatureBatch = readonly Readonly<Record<string, FeatureValue>>[] | FeatureColumns;
 
-export const isColumns = (batch: FeatureBatch): batch is FeatureColumns => !Array.isArray(batch);
+const isColumns = (batch: FeatureBatch): batch is FeatureColumns => !Array.isArray(batch);
 
 /** How many instances the batch holds. */
 export const batchSize = (batch: FeatureBatch): number => (isColumns(batch) ? batch.count : batch.length);

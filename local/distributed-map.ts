@@ -47,7 +47,7 @@ interface MapState {
   readonly [other: string]: unknown;
 }
 
-export class ExceedToleratedFailureThresholdError extends Error {
+class ExceedToleratedFailureThresholdError extends Error {
   override readonly name = 'States.ExceedToleratedFailureThreshold';
 }
 
@@ -78,7 +78,7 @@ const UNSUPPORTED = [
 /** The Map fields the replacing Task keeps, which the interpreter applies to a Task as AWS does to the Map. */
 const KEPT = ['InputPath', 'OutputPath', 'ResultPath', 'ResultSelector', 'Retry', 'Catch', 'Next', 'End', 'Comment'];
 
-export const localMapResource = (state: string) =>
+const localMapResource = (state: string) =>
   `arn:aws:lambda:us-east-1:123456789012:function:LocalDistributedMap-${state.replace(/[^A-Za-z0-9-_]/g, '-')}`;
 
 /** The definition with each Distributed Map replaced by a Task, and the handlers that run them. */

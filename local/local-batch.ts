@@ -43,7 +43,7 @@ export interface LocalBatchOptions {
 }
 
 /** The BatchTransform's definition as `cdk deploy` ships it (cdk.json's platform.batch applied). */
-export function synthesisedBatchTransform(specs: readonly ModelSpec[]): { definition: object; functionArn: string } {
+function synthesisedBatchTransform(specs: readonly ModelSpec[]): { definition: object; functionArn: string } {
   const context = (
     JSON.parse(readFileSync(join(__dirname, '..', 'cdk.json'), 'utf8')) as { context?: Record<string, unknown> }
   ).context;

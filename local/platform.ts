@@ -41,8 +41,8 @@ import { corsFromEnv, corsProblems, type CorsSettings } from '../core/cors';
  * a local view of the metrics the functions emit (GET /dashboard).
  */
 
-export const LOCAL_BUCKETS = { data: 'mlops-data', models: 'mlops-models' } as const;
-export const LOCAL_REGION = 'us-east-1';
+const LOCAL_BUCKETS = { data: 'mlops-data', models: 'mlops-models' } as const;
+const LOCAL_REGION = 'us-east-1';
 
 export interface LocalPlatformOptions {
   /** Objects, scratch space and endpoints.json live here; a second start resumes from it. */

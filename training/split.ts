@@ -86,7 +86,7 @@ function fmix32(h: number): number {
  * A number in [0, 1) from a row digest and the seed. The digest is already uniform; mixing in the
  * seed gives each seed its own, independent assignment (one sha256 per row, not two).
  */
-export function splitUnit(digest: string, seed: number): number {
+function splitUnit(digest: string, seed: number): number {
   const hi = Number.parseInt(digest.slice(0, 8), 16);
   const lo = Number.parseInt(digest.slice(8, 16), 16);
   const a = fmix32(hi ^ fmix32(Math.imul(seed | 0, 0x9e3779b1) ^ 0x5bd1e995));

@@ -42,7 +42,7 @@ export interface ColumnarTable {
 }
 
 /** Builds one column from its cells, given as a function of the row (no row array is needed). */
-export function columnFromCells(rows: number, cell: (row: number) => string): Column {
+function columnFromCells(rows: number, cell: (row: number) => string): Column {
   return numericColumn(rows, cell) ?? dictionaryColumn(rows, cell);
 }
 

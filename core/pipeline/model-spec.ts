@@ -11,7 +11,6 @@ import { rolloutPlanSchema } from '../registry/routing';
 
 export const ALGORITHMS = ['lr', 'gbdt', 'rf', 'nb', 'svm'] as const;
 export const METRICS = ['macroF1', 'accuracy'] as const;
-export type Algorithm = (typeof ALGORITHMS)[number];
 export type GateMetric = (typeof METRICS)[number];
 
 /** Per-column share of missing values an upload may have unless the spec says otherwise. */

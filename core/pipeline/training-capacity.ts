@@ -52,7 +52,7 @@ export interface StepResources {
 }
 
 /** Lambda's hard limit on one invocation. */
-export const MAX_STEP_SECONDS = 900;
+const MAX_STEP_SECONDS = 900;
 
 /** The resources the capacity was measured for: the pipeline function's defaults. */
 export const REFERENCE_RESOURCES: StepResources = {
@@ -61,7 +61,7 @@ export const REFERENCE_RESOURCES: StepResources = {
 };
 
 /** Training may use this share of the step's timeout; the rest is loading, export, the ONNX check and uploads, and CPU differences. */
-export function timeBudgetSeconds(
+function timeBudgetSeconds(
   timeoutSeconds: number,
   capacity: TrainingCapacity = TRAINING_CAPACITY,
   maxSeconds: number = MAX_STEP_SECONDS,

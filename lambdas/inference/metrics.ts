@@ -15,7 +15,6 @@ export const METRICS_SERVICE = METRICS_SERVICES.inference;
 export { INFERENCE_METRICS };
 
 export type { InferenceMetricName };
-export type MetricUnitName = shared.MetricUnitName;
 export type MetricRecord = shared.MetricRecord<InferenceMetricName>;
 export type MetricListener = shared.MetricListener<InferenceMetricName>;
 export type MetricsRecorder = shared.MetricsRecorder<InferenceMetricName>;

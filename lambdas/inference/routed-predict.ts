@@ -24,8 +24,8 @@ import { ShadowScorer } from './shadow';
  * VariantClientErrors / VariantServerErrors / VariantPredictions): what a rollout is judged on.
  */
 
-export const MODEL_VERSION_HEADER = 'x-model-version';
-export const MODEL_VARIANT_HEADER = 'x-model-variant';
+const MODEL_VERSION_HEADER = 'x-model-version';
+const MODEL_VARIANT_HEADER = 'x-model-variant';
 
 export interface RoutedPredictDeps {
   readonly models: Pick<ModelCache, 'version'>;

@@ -15,7 +15,7 @@ import { asAlgorithm, train } from './train';
  */
 
 /** runs/<model>/<runId>/candidates/<algorithm>/candidate.json: the managed task's CandidateResult. */
-export function candidateResultKey(item: Pick<TrainItem, 'model' | 'runId' | 'algorithm'>): string {
+function candidateResultKey(item: Pick<TrainItem, 'model' | 'runId' | 'algorithm'>): string {
   return `${candidatePrefix(item.model, item.runId, asAlgorithm(item.algorithm))}candidate.json`;
 }
 

@@ -24,9 +24,6 @@ import { grantList, grantObjects } from './least-privilege';
 import { FEEDBACK_PREFIX, REGISTRY_PREFIX } from '../../core/contracts/buckets';
 import { METRICS_NAMESPACE, METRICS_SERVICES } from '../../core/contracts/metrics';
 
-/** The CloudWatch namespace every platform metric is published in. */
-export { METRICS_NAMESPACE } from '../../core/contracts/metrics';
-
 export interface InferenceThrottling {
   /** Steady-state requests per second for the whole API. */
   readonly rateLimit: number;

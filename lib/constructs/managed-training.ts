@@ -10,13 +10,13 @@ import { PROJECT_ROOT } from './project-root';
 import type { ManagedTrainingTask } from './retraining-definition';
 
 /** The trainer's Dockerfile, relative to the build context (the repository root). */
-export const MANAGED_TRAINING_DOCKERFILE = 'training/container/Dockerfile';
+const MANAGED_TRAINING_DOCKERFILE = 'training/container/Dockerfile';
 /**
  * The build context: everything under the repository root is excluded but what the Dockerfile
  * copies, so the asset's fingerprint (computed at every synth, also by npm start and the tests)
  * reads a few hundred source files, not node_modules, and an edit elsewhere does not rebuild it.
  */
-export const MANAGED_TRAINING_CONTEXT = [
+const MANAGED_TRAINING_CONTEXT = [
   '*',
   '!package.json',
   '!package-lock.json',

@@ -68,7 +68,7 @@ export const MAX_TRAINING_MAX_CONCURRENCY = 40;
  * failed (the trainer exited 1, out of memory) is States.TaskFailed and is not retried: training
  * is deterministic, and a second attempt would fail the same way after as long.
  */
-export const ECS_TRANSIENT_ERRORS = ['ECS.AmazonECSException', 'ECS.ServerException'] as const;
+const ECS_TRANSIENT_ERRORS = ['ECS.AmazonECSException', 'ECS.ServerException'] as const;
 
 /** The managed training engine (an ECS Fargate task running the trainer's container). */
 export interface ManagedTrainingTask {

@@ -38,9 +38,9 @@ import { PROJECT_ROOT } from './project-root';
 import { ManagedTraining, type ManagedTrainingProps } from './managed-training';
 
 /** The pipeline's one function: it dispatches on `step` (core/pipeline/contract.ts). */
-export const PIPELINE_ENTRY = join(PROJECT_ROOT, 'lambdas', 'pipeline', 'handler.ts');
+const PIPELINE_ENTRY = join(PROJECT_ROOT, 'lambdas', 'pipeline', 'handler.ts');
 /** Where the model specs are read from at synth, and where the function finds them. */
-export const MODEL_SPECS_SOURCE = join(PROJECT_ROOT, 'config', 'models');
+const MODEL_SPECS_SOURCE = join(PROJECT_ROOT, 'config', 'models');
 export const MODEL_SPECS_PATH = '/var/task/model-specs';
 
 export interface RetrainingModel {
@@ -115,7 +115,7 @@ export interface RetrainingSettings {
   readonly modelSpecsDir: string;
 }
 
-export const RETRAINING_DEFAULTS = {
+const RETRAINING_DEFAULTS = {
   memorySize: 3008,
   timeoutMinutes: 15,
   maxConcurrency: DEFAULT_TRAINING_MAX_CONCURRENCY,
