@@ -3,7 +3,8 @@ import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { buildSync } from 'esbuild';
+import { type BuildOptions, buildSync } from 'esbuild';
+import { PLATFORM_ESBUILD } from '../lib/constructs/platform-function';
 import { table } from './markdown';
 
 /**
@@ -13,7 +14,7 @@ import { table } from './markdown';
  */
 
 const ROOT = join(__dirname, '..');
-const HANDLER_ENTRY = join(ROOT, 'lambdas', 'inference', 'handler.ts');
+export const HANDLER_ENTRY = join(ROOT, 'lambdas', 'inference', 'handler.ts');
 const CHILD_ENTRY = join(__dirname, 'cold-start-child.ts');
 const run = promisify(execFile);
 
@@ -59,10 +60,34 @@ const VARIANTS: readonly Variant[] = [
   {
     name: 'handler-sdk-external.js',
     description: 'as deployed, @aws-sdk/* external too: Lambda provides it, here it loads from node_modules',
-    external: ['onnxruntime-node', '@aws-sdk/*'],
+    external: ['onnxruntime-node', ...PLATFORM_ESBUILD.externalModules],
     only: ['iris'],
   },
 ];
+
+/**
+ * Bundles a handler as the deployed functions are (CommonJS, PLATFORM_ESBUILD's source map and
+ * main fields from lib/constructs/platform-function.ts, so the two cannot drift), for Node 20
+ * here (Lambda's is 24; the code esbuild emits is the same); `external` as given.
+ */
+export function bundleLikeDeployed(entry: string, outfile: string, external: readonly string[]): void {
+  const deployed: BuildOptions = {
+    sourcemap: PLATFORM_ESBUILD.sourceMap,
+    sourcesContent: PLATFORM_ESBUILD.sourcesContent,
+    mainFields: [...PLATFORM_ESBUILD.mainFields],
+  };
+  buildSync({
+    ...deployed,
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    external: [...external],
+    logLevel: 'error',
+  });
+}
 
 /** Nearest-rank quantile of ascending values. */
 export function quantile(sorted: readonly number[], q: number): number {
@@ -79,18 +104,7 @@ const ms = (v: number) => v.toFixed(0);
 
 function bundle(outDir: string, variant: Variant): { file: string; bytes: number } {
   const file = join(outDir, variant.name);
-  // The deployed function's esbuild settings (CommonJS, source map + --enable-source-maps), for Node 20 here.
-  buildSync({
-    entryPoints: [HANDLER_ENTRY],
-    outfile: file,
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    sourcemap: true,
-    external: [...variant.external],
-    logLevel: 'error',
-  });
+  bundleLikeDeployed(HANDLER_ENTRY, file, variant.external);
   return { file, bytes: statSync(file).size };
 }
 
@@ -192,7 +206,7 @@ export async function benchColdStart(options: ColdStartOptions): Promise<ColdSta
   const markdown = `### Cold start
 
 Each run is a new \`node\` process (plain Node, no tsx): the handler is bundled once with esbuild the
-way CDK bundles the function (CommonJS, Node 20 target, source map, \`NODE_OPTIONS=--enable-source-maps\`;
+way CDK bundles the function (\`bundleLikeDeployed\`: CommonJS, Node 20 target, the esbuild settings of \`PLATFORM_ESBUILD\` in \`lib/constructs/platform-function.ts\`: source map without embedded sources, \`mainFields\` ${PLATFORM_ESBUILD.mainFields.join(', ')}; \`NODE_OPTIONS=--enable-source-maps\`;
 onnxruntime-node loaded from node_modules, as the function ships it), and a tiny child
 (\`bench/cold-start-child.ts\`, compiled the same way) requires it and sends one predict request.
 *Import* is the \`require\` of the handler module (config from the environment, SDK clients,

@@ -262,6 +262,9 @@ describe('inference bundling', () => {
     expect(options).toMatchObject({
       forceDockerBundling: false,
       sourceMap: true,
+      // Stack traces still map to file:line (test/integration/inference-bundle.test.ts); a smaller map and bundle to load at init.
+      sourcesContent: false,
+      mainFields: ['module', 'main'],
       nodeModules: ['onnxruntime-node'],
       environment: { ONNXRUNTIME_NODE_INSTALL: 'skip' },
       externalModules: ['@aws-sdk/*'],
