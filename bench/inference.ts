@@ -308,6 +308,49 @@ async function handlerProbabilities(app: InferenceApp, model: BenchModel, rows: 
   return (body.predictions ?? []).map((p) => Object.values(p.probabilities));
 }
 
+/**
+ * `npm run bench -- cold-start`: the cold starts alone (models trained and registered in a local S3
+ * server as for the inference section), without the latency runs or the bundle-size synth.
+ */
+export async function benchColdStartSection(workDir: string, log: (line: string) => void): Promise<InferenceBench> {
+  const loadBefore = loadavg()[0];
+  const directory = mkdtempSync(join(tmpdir(), 'bench-s3-'));
+  const server = await startS3Server({ directory, buckets: [BUCKET] });
+  const client = localS3Client(server.endpoint);
+  try {
+    const models = await registerModels(
+      new ModelRegistry(new S3ObjectStore(client, BUCKET), new OnnxModelValidator()),
+      log,
+    );
+    const targets = ['iris', 'ai4i2020', 'sentiment'].map((name) => {
+      const model = models.find((m) => m.name === name);
+      if (!model) throw new Error(`no bench model ${name}`);
+      return { label: name, event: predictEvent(name, { features: model.rows[0] }) };
+    });
+    const result = await benchColdStart({
+      outDir: join(workDir, 'cold-start'),
+      env: {
+        MODEL_BUCKET: BUCKET,
+        AWS_ENDPOINT_URL: server.endpoint,
+        AWS_REGION: 'us-east-1',
+        AWS_ACCESS_KEY_ID: LOCAL_S3_CREDENTIALS.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: LOCAL_S3_CREDENTIALS.secretAccessKey,
+        POWERTOOLS_METRICS_DISABLED: 'true',
+        POWERTOOLS_LOG_LEVEL: 'SILENT',
+      },
+      targets,
+      runs: COLD_START_RUNS,
+      log,
+    });
+    const load = `1-minute load average ${loadBefore.toFixed(1)} before, ${loadavg()[0].toFixed(1)} after, on ${cpus().length} cores.`;
+    return { markdown: `${load}\n\n${result.markdown}`, failures: result.failures };
+  } finally {
+    client.destroy();
+    await Promise.race([server.close(), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
+    rmSync(directory, { recursive: true, force: true });
+  }
+}
+
 export interface InferenceBench {
   readonly markdown: string;
   readonly failures: string[];

@@ -1,7 +1,7 @@
 import '../core/sdk-node-version-warning';
 import { join } from 'node:path';
 import { benchHttpServing } from './http-serving';
-import { benchInference } from './inference';
+import { benchColdStartSection, benchInference } from './inference';
 import { benchLocalPlatform } from './local-platform';
 import { describeMachine } from './machine';
 import { writeSection } from './markdown';
@@ -11,7 +11,7 @@ import { benchTrainingCapacity } from './training-capacity';
 
 /**
  * `npm run bench [-- <section>...]`: runs every benchmark (or the named sections: training,
- * inference, local-platform, http-serving, missing-category, training-capacity, rollout, capture, batch-transform), prints a summary and rewrites their sections of docs/benchmarks.md.
+ * inference, cold-start (the inference section's cold starts alone), local-platform, http-serving, missing-category, training-capacity, rollout, capture, batch-transform), prints a summary and rewrites their sections of docs/benchmarks.md.
  */
 
 type Bench = (
@@ -22,6 +22,7 @@ type Bench = (
 const BENCHES: Readonly<Record<string, Bench>> = {
   training: benchTraining,
   inference: benchInference,
+  'cold-start': benchColdStartSection,
   'local-platform': benchLocalPlatform,
   'http-serving': benchHttpServing,
   'missing-category': benchMissingCategory,
