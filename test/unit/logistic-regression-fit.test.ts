@@ -106,3 +106,24 @@ describe('logistic regression fitting', () => {
     }
   });
 });
+
+describe('minimize predictedTol', () => {
+  const bowl = (w: Float64Array, g: Float64Array): number => {
+    g[0] = w[0];
+    g[1] = 4 * w[1];
+    return 1 + 0.5 * w[0] ** 2 + 2 * w[1] ** 2;
+  };
+
+  it('stops before a step predicted to gain less than predictedTol of the loss', () => {
+    const result = minimize(bowl, Float64Array.from([1e-7, 0]), { gradTol: 0, relTol: 0, predictedTol: 1e-12 });
+    expect(result.reason).toBe('relative-loss');
+    expect(result.iterations).toBe(0);
+    expect(result.evaluations).toBe(1);
+  });
+
+  it('is off by default: the same start is solved to the gradient tolerance', () => {
+    const result = minimize(bowl, Float64Array.from([1e-7, 0]), { gradTol: 1e-20, relTol: 0 });
+    expect(result.reason).toBe('gradient');
+    expect(result.iterations).toBeGreaterThan(0);
+  });
+});

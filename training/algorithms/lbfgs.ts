@@ -15,6 +15,14 @@ export interface MinimizeOptions {
   readonly gradTol?: number;
   /** Stop when one iteration lowers the loss by less than this, relative to max(|f|, 1). */
   readonly relTol?: number;
+  /**
+   * Stop before a step whose predicted decrease (-g . dir / 2, the quadratic model's, for the unit
+   * step) is at most this, relative to max(|f|, 1). For a loss summed over many rows, changes that
+   * small are rounding noise in f and in its gradient: the line search judges the step on noise
+   * and can spend its whole budget in zoom (a warm start near the optimum did, 41 evaluations for
+   * one step). Default 0: off, so objectives computed exactly still stop on the gradient test.
+   */
+  readonly predictedTol?: number;
   /** Function evaluations allowed per line search. */
   readonly maxLineSearch?: number;
 }
@@ -147,6 +155,7 @@ export function minimize(f: Objective, w0: Float64Array, options: MinimizeOption
   const gradTol = options.gradTol ?? 1e-6;
   const relTol = options.relTol ?? 1e-10;
   const maxLineSearch = options.maxLineSearch ?? 40;
+  const predictedTol = options.predictedTol ?? 0;
   const n = w0.length;
 
   let w = Float64Array.from(w0);
@@ -196,6 +205,7 @@ export function minimize(f: Objective, w0: Float64Array, options: MinimizeOption
       for (let i = 0; i < n; i++) dir[i] = -g[i];
       d0 = dot(g, dir);
     }
+    if (-d0 / 2 <= predictedTol * Math.max(Math.abs(loss), 1)) return finish(iter - 1, 'relative-loss');
     // Without curvature yet, a unit step along -g has no natural scale: aim for a step of norm 1.
     const step = stored === 0 ? Math.min(1, 1 / Math.sqrt(-d0)) : 1;
     const next = lineSearch(f, w, loss, d0, dir, step, x, gx, maxLineSearch, counter);

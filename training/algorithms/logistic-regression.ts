@@ -133,10 +133,17 @@ export function positiveParam(params: Params, name: string, fallback: number): n
  * max |gradient| <= 1e-6 * lambda keeps every weight within ~1e-6 * sqrt(D) of the optimum; the
  * relative-loss test is scipy's ftol that scikit-learn passes (64 machine epsilons), which in
  * practice ends the run first. Both are far tighter than scikit-learn's default tol=1e-4, so the
- * fit lands on the optimum itself rather than on wherever a looser solver happens to stop.
+ * fit lands on the optimum itself rather than on wherever a looser solver happens to stop. A step
+ * predicted to gain less than that relative-loss tolerance is not tried (predictedTol): at that
+ * point the loss summed over the rows changes by rounding noise only.
  */
 export function l2SolverOptions(C: number, n: number): MinimizeOptions {
-  return { maxIterations: 500, gradTol: 1e-6 / (C * n), relTol: 64 * Number.EPSILON };
+  return {
+    maxIterations: 500,
+    gradTol: 1e-6 / (C * n),
+    relTol: 64 * Number.EPSILON,
+    predictedTol: 64 * Number.EPSILON,
+  };
 }
 
 /**
@@ -197,12 +204,15 @@ export function denseBinaryObjective(xd: Float32Array, cols: number, y: Int32Arr
 const ANCHOR_C = 1; // the grid's default and first point, so the grid fits it first anyway
 const anchors = new WeakMap<CsrMatrix, Float64Array>();
 
+interface Fit {
+  readonly params: Float64Array;
+  readonly iterations: number;
+  readonly evaluations: number;
+  readonly reason: string;
+}
+
 /** Fits weights (layout [cols, k] then k intercepts) by L-BFGS on the mean-scaled objective. */
-function fitWeights(
-  train: TrainingSet,
-  C: number,
-  k: number,
-): { params: Float64Array; iterations: number; reason: string } {
+function fitWeights(train: TrainingSet, C: number, k: number): Fit {
   const { x } = train;
   const size = x.cols * k + k;
   let start = new Float64Array(size);
@@ -213,19 +223,14 @@ function fitWeights(
   return fitFrom(train, C, k, start);
 }
 
-function fitFrom(
-  train: TrainingSet,
-  C: number,
-  k: number,
-  start: Float64Array,
-): { params: Float64Array; iterations: number; reason: string } {
+function fitFrom(train: TrainingSet, C: number, k: number, start: Float64Array): Fit {
   const { x, y } = train;
   const n = x.rows;
   const dk = x.cols * k;
   const solve = (objective: Objective) => {
     const result = minimize(objective, start, l2SolverOptions(C, n));
     if (C === ANCHOR_C && result.converged) anchors.set(x, result.w);
-    return { params: result.w, iterations: result.iterations, reason: result.reason };
+    return { params: result.w, iterations: result.iterations, evaluations: result.evaluations, reason: result.reason };
   };
   if (k === 1 && prefersDense(x)) return solve(denseBinaryObjective(denseOf(x), x.cols, y, C));
   const z = new Float64Array(n * k);
@@ -292,7 +297,7 @@ export const logisticRegressionTrainer: Trainer = {
     const C = positiveParam(params, 'C', 1);
     if (train.nClasses < 2) throw new Error('logistic regression needs at least two classes');
     const k = train.nClasses === 2 ? 1 : train.nClasses;
-    const { params: fitted, iterations, reason } = fitWeights(train, C, k);
+    const { params: fitted, iterations, evaluations, reason } = fitWeights(train, C, k);
     const dk = train.x.cols * k;
     // Softmax ignores a common shift of the intercepts; centring them makes the fit canonical.
     let mean = 0;
@@ -300,7 +305,7 @@ export const logisticRegressionTrainer: Trainer = {
     // Rounded to float32 so predictProba and the ONNX graph use the very same parameters.
     const w = Float64Array.from(fitted.subarray(0, dk), Math.fround);
     const b = Float64Array.from(fitted.subarray(dk), (v) => Math.fround(v - mean));
-    context.onProgress?.(`lr C=${C}: ${iterations} L-BFGS iterations (${reason})`);
+    context.onProgress?.(`lr C=${C}: ${iterations} L-BFGS iterations, ${evaluations} evaluations (${reason})`);
     return new LogisticRegressionModel({ ...params, C }, train.nClasses, train.x.cols, k, w, b);
   },
 };
