@@ -215,7 +215,7 @@ interface Fit {
 function fitWeights(train: TrainingSet, C: number, k: number): Fit {
   const { x } = train;
   const size = x.cols * k + k;
-  let start = new Float64Array(size);
+  let start: Float64Array = new Float64Array(size);
   if (C !== ANCHOR_C) {
     const anchor = anchors.get(x);
     start = anchor?.length === size ? anchor : fitFrom(train, ANCHOR_C, k, start).params;
