@@ -109,7 +109,7 @@ describe('the pages in a browser', () => {
 
     const placeholders = await page
       .locator('#fields input')
-      .evaluateAll((inputs) => inputs.map((input) => (input as HTMLInputElement).placeholder));
+      .evaluateAll((inputs) => inputs.map((input) => input.getAttribute('placeholder') ?? ''));
     expect(placeholders.length).toBeGreaterThan(0);
     for (const text of placeholders) expect(text).not.toMatch(/\d\.\d{6}/);
     await page.selectOption('[data-feature="Type"]', 'L');
@@ -166,9 +166,9 @@ describe('the pages in a browser', () => {
     // uPlot's legend names each series; runs are coloured by what happened (promoted: green).
     expect(await page.locator('[data-chart="predictions"] .u-legend').textContent()).toContain('iris');
     const promoted = page.locator('[data-chart="pipeline-runs"] .u-legend tr', { hasText: 'iris promoted' });
-    expect(await promoted.locator('.u-marker').evaluate((m) => getComputedStyle(m).borderColor)).toBe(
-      'rgb(22, 163, 74)',
-    );
+    expect(
+      await promoted.locator('.u-marker').evaluate((m) => m.ownerDocument.defaultView?.getComputedStyle(m).borderColor),
+    ).toBe('rgb(22, 163, 74)');
     expect(await page.locator('[data-chart="scores"] .u-axis').count()).toBe(3);
     expect(await page.locator('[data-chart="drift"] .empty').textContent()).toBe('no data yet');
     await page.close();

@@ -8,7 +8,7 @@ import { allStates, renderedDefinition } from '../../local/state-machine';
 import { ECS_RUN_TASK_SYNC } from '../../local/managed-task';
 
 type Statement = { Action: string | string[]; Resource: unknown; Effect: string };
-type AslState = ReturnType<typeof allStates>[number][1] & {
+type AslState = Omit<ReturnType<typeof allStates>[number][1], 'Retry'> & {
   Parameters?: Record<string, unknown>;
   TimeoutSeconds?: number;
   Retry?: { ErrorEquals: string[] }[];
@@ -27,7 +27,12 @@ function synth(props: Partial<RetrainingPipelineProps> = {}) {
     ...props,
   });
   const definition = renderedDefinition(stack, pipeline.stateMachine) as { States: Record<string, AslState> };
-  return { template: Template.fromStack(stack), stack, pipeline, states: new Map(allStates(definition)) };
+  return {
+    template: Template.fromStack(stack),
+    stack,
+    pipeline,
+    states: new Map(allStates(definition) as [string, AslState][]),
+  };
 }
 
 const policyOf = (template: Template, roleLogicalId: string): Statement[] =>
