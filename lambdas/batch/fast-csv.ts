@@ -16,6 +16,13 @@ import type { InstanceValidator } from '../inference/request';
  * path for the chunk (`divergent`), so the API's rules always decide.
  */
 
+/** Cell `col` of a line: from the parsed cells (a quoted line) or sliced at the comma positions. */
+const cellAt = (text: string, cells: string[] | undefined, starts: Int32Array, col: number) =>
+  cells ? cells[col] : text.slice(starts[col], starts[col + 1] - 1);
+
+const COMMA = 0x2c;
+const QUOTE = 0x22;
+
 export interface FastRows {
   /** The lines scored, in input order. */
   readonly texts: string[];
@@ -48,6 +55,9 @@ export function checkCsvRows(
   const known = features.map((f) => new Set(f.categories ?? []));
   const columns = layout.featureColumns;
   const width = features.length;
+  const ncols = layout.columns.length;
+  // starts[c]: where cell c begins in the current line; starts[ncols]: the line's length + 1.
+  const starts = new Int32Array(ncols + 1);
   const texts: string[] = [];
   const refused: RefusedRow[] = [];
   // Every feature's parsed value per scored row: numbers (NaN = missing) and category strings.
@@ -63,53 +73,75 @@ export function checkCsvRows(
     }
     if (text.trim() === '') continue;
     rows++;
-    let cells: string[];
-    try {
-      cells = splitCsvLine(text);
-    } catch (error) {
-      refused.push({ line: i + 1, reason: `not CSV: ${error instanceof Error ? error.message : String(error)}` });
-      continue;
+    // Unquoted lines (nearly all): the comma positions, and only the feature cells sliced out; a
+    // line with a quote goes through the CSV parser.
+    let cells: string[] | undefined;
+    let count = 1;
+    let quoted = false;
+    for (let p = 0; p < text.length; p++) {
+      const ch = text.charCodeAt(p);
+      if (ch === COMMA) {
+        if (count < ncols) starts[count] = p + 1;
+        count++;
+      } else if (ch === QUOTE) {
+        quoted = true;
+        break;
+      }
     }
-    if (cells.length !== layout.columns.length) {
+    if (quoted) {
+      try {
+        cells = splitCsvLine(text);
+      } catch (error) {
+        refused.push({ line: i + 1, reason: `not CSV: ${error instanceof Error ? error.message : String(error)}` });
+        continue;
+      }
+      count = cells.length;
+    }
+    if (count !== ncols) {
       refused.push({
         line: i + 1,
-        reason: `has ${cells.length} values; the ${layout.header ? 'header has' : 'model takes'} ${layout.columns.length}`,
+        reason: `has ${count} values; the ${layout.header ? 'header has' : 'model takes'} ${ncols}`,
       });
       continue;
     }
+    starts[ncols] = text.length + 1;
     let ok = true;
     const start = numbers.length;
     for (let j = 0; j < width && ok; j++) {
       const f = features[j];
       if (f.type !== 'numeric') continue;
-      const t = cells[columns[j]].trim();
-      const v = t === '' ? Number.NaN : Number(t);
-      if (t !== '' && !Number.isFinite(v)) ok = false;
+      // Number() ignores surrounding whitespace and reads a blank cell as 0: only a 0 needs the
+      // blank check ('' after trimming is missing, NaN).
+      const raw = cellAt(text, cells, starts, columns[j]);
+      let v = Number(raw);
+      if (v === 0 && raw.trim() === '') v = Number.NaN;
+      else if (!Number.isFinite(v)) ok = false;
       numbers.push(v);
     }
-    const cats: string[] = [];
+    let pushed = 0;
     for (let c = 0; c < categorical.length && ok; c++) {
       const j = categorical[c];
-      const t = cells[columns[j]].trim();
-      if (t === '') cats.push(String(features[j].missing.value));
-      else if (known[j].has(t)) cats.push(t);
+      const t = cellAt(text, cells, starts, columns[j]).trim();
+      if (t === '') categories[c].push(String(features[j].missing.value));
+      else if (known[j].has(t)) categories[c].push(t);
       else ok = false;
+      if (ok) pushed++;
     }
     if (!ok) {
       numbers.length = start;
+      for (let c = 0; c < pushed; c++) categories[c].pop();
       const value: Record<string, unknown> = {};
       for (let j = 0; j < width; j++) {
-        const cell = cells[columns[j]];
-        const t = cell.trim();
+        const raw = cellAt(text, cells, starts, columns[j]);
+        const t = raw.trim();
         value[features[j].name] =
-          t === '' ? null : features[j].type === 'numeric' && !Number.isNaN(Number(t)) ? Number(t) : cell;
+          t === '' ? null : features[j].type === 'numeric' && !Number.isNaN(Number(t)) ? Number(t) : raw;
       }
       const checked = validate({ form: 'single', instances: [{ value, path: '' }] });
       if (checked.ok) divergent = true;
       else refused.push({ line: i + 1, reason: checked.error.message });
       continue;
     }
-    for (let c = 0; c < cats.length; c++) categories[c].push(cats[c]);
     texts.push(text);
   }
   const numericCount = features.filter((f) => f.type === 'numeric').length;

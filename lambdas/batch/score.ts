@@ -112,6 +112,26 @@ function toCandidate(
 /** Probabilities are reported to 6 decimals, the label is the first class with the highest one (as toPredictions). */
 const round = (p: number) => Math.round(p * 1e6) / 1e6;
 
+const ZEROS = ['', '0', '00', '000', '0000', '00000'];
+
+/**
+ * `String(round(p))` without the double -> shortest-decimal conversion (the costly part of writing
+ * a row): the 6-decimal value is an integer count of millionths, printed as digits with the
+ * trailing zeros dropped, which is exactly the shortest decimal that reads back as round(p).
+ * Anything outside [0, 1] (never from a softmax, but possible from a model) takes String().
+ */
+export function formatProbability(p: number): string {
+  let n = Math.round(p * 1e6);
+  if (!(n > 0 && n < 1e6)) return String(round(p));
+  let digits = 6;
+  while (n % 10 === 0) {
+    n /= 10;
+    digits--;
+  }
+  const s = String(n);
+  return `0.${ZEROS[digits - s.length]}${s}`;
+}
+
 async function scoreCsvFast(
   lines: readonly string[],
   options: ScoreChunkOptions & { readonly predictInputs: NonNullable<ScoreChunkOptions['predictInputs']> },
@@ -130,13 +150,16 @@ async function scoreCsvFast(
   for (let start = 0; start < checked.texts.length; start += batchRows) {
     const end = Math.min(checked.texts.length, start + batchRows);
     const probabilities = await options.predictInputs(checked.tensors(start, end), end - start);
+    // One string per onnxruntime batch (concatenated, flattened once by the join), no per-row objects.
+    let part = '';
     for (let r = 0; r < end - start; r++) {
       let best = 0;
       for (let c = 1; c < k; c++) if (probabilities[r * k + c] > probabilities[r * k + best]) best = c;
-      let line = `${checked.texts[start + r]},${labels[best]}`;
-      for (let c = 0; c < k; c++) line += `,${round(probabilities[r * k + c])}`;
-      out.push(`${line}\n`);
+      part += checked.texts[start + r] + ',' + labels[best];
+      for (let c = 0; c < k; c++) part += ',' + formatProbability(probabilities[r * k + c]);
+      part += '\n';
     }
+    out.push(part);
   }
   return {
     output: out.join(''),

@@ -2,7 +2,7 @@ import { planChunks, readChunkLines } from '../../core/batch/chunks';
 import { batchJobId, modelOfBatchKey } from '../../core/batch/keys';
 import { BadBatchInputError, detectLayout } from '../../core/batch/layout';
 import { type BatchJob, buildReport, type ChunkSummary } from '../../core/batch/report';
-import { scoreChunk } from '../../lambdas/batch/score';
+import { formatProbability, scoreChunk } from '../../lambdas/batch/score';
 import type { InputTensor } from '../../core/features';
 import type { ManifestFeature } from '../../core/manifest';
 import type { FeatureRow } from '../../lambdas/inference/backends/types';
@@ -147,6 +147,30 @@ describe('scoring a chunk', () => {
       '"6,a",H,90,1500,1,0.1,0.9',
       '',
     ]);
+  });
+
+  test('the hot path reads blank and padded cells as the API does: "  " is missing, " 0 " is 0', async () => {
+    const result = await scoreChunk(['id,Type,Torque [Nm],speed', '1, M ,  ,1500', '2,L, 0 ,1500', '3,L,0x,1'], {
+      layout,
+      features,
+      classes,
+      validate,
+      predict,
+      predictInputs,
+      firstChunk: true,
+    });
+    expect(result.output.split('\n').slice(1)).toEqual(['1, M ,  ,1500,0,0.6,0.4', '2,L, 0 ,1500,0,1,0', '']);
+    expect(result.refused).toEqual([{ line: 4, reason: expect.stringMatching(/must be a finite number/) }]);
+  });
+
+  test('probabilities are written as String(round to 6 decimals) would write them', () => {
+    const values = [0, 1, 0.5, 0.1, 1e-6, 4e-7, 6e-7, 0.0000105, 0.999999, 0.9999996, 0.12345, -0, -0.2, 1.5, NaN];
+    let seed = 7;
+    for (let i = 0; i < 5000; i++) {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      values.push(Math.fround(seed / 2147483648), Math.fround((seed % 1000) / 1e7));
+    }
+    for (const p of values) expect(formatProbability(p)).toBe(String(Math.round(p * 1e6) / 1e6));
   });
 
   test('JSON Lines keep their other keys and gain the prediction', async () => {
