@@ -103,7 +103,7 @@ export async function benchBatchTransform(
       const put = await s3.send(new PutObjectCommand({ Bucket: 'data', Key: key, Body: body }));
       const t0 = performance.now();
       const started = await startJob(deps, { bucket: 'data', key, etag: put.ETag ?? '' });
-      if (started.status !== 'started') throw new Error(`bench job refused: ${started.reason}`);
+      if (started.status !== 'started') throw new Error(`bench job not started: ${JSON.stringify(started)}`);
       const record = JSON.parse(
         Buffer.from((await data.get(jobRecordKey(c.model, started.job)))!.body).toString(),
       ) as BatchJob;

@@ -115,11 +115,15 @@ export class LocalBatch {
     });
   }
 
-  /** What the EventBridge rule does for an object created under batch/: one job per object version. */
-  onObjectCreated(object: UploadedObject): LocalBatchExecution | undefined {
+  /**
+   * What the EventBridge rule does for an object created under batch/: one job per object version.
+   * Locally the execution is named by the job id (so a second start of it is the same execution);
+   * `name` gives it another, as a second delivery of the event gets in AWS (where EventBridge
+   * cannot name the execution): its Start finds the job claimed and it ends as 'duplicate'.
+   */
+  onObjectCreated(object: UploadedObject, name = batchJobId(object)): LocalBatchExecution | undefined {
     if (object.bucket !== this.options.dataBucket || !object.key.startsWith(BATCH_PREFIX)) return undefined;
     if (object.key.endsWith('/')) return undefined;
-    const name = batchJobId(object);
     const started = this.executions.start({ bucket: object.bucket, key: object.key, etag: object.etag }, name);
     if (!started.started) return this.started.get(name);
     const execution: LocalBatchExecution = { name, key: object.key, result: started.result };

@@ -5,6 +5,8 @@ import { isValidName } from '../registry/keys';
  * Where batch transform reads and writes in the data bucket:
  *
  *   batch/<model>/<file>                                 the upload (left in place, never moved)
+ *   batch-results/<model>/<job>/claim.json               which execution runs the job (first writer wins)
+ *   batch-results/<model>/<job>/duplicates/<execution>.json  an execution that found the job claimed
  *   batch-results/<model>/<job>/job.json                 the job record: source, layout, pinned version
  *   batch-results/<model>/<job>/chunks.json              the chunk plan the Distributed Map reads
  *   batch-results/<model>/<job>/summaries/<index>.json   what each chunk scored and refused
@@ -44,6 +46,10 @@ const jobPrefix = (model: string, job: string) => {
   return `${BATCH_RESULTS_PREFIX}${model}/${job}/`;
 };
 export const jobRecordKey = (model: string, job: string) => `${jobPrefix(model, job)}job.json`;
+export const claimKey = (model: string, job: string) => `${jobPrefix(model, job)}claim.json`;
+/** Execution names are [A-Za-z0-9_-] (at most 80) in Step Functions; anything else is replaced. */
+export const duplicateKey = (model: string, job: string, execution: string) =>
+  `${jobPrefix(model, job)}duplicates/${execution.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 80)}.json`;
 export const chunkPlanKey = (model: string, job: string) => `${jobPrefix(model, job)}chunks.json`;
 export const reportKey = (model: string, job: string) => `${jobPrefix(model, job)}report.json`;
 export const summariesPrefix = (model: string, job: string) => `${jobPrefix(model, job)}summaries/`;

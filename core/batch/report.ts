@@ -41,6 +41,8 @@ export interface BatchReport {
   readonly version?: number;
   readonly source: { readonly bucket: string; readonly key: string; readonly etag: string };
   readonly reason?: { readonly code: BadInputCode | 'job_failed'; readonly message: string };
+  /** 'failed': the execution that failed (it held the job's claim; another execution may take it over). */
+  readonly failedExecution?: string;
   readonly rowsIn: number;
   readonly rowsScored: number;
   readonly rowsRefused: number;

@@ -4,6 +4,8 @@ import {
   BATCH_PREFIX,
   batchJobId,
   chunkPlanKey,
+  claimKey,
+  duplicateKey,
   jobRecordKey,
   modelOfBatchKey,
   reportKey,
@@ -16,7 +18,7 @@ import { type BatchJob, type BatchReport, buildReport, type ChunkSummary } from 
 import type { InputTensor } from '../../core/features';
 import type { ModelManifest } from '../../core/manifest';
 import { createSession, toOrtFeeds } from '../../core/onnx-session';
-import type { ObjectStore } from '../../core/object-store';
+import { type ObjectStore, PreconditionFailedError } from '../../core/object-store';
 import { DEFAULT_ALIAS, type ModelSource } from '../../core/registry/types';
 import { OnnxBackend } from '../inference/backends/onnx';
 import type { FeatureRow } from '../inference/backends/types';
@@ -26,7 +28,8 @@ import { scoreChunk } from './score';
 
 /**
  * The batch transform's steps, as the state machine calls them (lambdas/batch/handler.ts):
- *   start  {bucket, key, etag}          -> pins the champion's version, writes job.json and chunks.json
+ *   start  {bucket, key, etag, execution} -> claims the job (or ends as 'duplicate'), pins the
+ *                                        champion's version, writes job.json and chunks.json
  *   score  {BatchInput, Items: chunks}  -> one results part + one summary per chunk (keyed by index)
  *   finish {model, job}                 -> report.json from the summaries
  *   fail   {model, job, bucket, key, etag, error} -> report.json saying the job broke
@@ -48,6 +51,11 @@ export interface StartInput {
   readonly bucket: string;
   readonly key: string;
   readonly etag: string;
+  /**
+   * $$.Execution.Name (the state machine passes it): the job is claimed for it. Without one (a
+   * direct call: the benchmark) the job is not claimed.
+   */
+  readonly execution?: string;
 }
 
 export type StartOutput =
@@ -65,7 +73,62 @@ export type StartOutput =
       readonly model: string;
       readonly reportKey: string;
       readonly reason: string;
+    }
+  | {
+      /** Another execution holds the job (a second delivery of the same event): nothing scored. */
+      readonly status: 'duplicate';
+      readonly job: string;
+      readonly model: string;
+      readonly handledBy: string;
+      readonly recordKey: string;
     };
+
+interface Claim {
+  readonly execution: string;
+  readonly claimedAt: string;
+}
+
+const readJson = <T>(stored: { readonly body: Uint8Array }) =>
+  JSON.parse(Buffer.from(stored.body).toString('utf8')) as T;
+
+/**
+ * Claims the job for `execution` (a conditional create of claim.json: first writer wins, as the
+ * retraining pipeline claims an upload) and returns the execution that holds it. EventBridge
+ * delivers at least once and cannot name the execution, so a duplicate event starts a second
+ * execution of the same job: it finds the claim held and ends as 'duplicate'. The claim is taken
+ * over (conditionally on the claim read, so two takers cannot both win) when the holder is this
+ * execution (a retried Start; the local platform's restart, which reuses the job id as the
+ * execution name) or when the job's report says the holder failed (its RecordFailure ran: a
+ * re-run after a failure). An execution stopped without RecordFailure (aborted, timed out) keeps its claim:
+ * delete claim.json to re-run that job (docs/architecture.md).
+ */
+async function claimJob(deps: BatchDeps, model: string, job: string, execution: string): Promise<string> {
+  const key = claimKey(model, job);
+  const body = json({ execution, claimedAt: (deps.now ?? (() => new Date()))().toISOString() } satisfies Claim);
+  const options = { contentType: 'application/json' };
+  try {
+    await deps.data.put(key, body, { ...options, condition: { ifNoneMatch: '*' } });
+    return execution;
+  } catch (error) {
+    if (!(error instanceof PreconditionFailedError)) throw error;
+  }
+  const existing = await deps.data.get(key);
+  if (!existing) return claimJob(deps, model, job, execution);
+  const holder = readJson<Partial<Claim>>(existing).execution;
+  if (typeof holder !== 'string') throw new Error(`${key} exists but names no execution`);
+  if (holder === execution) return execution;
+  const report = await deps.data.get(reportKey(model, job));
+  // Only the holder's own failure frees the job (a failed report left by an earlier holder does not).
+  const failed = report && readJson<BatchReport>(report);
+  if (!failed || failed.status !== 'failed' || failed.failedExecution !== holder) return holder;
+  try {
+    await deps.data.put(key, body, { ...options, condition: { ifMatch: existing.etag } });
+    return execution;
+  } catch (error) {
+    if (!(error instanceof PreconditionFailedError)) throw error;
+    return claimJob(deps, model, job, execution);
+  }
+}
 
 /** What the Distributed Map's ItemBatcher hands each child: BatchInput + a batch of chunk ranges. */
 export interface ScoreInput {
@@ -113,6 +176,18 @@ export async function startJob(deps: BatchDeps, input: StartInput): Promise<Star
     return { status: 'refused', job, model, reportKey: key, reason: `${code}: ${message}` };
   };
 
+  if (input.execution !== undefined) {
+    const holder = await claimJob(deps, model, job, input.execution);
+    if (holder !== input.execution) {
+      const recordKey = duplicateKey(model, job, input.execution);
+      await deps.data.put(
+        recordKey,
+        json({ execution: input.execution, handledBy: holder, source, at: now().toISOString() }),
+        { contentType: 'application/json' },
+      );
+      return { status: 'duplicate', job, model, handledBy: holder, recordKey };
+    }
+  }
   // A restarted job keeps the version it pinned at its first start (the same object version is the same job).
   const previous = await deps.data.get(jobRecordKey(model, job));
   if (previous) {
@@ -283,6 +358,13 @@ export async function recordFailure(
   if (model === undefined) return { status: 'failed' };
   const etag = input.etag.replace(/"/g, '');
   const job = batchJobId({ bucket: input.bucket, key: input.key, etag });
+  // An execution that never held the job (its Start broke before or while claiming) must not
+  // mark as failed the job another execution is running.
+  if (input.execution !== undefined) {
+    const claim = await deps.data.get(claimKey(model, job)).catch(() => undefined);
+    const holder = claim && readJson<Partial<Claim>>(claim).execution;
+    if (holder !== undefined && holder !== input.execution) return { status: 'failed' };
+  }
   const previous = await deps.data.get(jobRecordKey(model, job)).catch(() => undefined);
   const record = previous ? (JSON.parse(Buffer.from(previous.body).toString('utf8')) as BatchJob) : undefined;
   const at = (deps.now ?? (() => new Date()))().toISOString();
@@ -290,6 +372,7 @@ export async function recordFailure(
     job,
     model,
     status: 'failed',
+    failedExecution: input.execution,
     version: record?.version,
     source: { bucket: input.bucket, key: input.key, etag },
     reason: {

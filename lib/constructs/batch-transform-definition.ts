@@ -13,8 +13,10 @@ import {
 /**
  * The batch transform job (lambdas/batch/steps.ts):
  *
- *   Start (pin the champion's version, write job.json + chunks.json)
- *     -> Refused? (empty / unparseable / wrong columns / unknown model: the report is written, done)
+ *   Start (claim the job for this execution, pin the champion's version, write job.json + chunks.json)
+ *     -> Started? refused (empty / unparseable / wrong columns / unknown model: the report is written, done;
+ *        'duplicate': another execution holds the job, e.g. a second delivery of the same event,
+ *        recorded under duplicates/, done without scoring)
  *     -> ScoreChunks: a Distributed Map whose ItemReader is the chunk plan (a JSON array of byte
  *        ranges the Start step wrote), ItemBatcher hands each child several chunks, MaxConcurrency
  *        from config, ToleratedFailurePercentage from config
@@ -64,7 +66,11 @@ export function batchTransformDefinition(scope: Construct, props: BatchTransform
     error: 'BatchJobFailed',
     cause: 'a step failed; see batch-results/<model>/<job>/report.json',
   });
-  const recordFailure = invoke('RecordFailure', { step: 'fail', ...object, 'error.$': '$.error' }, '$.failure');
+  const recordFailure = invoke(
+    'RecordFailure',
+    { step: 'fail', ...object, 'execution.$': '$$.Execution.Name', 'error.$': '$.error' },
+    '$.failure',
+  );
   recordFailure.addCatch(failed, { resultPath: '$.recordError' });
   recordFailure.next(failed);
   const onError = <T extends sfn.TaskStateBase | sfn.DistributedMap>(state: T): T => {
@@ -72,7 +78,7 @@ export function batchTransformDefinition(scope: Construct, props: BatchTransform
     return state;
   };
 
-  const start = onError(invoke('Start', { step: 'start', ...object }, '$.start'));
+  const start = onError(invoke('Start', { step: 'start', ...object, 'execution.$': '$$.Execution.Name' }, '$.start'));
   const scoreBatch = invoke(
     'ScoreBatch',
     { step: 'score', 'BatchInput.$': '$.BatchInput', 'Items.$': '$.Items' },
@@ -102,8 +108,12 @@ export function batchTransformDefinition(scope: Construct, props: BatchTransform
   );
 
   return start.next(
-    new sfn.Choice(scope, 'Refused?')
+    new sfn.Choice(scope, 'Started?')
       .when(sfn.Condition.stringEquals('$.start.status', 'refused'), new sfn.Succeed(scope, 'Refused'))
+      .when(
+        sfn.Condition.stringEquals('$.start.status', 'duplicate'),
+        new sfn.Succeed(scope, 'Duplicate', { comment: 'another execution holds this job; nothing scored' }),
+      )
       .otherwise(scoreChunks.next(finish).next(new sfn.Succeed(scope, 'Done'))),
   );
 }

@@ -277,6 +277,32 @@ describe('batch transform on the local platform', () => {
     expect(usage.stderr).toMatch(/^usage: npm run batch/);
   });
 
+  test('the same upload event delivered twice: one execution scores the job, the other ends as a recorded duplicate', async () => {
+    const { job, key } = await upload(`batch/${MODEL}/twice.csv`, ai4iBatchCsv(3_000).text);
+    const head = await s3.send(new HeadObjectCommand({ Bucket: endpoints.dataBucket, Key: key }));
+    const event = { bucket: endpoints.dataBucket, key, etag: (head.ETag ?? '').replace(/"/g, '') };
+    // The platform's own delivery started the execution named by the job id; this is a second one.
+    while (!platform.batch.find(job)) await new Promise((r) => setTimeout(r, 5));
+    const first = platform.batch.find(job);
+    const again = platform.batch.onObjectCreated(event, `${job}-redelivered`);
+    expect(again && first).toBeTruthy();
+    const [a, b] = await Promise.all([first!.result, again!.result]);
+    const outcomes = [a, b].map((r) =>
+      r.status === 'SUCCEEDED' ? (r.output as { start: { status: string } }).start.status : r.status,
+    );
+    expect([...outcomes].sort()).toEqual(['duplicate', 'started']);
+    const report = await reportOf(MODEL, job);
+    expect(report).toMatchObject({ status: 'succeeded', rowsIn: 3_000, rowsScored: 3_000 });
+    expect(await keysUnder(resultsPrefix(MODEL, job))).toEqual(report.results);
+    const duplicates = await keysUnder(`batch-results/${MODEL}/${job}/duplicates/`);
+    expect(duplicates).toHaveLength(1);
+    const loser = outcomes[0] === 'duplicate' ? first!.name : again!.name;
+    expect(duplicates[0]).toContain(loser);
+    // Exactly one execution ran Finish: the duplicate's output has no finish.
+    const finished = [a, b].filter((r) => r.status === 'SUCCEEDED' && (r.output as { finish?: unknown }).finish);
+    expect(finished).toHaveLength(1);
+  });
+
   test('a job interrupted before its report resumes on restart with its pinned version, output not duplicated', async () => {
     const { job } = await upload(`batch/${MODEL}/resume.csv`, ai4iBatchCsv(5_000).text);
     const first = await reportOf(MODEL, job);

@@ -57,6 +57,24 @@ describe('BatchTransform', () => {
     expect(map.ToleratedFailurePercentage).toBe(5);
   });
 
+  test('Start claims the job for this execution; a duplicate (job held by another execution) ends without scoring', () => {
+    // payloadResponseOnly: the Parameters are the function's event.
+    const start = states.Start as AslState & { Parameters: Record<string, string>; Next: string };
+    expect(start.Parameters).toMatchObject({ step: 'start', 'execution.$': '$$.Execution.Name' });
+    const fail = states.RecordFailure as AslState & { Parameters: Record<string, string> };
+    expect(fail.Parameters).toMatchObject({ step: 'fail', 'execution.$': '$$.Execution.Name' });
+    const choice = states[start.Next] as AslState & {
+      Choices: { Variable: string; StringEquals: string; Next: string }[];
+      Default: string;
+    };
+    expect(choice.Type).toBe('Choice');
+    const next = Object.fromEntries(choice.Choices.map((c) => [`${c.Variable}=${c.StringEquals}`, c.Next]));
+    expect(states[next['$.start.status=duplicate']].Type).toBe('Succeed');
+    expect(states[next['$.start.status=refused']].Type).toBe('Succeed');
+    expect(next['$.start.status=duplicate']).not.toBe('ScoreChunks');
+    expect(choice.Default).toBe('ScoreChunks');
+  });
+
   test('every task and the Map retry and catch into the failure record', () => {
     for (const [name, state] of Object.entries(states)) {
       if (state.Type !== 'Task' && !(state.Type === 'Map')) continue;
