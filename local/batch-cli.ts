@@ -1,17 +1,15 @@
 import '../core/sdk-node-version-warning';
 import { readFileSync, statSync } from 'node:fs';
-import { basename, join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { basename } from 'node:path';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { BATCH_PREFIX, batchJobId, reportKey } from '../core/batch/keys';
 import type { BatchReport } from '../core/batch/report';
 import { isValidName } from '../core/registry/keys';
 import { OnnxModelValidator } from '../core/registry/onnx-validator';
-import { parseArgsProblem } from '../core/registry/parse-args-cli';
 import { ModelRegistry } from '../core/registry/registry';
-import { unreachableMessage } from '../core/registry/target-cli';
 import { S3ObjectStore } from '../core/s3-object-store';
-import { ENDPOINTS_FILE, localDataDir, type PlatformEndpoints, readEndpoints } from './endpoints';
+import { localDataDir } from './endpoints';
+import { asRefusedIfUnreachable, localEndpoints, parseFileModelArgs, Refused, runCli } from './file-model-cli';
 import { localS3Client } from './s3-server';
 
 /**
@@ -20,44 +18,11 @@ import { localS3Client } from './s3-server';
  * the stack's EventBridge rule does); an s3:// URI of the data bucket is copied there the same
  * way (already under batch/<model>/: its job is followed). --wait follows the job to its report.
  */
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-
 const USAGE = `usage: npm run batch -- <file-or-s3-uri> <model> [--wait]   e.g. npm run batch -- rows.csv ai4i2020 --wait
   <file>     CSV (with a header naming the model's features, or the features in schema order) or JSON Lines
   --wait     follow the job to its report: exit 0 when it scored the file (refused rows are listed in the
              report), 1 when the file was refused as a whole or the job failed
 environment: LOCAL_DATA_DIR (npm start's data folder, default .local)`;
-
-class Refused extends Error {}
-
-function parse(argv: readonly string[]): { source: string; model: string; wait: boolean } {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      strict: true,
-      options: { wait: { type: 'boolean', default: false } },
-    });
-  } catch (error) {
-    throw new Refused(`${parseArgsProblem(error, ['wait']) ?? (error as Error).message}\n\n${USAGE}`);
-  }
-  const [source, model, ...extra] = parsed.positionals;
-  if (!source || !model || extra.length > 0) throw new Refused(USAGE);
-  return { source, model, wait: parsed.values.wait };
-}
-
-function endpointsOf(dataDir: string): PlatformEndpoints & { readonly s3Endpoint: string } {
-  let endpoints: PlatformEndpoints;
-  try {
-    endpoints = readEndpoints(dataDir);
-  } catch (error) {
-    throw new Refused((error as Error).message);
-  }
-  if (!endpoints.s3Endpoint)
-    throw new Refused(`${join(dataDir, ENDPOINTS_FILE)} names no S3 endpoint: is it a local platform's?`);
-  return { ...endpoints, s3Endpoint: endpoints.s3Endpoint };
-}
 
 async function readObject(client: S3Client, bucket: string, key: string): Promise<Uint8Array | undefined> {
   try {
@@ -84,10 +49,10 @@ export function describeReport(report: BatchReport, bucket: string): { line: str
 }
 
 async function main(argv: readonly string[]): Promise<number> {
-  const { source, model, wait } = parse(argv);
+  const { source, model, wait } = parseFileModelArgs(argv, USAGE);
   if (!isValidName(model)) throw new Refused(`"${model}" is not a model name (lower-case letters, digits and dashes)`);
   const dataDir = localDataDir();
-  const endpoints = endpointsOf(dataDir);
+  const endpoints = localEndpoints(dataDir);
   const client = localS3Client(endpoints.s3Endpoint);
   try {
     const registry = new ModelRegistry(new S3ObjectStore(client, endpoints.modelBucket), new OnnxModelValidator());
@@ -138,22 +103,10 @@ async function main(argv: readonly string[]): Promise<number> {
     }
   } catch (error) {
     if (error instanceof Refused) throw error;
-    const target = {
-      env: { AWS_ENDPOINT_URL: endpoints.s3Endpoint },
-      endpointsFile: join(dataDir, ENDPOINTS_FILE),
-      searched: join(dataDir, ENDPOINTS_FILE),
-    };
-    const unreachable = unreachableMessage(error, target, "the local platform's S3 server");
-    throw unreachable ? new Refused(unreachable) : error;
+    throw asRefusedIfUnreachable(error, endpoints.s3Endpoint, dataDir);
   } finally {
     client.destroy();
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    console.error(error instanceof Error ? error.message : error);
-    process.exit(error instanceof Refused ? 2 : 1);
-  },
-);
+runCli(main);

@@ -12,9 +12,6 @@ import { shellWord } from '../core/shell';
  * resumes from the data folder.
  */
 
-// The SDK's notice that its 2027 releases will need Node 22; the locked version runs on Node 20.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-
 function port(name: string, fallback: number): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;

@@ -1,15 +1,13 @@
 import '../core/sdk-node-version-warning';
 import { readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { loadModelSpecs } from '../core/pipeline/model-specs';
 import { isValidName } from '../core/registry/keys';
-import { parseArgsProblem } from '../core/registry/parse-args-cli';
-import { unreachableMessage } from '../core/registry/target-cli';
 import { S3ObjectStore } from '../core/s3-object-store';
 import { INCOMING_PREFIX } from '../lambdas/pipeline/keys';
-import { ENDPOINTS_FILE, localDataDir, type PlatformEndpoints, readEndpoints } from './endpoints';
+import { localDataDir } from './endpoints';
+import { asRefusedIfUnreachable, localEndpoints, parseFileModelArgs, Refused, runCli } from './file-model-cli';
 import { localS3Client } from './s3-server';
 import { describeOutcome, followUpload, type UploadedFile } from './upload-outcome';
 
@@ -18,34 +16,11 @@ import { describeOutcome, followUpload, type UploadedFile } from './upload-outco
  * the running local platform's data bucket (the same as `aws s3 cp`, for those without the AWS
  * CLI), where the platform picks it up; --wait follows the run to its outcome.
  */
-// The SDK's notice that its 2027 releases will need Node 22; the locked version runs on Node 20.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-
 const USAGE = `usage: npm run upload -- <file> <model> [--wait]   e.g. npm run upload -- training/datasets/iris.csv iris
   --wait   follow the retraining run to its outcome: exit 0 when it ended as designed (a new version,
            promoted or kept as challenger, or no new data), 1 when it failed or the file was quarantined
 environment: LOCAL_DATA_DIR (npm start's data folder, default .local), MODEL_SPECS_DIR (the model
 specs npm start reads, default config/models)`;
-
-/** A refusal: the message is printed as it is, exit 2. */
-class Refused extends Error {}
-
-function parse(argv: readonly string[]): { file: string; model: string; wait: boolean } {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      strict: true,
-      options: { wait: { type: 'boolean', default: false } },
-    });
-  } catch (error) {
-    throw new Refused(`${parseArgsProblem(error, ['wait']) ?? (error as Error).message}\n\n${USAGE}`);
-  }
-  const [file, model, ...extra] = parsed.positionals;
-  if (!file || !model || extra.length > 0) throw new Refused(USAGE);
-  return { file, model, wait: parsed.values.wait };
-}
 
 /** The models the platform has a spec for: an upload for any other is quarantined, never trained. */
 function checkSpec(model: string): void {
@@ -64,20 +39,8 @@ function checkSpec(model: string): void {
   }
 }
 
-function endpointsOf(dataDir: string): PlatformEndpoints & { readonly s3Endpoint: string } {
-  let endpoints: PlatformEndpoints;
-  try {
-    endpoints = readEndpoints(dataDir);
-  } catch (error) {
-    throw new Refused((error as Error).message);
-  }
-  if (!endpoints.s3Endpoint)
-    throw new Refused(`${join(dataDir, ENDPOINTS_FILE)} names no S3 endpoint: is it a local platform's?`);
-  return { ...endpoints, s3Endpoint: endpoints.s3Endpoint };
-}
-
 async function main(argv: readonly string[]): Promise<number> {
-  const { file, model, wait } = parse(argv);
+  const { source: file, model, wait } = parseFileModelArgs(argv, USAGE);
   if (!isValidName(model)) throw new Refused(`"${model}" is not a model name (lower-case letters, digits and dashes)`);
   let size: number;
   try {
@@ -87,7 +50,7 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   checkSpec(model);
   const dataDir = localDataDir();
-  const endpoints = endpointsOf(dataDir);
+  const endpoints = localEndpoints(dataDir);
   const key = `${INCOMING_PREFIX}${model}/${basename(file)}`;
   const client = localS3Client(endpoints.s3Endpoint);
   try {
@@ -112,22 +75,10 @@ async function main(argv: readonly string[]): Promise<number> {
     for (const line of lines) console.log(line);
     return exitCode;
   } catch (error) {
-    const target = {
-      env: { AWS_ENDPOINT_URL: endpoints.s3Endpoint },
-      endpointsFile: join(dataDir, ENDPOINTS_FILE),
-      searched: join(dataDir, ENDPOINTS_FILE),
-    };
-    const unreachable = unreachableMessage(error, target, "the local platform's S3 server");
-    throw unreachable ? new Refused(unreachable) : error;
+    throw asRefusedIfUnreachable(error, endpoints.s3Endpoint, dataDir);
   } finally {
     client.destroy();
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    console.error(error instanceof Error ? error.message : error);
-    process.exit(error instanceof Refused ? 2 : 1);
-  },
-);
+runCli(main);
