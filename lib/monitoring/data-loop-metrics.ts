@@ -4,6 +4,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { CAPTURE_METRICS, METRICS_NAMESPACE, METRICS_SERVICES, MONITORING_METRICS } from '../../core/contracts/metrics';
 import { DEFAULT_CAPTURE_BUFFERING } from '../constructs/inference-capture';
+import { customMetric } from './custom-metric';
 
 /** The drift monitoring job as MonitoringJob exposes it (a MonitoringJob can be passed as is). */
 export interface MonitoredJob {
@@ -184,14 +185,7 @@ export class DataLoopMetrics {
     statistic: string,
     label: string,
   ): cloudwatch.Metric {
-    return new cloudwatch.Metric({
-      namespace: METRICS_NAMESPACE,
-      metricName,
-      dimensionsMap: { service: METRICS_SERVICES.monitoring, ...dimensions },
-      statistic,
-      label,
-      period: this.runPeriod,
-    });
+    return customMetric(METRICS_SERVICES.monitoring, metricName, dimensions, statistic, label, this.runPeriod);
   }
 
   private firehose(metricName: string, statistic: string, label: string): cloudwatch.Metric | undefined {
@@ -210,13 +204,6 @@ export class DataLoopMetrics {
   }
 
   private inference(metricName: string, model: string, label: string): cloudwatch.Metric {
-    return new cloudwatch.Metric({
-      namespace: METRICS_NAMESPACE,
-      metricName,
-      dimensionsMap: { service: METRICS_SERVICES.inference, model },
-      statistic: 'Sum',
-      label,
-      period: this.period,
-    });
+    return customMetric(METRICS_SERVICES.inference, metricName, { model }, 'Sum', label, this.period);
   }
 }

@@ -8,6 +8,7 @@ import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { INFERENCE_METRICS, METRICS_NAMESPACE, METRICS_SERVICES, PIPELINE_METRICS } from '../../core/contracts/metrics';
 import { DataLoopMetrics, type MonitoredCapture, type MonitoredJob } from './data-loop-metrics';
 import { RolloutMetrics } from './rollout-metrics';
+import { customMetric } from './custom-metric';
 
 /** The platform's two functions, as the factory's Lambda methods name them. */
 export type PlatformFunction = 'inference' | 'pipeline';
@@ -426,7 +427,7 @@ export class PlatformMetrics {
     statistic: string,
     label: string,
   ): cloudwatch.Metric {
-    return this.custom(METRICS_SERVICES.inference, metricName, dimensions, statistic, label, this.period);
+    return customMetric(METRICS_SERVICES.inference, metricName, dimensions, statistic, label, this.period);
   }
 
   private pipeline(
@@ -436,24 +437,6 @@ export class PlatformMetrics {
     label: string,
     period?: Duration,
   ): cloudwatch.Metric {
-    return this.custom(METRICS_SERVICES.pipeline, metricName, dimensions, statistic, label, period ?? this.period);
-  }
-
-  private custom(
-    service: string,
-    metricName: string,
-    dimensions: Record<string, string>,
-    statistic: string,
-    label: string,
-    period: Duration,
-  ): cloudwatch.Metric {
-    return new cloudwatch.Metric({
-      namespace: METRICS_NAMESPACE,
-      metricName,
-      dimensionsMap: { service, ...dimensions },
-      statistic,
-      label,
-      period,
-    });
+    return customMetric(METRICS_SERVICES.pipeline, metricName, dimensions, statistic, label, period ?? this.period);
   }
 }

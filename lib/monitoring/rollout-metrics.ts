@@ -2,6 +2,7 @@ import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type { Variant } from '../../core/registry/routing';
 import { INFERENCE_METRICS, METRICS_NAMESPACE, METRICS_SERVICES } from '../../core/contracts/metrics';
+import { customMetric } from './custom-metric';
 
 /**
  * A CloudWatch SEARCH over the VariantPredictions series of one model (every variant and class):
@@ -86,13 +87,6 @@ export class RolloutMetrics {
     statistic: string,
     label: string,
   ): cloudwatch.Metric {
-    return new cloudwatch.Metric({
-      namespace: METRICS_NAMESPACE,
-      metricName,
-      dimensionsMap: { service: METRICS_SERVICES.inference, ...dimensions },
-      statistic,
-      label,
-      period: this.period,
-    });
+    return customMetric(METRICS_SERVICES.inference, metricName, dimensions, statistic, label, this.period);
   }
 }
