@@ -132,6 +132,74 @@ export function formatProbability(p: number): string {
   return `0.${ZEROS[digits - s.length]}${s}`;
 }
 
+const NEWLINE = 0x0a;
+const COMMA = 0x2c;
+const DIGIT_0 = 0x30;
+const DOT = 0x2e;
+
+/** A growing byte buffer for one chunk's output lines. */
+class OutputBytes {
+  private buffer: Buffer;
+  private length = 0;
+
+  constructor(initial: number) {
+    this.buffer = Buffer.allocUnsafe(Math.max(1024, initial));
+  }
+
+  private room(bytes: number): void {
+    if (this.length + bytes <= this.buffer.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.length + bytes));
+    this.buffer.copy(next, 0, 0, this.length);
+    this.buffer = next;
+  }
+
+  text(text: string): void {
+    this.room(text.length * 3);
+    this.length += this.buffer.write(text, this.length, 'utf8');
+  }
+
+  bytes(bytes: Buffer): void {
+    this.room(bytes.length);
+    bytes.copy(this.buffer, this.length);
+    this.length += bytes.length;
+  }
+
+  byte(value: number): void {
+    this.room(1);
+    this.buffer[this.length++] = value;
+  }
+
+  /** ',' + formatProbability(p), written as bytes. */
+  probability(p: number): void {
+    let n = Math.round(p * 1e6);
+    if (!(n > 0 && n < 1e6)) {
+      this.text(`,${formatProbability(p)}`);
+      return;
+    }
+    this.room(10);
+    const b = this.buffer;
+    let at = this.length;
+    b[at++] = COMMA;
+    b[at++] = DIGIT_0;
+    b[at++] = DOT;
+    // Six decimals, trailing zeros dropped.
+    let digits = 6;
+    while (n % 10 === 0) {
+      n /= 10;
+      digits--;
+    }
+    for (let i = digits - 1; i >= 0; i--) {
+      b[at + i] = DIGIT_0 + (n % 10);
+      n = Math.floor(n / 10);
+    }
+    this.length = at + digits;
+  }
+
+  toString(): string {
+    return this.buffer.toString('utf8', 0, this.length);
+  }
+}
+
 async function scoreCsvFast(
   lines: readonly string[],
   options: ScoreChunkOptions & { readonly predictInputs: NonNullable<ScoreChunkOptions['predictInputs']> },
@@ -142,27 +210,28 @@ async function scoreCsvFast(
   const batchRows = options.batchRows ?? 10000;
   const k = classes.length;
   const labels = classes.map(csvCell);
-  const out: string[] = [];
+  const out = new OutputBytes(lines.length * 96);
   if (options.firstChunk) {
     const head = layout.header ? lines[0].replace(/^\uFEFF/, '') : layout.columns.map(csvCell).join(',');
-    out.push(`${head},${predictionColumns(classes).map(csvCell).join(',')}\n`);
+    out.text(`${head},${predictionColumns(classes).map(csvCell).join(',')}\n`);
   }
+  // The output is written as bytes into one buffer: no per-row strings (the input line is copied
+  // as it was read, the probabilities are written digit by digit).
+  const labelBytes = labels.map((l) => Buffer.from(`,${l}`));
   for (let start = 0; start < checked.texts.length; start += batchRows) {
     const end = Math.min(checked.texts.length, start + batchRows);
     const probabilities = await options.predictInputs(checked.tensors(start, end), end - start);
-    // One string per onnxruntime batch (concatenated, flattened once by the join), no per-row objects.
-    let part = '';
     for (let r = 0; r < end - start; r++) {
       let best = 0;
       for (let c = 1; c < k; c++) if (probabilities[r * k + c] > probabilities[r * k + best]) best = c;
-      part += checked.texts[start + r] + ',' + labels[best];
-      for (let c = 0; c < k; c++) part += ',' + formatProbability(probabilities[r * k + c]);
-      part += '\n';
+      out.text(checked.texts[start + r]);
+      out.bytes(labelBytes[best]);
+      for (let c = 0; c < k; c++) out.probability(probabilities[r * k + c]);
+      out.byte(NEWLINE);
     }
-    out.push(part);
   }
   return {
-    output: out.join(''),
+    output: out.toString(),
     lines: lines.length,
     rows: checked.rows,
     scored: checked.texts.length,

@@ -173,6 +173,38 @@ describe('scoring a chunk', () => {
     for (const p of values) expect(formatProbability(p)).toBe(String(Math.round(p * 1e6) / 1e6));
   });
 
+  test('the hot path writes each probability as String(round to 6 decimals) and non-ASCII lines intact', async () => {
+    const n = 3000;
+    const values = new Float32Array(n * 2);
+    let seed = 11;
+    for (let i = 0; i < n; i++) {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      const p = i % 7 === 0 ? (seed % 1000) / 1e7 : seed / 2147483648;
+      values[i * 2] = 1 - p;
+      values[i * 2 + 1] = p;
+    }
+    values[0] = 1.25; // not from a softmax, still written as String() would
+    const rows = Array.from({ length: n }, (_, i) => `é${i}ü,L,10,1500`);
+    let done = 0;
+    const result = await scoreChunk(['id,Type,Torque [Nm],speed', ...rows], {
+      layout,
+      features,
+      classes,
+      validate,
+      predict,
+      // Successive onnxruntime calls get successive rows.
+      predictInputs: async (_, m) => values.subarray(2 * (done += m) - 2 * m, 2 * done),
+      firstChunk: true,
+      batchRows: 1000,
+    });
+    const round = (p: number) => String(Math.round(p * 1e6) / 1e6);
+    const expected = rows.map((row, i) => {
+      const [a, b] = [values[i * 2], values[i * 2 + 1]];
+      return `${row},${b > a ? '1' : '0'},${round(a)},${round(b)}`;
+    });
+    expect(result.output.split('\n').slice(1, -1)).toEqual(expected);
+  });
+
   test('JSON Lines keep their other keys and gain the prediction', async () => {
     const jl = detectLayout('batch/m/a.jsonl', '{"Type":"L","Torque [Nm]":10,"speed":1}', features);
     const result = await scoreChunk(['{"id":7,"Type":"L","Torque [Nm]":10,"speed":1}', '[1]', '{"Type":"L"}'], {
