@@ -1,36 +1,14 @@
-import { join } from 'node:path';
 import type { CfnElement, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { CAPTURE_METRICS, MONITORING_METRICS } from '../../core/monitoring/contract';
-import { monitoringSettings } from '../../core/pipeline/model-spec';
-import { loadModelSpecs } from '../../core/pipeline/model-specs';
 import { VARIANTS } from '../../core/registry/routing';
 import { INFERENCE_METRICS, METRICS_SERVICE } from '../../lambdas/inference/metrics';
-import { MONITORING_METRICS_SERVICE } from '../../lambdas/monitoring/metrics';
 import { PIPELINE_METRICS, PIPELINE_METRICS_SERVICE } from '../../lambdas/pipeline/metrics';
 import { METRICS_NAMESPACE } from '../../lambdas/shared/metrics';
 import { DEFAULT_ALARM_THRESHOLDS, retrainingStaleWindow } from '../../lib/monitoring/alarm-thresholds';
-import { InferenceStack } from '../../lib/stacks/inference-stack';
-import { MonitoringStack, type MonitoringStackProps } from '../../lib/stacks/monitoring-stack';
-import { PipelineStack } from '../../lib/stacks/pipeline-stack';
-import { StorageStack } from '../../lib/stacks/storage-stack';
-import { testApp } from '../helpers/cdk-app';
-import { recordedMetrics } from '../helpers/recorded-metrics';
 import { dashboardBody, drawnMetrics } from './dashboard-body';
+import { MODELS, platform, SPECS } from './platform';
 
-const SPECS = loadModelSpecs(join(__dirname, '../../config/models'));
-const MODELS = SPECS.map((s) => ({
-  name: s.name,
-  gateMetric: s.gate.metric,
-  schedule: s.schedule,
-  monitoring: { driftThreshold: monitoringSettings(s).driftThreshold },
-}));
-/** The service dimension each function folder's records carry (POWERTOOLS_SERVICE_NAME). */
-const SERVICE_OF_FOLDER: Readonly<Record<string, string>> = {
-  inference: METRICS_SERVICE,
-  pipeline: PIPELINE_METRICS_SERVICE,
-  monitoring: MONITORING_METRICS_SERVICE,
-};
 /** Every metric name the functions may emit; the data loop's come from core/monitoring/contract.ts (INFERENCE_METRICS repeats CAPTURE_METRICS). */
 const CONSTANTS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
   INFERENCE_METRICS,
@@ -38,34 +16,6 @@ const CONSTANTS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
   MONITORING_METRICS,
   CAPTURE_METRICS,
 };
-
-/** The platform as bin/app.ts wires it (bundling skipped), plus the monitoring stack reading the others. */
-function platform(props: Partial<MonitoringStackProps> = {}) {
-  const app = testApp();
-  const storage = new StorageStack(app, 'Storage');
-  const pipeline = new PipelineStack(app, 'Pipeline', {
-    dataBucket: storage.dataBucket,
-    modelBucket: storage.modelBucket,
-    specs: SPECS,
-  });
-  const inference = new InferenceStack(app, 'Inference', {
-    modelBucket: storage.modelBucket,
-    dataBucket: storage.dataBucket,
-  });
-  const monitoring = new MonitoringStack(app, 'Monitoring', {
-    api: inference.inference,
-    inferenceFunction: inference.inference.fn,
-    pipelineFunction: pipeline.pipeline.fn,
-    stateMachine: pipeline.pipeline.stateMachine,
-    pipelineStarts: pipeline.pipeline,
-    rollout: pipeline.rollout,
-    monitoringJob: pipeline.monitoringJob,
-    capture: inference.inference.capture,
-    models: MODELS,
-    ...props,
-  });
-  return { storage, pipeline, inference, monitoring, template: Template.fromStack(monitoring) };
-}
 
 type Properties = Record<string, unknown>;
 const alarmProperties = (p: ReturnType<typeof platform>, id: string): Properties => {
@@ -380,10 +330,7 @@ describe('the dashboard and the metrics the functions emit', () => {
   const { template, pipeline, inference } = platform();
   const drawn = drawnMetrics(template);
   const custom = drawn.filter((m) => m.namespace === METRICS_NAMESPACE);
-  const recorded = recordedMetrics();
   const declared = new Set(Object.values(CONSTANTS).flatMap((names) => Object.values(names)));
-  /** The metric name a record( call emits, whichever constant it names it through. */
-  const nameOf = (r: { constant: string; key: string }) => CONSTANTS[r.constant]?.[r.key];
 
   test('draws every metric the functions declare, and the API, Lambda and Step Functions metrics', () => {
     expect([...new Set(custom.map((m) => m.name))].sort()).toEqual([...declared].sort());
@@ -402,29 +349,6 @@ describe('the dashboard and the metrics the functions emit', () => {
       'ExecutionsStarted',
       'ExecutionsSucceeded',
     ]);
-  });
-
-  test('every custom metric on the dashboard, SEARCH expressions included, is declared and recorded in lambdas/ with the drawn service and dimensions', () => {
-    const problems: string[] = [];
-    for (const metric of custom) {
-      if (!declared.has(metric.name)) {
-        problems.push(`${metric.name} is drawn but is in none of ${Object.keys(CONSTANTS).join(', ')}`);
-        continue;
-      }
-      const records = recorded.filter((r) => nameOf(r) === metric.name);
-      if (records.length === 0) problems.push(`${metric.name} is drawn but no record( call in lambdas/ emits it`);
-      for (const r of records) {
-        const drawnWith = Object.keys(metric.dimensions).sort();
-        const emittedWith = r.dimensions === undefined ? undefined : [...r.dimensions, 'service'].sort();
-        if (emittedWith && drawnWith.join() !== emittedWith.join())
-          problems.push(`${metric.name} is drawn with {${drawnWith}} but ${r.where} emits {${emittedWith}}`);
-        if (metric.dimensions.service !== SERVICE_OF_FOLDER[r.folder])
-          problems.push(
-            `${metric.name} is drawn with service=${metric.dimensions.service} but ${r.where} emits service=${SERVICE_OF_FOLDER[r.folder]}`,
-          );
-      }
-    }
-    expect(problems).toEqual([]);
   });
 
   test('predictions per version and class come from SEARCH over the Predictions dimension set, one per model', () => {
