@@ -4,17 +4,6 @@
  * environment the stack gives it. Scoring is CPU-bound; here it cannot stall the inference API.
  */
 import { type BatchEvent, handler } from '../lambdas/batch/handler';
-import type { WorkerReply, WorkerRequest } from './function-process';
+import { serveHandler } from './function-worker';
 
-process.on('message', (message: WorkerRequest<BatchEvent>) => {
-  const reply = (answer: WorkerReply) => process.send?.(answer);
-  handler(message.event).then(
-    (result) => reply({ id: message.id, ok: true, result: result ?? null }),
-    (error: unknown) => {
-      const failure = error instanceof Error ? error : new Error(String(error));
-      reply({ id: message.id, ok: false, error: { name: failure.name, message: failure.message } });
-    },
-  );
-});
-
-process.on('disconnect', () => process.exit(0));
+serveHandler<BatchEvent>(handler);

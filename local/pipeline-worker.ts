@@ -7,19 +7,6 @@
  */
 import type { StepRequest } from '../core/pipeline/contract';
 import { handler } from '../lambdas/pipeline/handler';
-import type { WorkerReply, WorkerRequest } from './function-process';
+import { serveHandler } from './function-worker';
 
-process.on('message', (message: WorkerRequest<StepRequest>) => {
-  const reply = (answer: WorkerReply) => process.send?.(answer);
-  handler(message.event).then(
-    (result) => reply({ id: message.id, ok: true, result: result ?? null }),
-    (error: unknown) => {
-      // Step Functions sees a Lambda error as { Error: errorType, Cause }, errorType being the error's name.
-      const failure = error instanceof Error ? error : new Error(String(error));
-      reply({ id: message.id, ok: false, error: { name: failure.name, message: failure.message } });
-    },
-  );
-});
-
-// The parent going away (Ctrl-C, a crashed test) ends this process too.
-process.on('disconnect', () => process.exit(0));
+serveHandler<StepRequest>(handler);
