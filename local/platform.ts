@@ -284,6 +284,18 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
   const cors = options.cors ?? corsFromEnv(process.env.CORS_ALLOW_ORIGINS);
   const corsIssues = cors ? corsProblems(cors) : [];
   if (corsIssues.length > 0) throw new Error(`CORS_ALLOW_ORIGINS: ${corsIssues.join('; ')}`);
+  const localJson = (status: number, body: unknown) => ({
+    status,
+    headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
+    body: JSON.stringify(body),
+  });
+  const unknownModel = (model: string) =>
+    localJson(404, {
+      error: {
+        code: 'unknown_model',
+        message: `no model spec for ${JSON.stringify(model)} (known: ${specs.map((spec) => spec.name).join(', ')})`,
+      },
+    });
   let api: HttpApi;
   try {
     api = await startHttpApi({
@@ -300,25 +312,34 @@ export async function startLocalPlatform(options: LocalPlatformOptions): Promise
           headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
           body: JSON.stringify(metrics.snapshot()),
         }),
+        // `npm run retrain -- <model>` against the local platform: an on-demand run, as StartExecution.
+        'POST /_local/retrain/{model}': ({ params }) => {
+          if (!specs.some((spec) => spec.name === params.model)) return unknownModel(params.model);
+          const execution = pipeline.startRun(params.model, 'manual');
+          if (!execution)
+            return localJson(409, {
+              error: { code: 'already_started', message: `a run for ${params.model} started this millisecond` },
+            });
+          return localJson(202, { execution: execution.name });
+        },
+        // `npm run retrain -- <model> --wait`: an execution's status, as DescribeExecution.
+        'GET /_local/executions/{name}': async ({ params }) => {
+          const execution = pipeline.find(params.name);
+          if (!execution)
+            return localJson(404, {
+              error: { code: 'unknown_execution', message: `no execution ${params.name} in this npm start` },
+            });
+          const running = Symbol('running');
+          const result = await Promise.race([execution.result, Promise.resolve(running)]);
+          return localJson(200, result === running ? { execution: execution.name, status: 'RUNNING' } : result);
+        },
         // `npm run registry -- drift <model> --now` against the local platform (API_URL): the monitoring job now.
         'POST /_local/monitoring/{model}': async ({ params }) => {
-          const json = (status: number, body: unknown) => ({
-            status,
-            headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
-            body: JSON.stringify(body),
-          });
-          if (!specs.some((spec) => spec.name === params.model)) {
-            return json(404, {
-              error: {
-                code: 'unknown_model',
-                message: `no model spec for ${JSON.stringify(params.model)} (known: ${specs.map((spec) => spec.name).join(', ')})`,
-              },
-            });
-          }
+          if (!specs.some((spec) => spec.name === params.model)) return unknownModel(params.model);
           try {
-            return json(200, await monitoring.run(params.model));
+            return localJson(200, await monitoring.run(params.model));
           } catch (error) {
-            return json(500, {
+            return localJson(500, {
               error: { code: 'monitoring_failed', message: error instanceof Error ? error.message : String(error) },
             });
           }

@@ -5,6 +5,7 @@ import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } fr
 import { readEndpoints, type PlatformEndpoints } from '../../local/endpoints';
 import { type LocalPlatform, startLocalPlatform } from '../../local/platform';
 import { progressReporter } from '../../local/progress';
+import { runRetrainCli } from '../../core/pipeline/retrain-cli';
 import { LOCAL_S3_CREDENTIALS } from '../../local/s3-server';
 import { ai4iMoreReadings } from '../helpers/more-readings';
 
@@ -202,5 +203,19 @@ describe('the local platform: npm start, used over HTTP and the AWS SDK', () => 
     expect(versions).toEqual(expect.arrayContaining(['ai4i2020']));
     const page = await fetch(`${endpoints.apiUrl}/dashboard`);
     expect(page.headers.get('content-security-policy')).toMatch(/script-src 'sha256-/);
+  });
+
+  test('npm run retrain finds the running platform through its data folder and follows the run to its end', async () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const io = { out: (t: string) => out.push(t), err: (t: string) => err.push(t) };
+    // No STATE_MACHINE_ARN and no API_URL: the endpoints.json npm start wrote in LOCAL_DATA_DIR.
+    expect(await runRetrainCli(['ai4i2020', '--wait'], { LOCAL_DATA_DIR: dataDir }, io)).toBe(0);
+    expect(err).toEqual([]);
+    expect(out[0]).toMatch(new RegExp(`^started manual-ai4i2020-\\d+ on the local platform at ${endpoints.apiUrl}$`));
+    expect(out[1]).toBe('SUCCEEDED');
+    // The run is the pipeline's own: its record is in the model bucket's run list.
+    const execution = /started (\S+)/.exec(out[0])?.[1];
+    expect(lines.join('\n')).toContain(execution);
   });
 });

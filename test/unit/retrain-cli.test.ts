@@ -1,4 +1,8 @@
 import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { mockClient } from 'aws-sdk-client-mock';
 import { manualExecutionName, runRetrainCli } from '../../core/pipeline/retrain-cli';
 
@@ -19,6 +23,15 @@ async function retrain(argv: string[], env: NodeJS.ProcessEnv = { STATE_MACHINE_
 }
 
 beforeEach(() => sfn.reset());
+
+/** A port nothing listens on (one the OS just handed out and that was closed again). */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
 
 describe('npm run retrain', () => {
   test('starts a manual execution for the model, named so that every start is distinct', async () => {
@@ -57,12 +70,27 @@ describe('npm run retrain', () => {
     expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
   });
 
-  test('says where to find the state machine when STATE_MACHINE_ARN is not set', async () => {
-    const r = await retrain(['iris'], {});
+  test('says where to find the state machine when STATE_MACHINE_ARN is not set and no local platform runs', async () => {
+    const empty = mkdtempSync(join(tmpdir(), 'retrain-cli-'));
+    try {
+      const r = await retrain(['iris'], { LOCAL_DATA_DIR: empty });
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(
+        /STATE_MACHINE_ARN is not set \(export it from the MlopsPipeline stack's StateMachineArn output\) and no local platform was found \(npm start writes .*endpoints\.json\)/,
+      );
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
+  });
+
+  test('a local platform that is not running is one line and exit 2', async () => {
+    const port = await closedPort();
+    const r = await retrain(['iris'], { API_URL: `http://127.0.0.1:${port}` });
     expect(r.code).toBe(2);
     expect(r.err).toMatch(
-      /STATE_MACHINE_ARN is not set: export it from the MlopsPipeline stack's StateMachineArn output/,
+      /^cannot reach the local platform at http:\/\/127\.0\.0\.1:\d+\/_local\/retrain\/iris \(ECONNREFUSED\): is npm start running\?$/,
     );
+    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
   });
 
   test("execution names fit Step Functions' rules", () => {
