@@ -5,8 +5,9 @@ import { unquoteEtag } from '../core/etag';
 /**
  * Where s3rver 3.7 differs from S3 in ways the platform depends on, one Koa middleware that
  * answers as S3 does:
- * - conditional writes: s3rver ignores If-None-Match / If-Match on PutObject (the registry needs
- *   the 412 for race-free version numbers and alias moves);
+ * - conditional requests: s3rver ignores If-None-Match / If-Match on PutObject (the registry needs
+ *   the 412 for race-free version numbers and alias moves) and If-Match on GetObject / HeadObject
+ *   (a batch job's reads of the upload it started on);
  * - object writes are not atomic: s3rver rewrites the file in place, so a concurrent reader
  *   could see half an object;
  * - ListObjectsV2: paging crashes on Node >= 17 (its continuation tokens use DES, which
@@ -164,9 +165,13 @@ async function objectRequest(
   // releases the lock, not the end of this function.
   ctx.res.once('finish', release).once('close', release);
   try {
-    const conditional = ctx.method === 'PUT' && !SUB_RESOURCES.some((q) => q in ctx.query);
-    const ifNoneMatch = conditional ? ctx.get('if-none-match') : '';
-    const ifMatch = conditional ? ctx.get('if-match') : '';
+    const plainObject = !SUB_RESOURCES.some((q) => q in ctx.query);
+    const write = ctx.method === 'PUT' && plainObject;
+    // If-Match on a read, as S3: 412 unless the object is still that version (a batch job's range
+    // reads pin the upload they started on). If-None-Match on a read (304) is not needed here.
+    const read = (ctx.method === 'GET' || ctx.method === 'HEAD') && plainObject;
+    const ifNoneMatch = write ? ctx.get('if-none-match') : '';
+    const ifMatch = write || read ? ctx.get('if-match') : '';
     const failure =
       ifNoneMatch || ifMatch
         ? conditionFailure(await currentEtag(server, bucket, key), ifNoneMatch, ifMatch)

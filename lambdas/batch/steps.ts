@@ -138,9 +138,26 @@ export interface ScoreInput {
 
 const HEAD_BYTES = 64 * 1024;
 
-async function readRange(s3: S3Client, bucket: string, key: string, start: number, end: number): Promise<Uint8Array> {
+/**
+ * Bytes [start, end) of the job's object, only while it is still the version the job started on
+ * (IfMatch on its ETag): a file replaced under the same key mid-job fails the read (412), never
+ * scores the new bytes against the old plan.
+ */
+async function readRange(
+  s3: S3Client,
+  source: { readonly bucket: string; readonly key: string; readonly etag: string },
+  start: number,
+  end: number,
+): Promise<Uint8Array> {
   if (end <= start) return new Uint8Array();
-  const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${start}-${end - 1}` }));
+  const out = await s3.send(
+    new GetObjectCommand({
+      Bucket: source.bucket,
+      Key: source.key,
+      IfMatch: source.etag,
+      Range: `bytes=${start}-${end - 1}`,
+    }),
+  );
   return (await out.Body?.transformToByteArray()) ?? new Uint8Array();
 }
 
@@ -208,7 +225,9 @@ export async function startJob(deps: BatchDeps, input: StartInput): Promise<Star
   const manifest = await deps.registry.getManifest(model, version);
   const head = await deps.s3.send(new HeadObjectCommand({ Bucket: input.bucket, Key: input.key, IfMatch: etag }));
   const size = head.ContentLength ?? 0;
-  const first = Buffer.from(await readRange(deps.s3, input.bucket, input.key, 0, Math.min(size, HEAD_BYTES)));
+  const first = Buffer.from(
+    await readRange(deps.s3, { bucket: input.bucket, key: input.key, etag }, 0, Math.min(size, HEAD_BYTES)),
+  );
   let layout;
   try {
     layout = detectLayout(input.key, first.toString('utf8'), manifest.features);
@@ -290,8 +309,8 @@ export async function scoreChunks(
   let scored = 0;
   for (const chunk of input.Items) {
     const started = performance.now();
-    const { bucket, key, size } = record.source;
-    const lines = await readChunkLines((s, e) => readRange(deps.s3, bucket, key, s, e), chunk, size);
+    const { size } = record.source;
+    const lines = await readChunkLines((s, e) => readRange(deps.s3, record.source, s, e), chunk, size);
     const result = await scoreChunk(lines, {
       layout: record.layout,
       features: open.features,
@@ -361,7 +380,9 @@ export async function recordFailure(
   // An execution that never held the job (its Start broke before or while claiming) must not
   // mark as failed the job another execution is running.
   if (input.execution !== undefined) {
-    const claim = await deps.data.get(claimKey(model, job)).catch(() => undefined);
+    // A claim that cannot be read is an error (the step's Retry), not "no holder": guessing would
+    // let a duplicate execution mark the holder's running job as failed.
+    const claim = await deps.data.get(claimKey(model, job));
     const holder = claim && readJson<Partial<Claim>>(claim).execution;
     if (holder !== undefined && holder !== input.execution) return { status: 'failed' };
   }

@@ -54,6 +54,11 @@ export const MANAGED_TRAINING_DEFAULTS = {
 } as const;
 
 /** Why this CPU/memory pair is not a Fargate size, or undefined when it is. */
+/** The trainer's V8 heap limit in a task of `memoryMiB`: what the capacity model measured with. */
+export function managedHeapMiB(memoryMiB: number): number {
+  return memoryMiB - 300;
+}
+
 export function fargateSizeProblem(cpu: number, memoryMiB: number): string | undefined {
   const size = FARGATE_SIZES[cpu];
   if (!size)
@@ -166,6 +171,9 @@ export class ManagedTraining extends Construct {
       environment: {
         DATA_BUCKET: props.dataBucket.bucketName,
         MODEL_BUCKET: props.modelBucket.bucketName,
+        // V8's default heap limit (2-4 GB) is not the task's memory: without this, data sized for the
+        // task by the capacity model (heap = memory - 300 MB, as measured) dies at the default limit.
+        NODE_OPTIONS: `--enable-source-maps --max-old-space-size=${managedHeapMiB(memoryMiB)}`,
       },
       readonlyRootFilesystem: false,
     });

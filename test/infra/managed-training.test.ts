@@ -70,6 +70,16 @@ describe('managed training (ECS Fargate)', () => {
   test('size and timeout come from props, and the pipeline function learns them for its engine choice', () => {
     const custom = synth({ managedTraining: { cpu: 4096, memoryMiB: 30720, timeout: Duration.hours(8) } });
     custom.template.hasResourceProperties('AWS::ECS::TaskDefinition', { Cpu: '4096', Memory: '30720' });
+    // The trainer's heap is the task's memory less what the capacity model measured it with, not V8's default.
+    custom.template.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      ContainerDefinitions: [
+        Match.objectLike({
+          Environment: Match.arrayWith([
+            { Name: 'NODE_OPTIONS', Value: '--enable-source-maps --max-old-space-size=30420' },
+          ]),
+        }),
+      ],
+    });
     custom.template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: {
         Variables: Match.objectLike({ MANAGED_TRAINING_MEMORY_MB: '30720', MANAGED_TRAINING_TIMEOUT_SECONDS: '28800' }),

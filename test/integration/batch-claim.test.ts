@@ -3,7 +3,7 @@ import { batchJobId, claimKey, duplicateKey, jobRecordKey, reportKey } from '../
 import type { BatchReport } from '../../core/batch/report';
 import { OnnxModelValidator } from '../../core/registry/onnx-validator';
 import { ModelRegistry } from '../../core/registry/registry';
-import { type BatchDeps, recordFailure, startJob } from '../../lambdas/batch/steps';
+import { type BatchDeps, recordFailure, scoreChunks, startJob } from '../../lambdas/batch/steps';
 import { DATASETS, loadDataset, trainOptionsFor } from '../../training/datasets/catalog';
 import { exportModel } from '../../training/export';
 import { trainCandidates } from '../../training/train';
@@ -113,5 +113,16 @@ describe('a batch job is claimed by one execution', () => {
     await expect(startJob(deps, { ...object, execution: 'x' })).rejects.toThrow(
       /claim\.json exists but names no execution/,
     );
+  });
+
+  test('a file replaced under the same key mid-job fails the chunk read instead of scoring the new bytes', async () => {
+    const { object, job } = await upload();
+    const started = await startJob(deps, { ...object, execution: 'exec-replaced' });
+    expect(started).toMatchObject({ status: 'started', job });
+    const chunk = { BatchInput: { model: 'iris', job }, Items: [{ index: 0, start: 0, end: 32 }] };
+    await s3.client.send(
+      new PutObjectCommand({ Bucket: 'data', Key: object.key, Body: '4.9,3.0,1.4,0.2\n7.7,2.6,6.9,2.3\n' }),
+    );
+    await expect(scoreChunks(deps, chunk)).rejects.toMatchObject({ name: 'PreconditionFailed' });
   });
 });

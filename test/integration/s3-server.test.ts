@@ -1,3 +1,4 @@
+import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { PreconditionFailedError } from '../../core/object-store';
 import type { S3ObjectStore } from '../../core/s3-object-store';
 import type { ObjectCreated } from '../../local/s3-server';
@@ -36,6 +37,23 @@ describe('local S3 server through S3ObjectStore', () => {
     await expect(store.put('match/missing.json', 'x', { condition: { ifMatch: 'abc' } })).rejects.toBeInstanceOf(
       PreconditionFailedError,
     );
+  });
+
+  it('answers 412 to a GET or HEAD with a stale If-Match, and serves the current ETag (ranges too)', async () => {
+    const first = await store.put('read/upload.csv', 'a,b\n1,2\n');
+    const second = await store.put('read/upload.csv', 'a,b\n3,4\n');
+    const get = (etag: string) =>
+      s3.client.send(
+        new GetObjectCommand({ Bucket: 'objects', Key: 'read/upload.csv', IfMatch: etag, Range: 'bytes=4-6' }),
+      );
+    await expect(get(first.etag)).rejects.toMatchObject({
+      name: 'PreconditionFailed',
+      $metadata: { httpStatusCode: 412 },
+    });
+    await expect(
+      s3.client.send(new HeadObjectCommand({ Bucket: 'objects', Key: 'read/upload.csv', IfMatch: first.etag })),
+    ).rejects.toMatchObject({ $metadata: { httpStatusCode: 412 } });
+    expect(await (await get(second.etag)).Body?.transformToString()).toBe('3,4');
   });
 
   it('lets exactly one of many simultaneous If-None-Match:* writers win', async () => {
