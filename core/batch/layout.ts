@@ -51,6 +51,11 @@ export function splitCsvLine(line: string): string[] {
 
 const BOM = '\uFEFF';
 
+/** Which of the first chunk's lines is the CSV header: the first that is not blank, as detectLayout reads it. */
+export function headerLineIndex(lines: readonly string[]): number {
+  return lines.findIndex((line, i) => (i === 0 && line.startsWith(BOM) ? line.slice(1) : line).trim() !== '');
+}
+
 /** The first line of the file's first bytes (BOM and CR removed), and whether the file is blank. */
 function firstLine(head: string): string | undefined {
   const text = head.startsWith(BOM) ? head.slice(1) : head;

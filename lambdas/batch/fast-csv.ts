@@ -1,5 +1,5 @@
 import type { BatchLayout } from '../../core/batch/layout';
-import { splitCsvLine } from '../../core/batch/layout';
+import { headerLineIndex, splitCsvLine } from '../../core/batch/layout';
 import type { RefusedRow } from '../../core/batch/report';
 import type { InputTensor } from '../../core/features';
 import type { ManifestFeature } from '../../core/manifest';
@@ -65,12 +65,11 @@ export function checkCsvRows(
   const categories: string[][] = categorical.map(() => []);
   let rows = 0;
   let divergent = false;
+  const headerAt = options.firstChunk && layout.header ? headerLineIndex(lines) : -1;
   for (let i = 0; i < lines.length; i++) {
     let text = lines[i];
-    if (i === 0 && options.firstChunk) {
-      if (text.startsWith('\uFEFF')) text = text.slice(1);
-      if (layout.header) continue;
-    }
+    if (i === 0 && options.firstChunk && text.startsWith('\uFEFF')) text = text.slice(1);
+    if (i === headerAt) continue;
     if (text.trim() === '') continue;
     rows++;
     // Unquoted lines (nearly all): the comma positions, and only the feature cells sliced out; a

@@ -1,7 +1,7 @@
 import type { FeatureRow } from '../inference/backends/types';
 import { toPredictions } from '../inference/backends/types';
 import type { InstanceValidator, RawInstance } from '../inference/request';
-import { type BatchLayout, splitCsvLine } from '../../core/batch/layout';
+import { type BatchLayout, headerLineIndex, splitCsvLine } from '../../core/batch/layout';
 import type { RefusedRow } from '../../core/batch/report';
 import type { InputTensor } from '../../core/features';
 import type { ManifestFeature } from '../../core/manifest';
@@ -212,7 +212,9 @@ async function scoreCsvFast(
   const labels = classes.map(csvCell);
   const out = new OutputBytes(lines.length * 96);
   if (options.firstChunk) {
-    const head = layout.header ? lines[0].replace(/^\uFEFF/, '') : layout.columns.map(csvCell).join(',');
+    const head = layout.header
+      ? lines[headerLineIndex(lines)].replace(/^\uFEFF/, '')
+      : layout.columns.map(csvCell).join(',');
     out.text(`${head},${predictionColumns(classes).map(csvCell).join(',')}\n`);
   }
   // The output is written as bytes into one buffer: no per-row strings (the input line is copied
@@ -250,10 +252,11 @@ export async function scoreChunk(lines: readonly string[], options: ScoreChunkOp
   const candidates: Candidate[] = [];
   let header: string | undefined;
   let rows = 0;
+  const headerAt = options.firstChunk && layout.header ? headerLineIndex(lines) : -1;
   for (let i = 0; i < lines.length; i++) {
     let text = lines[i];
     if (i === 0 && options.firstChunk && text.startsWith(BOM)) text = text.slice(1);
-    if (i === 0 && options.firstChunk && layout.header) {
+    if (i === headerAt) {
       header = text;
       continue;
     }

@@ -163,6 +163,26 @@ describe('scoring a chunk', () => {
     expect(result.refused).toEqual([{ line: 4, reason: expect.stringMatching(/must be a finite number/) }]);
   });
 
+  test.each([
+    ['the hot path', true],
+    ['the general path', false],
+  ])(
+    '%s takes the first non-blank line as the header, as the layout does (blank lines before it are not rows)',
+    async (_, hot) => {
+      const result = await scoreChunk(['', '\r', 'id,Type,Torque [Nm],speed', '1,L,10,1500'], {
+        layout,
+        features,
+        classes,
+        validate,
+        predict,
+        ...(hot ? { predictInputs } : {}),
+        firstChunk: true,
+      });
+      expect(result).toMatchObject({ rows: 1, scored: 1, refused: [] });
+      expect(result.output.split('\n')[0]).toBe('id,Type,Torque [Nm],speed,prediction,probability_0,probability_1');
+    },
+  );
+
   test('probabilities are written as String(round to 6 decimals) would write them', () => {
     const values = [0, 1, 0.5, 0.1, 1e-6, 4e-7, 6e-7, 0.0000105, 0.999999, 0.9999996, 0.12345, -0, -0.2, 1.5, NaN];
     let seed = 7;
