@@ -37,10 +37,10 @@ async function readObject(client: S3Client, bucket: string, key: string): Promis
 /** One line saying how the job ended, and the exit code. */
 export function describeReport(report: BatchReport, bucket: string): { line: string; exitCode: number } {
   const where = `s3://${bucket}/${reportKey(report.model, report.job)}`;
-  if (report.status === 'succeeded')
+  if (report.status === 'succeeded' || report.status === 'partial')
     return {
-      line: `job ${report.job}: ${report.rowsScored} of ${report.rowsIn} rows scored by ${report.model} v${report.version}, ${report.rowsRefused} refused (listed in ${where}); results: ${report.results.length} part(s) under s3://${bucket}/batch-results/${report.model}/${report.job}/results/`,
-      exitCode: 0,
+      line: `job ${report.job}: ${report.rowsScored} of ${report.rowsIn} rows scored by ${report.model} v${report.version}, ${report.rowsRefused} refused (listed in ${where}); results: ${report.results.length} part(s) under s3://${bucket}/batch-results/${report.model}/${report.job}/results/${report.status === 'partial' ? `; but ${report.reason?.message ?? 'some chunks failed'}` : ''}`,
+      exitCode: report.status === 'partial' ? 1 : 0,
     };
   return {
     line: `job ${report.job}: ${report.status === 'refused' ? 'the file was refused' : 'the job failed'}: ${report.reason?.message ?? 'see the report'}; nothing was written as results (report: ${where})`,

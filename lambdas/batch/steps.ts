@@ -348,7 +348,13 @@ export async function scoreChunks(
 export async function finishJob(
   deps: BatchDeps,
   input: { readonly model: string; readonly job: string },
-): Promise<{ status: 'succeeded'; reportKey: string; rowsIn: number; rowsScored: number; rowsRefused: number }> {
+): Promise<{
+  status: 'succeeded' | 'partial';
+  reportKey: string;
+  rowsIn: number;
+  rowsScored: number;
+  rowsRefused: number;
+}> {
   const record = await readJob(deps, input.model, input.job);
   const keys = await deps.data.list(summariesPrefix(input.model, input.job));
   const summaries = await Promise.all(
@@ -360,7 +366,7 @@ export async function finishJob(
   const key = reportKey(input.model, input.job);
   await deps.data.put(key, json(report), { contentType: 'application/json' });
   return {
-    status: 'succeeded',
+    status: report.status === 'partial' ? 'partial' : 'succeeded',
     reportKey: key,
     rowsIn: report.rowsIn,
     rowsScored: report.rowsScored,

@@ -277,7 +277,27 @@ describe('the report', () => {
     expect(report.timings.seconds).toBe(2);
   });
 
-  test('fails when a chunk has no summary', () => {
-    expect(() => buildReport(job, [summary(0, 5, [])], new Date())).toThrow(/1 of 2 chunks have no summary/);
+  test('a chunk with no summary (failed, within the tolerance) makes the report partial, naming its bytes', () => {
+    const report = buildReport(job, [summary(0, 5, [])], new Date());
+    expect(report).toMatchObject({
+      status: 'partial',
+      failedChunks: [{ index: 1, start: 5, end: 10 }],
+      reason: { code: 'chunks_failed', message: expect.stringMatching(/1 of 2 chunks failed .*bytes 5-10/) },
+      rowsIn: 5,
+      results: ['p0'],
+    });
+  });
+
+  test('past a failed chunk, refused rows are numbered within their chunk (the lines before are unknown)', () => {
+    const report = buildReport(
+      { ...job, chunks: 3, source: { ...job.source, size: 15 } },
+      [summary(0, 5, [2]), summary(2, 4, [3])],
+      new Date(),
+    );
+    expect(report.status).toBe('partial');
+    expect(report.refused).toEqual([
+      { line: 2, reason: 'bad' },
+      { line: 3, chunk: 2, reason: 'bad' },
+    ]);
   });
 });
