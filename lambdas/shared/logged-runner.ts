@@ -21,8 +21,10 @@ function resultKeys(result: unknown): Record<string, unknown> {
  * A function's runner with one structured line per invocation: "step finished" (seconds, and the
  * version or status it produced) or "step failed" (the error's name, which is what Step Functions
  * routes on, and its message), every line with the invocation's correlation keys and the Lambda
- * request id from the context (Powertools' function_request_id). The error is rethrown as is, and
- * the keys are removed afterwards, so a warm environment's next invocation does not inherit them.
+ * request id from the context (Powertools' function_request_id). The error is rethrown as is. The
+ * keys go on the line itself, never onto the shared logger: a warm environment's next invocation
+ * cannot inherit them, and steps running at once in one process (the local platform's function
+ * process) cannot mix each other's.
  */
 export function loggedRunner<E>(
   run: (event: E) => Promise<unknown>,
@@ -32,22 +34,20 @@ export function loggedRunner<E>(
   return async (event, context) => {
     if (context) logger.addContext(context);
     const keys = keysOf(event);
-    logger.appendKeys({ ...keys });
     const started = Date.now();
     try {
       const result = await run(event);
-      logger.info('step finished', { seconds: (Date.now() - started) / 1000, ...resultKeys(result) });
+      logger.info('step finished', { ...keys, seconds: (Date.now() - started) / 1000, ...resultKeys(result) });
       return result;
     } catch (error) {
       const failure = error instanceof Error ? error : new Error(String(error));
       logger.error('step failed', {
+        ...keys,
         seconds: (Date.now() - started) / 1000,
         errorName: failure.name,
         errorMessage: failure.message,
       });
       throw error;
-    } finally {
-      logger.removeKeys(Object.keys(keys));
     }
   };
 }

@@ -105,6 +105,20 @@ describe('the pipeline function logs each step with the run correlation keys', (
     expect(lines[0]).not.toHaveProperty('runId');
   });
 
+  test('steps running at once in one process (the local function process) keep their own keys', async () => {
+    const run = loggedStepRunner(
+      (request) => new Promise((resolve) => setTimeout(() => resolve({}), request.step === 'train' ? 20 : 1)),
+      newLogger(),
+    );
+    const lines = await captureLines(() =>
+      Promise.all([
+        run({ step: 'train', input: { model: 'iris', runId: 'r', algorithm: 'gbdt' } }),
+        run({ step: 'train', input: { model: 'iris', runId: 'r', algorithm: 'lr' } }),
+      ]),
+    );
+    expect(lines.map((l) => l.algorithm).sort()).toEqual(['gbdt', 'lr']);
+  });
+
   test('record-failure is correlated by the failed state it records', () => {
     expect(
       stepLogKeys({
