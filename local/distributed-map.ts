@@ -205,15 +205,21 @@ async function runMap(
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, inputs.length) }, worker));
-  const toleratedPercent = state.ToleratedFailurePercentage ?? 0;
-  const toleratedCount = state.ToleratedFailureCount ?? 0;
-  if (failed > 0 && failed > toleratedCount && (failed / inputs.length) * 100 > toleratedPercent) {
+  // As in AWS: each threshold given is a limit and exceeding either fails the Map; with none, any failure does.
+  const percent = state.ToleratedFailurePercentage;
+  const count = state.ToleratedFailureCount;
+  const exceeded =
+    failed > 0 &&
+    ((percent === undefined && count === undefined) ||
+      (percent !== undefined && (failed / inputs.length) * 100 > percent) ||
+      (count !== undefined && failed > count));
+  if (exceeded) {
     const first = results.find((r) => r !== null && typeof r === 'object' && 'Error' in r) as {
       Error: string;
       Cause: string;
     };
     throw new ExceedToleratedFailureThresholdError(
-      `${failed} of ${inputs.length} child executions failed (tolerated: ${toleratedPercent}% or ${toleratedCount}); first: ${first.Error}: ${first.Cause}`,
+      `${failed} of ${inputs.length} child executions failed (tolerated: ${[percent === undefined ? '' : `${percent}%`, count === undefined ? '' : `${count}`].filter(Boolean).join(' and ') || 'none'}); first: ${first.Error}: ${first.Cause}`,
     );
   }
   return results;

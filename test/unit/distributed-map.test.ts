@@ -69,8 +69,11 @@ describe('the local Distributed Map', () => {
     if ((input as { Items: number[] }).Items.includes(7)) throw new Error('boom');
     return 'ok';
   };
-  const runFailing = async (tolerated: number) => {
-    const local = withLocalDistributedMaps(definition(tolerated), { readObject, taskHandlers: { [FN]: failing } });
+  const runFailing = async (tolerated: number, toleratedCount?: number) => {
+    const withLimits = definition(tolerated);
+    if (toleratedCount !== undefined)
+      (withLimits.States.Map as Record<string, unknown>).ToleratedFailureCount = toleratedCount;
+    const local = withLocalDistributedMaps(withLimits, { readObject, taskHandlers: { [FN]: failing } });
     const result = await runStateMachine(
       local.definition,
       { bucket: 'b', key: 'items.json', job: 'j' },
@@ -85,6 +88,12 @@ describe('the local Distributed Map', () => {
 
   test('a failing child within the tolerated percentage leaves its error in the results', async () => {
     expect((await runFailing(50)).results).toEqual(['ok', 'ok', { Error: 'Error', Cause: 'boom' }]);
+  });
+
+  test('with a count beside the percentage, exceeding either fails the Map (as in AWS)', async () => {
+    // 1 of 3 children fails: within 50 %, beyond a count of 0.
+    expect((await runFailing(50, 0)).error?.Error).toBe('States.ExceedToleratedFailureThreshold');
+    expect((await runFailing(50, 1)).results).toEqual(['ok', 'ok', { Error: 'Error', Cause: 'boom' }]);
   });
 
   test('refuses what it does not run instead of ignoring it', () => {
