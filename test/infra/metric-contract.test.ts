@@ -1,54 +1,14 @@
-import { join } from 'node:path';
 import type { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { METRICS_BY_SERVICE, METRICS_NAMESPACE, METRICS_SERVICES } from '../../core/contracts/metrics';
-import { monitoringSettings } from '../../core/pipeline/model-spec';
-import { loadModelSpecs } from '../../core/pipeline/model-specs';
-import { InferenceStack } from '../../lib/stacks/inference-stack';
-import { MonitoringStack } from '../../lib/stacks/monitoring-stack';
-import { PipelineStack } from '../../lib/stacks/pipeline-stack';
-import { StorageStack } from '../../lib/stacks/storage-stack';
-import { testApp } from '../helpers/cdk-app';
 import { drawnMetrics } from './dashboard-body';
+import { platform } from './platform';
 
 /**
  * The constructs draw and alarm on the names in core/contracts/metrics.ts: a metric in the
  * platform's namespace that a dashboard line or an alarm (any stack: the monitoring stack's, the
  * rollout's canary alarms) reads must be one the contract lists for the `service` it selects.
  */
-
-const SPECS = loadModelSpecs(join(__dirname, '../../config/models'));
-
-function platform() {
-  const app = testApp();
-  const storage = new StorageStack(app, 'Storage');
-  const pipeline = new PipelineStack(app, 'Pipeline', {
-    dataBucket: storage.dataBucket,
-    modelBucket: storage.modelBucket,
-    specs: SPECS,
-  });
-  const inference = new InferenceStack(app, 'Inference', {
-    modelBucket: storage.modelBucket,
-    dataBucket: storage.dataBucket,
-  });
-  const monitoring = new MonitoringStack(app, 'Monitoring', {
-    api: inference.inference,
-    inferenceFunction: inference.inference.fn,
-    pipelineFunction: pipeline.pipeline.fn,
-    stateMachine: pipeline.pipeline.stateMachine,
-    pipelineStarts: pipeline.pipeline,
-    rollout: pipeline.rollout,
-    monitoringJob: pipeline.monitoringJob,
-    capture: inference.inference.capture,
-    models: SPECS.map((s) => ({
-      name: s.name,
-      gateMetric: s.gate.metric,
-      schedule: s.schedule,
-      monitoring: { driftThreshold: monitoringSettings(s).driftThreshold },
-    })),
-  });
-  return { stacks: [storage, pipeline, inference, monitoring] as Stack[], monitoring };
-}
 
 interface ReadMetric {
   readonly where: string;
@@ -113,9 +73,10 @@ function contractProblems(read: readonly ReadMetric[]): string[] {
 }
 
 describe('the metric contract and what the constructs read', () => {
-  const { stacks, monitoring } = platform();
+  const { storage, pipeline, inference, monitoring, template } = platform();
+  const stacks: Stack[] = [storage, pipeline, inference, monitoring];
   const alarms = stacks.flatMap(alarmMetrics);
-  const dashboard: ReadMetric[] = drawnMetrics(Template.fromStack(monitoring)).map((m) => ({
+  const dashboard: ReadMetric[] = drawnMetrics(template).map((m) => ({
     where: 'dashboard',
     namespace: m.namespace,
     name: m.name,
