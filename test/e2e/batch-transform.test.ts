@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -20,6 +20,7 @@ import { readEndpoints, type PlatformEndpoints } from '../../local/endpoints';
 import { type LocalPlatform, startLocalPlatform } from '../../local/platform';
 import { LOCAL_S3_CREDENTIALS } from '../../local/s3-server';
 import { ai4iBatchCsv, ai4iFeatures } from '../helpers/batch-files';
+import { writeAi4iSpec } from '../helpers/ai4i-spec';
 
 /**
  * Batch transform through the local platform: a file put under batch/ai4i2020/ with the AWS SDK
@@ -44,18 +45,7 @@ describe('batch transform on the local platform', () => {
     dataDir = mkdtempSync(join(tmpdir(), 'mlops-batch-'));
     const specsDir = join(dataDir, 'specs');
     mkdirSync(specsDir);
-    const spec = JSON.parse(readFileSync(join(REPO, 'config/models/ai4i2020.json'), 'utf8')) as {
-      training: Record<string, unknown>;
-      gate: Record<string, unknown>;
-    };
-    writeFileSync(
-      join(specsDir, 'ai4i2020.json'),
-      JSON.stringify({
-        ...spec,
-        training: { ...spec.training, algorithms: ['lr'] },
-        gate: { ...spec.gate, floor: 0.5 },
-      }),
-    );
+    writeAi4iSpec(specsDir);
     process.env.BATCH_CHUNK_BYTES = String(64 * 1024);
     await start(specsDir);
   });

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -8,6 +8,7 @@ import { readEndpoints, type PlatformEndpoints } from '../../local/endpoints';
 import { type LocalPlatform, startLocalPlatform } from '../../local/platform';
 import { LOCAL_S3_CREDENTIALS } from '../../local/s3-server';
 import { ai4iBatchCsv, ai4iFeatures } from '../helpers/batch-files';
+import { writeAi4iSpec } from '../helpers/ai4i-spec';
 
 /**
  * The issue's acceptance run: a 1,000,000-row ai4i2020-like file under batch/ai4i2020/ through the
@@ -16,7 +17,6 @@ import { ai4iBatchCsv, ai4iFeatures } from '../helpers/batch-files';
  * equal to the API's for a sample, report counts that add up, the pinned version recorded.
  */
 
-const REPO = join(__dirname, '../..');
 const MODEL = 'ai4i2020';
 const ROWS = 1_000_000;
 
@@ -30,18 +30,7 @@ describe('batch transform at 1,000,000 rows on the local platform', () => {
     dataDir = mkdtempSync(join(tmpdir(), 'mlops-batch-scale-'));
     const specsDir = join(dataDir, 'specs');
     mkdirSync(specsDir);
-    const spec = JSON.parse(readFileSync(join(REPO, 'config/models/ai4i2020.json'), 'utf8')) as {
-      training: Record<string, unknown>;
-      gate: Record<string, unknown>;
-    };
-    writeFileSync(
-      join(specsDir, 'ai4i2020.json'),
-      JSON.stringify({
-        ...spec,
-        training: { ...spec.training, algorithms: ['lr'] },
-        gate: { ...spec.gate, floor: 0.5 },
-      }),
-    );
+    writeAi4iSpec(specsDir);
     platform = await startLocalPlatform({ dataDir, port: 0, s3Port: 0, specsDir, log: () => undefined });
     await platform.seeded;
     if ((await platform.unserved()).length > 0) throw new Error('ai4i2020 is not serving');
