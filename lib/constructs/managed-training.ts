@@ -55,7 +55,7 @@ export const MANAGED_TRAINING_DEFAULTS = {
 
 /** Why this CPU/memory pair is not a Fargate size, or undefined when it is. */
 /** The trainer's V8 heap limit in a task of `memoryMiB`: what the capacity model measured with. */
-export function managedHeapMiB(memoryMiB: number): number {
+function managedHeapMiB(memoryMiB: number): number {
   return memoryMiB - 300;
 }
 
