@@ -1,4 +1,5 @@
-import { type BinnedColumns, gradientHistogram, partitionRows } from './histogram';
+import type { BinnedColumns } from './histogram';
+import { LeafRows } from './leaf-rows';
 import { type Tree, TreeBuilder } from './tree';
 import { pushAll } from '../../core/arrays';
 
@@ -38,23 +39,26 @@ function newLeaf(id: number, start: number, end: number, depth: number, g: numbe
 
 /** Grows one tree leaf-wise (best gain first) on gradient/hessian histograms. */
 export class Grower {
-  readonly order: Int32Array;
-  private readonly scratch: Int32Array;
+  private readonly rows: LeafRows;
   private readonly pool: Float64Array[] = [];
 
   constructor(
     private readonly binned: BinnedColumns,
     private readonly o: GrowerOptions,
   ) {
-    this.order = new Int32Array(binned.rows);
-    this.scratch = new Int32Array(binned.rows);
+    this.rows = new LeafRows(binned);
+  }
+
+  /** The rows in leaf order: a returned leaf's rows are order[leaf.start, leaf.end). */
+  get order(): Int32Array {
+    return this.rows.order;
   }
 
   /** Grows on g/h[offset + row]; leaves' ranges index `this.order` until the next call. */
   grow(g: Float64Array, h: Float64Array, offset: number): { tree: Tree; leaves: Leaf[]; values: number[] } {
-    const { o, order } = this;
+    const { o } = this;
     const n = this.binned.rows;
-    for (let i = 0; i < n; i++) order[i] = i;
+    this.rows.reset();
     const root = newLeaf(0, 0, n, 0, 0, 0);
     for (let i = 0; i < n; i++) {
       root.g += g[offset + i];
@@ -73,7 +77,7 @@ export class Grower {
       for (let i = 1; i < open.length; i++) if (open[i].split!.gain > open[best].split!.gain) best = i;
       const node = open.splice(best, 1)[0];
       const s = node.split!;
-      const mid = partitionRows(this.binned, order, this.scratch, node.start, node.end, s.feature, s.bin);
+      const mid = this.rows.partition(node.start, node.end, s.feature, s.bin);
       const id = builder.split(node.id, s.feature, this.binned.edges[s.feature][s.bin]);
       nLeaves++;
       const depth = node.depth + 1;
@@ -128,7 +132,7 @@ export class Grower {
   private build(g: Float64Array, h: Float64Array, offset: number, leaf: Leaf): Float64Array {
     const hist = this.pool.pop() ?? new Float64Array(this.binned.offsets[this.binned.cols] * 3);
     const totals = { g: leaf.g, h: leaf.h };
-    gradientHistogram(this.binned, this.order, leaf.start, leaf.end, g, h, offset, totals, hist);
+    this.rows.histogram(leaf.start, leaf.end, g, h, offset, totals, hist);
     return hist;
   }
 

@@ -51,9 +51,17 @@ function softmaxRow(raw: Float64Array, r: number, nClasses: number, p: Float64Ar
 }
 
 function logLoss(raw: Float64Array, y: Int32Array, nClasses: number): number {
-  const p = new Float64Array(nClasses);
   let total = 0;
-  for (let r = 0; r < y.length; r++) total += softmaxRow(raw, r, nClasses, p, y[r]);
+  if (nClasses === 2) {
+    // softmaxRow's value for scores [0, s], in one exp: log(1 + e^s) - y s, kept stable for large |s|.
+    for (let r = 0; r < y.length; r++) {
+      const s = raw[r];
+      total += Math.max(s, 0) + Math.log1p(Math.exp(-Math.abs(s))) - (y[r] === 1 ? s : 0);
+    }
+  } else {
+    const p = new Float64Array(nClasses);
+    for (let r = 0; r < y.length; r++) total += softmaxRow(raw, r, nClasses, p, y[r]);
+  }
   return total / Math.max(1, y.length);
 }
 

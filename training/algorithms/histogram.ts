@@ -19,10 +19,18 @@ export interface BinnedColumns {
   /** Where column c's bins start when all columns' bins are laid end to end (length cols + 1). */
   readonly offsets: Int32Array;
   /**
-   * The same bins in the input's sparse layout, for histograms that cost one add per stored entry
-   * (one-hot blocks are mostly zeros): row r's entries are slots[rowPtr[r] .. rowPtr[r+1]), each
-   * a global bin index (offsets[c] + bin); a column's absent entries are in zeroSlots[c].
+   * The columns stored in at least one row in PACKED_DENSITY (numeric features, small one-hot
+   * blocks), also kept row by row: packed[r * packedCols.length + p] is row r's bin in column
+   * packedCols[p]. A histogram reads a row's bins as one run of bytes instead of a sparse entry each.
    */
+  readonly packedCols: Int32Array;
+  readonly packed: Uint8Array;
+  /**
+   * The other (sparse) columns' stored entries, for histograms that cost one add per entry: row r's
+   * are slots[rowPtr[r] .. rowPtr[r+1]), each a global bin index (offsets[c] + bin); sparse column
+   * sparseCols[i]'s absent entries fall in bin zeroSlots[i].
+   */
+  readonly sparseCols: Int32Array;
   readonly rowPtr: Int32Array;
   readonly slots: Int32Array;
   readonly zeroSlots: Int32Array;
@@ -75,6 +83,9 @@ function binOf(edges: Float32Array, v: number): number {
   return lo;
 }
 
+/** A column stored in at least this share of rows is packed (one byte per row), else kept sparse. */
+const PACKED_DENSITY = 1 / 8;
+
 export function binColumns(x: CsrMatrix, maxBins = MAX_BINS): BinnedColumns {
   if (maxBins < 2 || maxBins > MAX_BINS) throw new Error(`maxBins must be in [2, ${MAX_BINS}]`);
   const { rows, cols } = x;
@@ -90,13 +101,29 @@ export function binColumns(x: CsrMatrix, maxBins = MAX_BINS): BinnedColumns {
     if (e.length === 0) continue;
     for (let r = 0; r < rows; r++) bins[c * rows + r] = binOf(e, column[r]);
   }
-  const slots = new Int32Array(x.values.length);
-  for (let k = 0; k < slots.length; k++) {
-    const c = x.colIdx[k];
-    slots[k] = offsets[c] + binOf(edges[c], Math.fround(x.values[k]));
+  const stored = new Int32Array(cols);
+  for (let k = 0; k < x.colIdx.length; k++) stored[x.colIdx[k]]++;
+  const isPacked = Array.from(stored, (n) => n >= rows * PACKED_DENSITY);
+  const packedCols = Int32Array.from(isPacked.flatMap((p, c) => (p ? [c] : [])));
+  const sparseCols = Int32Array.from(isPacked.flatMap((p, c) => (p ? [] : [c])));
+  const width = packedCols.length;
+  const packed = new Uint8Array(rows * width);
+  for (let p = 0; p < width; p++) {
+    const column = bins.subarray(packedCols[p] * rows, (packedCols[p] + 1) * rows);
+    for (let r = 0; r < rows; r++) packed[r * width + p] = column[r];
   }
-  const zeroSlots = Int32Array.from(edges, (e, c) => offsets[c] + binOf(e, 0));
-  return { rows, cols, bins, edges, offsets, rowPtr: x.rowPtr, slots, zeroSlots };
+  const rowPtr = new Int32Array(rows + 1);
+  const slots = new Int32Array(x.colIdx.length - packedCols.reduce((n, c) => n + stored[c], 0));
+  let j = 0;
+  for (let r = 0; r < rows; r++) {
+    for (let k = x.rowPtr[r]; k < x.rowPtr[r + 1]; k++) {
+      const c = x.colIdx[k];
+      if (!isPacked[c]) slots[j++] = offsets[c] + binOf(edges[c], Math.fround(x.values[k]));
+    }
+    rowPtr[r + 1] = j;
+  }
+  const zeroSlots = Int32Array.from(sparseCols, (c) => offsets[c] + binOf(edges[c], 0));
+  return { rows, cols, bins, edges, offsets, packedCols, packed, sparseCols, rowPtr, slots, zeroSlots };
 }
 
 /**
@@ -122,49 +149,4 @@ export function partitionRows(
   }
   order.set(scratch.subarray(0, right), left);
   return left;
-}
-
-/**
- * Fills `hist` with [sum g, sum h, count] per bin (global bin index, so one-hot columns take 2
- * slots, not 255) over rows order[start, end), reading g/h[offset + row]. It adds one term per
- * stored entry: a column's absent (zero) entries get what is left of `totals`, the rows' sums.
- */
-export function gradientHistogram(
-  binned: BinnedColumns,
-  order: Int32Array,
-  start: number,
-  end: number,
-  g: Float64Array,
-  h: Float64Array,
-  offset: number,
-  totals: { g: number; h: number },
-  hist: Float64Array,
-): void {
-  const { cols, offsets, rowPtr, slots, zeroSlots } = binned;
-  hist.fill(0);
-  for (let i = start; i < end; i++) {
-    const r = order[i];
-    const gr = g[offset + r];
-    const hr = h[offset + r];
-    for (let k = rowPtr[r]; k < rowPtr[r + 1]; k++) {
-      const j = slots[k] * 3;
-      hist[j] += gr;
-      hist[j + 1] += hr;
-      hist[j + 2] += 1;
-    }
-  }
-  for (let f = 0; f < cols; f++) {
-    let sg = 0;
-    let sh = 0;
-    let sn = 0;
-    for (let j = offsets[f] * 3; j < offsets[f + 1] * 3; j += 3) {
-      sg += hist[j];
-      sh += hist[j + 1];
-      sn += hist[j + 2];
-    }
-    const z = zeroSlots[f] * 3;
-    hist[z] += totals.g - sg;
-    hist[z + 1] += totals.h - sh;
-    hist[z + 2] += end - start - sn;
-  }
 }
