@@ -61,13 +61,25 @@ describe('LeafRows', () => {
     expect(binned.packed.length).toBe(rows * 3);
   });
 
-  it('partitions stably by a packed and by a sparse column, and histograms each part exactly', () => {
-    const leaves = new LeafRows(binned);
+  /** LeafRows over the matrix with `g`/`h` copied into its gradient block `block` of `blocks`. */
+  function leafRows(blocks = 1, block = 0): LeafRows {
+    const leaves = new LeafRows(binned, blocks);
+    leaves.g.set(g, block * rows);
+    leaves.h.set(h, block * rows);
     leaves.reset();
-    const hist = new Float64Array(binned.offsets[binned.cols] * 3);
+    return leaves;
+  }
+
+  function histogramOf(leaves: LeafRows, start: number, end: number, offset = 0): Float64Array {
+    const handle = leaves.newHistogram();
+    leaves.histogram(start, end, offset, sums(Array.from(leaves.order.subarray(start, end)), g, h), handle);
+    return leaves.histogramView(handle);
+  }
+
+  it('partitions stably by a packed and by a sparse column, and histograms each part exactly', () => {
+    const leaves = leafRows();
     const all = Array.from({ length: rows }, (_, r) => r);
-    leaves.histogram(0, rows, g, h, 0, sums(all, g, h), hist);
-    expectClose(hist, bruteForce(binned, all, g, h));
+    expectClose(histogramOf(leaves, 0, rows), bruteForce(binned, all, g, h));
 
     // Split on the numeric column at its middle bin, then the left part on sparse column 3.
     const bin = Math.floor(binned.edges[0].length / 2);
@@ -84,20 +96,38 @@ describe('LeafRows', () => {
     expect(Array.from(leaves.order.subarray(0, split))).toEqual(lowLeft);
 
     const highLeft = Array.from(leaves.order.subarray(split, mid));
-    leaves.histogram(split, mid, g, h, 0, sums(highLeft, g, h), hist);
-    expectClose(hist, bruteForce(binned, highLeft, g, h));
+    expectClose(histogramOf(leaves, split, mid), bruteForce(binned, highLeft, g, h));
+    // The right part of the first split, on a packed one-hot column.
+    const right = leaves.partition(mid, rows, 1, 0);
+    const rightRows = all.filter((r) => binned.bins[r] > bin);
+    expect(Array.from(leaves.order.subarray(mid, right))).toEqual(rightRows.filter((r) => binned.bins[rows + r] === 0));
+    expectClose(
+      histogramOf(leaves, right, rows),
+      bruteForce(
+        binned,
+        rightRows.filter((r) => binned.bins[rows + r] > 0),
+        g,
+        h,
+      ),
+    );
   });
 
   it('reads gradients at an offset (a multiclass tree reads its class block)', () => {
-    const leaves = new LeafRows(binned);
-    leaves.reset();
-    const hist = new Float64Array(binned.offsets[binned.cols] * 3);
-    const shifted = new Float64Array(rows * 2);
-    const shiftedH = new Float64Array(rows * 2);
-    shifted.set(g, rows);
-    shiftedH.set(h, rows);
+    const leaves = leafRows(2, 1);
     const all = Array.from({ length: rows }, (_, r) => r);
-    leaves.histogram(0, rows, shifted, shiftedH, rows, sums(all, g, h), hist);
-    expectClose(hist, bruteForce(binned, all, g, h));
+    expectClose(histogramOf(leaves, 0, rows, rows), bruteForce(binned, all, g, h));
+  });
+
+  it('keeps every histogram and view valid as new histograms grow the memory', () => {
+    const leaves = leafRows();
+    const all = Array.from({ length: rows }, (_, r) => r);
+    const expected = bruteForce(binned, all, g, h);
+    const handles = Array.from({ length: 80 }, () => leaves.newHistogram());
+    leaves.histogram(0, rows, 0, sums(all, g, h), handles[0]);
+    leaves.histogram(0, rows, 0, sums(all, g, h), handles[79]);
+    expectClose(leaves.histogramView(handles[0]), expected);
+    expectClose(leaves.histogramView(handles[79]), expected);
+    expect(Array.from(leaves.order.subarray(0, 5))).toEqual([0, 1, 2, 3, 4]);
+    expect(leaves.g[7]).toBe(g[7]);
   });
 });

@@ -20,7 +20,7 @@ const MIN_GAIN = 1e-12;
 /** Splitting at `bin` of `feature` sends rows with these gradient/hessian sums left. */
 type Split = { gain: number; feature: number; bin: number; gLeft: number; hLeft: number };
 
-/** A leaf being grown: its rows are order[start, end); g/h are their gradient/hessian sums. */
+/** A leaf being grown: its rows are order[start, end); g/h are their gradient/hessian sums; hist is a LeafRows histogram handle (-1: none). */
 type Leaf = {
   id: number;
   start: number;
@@ -28,25 +28,36 @@ type Leaf = {
   depth: number;
   g: number;
   h: number;
-  hist: Float64Array | null;
+  hist: number;
   split: Split | null;
 };
 
 /** One constructor, so every Leaf has the same shape and hot loops stay monomorphic. */
 function newLeaf(id: number, start: number, end: number, depth: number, g: number, h: number): Leaf {
-  return { id, start, end, depth, g, h, hist: null, split: null };
+  return { id, start, end, depth, g, h, hist: -1, split: null };
 }
 
 /** Grows one tree leaf-wise (best gain first) on gradient/hessian histograms. */
 export class Grower {
   private readonly rows: LeafRows;
-  private readonly pool: Float64Array[] = [];
+  private readonly pool: number[] = [];
 
   constructor(
     private readonly binned: BinnedColumns,
     private readonly o: GrowerOptions,
+    /** Gradient blocks: one per class a tree is grown for. */
+    blocks: number,
   ) {
-    this.rows = new LeafRows(binned);
+    this.rows = new LeafRows(binned, blocks);
+  }
+
+  /** Gradients and hessians to grow on, [block * rows + row]; fill them before each `grow`. */
+  get g(): Float64Array {
+    return this.rows.g;
+  }
+
+  get h(): Float64Array {
+    return this.rows.h;
   }
 
   /** The rows in leaf order: a returned leaf's rows are order[leaf.start, leaf.end). */
@@ -55,11 +66,12 @@ export class Grower {
   }
 
   /** Grows on g/h[offset + row]; leaves' ranges index `this.order` until the next call. */
-  grow(g: Float64Array, h: Float64Array, offset: number): { tree: Tree; leaves: Leaf[]; values: number[] } {
+  grow(offset: number): { tree: Tree; leaves: Leaf[]; values: number[] } {
     const { o } = this;
     const n = this.binned.rows;
     this.rows.reset();
     const root = newLeaf(0, 0, n, 0, 0, 0);
+    const { g, h } = this.rows;
     for (let i = 0; i < n; i++) {
       root.g += g[offset + i];
       root.h += h[offset + i];
@@ -68,7 +80,7 @@ export class Grower {
     const done: Leaf[] = [];
     const open: Leaf[] = [];
     if (this.splittable(root)) {
-      root.hist = this.build(g, h, offset, root);
+      root.hist = this.build(offset, root);
       this.settle(root, open, done);
     } else done.push(root);
     let nLeaves = 1;
@@ -87,21 +99,21 @@ export class Grower {
       if (grows) {
         // Sibling subtraction: only the smaller child is histogrammed from its rows.
         const [small, large] = mid - node.start <= node.end - mid ? [left, right] : [right, left];
-        const smallHist = this.build(g, h, offset, small);
-        const parent = node.hist!;
-        small.hist = smallHist;
+        small.hist = this.build(offset, small);
+        const parent = this.rows.histogramView(node.hist);
+        const smallHist = this.rows.histogramView(small.hist);
         for (let i = 0; i < parent.length; i++) parent[i] -= smallHist[i];
-        large.hist = parent;
-      } else this.pool.push(node.hist!);
+        large.hist = node.hist;
+      } else this.pool.push(node.hist);
       for (const child of [left, right]) {
         if (grows && this.splittable(child)) this.settle(child, open, done);
         else {
-          if (child.hist) this.pool.push(child.hist);
+          if (child.hist >= 0) this.pool.push(child.hist);
           done.push(child);
         }
       }
     }
-    for (const leaf of open) this.pool.push(leaf.hist!);
+    for (const leaf of open) this.pool.push(leaf.hist);
     pushAll(done, open);
     const values = done.map((leaf) => builder.setLeaf(leaf.id, 0, this.leafValue(leaf)));
     return { tree: builder.build(), leaves: done, values };
@@ -123,23 +135,22 @@ export class Grower {
     leaf.split = this.bestSplit(leaf);
     if (leaf.split) open.push(leaf);
     else {
-      this.pool.push(leaf.hist!);
-      leaf.hist = null;
+      this.pool.push(leaf.hist);
+      leaf.hist = -1;
       done.push(leaf);
     }
   }
 
-  private build(g: Float64Array, h: Float64Array, offset: number, leaf: Leaf): Float64Array {
-    const hist = this.pool.pop() ?? new Float64Array(this.binned.offsets[this.binned.cols] * 3);
-    const totals = { g: leaf.g, h: leaf.h };
-    this.rows.histogram(leaf.start, leaf.end, g, h, offset, totals, hist);
+  private build(offset: number, leaf: Leaf): number {
+    const hist = this.pool.pop() ?? this.rows.newHistogram();
+    this.rows.histogram(leaf.start, leaf.end, offset, { g: leaf.g, h: leaf.h }, hist);
     return hist;
   }
 
   private bestSplit(leaf: Leaf): Split | null {
     const { edges, cols, offsets } = this.binned;
     const { minSamplesLeaf, l2Regularization: l2 } = this.o;
-    const hist = leaf.hist!;
+    const hist = this.rows.histogramView(leaf.hist);
     const n = leaf.end - leaf.start;
     const { g: sumG, h: sumH } = leaf;
     const parent = (sumG * sumG) / (sumH + l2);

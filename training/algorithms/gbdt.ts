@@ -161,9 +161,7 @@ function fit(train: TrainingSet, params: Params, context: FitContext): GbdtModel
   const width = nClasses === 2 ? 1 : nClasses;
   const init = initialScores(y, nClasses);
   const raw = startScores(n, init);
-  const g = new Float64Array(n * width);
-  const h = new Float64Array(n * width);
-  const grower = new Grower(binnedOf(train.x), o);
+  const grower = new Grower(binnedOf(train.x), o, width);
 
   const validation = context.validation;
   const xv = validation ? denseOf(validation.x) : new Float32Array(0);
@@ -175,13 +173,14 @@ function fit(train: TrainingSet, params: Params, context: FitContext): GbdtModel
   const treeClass: number[] = [];
   let iterations = 0;
   while (iterations < o.maxIter) {
-    gradients(raw, y, nClasses, g, h);
+    gradients(raw, y, nClasses, grower.g, grower.h);
     for (let k = 0; k < width; k++) {
-      const { tree, leaves, values } = grower.grow(g, h, k * n);
+      const { tree, leaves, values } = grower.grow(k * n);
       trees.push(tree);
       treeClass.push(k);
+      const order = grower.order;
       leaves.forEach((leaf, i) => {
-        for (let j = leaf.start; j < leaf.end; j++) raw[grower.order[j] * width + k] += values[i];
+        for (let j = leaf.start; j < leaf.end; j++) raw[order[j] * width + k] += values[i];
       });
       for (let r = 0; r < nv; r++) rawV[r * width + k] += tree.value[leafOf(tree, xv, r * train.x.cols)];
     }
