@@ -179,9 +179,11 @@ function fit(train: TrainingSet, params: Params, context: FitContext): GbdtModel
       trees.push(tree);
       treeClass.push(k);
       const order = grower.order;
-      leaves.forEach((leaf, i) => {
-        for (let j = leaf.start; j < leaf.end; j++) raw[order[j] * width + k] += values[i];
-      });
+      for (let i = 0; i < leaves.length; i++) {
+        const { start, end } = leaves[i];
+        const value = values[i];
+        for (let j = start; j < end; j++) raw[order[j] * width + k] += value;
+      }
       for (let r = 0; r < nv; r++) rawV[r * width + k] += tree.value[leafOf(tree, xv, r * train.x.cols)];
     }
     iterations++;
