@@ -4,8 +4,8 @@ import {
   type FeatureBaselines,
   type HoldoutPredictions,
 } from '../core/monitoring/baseline';
-import type { RawTable } from '../core/data/load';
-import { isMissing, type Schema } from '../core/data/schema';
+import { type AnyTable, asTyped, cellMissing, cellText, type TypedTable } from '../core/data/columns';
+import type { Schema } from '../core/data/schema';
 
 /**
  * The training side of the baselines (core/monitoring/baseline.ts): a file's cells as the raw
@@ -13,24 +13,29 @@ import { isMissing, type Schema } from '../core/data/schema';
  * it), and a trainer's probabilities as predicted classes.
  */
 
-/** `rows` of the table (indices), read by feature name. */
-function tableRows(table: RawTable, rows: ArrayLike<number>): BaselineRows {
-  const column = new Map(table.columns.map((name, c) => [name, c]));
+/**
+ * `rows` of the table (indices), read by feature name: a numeric cell as its number (what
+ * Number() of its text gives), any other as its trimmed text (the baselines trim and tokenise
+ * it, so the blanks around it change nothing), a missing one as null.
+ */
+function tableRows(table: TypedTable, rows: ArrayLike<number>): BaselineRows {
+  const column = new Map(table.columns.map((name, c) => [name, table.data[c]]));
   return {
     count: rows.length,
     value(feature, row) {
-      const c = column.get(feature);
-      if (c === undefined)
+      const cells = column.get(feature);
+      if (cells === undefined)
         throw new Error(`feature "${feature}" is not a column of the data (columns: ${table.columns.join(', ')})`);
-      const cell = table.rows[rows[row]][c];
-      return isMissing(cell) ? null : cell;
+      const r = rows[row];
+      if (cellMissing(cells, r)) return null;
+      return cells.kind === 'numeric' && !cells.written.has(r) ? cells.values[r] : cellText(cells, r);
     },
   };
 }
 
 /** The baselines of the schema's features over the train part of the split. */
-export function trainBaselines(table: RawTable, schema: Schema, train: ArrayLike<number>): FeatureBaselines {
-  return computeFeatureBaselines(schema.features, tableRows(table, train));
+export function trainBaselines(table: AnyTable, schema: Schema, train: ArrayLike<number>): FeatureBaselines {
+  return computeFeatureBaselines(schema.features, tableRows(asTyped(table), train));
 }
 
 /**

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseTrainCommand, SHORT_USAGE, UsageError, USAGE } from './cli-args';
 import { DataError } from '../core/data/errors';
-import { loadTable } from '../core/data/load';
+import { loadColumns } from '../core/data/load';
 import { inferSchema } from '../core/data/schema';
 import { dataWarnings, formatWarning } from './data/warnings';
 import { exportModel } from './export';
@@ -19,8 +19,9 @@ async function main(argv: string[]): Promise<number> {
   const command = parseTrainCommand(argv);
   const started = performance.now();
   const log = (message: string) => console.error(`[${((performance.now() - started) / 1000).toFixed(1)}s] ${message}`);
-  const table = loadTable(command.data, command.load);
-  log(`loaded ${table.rows.length} rows x ${table.columns.length} columns from ${command.data.length} file(s)`);
+  // Straight into typed columns, each row hashed for the split as it is read: no string rows.
+  const table = loadColumns(command.data, { ...command.load, digestExclude: command.exclude ?? [] });
+  log(`loaded ${table.rows} rows x ${table.columns.length} columns from ${command.data.length} file(s)`);
   for (const w of dataWarnings(table, inferSchema(table, command), { algorithms: command.algorithms }))
     console.error(formatWarning(w));
   const run = trainCandidates(table, {

@@ -1,7 +1,17 @@
 import { createHash } from 'node:crypto';
-import { cellText, type ColumnarTable } from '../core/data/columns';
+import { cellText, type ColumnarTable, type TypedTable } from '../core/data/columns';
 import type { RawTable } from '../core/data/load';
-import { isMissing } from '../core/data/schema';
+import {
+  canonicalRow,
+  contentColumns,
+  DIGEST_BYTES,
+  digestInto,
+  RECORD,
+  RowDigests,
+  UNIT,
+} from '../core/data/row-digest';
+
+export { canonicalRow, contentColumns, RowDigests };
 
 /**
  * Train / validation / holdout by row content. Each row's part is a pure function of what the row
@@ -43,30 +53,6 @@ export interface SplitRecord {
 
 export type SplitPart = 'train' | 'validation' | 'holdout';
 
-/** Separators that cannot occur in a trimmed CSV field's meaning: unit and record separator. */
-const UNIT = '\u001f';
-const RECORD = '\u001e';
-
-/** The columns a row's content is made of: all but the excluded ones, by name, so column order does not matter. */
-export function contentColumns(columns: readonly string[], exclude: readonly string[] = []): string[] {
-  const excluded = new Set(exclude);
-  return columns.filter((c) => !excluded.has(c)).sort();
-}
-
-/**
- * One row's content as text: `name=value` for each content column, values trimmed and every
- * missing token (``, `?`, `NA`, ...) written as the empty string. Values are otherwise kept as
- * written (`5.0` and `5` differ), so nothing that could be a category code is merged by accident.
- */
-export function canonicalRow(names: readonly string[], values: readonly string[]): string {
-  let text = '';
-  for (let i = 0; i < names.length; i++) {
-    const value = values[i];
-    text += names[i] + UNIT + (isMissing(value) ? '' : value.trim()) + RECORD;
-  }
-  return text;
-}
-
 /** sha256 (hex) of the canonical row: the row's identity for deduplication and for the split. */
 export function rowDigest(names: readonly string[], values: readonly string[]): string {
   return createHash('sha256').update(canonicalRow(names, values)).digest('hex');
@@ -87,8 +73,11 @@ function fmix32(h: number): number {
  * seed gives each seed its own, independent assignment (one sha256 per row, not two).
  */
 function splitUnit(digest: string, seed: number): number {
-  const hi = Number.parseInt(digest.slice(0, 8), 16);
-  const lo = Number.parseInt(digest.slice(8, 16), 16);
+  return splitUnitOf(Number.parseInt(digest.slice(0, 8), 16), Number.parseInt(digest.slice(8, 16), 16), seed);
+}
+
+/** splitUnit of a digest whose first 8 bytes are the big-endian words `hi`, `lo`. */
+function splitUnitOf(hi: number, lo: number, seed: number): number {
   const a = fmix32(hi ^ fmix32(Math.imul(seed | 0, 0x9e3779b1) ^ 0x5bd1e995));
   const b = fmix32(lo ^ a);
   return (a * 2 ** 21 + (b >>> 11)) / 2 ** 53;
@@ -96,7 +85,10 @@ function splitUnit(digest: string, seed: number): number {
 
 /** holdout below `holdout`, validation up to `holdout + validation`, train above. */
 export function splitPart(digest: string, seed: number, fractions: SplitFractions = DEFAULT_FRACTIONS): SplitPart {
-  const u = splitUnit(digest, seed);
+  return partOf(splitUnit(digest, seed), fractions);
+}
+
+function partOf(u: number, fractions: SplitFractions): SplitPart {
   if (u < fractions.holdout) return 'holdout';
   return u < fractions.holdout + fractions.validation ? 'validation' : 'train';
 }
@@ -167,19 +159,34 @@ export function rowDigests(
  * trimmed text as written ('' when missing), so a row's canonical text, and its part, are unchanged.
  */
 export function columnDigests(table: ColumnarTable, record: Pick<SplitRecord, 'columns'>): string[] {
+  return digestColumns(table, record).all();
+}
+
+/**
+ * Every row's digest of a typed table: the ones the loader computed while it had the rows' text
+ * (core/data/load.ts loadColumns), when they cover the record's columns, else from the columns.
+ */
+export function typedDigests(table: TypedTable, record: Pick<SplitRecord, 'columns'>): RowDigests {
+  const pre = table.digests;
+  if (pre && pre.bytes.length === table.rows * DIGEST_BYTES && pre.columns.join(UNIT) === record.columns.join(UNIT))
+    return new RowDigests(pre.bytes);
+  return digestColumns(table, record);
+}
+
+function digestColumns(table: ColumnarTable, record: Pick<SplitRecord, 'columns'>): RowDigests {
   const columns = record.columns.map((c) => {
     const i = table.columns.indexOf(c);
     if (i < 0) throw new Error(`split column "${c}" is not in the data (columns: ${table.columns.join(', ')})`);
     return table.data[i];
   });
   const prefixes = record.columns.map((name) => name + UNIT);
-  const digests: string[] = new Array<string>(table.rows);
+  const bytes = new Uint8Array(table.rows * DIGEST_BYTES);
   for (let r = 0; r < table.rows; r++) {
     let text = '';
     for (let j = 0; j < columns.length; j++) text += prefixes[j] + cellText(columns[j], r) + RECORD;
-    digests[r] = createHash('sha256').update(text).digest('hex');
+    digestInto(bytes, r, text);
   }
-  return digests;
+  return new RowDigests(bytes);
 }
 
 /**
@@ -188,9 +195,16 @@ export function columnDigests(table: ColumnarTable, record: Pick<SplitRecord, 'c
  * exact per-class counts would need to know the other rows, which is what makes a random split
  * unstable across runs. Selection on small data uses stratified folds instead (see train.ts).
  */
-export function contentSplit(digests: readonly string[], record: SplitRecord): Split {
+export function contentSplit(digests: readonly string[] | RowDigests, record: SplitRecord): Split {
   const parts: Record<SplitPart, number[]> = { train: [], validation: [], holdout: [] };
-  for (let r = 0; r < digests.length; r++) parts[splitPart(digests[r], record.seed, record.fractions)].push(r);
+  if (digests instanceof RowDigests) {
+    for (let r = 0; r < digests.length; r++) {
+      const [hi, lo] = digests.words(r);
+      parts[partOf(splitUnitOf(hi, lo, record.seed), record.fractions)].push(r);
+    }
+  } else {
+    for (let r = 0; r < digests.length; r++) parts[splitPart(digests[r], record.seed, record.fractions)].push(r);
+  }
   return {
     train: Int32Array.from(parts.train),
     validation: Int32Array.from(parts.validation),

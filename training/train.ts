@@ -5,8 +5,7 @@ import { trainBaselines } from './baseline';
 import type { AlgorithmName, EncodedColumn, FittedModel, Params, Trainer, TrainingSet } from './algorithms/types';
 import { DataError } from '../core/data/errors';
 import { readLabels } from './data/labels';
-import { type ColumnarTable, columnarFromRows } from '../core/data/columns';
-import type { RawTable } from '../core/data/load';
+import { type AnyTable, asTyped, type ColumnarTable, type TypedTable } from '../core/data/columns';
 import { inferSchema, type Schema, type SchemaOverrides } from '../core/data/schema';
 import { FittedEncoder } from './encoding/encoder';
 import { otherFolds, stratifiedFolds } from './folds';
@@ -17,9 +16,10 @@ import {
   DEFAULT_FRACTIONS,
   type Split,
   type SplitFractions,
+  type RowDigests,
   type SplitRecord,
   splitRecord,
-  tableDigests,
+  typedDigests,
 } from './split';
 
 export type SelectionMetric = 'macroF1' | 'accuracy';
@@ -86,8 +86,8 @@ export interface TrainingRun {
   readonly split: Split;
   /** How the split was made (recorded in the manifest): rows' parts follow from their content and the seed. */
   readonly splitRecord: SplitRecord;
-  /** Each table row's content digest (sha256 hex), in table order: the row's identity. */
-  readonly digests: readonly string[];
+  /** Each table row's content digest (sha256), in table order: the row's identity. */
+  readonly digests: RowDigests;
   readonly seed: number;
   readonly selectionMetric: SelectionMetric;
   readonly selection: Selection;
@@ -110,16 +110,27 @@ export const DEFAULT_SEED = 42;
  * holdout rows as training did (the pipeline scoring a champion) calls this, never its own copy.
  */
 export function labelledSplit(
-  table: RawTable,
+  table: AnyTable,
   columns: { readonly label: string; readonly exclude?: readonly string[] },
   seed: number,
   fractions: SplitFractions = DEFAULT_FRACTIONS,
 ): { classes: string[]; y: Int32Array; split: Split; record: SplitRecord; digests: string[] } {
+  const labelled = typedLabelledSplit(asTyped(table), columns, seed, fractions);
+  return { ...labelled, digests: labelled.digests.all() };
+}
+
+/** labelledSplit with the digests kept as bytes (what a training run holds for every row). */
+function typedLabelledSplit(
+  table: TypedTable,
+  columns: { readonly label: string; readonly exclude?: readonly string[] },
+  seed: number,
+  fractions: SplitFractions = DEFAULT_FRACTIONS,
+): { classes: string[]; y: Int32Array; split: Split; record: SplitRecord; digests: RowDigests } {
   const { classes, y } = readLabels(table, columns.label);
   const record = splitRecord(table.columns, columns.exclude, seed, fractions);
-  // From the string rows while the table has them: columnDigests gives the same digests, but
-  // rebuilding a numeric cell's text (String(x)) costs 2-3x what hashing the text as read does.
-  const digests = tableDigests(table, record);
+  // Hashed by the loader from the text it read when it could (core/data/load.ts loadColumns):
+  // from typed columns, rebuilding a numeric cell's text (String(x)) costs 2-3x the hashing.
+  const digests = typedDigests(table, record);
   return { classes, y, split: contentSplit(digests, record), record, digests };
 }
 
@@ -243,12 +254,12 @@ function selectionFolds(
   nClasses: number,
   split: Split,
   pool: Int32Array,
-  digests: readonly string[],
+  digests: RowDigests,
 ): { folds: SearchFold[]; cvFolds?: Int32Array[] } {
   if (split.validation.length >= KFOLD_BELOW_VALIDATION_ROWS) {
     return { folds: [searchFold(table, schema, y, nClasses, split.train, split.validation)] };
   }
-  const cvFolds = stratifiedFolds(pool, y, digests, CV_FOLDS);
+  const cvFolds = stratifiedFolds(pool, y, digests.all(), CV_FOLDS);
   const nonEmpty = cvFolds.filter((f) => f.length > 0);
   if (nonEmpty.length < 2) {
     throw new DataError(
@@ -268,19 +279,20 @@ function selectionFolds(
  * honest estimate. Candidates whose selection scores tie (TIE_TOLERANCE) go to the one with the
  * fewest parameters (training/selection.ts).
  */
-export function trainCandidates(table: RawTable, options: TrainOptions): TrainingRun {
+export function trainCandidates(table: AnyTable, options: TrainOptions): TrainingRun {
+  // Typed columns only from here on: string rows, when given, are not needed past this line.
+  const typed = asTyped(table);
   const seed = options.seed ?? DEFAULT_SEED;
   const metric = options.selectionMetric ?? 'macroF1';
   const progress = options.onProgress ?? (() => undefined);
   const trainers: Readonly<Record<AlgorithmName, Trainer>> = { ...TRAINERS, ...options.trainers };
-  const schema = inferSchema(table, options);
-  const { classes, y, split, record, digests } = labelledSplit(
-    table,
+  const schema = inferSchema(typed, options);
+  const { classes, y, split, record, digests } = typedLabelledSplit(
+    typed,
     { label: schema.label, exclude: options.exclude },
     seed,
     options.fractions,
   );
-  const typed = columnarFromRows(table.columns, table.rows);
   const pool = concat(split.train, split.validation);
   if (pool.length < classes.length * 2 || split.holdout.length === 0) {
     throw new DataError(
@@ -371,6 +383,6 @@ export function trainCandidates(table: RawTable, options: TrainOptions): Trainin
     candidates,
     best: candidates[pick.index],
     skipped,
-    baseline: trainBaselines(table, schema, split.train),
+    baseline: trainBaselines(typed, schema, split.train),
   };
 }

@@ -1,5 +1,5 @@
 import { createSession, toOrtFeeds } from '../core/onnx-session';
-import type { RawTable } from '../core/data/load';
+import type { AnyTable } from '../core/data/columns';
 import type { Candidate, TrainingRun } from './train';
 import { OUTPUT_PROBABILITIES } from './export';
 
@@ -14,7 +14,7 @@ export async function holdoutParity(
   run: TrainingRun,
   candidate: Candidate,
   onnx: Uint8Array,
-  table: RawTable,
+  table: AnyTable,
 ): Promise<number> {
   const session = await createSession(onnx);
   const inputs = run.encoder.tableInputs(table, run.split.holdout);

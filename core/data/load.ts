@@ -2,7 +2,10 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { CsvError, type Options, parse } from 'csv-parse/sync';
+import { ColumnBuilder, numberTextKind, type TypedTable } from './columns';
 import { DataError } from './errors';
+import { contentColumns, DIGEST_BYTES, digestInto, RECORD, UNIT } from './row-digest';
+import { isMissing } from './schema';
 
 export interface LoadOptions {
   /** Column names for files without a header row (the header is then treated as absent). */
@@ -292,4 +295,182 @@ export function loadTable(paths: readonly string[], options: LoadOptions = {}): 
   const duplicates = names.filter((n, i) => names.indexOf(n) !== i);
   if (duplicates.length > 0) throw new DataError(`duplicated column name(s): ${[...new Set(duplicates)].join(', ')}`);
   return { columns: names, rows, origin, sources, format: format as RawTable['format'], multiline };
+}
+
+export interface LoadColumnsOptions extends LoadOptions {
+  /**
+   * Hash each row's content while its text is at hand (training/split.ts's row digests), over
+   * every column but these; the digests are kept on the table (TypedTable.digests).
+   * @default - no digests: training computes them from the columns
+   */
+  readonly digestExclude?: readonly string[];
+}
+
+/**
+ * The first up-to-`count` records of a quote-free text as splitPlainText reads them (what the
+ * header test looks at), without reading the rest.
+ */
+function firstPlainRecords(text: string, delimiter: string, count: number): string[][] {
+  const records: string[][] = [];
+  let start = text.charCodeAt(0) === 0xfeff ? 1 : 0;
+  while (start < text.length && records.length < count) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    const stop = end > start && text.charCodeAt(end - 1) === 13 ? end - 1 : end;
+    if (stop > start) records.push(text.slice(start, stop).split(delimiter));
+    start = end + 1;
+  }
+  return records;
+}
+
+/** Each record of a quote-free text, as splitPlainText reads them, given to `each` with its line. */
+function eachPlainRecord(text: string, delimiter: string, each: (record: string[], line: number) => void): void {
+  let start = text.charCodeAt(0) === 0xfeff ? 1 : 0;
+  for (let line = 1; start < text.length; line++) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    const stop = end > start && text.charCodeAt(end - 1) === 13 ? end - 1 : end;
+    if (stop > start) each(text.slice(start, stop).split(delimiter), line);
+    start = end + 1;
+  }
+}
+
+/** A cell as the row's canonical text has it (canonicalRow): trimmed, '' when missing. */
+function canonicalCell(value: string): string {
+  return numberTextKind(value) !== 0 ? value : isMissing(value) ? '' : value.trim();
+}
+
+/** Rows' lines and digests, grown as rows arrive. */
+class RowSink {
+  files = new Int32Array(1024);
+  lines = new Int32Array(1024);
+  digests: Uint8Array | undefined;
+  size = 0;
+
+  constructor(hashing: boolean) {
+    if (hashing) this.digests = new Uint8Array(1024 * DIGEST_BYTES);
+  }
+
+  push(file: number, line: number, text: string | undefined): void {
+    if (this.size === this.lines.length) {
+      const lines = new Int32Array(this.size * 2);
+      lines.set(this.lines);
+      this.lines = lines;
+      const files = new Int32Array(this.size * 2);
+      files.set(this.files);
+      this.files = files;
+      if (this.digests) {
+        const digests = new Uint8Array(this.size * 2 * DIGEST_BYTES);
+        digests.set(this.digests);
+        this.digests = digests;
+      }
+    }
+    if (this.digests && text !== undefined) digestInto(this.digests, this.size, text);
+    this.files[this.size] = file;
+    this.lines[this.size++] = line;
+  }
+}
+
+/**
+ * loadTable's table (same files, checks, errors and line numbers) as typed columns, read
+ * straight from each file's text into them: no row of strings outlives its line, so a
+ * 1,000,000-row file costs its typed columns, not a string per cell. Files with quotes or lone
+ * `\r` go through csv-parse record by record, as loadTable reads them.
+ */
+export function loadColumns(paths: readonly string[], options: LoadColumnsOptions = {}): TypedTable {
+  if (paths.length === 0) throw new DataError('no data file given');
+  let columns: string[] | undefined = options.columns ? [...options.columns] : undefined;
+  let format: RawTable['format'] | undefined;
+  let builders: ColumnBuilder[] = [];
+  const rows = new RowSink(options.digestExclude !== undefined);
+  const sources: SourceFile[] = [];
+  const multiline: MultilineRecords[] = [];
+  let hashed: { names: string[]; index: number[]; prefixes: string[] } | undefined;
+
+  paths.forEach((path, fileIndex) => {
+    let buffer: Buffer;
+    try {
+      buffer = readFileSync(path);
+    } catch (error) {
+      throw new DataError(`${path}: cannot read file (${(error as Error).message})`, { file: path });
+    }
+    const text = buffer.toString('utf8');
+    if (text.replace(/^\uFEFF/, '').trim() === '') throw new DataError(`${path}: the file is empty`, { file: path });
+    const delimiter = options.delimiter ?? detectDelimiter(text.replace(/^\uFEFF/, ''));
+    const quoting = options.quoting ?? delimiter !== '\t';
+    const plain = !((quoting && text.includes('"')) || /\r(?!\n)/.test(text));
+    const parsed = plain ? undefined : csvParseText(text, delimiter, quoting, path);
+    const head = parsed ? parsed.slice(0, 201).map((p) => p.record) : firstPlainRecords(text, delimiter, 201);
+    const header = options.columns ? false : (options.header ?? firstRowIsHeader(head));
+    format ??= { delimiter, header, quoting };
+
+    if (header) {
+      const names = head[0].map((n) => n.trim());
+      if (columns && columns.join('\u0000') !== names.join('\u0000')) {
+        throw new DataError(
+          `${path}: header (${names.join(', ')}) differs from the first file's (${columns.join(', ')})`,
+          { file: path, row: 1 },
+        );
+      }
+      columns = names;
+    }
+    columns ??= head[0].map((_, i) => `column_${i + 1}`);
+    if (head.length - (header ? 1 : 0) === 0) {
+      throw new DataError(`${path}: the file has a header but no data rows`, { file: path });
+    }
+    const names = columns;
+    if (builders.length === 0) builders = names.map(() => new ColumnBuilder(Math.ceil(text.length / 16)));
+    if (options.digestExclude && !hashed) {
+      const content = contentColumns(names, options.digestExclude);
+      hashed = { names: content, index: content.map((c) => names.indexOf(c)), prefixes: content.map((c) => c + UNIT) };
+    }
+    const digest = hashed;
+    let records = 0;
+    const take = (record: string[], first: number, last: number) => {
+      if (records++ === 0 && header) return;
+      if (record.length !== names.length) {
+        const spans =
+          last > first ? ` (the record spans lines ${first}-${last}: a quote there is probably unbalanced)` : '';
+        throw new DataError(
+          `${path}: line ${first} has ${record.length} fields, expected ${names.length} (${names.join(', ')})${spans}`,
+          { file: path, row: first },
+        );
+      }
+      for (let c = 0; c < record.length; c++) builders[c].push(record[c]);
+      let canonical: string | undefined;
+      if (digest) {
+        canonical = '';
+        for (let j = 0; j < digest.index.length; j++)
+          canonical += digest.prefixes[j] + canonicalCell(record[digest.index[j]]) + RECORD;
+      }
+      rows.push(fileIndex, first, canonical);
+    };
+    if (parsed) for (const p of parsed) take(p.record, p.first, p.last);
+    else eachPlainRecord(text, delimiter, (record, line) => take(record, line, line));
+    sources.push({
+      uri: `file://${resolve(path)}`,
+      sha256: createHash('sha256').update(buffer).digest('hex'),
+      bytes: buffer.length,
+      rows: records - (header ? 1 : 0),
+    });
+    const merged = parsed ? multilineRecords(fileIndex, parsed, header ? 1 : 0) : undefined;
+    if (merged) multiline.push(merged);
+  });
+
+  const names = columns as string[];
+  const duplicates = names.filter((n, i) => names.indexOf(n) !== i);
+  if (duplicates.length > 0) throw new DataError(`duplicated column name(s): ${[...new Set(duplicates)].join(', ')}`);
+  const count = rows.size;
+  return {
+    columns: names,
+    data: builders.map((b) => b.build()),
+    rows: count,
+    origin: { file: rows.files.slice(0, count), line: rows.lines.slice(0, count) },
+    sources,
+    format: format as RawTable['format'],
+    multiline,
+    ...(hashed && rows.digests
+      ? { digests: { columns: hashed.names, bytes: rows.digests.slice(0, count * DIGEST_BYTES) } }
+      : {}),
+  };
 }

@@ -1,5 +1,6 @@
+import { type AnyTable, asTyped, type Column, cellWritten, rowFile, rowOrigin, type TypedTable } from './columns';
 import { DataError } from './errors';
-import { looksNumeric, type RawTable } from './load';
+import { looksNumeric } from './load';
 
 export type FeatureType = 'numeric' | 'categorical' | 'text';
 
@@ -54,24 +55,70 @@ export interface SchemaOverrides {
 /** A column whose present values average at least this many words is inferred as text. */
 export const TEXT_MIN_WORDS = 4;
 
-function inferType(values: string[]): FeatureType | 'identifier' {
-  const present = values.filter((v) => !isMissing(v));
-  if (present.length === 0) return 'categorical';
-  const numeric = present.filter(looksNumeric).length;
-  if (numeric === present.length) {
+/** How many rows hold each dictionary entry. */
+function entryCounts(column: Column & { kind: 'dictionary' }): Int32Array {
+  const counts = new Int32Array(column.dictionary.length);
+  for (let r = 0; r < column.codes.length; r++) counts[column.codes[r]]++;
+  return counts;
+}
+
+const INTEGER = /^[+-]?\d+$/;
+
+/** Whether every cell of a numeric column is an integer written as digits (no fraction, no exponent). */
+function allIntegers(column: Column & { kind: 'numeric' }): boolean {
+  for (let r = 0; r < column.values.length; r++) {
+    const written = column.written.get(r);
+    if (
+      written !== undefined
+        ? !INTEGER.test(written)
+        : !(Number.isInteger(column.values[r]) && Math.abs(column.values[r]) < 1e21)
+    )
+      return false;
+  }
+  return true;
+}
+
+/**
+ * The column's type from its cells, as the file wrote them (a numeric column's cells read back
+ * as their text: String(x), or the text kept for the cells that differ).
+ */
+function inferType(column: Column, rows: number): FeatureType | 'identifier' {
+  if (column.kind === 'numeric') {
+    let present = 0;
+    for (let r = 0; r < rows; r++) if (!Number.isNaN(column.values[r])) present++;
+    if (present === 0) return 'categorical';
     // All-distinct integers on a table of some size are row ids (UDI, patient id), not measurements.
     // (The distinct count, a Set of every value, is taken only when it can decide: 1.5 s at 1M rows.)
     const identifier =
-      values.length > 50 &&
-      present.length === values.length &&
-      present.every((v) => /^[+-]?\d+$/.test(v.trim())) &&
-      new Set(present).size === values.length;
+      rows > 50 &&
+      present === rows &&
+      allIntegers(column) &&
+      new Set(Array.from({ length: rows }, (_, r) => cellWritten(column, r))).size === rows;
     return identifier ? 'identifier' : 'numeric';
   }
-  const words = present.reduce((sum, v) => sum + v.trim().split(/\s+/).length, 0) / present.length;
-  if (words >= TEXT_MIN_WORDS) return 'text';
-  const distinct = new Set(present).size;
-  if (distinct === values.length && values.length > 50) return 'identifier';
+  const counts = entryCounts(column);
+  let present = 0;
+  let numeric = 0;
+  let words = 0;
+  let distinct = 0;
+  let integers = true;
+  let repeated = false;
+  column.dictionary.forEach((v, code) => {
+    if (column.missing[code] || counts[code] === 0) return;
+    present += counts[code];
+    distinct++;
+    if (counts[code] > 1) repeated = true;
+    const trimmed = v.trim();
+    if (looksNumeric(v)) numeric += counts[code];
+    if (!INTEGER.test(trimmed)) integers = false;
+    words += counts[code] * trimmed.split(/\s+/).length;
+  });
+  if (present === 0) return 'categorical';
+  if (numeric === present) {
+    return rows > 50 && present === rows && integers && !repeated ? 'identifier' : 'numeric';
+  }
+  if (words / present >= TEXT_MIN_WORDS) return 'text';
+  if (distinct === rows && rows > 50) return 'identifier';
   return 'categorical';
 }
 
@@ -80,8 +127,9 @@ function inferType(values: string[]): FeatureType | 'identifier' {
  * overrides, and leaves out identifier columns. A column that is almost all numbers but has a
  * few words is refused with the first offending row, rather than silently becoming categorical.
  */
-export function inferSchema(table: RawTable, overrides: SchemaOverrides): Schema {
+export function inferSchema(table: AnyTable, overrides: SchemaOverrides): Schema {
   const { label } = overrides;
+  const typed = asTyped(table);
   const known = new Set(table.columns);
   if (!known.has(label)) {
     const hint = table.format.header
@@ -104,10 +152,9 @@ export function inferSchema(table: RawTable, overrides: SchemaOverrides): Schema
       ignored.push({ name, reason: 'excluded' });
       return;
     }
-    const values = table.rows.map((r) => r[c]);
     const declared = overrides.types?.[name];
     if (declared === 'numeric') {
-      assertNumeric(table, c);
+      assertNumeric(typed, c);
       features.push({ name, type: 'numeric', declared: true });
       return;
     }
@@ -115,12 +162,12 @@ export function inferSchema(table: RawTable, overrides: SchemaOverrides): Schema
       features.push({ name, type: declared, declared: true });
       return;
     }
-    const type = inferType(values);
+    const type = inferType(typed.data[c], typed.rows);
     if (type === 'identifier') {
       ignored.push({ name, reason: 'identifier (every value distinct)' });
       return;
     }
-    if (type !== 'numeric') assertNotMostlyNumeric(table, c);
+    if (type !== 'numeric') assertNotMostlyNumeric(typed, c);
     features.push({ name, type });
   });
   if (features.length === 0) throw new DataError('no feature columns left to train on', {});
@@ -132,28 +179,40 @@ export function inferSchema(table: RawTable, overrides: SchemaOverrides): Schema
   };
 }
 
-function firstNonNumeric(table: RawTable, c: number): number {
-  return table.rows.findIndex((r) => !isMissing(r[c]) && !looksNumeric(r[c]));
+/** The first row whose cell is neither missing nor a number; -1 when none is. */
+function firstNonNumeric(table: TypedTable, c: number): number {
+  const column = table.data[c];
+  if (column.kind === 'numeric') return -1;
+  const bad = column.dictionary.map((v, code) => !column.missing[code] && !looksNumeric(v));
+  return column.codes.findIndex((code) => bad[code]);
 }
 
-function offendingRow(table: RawTable, c: number, i: number): DataError {
-  const where = table.origin[i];
-  const file = table.sources[where.file].uri.replace(/^file:\/\//, '');
+function offendingRow(table: TypedTable, c: number, i: number): DataError {
+  const file = rowFile(table, i);
+  const { line } = rowOrigin(table, i);
   const column = table.columns[c];
   return new DataError(
-    `${file}: line ${where.line}, column "${column}": "${table.rows[i][c]}" is not a number (the column is numeric)`,
-    { file, row: where.line, column },
+    `${file}: line ${line}, column "${column}": "${cellWritten(table.data[c], i)}" is not a number (the column is numeric)`,
+    { file, row: line, column },
   );
 }
 
-function assertNumeric(table: RawTable, c: number): void {
+function assertNumeric(table: TypedTable, c: number): void {
   const i = firstNonNumeric(table, c);
   if (i >= 0) throw offendingRow(table, c, i);
 }
 
 /** 95%+ numbers with a few words is a typo in a numeric column, not a categorical one. */
-function assertNotMostlyNumeric(table: RawTable, c: number): void {
-  const present = table.rows.filter((r) => !isMissing(r[c]));
-  const numeric = present.filter((r) => looksNumeric(r[c])).length;
-  if (present.length >= 20 && numeric / present.length >= 0.95) throw offendingRow(table, c, firstNonNumeric(table, c));
+function assertNotMostlyNumeric(table: TypedTable, c: number): void {
+  const column = table.data[c];
+  if (column.kind === 'numeric') return; // all present cells are numbers: inferred numeric, or none present
+  const counts = entryCounts(column);
+  let present = 0;
+  let numeric = 0;
+  column.dictionary.forEach((v, code) => {
+    if (column.missing[code]) return;
+    present += counts[code];
+    if (looksNumeric(v)) numeric += counts[code];
+  });
+  if (present >= 20 && numeric / present >= 0.95) throw offendingRow(table, c, firstNonNumeric(table, c));
 }

@@ -1,6 +1,5 @@
 import { DataError } from '../../core/data/errors';
-import { isMissing } from '../../core/data/schema';
-import type { RawTable } from '../../core/data/load';
+import { type AnyTable, asTyped, rowFile, rowOrigin, textCodes } from '../../core/data/columns';
 
 export interface Labels {
   /** Class names, sorted (numerically when all are numbers). */
@@ -10,22 +9,17 @@ export interface Labels {
 }
 
 /** Reads the label column; refuses missing labels (naming the line) and single-class data. */
-export function readLabels(table: RawTable, label: string): Labels {
-  const c = table.columns.indexOf(label);
-  const values = table.rows.map((r, i) => {
-    const v = r[c].trim();
-    if (isMissing(v)) {
-      const where = table.origin[i];
-      const file = table.sources[where.file].uri.replace(/^file:\/\//, '');
-      throw new DataError(`${file}: line ${where.line}: the label "${label}" is missing`, {
-        file,
-        row: where.line,
-        column: label,
-      });
-    }
-    return v;
-  });
-  const distinct = [...new Set(values)];
+export function readLabels(table: AnyTable, label: string): Labels {
+  const typed = asTyped(table);
+  const { texts, codes } = textCodes(typed.data[typed.columns.indexOf(label)]);
+  const missing = texts.indexOf('');
+  const first = missing < 0 ? -1 : codes.indexOf(missing);
+  if (first >= 0) {
+    const file = rowFile(typed, first);
+    const { line } = rowOrigin(typed, first);
+    throw new DataError(`${file}: line ${line}: the label "${label}" is missing`, { file, row: line, column: label });
+  }
+  const distinct = [...texts];
   const numeric = distinct.every((v) => /^[+-]?\d+(\.\d+)?$/.test(v));
   const classes = numeric ? distinct.sort((a, b) => Number(a) - Number(b)) : distinct.sort();
   if (classes.length < 2) {
@@ -34,5 +28,6 @@ export function readLabels(table: RawTable, label: string): Labels {
     });
   }
   const index = new Map(classes.map((name, i) => [name, i]));
-  return { classes, y: Int32Array.from(values, (v) => index.get(v) as number) };
+  const classOf = Int32Array.from(texts, (v) => index.get(v) as number);
+  return { classes, y: Int32Array.from(codes, (code) => classOf[code]) };
 }

@@ -1,7 +1,7 @@
 import { ALGORITHMS, isAlgorithm, TRAINERS } from '../algorithms';
 import { DEFAULT_FRACTIONS, type SplitFractions } from '../split';
-import type { RawTable } from '../../core/data/load';
-import { isMissing, type Schema, TEXT_MIN_WORDS } from '../../core/data/schema';
+import { type AnyTable, asTyped, textCodes, type TypedTable } from '../../core/data/columns';
+import { type Schema, TEXT_MIN_WORDS } from '../../core/data/schema';
 
 /**
  * Things a user training on unfamiliar data needs to hear before training starts: choices the
@@ -48,7 +48,7 @@ const MAX_CATEGORIES = 1000;
  */
 const MIN_CLASS_ROWS = 10;
 
-const fileName = (table: RawTable, file: number) =>
+const fileName = (table: TypedTable, file: number) =>
   (table.sources[file]?.uri ?? `file ${file + 1}`).replace(/^file:\/\//, '');
 const percent = (p: number) => (p >= 0.995 ? '~100' : p < 0.005 ? '<1' : (p * 100).toFixed(0));
 
@@ -66,33 +66,41 @@ function inferredText(schema: Schema, algorithms: readonly string[]): DataWarnin
     }));
 }
 
-function highCardinality(table: RawTable, schema: Schema): DataWarning[] {
+/** The present (non-missing) cells' distinct trimmed texts, with how many rows hold each, in order of first appearance. */
+function presentCounts(table: TypedTable, name: string): Map<string, number> {
+  const { texts, codes } = textCodes(table.data[table.columns.indexOf(name)]);
+  const counts = new Float64Array(texts.length);
+  for (let r = 0; r < codes.length; r++) counts[codes[r]]++;
+  const present = new Map<string, number>();
+  texts.forEach((text, code) => {
+    if (text !== '') present.set(text, counts[code]);
+  });
+  return present;
+}
+
+function highCardinality(table: TypedTable, schema: Schema): DataWarning[] {
   const warnings: DataWarning[] = [];
   for (const f of schema.features) {
     if (f.type !== 'categorical' || f.declared) continue;
-    const c = table.columns.indexOf(f.name);
-    const distinct = new Set<string>();
+    const counts = presentCounts(table, f.name);
+    const distinct = counts.size;
     let present = 0;
-    for (const row of table.rows) {
-      if (isMissing(row[c])) continue;
-      present++;
-      distinct.add(row[c].trim());
-    }
-    const idLike = distinct.size >= ID_LIKE_MIN_DISTINCT && distinct.size > present * ID_LIKE_DISTINCT_FRACTION;
-    if (!idLike && distinct.size <= MAX_CATEGORIES) continue;
+    for (const n of counts.values()) present += n;
+    const idLike = distinct >= ID_LIKE_MIN_DISTINCT && distinct > present * ID_LIKE_DISTINCT_FRACTION;
+    if (!idLike && distinct <= MAX_CATEGORIES) continue;
     const why = idLike ? 'it looks like an identifier' : `each becomes a one-hot column (more than ${MAX_CATEGORIES})`;
     warnings.push({
       kind: 'high-cardinality',
       column: f.name,
       message:
-        `column "${f.name}" has ${distinct.size} distinct values in ${present} rows: ${why}; ` +
+        `column "${f.name}" has ${distinct} distinct values in ${present} rows: ${why}; ` +
         `exclude it (--exclude "${f.name}"), or declare its type (--types "${f.name}=categorical") to keep it as it is`,
     });
   }
   return warnings;
 }
 
-function multilineRecords(table: RawTable): DataWarning[] {
+function multilineRecords(table: TypedTable): DataWarning[] {
   return (table.multiline ?? []).map((m) => ({
     kind: 'multiline-records' as const,
     message:
@@ -101,15 +109,9 @@ function multilineRecords(table: RawTable): DataWarning[] {
   }));
 }
 
-function rareClasses(table: RawTable, schema: Schema, fractions: SplitFractions): DataWarning[] {
-  const c = table.columns.indexOf(schema.label);
-  if (c < 0) return [];
-  const counts = new Map<string, number>();
-  for (const row of table.rows) {
-    if (isMissing(row[c])) continue;
-    const v = row[c].trim();
-    counts.set(v, (counts.get(v) ?? 0) + 1);
-  }
+function rareClasses(table: TypedTable, schema: Schema, fractions: SplitFractions): DataWarning[] {
+  if (!table.columns.includes(schema.label)) return [];
+  const counts = presentCounts(table, schema.label);
   const warnings: DataWarning[] = [];
   for (const [value, n] of [...counts.entries()].sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : 1))) {
     if (n >= MIN_CLASS_ROWS) continue;
@@ -127,13 +129,14 @@ function rareClasses(table: RawTable, schema: Schema, fractions: SplitFractions)
 }
 
 /** Warnings about `table` as `schema` reads it, in a stable order (by kind, then column/file). */
-export function dataWarnings(table: RawTable, schema: Schema, options: DataWarningOptions = {}): DataWarning[] {
+export function dataWarnings(table: AnyTable, schema: Schema, options: DataWarningOptions = {}): DataWarning[] {
+  const typed = asTyped(table);
   const algorithms = options.algorithms ?? ALGORITHMS;
   return [
     ...inferredText(schema, algorithms),
-    ...highCardinality(table, schema),
-    ...multilineRecords(table),
-    ...rareClasses(table, schema, options.fractions ?? DEFAULT_FRACTIONS),
+    ...highCardinality(typed, schema),
+    ...multilineRecords(typed),
+    ...rareClasses(typed, schema, options.fractions ?? DEFAULT_FRACTIONS),
   ];
 }
 

@@ -2,6 +2,8 @@ import { type FeatureValue, type InputTensor, toModelInputs, tokenize, TOKEN_PAT
 import type { ManifestFeature, ManifestInput } from '../../core/manifest';
 import type { EncodedColumn } from '../algorithms/types';
 import {
+  type AnyTable,
+  asTyped,
   cellMissing,
   cellRaw,
   cellText,
@@ -132,17 +134,24 @@ export class FittedEncoder {
     }));
   }
 
-  /** Rows of a data file as model inputs (missing tokens become missing values). */
-  tableInputs(table: RawTable, rows: ArrayLike<number>): Record<string, InputTensor> {
-    const records = Array.from({ length: rows.length }, (_, i) => {
-      const record: Record<string, FeatureValue> = {};
-      for (const f of this.features) {
-        const v = table.rows[rows[i]][table.columns.indexOf(f.name)];
-        record[f.name] = f.type === 'text' ? v : isMissing(v) ? null : v;
-      }
-      return record;
-    });
-    return toModelInputs(this.features, records);
+  /**
+   * Rows of a data file as model inputs, as a request would send them: missing tokens become
+   * missing values, a numeric cell its number, a categorical one its text; a text feature gets
+   * the cell as written (a missing token is text too).
+   */
+  tableInputs(table: AnyTable, rows: ArrayLike<number>): Record<string, InputTensor> {
+    const typed = asTyped(table);
+    const columns: Record<string, FeatureValue[]> = {};
+    for (const f of this.features) {
+      const column = columnOf(typed, f.name);
+      columns[f.name] = Array.from({ length: rows.length }, (_, i): FeatureValue => {
+        const r = rows[i];
+        if (f.type === 'text') return cellRaw(column, r);
+        if (cellMissing(column, r)) return null;
+        return f.type === 'numeric' && column.kind === 'numeric' ? column.values[r] : cellText(column, r);
+      });
+    }
+    return toModelInputs(this.features, { count: rows.length, columns });
   }
 
   /** The encoded rows, computed in the same float32 steps as the exported graph. */
