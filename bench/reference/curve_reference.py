@@ -3,7 +3,7 @@
 
 Usage:
     PY="$(bench/reference/setup.sh | tail -n 1)"
-    /usr/bin/time -v "$PY" bench/reference/curve_reference.py FILE.csv [--algorithms lr,gbdt] [--seed 42]
+    /usr/bin/time -v "$PY" bench/reference/curve_reference.py FILE.csv [--algorithms lr,gbdt,rf] [--seed 42]
 
 FILE.csv is a table written by bench/generated-data.ts (writeGeneratedCsv): a header row
 `type,f1,f2,f3,f4,f5,failure`, `type` categorical, f1..f5 numeric, binary label `failure`, no
@@ -15,7 +15,10 @@ standardised, `type` one-hot encoded (dense); lr = LogisticRegression(lbfgs, max
 C in [1, 0.1, 10, 100]; gbdt = HistGradientBoostingClassifier(early_stopping=False) over the grid of
 training/algorithms/gbdt.ts: (learning_rate 0.1, 100 iterations, 31 leaves), (0.05, 200, 31) and
 (0.1, 100, 15 leaves, l2_regularization 1) -- 400 trees in all, as sklearn_reference.py's
-learning_rate [0.1, 0.05] x max_leaf_nodes [31, 15] at 100 iterations, but not the same points.
+learning_rate [0.1, 0.05] x max_leaf_nodes [31, 15] at 100 iterations, but not the same points;
+rf = RandomForestClassifier(n_jobs=1, bootstrap=True, criterion gini, fully grown) over the grid
+of training/algorithms/random-forest.ts: 100 trees with (max_features 'sqrt', min_samples_leaf 1),
+('sqrt', 3) and (0.5, 1) -- 300 trees in all; not run by default (--algorithms ...,rf).
 Protocol as ours: each grid point
 fits on the train rows and is scored on the validation rows (macro F1), the first best is refitted
 on train + validation and scored on the holdout.
@@ -47,7 +50,7 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 from sklearn.compose import ColumnTransformer  # noqa: E402
-from sklearn.ensemble import HistGradientBoostingClassifier  # noqa: E402
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier  # noqa: E402
 from sklearn.impute import SimpleImputer  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.metrics import accuracy_score, f1_score  # noqa: E402
@@ -63,6 +66,12 @@ GRIDS = {
         {"learning_rate": 0.1, "max_iter": 100, "max_leaf_nodes": 31, "l2_regularization": 0.0},
         {"learning_rate": 0.05, "max_iter": 200, "max_leaf_nodes": 31, "l2_regularization": 0.0},
         {"learning_rate": 0.1, "max_iter": 100, "max_leaf_nodes": 15, "l2_regularization": 1.0},
+    ],
+    # training/algorithms/random-forest.ts's grid: DEFAULTS, then minSamplesLeaf 3, then maxFeatures 0.5.
+    "rf": [
+        {"n_estimators": 100, "max_features": "sqrt", "min_samples_leaf": 1},
+        {"n_estimators": 100, "max_features": "sqrt", "min_samples_leaf": 3},
+        {"n_estimators": 100, "max_features": 0.5, "min_samples_leaf": 1},
     ],
 }
 
@@ -92,8 +101,11 @@ def model(algorithm: str, params: dict, seed: int) -> Pipeline:
     ])
     if algorithm == "lr":
         est = LogisticRegression(solver="lbfgs", max_iter=2000, random_state=seed, **params)
-    else:
+    elif algorithm == "gbdt":
         est = HistGradientBoostingClassifier(early_stopping=False, random_state=seed, **params)
+    else:
+        # Single thread (n_jobs=1) like the other two; bootstrap and gini are the defaults, spelled out.
+        est = RandomForestClassifier(n_jobs=1, bootstrap=True, criterion="gini", random_state=seed, **params)
     return Pipeline([("pre", pre), ("est", est)])
 
 
@@ -106,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     algorithms = args.algorithms.split(",")
     for a in algorithms:
         if a not in GRIDS:
-            raise SystemExit(f"--algorithms: unknown {a} (lr, gbdt)")
+            raise SystemExit(f"--algorithms: unknown {a} (lr, gbdt, rf)")
 
     out: dict = {"data": args.data, "seed": args.seed, "phases": {}, "algorithms": {}}
     t = time.perf_counter()
