@@ -1,8 +1,8 @@
 import { type CsrMatrix, toFloat32 } from '../matrix';
 import type { GraphBuilder } from '../onnx/graph-builder';
 import { Rng } from '../rng';
-import { type BinnedColumns, binColumns, MAX_BINS, partitionRows } from './histogram';
-import { emitTreeEnsemble, leafOf, nodeCount, type Tree, TreeBuilder } from './tree';
+import { type BinnedColumns, binColumns, MAX_BINS } from './histogram';
+import { emitTreeEnsemble, leafOf, nodeCount, type Tree } from './tree';
 import type { FitContext, FittedModel, ParamValue, Params, Trainer, TrainingSet } from './types';
 
 /** scikit-learn RandomForestClassifier's defaults (max_depth None = unlimited). */
@@ -38,18 +38,53 @@ function featuresPerSplit(maxFeatures: ParamValue, cols: number): number {
   return Math.min(cols, Math.max(1, k));
 }
 
-/** Grows one fully-grown gini tree per call on a bootstrap sample; buffers are reused across trees. */
+/** Bits in one word of the bin-presence mask. */
+const WORD = 32;
+
+/**
+ * Grows one fully-grown gini tree per call on a bootstrap sample; buffers are reused across trees.
+ *
+ * A bootstrap sample is kept as its distinct rows, each weighted by how often it was drawn, in
+ * ascending row order (the stable partition keeps every node's rows ascending, so reading a
+ * column walks memory forwards). Every number the tree depends on (class counts per bin, node
+ * sizes) is an integer sum over the node's rows, so this gives exactly the trees of growing on the
+ * drawn rows one by one, in drawing order: test/unit/random-forest-grower.test.ts checks that.
+ */
 class ForestGrower {
+  /** The node's distinct rows: order[start, end) for the node being split. */
   private readonly order: Int32Array;
+  /**
+   * Each of those rows' class and weight (times drawn), side by side with `order` and moved with
+   * it, so a histogram reads them in sequence rather than at scattered row ids.
+   */
+  private readonly classOf: Int32Array;
+  private readonly weightOf: Int32Array;
   private readonly scratch: Int32Array;
+  private readonly scratchClass: Int32Array;
+  private readonly scratchWeight: Int32Array;
+  /** Times each row was drawn in the current bootstrap sample. */
+  private readonly weight: Int32Array;
   private readonly features: Int32Array;
-  /** Per-bin class counts of one feature in one node: counts[bin * nClasses + class]. */
+  /** Per-bin weighted class counts of one feature in one node: counts[bin * nClasses + class]. */
   private readonly counts: Int32Array;
-  /** Rows per bin in the same histogram, so the scan skips empty bins cheaply. */
-  private readonly binSizes: Int32Array;
-  private readonly nodeCounts: Float64Array;
+  /**
+   * Which bins the node's rows fall in, one bit per bin: the split scan visits only those (in
+   * ascending order), not every bin between the lowest and the highest, which in the many small
+   * nodes of a fully grown tree costs far more than the rows do.
+   */
+  private readonly mask: Int32Array;
+  private readonly present: Int32Array;
   private readonly leftCounts: Float64Array;
+  private readonly bestLeft: Float64Array;
+  /** Pending nodes, depth first: [id, start, end, depth] and their class counts. */
+  private stack: Int32Array;
+  private stackCounts: Float64Array;
   private readonly mtry: number;
+  /** The tree being grown, in flat arrays with room for every node it can have. */
+  private feature: Int32Array;
+  private threshold: Float32Array;
+  private left: Int32Array;
+  private value: Float32Array;
 
   constructor(
     private readonly binned: BinnedColumns,
@@ -57,58 +92,164 @@ class ForestGrower {
     private readonly nClasses: number,
     private readonly o: Options,
   ) {
-    this.order = new Int32Array(binned.rows);
-    this.scratch = new Int32Array(binned.rows);
+    const n = binned.rows;
+    this.order = new Int32Array(n);
+    this.classOf = new Int32Array(n);
+    this.weightOf = new Int32Array(n);
+    this.scratch = new Int32Array(n);
+    this.scratchClass = new Int32Array(n);
+    this.scratchWeight = new Int32Array(n);
+    this.weight = new Int32Array(n);
     this.features = new Int32Array(binned.cols);
     this.counts = new Int32Array(MAX_BINS * nClasses);
-    this.binSizes = new Int32Array(MAX_BINS);
-    this.nodeCounts = new Float64Array(nClasses);
+    this.mask = new Int32Array(Math.ceil(MAX_BINS / WORD));
+    this.present = new Int32Array(MAX_BINS);
     this.leftCounts = new Float64Array(nClasses);
+    this.bestLeft = new Float64Array(nClasses);
+    this.stack = new Int32Array(4 * 64);
+    this.stackCounts = new Float64Array(nClasses * 64);
     this.mtry = featuresPerSplit(o.maxFeatures, binned.cols);
+    // A split leaves at least one distinct row on each side, so a tree has under 2n nodes.
+    const nodes = 2 * n;
+    this.feature = new Int32Array(nodes);
+    this.threshold = new Float32Array(nodes);
+    this.left = new Int32Array(nodes);
+    this.value = new Float32Array(nodes * nClasses);
   }
 
   grow(rng: Rng): Tree {
-    const { order, y, nClasses: C, nodeCounts, o } = this;
+    const { order, classOf, weightOf, weight, y, nClasses: C, o } = this;
     const n = this.binned.rows;
-    for (let i = 0; i < n; i++) order[i] = rng.int(n);
+    weight.fill(0);
+    for (let i = 0; i < n; i++) weight[rng.int(n)]++;
+    let distinct = 0;
+    for (let r = 0; r < n; r++) {
+      if (weight[r] === 0) continue;
+      order[distinct] = r;
+      classOf[distinct] = y[r];
+      weightOf[distinct++] = weight[r];
+    }
     for (let f = 0; f < this.features.length; f++) this.features[f] = f;
-    const builder = new TreeBuilder(C);
-    // Depth-first: [id, start, end, depth] per pending node.
-    const stack: number[] = [0, 0, n, 0];
-    while (stack.length > 0) {
-      const depth = stack.pop()!;
-      const end = stack.pop()!;
-      const start = stack.pop()!;
-      const id = stack.pop()!;
-      nodeCounts.fill(0);
-      for (let i = start; i < end; i++) nodeCounts[y[order[i]]]++;
-      const size = end - start;
+    const nodeCounts = new Float64Array(C);
+    for (let i = 0; i < distinct; i++) nodeCounts[classOf[i]] += weightOf[i];
+    let nodes = 1;
+    this.startNode(0);
+    let top = this.push(0, 0, 0, distinct, 0, nodeCounts);
+    while (top > 0) {
+      top--;
+      const { stack, stackCounts } = this;
+      const id = stack[4 * top];
+      const start = stack[4 * top + 1];
+      const end = stack[4 * top + 2];
+      const depth = stack[4 * top + 3];
+      let size = 0;
       let pure = false;
+      for (let c = 0; c < C; c++) {
+        nodeCounts[c] = stackCounts[top * C + c];
+        size += nodeCounts[c];
+      }
       for (let c = 0; c < C; c++) if (nodeCounts[c] === size) pure = true;
-      const split = pure || size < 2 * o.minSamplesLeaf || depth >= o.maxDepth ? null : this.bestSplit(rng, start, end);
-      if (!split) {
+      const bin =
+        pure || size < 2 * o.minSamplesLeaf || depth >= o.maxDepth
+          ? -1
+          : this.bestSplit(rng, start, end, size, nodeCounts);
+      if (bin < 0) {
         // Class shares pre-divided by the tree count, so the forest's average is a plain sum.
-        for (let c = 0; c < C; c++) builder.setLeaf(id, c, nodeCounts[c] / size / o.nTrees);
+        for (let c = 0; c < C; c++) this.value[id * C + c] = nodeCounts[c] / size / o.nTrees;
         continue;
       }
-      const left = builder.split(id, split.feature, this.binned.edges[split.feature][split.bin]);
-      const mid = partitionRows(this.binned, order, this.scratch, start, end, split.feature, split.bin);
-      stack.push(left + 1, mid, end, depth + 1, left, start, mid, depth + 1);
+      const f = this.bestFeature;
+      const left = nodes;
+      nodes += 2;
+      this.feature[id] = f;
+      this.threshold[id] = this.binned.edges[f][bin];
+      this.left[id] = left;
+      this.startNode(left);
+      this.startNode(left + 1);
+      const mid = this.partition(start, end, f, bin);
+      // Right child below the left one, so the left subtree is grown first (ids stay depth first).
+      for (let c = 0; c < C; c++) nodeCounts[c] -= this.bestLeft[c];
+      top = this.push(top, left + 1, mid, end, depth + 1, nodeCounts);
+      top = this.push(top, left, start, mid, depth + 1, this.bestLeft);
     }
-    return builder.build();
+    const left = this.left.slice(0, nodes);
+    const right = new Int32Array(nodes);
+    for (let i = 0; i < nodes; i++) right[i] = left[i] < 0 ? -1 : left[i] + 1;
+    return {
+      feature: this.feature.slice(0, nodes),
+      threshold: this.threshold.slice(0, nodes),
+      left,
+      right,
+      value: this.value.slice(0, nodes * C),
+      width: C,
+    };
+  }
+
+  private bestFeature = -1;
+
+  private startNode(id: number): void {
+    this.feature[id] = -1;
+    this.threshold[id] = 0;
+    this.left[id] = -1;
+    for (let c = 0; c < this.nClasses; c++) this.value[id * this.nClasses + c] = 0;
+  }
+
+  /** Pushes a pending node; returns the new stack height. */
+  private push(top: number, id: number, start: number, end: number, depth: number, counts: Float64Array): number {
+    const C = this.nClasses;
+    if (4 * (top + 1) > this.stack.length) {
+      const stack = new Int32Array(this.stack.length * 2);
+      stack.set(this.stack);
+      this.stack = stack;
+      const stackCounts = new Float64Array(this.stackCounts.length * 2);
+      stackCounts.set(this.stackCounts);
+      this.stackCounts = stackCounts;
+    }
+    this.stack[4 * top] = id;
+    this.stack[4 * top + 1] = start;
+    this.stack[4 * top + 2] = end;
+    this.stack[4 * top + 3] = depth;
+    for (let c = 0; c < C; c++) this.stackCounts[top * C + c] = counts[c];
+    return top + 1;
+  }
+
+  /** Stable in-place partition of order[start, end): rows in bins <= `bin` of `feature` first; returns where the right part starts. */
+  private partition(start: number, end: number, feature: number, bin: number): number {
+    const { order, classOf, weightOf, scratch, scratchClass, scratchWeight } = this;
+    const { bins, rows } = this.binned;
+    const base = feature * rows;
+    let left = start;
+    let right = 0;
+    for (let i = start; i < end; i++) {
+      const row = order[i];
+      if (bins[base + row] <= bin) {
+        order[left] = row;
+        classOf[left] = classOf[i];
+        weightOf[left++] = weightOf[i];
+      } else {
+        scratch[right] = row;
+        scratchClass[right] = classOf[i];
+        scratchWeight[right++] = weightOf[i];
+      }
+    }
+    order.set(scratch.subarray(0, right), left);
+    classOf.set(scratchClass.subarray(0, right), left);
+    weightOf.set(scratchWeight.subarray(0, right), left);
+    return left;
   }
 
   /**
    * Best gini split over `mtry` randomly drawn features that are not constant in the node (as
    * sklearn counts them); any valid split is taken, even one that does not lower the impurity.
+   * Returns the split's bin (its feature in `bestFeature`, its left class counts in `bestLeft`),
+   * or -1 when no feature has a valid split.
    */
-  private bestSplit(rng: Rng, start: number, end: number): { feature: number; bin: number } | null {
-    const { order, y, counts, binSizes, features, leftCounts, nodeCounts, nClasses: C } = this;
+  private bestSplit(rng: Rng, start: number, end: number, size: number, nodeCounts: Float64Array): number {
+    const { order, classOf, weightOf, counts, mask, present, features, leftCounts, bestLeft, nClasses: C } = this;
     const { rows, bins } = this.binned;
     const msl = this.o.minSamplesLeaf;
-    const size = end - start;
     let bestScore = -Infinity;
-    let best: { feature: number; bin: number } | null = null;
+    let bestBin = -1;
     let visited = 0;
     for (let j = 0; j < features.length && visited < this.mtry; j++) {
       const k = j + rng.int(features.length - j);
@@ -116,24 +257,33 @@ class ForestGrower {
       features[k] = features[j];
       features[j] = f;
       const base = f * rows;
-      let lo = MAX_BINS;
-      let hi = 0;
       for (let i = start; i < end; i++) {
-        const r = order[i];
-        const b = bins[base + r];
-        counts[b * C + y[r]]++;
-        binSizes[b]++;
-        if (b < lo) lo = b;
-        if (b > hi) hi = b;
+        const b = bins[base + order[i]];
+        counts[b * C + classOf[i]] += weightOf[i];
+        mask[b >> 5] |= 1 << (b & 31);
       }
-      if (lo < hi) {
+      // The bins present, ascending, read off the mask (and the mask cleared for the next feature).
+      let nPresent = 0;
+      for (let w = 0; w < mask.length; w++) {
+        let bits = mask[w];
+        mask[w] = 0;
+        while (bits !== 0) {
+          const low = bits & -bits;
+          present[nPresent++] = w * WORD + 31 - Math.clz32(low);
+          bits ^= low;
+        }
+      }
+      if (nPresent > 1) {
         visited++;
-        leftCounts.fill(0);
+        for (let c = 0; c < C; c++) leftCounts[c] = 0;
         let nl = 0;
-        for (let b = lo; b < hi; b++) {
-          if (binSizes[b] === 0) continue;
-          for (let c = 0; c < C; c++) leftCounts[c] += counts[b * C + c];
-          nl += binSizes[b];
+        // The highest bin present is no split: nothing would go right.
+        for (let p = 0; p < nPresent - 1; p++) {
+          const b = present[p];
+          for (let c = 0; c < C; c++) {
+            leftCounts[c] += counts[b * C + c];
+            nl += counts[b * C + c];
+          }
           if (nl < msl) continue;
           const nr = size - nl;
           if (nr < msl) break;
@@ -148,14 +298,16 @@ class ForestGrower {
           const score = sl / nl + sr / nr;
           if (score > bestScore) {
             bestScore = score;
-            best = { feature: f, bin: b };
+            bestBin = b;
+            this.bestFeature = f;
+            for (let c = 0; c < C; c++) bestLeft[c] = leftCounts[c];
           }
         }
       }
-      counts.fill(0, lo * C, (hi + 1) * C);
-      binSizes.fill(0, lo, hi + 1);
+      // Plain stores: a typed array's fill() is a runtime call, too dear for a few entries.
+      for (let p = 0; p < nPresent; p++) for (let c = 0; c < C; c++) counts[present[p] * C + c] = 0;
     }
-    return best;
+    return bestBin;
   }
 }
 
