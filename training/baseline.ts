@@ -14,28 +14,37 @@ import type { Schema } from '../core/data/schema';
  */
 
 /**
- * `rows` of the table (indices), read by feature name: a numeric cell as its number (what
- * Number() of its text gives), any other as its trimmed text (the baselines trim and tokenise
- * it, so the blanks around it change nothing), a missing one as null.
+ * `rows` of the table (indices), read by feature name: a numeric feature's cell as its number
+ * (what Number() of its text gives), any other as its trimmed text (the baselines trim and
+ * tokenise it, so the blanks around it change nothing), a missing one as null.
  */
-function tableRows(table: TypedTable, rows: ArrayLike<number>): BaselineRows {
-  const column = new Map(table.columns.map((name, c) => [name, table.data[c]]));
+function tableRows(table: TypedTable, schema: Schema, rows: ArrayLike<number>): BaselineRows {
+  const readers = new Map(
+    schema.features.map((f) => {
+      const c = table.columns.indexOf(f.name);
+      if (c < 0)
+        throw new Error(`feature "${f.name}" is not a column of the data (columns: ${table.columns.join(', ')})`);
+      const cells = table.data[c];
+      const read =
+        f.type === 'numeric' && cells.kind === 'numeric'
+          ? (r: number) => (Number.isNaN(cells.values[r]) ? null : cells.values[r])
+          : (r: number) => (cellMissing(cells, r) ? null : cellText(cells, r));
+      return [f.name, read];
+    }),
+  );
   return {
     count: rows.length,
     value(feature, row) {
-      const cells = column.get(feature);
-      if (cells === undefined)
-        throw new Error(`feature "${feature}" is not a column of the data (columns: ${table.columns.join(', ')})`);
-      const r = rows[row];
-      if (cellMissing(cells, r)) return null;
-      return cells.kind === 'numeric' && !cells.written.has(r) ? cells.values[r] : cellText(cells, r);
+      const read = readers.get(feature);
+      if (read === undefined) throw new Error(`feature "${feature}" is not in the schema`);
+      return read(rows[row]);
     },
   };
 }
 
 /** The baselines of the schema's features over the train part of the split. */
 export function trainBaselines(table: AnyTable, schema: Schema, train: ArrayLike<number>): FeatureBaselines {
-  return computeFeatureBaselines(schema.features, tableRows(asTyped(table), train));
+  return computeFeatureBaselines(schema.features, tableRows(asTyped(table), schema, train));
 }
 
 /**

@@ -198,7 +198,8 @@ function digestColumns(table: ColumnarTable, record: Pick<SplitRecord, 'columns'
 export function contentSplit(digests: readonly string[] | RowDigests, record: SplitRecord): Split {
   const parts: Record<SplitPart, number[]> = { train: [], validation: [], holdout: [] };
   if (digests instanceof RowDigests) {
-    for (let r = 0; r < digests.length; r++) {
+    const rows = digests.length;
+    for (let r = 0; r < rows; r++) {
       const [hi, lo] = digests.words(r);
       parts[partOf(splitUnitOf(hi, lo, record.seed), record.fractions)].push(r);
     }

@@ -135,6 +135,8 @@ export class ColumnBuilder {
   private index: Map<string, number> | undefined;
   private dictionary: string[] = [];
   private missing: boolean[] = [];
+  /** Each dictionary entry's hashed text. */
+  private canonical: string[] = [];
   private size = 0;
 
   constructor(capacity = 1024) {
@@ -145,19 +147,21 @@ export class ColumnBuilder {
     return this.size;
   }
 
-  push(v: string): void {
+  /** Adds a cell; returns its text as the row-content hash reads it (trimmed, '' when missing). */
+  push(v: string): string {
     if (this.values) {
       const kind = numberTextKind(v);
       if (kind !== 0) {
         if (kind === 2) (this.written as Map<number, string>).set(this.size, v);
         if (this.size === this.values.length) this.values = grow(this.values);
         this.values[this.size++] = Number(v);
-        return;
+        return v;
       }
-      if (this.pushNumber(v)) return;
+      const text = this.pushNumber(v);
+      if (text !== undefined) return text;
       this.toDictionary();
     }
-    this.pushCode(v);
+    return this.canonical[this.pushCode(v)];
   }
 
   build(): Column {
@@ -178,24 +182,25 @@ export class ColumnBuilder {
     };
   }
 
-  /** The slow path of a numeric cell; false when the cell is not a number. */
-  private pushNumber(v: string): boolean {
+  /** The slow path of a numeric cell: its hashed text, or undefined when the cell is not a number. */
+  private pushNumber(v: string): string | undefined {
     const values = this.values as Float64Array;
     const r = this.size;
     let x: number;
+    let text = '';
     if (isMissing(v)) {
       x = Number.NaN;
       if (v !== '') (this.written as Map<number, string>).set(r, v);
     } else {
-      if (!looksNumeric(v)) return false;
-      const trimmed = v.trim();
-      x = Number(trimmed);
-      if (String(x) !== trimmed) (this.written as Map<number, string>).set(r, trimmed);
-      if (trimmed !== v) (this.padded as Map<number, string>).set(r, v);
+      if (!looksNumeric(v)) return undefined;
+      text = v.trim();
+      x = Number(text);
+      if (String(x) !== text) (this.written as Map<number, string>).set(r, text);
+      if (text !== v) (this.padded as Map<number, string>).set(r, v);
     }
     if (r === values.length) this.values = grow(values);
     (this.values as Float64Array)[this.size++] = x;
-    return true;
+    return text;
   }
 
   private toDictionary(): void {
@@ -215,17 +220,30 @@ export class ColumnBuilder {
     for (let r = 0; r < rows; r++) this.pushCode(cellWritten(column, r));
   }
 
-  private pushCode(v: string): void {
+  private pushCode(v: string): number {
     const index = this.index as Map<string, number>;
-    let code = index.get(v);
+    // A few categories (the common case) are found faster by comparing than by hashing.
+    let code: number | undefined;
+    const dictionary = this.dictionary;
+    if (dictionary.length <= 8) {
+      for (let k = 0; k < dictionary.length; k++)
+        if (dictionary[k] === v) {
+          code = k;
+          break;
+        }
+    } else {
+      code = index.get(v);
+    }
     if (code === undefined) {
       code = this.dictionary.length;
       index.set(v, code);
       this.dictionary.push(v);
       this.missing.push(isMissing(v));
+      this.canonical.push(isMissing(v) ? '' : v.trim());
     }
     if (this.size === (this.codes as Int32Array).length) this.codes = grow(this.codes as Int32Array);
     (this.codes as Int32Array)[this.size++] = code;
+    return code;
   }
 }
 
@@ -337,9 +355,10 @@ export function textCodes(column: Column): { texts: string[]; codes: Int32Array 
   // A number not in `written` reads as String(x), which no `written` text is (those differ from
   // String(Number(text)) by definition), so numbers can be keyed by value.
   const byValue = new Map<number, number>();
+  const anyWritten = column.written.size > 0;
   for (let r = 0; r < rows; r++) {
     const x = column.values[r];
-    const written = column.written.get(r);
+    const written = anyWritten ? column.written.get(r) : undefined;
     if (Number.isNaN(x) || written !== undefined) {
       codes[r] = codeOf(cellText(column, r));
       continue;

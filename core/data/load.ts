@@ -2,10 +2,9 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { CsvError, type Options, parse } from 'csv-parse/sync';
-import { ColumnBuilder, numberTextKind, type TypedTable } from './columns';
+import { ColumnBuilder, type TypedTable } from './columns';
 import { DataError } from './errors';
 import { contentColumns, DIGEST_BYTES, digestInto, RECORD, UNIT } from './row-digest';
-import { isMissing } from './schema';
 
 export interface LoadOptions {
   /** Column names for files without a header row (the header is then treated as absent). */
@@ -323,21 +322,36 @@ function firstPlainRecords(text: string, delimiter: string, count: number): stri
   return records;
 }
 
-/** Each record of a quote-free text, as splitPlainText reads them, given to `each` with its line. */
+/**
+ * Each record of a quote-free text, as splitPlainText reads them, given to `each` with its line.
+ * The record array is reused from one record to the next: `each` must not keep it.
+ */
 function eachPlainRecord(text: string, delimiter: string, each: (record: string[], line: number) => void): void {
+  const single = delimiter.length === 1 ? delimiter.charCodeAt(0) : -1;
+  const fields: string[] = [];
   let start = text.charCodeAt(0) === 0xfeff ? 1 : 0;
   for (let line = 1; start < text.length; line++) {
     let end = text.indexOf('\n', start);
     if (end < 0) end = text.length;
     const stop = end > start && text.charCodeAt(end - 1) === 13 ? end - 1 : end;
-    if (stop > start) each(text.slice(start, stop).split(delimiter), line);
+    if (stop > start) {
+      if (single < 0) {
+        each(text.slice(start, stop).split(delimiter), line);
+      } else {
+        // split(delimiter) of the line, without making the line.
+        fields.length = 0;
+        let from = start;
+        for (let i = start; i < stop; i++) {
+          if (text.charCodeAt(i) !== single) continue;
+          fields.push(text.slice(from, i));
+          from = i + 1;
+        }
+        fields.push(text.slice(from, stop));
+        each(fields, line);
+      }
+    }
     start = end + 1;
   }
-}
-
-/** A cell as the row's canonical text has it (canonicalRow): trimmed, '' when missing. */
-function canonicalCell(value: string): string {
-  return numberTextKind(value) !== 0 ? value : isMissing(value) ? '' : value.trim();
 }
 
 /** Rows' lines and digests, grown as rows arrive. */
@@ -426,6 +440,7 @@ export function loadColumns(paths: readonly string[], options: LoadColumnsOption
     }
     const digest = hashed;
     let records = 0;
+    const cells: string[] = new Array<string>(names.length);
     const take = (record: string[], first: number, last: number) => {
       if (records++ === 0 && header) return;
       if (record.length !== names.length) {
@@ -436,12 +451,12 @@ export function loadColumns(paths: readonly string[], options: LoadColumnsOption
           { file: path, row: first },
         );
       }
-      for (let c = 0; c < record.length; c++) builders[c].push(record[c]);
+      for (let c = 0; c < record.length; c++) cells[c] = builders[c].push(record[c]);
       let canonical: string | undefined;
       if (digest) {
+        // canonicalRow's text: the builders hand back each cell trimmed, '' when missing.
         canonical = '';
-        for (let j = 0; j < digest.index.length; j++)
-          canonical += digest.prefixes[j] + canonicalCell(record[digest.index[j]]) + RECORD;
+        for (let j = 0; j < digest.index.length; j++) canonical += digest.prefixes[j] + cells[digest.index[j]] + RECORD;
       }
       rows.push(fileIndex, first, canonical);
     };
