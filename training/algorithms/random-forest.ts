@@ -79,7 +79,20 @@ class ForestGrower {
   /** Pending nodes, depth first: [id, start, end, depth] and their class counts. */
   private stack: Int32Array;
   private stackCounts: Float64Array;
+  /**
+   * Features found constant in a node are constant in all its descendants: known[f] marks them
+   * for the node being split (and stackConstant for pending ones), so drawing one again skips its
+   * histogram. The draw still happens, as sklearn's splitter also keeps them out of the count.
+   */
+  private readonly known: Uint8Array;
+  private stackConstant: Uint8Array;
   private readonly mtry: number;
+  /**
+   * The node's bins of the feature being tried (column[start, end)), and of the best split's
+   * feature so far: the two swap when a feature takes the lead.
+   */
+  private column: Uint8Array;
+  private bestColumn: Uint8Array;
   /** The tree being grown, in flat arrays with room for every node it can have. */
   private feature: Int32Array;
   private threshold: Float32Array;
@@ -108,7 +121,11 @@ class ForestGrower {
     this.bestLeft = new Float64Array(nClasses);
     this.stack = new Int32Array(4 * 64);
     this.stackCounts = new Float64Array(nClasses * 64);
+    this.known = new Uint8Array(binned.cols);
+    this.stackConstant = new Uint8Array(binned.cols * 64);
     this.mtry = featuresPerSplit(o.maxFeatures, binned.cols);
+    this.column = new Uint8Array(n);
+    this.bestColumn = new Uint8Array(n);
     // A split leaves at least one distinct row on each side, so a tree has under 2n nodes.
     const nodes = 2 * n;
     this.feature = new Int32Array(nodes);
@@ -117,8 +134,26 @@ class ForestGrower {
     this.value = new Float32Array(nodes * nClasses);
   }
 
+  /**
+   * One tree. The work is in small methods rather than one long loop: V8 compiles a long-running
+   * loop on the stack (OSR) before the code after it has run, and such code kept being thrown away
+   * (deoptimised) on every tree.
+   */
   grow(rng: Rng): Tree {
-    const { order, classOf, weightOf, weight, y, nClasses: C, o } = this;
+    const distinct = this.bootstrap(rng);
+    const nodeCounts = new Float64Array(this.nClasses);
+    for (let i = 0; i < distinct; i++) nodeCounts[this.classOf[i]] += this.weightOf[i];
+    this.nodes = 1;
+    this.startNode(0);
+    this.known.fill(0);
+    let top = this.push(0, 0, 0, distinct, 0, nodeCounts);
+    while (top > 0) top = this.growNode(rng, top - 1, nodeCounts);
+    return this.tree();
+  }
+
+  /** Draws the bootstrap sample into order / classOf / weightOf; returns its distinct rows. */
+  private bootstrap(rng: Rng): number {
+    const { order, classOf, weightOf, weight, y } = this;
     const n = this.binned.rows;
     weight.fill(0);
     for (let i = 0; i < n; i++) weight[rng.int(n)]++;
@@ -130,48 +165,52 @@ class ForestGrower {
       weightOf[distinct++] = weight[r];
     }
     for (let f = 0; f < this.features.length; f++) this.features[f] = f;
-    const nodeCounts = new Float64Array(C);
-    for (let i = 0; i < distinct; i++) nodeCounts[classOf[i]] += weightOf[i];
-    let nodes = 1;
-    this.startNode(0);
-    let top = this.push(0, 0, 0, distinct, 0, nodeCounts);
-    while (top > 0) {
-      top--;
-      const { stack, stackCounts } = this;
-      const id = stack[4 * top];
-      const start = stack[4 * top + 1];
-      const end = stack[4 * top + 2];
-      const depth = stack[4 * top + 3];
-      let size = 0;
-      let pure = false;
-      for (let c = 0; c < C; c++) {
-        nodeCounts[c] = stackCounts[top * C + c];
-        size += nodeCounts[c];
-      }
-      for (let c = 0; c < C; c++) if (nodeCounts[c] === size) pure = true;
-      const bin =
-        pure || size < 2 * o.minSamplesLeaf || depth >= o.maxDepth
-          ? -1
-          : this.bestSplit(rng, start, end, size, nodeCounts);
-      if (bin < 0) {
-        // Class shares pre-divided by the tree count, so the forest's average is a plain sum.
-        for (let c = 0; c < C; c++) this.value[id * C + c] = nodeCounts[c] / size / o.nTrees;
-        continue;
-      }
-      const f = this.bestFeature;
-      const left = nodes;
-      nodes += 2;
-      this.feature[id] = f;
-      this.threshold[id] = this.binned.edges[f][bin];
-      this.left[id] = left;
-      this.startNode(left);
-      this.startNode(left + 1);
-      const mid = this.partition(start, end, f, bin);
-      // Right child below the left one, so the left subtree is grown first (ids stay depth first).
-      for (let c = 0; c < C; c++) nodeCounts[c] -= this.bestLeft[c];
-      top = this.push(top, left + 1, mid, end, depth + 1, nodeCounts);
-      top = this.push(top, left, start, mid, depth + 1, this.bestLeft);
+    return distinct;
+  }
+
+  /** Makes the pending node at stack[top] a leaf or a split; returns the new stack height. */
+  private growNode(rng: Rng, top: number, nodeCounts: Float64Array): number {
+    const { stack, stackCounts, stackConstant, known, nClasses: C, o } = this;
+    const id = stack[4 * top];
+    const start = stack[4 * top + 1];
+    const end = stack[4 * top + 2];
+    const depth = stack[4 * top + 3];
+    let size = 0;
+    let pure = false;
+    for (let c = 0; c < C; c++) {
+      nodeCounts[c] = stackCounts[top * C + c];
+      size += nodeCounts[c];
     }
+    for (let c = 0; c < C; c++) if (nodeCounts[c] === size) pure = true;
+    const cols = known.length;
+    for (let f = 0; f < cols; f++) known[f] = stackConstant[top * cols + f];
+    const bin =
+      pure || size < 2 * o.minSamplesLeaf || depth >= o.maxDepth
+        ? -1
+        : this.bestSplit(rng, start, end, size, nodeCounts);
+    if (bin < 0) {
+      // Class shares pre-divided by the tree count, so the forest's average is a plain sum.
+      for (let c = 0; c < C; c++) this.value[id * C + c] = nodeCounts[c] / size / o.nTrees;
+      return top;
+    }
+    const f = this.bestFeature;
+    const left = this.nodes;
+    this.nodes += 2;
+    this.feature[id] = f;
+    this.threshold[id] = this.binned.edges[f][bin];
+    this.left[id] = left;
+    this.startNode(left);
+    this.startNode(left + 1);
+    const mid = this.partition(start, end, bin);
+    // Right child below the left one, so the left subtree is grown first (ids stay depth first).
+    for (let c = 0; c < C; c++) nodeCounts[c] -= this.bestLeft[c];
+    top = this.push(top, left + 1, mid, end, depth + 1, nodeCounts);
+    return this.push(top, left, start, mid, depth + 1, this.bestLeft);
+  }
+
+  /** The grown tree, copied out of the reused buffers. */
+  private tree(): Tree {
+    const { nodes, nClasses: C } = this;
     const left = this.left.slice(0, nodes);
     const right = new Int32Array(nodes);
     for (let i = 0; i < nodes; i++) right[i] = left[i] < 0 ? -1 : left[i] + 1;
@@ -185,6 +224,8 @@ class ForestGrower {
     };
   }
 
+  /** Nodes in the tree being grown. */
+  private nodes = 0;
   private bestFeature = -1;
 
   private startNode(id: number): void {
@@ -204,25 +245,28 @@ class ForestGrower {
       const stackCounts = new Float64Array(this.stackCounts.length * 2);
       stackCounts.set(this.stackCounts);
       this.stackCounts = stackCounts;
+      const stackConstant = new Uint8Array(this.stackConstant.length * 2);
+      stackConstant.set(this.stackConstant);
+      this.stackConstant = stackConstant;
     }
     this.stack[4 * top] = id;
     this.stack[4 * top + 1] = start;
     this.stack[4 * top + 2] = end;
     this.stack[4 * top + 3] = depth;
     for (let c = 0; c < C; c++) this.stackCounts[top * C + c] = counts[c];
+    const cols = this.known.length;
+    for (let f = 0; f < cols; f++) this.stackConstant[top * cols + f] = this.known[f];
     return top + 1;
   }
 
   /** Stable in-place partition of order[start, end): rows in bins <= `bin` of `feature` first; returns where the right part starts. */
-  private partition(start: number, end: number, feature: number, bin: number): number {
-    const { order, classOf, weightOf, scratch, scratchClass, scratchWeight } = this;
-    const { bins, rows } = this.binned;
-    const base = feature * rows;
+  private partition(start: number, end: number, bin: number): number {
+    const { order, classOf, weightOf, scratch, scratchClass, scratchWeight, bestColumn } = this;
     let left = start;
     let right = 0;
     for (let i = start; i < end; i++) {
       const row = order[i];
-      if (bins[base + row] <= bin) {
+      if (bestColumn[i] <= bin) {
         order[left] = row;
         classOf[left] = classOf[i];
         weightOf[left++] = weightOf[i];
@@ -232,9 +276,12 @@ class ForestGrower {
         scratchWeight[right++] = weightOf[i];
       }
     }
-    order.set(scratch.subarray(0, right), left);
-    classOf.set(scratchClass.subarray(0, right), left);
-    weightOf.set(scratchWeight.subarray(0, right), left);
+    // Loops, not set(subarray()): a view per call costs more than the copy in small nodes.
+    for (let i = 0; i < right; i++) {
+      order[left + i] = scratch[i];
+      classOf[left + i] = scratchClass[i];
+      weightOf[left + i] = scratchWeight[i];
+    }
     return left;
   }
 
@@ -245,7 +292,19 @@ class ForestGrower {
    * or -1 when no feature has a valid split.
    */
   private bestSplit(rng: Rng, start: number, end: number, size: number, nodeCounts: Float64Array): number {
-    const { order, classOf, weightOf, counts, mask, present, features, leftCounts, bestLeft, nClasses: C } = this;
+    const {
+      known,
+      order,
+      classOf,
+      weightOf,
+      counts,
+      mask,
+      present,
+      features,
+      leftCounts,
+      bestLeft,
+      nClasses: C,
+    } = this;
     const { rows, bins } = this.binned;
     const msl = this.o.minSamplesLeaf;
     let bestScore = -Infinity;
@@ -256,56 +315,82 @@ class ForestGrower {
       const f = features[k];
       features[k] = features[j];
       features[j] = f;
+      if (known[f] === 1) continue;
       const base = f * rows;
+      // The node's bins of this feature, gathered once: the partition reads them again if it wins.
+      const column = this.column;
+      let lo = MAX_BINS;
+      let hi = 0;
       for (let i = start; i < end; i++) {
         const b = bins[base + order[i]];
+        column[i] = b;
         counts[b * C + classOf[i]] += weightOf[i];
-        mask[b >> 5] |= 1 << (b & 31);
+        if (b < lo) lo = b;
+        if (b > hi) hi = b;
       }
-      // The bins present, ascending, read off the mask (and the mask cleared for the next feature).
+      if (lo === hi) {
+        known[f] = 1;
+        for (let c = 0; c < C; c++) counts[lo * C + c] = 0;
+        continue;
+      }
+      // The bins present, ascending: off the histogram when its range is short next to the node,
+      // else off a bitmask of the rows' bins (a fully grown tree's many small nodes).
       let nPresent = 0;
-      for (let w = 0; w < mask.length; w++) {
-        let bits = mask[w];
-        mask[w] = 0;
-        while (bits !== 0) {
-          const low = bits & -bits;
-          present[nPresent++] = w * WORD + 31 - Math.clz32(low);
-          bits ^= low;
+      if (hi - lo < 2 * (end - start)) {
+        for (let b = lo; b <= hi; b++) {
+          let any = 0;
+          for (let c = 0; c < C; c++) any |= counts[b * C + c];
+          if (any !== 0) present[nPresent++] = b;
+        }
+      } else {
+        for (let i = start; i < end; i++) mask[column[i] >> 5] |= 1 << (column[i] & 31);
+        for (let w = lo >> 5; w <= hi >> 5; w++) {
+          let bits = mask[w];
+          mask[w] = 0;
+          while (bits !== 0) {
+            const low = bits & -bits;
+            present[nPresent++] = w * WORD + 31 - Math.clz32(low);
+            bits ^= low;
+          }
         }
       }
-      if (nPresent > 1) {
-        visited++;
-        for (let c = 0; c < C; c++) leftCounts[c] = 0;
-        let nl = 0;
-        // The highest bin present is no split: nothing would go right.
-        for (let p = 0; p < nPresent - 1; p++) {
-          const b = present[p];
-          for (let c = 0; c < C; c++) {
-            leftCounts[c] += counts[b * C + c];
-            nl += counts[b * C + c];
-          }
-          if (nl < msl) continue;
-          const nr = size - nl;
-          if (nr < msl) break;
-          // Maximising sum(left^2)/nl + sum(right^2)/nr minimises the children's weighted gini.
-          let sl = 0;
-          let sr = 0;
-          for (let c = 0; c < C; c++) {
-            sl += leftCounts[c] * leftCounts[c];
-            const rc = nodeCounts[c] - leftCounts[c];
-            sr += rc * rc;
-          }
-          const score = sl / nl + sr / nr;
-          if (score > bestScore) {
-            bestScore = score;
-            bestBin = b;
-            this.bestFeature = f;
-            for (let c = 0; c < C; c++) bestLeft[c] = leftCounts[c];
-          }
+      visited++;
+      let improved = false;
+      for (let c = 0; c < C; c++) leftCounts[c] = 0;
+      let nl = 0;
+      // The highest bin present is no split: nothing would go right.
+      for (let p = 0; p < nPresent - 1; p++) {
+        const b = present[p];
+        for (let c = 0; c < C; c++) {
+          leftCounts[c] += counts[b * C + c];
+          nl += counts[b * C + c];
+        }
+        if (nl < msl) continue;
+        const nr = size - nl;
+        if (nr < msl) break;
+        // Maximising sum(left^2)/nl + sum(right^2)/nr minimises the children's weighted gini.
+        let sl = 0;
+        let sr = 0;
+        for (let c = 0; c < C; c++) {
+          sl += leftCounts[c] * leftCounts[c];
+          const rc = nodeCounts[c] - leftCounts[c];
+          sr += rc * rc;
+        }
+        const score = sl / nl + sr / nr;
+        if (score > bestScore) {
+          bestScore = score;
+          bestBin = b;
+          this.bestFeature = f;
+          improved = true;
+          for (let c = 0; c < C; c++) bestLeft[c] = leftCounts[c];
         }
       }
       // Plain stores: a typed array's fill() is a runtime call, too dear for a few entries.
       for (let p = 0; p < nPresent; p++) for (let c = 0; c < C; c++) counts[present[p] * C + c] = 0;
+      if (improved) {
+        this.column = this.bestColumn;
+        this.bestColumn = column;
+      }
     }
     return bestBin;
   }
