@@ -146,7 +146,9 @@ function concat(a: Int32Array, b: Int32Array): Int32Array {
 }
 
 function subset(y: Int32Array, rows: Int32Array): Int32Array {
-  return Int32Array.from(rows, (r) => y[r]);
+  const out = new Int32Array(rows.length);
+  for (let i = 0; i < rows.length; i++) out[i] = y[rows[i]];
+  return out;
 }
 
 function describe(params: Params): string {

@@ -1,4 +1,4 @@
-import { looksNumeric, type MultilineRecords, type RawTable, type SourceFile } from './load';
+import { looksNumeric, type MultilineRecords, type RawTable, type SourceFile, trimmed } from './load';
 import { isMissing } from './schema';
 
 /**
@@ -168,7 +168,7 @@ export class ColumnBuilder {
     if (this.values) {
       return {
         kind: 'numeric',
-        values: this.values.length === this.size ? this.values : this.values.slice(0, this.size),
+        values: trimmed(this.values, this.size),
         written: this.written as Map<number, string>,
         padded: this.padded as Map<number, string>,
       };
@@ -176,7 +176,7 @@ export class ColumnBuilder {
     const codes = this.codes as Int32Array;
     return {
       kind: 'dictionary',
-      codes: codes.length === this.size ? codes : codes.slice(0, this.size),
+      codes: trimmed(codes, this.size),
       dictionary: this.dictionary,
       missing: this.missing,
     };

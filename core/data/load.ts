@@ -354,27 +354,29 @@ function eachPlainRecord(text: string, delimiter: string, each: (record: string[
   }
 }
 
-/** Rows' lines and digests, grown as rows arrive. */
+/** Rows' files, lines and digests, grown as rows arrive. */
 class RowSink {
-  files = new Int32Array(1024);
-  lines = new Int32Array(1024);
+  files: Int32Array;
+  lines: Int32Array;
   digests: Uint8Array | undefined;
   size = 0;
 
-  constructor(hashing: boolean) {
-    if (hashing) this.digests = new Uint8Array(1024 * DIGEST_BYTES);
+  constructor(hashing: boolean, capacity: number) {
+    this.files = new Int32Array(capacity);
+    this.lines = new Int32Array(capacity);
+    if (hashing) this.digests = new Uint8Array(capacity * DIGEST_BYTES);
   }
 
   push(file: number, line: number, text: string | undefined): void {
     if (this.size === this.lines.length) {
-      const lines = new Int32Array(this.size * 2);
+      const lines = new Int32Array(this.size * 2 + 16);
       lines.set(this.lines);
       this.lines = lines;
-      const files = new Int32Array(this.size * 2);
+      const files = new Int32Array(this.size * 2 + 16);
       files.set(this.files);
       this.files = files;
       if (this.digests) {
-        const digests = new Uint8Array(this.size * 2 * DIGEST_BYTES);
+        const digests = new Uint8Array((this.size * 2 + 16) * DIGEST_BYTES);
         digests.set(this.digests);
         this.digests = digests;
       }
@@ -383,6 +385,19 @@ class RowSink {
     this.files[this.size] = file;
     this.lines[this.size++] = line;
   }
+}
+
+/** Lines in `text` (an upper bound on its records). */
+function lineCount(text: string): number {
+  let lines = 1;
+  for (let at = text.indexOf('\n'); at >= 0; at = text.indexOf('\n', at + 1)) lines++;
+  return lines;
+}
+
+/** The first `length` elements: a view when little is left over (no copy), else a copy. */
+export function trimmed<T extends Int32Array | Float64Array | Uint8Array>(array: T, length: number): T {
+  if (array.length === length) return array;
+  return (array.length - length <= Math.max(64, length / 64) ? array.subarray(0, length) : array.slice(0, length)) as T;
 }
 
 /**
@@ -396,7 +411,7 @@ export function loadColumns(paths: readonly string[], options: LoadColumnsOption
   let columns: string[] | undefined = options.columns ? [...options.columns] : undefined;
   let format: RawTable['format'] | undefined;
   let builders: ColumnBuilder[] = [];
-  const rows = new RowSink(options.digestExclude !== undefined);
+  let rows: RowSink | undefined;
   const sources: SourceFile[] = [];
   const multiline: MultilineRecords[] = [];
   let hashed: { names: string[]; index: number[]; prefixes: string[] } | undefined;
@@ -433,7 +448,14 @@ export function loadColumns(paths: readonly string[], options: LoadColumnsOption
       throw new DataError(`${path}: the file has a header but no data rows`, { file: path });
     }
     const names = columns;
-    if (builders.length === 0) builders = names.map(() => new ColumnBuilder(Math.ceil(text.length / 16)));
+    if (builders.length === 0) {
+      // Sized for the first file's lines (an upper bound on its rows), so that a single file is
+      // read without growing, and without a copy at the end when few lines were blank.
+      const lines = lineCount(text);
+      builders = names.map(() => new ColumnBuilder(lines));
+      rows = new RowSink(options.digestExclude !== undefined, lines);
+    }
+    const sink = rows as RowSink;
     if (options.digestExclude && !hashed) {
       const content = contentColumns(names, options.digestExclude);
       hashed = { names: content, index: content.map((c) => names.indexOf(c)), prefixes: content.map((c) => c + UNIT) };
@@ -458,7 +480,7 @@ export function loadColumns(paths: readonly string[], options: LoadColumnsOption
         canonical = '';
         for (let j = 0; j < digest.index.length; j++) canonical += digest.prefixes[j] + cells[digest.index[j]] + RECORD;
       }
-      rows.push(fileIndex, first, canonical);
+      sink.push(fileIndex, first, canonical);
     };
     if (parsed) for (const p of parsed) take(p.record, p.first, p.last);
     else eachPlainRecord(text, delimiter, (record, line) => take(record, line, line));
@@ -475,17 +497,18 @@ export function loadColumns(paths: readonly string[], options: LoadColumnsOption
   const names = columns as string[];
   const duplicates = names.filter((n, i) => names.indexOf(n) !== i);
   if (duplicates.length > 0) throw new DataError(`duplicated column name(s): ${[...new Set(duplicates)].join(', ')}`);
-  const count = rows.size;
+  const sink = rows as RowSink;
+  const count = sink.size;
   return {
     columns: names,
     data: builders.map((b) => b.build()),
     rows: count,
-    origin: { file: rows.files.slice(0, count), line: rows.lines.slice(0, count) },
+    origin: { file: trimmed(sink.files, count), line: trimmed(sink.lines, count) },
     sources,
     format: format as RawTable['format'],
     multiline,
-    ...(hashed && rows.digests
-      ? { digests: { columns: hashed.names, bytes: rows.digests.slice(0, count * DIGEST_BYTES) } }
+    ...(hashed && sink.digests
+      ? { digests: { columns: hashed.names, bytes: trimmed(sink.digests, count * DIGEST_BYTES) } }
       : {}),
   };
 }

@@ -88,20 +88,23 @@ export class FittedEncoder {
       const input = inputName(f.name);
       if (f.type === 'numeric') {
         // float32 values of the present cells, summed in row order (as the graph's inputs are float32).
-        const number = numberReader(column);
+        // A missing cell is NaN (a numeric column's own NaN, or numberValues' for a dictionary one).
+        const numbers = numberValues(column);
         let count = 0;
         let sum = 0;
         for (let i = 0; i < rows.length; i++) {
-          if (cellMissing(column, rows[i])) continue;
+          const value = numbers(rows[i]);
+          if (Number.isNaN(value)) continue;
           count++;
-          sum += Math.fround(number(rows[i]));
+          sum += Math.fround(value);
         }
         const mean = Math.fround(count ? sum / count : 0);
         let squares = 0;
         const range = { min: count ? Infinity : 0, max: count ? -Infinity : 0 };
         for (let i = 0; i < rows.length; i++) {
-          if (cellMissing(column, rows[i])) continue;
-          const x = Math.fround(number(rows[i]));
+          const value = numbers(rows[i]);
+          if (Number.isNaN(value)) continue;
+          const x = Math.fround(value);
           squares += (x - mean) ** 2;
           if (x < range.min) range.min = x;
           if (x > range.max) range.max = x;
@@ -110,8 +113,8 @@ export class FittedEncoder {
         numeric.set(f.name, { mean, scale: Math.fround(std > 1e-12 ? 1 / std : 1) });
         return { name: f.name, type: 'numeric', input, missing: { policy: 'mean', value: mean }, range };
       }
+      if (f.type === 'categorical') return fitCategorical(f.name, input, cellsOf(column, rows), missingCategory);
       const values = Array.from({ length: rows.length }, (_, i) => cellRaw(column, rows[i]));
-      if (f.type === 'categorical') return fitCategorical(f.name, input, values, missingCategory);
       text.set(f.name, TextVectorizer.fit(values.map((v) => (isMissing(v) ? [] : tokenize(v)))));
       return {
         name: f.name,
@@ -216,10 +219,10 @@ export class FittedEncoder {
     const categorical = this.categoricalFeatures();
     const texts = this.textFeatures();
     const out = new CsrBuilder(n, n * (numeric.length + categorical.length) + (texts.length > 0 ? n * 8 : 0));
-    const numbers = numeric.map((f) => {
-      const column = columnOf(table, f.name);
-      return { column, number: numberReader(column), state: this.numeric.get(f.name) as NumericState };
-    });
+    const numbers = numeric.map((f) => ({
+      number: numberValues(columnOf(table, f.name)),
+      state: this.numeric.get(f.name) as NumericState,
+    }));
     const categories = categorical.map((f) => categoryReader(columnOf(table, f.name), f));
     const tokens = texts.map((f) => {
       const column = columnOf(table, f.name);
@@ -230,8 +233,8 @@ export class FittedEncoder {
       const r = rows[i];
       let offset = 0;
       for (let j = 0; j < numbers.length; j++) {
-        const { column, number, state } = numbers[j];
-        const raw = cellMissing(column, r) ? Number.NaN : Math.fround(number(r));
+        const { number, state } = numbers[j];
+        const raw = Math.fround(number(r));
         const x = Number.isNaN(raw) ? state.mean : raw;
         const v = Math.fround(Math.fround(x - state.mean) * state.scale);
         if (v !== 0) out.push(offset + j, v);
@@ -323,11 +326,31 @@ function columnOf(table: ColumnarTable, name: string): Column {
   return table.data[c];
 }
 
-/** A present cell as a number (Number() of its text, as core/features.ts reads a numeric value). */
-function numberReader(column: Column): (row: number) => number {
-  if (column.kind === 'numeric') return (row) => column.values[row];
-  const numbers = column.dictionary.map((v) => (v.trim() === '' ? Number.NaN : Number(v.trim())));
+/**
+ * A cell as a number: Number() of its text, as core/features.ts reads a numeric value, and NaN
+ * when missing (a numeric column's NaN is its missing cell).
+ */
+function numberValues(column: Column): (row: number) => number {
+  if (column.kind === 'numeric') {
+    const values = column.values;
+    return (row) => values[row];
+  }
+  const numbers = column.dictionary.map((v, code) =>
+    column.missing[code] || v.trim() === '' ? Number.NaN : Number(v.trim()),
+  );
   return (row) => numbers[column.codes[row]];
+}
+
+/**
+ * The cells of `rows` as fitCategorical reads them. A dictionary column's entries are repeated
+ * by reference (no string is made per cell).
+ */
+function cellsOf(column: Column, rows: ArrayLike<number>): string[] {
+  if (column.kind === 'numeric') return Array.from({ length: rows.length }, (_, i) => cellRaw(column, rows[i]));
+  const { codes, dictionary } = column;
+  const cells = new Array<string>(rows.length);
+  for (let i = 0; i < rows.length; i++) cells[i] = dictionary[codes[rows[i]]];
+  return cells;
 }
 
 /** A cell's one-hot index (-1: unseen), looked up once per dictionary entry. */
