@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseTrainCommand, SHORT_USAGE, UsageError, USAGE } from './cli-args';
 import { DataError } from '../core/data/errors';
-import { loadColumns } from '../core/data/load';
+import { loadColumns } from '../core/data/load-columns';
 import { inferSchema } from '../core/data/schema';
 import { dataWarnings, formatWarning } from './data/warnings';
 import { exportModel } from './export';

@@ -164,7 +164,7 @@ export function columnDigests(table: ColumnarTable, record: Pick<SplitRecord, 'c
 
 /**
  * Every row's digest of a typed table: the ones the loader computed while it had the rows' text
- * (core/data/load.ts loadColumns), when they cover the record's columns, else from the columns.
+ * (core/data/load-columns.ts), when they cover the record's columns, else from the columns.
  */
 export function typedDigests(table: TypedTable, record: Pick<SplitRecord, 'columns'>): RowDigests {
   const pre = table.digests;

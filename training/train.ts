@@ -128,7 +128,7 @@ function typedLabelledSplit(
 ): { classes: string[]; y: Int32Array; split: Split; record: SplitRecord; digests: RowDigests } {
   const { classes, y } = readLabels(table, columns.label);
   const record = splitRecord(table.columns, columns.exclude, seed, fractions);
-  // Hashed by the loader from the text it read when it could (core/data/load.ts loadColumns):
+  // Hashed by the loader from the text it read when it could (core/data/load-columns.ts):
   // from typed columns, rebuilding a numeric cell's text (String(x)) costs 2-3x the hashing.
   const digests = typedDigests(table, record);
   return { classes, y, split: contentSplit(digests, record), record, digests };

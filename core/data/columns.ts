@@ -1,5 +1,5 @@
-import { looksNumeric, type MultilineRecords, type RawTable, type SourceFile, trimmed } from './load';
-import { isMissing } from './schema';
+import { ColumnBuilder } from './column-builder';
+import type { MultilineRecords, RawTable, SourceFile } from './load';
 
 /**
  * A table as typed columns: what training computes on, so that 1,000,000 rows cost 8 bytes per
@@ -59,7 +59,7 @@ export interface PrecomputedDigests {
 
 /**
  * A loaded table as typed columns, with what the string rows' RawTable said about the files: what
- * training keeps instead of the rows (core/data/load.ts loadColumns, or typedFromRaw).
+ * training keeps instead of the rows (core/data/load-columns.ts, or typedFromRaw).
  */
 export interface TypedTable extends ColumnarTable {
   readonly origin: RowOrigins;
@@ -74,183 +74,6 @@ export type AnyTable = RawTable | TypedTable;
 
 function isTyped(table: AnyTable): table is TypedTable {
   return typeof table.rows === 'number';
-}
-
-/**
- * Whether `text` is exactly `String(Number(text))`, decided without making that string: a plain
- * decimal (optional `-`, no leading zero, no trailing fractional zero, no exponent) of at most 15
- * digits, which a double holds exactly enough for its shortest form to be these digits, between
- * 1e-6 and 1e21 where that form has no exponent. False means "not sure", never "different".
- */
-export function isShortestNumberText(text: string): boolean {
-  const n = text.length;
-  if (n === 0 || n > 17) return false;
-  let i = text.charCodeAt(0) === 45 ? 1 : 0;
-  const start = i;
-  if (i === n) return false;
-  let c = text.charCodeAt(i);
-  let digits = 0;
-  const zero = c === 48;
-  if (zero) {
-    i++;
-  } else {
-    while (i < n && (c = text.charCodeAt(i)) >= 48 && c <= 57) i++;
-    digits = i - start;
-    if (digits === 0) return false;
-  }
-  if (i === n) return (!zero || start === 0) && digits <= 15; // an integer; "-0" is written "0"
-  if (text.charCodeAt(i) !== 46 || i === n - 1 || text.charCodeAt(n - 1) === 48) return false;
-  const fraction = i + 1;
-  for (i = fraction; i < n; i++) {
-    c = text.charCodeAt(i);
-    if (c < 48 || c > 57) return false;
-  }
-  if (zero) {
-    // 0.000001 is written as such, 0.0000001 as 1e-7.
-    let leading = 0;
-    while (text.charCodeAt(fraction + leading) === 48) leading++;
-    if (leading > 5) return false;
-  }
-  return digits + (n - fraction) <= 15;
-}
-
-/** A plain decimal with a trailing fractional zero (`300.10`): a number, never in its shortest form. */
-const TRAILING_ZERO = /^-?\d+\.\d*0$/;
-
-/**
- * 1: `text` is exactly `String(Number(text))`; 2: it reads as a number, with no blanks around it,
- * but is not that text (`300.10`); 0: not decided here (anything else, missing tokens included).
- */
-export function numberTextKind(text: string): 0 | 1 | 2 {
-  if (isShortestNumberText(text)) return 1;
-  return TRAILING_ZERO.test(text) ? 2 : 0;
-}
-
-/** Builds one column cell by cell: numeric while every cell reads as a number, a dictionary from the first that does not. */
-export class ColumnBuilder {
-  private values: Float64Array | undefined;
-  private written: Map<number, string> | undefined = new Map();
-  private padded: Map<number, string> | undefined = new Map();
-  private codes: Int32Array | undefined;
-  private index: Map<string, number> | undefined;
-  private dictionary: string[] = [];
-  private missing: boolean[] = [];
-  /** Each dictionary entry's hashed text. */
-  private canonical: string[] = [];
-  private size = 0;
-
-  constructor(capacity = 1024) {
-    this.values = new Float64Array(Math.max(16, capacity));
-  }
-
-  get length(): number {
-    return this.size;
-  }
-
-  /** Adds a cell; returns its text as the row-content hash reads it (trimmed, '' when missing). */
-  push(v: string): string {
-    if (this.values) {
-      const kind = numberTextKind(v);
-      if (kind !== 0) {
-        if (kind === 2) (this.written as Map<number, string>).set(this.size, v);
-        if (this.size === this.values.length) this.values = grow(this.values);
-        this.values[this.size++] = Number(v);
-        return v;
-      }
-      const text = this.pushNumber(v);
-      if (text !== undefined) return text;
-      this.toDictionary();
-    }
-    return this.canonical[this.pushCode(v)];
-  }
-
-  build(): Column {
-    if (this.values) {
-      return {
-        kind: 'numeric',
-        values: trimmed(this.values, this.size),
-        written: this.written as Map<number, string>,
-        padded: this.padded as Map<number, string>,
-      };
-    }
-    const codes = this.codes as Int32Array;
-    return {
-      kind: 'dictionary',
-      codes: trimmed(codes, this.size),
-      dictionary: this.dictionary,
-      missing: this.missing,
-    };
-  }
-
-  /** The slow path of a numeric cell: its hashed text, or undefined when the cell is not a number. */
-  private pushNumber(v: string): string | undefined {
-    const values = this.values as Float64Array;
-    const r = this.size;
-    let x: number;
-    let text = '';
-    if (isMissing(v)) {
-      x = Number.NaN;
-      if (v !== '') (this.written as Map<number, string>).set(r, v);
-    } else {
-      if (!looksNumeric(v)) return undefined;
-      text = v.trim();
-      x = Number(text);
-      if (String(x) !== text) (this.written as Map<number, string>).set(r, text);
-      if (text !== v) (this.padded as Map<number, string>).set(r, v);
-    }
-    if (r === values.length) this.values = grow(values);
-    (this.values as Float64Array)[this.size++] = x;
-    return text;
-  }
-
-  private toDictionary(): void {
-    const column: NumericColumn = {
-      kind: 'numeric',
-      values: this.values as Float64Array,
-      written: this.written as Map<number, string>,
-      padded: this.padded as Map<number, string>,
-    };
-    const rows = this.size;
-    this.index = new Map();
-    this.codes = new Int32Array((this.values as Float64Array).length);
-    this.values = undefined;
-    this.written = undefined;
-    this.padded = undefined;
-    this.size = 0;
-    for (let r = 0; r < rows; r++) this.pushCode(cellWritten(column, r));
-  }
-
-  private pushCode(v: string): number {
-    const index = this.index as Map<string, number>;
-    // A few categories (the common case) are found faster by comparing than by hashing.
-    let code: number | undefined;
-    const dictionary = this.dictionary;
-    if (dictionary.length <= 8) {
-      for (let k = 0; k < dictionary.length; k++)
-        if (dictionary[k] === v) {
-          code = k;
-          break;
-        }
-    } else {
-      code = index.get(v);
-    }
-    if (code === undefined) {
-      code = this.dictionary.length;
-      index.set(v, code);
-      this.dictionary.push(v);
-      this.missing.push(isMissing(v));
-      this.canonical.push(isMissing(v) ? '' : v.trim());
-    }
-    if (this.size === (this.codes as Int32Array).length) this.codes = grow(this.codes as Int32Array);
-    (this.codes as Int32Array)[this.size++] = code;
-    return code;
-  }
-}
-
-function grow<T extends Float64Array | Int32Array>(array: T): T {
-  const bigger = new (array.constructor as new (n: number) => T)(array.length * 2);
-  bigger.set(array);
-  return bigger;
 }
 
 /** The typed columns of a table of string rows. */

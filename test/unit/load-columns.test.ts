@@ -1,6 +1,8 @@
-import { cellWritten, isShortestNumberText, numberTextKind, typedFromRaw } from '../../core/data/columns';
+import { isShortestNumberText, numberTextKind } from '../../core/data/column-builder';
+import { cellWritten, typedFromRaw } from '../../core/data/columns';
 import { DataError } from '../../core/data/errors';
-import { loadColumns, loadTable, looksNumeric, type LoadOptions } from '../../core/data/load';
+import { loadTable, looksNumeric, type LoadOptions } from '../../core/data/load';
+import { loadColumns } from '../../core/data/load-columns';
 import { isMissing } from '../../core/data/schema';
 import { DATASETS, datasetPaths } from '../../training/datasets/catalog';
 import { splitRecord, tableDigests, typedDigests } from '../../training/split';

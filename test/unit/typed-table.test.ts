@@ -1,4 +1,5 @@
-import { loadColumns, loadTable } from '../../core/data/load';
+import { loadTable } from '../../core/data/load';
+import { loadColumns } from '../../core/data/load-columns';
 import { inferSchema } from '../../core/data/schema';
 import { readLabels } from '../../training/data/labels';
 import { dataWarnings } from '../../training/data/warnings';
