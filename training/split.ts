@@ -8,6 +8,7 @@ import {
   digestInto,
   RECORD,
   RowDigests,
+  SPLIT_KEY_BYTES,
   UNIT,
 } from '../core/data/row-digest';
 
@@ -162,14 +163,24 @@ export function columnDigests(table: ColumnarTable, record: Pick<SplitRecord, 'c
   return digestColumns(table, record).all();
 }
 
+/** Every row's whole digest of a typed table, from its columns. */
+export function typedDigests(table: ColumnarTable, record: Pick<SplitRecord, 'columns'>): RowDigests {
+  return digestColumns(table, record);
+}
+
 /**
- * Every row's digest of a typed table: the ones the loader computed while it had the rows' text
- * (core/data/load-columns.ts), when they cover the record's columns, else from the columns.
+ * What contentSplit needs of every row of a typed table: the split keys the loader hashed while
+ * it had the rows' text (core/data/load-columns.ts), when they cover the record's columns, else
+ * the whole digests from the columns.
  */
-export function typedDigests(table: TypedTable, record: Pick<SplitRecord, 'columns'>): RowDigests {
-  const pre = table.digests;
-  if (pre && pre.bytes.length === table.rows * DIGEST_BYTES && pre.columns.join(UNIT) === record.columns.join(UNIT))
-    return new RowDigests(pre.bytes);
+export function typedSplitKeys(table: TypedTable, record: Pick<SplitRecord, 'columns'>): RowDigests {
+  const keys = table.splitKeys;
+  if (
+    keys &&
+    keys.bytes.length === table.rows * SPLIT_KEY_BYTES &&
+    keys.columns.join(UNIT) === record.columns.join(UNIT)
+  )
+    return new RowDigests(keys.bytes, SPLIT_KEY_BYTES);
   return digestColumns(table, record);
 }
 

@@ -16,10 +16,10 @@ import {
   DEFAULT_FRACTIONS,
   type Split,
   type SplitFractions,
-  type RowDigests,
   type SplitRecord,
   splitRecord,
   typedDigests,
+  typedSplitKeys,
 } from './split';
 
 export type SelectionMetric = 'macroF1' | 'accuracy';
@@ -86,8 +86,6 @@ export interface TrainingRun {
   readonly split: Split;
   /** How the split was made (recorded in the manifest): rows' parts follow from their content and the seed. */
   readonly splitRecord: SplitRecord;
-  /** Each table row's content digest (sha256), in table order: the row's identity. */
-  readonly digests: RowDigests;
   readonly seed: number;
   readonly selectionMetric: SelectionMetric;
   readonly selection: Selection;
@@ -115,23 +113,23 @@ export function labelledSplit(
   seed: number,
   fractions: SplitFractions = DEFAULT_FRACTIONS,
 ): { classes: string[]; y: Int32Array; split: Split; record: SplitRecord; digests: string[] } {
-  const labelled = typedLabelledSplit(asTyped(table), columns, seed, fractions);
-  return { ...labelled, digests: labelled.digests.all() };
+  const typed = asTyped(table);
+  const labelled = typedLabelledSplit(typed, columns, seed, fractions);
+  return { ...labelled, digests: typedDigests(typed, labelled.record).all() };
 }
 
-/** labelledSplit with the digests kept as bytes (what a training run holds for every row). */
+/** labelledSplit without the digests: what a training run needs of every row. */
 function typedLabelledSplit(
   table: TypedTable,
   columns: { readonly label: string; readonly exclude?: readonly string[] },
   seed: number,
   fractions: SplitFractions = DEFAULT_FRACTIONS,
-): { classes: string[]; y: Int32Array; split: Split; record: SplitRecord; digests: RowDigests } {
+): { classes: string[]; y: Int32Array; split: Split; record: SplitRecord } {
   const { classes, y } = readLabels(table, columns.label);
   const record = splitRecord(table.columns, columns.exclude, seed, fractions);
   // Hashed by the loader from the text it read when it could (core/data/load-columns.ts):
   // from typed columns, rebuilding a numeric cell's text (String(x)) costs 2-3x the hashing.
-  const digests = typedDigests(table, record);
-  return { classes, y, split: contentSplit(digests, record), record, digests };
+  return { classes, y, split: contentSplit(typedSplitKeys(table, record), record), record };
 }
 
 function seconds(since: number): number {
@@ -256,12 +254,13 @@ function selectionFolds(
   nClasses: number,
   split: Split,
   pool: Int32Array,
-  digests: RowDigests,
+  record: SplitRecord,
 ): { folds: SearchFold[]; cvFolds?: Int32Array[] } {
   if (split.validation.length >= KFOLD_BELOW_VALIDATION_ROWS) {
     return { folds: [searchFold(table, schema, y, nClasses, split.train, split.validation)] };
   }
-  const cvFolds = stratifiedFolds(pool, y, digests.all(), CV_FOLDS);
+  // Whole digests (folds group identical rows by them): only for small data, where k-fold is used.
+  const cvFolds = stratifiedFolds(pool, y, typedDigests(table, record).all(), CV_FOLDS);
   const nonEmpty = cvFolds.filter((f) => f.length > 0);
   if (nonEmpty.length < 2) {
     throw new DataError(
@@ -289,7 +288,7 @@ export function trainCandidates(table: AnyTable, options: TrainOptions): Trainin
   const progress = options.onProgress ?? (() => undefined);
   const trainers: Readonly<Record<AlgorithmName, Trainer>> = { ...TRAINERS, ...options.trainers };
   const schema = inferSchema(typed, options);
-  const { classes, y, split, record, digests } = typedLabelledSplit(
+  const { classes, y, split, record } = typedLabelledSplit(
     typed,
     { label: schema.label, exclude: options.exclude },
     seed,
@@ -310,7 +309,7 @@ export function trainCandidates(table: AnyTable, options: TrainOptions): Trainin
   if (algorithms.length === 0)
     throw new DataError(`none of the algorithms (${requested.join(', ')}) can train on this data`);
 
-  const { folds, cvFolds } = selectionFolds(typed, schema, y, classes.length, split, pool, digests);
+  const { folds, cvFolds } = selectionFolds(typed, schema, y, classes.length, split, pool, record);
   const encoder = FittedEncoder.fitColumns(typed, schema, pool);
   const finalTrain: TrainingSet = {
     x: encoder.transformColumns(typed, pool),
@@ -376,7 +375,6 @@ export function trainCandidates(table: AnyTable, options: TrainOptions): Trainin
     classes,
     split,
     splitRecord: record,
-    digests,
     seed,
     selectionMetric: metric,
     selection,

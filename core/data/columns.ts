@@ -50,8 +50,11 @@ export interface RowOrigins {
   readonly line: Int32Array;
 }
 
-/** Content digests computed while the file was read (training/split.ts): sha256 of each row, 32 bytes a row. */
-export interface PrecomputedDigests {
+/**
+ * Split keys computed while the file was read (training/split.ts): the first SPLIT_KEY_BYTES
+ * (8) bytes of each row's content digest, all the split draws a row's part from.
+ */
+export interface SplitKeys {
   /** The content columns hashed, sorted (SplitRecord.columns). */
   readonly columns: readonly string[];
   readonly bytes: Uint8Array;
@@ -66,7 +69,7 @@ export interface TypedTable extends ColumnarTable {
   readonly sources: readonly SourceFile[];
   readonly format: RawTable['format'];
   readonly multiline?: readonly MultilineRecords[];
-  readonly digests?: PrecomputedDigests;
+  readonly splitKeys?: SplitKeys;
 }
 
 /** A table either way: the string rows (tests, the pipeline's data contract) or typed columns. */

@@ -14,7 +14,7 @@ import {
   type RawTable,
   type SourceFile,
 } from './load';
-import { contentColumns, DIGEST_BYTES, digestInto, RECORD, UNIT } from './row-digest';
+import { contentColumns, digestInto, RECORD, SPLIT_KEY_BYTES, UNIT } from './row-digest';
 
 /**
  * Training's loader: loadTable's files, checks and errors, read into typed columns
@@ -24,8 +24,8 @@ import { contentColumns, DIGEST_BYTES, digestInto, RECORD, UNIT } from './row-di
 export interface LoadColumnsOptions extends LoadOptions {
   /**
    * Hash each row's content while its text is at hand (training/split.ts's row digests), over
-   * every column but these; the digests are kept on the table (TypedTable.digests).
-   * @default - no digests: training computes them from the columns
+   * every column but these; the split keys are kept on the table (TypedTable.splitKeys).
+   * @default - no split keys: training computes the digests from the columns
    */
   readonly digestExclude?: readonly string[];
 }
@@ -89,7 +89,7 @@ class RowSink {
   constructor(hashing: boolean, capacity: number) {
     this.files = new Int32Array(capacity);
     this.lines = new Int32Array(capacity);
-    if (hashing) this.digests = new Uint8Array(capacity * DIGEST_BYTES);
+    if (hashing) this.digests = new Uint8Array(capacity * SPLIT_KEY_BYTES);
   }
 
   push(file: number, line: number, text: string | undefined): void {
@@ -101,12 +101,12 @@ class RowSink {
       files.set(this.files);
       this.files = files;
       if (this.digests) {
-        const digests = new Uint8Array((this.size * 2 + 16) * DIGEST_BYTES);
+        const digests = new Uint8Array((this.size * 2 + 16) * SPLIT_KEY_BYTES);
         digests.set(this.digests);
         this.digests = digests;
       }
     }
-    if (this.digests && text !== undefined) digestInto(this.digests, this.size, text);
+    if (this.digests && text !== undefined) digestInto(this.digests, this.size, text, SPLIT_KEY_BYTES);
     this.files[this.size] = file;
     this.lines[this.size++] = line;
   }
@@ -227,7 +227,7 @@ export function loadColumns(paths: readonly string[], options: LoadColumnsOption
     format: format as RawTable['format'],
     multiline,
     ...(hashed && sink.digests
-      ? { digests: { columns: hashed.names, bytes: trimmed(sink.digests, count * DIGEST_BYTES) } }
+      ? { splitKeys: { columns: hashed.names, bytes: trimmed(sink.digests, count * SPLIT_KEY_BYTES) } }
       : {}),
   };
 }

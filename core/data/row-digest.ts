@@ -14,6 +14,9 @@ export const RECORD = '\u001e';
 /** Bytes of one digest. */
 export const DIGEST_BYTES = 32;
 
+/** Bytes of a digest the split draws a row's part from (training/split.ts): its first 8. */
+export const SPLIT_KEY_BYTES = 8;
+
 /** The columns a row's content is made of: all but the excluded ones, by name, so column order does not matter. */
 export function contentColumns(columns: readonly string[], exclude: readonly string[] = []): string[] {
   const excluded = new Set(exclude);
@@ -39,34 +42,40 @@ export function canonicalRow(names: readonly string[], values: readonly string[]
  * 'binary' (latin1) string, one character per byte: a third of the time of asking for a
  * Buffer, which allocates one per call (measured: 1,000,000 rows 0.3 s against 0.9 s).
  */
-export function digestInto(bytes: Uint8Array, row: number, text: string): void {
+export function digestInto(bytes: Uint8Array, row: number, text: string, width = DIGEST_BYTES): void {
   const digest = hash('sha256', text, 'binary');
-  const at = row * DIGEST_BYTES;
-  for (let k = 0; k < DIGEST_BYTES; k++) bytes[at + k] = digest.charCodeAt(k);
+  const at = row * width;
+  for (let k = 0; k < width; k++) bytes[at + k] = digest.charCodeAt(k);
 }
 
 /**
- * Every row's digest in table order, as 32 bytes a row in one array: at 1,000,000 rows 32 MB,
- * where as many 64-character hex strings take about three times that in the heap.
+ * Every row's digest in table order, `width` bytes a row in one array: whole digests (32 bytes,
+ * 32 MB at 1,000,000 rows, where as many 64-character hex strings take about three times that),
+ * or only their first SPLIT_KEY_BYTES, all the split needs.
  */
 export class RowDigests {
-  constructor(readonly bytes: Uint8Array) {
-    if (bytes.length % DIGEST_BYTES !== 0) throw new Error(`digest bytes (${bytes.length}) are not whole digests`);
+  constructor(
+    readonly bytes: Uint8Array,
+    readonly width: number = DIGEST_BYTES,
+  ) {
+    if (width < SPLIT_KEY_BYTES || width > DIGEST_BYTES || bytes.length % width !== 0)
+      throw new Error(`digest bytes (${bytes.length}) are not whole digests of ${width} bytes`);
   }
 
   get length(): number {
-    return this.bytes.length / DIGEST_BYTES;
+    return this.bytes.length / this.width;
   }
 
-  /** Row `row`'s digest as hex (what a manifest or a comparison-rows file records). */
+  /** Row `row`'s digest as hex (what a manifest or a comparison-rows file records); whole digests only. */
   hex(row: number): string {
+    if (this.width !== DIGEST_BYTES) throw new Error(`only the first ${this.width} bytes of each digest are kept`);
     return Buffer.from(this.bytes.buffer, this.bytes.byteOffset + row * DIGEST_BYTES, DIGEST_BYTES).toString('hex');
   }
 
   /** The first 8 bytes of row `row`'s digest as two big-endian 32-bit words (what the split draws from). */
   words(row: number): [number, number] {
     const b = this.bytes;
-    const o = row * DIGEST_BYTES;
+    const o = row * this.width;
     return [
       ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0,
       ((b[o + 4] << 24) | (b[o + 5] << 16) | (b[o + 6] << 8) | b[o + 7]) >>> 0,

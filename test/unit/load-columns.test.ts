@@ -1,11 +1,18 @@
 import { isShortestNumberText, numberTextKind } from '../../core/data/column-builder';
-import { cellWritten, typedFromRaw } from '../../core/data/columns';
+import { cellWritten, type TypedTable, typedFromRaw } from '../../core/data/columns';
 import { DataError } from '../../core/data/errors';
 import { loadTable, looksNumeric, type LoadOptions } from '../../core/data/load';
 import { loadColumns } from '../../core/data/load-columns';
 import { isMissing } from '../../core/data/schema';
 import { DATASETS, datasetPaths } from '../../training/datasets/catalog';
-import { splitRecord, tableDigests, typedDigests } from '../../training/split';
+import {
+  contentSplit,
+  type SplitRecord,
+  splitRecord,
+  tableDigests,
+  typedDigests,
+  typedSplitKeys,
+} from '../../training/split';
 import { tempFiles } from '../helpers/temp-files';
 
 const files = tempFiles();
@@ -30,14 +37,23 @@ const texts: [string, string, LoadOptions][] = [
 function expectSameTable(paths: string[], options: LoadOptions): void {
   const raw = loadTable(paths, options);
   const typed = loadColumns(paths, { ...options, digestExclude: [] });
-  const { digests, ...rest } = typed;
+  const { splitKeys, ...rest } = typed;
   expect(rest).toEqual(typedFromRaw(raw));
   // Every cell reads back exactly as the file wrote it.
   const cells = raw.rows.map((_, r) => raw.columns.map((__, c) => cellWritten(typed.data[c], r)));
   expect(cells).toEqual(raw.rows);
   const record = splitRecord(raw.columns, [], 42);
-  expect(digests?.columns).toEqual(record.columns);
-  expect(typedDigests(typed, record).all()).toEqual(tableDigests(raw, record));
+  expect(splitKeys?.columns).toEqual(record.columns);
+  expectKeysOf(typed, record, tableDigests(raw, record));
+}
+
+/** The table's split keys are the first 8 bytes of each row's digest, and split the rows alike. */
+function expectKeysOf(typed: TypedTable, record: SplitRecord, digests: string[]): void {
+  const keys = typedSplitKeys(typed, record);
+  expect(keys.width).toBe(8);
+  expect(Buffer.from(keys.bytes).toString('hex')).toBe(digests.map((d) => d.slice(0, 16)).join(''));
+  expect(contentSplit(keys, record)).toEqual(contentSplit(digests, record));
+  expect(typedDigests(typed, record).all()).toEqual(digests);
 }
 
 describe('loadColumns', () => {
@@ -62,8 +78,11 @@ describe('loadColumns', () => {
     const path = files.write('ids.csv', 'id,x,label\n1,5.0,a\n2,5,b\n3, 5 ,a\n');
     const typed = loadColumns([path], { digestExclude: ['id'] });
     const record = splitRecord(typed.columns, ['id'], 7);
-    expect(typed.digests?.columns).toEqual(['label', 'x']);
-    expect(typedDigests(typed, record).all()).toEqual(tableDigests(loadTable([path]), record));
+    expect(typed.splitKeys?.columns).toEqual(['label', 'x']);
+    expectKeysOf(typed, record, tableDigests(loadTable([path]), record));
+    // Keys over other columns than the split's are not used: the digests come from the columns.
+    const all = splitRecord(typed.columns, [], 7);
+    expect(typedSplitKeys(typed, all).all()).toEqual(tableDigests(loadTable([path]), all));
   });
 
   it("fails with loadTable's message, file and line", () => {

@@ -66,12 +66,24 @@ describe('the readers of a typed table', () => {
     const a = trainCandidates(raw, options);
     const b = trainCandidates(typed, options);
     expect(b.split).toEqual(a.split);
-    expect(b.digests.all()).toEqual(a.digests.all());
     expect(b.baseline).toEqual(a.baseline);
     expect(b.encoder.features).toEqual(a.encoder.features);
     expect(b.best.holdoutProbabilities).toEqual(a.best.holdoutProbabilities);
     const { onnx } = exportModel(b, b.best, 'ai4i', typed.sources);
     expect(await holdoutParity(b, b.best, onnx, typed)).toBeLessThan(1e-5);
     expect(b.encoder.tableInputs(typed, b.split.holdout)).toEqual(a.encoder.tableInputs(raw, a.split.holdout));
+  });
+
+  test('deal the same cross-validation folds from a table that kept only split keys (iris, k-fold)', () => {
+    const spec = DATASETS.iris;
+    const options = { ...trainOptionsFor(spec), algorithms: ['nb' as const] };
+    const raw = loadTable(datasetPaths(spec), spec.load);
+    const typed = loadColumns(datasetPaths(spec), { ...spec.load, digestExclude: options.exclude ?? [] });
+    expect(typed.splitKeys).toBeDefined();
+    const a = trainCandidates(raw, options);
+    const b = trainCandidates(typed, options);
+    expect(a.selection.protocol).toBe('k-fold');
+    expect(b.cvFolds).toEqual(a.cvFolds);
+    expect(b.best.holdoutProbabilities).toEqual(a.best.holdoutProbabilities);
   });
 });
