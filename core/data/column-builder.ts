@@ -62,6 +62,7 @@ export function numberTextKind(text: string): 0 | 1 | 2 {
 export class ColumnBuilder {
   private values: Float64Array | undefined;
   private written: Map<number, string> | undefined = new Map();
+  private zeros: Uint8Array | undefined;
   private padded: Map<number, string> | undefined = new Map();
   private codes: Int32Array | undefined;
   private index: Map<string, number> | undefined;
@@ -84,9 +85,9 @@ export class ColumnBuilder {
     if (this.values) {
       const kind = numberTextKind(v);
       if (kind !== 0) {
-        if (kind === 2) (this.written as Map<number, string>).set(this.size, v);
-        if (this.size === this.values.length) this.values = grow(this.values);
-        this.values[this.size++] = Number(v);
+        if (this.size === this.values.length) this.grow();
+        if (kind === 2) this.keepZeros(v);
+        (this.values as Float64Array)[this.size++] = Number(v);
         return v;
       }
       const text = this.pushNumber(v);
@@ -102,6 +103,7 @@ export class ColumnBuilder {
         kind: 'numeric',
         values: trimmed(this.values, this.size),
         written: this.written as Map<number, string>,
+        ...(this.zeros ? { zeros: trimmed(this.zeros, this.size) } : {}),
         padded: this.padded as Map<number, string>,
       };
     }
@@ -114,9 +116,31 @@ export class ColumnBuilder {
     };
   }
 
+  /**
+   * A cell like `300.10`: String(x) followed by zeros (and a '.'), kept as their count in one
+   * byte (NumericColumn.zeros) rather than as a string in `written`, when String(x) is the rest.
+   */
+  private keepZeros(v: string): void {
+    let end = v.length;
+    while (v.charCodeAt(end - 1) === 48) end--;
+    const zeros = v.length - end;
+    const dot = v.charCodeAt(end - 1) === 46;
+    if (dot) end--;
+    if (zeros > 127 || !isShortestNumberText(v.slice(0, end))) {
+      (this.written as Map<number, string>).set(this.size, v);
+      return;
+    }
+    this.zeros ??= new Uint8Array((this.values as Float64Array).length);
+    this.zeros[this.size] = zeros | (dot ? 128 : 0);
+  }
+
+  private grow(): void {
+    this.values = grow(this.values as Float64Array);
+    if (this.zeros) this.zeros = grow(this.zeros);
+  }
+
   /** The slow path of a numeric cell: its hashed text, or undefined when the cell is not a number. */
   private pushNumber(v: string): string | undefined {
-    const values = this.values as Float64Array;
     const r = this.size;
     let x: number;
     let text = '';
@@ -130,7 +154,7 @@ export class ColumnBuilder {
       if (String(x) !== text) (this.written as Map<number, string>).set(r, text);
       if (text !== v) (this.padded as Map<number, string>).set(r, v);
     }
-    if (r === values.length) this.values = grow(values);
+    if (r === (this.values as Float64Array).length) this.grow();
     (this.values as Float64Array)[this.size++] = x;
     return text;
   }
@@ -140,6 +164,7 @@ export class ColumnBuilder {
       kind: 'numeric',
       values: this.values as Float64Array,
       written: this.written as Map<number, string>,
+      ...(this.zeros ? { zeros: this.zeros } : {}),
       padded: this.padded as Map<number, string>,
     };
     const rows = this.size;
@@ -147,6 +172,7 @@ export class ColumnBuilder {
     this.codes = new Int32Array((this.values as Float64Array).length);
     this.values = undefined;
     this.written = undefined;
+    this.zeros = undefined;
     this.padded = undefined;
     this.size = 0;
     for (let r = 0; r < rows; r++) this.pushCode(cellWritten(column, r));
@@ -185,7 +211,7 @@ export function trimmed<T extends Int32Array | Float64Array | Uint8Array>(array:
   return (array.length - length <= Math.max(64, length / 64) ? array.subarray(0, length) : array.slice(0, length)) as T;
 }
 
-function grow<T extends Float64Array | Int32Array>(array: T): T {
+function grow<T extends Float64Array | Int32Array | Uint8Array>(array: T): T {
   const bigger = new (array.constructor as new (n: number) => T)(array.length * 2);
   bigger.set(array);
   return bigger;

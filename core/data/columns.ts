@@ -7,7 +7,7 @@ import type { MultilineRecords, RawTable, SourceFile } from './load';
  *
  * Nothing of a cell is lost: the split hashes each row's text as written (`5.0` and `5` are
  * different rows, training/split.ts), so a numeric cell whose shortest number text
- * (`String(value)`) differs from its trimmed text keeps that text on the side, in `written`, and
+ * (`String(value)`) differs from its trimmed text keeps that text on the side, in `written` (or as a count of `zeros`), and
  * one with blanks around it keeps them in `padded`.
  */
 
@@ -20,6 +20,13 @@ export interface NumericColumn {
    * and for missing cells written as a token other than '' (`NA`, `?`), as written.
    */
   readonly written: ReadonlyMap<number, string>;
+  /**
+   * Per row, for cells written as String(x) followed by zeros (`300.10`, `5.0`): how many zeros,
+   * plus 128 when a '.' comes before them; 0 otherwise. Absent when no cell is like that. One byte
+   * a row instead of a string per such cell in `written` (a tenth of the cells of a file written
+   * with toFixed(2)).
+   */
+  readonly zeros?: Uint8Array;
   /** Row -> text as written, for the present cells with blanks around the number (` 5`). */
   readonly padded: ReadonlyMap<number, string>;
 }
@@ -119,6 +126,18 @@ export function rowFile(table: TypedTable, row: number): string {
   return (table.sources[file]?.uri ?? `file ${file + 1}`).replace(/^file:\/\//, '');
 }
 
+/**
+ * A numeric cell's text when it is not String(x) (`written`, or String(x) and its `zeros`), as
+ * written and trimmed; undefined when it is String(x) (or the cell is missing and written '').
+ */
+export function writtenText(column: NumericColumn, row: number): string | undefined {
+  const written = column.written.get(row);
+  if (written !== undefined || column.zeros === undefined) return written;
+  const zeros = column.zeros[row];
+  if (zeros === 0) return undefined;
+  return String(column.values[row]) + (zeros & 128 ? '.' : '') + '0'.repeat(zeros & 127);
+}
+
 /** Whether the cell is a missing token. */
 export function cellMissing(column: Column, row: number): boolean {
   return column.kind === 'numeric' ? Number.isNaN(column.values[row]) : column.missing[column.codes[row]];
@@ -132,7 +151,7 @@ export function cellText(column: Column, row: number): string {
   if (column.kind === 'numeric') {
     const x = column.values[row];
     if (Number.isNaN(x)) return '';
-    return column.written.get(row) ?? String(x);
+    return writtenText(column, row) ?? String(x);
   }
   const code = column.codes[row];
   return column.missing[code] ? '' : column.dictionary[code].trim();
@@ -181,10 +200,10 @@ export function textCodes(column: Column): { texts: string[]; codes: Int32Array 
   // A number not in `written` reads as String(x), which no `written` text is (those differ from
   // String(Number(text)) by definition), so numbers can be keyed by value.
   const byValue = new Map<number, number>();
-  const anyWritten = column.written.size > 0;
+  const anyWritten = column.written.size > 0 || column.zeros !== undefined;
   for (let r = 0; r < rows; r++) {
     const x = column.values[r];
-    const written = anyWritten ? column.written.get(r) : undefined;
+    const written = anyWritten ? writtenText(column, r) : undefined;
     if (Number.isNaN(x) || written !== undefined) {
       codes[r] = codeOf(cellText(column, r));
       continue;

@@ -1,4 +1,13 @@
-import { type AnyTable, asTyped, type Column, cellWritten, rowFile, rowOrigin, type TypedTable } from './columns';
+import {
+  type AnyTable,
+  asTyped,
+  type Column,
+  cellWritten,
+  rowFile,
+  rowOrigin,
+  type TypedTable,
+  writtenText,
+} from './columns';
 import { DataError } from './errors';
 import { looksNumeric } from './load';
 
@@ -67,7 +76,7 @@ const INTEGER = /^[+-]?\d+$/;
 /** Whether every cell of a numeric column is an integer written as digits (no fraction, no exponent). */
 function allIntegers(column: Column & { kind: 'numeric' }): boolean {
   for (let r = 0; r < column.values.length; r++) {
-    const written = column.written.get(r);
+    const written = writtenText(column, r);
     if (
       written !== undefined
         ? !INTEGER.test(written)

@@ -1,5 +1,5 @@
 import { isShortestNumberText, numberTextKind } from '../../core/data/column-builder';
-import { cellWritten, type TypedTable, typedFromRaw } from '../../core/data/columns';
+import { cellWritten, type NumericColumn, type TypedTable, typedFromRaw } from '../../core/data/columns';
 import { DataError } from '../../core/data/errors';
 import { loadTable, looksNumeric, type LoadOptions } from '../../core/data/load';
 import { loadColumns } from '../../core/data/load-columns';
@@ -29,7 +29,13 @@ const texts: [string, string, LoadOptions][] = [
   ['quoted.csv', 'id,note,label\n1,"a, b",x\n2,"two\nlines",y\n3," 7 ",x\n', {}],
   ['lonecr.csv', 'a,b\r1,2\r3,4\r', {}],
   // Numbers first, then a word: the column turns into a dictionary of the cells as written.
-  ['turns.csv', 'v,label\n1,a\n2.50,b\n 3 ,a\nword,b\n1e21,a\n', {}],
+  ['turns.csv', 'v,label\n1,a\n2.50,b\n 3 ,a\n5.000,b\nword,b\n1e21,a\n', {}],
+  // Zeros after the shortest form, kept as a count where String(x) is the rest.
+  [
+    'zeros.csv',
+    'v,w,label\n300.10,0.0,a\n-0.0,5.,b\n1.50,0.000,a\n12345678901234567.0,7.0000,b\n0.0000001000,-2.50,a\n',
+    {},
+  ],
   ['headless.csv', '1,2,a\n3,4,b\n', { columns: ['x', 'y', 'label'] }],
   ['tabs.tsv', 'text\tlabel\nsaid "hi"\t1\n12\t0\n', {}],
 ];
@@ -83,6 +89,18 @@ describe('loadColumns', () => {
     // Keys over other columns than the split's are not used: the digests come from the columns.
     const all = splitRecord(typed.columns, [], 7);
     expect(typedSplitKeys(typed, all).all()).toEqual(tableDigests(loadTable([path]), all));
+  });
+
+  it("keeps zeros after a number's shortest form as a count, not as a string per cell", () => {
+    const path = files.write(
+      'zeros-only.csv',
+      'v,w,label\n300.10,0.0,a\n-0.0,5.,b\n1.50,0.000,a\n0.0000001000,7.0000,b\n',
+    );
+    const [v, w] = loadColumns([path]).data as NumericColumn[];
+    expect([...v.written.values()]).toEqual(['-0.0', '0.0000001000']); // String(x) is not the rest
+    expect([...w.written.values()]).toEqual(['5.']);
+    expect(Array.from(v.zeros ?? [])).toEqual([1, 0, 1, 0]);
+    expect(Array.from(w.zeros ?? [])).toEqual([128 + 1, 0, 128 + 3, 128 + 4]);
   });
 
   it("fails with loadTable's message, file and line", () => {
