@@ -68,12 +68,13 @@ class ForestGrower {
   /** Per-bin weighted class counts of one feature in one node: counts[bin * nClasses + class]. */
   private readonly counts: Int32Array;
   /**
-   * Which bins the node's rows fall in, one bit per bin: the split scan visits only those (in
-   * ascending order), not every bin between the lowest and the highest, which in the many small
-   * nodes of a fully grown tree costs far more than the rows do.
+   * The bins the node's rows fall in, ascending (present[0, nPresent)): the split scan visits only
+   * those, not every bin between the lowest and the highest, which in the many small nodes of a
+   * fully grown tree costs far more than the rows do. Found with a bitmask (one bit per bin) when
+   * the bins' range is long next to the node's rows.
    */
-  private readonly mask: Int32Array;
   private readonly present: Int32Array;
+  private readonly mask: Int32Array;
   private readonly leftCounts: Float64Array;
   private readonly bestLeft: Float64Array;
   /** Pending nodes, depth first: [id, start, end, depth] and their class counts. */
@@ -94,10 +95,10 @@ class ForestGrower {
   private column: Uint8Array;
   private bestColumn: Uint8Array;
   /** The tree being grown, in flat arrays with room for every node it can have. */
-  private feature: Int32Array;
-  private threshold: Float32Array;
-  private left: Int32Array;
-  private value: Float32Array;
+  private readonly feature: Int32Array;
+  private readonly threshold: Float32Array;
+  private readonly left: Int32Array;
+  private readonly value: Float32Array;
 
   constructor(
     private readonly binned: BinnedColumns,
