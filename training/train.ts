@@ -16,6 +16,7 @@ import {
   DEFAULT_FRACTIONS,
   type Split,
   type SplitFractions,
+  type RowDigests,
   type SplitRecord,
   splitRecord,
   typedDigests,
@@ -114,22 +115,23 @@ export function labelledSplit(
   fractions: SplitFractions = DEFAULT_FRACTIONS,
 ): { classes: string[]; y: Int32Array; split: Split; record: SplitRecord; digests: string[] } {
   const typed = asTyped(table);
-  const labelled = typedLabelledSplit(typed, columns, seed, fractions);
-  return { ...labelled, digests: typedDigests(typed, labelled.record).all() };
+  const { keys, ...labelled } = typedLabelledSplit(typed, columns, seed, fractions);
+  return { ...labelled, digests: (keys.whole ? keys : typedDigests(typed, labelled.record)).all() };
 }
 
-/** labelledSplit without the digests: what a training run needs of every row. */
+/** labelledSplit with what the split drew from: split keys, or whole digests when the table had no keys. */
 function typedLabelledSplit(
   table: TypedTable,
   columns: { readonly label: string; readonly exclude?: readonly string[] },
   seed: number,
   fractions: SplitFractions = DEFAULT_FRACTIONS,
-): { classes: string[]; y: Int32Array; split: Split; record: SplitRecord } {
+): { classes: string[]; y: Int32Array; split: Split; record: SplitRecord; keys: RowDigests } {
   const { classes, y } = readLabels(table, columns.label);
   const record = splitRecord(table.columns, columns.exclude, seed, fractions);
   // Hashed by the loader from the text it read when it could (core/data/load-columns.ts):
   // from typed columns, rebuilding a numeric cell's text (String(x)) costs 2-3x the hashing.
-  return { classes, y, split: contentSplit(typedSplitKeys(table, record), record), record };
+  const keys = typedSplitKeys(table, record);
+  return { classes, y, split: contentSplit(keys, record), record, keys };
 }
 
 function seconds(since: number): number {

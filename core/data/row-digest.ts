@@ -66,9 +66,14 @@ export class RowDigests {
     return this.bytes.length / this.width;
   }
 
+  /** Whether whole digests are kept (hex() works), not only split keys. */
+  get whole(): boolean {
+    return this.width === DIGEST_BYTES;
+  }
+
   /** Row `row`'s digest as hex (what a manifest or a comparison-rows file records); whole digests only. */
   hex(row: number): string {
-    if (this.width !== DIGEST_BYTES) throw new Error(`only the first ${this.width} bytes of each digest are kept`);
+    if (!this.whole) throw new Error(`only the first ${this.width} bytes of each digest are kept`);
     return Buffer.from(this.bytes.buffer, this.bytes.byteOffset + row * DIGEST_BYTES, DIGEST_BYTES).toString('hex');
   }
 
