@@ -5,7 +5,7 @@ import { trainBaselines } from './baseline';
 import type { AlgorithmName, EncodedColumn, FittedModel, Params, Trainer, TrainingSet } from './algorithms/types';
 import { DataError } from '../core/data/errors';
 import { readLabels } from './data/labels';
-import { type AnyTable, asTyped, type ColumnarTable, type TypedTable } from '../core/data/columns';
+import { type AnyTable, asTyped, type ColumnarTable, isTyped, type TypedTable } from '../core/data/columns';
 import { inferSchema, type Schema, type SchemaOverrides } from '../core/data/schema';
 import { FittedEncoder } from './encoding/encoder';
 import { otherFolds, stratifiedFolds } from './folds';
@@ -19,6 +19,7 @@ import {
   type RowDigests,
   type SplitRecord,
   splitRecord,
+  tableDigests,
   typedDigests,
   typedSplitKeys,
 } from './split';
@@ -114,9 +115,16 @@ export function labelledSplit(
   seed: number,
   fractions: SplitFractions = DEFAULT_FRACTIONS,
 ): { classes: string[]; y: Int32Array; split: Split; record: SplitRecord; digests: string[] } {
-  const typed = asTyped(table);
-  const { keys, ...labelled } = typedLabelledSplit(typed, columns, seed, fractions);
-  return { ...labelled, digests: (keys.whole ? keys : typedDigests(typed, labelled.record)).all() };
+  if (isTyped(table)) {
+    const { keys, ...labelled } = typedLabelledSplit(table, columns, seed, fractions);
+    return { ...labelled, digests: (keys.whole ? keys : typedDigests(table, labelled.record)).all() };
+  }
+  // String rows (the pipeline's champion scoring): hashed from the text as read, with no typed
+  // copy of the table made; the same digests, and so the same split (test/unit/columns.test.ts).
+  const { classes, y } = readLabels(table, columns.label);
+  const record = splitRecord(table.columns, columns.exclude, seed, fractions);
+  const digests = tableDigests(table, record);
+  return { classes, y, split: contentSplit(digests, record), record, digests };
 }
 
 /** labelledSplit with what the split drew from: split keys, or whole digests when the table had no keys. */

@@ -82,7 +82,7 @@ export interface TypedTable extends ColumnarTable {
 /** A table either way: the string rows (tests, the pipeline's data contract) or typed columns. */
 export type AnyTable = RawTable | TypedTable;
 
-function isTyped(table: AnyTable): table is TypedTable {
+export function isTyped(table: AnyTable): table is TypedTable {
   return typeof table.rows === 'number';
 }
 

@@ -4,7 +4,7 @@ import { inferSchema } from '../../core/data/schema';
 import { readLabels } from '../../training/data/labels';
 import { dataWarnings } from '../../training/data/warnings';
 import { trainBaselines } from '../../training/baseline';
-import { trainCandidates } from '../../training/train';
+import { labelledSplit, trainCandidates } from '../../training/train';
 import { holdoutParity } from '../../training/verify';
 import { exportModel } from '../../training/export';
 import { DATASETS, datasetPaths, trainOptionsFor } from '../../training/datasets/catalog';
@@ -66,6 +66,9 @@ describe('the readers of a typed table', () => {
     const a = trainCandidates(raw, options);
     const b = trainCandidates(typed, options);
     expect(b.split).toEqual(a.split);
+    // The pipeline scores a champion on string rows, training splits typed columns: the same rows and digests.
+    const columns = { label: options.label, exclude: options.exclude };
+    expect(labelledSplit(typed, columns, 42)).toEqual(labelledSplit(raw, columns, 42));
     expect(b.baseline).toEqual(a.baseline);
     expect(b.encoder.features).toEqual(a.encoder.features);
     expect(b.best.holdoutProbabilities).toEqual(a.best.holdoutProbabilities);
