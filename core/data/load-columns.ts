@@ -1,12 +1,11 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ColumnBuilder, trimmed } from './column-builder';
 import type { TypedTable } from './columns';
 import { DataError } from './errors';
 import {
   csvParseText,
-  detectDelimiter,
+  readDataFile,
   firstRowIsHeader,
   type LoadOptions,
   type MultilineRecords,
@@ -136,16 +135,7 @@ export function loadColumns(paths: readonly string[], options: LoadColumnsOption
   let hashed: { names: string[]; index: number[]; prefixes: string[] } | undefined;
 
   paths.forEach((path, fileIndex) => {
-    let buffer: Buffer;
-    try {
-      buffer = readFileSync(path);
-    } catch (error) {
-      throw new DataError(`${path}: cannot read file (${(error as Error).message})`, { file: path });
-    }
-    const text = buffer.toString('utf8');
-    if (text.replace(/^\uFEFF/, '').trim() === '') throw new DataError(`${path}: the file is empty`, { file: path });
-    const delimiter = options.delimiter ?? detectDelimiter(text.replace(/^\uFEFF/, ''));
-    const quoting = options.quoting ?? delimiter !== '\t';
+    const { buffer, text, delimiter, quoting } = readDataFile(path, options);
     const plain = !((quoting && text.includes('"')) || /\r(?!\n)/.test(text));
     const parsed = plain ? undefined : csvParseText(text, delimiter, quoting, path);
     const head = parsed ? parsed.slice(0, 201).map((p) => p.record) : firstPlainRecords(text, delimiter, 201);

@@ -62,7 +62,7 @@ export function looksNumeric(value: string): boolean {
  * The separator that splits the first lines into the same number of fields every time (ties:
  * the one giving more fields); sentences full of commas in a tab-separated file do not fool it.
  */
-export function detectDelimiter(text: string): string {
+function detectDelimiter(text: string): string {
   const lines = text
     .split('\n', 51)
     .slice(0, 50)
@@ -222,6 +222,26 @@ export function multilineRecords(
  * BOM and CRLF line ends are accepted; ragged rows, an empty file or a header with no data are
  * refused with the file and line.
  */
+/**
+ * A data file's text with its delimiter and quoting (the options', else detected); an unreadable or
+ * empty file is a DataError naming it. Both loaders (loadTable, loadColumns) start here.
+ */
+export function readDataFile(
+  path: string,
+  options: Pick<LoadOptions, 'delimiter' | 'quoting'>,
+): { buffer: Buffer; text: string; delimiter: string; quoting: boolean } {
+  let buffer: Buffer;
+  try {
+    buffer = readFileSync(path);
+  } catch (error) {
+    throw new DataError(`${path}: cannot read file (${(error as Error).message})`, { file: path });
+  }
+  const text = buffer.toString('utf8');
+  if (text.replace(/^\uFEFF/, '').trim() === '') throw new DataError(`${path}: the file is empty`, { file: path });
+  const delimiter = options.delimiter ?? detectDelimiter(text.replace(/^\uFEFF/, ''));
+  return { buffer, text, delimiter, quoting: options.quoting ?? delimiter !== '\t' };
+}
+
 export function loadTable(paths: readonly string[], options: LoadOptions = {}): RawTable {
   if (paths.length === 0) throw new DataError('no data file given');
   let columns: string[] | undefined = options.columns ? [...options.columns] : undefined;
@@ -232,16 +252,7 @@ export function loadTable(paths: readonly string[], options: LoadOptions = {}): 
   const multiline: MultilineRecords[] = [];
 
   paths.forEach((path, fileIndex) => {
-    let buffer: Buffer;
-    try {
-      buffer = readFileSync(path);
-    } catch (error) {
-      throw new DataError(`${path}: cannot read file (${(error as Error).message})`, { file: path });
-    }
-    const text = buffer.toString('utf8');
-    if (text.replace(/^\uFEFF/, '').trim() === '') throw new DataError(`${path}: the file is empty`, { file: path });
-    const delimiter = options.delimiter ?? detectDelimiter(text.replace(/^\uFEFF/, ''));
-    const quoting = options.quoting ?? delimiter !== '\t';
+    const { buffer, text, delimiter, quoting } = readDataFile(path, options);
     const parsed = parseText(text, delimiter, quoting, path);
     const records = parsed.map((p) => p.record);
     const lineOf = parsed.map((p) => p.first);
