@@ -119,8 +119,8 @@ export function labelledSplit(
     const { keys, ...labelled } = typedLabelledSplit(table, columns, seed, fractions);
     return { ...labelled, digests: (keys.whole ? keys : typedDigests(table, labelled.record)).all() };
   }
-  // String rows (the pipeline's champion scoring): hashed from the text as read, with no typed
-  // copy of the table made; the same digests, and so the same split (test/unit/columns.test.ts).
+  // String rows (tests, callers holding loadTable's rows): hashed from the text as read, with no
+  // typed copy of the table made; the same digests, and so the same split (test/unit/columns.test.ts).
   const { classes, y } = readLabels(table, columns.label);
   const record = splitRecord(table.columns, columns.exclude, seed, fractions);
   const digests = tableDigests(table, record);

@@ -4,7 +4,7 @@ import { createSession, toOrtFeeds } from '../../core/onnx-session';
 import { decidePromotion } from '../../core/pipeline/gate';
 import type { ModelSpec } from '../../core/pipeline/model-spec';
 import { DEFAULT_ALIAS } from '../../core/registry/types';
-import type { RawTable } from '../../core/data/load';
+import { cellWritten, type TypedTable } from '../../core/data/columns';
 import { classificationMetrics } from '../../training/metrics';
 import { pickBest, TIE_TOLERANCE } from '../../training/selection';
 import { sameSplit, type SplitRecord } from '../../training/split';
@@ -47,20 +47,25 @@ export function bestCandidate(
   return { best: candidates[pick.index], reason: pick.reason };
 }
 
-/** Raw rows of the table (by index) with their labels, as scoreOnRows takes them. */
+/**
+ * Rows of the table (by index) as the file wrote them (cellWritten: each cell's text, blanks
+ * included), with their labels trimmed, as scoreOnRows takes them: what the string rows held.
+ */
 function rowsAt(
-  table: RawTable,
+  table: TypedTable,
   label: string,
   indices: ArrayLike<number>,
 ): { rows: Record<string, string>[]; labels: string[] } {
-  const labelIndex = table.columns.indexOf(label);
-  const rows = Array.from(indices, (r) => Object.fromEntries(table.columns.map((c, j) => [c, table.rows[r][j]])));
-  return { rows, labels: Array.from(indices, (r) => table.rows[r][labelIndex].trim()) };
+  const labelColumn = table.data[table.columns.indexOf(label)];
+  const rows = Array.from(indices, (r) =>
+    Object.fromEntries(table.columns.map((c, j) => [c, cellWritten(table.data[j], r)])),
+  );
+  return { rows, labels: Array.from(indices, (r) => cellWritten(labelColumn, r).trim()) };
 }
 
 /** The run's holdout rows, exactly as training split them (the same data, columns and seed). */
 export function holdoutRows(
-  table: RawTable,
+  table: TypedTable,
   columns: { label: string; exclude?: readonly string[] },
   seed: number,
 ): { rows: Record<string, string>[]; labels: string[] } {
@@ -116,7 +121,7 @@ async function loadChampion(deps: StepDeps, model: string): Promise<ChampionMode
  */
 function comparableRows(
   holdout: Int32Array,
-  table: RawTable,
+  table: TypedTable,
   data: DataManifest,
   run: SplitRecord,
   champion: ChampionModel,
@@ -124,7 +129,7 @@ function comparableRows(
   if (sameSplit(champion.manifest.split, run)) return { basis: 'shared-split', indices: holdout };
   const since = champion.manifest.registration?.registeredAt ?? champion.manifest.createdAt;
   const fresh = data.files.map((f) => f.processedAt > since);
-  const indices = Int32Array.from(Array.from(holdout).filter((r) => fresh[table.origin[r].file]));
+  const indices = Int32Array.from(Array.from(holdout).filter((r) => fresh[table.origin.file[r]]));
   const scheme = champion.manifest.split?.scheme
     ? `split "${champion.manifest.split.scheme}" (seed ${champion.manifest.split.seed})`
     : 'no recorded split scheme';

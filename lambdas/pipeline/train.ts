@@ -4,7 +4,6 @@ import { exportModel } from '../../training/export';
 import { KFOLD_BELOW_VALIDATION_ROWS, trainCandidates, type TrainingRun } from '../../training/train';
 import { holdoutParity, PARITY_TOLERANCE } from '../../training/verify';
 import type { CandidateResult, TrainItem } from '../../core/pipeline/contract';
-import { typedFromRaw } from '../../core/data/columns';
 import { loadRunData, trainOptions } from './data';
 import { readDataManifest } from './prepare';
 import { dataWarnings } from '../../training/data/warnings';
@@ -27,8 +26,8 @@ export async function train(item: TrainItem, deps: StepDeps): Promise<CandidateR
   const spec = specFor(deps, item.model);
   const algorithm = asAlgorithm(item.algorithm);
   const data = await readDataManifest(deps, item.dataManifestKey);
-  // Typed columns at once: the string rows are garbage from here on (a 1M-row run holds ~300 MB less).
-  const table = typedFromRaw(await loadRunData(deps, data));
+  // Typed columns straight from the snapshot, with the split keys hashed while reading (as the CLI trains).
+  const table = await loadRunData(deps, data, { digestExclude: spec.data.exclude ?? [] });
   const run = trainCandidates(table, trainOptions(spec, [algorithm], item.seed));
   const candidate = run.candidates.find((c) => c.algorithm === algorithm);
   if (!candidate) {

@@ -4,8 +4,11 @@ import { bestCandidate, holdoutRows } from '../../lambdas/pipeline/evaluate';
 import { algorithmsFor } from '../../lambdas/pipeline/prepare';
 import { createStepRunner, StepRequestError } from '../../lambdas/pipeline/runner';
 import { asAlgorithm } from '../../lambdas/pipeline/train';
-import { DATASETS, loadDataset } from '../../training/datasets/catalog';
-import { trainCandidates } from '../../training/train';
+import { loadTable } from '../../core/data/load';
+import { loadColumns } from '../../core/data/load-columns';
+import { DATASETS, datasetPaths, loadDataset } from '../../training/datasets/catalog';
+import { labelledSplit, trainCandidates } from '../../training/train';
+import { tempFiles } from '../helpers/temp-files';
 
 const candidate = (algorithm: string, macroF1: number, accuracy: number, parameters = 10): CandidateResult => ({
   algorithm,
@@ -18,6 +21,12 @@ const candidate = (algorithm: string, macroF1: number, accuracy: number, paramet
   selection: 'the validation part',
   warnings: [],
 });
+
+const files = tempFiles();
+afterAll(files.cleanup);
+
+const asRecord = (columns: readonly string[], row: readonly string[]) =>
+  Object.fromEntries(columns.map((c, j) => [c, row[j]]));
 
 describe('pipeline step helpers', () => {
   test('the best candidate is chosen on the selection metric; ties go to the fewer parameters, then the earlier one', () => {
@@ -39,14 +48,28 @@ describe('pipeline step helpers', () => {
     expect(() => asAlgorithm('xgboost')).toThrow(/unknown algorithm "xgboost"/);
   });
 
-  test('holdoutRows reproduces the holdout rows training scored on', () => {
-    const table = loadDataset(DATASETS.iris);
-    const run = trainCandidates(table, { label: 'class', algorithms: ['nb'], seed: 7 });
+  test('holdoutRows reproduces, from typed columns, the holdout rows training scored on, each cell as written', () => {
+    const raw = loadDataset(DATASETS.iris);
+    const table = loadColumns(datasetPaths(DATASETS.iris), DATASETS.iris.load);
+    const run = trainCandidates(raw, { label: 'class', algorithms: ['nb'], seed: 7 });
     const { rows, labels } = holdoutRows(table, { label: 'class' }, 7);
-    expect(rows).toHaveLength(run.split.holdout.length);
-    const column = table.columns.indexOf('petal_length');
-    expect(rows.map((r) => r.petal_length)).toEqual(Array.from(run.split.holdout, (i) => table.rows[i][column]));
-    expect(labels).toEqual(Array.from(run.split.holdout, (i) => table.rows[i][table.columns.indexOf('class')].trim()));
+    expect(rows).toEqual(Array.from(run.split.holdout, (i) => asRecord(raw.columns, raw.rows[i])));
+    expect(labels).toEqual(Array.from(run.split.holdout, (i) => raw.rows[i][raw.columns.indexOf('class')].trim()));
+  });
+
+  test('holdoutRows gives back blanks, trailing zeros and missing tokens as the string rows held them', () => {
+    const cells = ['5', ' 5', '5.0', '5.10 ', '1e3', 'NA', '', '?', ' 7 ', '+2'];
+    const lines = Array.from(
+      { length: 200 },
+      (_, i) => `${cells[i % cells.length]},${i % 3 ? ' x' : 'y '},${i * 0.25},${i % 2 ? 'a' : ' b'}`,
+    );
+    const path = files.write('written.csv', ['v,w,z,label', ...lines].join('\n'));
+    const raw = loadTable([path]);
+    const { rows, labels } = holdoutRows(loadColumns([path]), { label: 'label' }, 3);
+    const holdout = labelledSplit(raw, { label: 'label' }, 3).split.holdout;
+    expect(holdout.length).toBeGreaterThan(20);
+    expect(rows).toEqual(Array.from(holdout, (i) => asRecord(raw.columns, raw.rows[i])));
+    expect(labels).toEqual(Array.from(holdout, (i) => raw.rows[i][3].trim()));
   });
 
   test('the step runner refuses unknown steps and malformed inputs before touching storage', async () => {
