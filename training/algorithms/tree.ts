@@ -97,46 +97,53 @@ export function emitTreeEnsemble(
   targetOffsets: ArrayLike<number>,
   baseValues: readonly number[],
 ): string {
-  const treeIds: number[] = [];
-  const nodeIds: number[] = [];
-  const featureIds: number[] = [];
-  const modes: string[] = [];
-  const values: number[] = [];
-  const trueIds: number[] = [];
-  const falseIds: number[] = [];
-  const tTree: number[] = [];
-  const tNode: number[] = [];
-  const tId: number[] = [];
-  const tWeight: number[] = [];
+  // Typed lists sized up front: a forest on a million rows has millions of nodes.
+  const nodes = trees.reduce((sum, tree) => sum + tree.left.length, 0);
+  const treeIds = new Int32Array(nodes);
+  const nodeIds = new Int32Array(nodes);
+  const featureIds = new Int32Array(nodes);
+  const modes = new Array<string>(nodes);
+  const values = new Float32Array(nodes);
+  const trueIds = new Int32Array(nodes);
+  const falseIds = new Int32Array(nodes);
+  let weights = 0;
+  for (const tree of trees) {
+    for (let i = 0; i < tree.value.length; i++)
+      if (tree.value[i] !== 0 && tree.left[Math.floor(i / tree.width)] < 0) weights++;
+  }
+  // All-zero leaves: keep one explicit zero so the target lists are never empty.
+  const targets = Math.max(1, weights);
+  const tTree = new Int32Array(targets);
+  const tNode = new Int32Array(targets);
+  const tId = new Int32Array(targets);
+  const tWeight = new Float32Array(targets);
+  let at = 0;
+  let target = 0;
   trees.forEach((tree, t) => {
-    for (let node = 0; node < tree.left.length; node++) {
+    for (let node = 0; node < tree.left.length; node++, at++) {
       const leaf = tree.left[node] < 0;
-      treeIds.push(t);
-      nodeIds.push(node);
-      featureIds.push(leaf ? 0 : tree.feature[node]);
-      modes.push(leaf ? 'LEAF' : 'BRANCH_LEQ');
-      values.push(leaf ? 0 : tree.threshold[node]);
-      trueIds.push(leaf ? 0 : tree.left[node]);
-      falseIds.push(leaf ? 0 : tree.right[node]);
+      treeIds[at] = t;
+      nodeIds[at] = node;
+      featureIds[at] = leaf ? 0 : tree.feature[node];
+      modes[at] = leaf ? 'LEAF' : 'BRANCH_LEQ';
+      values[at] = leaf ? 0 : tree.threshold[node];
+      trueIds[at] = leaf ? 0 : tree.left[node];
+      falseIds[at] = leaf ? 0 : tree.right[node];
       if (!leaf) continue;
       for (let j = 0; j < tree.width; j++) {
         const w = tree.value[node * tree.width + j];
         // Zero weights add nothing under SUM; leaving them out shrinks forests a lot.
         if (w === 0) continue;
-        tTree.push(t);
-        tNode.push(node);
-        tId.push(targetOffsets[t] + j);
-        tWeight.push(w);
+        tTree[target] = t;
+        tNode[target] = node;
+        tId[target] = targetOffsets[t] + j;
+        tWeight[target++] = w;
       }
     }
   });
-  if (tWeight.length === 0) {
-    // All-zero leaves: keep one explicit zero so the target lists are never empty.
-    const leaf = trees[0].left.findIndex((l) => l < 0);
-    tTree.push(0);
-    tNode.push(leaf);
-    tId.push(targetOffsets[0]);
-    tWeight.push(0);
+  if (target === 0) {
+    tNode[0] = trees[0].left.findIndex((l) => l < 0);
+    tId[0] = targetOffsets[0];
   }
   return graph.op(
     'TreeEnsembleRegressor',

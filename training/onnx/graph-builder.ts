@@ -1,4 +1,5 @@
 import { onnx } from 'onnx-proto';
+import { delimited, packedFloats, packedVarints, repeatedStrings } from './proto-bytes';
 
 /** Element types we use (onnx TensorProto.DataType numbering). */
 export const FLOAT = onnx.TensorProto.DataType.FLOAT;
@@ -9,25 +10,40 @@ export const ML_DOMAIN = 'ai.onnx.ml';
 const OPSET = 17;
 const ML_OPSET = 3;
 
-export type AttributeValue = number | string | number[] | string[] | { ints: number[] } | { floats: number[] };
+export type AttributeValue =
+  number | string | number[] | string[] | { ints: ArrayLike<number> } | { floats: ArrayLike<number> };
 export type Dim = number | string;
 
 const AT = onnx.AttributeProto.AttributeType;
 
-function attribute(name: string, value: AttributeValue): onnx.IAttributeProto {
-  if (typeof value === 'string') return { name, type: AT.STRING, s: Buffer.from(value, 'utf8') };
+// AttributeProto's field numbers for the lists, and NodeProto's, GraphProto's and ModelProto's for
+// the fields written by hand (toBytes).
+const ATTRIBUTE_FLOATS = 7;
+const ATTRIBUTE_INTS = 8;
+const ATTRIBUTE_STRINGS = 9;
+const NODE_ATTRIBUTE = 5;
+const GRAPH_NODE = 1;
+const MODEL_GRAPH = 7;
+
+/**
+ * One attribute's encoded bytes, as chunks. Lists are written by proto-bytes (packed, one pass
+ * over the values), scalars by protobufjs.
+ */
+function attribute(name: string, value: AttributeValue): Uint8Array[] {
+  const encode = (proto: onnx.IAttributeProto) => onnx.AttributeProto.encode(proto).finish();
+  if (typeof value === 'string') return [encode({ name, type: AT.STRING, s: Buffer.from(value, 'utf8') })];
   if (typeof value === 'number') {
-    return Number.isInteger(value) ? { name, type: AT.INT, i: value } : { name, type: AT.FLOAT, f: value };
+    return [encode(Number.isInteger(value) ? { name, type: AT.INT, i: value } : { name, type: AT.FLOAT, f: value })];
   }
   if (Array.isArray(value)) {
     if (value.length > 0 && typeof value[0] === 'string') {
-      return { name, type: AT.STRINGS, strings: (value as string[]).map((s) => Buffer.from(s, 'utf8')) };
+      return [encode({ name, type: AT.STRINGS }), ...repeatedStrings(ATTRIBUTE_STRINGS, value as string[])];
     }
     // A plain number[] is ambiguous; callers must say { ints } or { floats } for lists.
     throw new Error(`attribute ${name}: wrap numeric lists as { ints: [...] } or { floats: [...] }`);
   }
-  if ('ints' in value) return { name, type: AT.INTS, ints: value.ints };
-  return { name, type: AT.FLOATS, floats: value.floats };
+  if ('ints' in value) return [encode({ name, type: AT.INTS }), ...packedVarints(ATTRIBUTE_INTS, value.ints)];
+  return [encode({ name, type: AT.FLOATS }), ...packedFloats(ATTRIBUTE_FLOATS, value.floats)];
 }
 
 function valueInfo(name: string, elemType: number, dims: Dim[]): onnx.IValueInfoProto {
@@ -47,7 +63,8 @@ function valueInfo(name: string, elemType: number, dims: Dim[]): onnx.IValueInfo
  * exported file has unique names, the opsets we test against, and nothing else.
  */
 export class GraphBuilder {
-  private readonly nodes: onnx.INodeProto[] = [];
+  /** Each node without its attributes, and the attributes' encoded bytes. */
+  private readonly nodes: { proto: onnx.INodeProto; attributes: Uint8Array[][] }[] = [];
   private readonly initializers: onnx.ITensorProto[] = [];
   private readonly inputs: onnx.IValueInfoProto[] = [];
   private readonly outputs: onnx.IValueInfoProto[] = [];
@@ -84,12 +101,14 @@ export class GraphBuilder {
       options.outputs ?? Array.from({ length: options.outputCount ?? 1 }, () => this.name(opType.toLowerCase()));
     for (const o of options.outputs ?? []) this.used.add(o);
     this.nodes.push({
-      opType,
-      domain: options.domain ?? '',
-      name: this.name(`${opType}_node`),
-      input: inputs,
-      output: outputs,
-      attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)),
+      proto: {
+        opType,
+        domain: options.domain ?? '',
+        name: this.name(`${opType}_node`),
+        input: inputs,
+        output: outputs,
+      },
+      attributes: Object.entries(attrs).map(([k, v]) => attribute(k, v)),
     });
     return outputs;
   }
@@ -117,9 +136,14 @@ export class GraphBuilder {
     return name;
   }
 
-  /** Serialises the graph as a complete model file. */
+  /**
+   * Serialises the graph as a complete model file. protobufjs writes each message without its
+   * nodes (or a node without its attributes); the nodes and attributes follow as further
+   * occurrences of their repeated fields, which parsers append in order, and everything is
+   * concatenated once.
+   */
   toBytes(graphName: string, docString = ''): Uint8Array {
-    const model = onnx.ModelProto.create({
+    const model = onnx.ModelProto.encode({
       irVersion: 8,
       producerName: 'serverless-mlops',
       producerVersion: '1',
@@ -128,14 +152,19 @@ export class GraphBuilder {
         { domain: '', version: OPSET },
         { domain: ML_DOMAIN, version: ML_OPSET },
       ],
-      graph: {
-        name: graphName,
-        node: this.nodes,
-        initializer: this.initializers,
-        input: this.inputs,
-        output: this.outputs,
-      },
-    });
-    return onnx.ModelProto.encode(model).finish();
+    }).finish();
+    const graph = onnx.GraphProto.encode({
+      name: graphName,
+      initializer: this.initializers,
+      input: this.inputs,
+      output: this.outputs,
+    }).finish();
+    const nodes = this.nodes.flatMap(({ proto, attributes }) =>
+      delimited(GRAPH_NODE, [
+        onnx.NodeProto.encode(proto).finish(),
+        ...attributes.flatMap((chunks) => delimited(NODE_ATTRIBUTE, chunks)),
+      ]),
+    );
+    return Buffer.concat([model, ...delimited(MODEL_GRAPH, [...nodes, graph])]);
   }
 }
