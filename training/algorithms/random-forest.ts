@@ -13,6 +13,8 @@ interface Options {
   maxFeatures: ParamValue;
   minSamplesLeaf: number;
   maxDepth: number;
+  /** Nodes one tree may have (set by the forest budget): a node that would pass it stays a leaf. */
+  maxNodes: number;
 }
 
 function num(params: Params, key: string, fallback: number): number {
@@ -26,6 +28,7 @@ function optionsOf(params: Params): Options {
     maxFeatures: params.maxFeatures ?? DEFAULTS.maxFeatures,
     minSamplesLeaf: num(params, 'minSamplesLeaf', DEFAULTS.minSamplesLeaf as number),
     maxDepth: num(params, 'maxDepth', Infinity),
+    maxNodes: num(params, 'maxNodes', Infinity),
   };
 }
 
@@ -186,7 +189,7 @@ class ForestGrower {
     const cols = known.length;
     for (let f = 0; f < cols; f++) known[f] = stackConstant[top * cols + f];
     const bin =
-      pure || size < 2 * o.minSamplesLeaf || depth >= o.maxDepth
+      pure || size < 2 * o.minSamplesLeaf || depth >= o.maxDepth || this.nodes + 2 > o.maxNodes
         ? -1
         : this.bestSplit(rng, start, end, size, nodeCounts);
     if (bin < 0) {
@@ -468,19 +471,87 @@ export class RandomForestModel implements FittedModel {
   }
 }
 
-function fit(train: TrainingSet, params: Params, context: FitContext): RandomForestModel {
-  const o = optionsOf(params);
-  if (train.x.rows === 0) throw new Error('rf needs training rows');
-  if (!(o.nTrees >= 1)) throw new Error('rf needs nTrees >= 1');
-  const grower = new ForestGrower(binColumns(train.x), train.y, train.nClasses, o);
+/**
+ * The nodes a forest may have, about 350-450 bytes each once onnxruntime has loaded it (measured:
+ * a 1.68M-node forest took 600 MB resident, 750 MB at its peak while loading), so a forest within
+ * it serves from the default 1,024 MB inference function. Fully grown trees grow with the data
+ * (a million rows would give a forest onnxruntime needs gigabytes for), so past it the trees stop
+ * at a depth: see depthWithin.
+ */
+export const FOREST_NODE_BUDGET = 1_000_000;
+
+/** Each node's depth (the root's is 0) of a tree stored as flat arrays, children after parents. */
+function nodeDepths(tree: Tree): Int32Array {
+  const depth = new Int32Array(tree.left.length);
+  for (let node = 0; node < tree.left.length; node++) {
+    if (tree.left[node] < 0) continue;
+    depth[tree.left[node]] = depth[node] + 1;
+    depth[tree.right[node]] = depth[node] + 1;
+  }
+  return depth;
+}
+
+/**
+ * The largest depth at which `tree`, cut there, has at most `nodes` nodes (a cut tree keeps every
+ * node up to that depth; the ones at it become leaves).
+ */
+export function depthWithin(tree: Tree, nodes: number): number {
+  const depths = nodeDepths(tree);
+  const atDepth: number[] = [];
+  for (const d of depths) atDepth[d] = (atDepth[d] ?? 0) + 1;
+  let kept = 0;
+  for (let d = 0; d < atDepth.length; d++) {
+    kept += atDepth[d] ?? 0;
+    if (kept > nodes) return Math.max(1, d - 1);
+  }
+  return atDepth.length - 1;
+}
+
+/** The forest's trees; only the first when `budgeted` and it says the forest would pass the budget. */
+function growForest(
+  train: TrainingSet,
+  binned: BinnedColumns,
+  o: Options,
+  context: FitContext,
+  budgeted: boolean,
+): Tree[] {
+  const grower = new ForestGrower(binned, train.y, train.nClasses, o);
   const rng = new Rng(context.seed);
   const trees: Tree[] = [];
   for (let t = 0; t < o.nTrees; t++) {
     trees.push(grower.grow(rng.fork()));
+    if (budgeted && t === 0 && trees[0].left.length * o.nTrees > FOREST_NODE_BUDGET) return trees;
     if ((t + 1) % 25 === 0) context.onProgress?.(`rf: ${t + 1}/${o.nTrees} trees`);
   }
-  const { maxDepth, ...rest } = o;
-  const resolved: Params = Number.isFinite(maxDepth) ? { ...rest, maxDepth } : { ...rest };
+  return trees;
+}
+
+function fit(train: TrainingSet, params: Params, context: FitContext): RandomForestModel {
+  let o = optionsOf(params);
+  if (train.x.rows === 0) throw new Error('rf needs training rows');
+  if (!(o.nTrees >= 1)) throw new Error('rf needs nTrees >= 1');
+  const binned = binColumns(train.x);
+  let trees = growForest(train, binned, o, context, true);
+  if (trees.length < o.nTrees) {
+    // The first tree says the forest would pass the budget: grow it again with every tree cut at
+    // the depth that keeps the first one within its share of the budget, and held to that share
+    // (trees differ: the share is what guarantees the budget, the depth keeps them balanced).
+    const first = trees[0].left.length;
+    const maxNodes = Math.floor(FOREST_NODE_BUDGET / o.nTrees);
+    const maxDepth = depthWithin(trees[0], maxNodes);
+    context.onProgress?.(
+      `rf: ${o.nTrees} trees like the first (${first.toLocaleString('en-US')} nodes) would pass the ` +
+        `forest budget of ${FOREST_NODE_BUDGET.toLocaleString('en-US')} nodes; growing them to depth ${maxDepth} and ${maxNodes.toLocaleString('en-US')} nodes each at most`,
+    );
+    o = { ...o, maxDepth, maxNodes };
+    trees = growForest(train, binned, o, context, false);
+  }
+  const { maxDepth, maxNodes, ...rest } = o;
+  const resolved: Params = {
+    ...rest,
+    ...(Number.isFinite(maxDepth) ? { maxDepth } : {}),
+    ...(Number.isFinite(maxNodes) ? { maxNodes } : {}),
+  };
   return new RandomForestModel(resolved, train.nClasses, trees);
 }
 
