@@ -350,11 +350,13 @@ export function trainCandidates(table: AnyTable, options: TrainOptions): Trainin
     const holdout = classificationMetrics(holdoutY, holdoutProbabilities, classes);
     const parameters = model.parameterCount();
     progress(
-      `${algorithm} refit on train+validation with ${describe(search.params)}: holdout accuracy ${holdout.accuracy.toFixed(4)} macro F1 ${holdout.macroF1.toFixed(4)}, ${parameters} parameters`,
+      `${algorithm} refit on train+validation with ${describe(model.params)}: holdout accuracy ${holdout.accuracy.toFixed(4)} macro F1 ${holdout.macroF1.toFixed(4)}, ${parameters} parameters`,
     );
     return {
       algorithm,
-      params: search.params,
+      // What the model was fitted with: the grid point, and what the trainer resolved (the forest's
+      // budget cut, for one).
+      params: model.params,
       model,
       validation: search.mean,
       ...(kFold ? { cvStd: search.std } : {}),
