@@ -18,6 +18,20 @@ const tree: Tree = {
   width: 1,
 };
 
+/** A forest on `rows` rows of three uniform features and a coin-flip label. */
+function fitOnNoise(rows: number, nTrees: number, seed: number): { model: RandomForestModel; progress: string[] } {
+  const rng = new Rng(seed);
+  const data = Float64Array.from({ length: rows * 3 }, () => rng.next());
+  const y = Int32Array.from({ length: rows }, () => rng.int(2));
+  const progress: string[] = [];
+  const model = randomForestTrainer.fit(
+    { x: csrFromDense({ rows, cols: 3, data }), y, nClasses: 2 },
+    { nTrees, maxFeatures: 'sqrt', minSamplesLeaf: 1 },
+    { seed: 1, columns: [], onProgress: (m) => progress.push(m) },
+  ) as RandomForestModel;
+  return { model, progress };
+}
+
 describe('the forest budget', () => {
   it.each([
     [7, 3],
@@ -33,16 +47,7 @@ describe('the forest budget', () => {
   it('grows a forest that would pass the budget to a depth that keeps it near the budget', () => {
     // Labels unrelated to the features: fully grown trees keep almost a leaf per distinct row,
     // about 70,000 nodes each, so 100 of them would be seven times the budget.
-    const rows = 60_000;
-    const rng = new Rng(3);
-    const data = Float64Array.from({ length: rows * 3 }, () => rng.next());
-    const y = Int32Array.from({ length: rows }, () => rng.int(2));
-    const progress: string[] = [];
-    const model = randomForestTrainer.fit(
-      { x: csrFromDense({ rows, cols: 3, data }), y, nClasses: 2 },
-      { nTrees: 100, maxFeatures: 'sqrt', minSamplesLeaf: 1 },
-      { seed: 1, columns: [], onProgress: (m) => progress.push(m) },
-    ) as RandomForestModel;
+    const { model, progress } = fitOnNoise(60_000, 100, 3);
     expect(model.trees).toHaveLength(100);
     expect(progress[0]).toMatch(
       /100 trees like the first \([\d,]+ nodes\) would pass the forest budget of 1,000,000 nodes; growing them to depth \d+ and 10,000 nodes each at most/,
@@ -58,16 +63,7 @@ describe('the forest budget', () => {
   });
 
   it('leaves a forest within the budget fully grown', () => {
-    const rows = 2_000;
-    const rng = new Rng(4);
-    const data = Float64Array.from({ length: rows * 3 }, () => rng.next());
-    const y = Int32Array.from({ length: rows }, () => rng.int(2));
-    const progress: string[] = [];
-    const model = randomForestTrainer.fit(
-      { x: csrFromDense({ rows, cols: 3, data }), y, nClasses: 2 },
-      { nTrees: 20, maxFeatures: 'sqrt', minSamplesLeaf: 1 },
-      { seed: 1, columns: [], onProgress: (m) => progress.push(m) },
-    ) as RandomForestModel;
+    const { model, progress } = fitOnNoise(2_000, 20, 4);
     expect(model.params.maxDepth).toBeUndefined();
     expect(model.params.maxNodes).toBeUndefined();
     expect(progress.some((m) => m.includes('budget'))).toBe(false);
