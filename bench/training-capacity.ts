@@ -50,6 +50,11 @@ const KILL_AFTER_S = 300;
 const SECTION_BUDGET_S = 19 * 60;
 /** Exponent assumed for the next point's time when only one point is measured. */
 const DEFAULT_EXPONENT = 1.2;
+/**
+ * The limit never exceeds this many times the largest measured point: further out the fits are
+ * guesses, and a guess too high is a step Lambda kills at its timeout, what the limit exists to prevent.
+ */
+const MAX_EXTRAPOLATION = 4;
 /** The fits use this many of the largest successful points (at the small ones fixed costs dominate). */
 const FIT_POINTS = 4;
 const DATA_SEED = 17;
@@ -307,7 +312,11 @@ function deriveLimit(algorithm: Algorithm, points: readonly Point[]): Limit | un
   // Successful points only: one that went over the memory size ran under a heap cap it pressed against (V8
   // collecting hard, RSS flattened, time inflated), off the curves the fits describe.
   const used = good.slice(-FIT_POINTS);
-  const time = fitPower(used.map((p) => ({ cells: p.cells, seconds: seconds(p) })));
+  const largest = good[good.length - 1];
+  // Training reads every row at least once: a fit flatter than linear (the forest's, whose node budget
+  // stops its trees growing) would promise too much further out, so it becomes linear through the largest point.
+  const fittedTime = fitPower(used.map((p) => ({ cells: p.cells, seconds: seconds(p) })));
+  const time = fittedTime.b >= 1 ? fittedTime : { a: seconds(largest) / largest.cells, b: 1 };
   const rss = fitLinear(used.map((p) => ({ cells: p.cells, rss: rssMiB(p) })));
   const timeCells = (TIME_BUDGET_S / time.a) ** (1 / time.b);
   const memoryBudget = MEMORY_MB * MEMORY_HEADROOM;
@@ -318,10 +327,14 @@ function deriveLimit(algorithm: Algorithm, points: readonly Point[]): Limit | un
   const failed = sorted.find((p) => p.failure);
   const failedKind = failureBound(failed?.failure?.kind);
   const capped = failed !== undefined && (fitted >= failed.cells || failedKind === 'failure');
-  const cap = capped ? (good.filter((p) => p.cells < failed.cells).at(-1)?.cells ?? 0) : Number.POSITIVE_INFINITY;
+  const failureCap = capped
+    ? (good.filter((p) => p.cells < failed.cells).at(-1)?.cells ?? 0)
+    : Number.POSITIVE_INFINITY;
+  // Past the extrapolation cap it is the unmeasured time that is in doubt: the bound is time.
+  const cap = Math.min(failureCap, MAX_EXTRAPOLATION * largest.cells);
   const maxCells = floor3(Math.min(fitted, cap));
-  const bound: Limit['bound'] = cap < fitted ? failedKind : timeCells <= memoryCells ? 'time' : 'memory';
-  const largest = good[good.length - 1];
+  const capKind: Limit['bound'] = failureCap === cap ? failedKind : 'time';
+  const bound: Limit['bound'] = cap < fitted ? capKind : timeCells <= memoryCells ? 'time' : 'memory';
   const publishedBound: 'time' | 'memory' = bound === 'failure' ? 'memory' : bound;
   let publishedTime: TimeFit = { a: ceil4(time.a), b: sig(time.b, 4) };
   let publishedRss: RssFit = { base: Math.ceil(rss.base), slope: ceil4(rss.slope * 1e6) / 1e6 };
@@ -607,8 +620,10 @@ Ladders: ${stopLines}. Section wall time ${s1(sectionSeconds / 60)} min.
 collects hard, the RSS flattens and the time swells), then the largest cells that fit both ${TIME_BUDGET_S} s (${TIME_SHARE * 100}% of Lambda's
 15-minute limit: headroom for Lambda's CPU differing from this one and for init, download and upload)
 and ${MEMORY_HEADROOM * 100}% of ${MEMORY_MB} MB (${int(MEMORY_MB * MEMORY_HEADROOM)} MiB); a point that failed although the fits
-allow its size caps the limit at the largest successful point below it ("(failed point)"). Rounded down to 3 significant digits. The JSON
-states the fits rounded up; where a failed point caps the limit below the fit, it states a steeper
+allow its size caps the limit at the largest successful point below it ("(failed point)"), and the limit is never
+more than ${MAX_EXTRAPOLATION}× the largest successful point (bound "time": further out the fits are guesses). A time fit flatter
+than linear (exponent below 1) is replaced by a linear one through the largest point. Rounded down to 3 significant digits. The JSON
+states the fits rounded up; where a failed point or the extrapolation cap holds the limit below the fit, it states a steeper
 fit (last column) so that recomputing the limit from it, as \`core/pipeline/training-capacity.ts\` does,
 gives the cap and not the fit's optimism.
 

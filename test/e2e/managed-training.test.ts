@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { listRuns, type RunRecord } from '../../core/pipeline/runs';
 import { S3ObjectStore } from '../../core/s3-object-store';
-import { algorithmLimit } from '../../core/pipeline/training-capacity';
+import { algorithmLimit, TRAINING_CAPACITY } from '../../core/pipeline/training-capacity';
 import { readEndpoints, type PlatformEndpoints } from '../../local/endpoints';
 import type { PipelineEvent } from '../../local/local-pipeline';
 import { type LocalPlatform, startLocalPlatform } from '../../local/platform';
@@ -17,14 +17,18 @@ import { LOCAL_S3_CREDENTIALS } from '../../local/s3-server';
  * candidate it writes is evaluated, gated and registered as a Lambda-trained one is.
  *
  * The function's limit is set low through the platform's pipelineMemoryMb (Lambda's
- * AWS_LAMBDA_FUNCTION_MEMORY_SIZE), not by editing the measured capacity: at 310 MB one function
- * trains lr on ~39,000 cells, and ai4i2020's 10,000 rows x 6 features are 60,000.
+ * AWS_LAMBDA_FUNCTION_MEMORY_SIZE), not by editing the measured capacity: the memory size at which
+ * the measured fit lets one function train lr on ~40,000 cells (a little over lr's base RSS), while
+ * ai4i2020's 10,000 rows x 6 features are 60,000.
  */
 
 const REPO = join(__dirname, '../..');
 const AI4I = readFileSync(join(REPO, 'training/datasets/ai4i2020.csv'));
 const MODEL = 'bigplant';
-const PIPELINE_MEMORY_MB = 310;
+const LR = TRAINING_CAPACITY.algorithms.lr;
+const PIPELINE_MEMORY_MB = Math.ceil(
+  (LR.rssMiB.base + LR.rssMiB.perMillionCells * 0.04) / TRAINING_CAPACITY.memoryHeadroom,
+);
 
 jest.setTimeout(300_000);
 

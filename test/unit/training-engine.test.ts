@@ -1,14 +1,23 @@
-import { DatasetTooLargeError, REFERENCE_RESOURCES, type StepResources } from '../../core/pipeline/training-capacity';
+import {
+  algorithmLimit,
+  DatasetTooLargeError,
+  REFERENCE_RESOURCES,
+  type StepResources,
+} from '../../core/pipeline/training-capacity';
 import { chooseTrainingEngine, type EngineRequest } from '../../core/pipeline/training-engine';
 import { parseModelSpec } from '../../core/pipeline/model-spec';
 import { managedResourcesFrom, parseTrainItem } from '../../lambdas/pipeline/managed-train';
 
 /** 16 GiB for 4 hours, no 15-minute cap: the managed task's defaults. */
 const MANAGED: StepResources = { memoryMb: 16384, timeoutSeconds: 14400, maxSeconds: 14400 };
-/** lr is memory-bound at ~10.5 M cells on the 3008 MB function (training-capacity.json). */
+/** An algorithm's measured limit in cells (training-capacity.json) on the given resources. */
+const limit = (algorithm: string, resources: StepResources = REFERENCE_RESOURCES): number =>
+  algorithmLimit(algorithm, resources)!.maxCells;
+/** A dataset of 6 feature columns with about this many cells. */
+const ofCells = (cells: number) => ({ rows: Math.ceil(cells / 6), featureColumns: 6 });
 const small = { rows: 10_000, featureColumns: 6 };
-const beyondLambda = { rows: 3_000_000, featureColumns: 6 }; // 18 M cells
-const beyondManaged = { rows: 20_000_000, featureColumns: 6 }; // 120 M cells
+const beyondLambda = ofCells(1.5 * limit('lr'));
+const beyondManaged = ofCells(2 * limit('lr', MANAGED));
 
 const request = (overrides: Partial<EngineRequest>): EngineRequest => ({
   model: 'big',
@@ -24,14 +33,20 @@ describe('chooseTrainingEngine', () => {
     expect(chooseTrainingEngine(request({})).engine).toBe('lambda');
   });
 
+  test('the sizes below are what their names say', () => {
+    expect(limit('lr')).toBeGreaterThan(small.rows * 6);
+    expect(limit('lr', MANAGED)).toBeGreaterThan(beyondLambda.rows * 6);
+  });
+
   test('auto sends data beyond one function to the managed task', () => {
     const choice = chooseTrainingEngine(request({ size: beyondLambda }));
     expect(choice.engine).toBe('managed');
     expect(choice.reason).toMatch(/larger than one training function/);
   });
 
-  test('auto decides on the smallest limit of the spec: rf (memory-hungry) moves a dataset lr alone keeps on Lambda', () => {
-    const size = { rows: 200_000, featureColumns: 6 }; // 1.2 M cells: lr fits, rf does not
+  test('auto decides on the smallest limit of the spec: rf moves a dataset lr alone keeps on Lambda', () => {
+    expect(limit('rf')).toBeLessThan(limit('lr'));
+    const size = ofCells((limit('rf') + limit('lr')) / 2); // lr fits, rf does not
     expect(chooseTrainingEngine(request({ size, algorithms: ['lr'] })).engine).toBe('lambda');
     expect(chooseTrainingEngine(request({ size, algorithms: ['lr', 'rf'] })).engine).toBe('managed');
   });
@@ -68,13 +83,15 @@ describe('chooseTrainingEngine', () => {
   });
 
   test('the managed task is not held to 15 minutes: the same time-bound data that a 15-minute task refuses trains on a 4-hour one', () => {
-    // nb on 120 M cells with memory to spare: time binds (~68 M cells in 15 minutes, ~780 M in 4 hours).
-    const size = { rows: 20_000_000, featureColumns: 6 };
+    // nb with memory to spare: time binds, so data half again past its 15-minute limit fits in 4 hours.
     const task = (seconds: number): StepResources => ({
       memoryMb: 122_880,
       timeoutSeconds: seconds,
       maxSeconds: seconds,
     });
+    expect(algorithmLimit('nb', task(900))?.bound).toBe('time');
+    const size = ofCells(1.5 * limit('nb', task(900)));
+    expect(limit('nb', task(14_400))).toBeGreaterThan(size.rows * 6);
     expect(() => chooseTrainingEngine(request({ size, algorithms: ['nb'], managed: task(900) }))).toThrow(
       /nb at most [\d,]+ \(its 720 s share of a 900 s step\)/,
     );
