@@ -22,12 +22,12 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 async function train(
   rows: number,
   algorithms: string,
-): Promise<{ manifest: ModelManifest; stdout: string; seconds: number }> {
+): Promise<{ manifest: ModelManifest; stdout: string; stderr: string; seconds: number }> {
   const data = join(scratch, `generated-${rows}.csv`);
   writeGeneratedCsv(data, rows, 17);
   const out = join(scratch, `model-${rows}`);
   const start = Date.now();
-  const { stdout } = await run(
+  const { stdout, stderr } = await run(
     join(ROOT, 'node_modules/.bin/tsx'),
     [
       join(ROOT, 'training/cli.ts'),
@@ -48,6 +48,7 @@ async function train(
   return {
     manifest: JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as ModelManifest,
     stdout,
+    stderr,
     seconds: (Date.now() - start) / 1000,
   };
 }
@@ -63,14 +64,16 @@ function expectRealModel(manifest: ModelManifest, stdout: string, rows: number):
 }
 
 test('1,000,000 generated rows train with every algorithm, the forest kept to its node budget', async () => {
-  const { manifest, stdout, seconds } = await train(1_000_000, 'all');
+  const { manifest, stdout, stderr, seconds } = await train(1_000_000, 'all');
   console.log(`npm run train, 1000000 rows, all algorithms: ${seconds.toFixed(0)} s`);
   expect(manifest.candidates.map((c) => c.algorithm).sort()).toEqual(ALL);
   expectRealModel(manifest, stdout, 1_000_000);
-  // Fully grown, the forest would need gigabytes in onnxruntime: it is cut to the budget and says so.
-  expect(stdout).toMatch(/rf: 100 trees like the first .* would pass the forest budget of 1,000,000 nodes/);
+  // Fully grown, the forest would need gigabytes in onnxruntime: it is cut to the budget and says so
+  // (progress goes to stderr; the results table on stdout shows the parameters).
+  expect(stderr).toMatch(/rf: 100 trees like the first .* would pass the forest budget of 1,000,000 nodes/);
   const rf = manifest.candidates.find((c) => c.algorithm === 'rf');
   expect(rf?.params).toMatchObject({ maxNodes: 10_000, maxDepth: expect.any(Number) });
+  expect(stdout).toMatch(/^ +rf .* maxDepth=\d+ maxNodes=10000$/m);
 });
 
 test('3,000,000 generated rows train with lr,gbdt and export a model whose holdout scores are real', async () => {
