@@ -218,11 +218,6 @@ export function multilineRecords(
 }
 
 /**
- * Reads one or more files of the same layout into one table. Blank lines are skipped, a UTF-8
- * BOM and CRLF line ends are accepted; ragged rows, an empty file or a header with no data are
- * refused with the file and line.
- */
-/**
  * A data file's text with its delimiter and quoting (the options', else detected); an unreadable or
  * empty file is a DataError naming it. Both loaders (loadTable, loadColumns) start here.
  */
@@ -237,11 +232,17 @@ export function readDataFile(
     throw new DataError(`${path}: cannot read file (${(error as Error).message})`, { file: path });
   }
   const text = buffer.toString('utf8');
-  if (text.replace(/^\uFEFF/, '').trim() === '') throw new DataError(`${path}: the file is empty`, { file: path });
-  const delimiter = options.delimiter ?? detectDelimiter(text.replace(/^\uFEFF/, ''));
+  const content = text.replace(/^\uFEFF/, '');
+  if (content.trim() === '') throw new DataError(`${path}: the file is empty`, { file: path });
+  const delimiter = options.delimiter ?? detectDelimiter(content);
   return { buffer, text, delimiter, quoting: options.quoting ?? delimiter !== '\t' };
 }
 
+/**
+ * Reads one or more files of the same layout into one table. Blank lines are skipped, a UTF-8
+ * BOM and CRLF line ends are accepted; ragged rows, an empty file or a header with no data are
+ * refused with the file and line.
+ */
 export function loadTable(paths: readonly string[], options: LoadOptions = {}): RawTable {
   if (paths.length === 0) throw new DataError('no data file given');
   let columns: string[] | undefined = options.columns ? [...options.columns] : undefined;

@@ -106,10 +106,13 @@ export function emitTreeEnsemble(
   const values = new Float32Array(nodes);
   const trueIds = new Int32Array(nodes);
   const falseIds = new Int32Array(nodes);
+  // One target entry per non-zero leaf value (zero weights add nothing under SUM).
   let weights = 0;
   for (const tree of trees) {
-    for (let i = 0; i < tree.value.length; i++)
-      if (tree.value[i] !== 0 && tree.left[Math.floor(i / tree.width)] < 0) weights++;
+    for (let node = 0; node < tree.left.length; node++) {
+      if (tree.left[node] >= 0) continue;
+      for (let j = 0; j < tree.width; j++) if (tree.value[node * tree.width + j] !== 0) weights++;
+    }
   }
   // All-zero leaves: keep one explicit zero so the target lists are never empty.
   const targets = Math.max(1, weights);
